@@ -1,0 +1,159 @@
+/**
+ * The checker (bbolt's Tx.Check, the kernel's mt_validate): walks the current version's three
+ * trees and verifies every rule the code relies on, throwing ECORRUPT naming the cell.
+ *
+ *  - every node: checksum, type, count bounds, commit ≤ the version and ≤ its parent's commit,
+ *    pivots strictly ascending inside the node's bounds, all leaves at the same depth;
+ *  - leaves: no two adjacent empty slots, no leaf ending in a gap except at MAX_INDEX;
+ *  - internal nodes: each gap field equals the largest gap below that child;
+ *  - occupancy: non-root nodes that are not the rightmost of their level hold at least
+ *    LEAF_MIN / INTERNAL_MIN slots;
+ *  - value records: checksum, and commit ≤ the version;
+ *  - the range and node counts in the commit record;
+ *  - space: every cell below the high-water mark is exactly one of reachable, pending or free —
+ *    none twice, none leaked — and the allocated / pending totals in the commit record hold.
+ */
+import { MapleError } from '../src/errors.js';
+import { MAX_INDEX } from '../src/limits.js';
+import { pendingRuns } from '../storage/commit.js';
+import type { CommitRecord, TreeRoot } from '../storage/commitRecord.js';
+import { InlineSlot, INTERNAL_MIN, LEAF_MIN, RecordSlot, corruptCell } from '../storage/node.js';
+import { CELL_BASE } from '../storage/pageFile.js';
+import type { Pager } from '../storage/pager.js';
+
+const enum Owner {
+  Free = 0,
+  MainNode,
+  MainRecord,
+  SpaceNode,
+  PendingNode,
+  PendingRecord,
+  Pending,
+}
+const OWNER_NAMES = ['free', 'a main-tree node', 'a value record', 'a space-map node', 'a pending-tree node', 'a pending-free list', 'pending (freed, awaiting its grace period)'];
+
+interface Entry {
+  first: number;
+  last: number;
+  slot: InlineSlot | RecordSlot;
+}
+
+interface TreeFacts {
+  ranges: number;
+  nodes: number;
+  entries: Entry[];
+}
+
+export function checkStore(pager: Pager, rec: CommitRecord): void {
+  const hwm = rec.highWaterCell;
+  const owner = new Uint8Array(hwm);
+  const mark = (start: number, count: number, who: Owner, from: string): void => {
+    for (let c = start; c < start + count; c++) {
+      if (c < CELL_BASE || c >= hwm) throw corruptCell(c, `${OWNER_NAMES[who]} (${from}) lies outside the cell area [${CELL_BASE}, ${hwm})`);
+      if (owner[c] !== Owner.Free) throw corruptCell(c, `is both ${OWNER_NAMES[owner[c]!]} and ${OWNER_NAMES[who]}`);
+      owner[c] = who;
+    }
+  };
+
+  const main = walkTree(pager, rec, rec.main, Owner.MainNode, mark, 'main tree');
+  if (main.ranges !== rec.ranges) throw new MapleError('ECORRUPT', `commit ${rec.commit} records ${rec.ranges} ranges; the main tree holds ${main.ranges}`);
+  if (main.nodes !== rec.nodes) throw new MapleError('ECORRUPT', `commit ${rec.commit} records ${rec.nodes} nodes; the main tree has ${main.nodes}`);
+  for (const e of main.entries) {
+    if (e.slot instanceof RecordSlot) {
+      pager.recordBytes(e.slot.cell, rec.commit);
+      mark(e.slot.cell, pager.recordCellCount(e.slot.cell), Owner.MainRecord, `value of [${e.first}, ${e.last}]`);
+    }
+  }
+
+  const space = walkTree(pager, rec, rec.space, Owner.SpaceNode, mark, 'space map');
+  const pending = walkTree(pager, rec, rec.pending, Owner.PendingNode, mark, 'pending tree');
+  let pendingCells = 0;
+  for (const e of pending.entries) {
+    if (!(e.slot instanceof RecordSlot) || e.first !== e.last) throw new MapleError('ECORRUPT', `pending entry [${e.first}, ${e.last}] is not a single commit holding a record`);
+    if (e.first > rec.commit) throw new MapleError('ECORRUPT', `pending entry for commit ${e.first} is newer than commit ${rec.commit}`);
+    const runs = pendingRuns(pager.recordBytes(e.slot.cell, rec.commit).slice());
+    mark(e.slot.cell, pager.recordCellCount(e.slot.cell), Owner.PendingRecord, `pending list of commit ${e.first}`);
+    for (const run of runs) {
+      mark(run.start, run.count, Owner.Pending, `freed by commit ${e.first}`);
+      pendingCells += run.count;
+    }
+  }
+  if (pendingCells !== rec.pendingCells) throw new MapleError('ECORRUPT', `commit ${rec.commit} records ${rec.pendingCells} pending cells; the pending lists hold ${pendingCells}`);
+
+  const allocated = new Uint8Array(hwm);
+  let allocatedCells = 0;
+  for (const e of space.entries) {
+    if (!(e.slot instanceof InlineSlot)) throw new MapleError('ECORRUPT', `space-map entry [${e.first}, ${e.last}] does not hold the allocated marker`);
+    if (e.first < CELL_BASE || e.last >= hwm) throw new MapleError('ECORRUPT', `space-map run [${e.first}, ${e.last}] lies outside the cell area [${CELL_BASE}, ${hwm})`);
+    allocated.fill(1, e.first, e.last + 1);
+    allocatedCells += e.last - e.first + 1;
+  }
+  if (allocatedCells !== rec.allocatedCells) throw new MapleError('ECORRUPT', `commit ${rec.commit} records ${rec.allocatedCells} allocated cells; the space map holds ${allocatedCells}`);
+  for (let c = CELL_BASE; c < hwm; c++) {
+    if (owner[c] !== Owner.Free && !allocated[c]) throw corruptCell(c, `is ${OWNER_NAMES[owner[c]!]} but free in the space map`);
+    if (owner[c] === Owner.Free && allocated[c]) throw corruptCell(c, 'is allocated in the space map but neither reachable nor pending (leaked)');
+  }
+}
+
+function walkTree(
+  pager: Pager,
+  rec: CommitRecord,
+  root: TreeRoot,
+  who: Owner,
+  mark: (start: number, count: number, who: Owner, from: string) => void,
+  name: string,
+): TreeFacts {
+  const facts: TreeFacts = { ranges: 0, nodes: 0, entries: [] };
+  if (root.cell === 0) {
+    if (root.height !== 0) throw new MapleError('ECORRUPT', `${name} of commit ${rec.commit} has no root but height ${root.height}`);
+    return facts;
+  }
+  const visit = (cell: number, min: number, max: number, depth: number, parentCommit: number): number => {
+    mark(cell, 1, who, name);
+    facts.nodes++;
+    const node = pager.node(cell, max, rec.commit);
+    if (node.commit > parentCommit) throw corruptCell(cell, `written by commit ${node.commit}, newer than its parent (${parentCommit})`);
+    const n = node.lasts.length;
+    if (n > 1 && node.lasts[0]! < min) throw corruptCell(cell, `first pivot ${node.lasts[0]} is below the node's min ${min}`);
+    if (n > 1 && node.lasts[n - 2]! >= max) throw corruptCell(cell, `last pivot ${node.lasts[n - 2]} is not below the node's max ${max}`);
+    const isRoot = depth === 0;
+    const rightmost = max === MAX_INDEX;
+    if (node.leaf) {
+      if (depth !== root.height - 1) throw corruptCell(cell, `leaf at depth ${depth}, tree height ${root.height}`);
+      if (!isRoot && !rightmost && n < LEAF_MIN) throw corruptCell(cell, `leaf holds ${n} slots, below the minimum ${LEAF_MIN}`);
+      let gap = 0;
+      let lo = min;
+      for (let i = 0; i < n; i++) {
+        const hi = node.lasts[i]!;
+        const slot = node.slots[i] ?? null;
+        if (slot === null) {
+          if (i > 0 && node.slots[i - 1] === null) throw corruptCell(cell, `adjacent empty slots ${i - 1} and ${i}`);
+          gap = Math.max(gap, hi - lo + 1);
+        } else {
+          facts.ranges++;
+          facts.entries.push({ first: lo, last: hi, slot: slot as InlineSlot | RecordSlot });
+        }
+        lo = hi + 1;
+      }
+      if (node.slots[n - 1] === null && max !== MAX_INDEX) throw corruptCell(cell, `leaf ends in a gap at ${max}, not at MAX_INDEX`);
+      if (isRoot && n === 1 && node.slots[0] === null) throw corruptCell(cell, 'root leaf holds nothing (an empty tree has no root)');
+      return gap;
+    }
+    if (depth >= root.height - 1) throw corruptCell(cell, `internal node at depth ${depth}, tree height ${root.height}`);
+    if (!isRoot && !rightmost && n < INTERNAL_MIN) throw corruptCell(cell, `internal node holds ${n} children, below the minimum ${INTERNAL_MIN}`);
+    if (isRoot && n < 2) throw corruptCell(cell, 'internal root with a single child');
+    let gap = 0;
+    let lo = min;
+    for (let i = 0; i < n; i++) {
+      const hi = node.lasts[i]!;
+      const child = node.children[i]!;
+      const childGap = visit(child as number, lo, hi, depth + 1, node.commit);
+      if (childGap !== node.gaps[i]) throw corruptCell(cell, `gap field ${i} says ${node.gaps[i]}, the child's largest gap is ${childGap}`);
+      gap = Math.max(gap, childGap);
+      lo = hi + 1;
+    }
+    return gap;
+  };
+  visit(root.cell, 0, MAX_INDEX, 0, rec.commit);
+  return facts;
+}

@@ -1,0 +1,59 @@
+/**
+ * The read hot path: a point lookup on a committed version, reading node fields straight out of
+ * buffer-pool frames — no object per visited node. Offsets are those of storage/node.ts.
+ */
+import { corruptCell, MAX_INLINE_BYTES, NODE_LEAF, OFF_CHILDREN, OFF_COMMIT, OFF_COUNT, OFF_LEAF_SLOTS, OFF_PIVOTS, OFF_TYPE, SLOT_RECORD } from '../storage/node.js';
+import type { Pager } from '../storage/pager.js';
+import { MAX_INDEX } from './limits.js';
+
+const TWO32 = 0x1_0000_0000;
+
+/** Where a lookup landed: reused between calls, so a lookup allocates nothing itself. */
+export class Hit {
+  first = 0;
+  last = 0;
+  /** Slab offset of the slot's 8 bytes. */
+  slotOffset = 0;
+  tag = 0;
+}
+
+/** Finds the non-empty slot holding `index` in the committed tree at `rootCell`; false if empty. */
+export function fastLookup(pager: Pager, rootCell: number, height: number, version: number, index: number, hit: Hit): boolean {
+  const slab = pager.pool.slab;
+  const u32 = new Uint32Array(slab.buffer, slab.byteOffset, slab.byteLength >>> 2);
+  let cell = rootCell;
+  let min = 0;
+  let max = MAX_INDEX;
+  for (let depth = 0; depth < height; depth++) {
+    const off = pager.verifiedNodeOffset(cell);
+    const w = off >>> 2;
+    const commit = u32[w + (OFF_COMMIT >>> 2)]! + u32[w + (OFF_COMMIT >>> 2) + 1]! * TWO32;
+    if (commit > version) throw corruptCell(cell, `written by commit ${commit}, newer than the version ${version} being read`);
+    const count = slab[off + OFF_COUNT]!;
+    const p = w + (OFF_PIVOTS >>> 2);
+    let i = 0;
+    let pivot = max;
+    for (; i < count - 1; i++) {
+      pivot = u32[p + 2 * i]! + u32[p + 2 * i + 1]! * TWO32;
+      if (pivot >= index) break;
+    }
+    const lo = i === 0 ? min : u32[p + 2 * i - 2]! + u32[p + 2 * i - 1]! * TWO32 + 1;
+    const hi = i === count - 1 ? max : pivot;
+    if (slab[off + OFF_TYPE] === NODE_LEAF) {
+      if (depth !== height - 1) throw corruptCell(cell, `leaf at depth ${depth} of a tree of height ${height}`);
+      const s = off + OFF_LEAF_SLOTS + 8 * i;
+      const tag = slab[s + 7]!;
+      if (tag === 0) return false;
+      if (tag > MAX_INLINE_BYTES && tag !== SLOT_RECORD) throw corruptCell(cell, `unknown slot tag ${tag}`);
+      hit.first = lo;
+      hit.last = hi;
+      hit.slotOffset = s;
+      hit.tag = tag;
+      return true;
+    }
+    cell = u32[w + (OFF_CHILDREN >>> 2) + 2 * i]!;
+    min = lo;
+    max = hi;
+  }
+  throw corruptCell(rootCell, `no leaf within the tree's height ${height}`);
+}

@@ -1,0 +1,50 @@
+/**
+ * A snapshot: a committed version (root + commit number) registered with the reader registry.
+ * Opening one is O(1) and takes no lock; it reads that version until closed, whatever is
+ * committed later, and its cells are not reused while it is open.
+ */
+import { MapleError } from './errors.js';
+import type { ReaderToken } from './readers.js';
+import { ReadViewBase } from './readView.js';
+import type { Range, TreeReader } from './view.js';
+
+export class Snapshot<V = unknown> extends ReadViewBase<V> {
+  private closed = false;
+
+  /** @internal */
+  constructor(private readonly treeReader: TreeReader, private readonly token: ReaderToken, private readonly storeOpen: () => boolean) {
+    super();
+  }
+
+  get version(): number {
+    this.reader();
+    return this.treeReader.version;
+  }
+
+  protected reader(): TreeReader {
+    if (this.closed) throw new MapleError('ECLOSED', 'snapshot is closed');
+    if (!this.storeOpen()) throw new MapleError('ECLOSED', 'the store this snapshot belongs to is closed');
+    return this.treeReader;
+  }
+
+  protected *iterator(reader: TreeReader, from: number, to: number, reverse: boolean): IterableIterator<Range<V>> {
+    for (const r of reader.ranges(from, to, reverse)) {
+      this.reader();
+      yield r as Range<V>;
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.token.release();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The buffer pool: Node has no mmap, so the file is viewed through one slab of `cacheSize` bytes
+ * cut into 4 KiB frames. A page table maps page numbers to frames; clock eviction picks victims;
+ * pin counts keep a frame in use from being evicted. Committed cells are immutable until
+ * reclaimed, so every reader shares frames; the writer refreshes a resident frame when it writes
+ * a page (`update`).
+ *
+ * Each frame also remembers which of its 16 cells have had their checksum verified since the page
+ * was read, so a hot node is verified once, not on every visit.
+ */
+import { MapleError, assert } from '../src/errors.js';
+import type { FileIO } from './fileIO.js';
+import { PAGE_BYTES, CELLS_PER_PAGE } from './pageFile.js';
+
+export const MIN_FRAMES = 16;
+
+export class BufferPool {
+  readonly slab: Uint8Array;
+  readonly frameCount: number;
+  private readonly pageOfFrame: Float64Array;
+  private readonly pins: Uint32Array;
+  private readonly referenced: Uint8Array;
+  private readonly verified: Uint16Array;
+  private readonly table = new Map<number, number>();
+  private hand = 0;
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly io: FileIO, cacheBytes: number) {
+    this.frameCount = Math.max(MIN_FRAMES, Math.floor(cacheBytes / PAGE_BYTES));
+    this.slab = new Uint8Array(this.frameCount * PAGE_BYTES);
+    this.pageOfFrame = new Float64Array(this.frameCount).fill(-1);
+    this.pins = new Uint32Array(this.frameCount);
+    this.referenced = new Uint8Array(this.frameCount);
+    this.verified = new Uint16Array(this.frameCount);
+  }
+
+  get residentPages(): number {
+    return this.table.size;
+  }
+
+  /** The frame holding `page`, reading it from the file on a miss. Byte offset = frame × PAGE_BYTES. */
+  frame(page: number): number {
+    const found = this.table.get(page);
+    if (found !== undefined) {
+      this.hits++;
+      this.referenced[found] = 1;
+      return found;
+    }
+    this.misses++;
+    const frame = this.victim();
+    const old = this.pageOfFrame[frame]!;
+    if (old >= 0) this.table.delete(old);
+    const view = this.slab.subarray(frame * PAGE_BYTES, (frame + 1) * PAGE_BYTES);
+    let n: number;
+    try {
+      n = this.io.read(view, page * PAGE_BYTES);
+    } catch (err) {
+      this.pageOfFrame[frame] = -1;
+      throw new MapleError('EIO', `reading page ${page} failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (n < PAGE_BYTES) view.fill(0, n);
+    this.pageOfFrame[frame] = page;
+    this.table.set(page, frame);
+    this.referenced[frame] = 1;
+    this.verified[frame] = 0;
+    return frame;
+  }
+
+  pin(frame: number): void {
+    this.pins[frame]!++;
+  }
+
+  unpin(frame: number): void {
+    assert(this.pins[frame]! > 0, `unpin of unpinned frame ${frame}`);
+    this.pins[frame]!--;
+  }
+
+  isVerified(frame: number, cellInPage: number): boolean {
+    return (this.verified[frame]! & (1 << cellInPage)) !== 0;
+  }
+
+  setVerified(frame: number, cellInPage: number): void {
+    this.verified[frame] = this.verified[frame]! | (1 << cellInPage);
+  }
+
+  /** The writer wrote `bytes` at `offsetInPage` of `page`: refresh the frame if resident. */
+  update(page: number, offsetInPage: number, bytes: Uint8Array): void {
+    const frame = this.table.get(page);
+    if (frame === undefined) return;
+    this.slab.set(bytes, frame * PAGE_BYTES + offsetInPage);
+    const firstCell = Math.floor(offsetInPage / (PAGE_BYTES / CELLS_PER_PAGE));
+    const lastCell = Math.floor((offsetInPage + bytes.length - 1) / (PAGE_BYTES / CELLS_PER_PAGE));
+    let mask = 0;
+    for (let c = firstCell; c <= lastCell; c++) mask |= 1 << c;
+    this.verified[frame] = this.verified[frame]! & ~mask;
+  }
+
+  /** Drops every frame (after a failed write, the file is suspect: re-read everything). */
+  invalidateAll(): void {
+    this.table.clear();
+    this.pageOfFrame.fill(-1);
+    this.verified.fill(0);
+  }
+
+  private victim(): number {
+    for (let step = 0; step < 2 * this.frameCount + 1; step++) {
+      const f = this.hand;
+      this.hand = (this.hand + 1) % this.frameCount;
+      if (this.pins[f]! > 0) continue;
+      if (this.pageOfFrame[f]! < 0) return f;
+      if (this.referenced[f]) {
+        this.referenced[f] = 0;
+        continue;
+      }
+      return f;
+    }
+    throw new MapleError('EIO', `buffer pool exhausted: all ${this.frameCount} frames are pinned`);
+  }
+}

@@ -1,0 +1,272 @@
+/**
+ * Commits: turn a transaction's new tree into cells on disk and swap the root atomically.
+ *
+ *  1. Release pending frees whose grace period is over: the cells freed by commit K go back to
+ *     the space map once no open reader is older than K (and K is durable — it is older than the
+ *     commit being written).
+ *  2. Give every new node and value record a cell. Allocation changes the space map, whose new
+ *     nodes need cells too; iterate to a fixed point (LMDB does the same with its free list).
+ *     Nodes replaced during the iteration hand their cells back to a local pool first.
+ *  3. Record what this commit freed: a pending entry keyed by this commit number whose record
+ *     lists the freed runs (u32 start, u32 count each).
+ *  4. Write every new cell (coalesced into contiguous writes) and the commit record into the ring
+ *     slot after the current one, then one fdatasync ('one-sync', validated at open by walking
+ *     FRESH pointers) or sync-record-sync ('two-sync').
+ *
+ * A commit writes only cells that are free in the last durable commit's space map — never a cell
+ * that version or an open snapshot can reach.
+ */
+import { MapleError, assert } from '../src/errors.js';
+import { iterate } from '../src/cursor.js';
+import { type TreeState, type WriteSink, writeRange } from '../src/tree.js';
+import type { BufferPool } from './bufferPool.js';
+import { type CommitRecord, type TreeRoot, encodeCommitRecord } from './commitRecord.js';
+import type { FileIO } from './fileIO.js';
+import { type MemNode, type Ref, NewValue, RecordSlot, encodeNode, NODE_BYTES } from './node.js';
+import { CELL_BYTES, PAGE_BYTES, RING_SLOTS, ringSlotOffsetBytes } from './pageFile.js';
+import type { Pager } from './pager.js';
+import { type CellRun, SpaceMap } from './spaceMap.js';
+import { encodeRecord, recordCells } from './valueRecord.js';
+
+export type CommitProtocol = 'one-sync' | 'two-sync';
+
+export interface DurableState {
+  rec: CommitRecord;
+  /** Ring slot holding `rec`. */
+  slot: number;
+}
+
+export interface CommitInput {
+  main: TreeState;
+  /** Cells the transaction stopped referencing. */
+  frees: CellRun[];
+  /** Pending entries of commits ≤ horizon may be released. */
+  horizon: number;
+}
+
+export interface CommitOptions {
+  protocol: CommitProtocol;
+  sync: boolean;
+}
+
+export interface CommitResult {
+  state: DurableState;
+  cellsWritten: number;
+}
+
+const PENDING_SLACK_RUNS = 32;
+const MAX_ROUNDS = 64;
+
+export function treeOf(root: TreeRoot, ranges = 0, nodes = 0): TreeState {
+  return { root: root.cell === 0 ? null : root.cell, height: root.height, ranges, nodes };
+}
+
+function rootOf(tree: TreeState): TreeRoot {
+  const r = tree.root;
+  if (r === null) return { cell: 0, fresh: false, height: 0 };
+  if (typeof r === 'number') return { cell: r, fresh: false, height: tree.height };
+  assert(r.cell !== 0, 'root has a cell');
+  return { cell: r.cell, fresh: true, height: tree.height };
+}
+
+/** Decodes a pending record's runs. */
+export function pendingRuns(bytes: Uint8Array): CellRun[] {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const runs: CellRun[] = [];
+  for (let at = 0; at + 8 <= bytes.length; at += 8) {
+    const count = dv.getUint32(at + 4, true);
+    if (count > 0) runs.push({ start: dv.getUint32(at, true), count });
+  }
+  return runs;
+}
+
+function visitNew(ref: Ref | null, nodes: MemNode[], records: NewValue[]): void {
+  if (ref === null || typeof ref === 'number') return;
+  if (ref.leaf) {
+    for (const s of ref.slots) if (s instanceof NewValue) records.push(s);
+  } else {
+    for (const c of ref.children) visitNew(c, nodes, records);
+  }
+  nodes.push(ref);
+}
+
+export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: DurableState, input: CommitInput, options: CommitOptions): CommitResult {
+  const prev = state.rec;
+  const commit = prev.highestCommit + 1;
+  const frees: CellRun[] = input.frees.slice();
+  const sink: WriteSink = {
+    node: (ref, max) => pager.node(ref, max, prev.commit),
+    freeNode: (cell) => frees.push({ start: cell, count: 1 }),
+    dropNew: (node) => assert(node.cell === 0, 'a node is replaced only before it has a cell'),
+    freeRecord: (cell) => frees.push({ start: cell, count: pager.recordCellCount(cell) }),
+    recordBytes: (cell) => pager.recordBytes(cell, prev.commit).slice(),
+  };
+  const space = new SpaceMap(treeOf(prev.space), prev.highWaterCell, prev.allocatedCells, sink);
+  const pending = treeOf(prev.pending);
+  let pendingCells = prev.pendingCells;
+
+  // 1. Release pending frees whose grace period is over.
+  const releasable = [...iterate(sink, pending, 0, Math.min(input.horizon, prev.commit), false)];
+  for (const entry of releasable) {
+    assert(entry.slot instanceof RecordSlot, `pending entry ${entry.first} holds a record`);
+    for (const run of pendingRuns(pager.recordBytes(entry.slot.cell, prev.commit).slice())) {
+      space.release(run.start, run.count);
+      pendingCells -= run.count;
+    }
+    writeRange(sink, pending, entry.first, entry.last, null);
+  }
+
+  // 2. This commit's pending entry, sized for what it frees so far plus what allocation will free.
+  const pendingCapacity = frees.length + PENDING_SLACK_RUNS;
+  const pendingRecord = new NewValue(new Uint8Array(pendingCapacity * 8));
+  writeRange(sink, pending, commit, commit, pendingRecord);
+
+  // 3. Cells for every new node and record. Allocating changes the space map, whose new nodes
+  //    need cells too: take a run with slack, re-count, take more until everything fits. Cells
+  //    left over are freed by this very commit (pending), so the space map is not touched again.
+  const needed = (): { nodes: MemNode[]; records: NewValue[] } => {
+    const nodes: MemNode[] = [];
+    const records: NewValue[] = [];
+    visitNew(input.main.root, nodes, records);
+    visitNew(space.tree.root, nodes, records);
+    visitNew(pending.root, nodes, records);
+    return { nodes, records };
+  };
+  let { nodes, records } = needed();
+  let recordTotal = 0;
+  for (const r of records) recordTotal += recordCells(r.bytes.length);
+  const slack = () => 3 * (space.tree.height + 2) + 8;
+  const avail: CellRun[] = space.allocate(nodes.length + recordTotal + slack(), true);
+  let availTotal = avail[0]!.count;
+  for (let round = 0; ; round++) {
+    assert(round < MAX_ROUNDS, 'commit allocation converges');
+    ({ nodes, records } = needed());
+    const total = nodes.length + recordTotal;
+    if (total <= availTotal) break;
+    for (const run of space.allocate(total - availTotal + slack(), false)) {
+      avail.push(run);
+      availTotal += run.count;
+    }
+  }
+  // Records first, contiguous, from the first run (sized to hold them all); then nodes.
+  let cursor = avail[0]!.start;
+  for (const r of records) {
+    r.cell = cursor;
+    cursor += recordCells(r.bytes.length);
+  }
+  avail[0] = { start: cursor, count: avail[0]!.count - recordTotal };
+  let runIndex = 0;
+  for (const node of nodes) {
+    while (avail[runIndex]!.count === 0) runIndex++;
+    const run = avail[runIndex]!;
+    node.cell = run.start;
+    avail[runIndex] = { start: run.start + 1, count: run.count - 1 };
+  }
+  for (const run of avail) if (run.count > 0) frees.push(run);
+  const freedRuns = coalesce(frees);
+  assert(freedRuns.length <= pendingCapacity, `pending list of ${freedRuns.length} runs fits its record of ${pendingCapacity}`);
+  const dv = new DataView(pendingRecord.bytes.buffer);
+  freedRuns.forEach((run, i) => {
+    dv.setUint32(8 * i, run.start, true);
+    dv.setUint32(8 * i + 4, run.count, true);
+    pendingCells += run.count;
+  });
+
+  // 4. Encode, write, sync, publish.
+  const pieces: { cell: number; bytes: Uint8Array }[] = [];
+  for (const node of nodes) {
+    const out = new Uint8Array(NODE_BYTES);
+    encodeNode(node, commit, out);
+    pieces.push({ cell: node.cell, bytes: out });
+  }
+  for (const r of records) pieces.push({ cell: r.cell, bytes: encodeRecord(r.bytes, commit) });
+  pieces.sort((a, b) => a.cell - b.cell);
+
+  const rec: CommitRecord = {
+    commit,
+    main: rootOf(input.main),
+    ranges: input.main.ranges,
+    nodes: input.main.nodes,
+    space: rootOf(space.tree),
+    pending: rootOf(pending),
+    highWaterCell: space.highWaterCell,
+    allocatedCells: space.allocatedCells,
+    pendingCells,
+    highestCommit: commit,
+  };
+  const slot = (state.slot + 1) % RING_SLOTS;
+  const writes = coalesceWrites(pieces);
+  let cellsWritten = 0;
+  for (const w of writes) {
+    io.write(w.bytes, w.cell * CELL_BYTES);
+    cellsWritten += w.bytes.length / CELL_BYTES;
+  }
+  if (options.protocol === 'two-sync' && options.sync) io.sync();
+  const recordPage = new Uint8Array(PAGE_BYTES);
+  recordPage.set(encodeCommitRecord(rec));
+  io.write(recordPage, ringSlotOffsetBytes(slot));
+  if (options.sync) io.sync();
+
+  for (const w of writes) refreshPool(pool, w.cell, w.bytes);
+  return { state: { rec, slot }, cellsWritten };
+}
+
+function coalesce(runs: CellRun[]): CellRun[] {
+  const sorted = runs.map((r) => ({ ...r })).sort((a, b) => a.start - b.start);
+  const out: CellRun[] = [];
+  for (const r of sorted) {
+    const last = out[out.length - 1];
+    assert(!last || last.start + last.count <= r.start, `cell ${r.start} freed twice in one commit`);
+    if (last && last.start + last.count === r.start) last.count += r.count;
+    else out.push(r);
+  }
+  return out;
+}
+
+function coalesceWrites(pieces: { cell: number; bytes: Uint8Array }[]): { cell: number; bytes: Uint8Array }[] {
+  const out: { cell: number; bytes: Uint8Array }[] = [];
+  let i = 0;
+  while (i < pieces.length) {
+    let j = i + 1;
+    let end = pieces[i]!.cell + pieces[i]!.bytes.length / CELL_BYTES;
+    let total = pieces[i]!.bytes.length;
+    while (j < pieces.length && pieces[j]!.cell === end && total < 4 * 1024 * 1024) {
+      assert(pieces[j]!.cell >= end, 'written cells do not overlap');
+      end += pieces[j]!.bytes.length / CELL_BYTES;
+      total += pieces[j]!.bytes.length;
+      j++;
+    }
+    if (j === i + 1) out.push(pieces[i]!);
+    else {
+      const buf = new Uint8Array(total);
+      let at = 0;
+      for (let k = i; k < j; k++) {
+        buf.set(pieces[k]!.bytes, at);
+        at += pieces[k]!.bytes.length;
+      }
+      out.push({ cell: pieces[i]!.cell, bytes: buf });
+    }
+    if (j < pieces.length) assert(pieces[j]!.cell >= end, `cell ${pieces[j]!.cell} written twice in one commit`);
+    i = j;
+  }
+  return out;
+}
+
+function refreshPool(pool: BufferPool, cell: number, bytes: Uint8Array): void {
+  let at = 0;
+  let offset = cell * CELL_BYTES;
+  while (at < bytes.length) {
+    const page = Math.floor(offset / PAGE_BYTES);
+    const inPage = offset % PAGE_BYTES;
+    const n = Math.min(PAGE_BYTES - inPage, bytes.length - at);
+    pool.update(page, inPage, bytes.subarray(at, at + n));
+    at += n;
+    offset += n;
+  }
+}
+
+export function ioError(what: string, err: unknown): MapleError {
+  if (err instanceof MapleError) return err;
+  const code = (err as NodeJS.ErrnoException)?.code ?? 'unknown';
+  return new MapleError('EIO', `${what} failed (${code}): ${(err as Error)?.message ?? String(err)}`, { cause: err });
+}

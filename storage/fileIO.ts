@@ -1,0 +1,61 @@
+/**
+ * All file access goes through this small interface, so the crash simulator and the
+ * fault injector (recovery/) can stand in for the real file.
+ */
+import * as fs from 'node:fs';
+
+export interface FileIO {
+  /** Reads up to `buf.length` bytes at `positionBytes`; returns the number read (short at EOF). */
+  read(buf: Uint8Array, positionBytes: number): number;
+  /** Writes all of `buf` at `positionBytes` (the file grows as needed). */
+  write(buf: Uint8Array, positionBytes: number): void;
+  /** Makes every earlier write durable (fdatasync). */
+  sync(): void;
+  /** The file's size in bytes. */
+  size(): number;
+  truncate(sizeBytes: number): void;
+  close(): void;
+}
+
+/** The real file, through synchronous fs calls. */
+export class NodeFileIO implements FileIO {
+  private fd: number;
+
+  constructor(path: string, flags: 'r' | 'r+' | 'w+') {
+    this.fd = fs.openSync(path, flags);
+  }
+
+  read(buf: Uint8Array, positionBytes: number): number {
+    let done = 0;
+    while (done < buf.length) {
+      const n = fs.readSync(this.fd, buf, done, buf.length - done, positionBytes + done);
+      if (n === 0) break;
+      done += n;
+    }
+    return done;
+  }
+
+  write(buf: Uint8Array, positionBytes: number): void {
+    let done = 0;
+    while (done < buf.length) {
+      done += fs.writeSync(this.fd, buf, done, buf.length - done, positionBytes + done);
+    }
+  }
+
+  sync(): void {
+    fs.fdatasyncSync(this.fd);
+  }
+
+  size(): number {
+    return fs.fstatSync(this.fd).size;
+  }
+
+  truncate(sizeBytes: number): void {
+    fs.ftruncateSync(this.fd, sizeBytes);
+  }
+
+  close(): void {
+    if (this.fd >= 0) fs.closeSync(this.fd);
+    this.fd = -1;
+  }
+}

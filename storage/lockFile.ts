@@ -1,0 +1,68 @@
+/**
+ * One writer per file across processes: an exclusive lock file `<path>.lock` created with
+ * O_EXCL holding "pid startTimeMs". A lock whose process is gone is taken over.
+ */
+import * as fs from 'node:fs';
+import { MapleError } from '../src/errors.js';
+
+/** Paths this process holds open for writing (a second open in the same process is refused too). */
+const heldHere = new Set<string>();
+
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class WriterLock {
+  private released = false;
+  private constructor(readonly lockPath: string, private readonly key: string) {}
+
+  static acquire(storePath: string): WriterLock {
+    const lockPath = `${storePath}.lock`;
+    const key = fs.existsSync(storePath) ? fs.realpathSync(storePath) : storePath;
+    if (heldHere.has(key)) throw new MapleError('ELOCKED', `${storePath} is already open for writing in this process`);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const fd = fs.openSync(lockPath, 'wx');
+        fs.writeSync(fd, `${process.pid} ${Date.now()}\n`);
+        fs.closeSync(fd);
+        heldHere.add(key);
+        return new WriterLock(lockPath, key);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      let owner = NaN;
+      try {
+        owner = Number.parseInt(fs.readFileSync(lockPath, 'utf8').split(' ')[0] ?? '', 10);
+      } catch {
+        continue; // the lock vanished between our open and read: try again
+      }
+      if (processAlive(owner) && owner !== process.pid) {
+        throw new MapleError('ELOCKED', `${storePath} is open for writing by process ${owner} (lock file ${lockPath})`);
+      }
+      // The owner is gone (or is us, from a store never closed): take the lock over.
+      try {
+        fs.unlinkSync(lockPath);
+      } catch {
+        /* raced with another taker; retry */
+      }
+    }
+    throw new MapleError('ELOCKED', `could not take the writer lock ${lockPath}`);
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    heldHere.delete(this.key);
+    try {
+      fs.unlinkSync(this.lockPath);
+    } catch {
+      /* already gone */
+    }
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Reading cells: nodes and value records through the buffer pool, each verified against its
+ * checksum (once per page load for a node) and against the version being read — a cell written
+ * by a newer commit than the reader's version means the file does not hold that version any
+ * more, and is reported as ECORRUPT, never returned.
+ */
+import { MapleError } from '../src/errors.js';
+import type { BufferPool } from './bufferPool.js';
+import type { FileIO } from './fileIO.js';
+import { type MemNode, type Ref, corruptCell, decodeNode, nodeChecksumOk } from './node.js';
+import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES } from './pageFile.js';
+import { RECORD_HEADER_BYTES, readRecordHeader, recordCells, verifyRecord } from './valueRecord.js';
+
+export class Pager {
+  constructor(readonly io: FileIO, readonly pool: BufferPool) {}
+
+  /** Byte offset of `cell` inside the pool slab, its frame verified. */
+  verifiedNodeOffset(cell: number): number {
+    const pool = this.pool;
+    const frame = pool.frame(cell >>> CELLS_PER_PAGE_SHIFT);
+    const inPage = cell & (CELLS_PER_PAGE - 1);
+    const offset = frame * PAGE_BYTES + inPage * CELL_BYTES;
+    if (!pool.isVerified(frame, inPage)) {
+      if (!nodeChecksumOk(pool.slab.subarray(offset, offset + CELL_BYTES))) throw corruptCell(cell, 'node checksum mismatch');
+      pool.setVerified(frame, inPage);
+    }
+    return offset;
+  }
+
+  node(ref: Ref, max: number, version: number): MemNode {
+    if (typeof ref !== 'number') return ref;
+    const offset = this.verifiedNodeOffset(ref);
+    const node = decodeNode(this.pool.slab.subarray(offset, offset + CELL_BYTES), ref, max, false);
+    if (node.commit > version) throw corruptCell(ref, `written by commit ${node.commit}, newer than the version ${version} being read`);
+    return node;
+  }
+
+  /** The whole record's cells (header + data), read through the pool for small records. */
+  private recordCellsBytes(cell: number): Uint8Array {
+    const pool = this.pool;
+    const frame = pool.frame(cell >>> CELLS_PER_PAGE_SHIFT);
+    const offset = frame * PAGE_BYTES + (cell & (CELLS_PER_PAGE - 1)) * CELL_BYTES;
+    const head = pool.slab.subarray(offset, offset + RECORD_HEADER_BYTES);
+    const { lengthBytes } = readRecordHeader(head, cell);
+    const total = RECORD_HEADER_BYTES + lengthBytes;
+    if (offset % PAGE_BYTES + total <= PAGE_BYTES) return pool.slab.subarray(offset, offset + total);
+    const out = new Uint8Array(recordCells(lengthBytes) * CELL_BYTES);
+    let n: number;
+    try {
+      n = this.io.read(out, cell * CELL_BYTES);
+    } catch (err) {
+      throw new MapleError('EIO', `reading value record at cell ${cell} failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (n < total) throw corruptCell(cell, 'value record extends past the end of the file');
+    return out;
+  }
+
+  /** The record's msgpack bytes, verified; a view that is valid until the next read. */
+  recordBytes(cell: number, version: number): Uint8Array {
+    const cells = this.recordCellsBytes(cell);
+    const { commit } = readRecordHeader(cells, cell);
+    if (commit > version) throw corruptCell(cell, `value record written by commit ${commit}, newer than the version ${version} being read`);
+    return verifyRecord(cells, cell);
+  }
+
+  /** How many cells the record at `cell` occupies. */
+  recordCellCount(cell: number): number {
+    const frame = this.pool.frame(cell >>> CELLS_PER_PAGE_SHIFT);
+    const offset = frame * PAGE_BYTES + (cell & (CELLS_PER_PAGE - 1)) * CELL_BYTES;
+    return recordCells(readRecordHeader(this.pool.slab.subarray(offset, offset + RECORD_HEADER_BYTES), cell).lengthBytes);
+  }
+}

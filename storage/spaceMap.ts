@@ -1,0 +1,79 @@
+/**
+ * Free space, kept by the maple tree itself: the space map is a tree over cell addresses whose
+ * ranges are the allocated runs of cells (coalesced) and whose gaps are free space. Allocating k
+ * cells is `emptyArea(k)` — the query the kernel uses to place a new mapping — and everything at
+ * or above the high-water mark is one big gap, so the file grows by allocating there.
+ *
+ * Cells a commit stops referencing are not returned here at once: they are pending (see
+ * storage/commit.ts) until no snapshot can reach them.
+ */
+import { assert } from '../src/errors.js';
+import { lookup } from '../src/cursor.js';
+import { emptyArea } from '../src/gaps.js';
+import { type TreeState, type WriteSink, writeRange } from '../src/tree.js';
+import { InlineSlot } from './node.js';
+import { CELL_BASE, MAX_CELL } from './pageFile.js';
+
+/** The value of every allocated run: msgpack `true`, inline. */
+const ALLOCATED = new InlineSlot(Uint8Array.of(0xc3));
+
+export interface CellRun {
+  start: number;
+  count: number;
+}
+
+export class SpaceMap {
+  constructor(
+    readonly tree: TreeState,
+    public highWaterCell: number,
+    public allocatedCells: number,
+    private readonly sink: WriteSink,
+  ) {}
+
+  /** Allocates `count` cells, contiguous when `contiguous`, else in as few runs as holes allow. */
+  allocate(count: number, contiguous: boolean): CellRun[] {
+    assert(count > 0, 'allocation of at least one cell');
+    const runs: CellRun[] = [];
+    let want = count;
+    let remaining = count;
+    while (remaining > 0) {
+      want = Math.min(want, remaining);
+      const start = this.highWaterCell > CELL_BASE
+        ? emptyArea(this.sink, this.tree, CELL_BASE, this.highWaterCell - 1, want, false)
+        : undefined;
+      if (start !== undefined) {
+        this.take(start, want);
+        runs.push({ start, count: want });
+        remaining -= want;
+      } else if (contiguous || want === 1) {
+        const tail = this.highWaterCell;
+        assert(tail + remaining - 1 <= MAX_CELL, 'file stays within 2^32 cells');
+        this.take(tail, remaining);
+        runs.push({ start: tail, count: remaining });
+        remaining = 0;
+      } else {
+        want = Math.ceil(want / 2);
+      }
+    }
+    return runs;
+  }
+
+  /** Marks [start, start+count−1] allocated, merged with allocated neighbours. */
+  private take(start: number, count: number): void {
+    let first = start;
+    let last = start + count - 1;
+    const left = first > CELL_BASE ? lookup(this.sink, this.tree, first - 1) : undefined;
+    if (left) first = left.first;
+    const right = lookup(this.sink, this.tree, last + 1);
+    if (right) last = right.last;
+    writeRange(this.sink, this.tree, first, last, ALLOCATED);
+    this.allocatedCells += count;
+    if (start + count > this.highWaterCell) this.highWaterCell = start + count;
+  }
+
+  /** Returns a run to free space. */
+  release(start: number, count: number): void {
+    writeRange(this.sink, this.tree, start, start + count - 1, null);
+    this.allocatedCells -= count;
+  }
+}

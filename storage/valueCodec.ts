@@ -1,0 +1,32 @@
+/**
+ * Values are msgpackr-encoded. An encoding of at most MAX_INLINE_BYTES bytes (small integers,
+ * booleans, short strings) lives inline in its leaf slot, like the kernel's value entries; any
+ * other becomes a value record written at commit.
+ *
+ * Options: no shared record structures (every record decodes on its own), extended types for
+ * typed arrays, and copied buffers so a decoded Uint8Array never aliases a buffer-pool frame.
+ * Maps decode as plain objects.
+ */
+import { Packr } from 'msgpackr';
+import { invalid } from '../src/errors.js';
+import { InlineSlot, MAX_INLINE_BYTES, NewValue, type Slot } from './node.js';
+import { MAX_VALUE_BYTES, tooLarge } from './valueRecord.js';
+
+const packr = new Packr({ useRecords: false, moreTypes: true, copyBuffers: true });
+
+export function encodeValue(value: unknown): Slot {
+  if (value === null || value === undefined) throw invalid(`value is ${value}; store a value, or use clear()/erase() to make a range empty`);
+  let bytes: Uint8Array;
+  try {
+    bytes = packr.pack(value);
+  } catch (err) {
+    throw invalid(`value cannot be encoded with msgpack: ${(err as Error).message}`);
+  }
+  if (bytes.length > MAX_VALUE_BYTES) throw tooLarge(bytes.length);
+  if (bytes.length <= MAX_INLINE_BYTES) return new InlineSlot(Uint8Array.from(bytes));
+  return new NewValue(Uint8Array.from(bytes));
+}
+
+export function decodeValue(bytes: Uint8Array): unknown {
+  return packr.unpack(bytes);
+}
