@@ -7,7 +7,7 @@
  */
 import { MapleError } from '../src/errors.js';
 import type { BufferPool } from '../storage/bufferPool.js';
-import { type CommitRecord, type TreeRoot, COMMIT_RECORD_BYTES, decodeCommitRecord } from '../storage/commitRecord.js';
+import { type CommitRecord, type TreeRoot, COMMIT_RECORD_BYTES, FLAG_CELLS_DURABLE, decodeCommitRecord } from '../storage/commitRecord.js';
 import type { DurableState } from '../storage/commit.js';
 import type { FileIO } from '../storage/fileIO.js';
 import { NODE_LEAF, OFF_COUNT, OFF_LEAF_SLOTS, OFF_TYPE, nodeChecksumOk, nodeCommit, pointerIsFresh } from '../storage/node.js';
@@ -70,6 +70,7 @@ export function recover(io: FileIO, pool: BufferPool, path: string, maxCommit = 
 
 /** True when every cell written by `rec.commit` is intact. */
 export function validateCommit(io: FileIO, pool: BufferPool, rec: CommitRecord, counter: { cells: number }): boolean {
+  if ((rec.flags & FLAG_CELLS_DURABLE) !== 0) return true;
   try {
     for (const root of [rec.main, rec.space, rec.pending]) {
       if (!validRoot(io, pool, root, rec.commit, counter)) return false;

@@ -262,6 +262,28 @@ export class SimulatedDisk {
     return image.snapshot();
   }
 
+  /** The operations issued since the last sync, in issue order. */
+  pendingOps(): DiskEvent[] {
+    return this.pending.map((op) =>
+      op.kind === 'write'
+        ? { seq: op.seq, kind: 'write', positionBytes: op.positionBytes, lengthBytes: op.bytes.length }
+        : { seq: op.seq, kind: 'truncate', positionBytes: op.sizeBytes, lengthBytes: 0 },
+    );
+  }
+
+  /**
+   * A crash image keeping exactly the pending operations `keep` accepts, in issue order and
+   * whole: for hand-built repros of a failure found by a random choice.
+   */
+  crashImageKeeping(keep: (op: DiskEvent) => boolean): Uint8Array {
+    const image = new Image(this.durable.snapshot());
+    const events = this.pendingOps();
+    this.pending.forEach((op, i) => {
+      if (keep(events[i] as DiskEvent)) applyOp(image, op);
+    });
+    return image.snapshot();
+  }
+
   private checkAlive(): void {
     if (this.crashedAt !== undefined) throw new SimulatedCrash(this.crashedAt);
   }

@@ -126,6 +126,7 @@ function initialize(io: FileIO, sync: boolean): void {
   io.write(encodeHeader(), 0);
   const rec = encodeCommitRecord({
     commit: 0,
+    flags: 0,
     main: { cell: 0, fresh: false, height: 0 },
     ranges: 0,
     nodes: 0,

@@ -20,7 +20,7 @@ import { MapleError, assert } from '../src/errors.js';
 import { iterate } from '../src/cursor.js';
 import { type TreeState, type WriteSink, writeRange } from '../src/tree.js';
 import type { BufferPool } from './bufferPool.js';
-import { type CommitRecord, type TreeRoot, encodeCommitRecord } from './commitRecord.js';
+import { type CommitRecord, type TreeRoot, FLAG_CELLS_DURABLE, encodeCommitRecord } from './commitRecord.js';
 import type { FileIO } from './fileIO.js';
 import { type MemNode, type Ref, NewValue, RecordSlot, encodeNode, NODE_BYTES } from './node.js';
 import { CELL_BYTES, PAGE_BYTES, RING_SLOTS, ringSlotOffsetBytes } from './pageFile.js';
@@ -55,6 +55,12 @@ export interface CommitResult {
 }
 
 const PENDING_SLACK_RUNS = 32;
+/**
+ * A commit writing at least this many cells syncs them before writing its record (two-sync) and
+ * marks the record CELLS_DURABLE, so open never has to validate a big commit: open time stays
+ * bounded by this, whatever the size of the last commit. Small commits keep one fdatasync.
+ */
+export const ADAPTIVE_TWO_SYNC_CELLS = 2048;
 const MAX_ROUNDS = 64;
 
 export function treeOf(root: TreeRoot, ranges = 0, nodes = 0): TreeState {
@@ -116,14 +122,6 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     writeRange(sink, pending, entry.first, entry.last, null);
   }
 
-  // 2. This commit's pending entry, sized for what it frees so far plus what allocation will free.
-  const pendingCapacity = frees.length + PENDING_SLACK_RUNS;
-  const pendingRecord = new NewValue(new Uint8Array(pendingCapacity * 8));
-  writeRange(sink, pending, commit, commit, pendingRecord);
-
-  // 3. Cells for every new node and record. Allocating changes the space map, whose new nodes
-  //    need cells too: take a run with slack, re-count, take more until everything fits. Cells
-  //    left over are freed by this very commit (pending), so the space map is not touched again.
   const needed = (): { nodes: MemNode[]; records: NewValue[] } => {
     const nodes: MemNode[] = [];
     const records: NewValue[] = [];
@@ -132,37 +130,37 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     visitNew(pending.root, nodes, records);
     return { nodes, records };
   };
-  let { nodes, records } = needed();
-  let recordTotal = 0;
-  for (const r of records) recordTotal += recordCells(r.bytes.length);
-  const slack = () => 3 * (space.tree.height + 2) + 8;
-  const avail: CellRun[] = space.allocate(nodes.length + recordTotal + slack(), true);
-  let availTotal = avail[0]!.count;
+
+  // 2. Value records: each a contiguous run, first-fit into holes, else at the file's tail.
+  const records = needed().records;
+  space.allocateRecords(records);
+
+  // 3. This commit's pending entry, sized for what it frees so far plus what the allocations
+  //    still to come can free (a few space-map paths, and the leftover of the node cells).
+  const pendingCapacity = frees.length + PENDING_SLACK_RUNS;
+  const pendingRecord = new NewValue(new Uint8Array(pendingCapacity * 8));
+  space.allocateRecords([pendingRecord]);
+  writeRange(sink, pending, commit, commit, pendingRecord);
+
+  // 4. Cells for every new node. Allocating changes the space map, whose new nodes need cells
+  //    too: take cells, re-count, take more until everything fits (new nodes replace nodes that
+  //    are already new, so this converges in a few rounds). Cells are handed out only at the
+  //    end; any left over are freed by this very commit, so the space map is not touched again.
+  const cells: number[] = [];
+  let nodes: MemNode[] = [];
   for (let round = 0; ; round++) {
     assert(round < MAX_ROUNDS, 'commit allocation converges');
-    ({ nodes, records } = needed());
-    const total = nodes.length + recordTotal;
-    if (total <= availTotal) break;
-    for (const run of space.allocate(total - availTotal + slack(), false)) {
-      avail.push(run);
-      availTotal += run.count;
+    nodes = needed().nodes;
+    if (nodes.length <= cells.length) break;
+    for (const run of space.allocate(nodes.length - cells.length + 1, false)) {
+      for (let c = 0; c < run.count; c++) cells.push(run.start + c);
     }
   }
-  // Records first, contiguous, from the first run (sized to hold them all); then nodes.
-  let cursor = avail[0]!.start;
-  for (const r of records) {
-    r.cell = cursor;
-    cursor += recordCells(r.bytes.length);
-  }
-  avail[0] = { start: cursor, count: avail[0]!.count - recordTotal };
-  let runIndex = 0;
-  for (const node of nodes) {
-    while (avail[runIndex]!.count === 0) runIndex++;
-    const run = avail[runIndex]!;
-    node.cell = run.start;
-    avail[runIndex] = { start: run.start + 1, count: run.count - 1 };
-  }
-  for (const run of avail) if (run.count > 0) frees.push(run);
+  cells.sort((a, b) => a - b);
+  nodes.forEach((node, i) => {
+    node.cell = cells[i]!;
+  });
+  for (let i = nodes.length; i < cells.length; i++) frees.push({ start: cells[i]!, count: 1 });
   const freedRuns = coalesce(frees);
   assert(freedRuns.length <= pendingCapacity, `pending list of ${freedRuns.length} runs fits its record of ${pendingCapacity}`);
   const dv = new DataView(pendingRecord.bytes.buffer);
@@ -172,18 +170,23 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     pendingCells += run.count;
   });
 
-  // 4. Encode, write, sync, publish.
+  // 5. Encode, write, sync, publish.
   const pieces: { cell: number; bytes: Uint8Array }[] = [];
   for (const node of nodes) {
     const out = new Uint8Array(NODE_BYTES);
     encodeNode(node, commit, out);
     pieces.push({ cell: node.cell, bytes: out });
   }
-  for (const r of records) pieces.push({ cell: r.cell, bytes: encodeRecord(r.bytes, commit) });
+  for (const r of needed().records) pieces.push({ cell: r.cell, bytes: encodeRecord(r.bytes, commit) });
   pieces.sort((a, b) => a.cell - b.cell);
 
+  const writes = coalesceWrites(pieces);
+  let cellsWritten = 0;
+  for (const w of writes) cellsWritten += w.bytes.length / CELL_BYTES;
+  const twoSync = options.sync && (options.protocol === 'two-sync' || cellsWritten >= ADAPTIVE_TWO_SYNC_CELLS);
   const rec: CommitRecord = {
     commit,
+    flags: twoSync ? FLAG_CELLS_DURABLE : 0,
     main: rootOf(input.main),
     ranges: input.main.ranges,
     nodes: input.main.nodes,
@@ -195,13 +198,8 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     highestCommit: commit,
   };
   const slot = (state.slot + 1) % RING_SLOTS;
-  const writes = coalesceWrites(pieces);
-  let cellsWritten = 0;
-  for (const w of writes) {
-    io.write(w.bytes, w.cell * CELL_BYTES);
-    cellsWritten += w.bytes.length / CELL_BYTES;
-  }
-  if (options.protocol === 'two-sync' && options.sync) io.sync();
+  for (const w of writes) io.write(w.bytes, w.cell * CELL_BYTES);
+  if (twoSync) io.sync();
   const recordPage = new Uint8Array(PAGE_BYTES);
   recordPage.set(encodeCommitRecord(rec));
   io.write(recordPage, ringSlotOffsetBytes(slot));

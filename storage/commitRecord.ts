@@ -9,7 +9,8 @@
  *   8       8     commit number
  *   16      8     main tree root pointer (u32 cell, u32 flags: bit 0 FRESH) — 0 when empty
  *   24      4     main tree height (0 = empty)
- *   28      4     zero
+ *   28      4     flags: bit 0 CELLS_DURABLE — every cell was synced before this record was written
+ *                 (two-sync), so recovery need not validate them
  *   32      8     range count
  *   40      8     main tree node count
  *   48      8     space-map root pointer
@@ -38,8 +39,11 @@ export interface TreeRoot {
   height: number;
 }
 
+export const FLAG_CELLS_DURABLE = 1;
+
 export interface CommitRecord {
   commit: number;
+  flags: number;
   main: TreeRoot;
   ranges: number;
   nodes: number;
@@ -76,6 +80,7 @@ export function encodeCommitRecord(rec: CommitRecord): Uint8Array {
   dv.setUint32(0, MAGIC, true);
   u64(dv, 8, rec.commit);
   putRoot(dv, 16, 24, rec.main);
+  dv.setUint32(28, rec.flags, true);
   u64(dv, 32, rec.ranges);
   u64(dv, 40, rec.nodes);
   putRoot(dv, 48, 56, rec.space);
@@ -96,6 +101,7 @@ export function decodeCommitRecord(bytes: Uint8Array): CommitRecord | undefined 
   if (dv.getUint32(4, true) !== crc32(bytes, 8, COMMIT_RECORD_BYTES)) return undefined;
   return {
     commit: r64(dv, 8),
+    flags: dv.getUint32(28, true),
     main: getRoot(dv, 16, 24),
     ranges: r64(dv, 32),
     nodes: r64(dv, 40),

@@ -3,6 +3,7 @@
  * O_EXCL holding "pid startTimeMs". A lock whose process is gone is taken over.
  */
 import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
 import { MapleError } from '../src/errors.js';
 
 /** Paths this process holds open for writing (a second open in the same process is refused too). */
@@ -18,13 +19,23 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** One spelling per file: the real path of its directory plus its name. */
+function canonical(storePath: string): string {
+  const abs = nodePath.resolve(storePath);
+  try {
+    return nodePath.join(fs.realpathSync(nodePath.dirname(abs)), nodePath.basename(abs));
+  } catch {
+    return abs;
+  }
+}
+
 export class WriterLock {
   private released = false;
   private constructor(readonly lockPath: string, private readonly key: string) {}
 
   static acquire(storePath: string): WriterLock {
     const lockPath = `${storePath}.lock`;
-    const key = fs.existsSync(storePath) ? fs.realpathSync(storePath) : storePath;
+    const key = canonical(storePath);
     if (heldHere.has(key)) throw new MapleError('ELOCKED', `${storePath} is already open for writing in this process`);
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
@@ -42,7 +53,7 @@ export class WriterLock {
       } catch {
         continue; // the lock vanished between our open and read: try again
       }
-      if (processAlive(owner) && owner !== process.pid) {
+      if (processAlive(owner) && (owner !== process.pid || heldHere.has(key))) {
         throw new MapleError('ELOCKED', `${storePath} is open for writing by process ${owner} (lock file ${lockPath})`);
       }
       // The owner is gone (or is us, from a store never closed): take the lock over.

@@ -11,7 +11,8 @@ import { assert } from '../src/errors.js';
 import { lookup } from '../src/cursor.js';
 import { emptyArea } from '../src/gaps.js';
 import { type TreeState, type WriteSink, writeRange } from '../src/tree.js';
-import { InlineSlot } from './node.js';
+import { InlineSlot, type NewValue } from './node.js';
+import { recordCells } from './valueRecord.js';
 import { CELL_BASE, MAX_CELL } from './pageFile.js';
 
 /** The value of every allocated run: msgpack `true`, inline. */
@@ -56,6 +57,31 @@ export class SpaceMap {
       }
     }
     return runs;
+  }
+
+  /**
+   * Gives each record a contiguous run: first-fit into holes below the high-water mark; once one
+   * does not fit, the rest go together at the tail (a bulk load takes one run, not one per record).
+   */
+  allocateRecords(records: NewValue[]): void {
+    let i = 0;
+    for (; i < records.length; i++) {
+      const r = records[i]!;
+      const count = recordCells(r.bytes.length);
+      const start = this.highWaterCell > CELL_BASE ? emptyArea(this.sink, this.tree, CELL_BASE, this.highWaterCell - 1, count, false) : undefined;
+      if (start === undefined) break;
+      this.take(start, count);
+      r.cell = start;
+    }
+    if (i === records.length) return;
+    let total = 0;
+    for (let k = i; k < records.length; k++) total += recordCells(records[k]!.bytes.length);
+    let cell = this.highWaterCell;
+    this.take(cell, total);
+    for (let k = i; k < records.length; k++) {
+      records[k]!.cell = cell;
+      cell += recordCells(records[k]!.bytes.length);
+    }
   }
 
   /** Marks [start, start+count−1] allocated, merged with allocated neighbours. */

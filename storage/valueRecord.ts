@@ -5,7 +5,7 @@
  *   0       1     type RECORD_TYPE (3)
  *   1       1     zero
  *   2       2     writing commit number, bits 32..47
- *   4       4     CRC-32 of bytes 8 .. 16+length
+ *   4       4     CRC-32 of bytes 8 .. 16+length, then bytes 0..3
  *   8       4     writing commit number, low 32 bits
  *   12      4     length of the msgpack bytes
  *   16      …     msgpack bytes; the rest of the last cell is zero
@@ -37,7 +37,7 @@ export function encodeRecord(bytes: Uint8Array, commit: number): Uint8Array {
   dv.setUint32(8, commit >>> 0, true);
   dv.setUint32(12, bytes.length, true);
   out.set(bytes, RECORD_HEADER_BYTES);
-  dv.setUint32(4, crc32(out, 8, RECORD_HEADER_BYTES + bytes.length), true);
+  dv.setUint32(4, crc32(out, 0, 4, crc32(out, 8, RECORD_HEADER_BYTES + bytes.length)), true);
   return out;
 }
 
@@ -61,7 +61,7 @@ export function verifyRecord(cells: Uint8Array, address: number): Uint8Array {
   const end = RECORD_HEADER_BYTES + lengthBytes;
   if (cells.length < end) throw corruptCell(address, 'value record is truncated');
   const dv = new DataView(cells.buffer, cells.byteOffset, RECORD_HEADER_BYTES);
-  if (dv.getUint32(4, true) !== crc32(cells, 8, end)) throw corruptCell(address, 'value record checksum mismatch');
+  if (dv.getUint32(4, true) !== crc32(cells, 0, 4, crc32(cells, 8, end))) throw corruptCell(address, 'value record checksum mismatch');
   return cells.subarray(RECORD_HEADER_BYTES, end);
 }
 

@@ -1,0 +1,290 @@
+/**
+ * The `maple` tool and the `npm start` demo, run as a user runs them: the compiled files in
+ * dist/, in child processes, against a store this test writes through the public API.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { open } from '../src/index.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CLI = path.join(ROOT, 'dist/src/cli.js');
+const DEMO = path.join(ROOT, 'dist/src/demo.js');
+
+const RANGES = 3000; // enough for a tree of several levels
+let dir: string;
+let file: string;
+
+function run(script: string, args: string[], env: Record<string, string> = {}) {
+  const res = spawnSync(process.execPath, [script, ...args], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  return { code: res.status, out: res.stdout, err: res.stderr };
+}
+const maple = (...args: string[]) => run(CLI, args);
+
+beforeAll(() => {
+  const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT, encoding: 'utf8' });
+  if (build.status !== 0) throw new Error(`build failed:\n${build.stdout}${build.stderr}`);
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maple-cli-'));
+  file = path.join(dir, 'test.maple');
+  const store = open(file);
+  store.transaction((txn) => {
+    for (let i = 0; i < RANGES; i++) txn.store(1_000_000 + i * 10, 1_000_000 + i * 10 + 4, { i, name: `range ${i}` });
+  });
+  store.store(10, 19, { name: 'a' });
+  store.store(0x1000, 0x1fff, 'page');
+  store.store(100, 100, new Uint8Array([1, 2, 255]));
+  store.close();
+});
+
+afterAll(() => {
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('maple help and usage', () => {
+  it('prints the usage with every command for no arguments, help and --help', () => {
+    for (const args of [[], ['help'], ['--help']]) {
+      const r = maple(...args);
+      expect(r.code).toBe(0);
+      expect(r.err).toBe('');
+      for (const cmd of ['stats FILE', 'check FILE', 'dump FILE', 'bench', 'help']) expect(r.out).toContain(cmd);
+    }
+    const one = maple('help', 'dump');
+    expect(one.code).toBe(0);
+    expect(one.out).toMatch(/^usage: maple dump FILE \[--from N\] \[--to N\]/);
+  });
+
+  it('rejects an unknown command with the usage on stderr and exit 2', () => {
+    const r = maple('frobnicate', file);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toContain('unknown command "frobnicate"');
+    expect(r.err).toContain('commands:');
+  });
+
+  it('exits 2 with the command usage on bad arguments', () => {
+    for (const args of [['dump'], ['stats', file, '--bogus'], ['dump', file, '--from', '-3'], ['dump', file, '--from', '12', '--to', '3'], ['dump', file, '--to'], ['check', file, 'extra'], ['dump', file, '--from', 'x1']]) {
+      const r = maple(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.out).toBe('');
+      expect(r.err).toContain(`usage: maple ${args[0]}`);
+    }
+  });
+});
+
+describe('maple stats', () => {
+  it('prints aligned key: value lines', () => {
+    const r = maple('stats', file);
+    expect(r.code).toBe(0);
+    const lines = r.out.trimEnd().split('\n');
+    const get = (key: string) => lines.find((l) => l.startsWith(`${key}:`))?.slice(key.length + 1).trim();
+    expect(get('ranges')).toBe(String(RANGES + 3));
+    expect(Number(get('height'))).toBeGreaterThanOrEqual(2);
+    expect(get('fileBytes')).toMatch(/^\d+ \(\d+(\.\d)? [KMG]iB\)$/);
+    expect(get('recovery.commit')).toBe('4');
+    // Every value starts in the same column.
+    const columns = new Set(lines.map((l) => /^[\w.]+:\s+/.exec(l)?.[0].length));
+    expect(columns.size).toBe(1);
+    expect(columns.has(undefined)).toBe(false);
+  });
+
+  it('prints JSON with --json', () => {
+    const r = maple('stats', '--json', file);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.out);
+    expect(s).toMatchObject({ version: 4, ranges: RANGES + 3, snapshots: 0 });
+    expect(s.nodes).toBeGreaterThan(1);
+    expect(s.recovery.fellBack).toBe(false);
+  });
+});
+
+describe('maple check', () => {
+  it('says ok with the counts and exits 0 on a sound store', () => {
+    const s = JSON.parse(maple('stats', '--json', file).out);
+    const r = maple('check', file);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(`ok: ${RANGES + 3} ranges, ${s.nodes} nodes, commit 4\n`);
+  });
+
+  it('adds the statistics with --verbose', () => {
+    const r = maple('check', file, '--verbose');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^ok: /);
+    expect(r.out).toMatch(/^height:\s+\d+$/m);
+  });
+
+  it('exits 1 with "corrupt:" when bytes in the middle of the file are overwritten', () => {
+    const bad = path.join(dir, 'corrupt.maple');
+    fs.copyFileSync(file, bad);
+    const size = fs.statSync(bad).size;
+    const fd = fs.openSync(bad, 'r+');
+    fs.writeSync(fd, Buffer.alloc(16 * 1024, 0xa5), 0, 16 * 1024, Math.floor(size / 2 / 4096) * 4096);
+    fs.closeSync(fd);
+    const r = maple('check', bad);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^corrupt: .*ECORRUPT/);
+    expect(r.out.trimEnd().split('\n')).toHaveLength(1);
+    // dump prints what it can read, then the error, and exits 1.
+    const d = maple('dump', bad);
+    expect(d.code).toBe(1);
+    expect(d.err).toMatch(/^maple dump: ECORRUPT/);
+    // The original is untouched and still fine.
+    expect(maple('check', file).code).toBe(0);
+  });
+
+  it('exits 1 with ENOTSTORE for a file that is not a store', () => {
+    const text = path.join(dir, 'notes.txt');
+    fs.writeFileSync(text, 'just some text, long enough to have a header-sized first page\n'.repeat(200));
+    const r = maple('check', text);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/^corrupt: .*ENOTSTORE/);
+    const s = maple('stats', text);
+    expect(s.code).toBe(1);
+    expect(s.err).toContain('ENOTSTORE');
+  });
+
+  it('exits 1 without a verdict on the contents when the file does not exist', () => {
+    const r = maple('check', path.join(dir, 'missing.maple'));
+    expect(r.code).toBe(1);
+    expect(r.out).toBe('');
+    expect(r.err).toContain('ENOENT');
+    expect(fs.existsSync(path.join(dir, 'missing.maple'))).toBe(false);
+  });
+});
+
+describe('maple dump', () => {
+  it('prints one line per range in decimal and hex with the value as JSON', () => {
+    const r = maple('dump', file);
+    expect(r.code).toBe(0);
+    const lines = r.out.trimEnd().split('\n');
+    expect(lines).toHaveLength(RANGES + 3);
+    expect(lines.slice(0, 3)).toEqual(['10-19 0xa-0x13 {"name":"a"}', '100-100 0x64-0x64 {"$hex":"0102ff"}', '4096-8191 0x1000-0x1fff "page"']);
+    expect(lines[3]).toBe('1000000-1000004 0xf4240-0xf4244 {"i":0,"name":"range 0"}');
+    expect(lines.at(-1)).toBe(`${1_000_000 + (RANGES - 1) * 10}-${1_000_000 + (RANGES - 1) * 10 + 4} 0x${(1_000_000 + (RANGES - 1) * 10).toString(16)}-0x${(1_000_000 + (RANGES - 1) * 10 + 4).toString(16)} {"i":${RANGES - 1},"name":"range ${RANGES - 1}"}`);
+  });
+
+  it('limits the dump to ranges intersecting --from/--to, in decimal or hex', () => {
+    expect(maple('dump', file, '--from', '15', '--to', '100').out).toBe('10-19 0xa-0x13 {"name":"a"}\n100-100 0x64-0x64 {"$hex":"0102ff"}\n');
+    expect(maple('dump', file, '--from=0x1fff', '--to=0x1fff').out).toBe('4096-8191 0x1000-0x1fff "page"\n');
+    const tail = maple('dump', file, '--from', String(1_000_000 + (RANGES - 2) * 10 + 3));
+    expect(tail.out.trimEnd().split('\n')).toHaveLength(2);
+    const none = maple('dump', file, '--from', '20', '--to', '99');
+    expect(none.code).toBe(0);
+    expect(none.out).toBe('');
+  });
+});
+
+describe('read-only use', () => {
+  it('stats, check and dump leave the file byte-for-byte unchanged and take no lock', () => {
+    const before = fs.readFileSync(file);
+    const entries = fs.readdirSync(dir).sort();
+    for (const args of [['stats', file], ['check', file], ['dump', file]]) expect(maple(...args).code).toBe(0);
+    expect(fs.readFileSync(file).equals(before)).toBe(true);
+    expect(fs.readdirSync(dir).sort()).toEqual(entries);
+  });
+
+  it('reads a store that a writer holds open', () => {
+    const live = path.join(dir, 'live.maple');
+    const store = open(live);
+    try {
+      store.store(5, 6, 'x');
+      expect(maple('check', live).out).toBe(`ok: 1 ranges, 1 nodes, commit 1\n`);
+      expect(maple('dump', live).out).toBe('5-6 0x5-0x6 "x"\n');
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('maple bench', () => {
+  it('says "bench is not built" and exits 2 when the bench was not compiled', () => {
+    // A copy of the build without dist/test/bench, next to a link to node_modules for msgpackr.
+    const copy = path.join(dir, 'nobench');
+    for (const sub of ['src', 'storage', 'recovery']) fs.cpSync(path.join(ROOT, 'dist', sub), path.join(copy, 'dist', sub), { recursive: true });
+    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'), 'dir');
+    fs.writeFileSync(path.join(copy, 'package.json'), '{"type":"module"}\n');
+    const r = run(path.join(copy, 'dist/src/cli.js'), ['bench']);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^bench is not built/);
+  });
+});
+
+describe('npm start (the demo)', () => {
+  function demoFile(out: string): string {
+    const m = /^ {2}file (.+\.maple)$/m.exec(out);
+    expect(m, out).not.toBeNull();
+    return m![1]!;
+  }
+  function cleanUp(out: string): void {
+    fs.rmSync(path.dirname(demoFile(out)), { recursive: true, force: true });
+  }
+
+  it('stores this machine\'s memory maps and answers before and after reopening', () => {
+    const r = run(DEMO, []);
+    try {
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      for (const section of ['\nanswers\n', 'largest free gap', 'emptyArea probes', 'agrees', 'allocRangeRev', 'snapshot', 'stats: ranges', 'closed and reopened']) expect(r.out).toContain(section);
+      expect(r.out).toMatch(/^ {2}store +v\d+ load\(0x[0-9a-f]+\) -> nothing$/m);
+      expect(r.out).toMatch(/^ {2}snapshot v\d+ load\(0x[0-9a-f]+\) -> rw-p \[demo mmap\]$/m);
+      expect(r.out).toContain('same answers after reopening: yes; check(): ok');
+      if (fs.existsSync('/proc/self/maps')) expect(r.out).toMatch(/^ {2}stack +0x[0-9a-f]{12,} +in [0-9a-f]+-[0-9a-f]+ rw-p \[stack\]$/m);
+      const check = maple('check', demoFile(r.out));
+      expect(check.code).toBe(0);
+    } finally {
+      cleanUp(r.out);
+    }
+  });
+
+  it('works when only /proc/self/maps is readable', () => {
+    const proc = path.join(dir, 'proc-self-only');
+    fs.mkdirSync(path.join(proc, 'self'), { recursive: true });
+    fs.writeFileSync(
+      path.join(proc, 'self/maps'),
+      [
+        '555555554000-555555556000 r--p 00000000 fe:00 42 /usr/bin/demo',
+        '555555556000-55555555a000 r-xp 00002000 fe:00 42 /usr/bin/demo',
+        '555555600000-555555621000 rw-p 00000000 00:00 0 [heap]',
+        '7ffff7c00000-7ffff7c28000 r--p 00000000 fe:00 7 /usr/lib/libc.so.6',
+        '7ffff7c28000-7ffff7dbd000 r-xp 00028000 fe:00 7 /usr/lib/libc.so.6',
+        '7ffff7fc1000-7ffff7fc3000 r-xp 00000000 00:00 0 [vdso]',
+        '7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0 [stack]',
+        'ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]',
+        '',
+      ].join('\n'),
+    );
+    const r = run(DEMO, [], { MAPLE_DEMO_PROC: proc });
+    try {
+      expect(r.err).toBe('');
+      expect(r.code).toBe(0);
+      expect(r.out).toContain('read only /proc/self/maps was readable: 7 mappings');
+      expect(r.out).toContain('7 ranges in one commit (1 above 2^53 left out');
+      expect(r.out).toContain('  stack 0x7fffffffe800  in 7ffffffde000-7fffffffefff rw-p [stack]');
+      expect(r.out).toMatch(/^ {2}heap {2}0x5555556[0-2][0-9a-f]{4} {2}in 555555600000-555555620fff rw-p \[heap\]$/m);
+      expect(r.out).toContain('  NULL  0x000000000010  unmapped; next mapping up: 555555554000-555555555fff r--p /usr/bin/demo');
+      // The hole below the program (from mmap_min_addr, 64 KiB by default) is larger than heap..libc.
+      expect(r.out).toContain('largest free gap  000000010000-555555553fff 85.3 TiB');
+      // mmap_base is the top of the highest mapping 128 MiB below the stack ([vdso]); 1 MiB fits right under it.
+      expect(r.out).toContain('allocRangeRev below mmap_base ≈ 7ffff7fc3000');
+      expect(r.out).toContain('7ffff7ec1000-7ffff7fc0fff, right under r-xp [vdso]');
+      expect(r.out).toContain('  snapshot v2 load(0x7ffff7ec1000) -> rw-p [demo mmap]');
+      expect(r.out).toContain('stats: ranges 7, height 1, nodes 1');
+      expect(r.out).toContain('same answers after reopening: yes; check(): ok');
+    } finally {
+      cleanUp(r.out);
+    }
+  });
+
+  it('falls back to a built-in sample when no maps can be read at all', () => {
+    const r = run(DEMO, [], { MAPLE_DEMO_PROC: path.join(dir, 'no-such-proc') });
+    try {
+      expect(r.code).toBe(0);
+      expect(r.out).toContain('using a built-in sample layout');
+      expect(r.out).toContain('same answers after reopening: yes; check(): ok');
+    } finally {
+      cleanUp(r.out);
+    }
+  });
+});

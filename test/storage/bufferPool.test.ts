@@ -1,0 +1,327 @@
+/**
+ * Unit tests of the buffer pool (storage/bufferPool.ts) over an in-memory file, with the smallest
+ * pool (MIN_FRAMES = 16 frames) so eviction, the clock's second chance and pinning are easy to
+ * drive page by page.
+ */
+import { describe, expect, it } from 'vitest';
+import { MapleError } from '../../src/errors.js';
+import { BufferPool, MIN_FRAMES } from '../../storage/bufferPool.js';
+import type { FileIO } from '../../storage/fileIO.js';
+import { CELLS_PER_PAGE, CELL_BYTES, PAGE_BYTES } from '../../storage/pageFile.js';
+
+/** A growable in-memory file that counts reads per page (to tell hits from misses independently). */
+class MemFile implements FileIO {
+  bytes = new Uint8Array(0);
+  readsByPage = new Map<number, number>();
+  failReads = false;
+
+  read(buf: Uint8Array, positionBytes: number): number {
+    if (this.failReads) throw new Error('injected read failure');
+    const page = Math.floor(positionBytes / PAGE_BYTES);
+    this.readsByPage.set(page, (this.readsByPage.get(page) ?? 0) + 1);
+    const n = Math.max(0, Math.min(buf.length, this.bytes.length - positionBytes));
+    buf.set(this.bytes.subarray(positionBytes, positionBytes + n));
+    return n;
+  }
+
+  write(buf: Uint8Array, positionBytes: number): void {
+    const end = positionBytes + buf.length;
+    if (end > this.bytes.length) {
+      const grown = new Uint8Array(Math.max(end, this.bytes.length * 2));
+      grown.set(this.bytes);
+      this.bytes = grown.subarray(0, end);
+    }
+    this.bytes.set(buf, positionBytes);
+  }
+
+  sync(): void {}
+  size(): number {
+    return this.bytes.length;
+  }
+  truncate(sizeBytes: number): void {
+    const next = new Uint8Array(sizeBytes);
+    next.set(this.bytes.subarray(0, Math.min(sizeBytes, this.bytes.length)));
+    this.bytes = next;
+  }
+  close(): void {}
+
+  reads(page: number): number {
+    return this.readsByPage.get(page) ?? 0;
+  }
+}
+
+/** Page p filled with a pattern that names p in every byte position. */
+function pageContent(page: number, salt = 0): Uint8Array {
+  const out = new Uint8Array(PAGE_BYTES);
+  for (let i = 0; i < PAGE_BYTES; i++) out[i] = (page * 31 + i * 7 + salt) & 0xff;
+  return out;
+}
+
+function fileWithPages(pages: number): MemFile {
+  const file = new MemFile();
+  for (let p = 0; p < pages; p++) file.write(pageContent(p), p * PAGE_BYTES);
+  return file;
+}
+
+function frameBytes(pool: BufferPool, frame: number): Uint8Array {
+  return pool.slab.subarray(frame * PAGE_BYTES, (frame + 1) * PAGE_BYTES);
+}
+
+function expectPage(pool: BufferPool, page: number, salt = 0): number {
+  const frame = pool.frame(page);
+  expect(Buffer.from(frameBytes(pool, frame)).equals(Buffer.from(pageContent(page, salt))), `content of page ${page}`).toBe(true);
+  return frame;
+}
+
+function smallPool(file: MemFile): BufferPool {
+  // Asking for less than the minimum still gives MIN_FRAMES frames.
+  const pool = new BufferPool(file, PAGE_BYTES);
+  expect(pool.frameCount).toBe(MIN_FRAMES);
+  expect(MIN_FRAMES).toBe(16);
+  return pool;
+}
+
+describe('sizing', () => {
+  it('cuts the cache into whole 4 KiB frames, at least MIN_FRAMES', () => {
+    const file = new MemFile();
+    expect(new BufferPool(file, 0).frameCount).toBe(MIN_FRAMES);
+    expect(new BufferPool(file, 64 * PAGE_BYTES + 100).frameCount).toBe(64);
+    expect(new BufferPool(file, 64 * PAGE_BYTES).slab.length).toBe(64 * PAGE_BYTES);
+  });
+});
+
+describe('hits, misses and eviction', () => {
+  it('a resident page is a hit and is not re-read', () => {
+    const file = fileWithPages(4);
+    const pool = smallPool(file);
+    const f = expectPage(pool, 2);
+    expect(pool.frame(2)).toBe(f);
+    expect(pool.hits).toBe(1);
+    expect(pool.misses).toBe(1);
+    expect(file.reads(2)).toBe(1);
+  });
+
+  it('reading more pages than frames evicts, and every page reads back right', () => {
+    const pages = 40;
+    const file = fileWithPages(pages);
+    const pool = smallPool(file);
+    for (let p = 0; p < pages; p++) expectPage(pool, p);
+    expect(pool.misses).toBe(pages);
+    expect(pool.residentPages).toBe(MIN_FRAMES);
+    // A second sweep in the same order misses every time: a sequential scan larger than the pool.
+    for (let p = 0; p < pages; p++) expectPage(pool, p);
+    expect(pool.misses).toBe(2 * pages);
+    expect(pool.hits).toBe(0);
+    for (let p = 0; p < pages; p++) expect(file.reads(p)).toBe(2);
+    expect(pool.residentPages).toBe(MIN_FRAMES);
+  });
+
+  it('random access over more pages than frames always returns the right content', () => {
+    const pages = 50;
+    const file = fileWithPages(pages);
+    const pool = smallPool(file);
+    let x = 12345;
+    for (let i = 0; i < 2000; i++) {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      expectPage(pool, x % pages);
+    }
+    expect(pool.hits + pool.misses).toBe(2000);
+    expect(pool.misses).toBeGreaterThan(MIN_FRAMES);
+    expect(pool.residentPages).toBeLessThanOrEqual(MIN_FRAMES);
+  });
+
+  it('the clock gives a referenced frame a second chance', () => {
+    const file = fileWithPages(20);
+    const pool = smallPool(file);
+    for (let p = 0; p < 16; p++) pool.frame(p); // fills all frames; all referenced
+    // Page 16: one full sweep clears every reference bit, then evicts the first frame (page 0).
+    pool.frame(16);
+    expect(pool.misses).toBe(17);
+    // Touch page 1: a hit that sets its reference bit again; pages 2..15 stay unreferenced.
+    pool.frame(1);
+    expect(pool.hits).toBe(1);
+    // Page 17: the hand reaches page 1 first, but it is referenced, so page 2 goes instead.
+    pool.frame(17);
+    const hitsBefore = pool.hits;
+    expectPage(pool, 1);
+    expect(pool.hits).toBe(hitsBefore + 1); // page 1 survived
+    expect(file.reads(1)).toBe(1);
+    const missesBefore = pool.misses;
+    expectPage(pool, 2);
+    expect(pool.misses).toBe(missesBefore + 1); // page 2 was evicted
+    expect(file.reads(2)).toBe(2);
+    // And page 0 went first.
+    expectPage(pool, 0);
+    expect(file.reads(0)).toBe(2);
+  });
+});
+
+describe('pinning', () => {
+  it('a pinned frame is never evicted', () => {
+    const file = fileWithPages(100);
+    const pool = smallPool(file);
+    const pinned = pool.frame(7);
+    pool.pin(pinned);
+    for (let p = 20; p < 100; p++) expectPage(pool, p);
+    // Still resident, still page 7's bytes.
+    const missesBefore = pool.misses;
+    expect(pool.frame(7)).toBe(pinned);
+    expect(pool.misses).toBe(missesBefore);
+    expect(Buffer.from(frameBytes(pool, pinned)).equals(Buffer.from(pageContent(7)))).toBe(true);
+    pool.unpin(pinned);
+  });
+
+  it('with every frame pinned the next miss throws EIO "exhausted"; unpinning one frees it', () => {
+    const file = fileWithPages(17);
+    const pool = smallPool(file);
+    const frames: number[] = [];
+    for (let p = 0; p < 16; p++) {
+      const f = pool.frame(p);
+      pool.pin(f);
+      frames.push(f);
+    }
+    expect(new Set(frames).size).toBe(16);
+    let caught: unknown;
+    try {
+      pool.frame(16);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(MapleError);
+    expect((caught as MapleError).code).toBe('EIO');
+    expect((caught as MapleError).message).toMatch(/exhausted/);
+    // Resident pages are still hits while exhausted, and their contents are intact.
+    for (let p = 0; p < 16; p++) expect(pool.frame(p)).toBe(frames[p]);
+    // Release page 5's frame: the next miss lands there and nothing else moves.
+    pool.unpin(frames[5]!);
+    expect(expectPage(pool, 16)).toBe(frames[5]);
+    for (let p = 0; p < 16; p++) if (p !== 5) expect(pool.frame(p)).toBe(frames[p]);
+    for (const [p, f] of frames.entries()) if (p !== 5) pool.unpin(f);
+  });
+
+  it('pins nest: a frame pinned twice stays pinned after one unpin', () => {
+    const file = fileWithPages(40);
+    const pool = smallPool(file);
+    const f = pool.frame(3);
+    pool.pin(f);
+    pool.pin(f);
+    pool.unpin(f);
+    for (let p = 10; p < 40; p++) pool.frame(p);
+    expect(pool.frame(3)).toBe(f);
+    expect(file.reads(3)).toBe(1);
+    pool.unpin(f);
+  });
+
+  it('unpinning an unpinned frame is an invariant failure', () => {
+    const pool = smallPool(fileWithPages(1));
+    const f = pool.frame(0);
+    expect(() => pool.unpin(f)).toThrow(MapleError);
+  });
+});
+
+describe('update and verified bits', () => {
+  it('refreshes a resident frame and clears the verified bits of the cells written', () => {
+    const file = fileWithPages(2);
+    const pool = smallPool(file);
+    const f = pool.frame(1);
+    for (let c = 0; c < CELLS_PER_PAGE; c++) pool.setVerified(f, c);
+    // 300 bytes from the middle of cell 3 into cell 4.
+    const bytes = new Uint8Array(300).fill(0xab);
+    const offset = 3 * CELL_BYTES + 100;
+    pool.update(1, offset, bytes);
+    const view = frameBytes(pool, f);
+    expect(view.subarray(offset, offset + 300).every((b) => b === 0xab)).toBe(true);
+    expect(view[offset - 1]).toBe(pageContent(1)[offset - 1]);
+    expect(view[offset + 300]).toBe(pageContent(1)[offset + 300]);
+    const verified = Array.from({ length: CELLS_PER_PAGE }, (_, c) => pool.isVerified(f, c));
+    expect(verified).toEqual(verified.map((_, c) => c !== 3 && c !== 4));
+    // The update did not go through the file.
+    expect(file.reads(1)).toBe(1);
+    expect(pool.frame(1)).toBe(f);
+  });
+
+  it('a whole-page update clears every verified bit; cell-aligned updates clear only their cells', () => {
+    const pool = smallPool(fileWithPages(1));
+    const f = pool.frame(0);
+    for (let c = 0; c < CELLS_PER_PAGE; c++) pool.setVerified(f, c);
+    pool.update(0, 15 * CELL_BYTES, new Uint8Array(CELL_BYTES));
+    expect(pool.isVerified(f, 15)).toBe(false);
+    expect(pool.isVerified(f, 14)).toBe(true);
+    pool.update(0, 0, new Uint8Array(PAGE_BYTES));
+    for (let c = 0; c < CELLS_PER_PAGE; c++) expect(pool.isVerified(f, c)).toBe(false);
+  });
+
+  it('updating a page that is not resident does nothing (no read, no frame)', () => {
+    const file = fileWithPages(3);
+    const pool = smallPool(file);
+    pool.update(2, 0, new Uint8Array(10).fill(1));
+    expect(pool.residentPages).toBe(0);
+    expect(file.reads(2)).toBe(0);
+    expectPage(pool, 2); // the file's bytes, untouched
+  });
+
+  it('a page read afresh starts with no verified cells', () => {
+    const file = fileWithPages(40);
+    const pool = smallPool(file);
+    const f = pool.frame(0);
+    pool.setVerified(f, 2);
+    expect(pool.isVerified(f, 2)).toBe(true);
+    for (let p = 1; p < 40; p++) pool.frame(p); // evicts page 0
+    const g = pool.frame(0);
+    expect(pool.isVerified(g, 2)).toBe(false);
+  });
+});
+
+describe('end of file and failures', () => {
+  it('reads past EOF are zero-filled, even in a frame that held other data', () => {
+    const file = fileWithPages(16);
+    file.write(new Uint8Array(100).fill(0xee), 16 * PAGE_BYTES); // page 16 is 100 bytes long
+    const pool = smallPool(file);
+    for (let p = 0; p < 16; p++) expectPage(pool, p); // every frame now holds non-zero data
+    const partial = frameBytes(pool, pool.frame(16));
+    expect(partial.subarray(0, 100).every((b) => b === 0xee)).toBe(true);
+    expect(partial.subarray(100).every((b) => b === 0)).toBe(true);
+    for (let p = 17; p < 40; p++) {
+      expect(frameBytes(pool, pool.frame(p)).every((b) => b === 0), `page ${p}`).toBe(true);
+    }
+  });
+
+  it('a failed read is EIO and leaves no stale page behind', () => {
+    const file = fileWithPages(20);
+    const pool = smallPool(file);
+    for (let p = 0; p < 16; p++) pool.frame(p);
+    file.failReads = true;
+    let caught: unknown;
+    try {
+      pool.frame(17);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(MapleError);
+    expect((caught as MapleError).code).toBe('EIO');
+    expect((caught as MapleError).message).toMatch(/page 17/);
+    file.failReads = false;
+    expect(pool.residentPages).toBe(15); // the victim's old page is gone, page 17 is not resident
+    expectPage(pool, 17);
+    for (let p = 0; p < 16; p++) expectPage(pool, p);
+  });
+
+  it('invalidateAll forces every page to be read again', () => {
+    const file = fileWithPages(8);
+    const pool = smallPool(file);
+    for (let p = 0; p < 8; p++) expectPage(pool, p);
+    const f = pool.frame(3);
+    pool.setVerified(f, 0);
+    // The file changes underneath without update(): the pool still serves the old bytes...
+    for (let p = 0; p < 8; p++) file.write(pageContent(p, 99), p * PAGE_BYTES);
+    expectPage(pool, 3);
+    // ...until invalidated.
+    pool.invalidateAll();
+    expect(pool.residentPages).toBe(0);
+    const missesBefore = pool.misses;
+    for (let p = 0; p < 8; p++) expectPage(pool, p, 99);
+    expect(pool.misses).toBe(missesBefore + 8);
+    for (let p = 0; p < 8; p++) expect(file.reads(p)).toBe(2);
+    expect(pool.isVerified(pool.frame(3), 0)).toBe(false);
+  });
+});

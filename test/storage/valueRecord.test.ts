@@ -1,0 +1,133 @@
+/**
+ * Unit tests of value records (storage/valueRecord.ts): round trips across the one-cell boundary
+ * (240 payload bytes fill one cell exactly), cell counts, corruption and the length limit.
+ */
+import * as zlib from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { MapleError } from '../../src/errors.js';
+import { CELL_BYTES } from '../../storage/pageFile.js';
+import { MAX_VALUE_BYTES, RECORD_HEADER_BYTES, RECORD_TYPE, encodeRecord, readRecordHeader, recordCells, verifyRecord } from '../../storage/valueRecord.js';
+
+function payload(lengthBytes: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(lengthBytes);
+  let x = seed;
+  for (let i = 0; i < lengthBytes; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+function expectCorrupt(fn: () => unknown, pattern: RegExp): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  expect(caught).toBeInstanceOf(MapleError);
+  expect((caught as MapleError).code).toBe('ECORRUPT');
+  expect((caught as MapleError).message).toMatch(pattern);
+}
+
+describe('round trip', () => {
+  for (const lengthBytes of [0, 1, 239, 240, 241, 100_000]) {
+    it(`${lengthBytes}-byte payload`, () => {
+      const bytes = payload(lengthBytes, lengthBytes + 1);
+      const cells = encodeRecord(bytes, 77);
+      expect(cells.length).toBe(recordCells(lengthBytes) * CELL_BYTES);
+      expect(cells[0]).toBe(RECORD_TYPE);
+      expect(readRecordHeader(cells, 500)).toEqual({ lengthBytes, commit: 77 });
+      const back = verifyRecord(cells, 500);
+      expect(back.length).toBe(lengthBytes);
+      expect(Buffer.from(back).equals(Buffer.from(bytes))).toBe(true);
+      // The rest of the last cell is zero.
+      expect(cells.subarray(RECORD_HEADER_BYTES + lengthBytes).every((b) => b === 0)).toBe(true);
+    });
+  }
+
+  it('reads the header from the first cell alone', () => {
+    const cells = encodeRecord(payload(5000), 3);
+    expect(readRecordHeader(cells.subarray(0, CELL_BYTES), 9)).toEqual({ lengthBytes: 5000, commit: 3 });
+  });
+
+  it('verifies a record inside a larger buffer (non-zero byteOffset)', () => {
+    const cells = encodeRecord(payload(300), 11);
+    const frame = new Uint8Array(4096);
+    frame.set(cells, 3 * CELL_BYTES);
+    const view = frame.subarray(3 * CELL_BYTES);
+    expect(Buffer.from(verifyRecord(view, 1)).equals(Buffer.from(payload(300)))).toBe(true);
+  });
+
+  it('commit numbers round trip up to 2^40 and beyond 2^32', () => {
+    for (const commit of [0, 1, 0xffff_ffff, 2 ** 32, 2 ** 32 + 1, 2 ** 39 + 12345, 2 ** 40 - 1, 2 ** 40]) {
+      const cells = encodeRecord(payload(10), commit);
+      expect(readRecordHeader(cells, 1).commit).toBe(commit);
+    }
+  });
+
+  it('lays the header out as documented', () => {
+    const cells = encodeRecord(payload(20), 2 ** 40 + 0x1234_5678);
+    const dv = new DataView(cells.buffer);
+    expect(cells[0]).toBe(3);
+    expect(cells[1]).toBe(0);
+    expect(dv.getUint16(2, true)).toBe(0x100); // commit bits 32..47
+    expect(dv.getUint32(4, true)).toBe(zlib.crc32(cells.subarray(0, 4), zlib.crc32(cells.subarray(8, 16 + 20))) >>> 0);
+    expect(dv.getUint32(8, true)).toBe(0x1234_5678);
+    expect(dv.getUint32(12, true)).toBe(20);
+  });
+});
+
+describe('recordCells', () => {
+  it('counts cells at the boundaries', () => {
+    expect(recordCells(0)).toBe(1);
+    expect(recordCells(CELL_BYTES - RECORD_HEADER_BYTES)).toBe(1); // 240: exactly one cell
+    expect(recordCells(CELL_BYTES - RECORD_HEADER_BYTES + 1)).toBe(2);
+    expect(recordCells(2 * CELL_BYTES - RECORD_HEADER_BYTES)).toBe(2);
+    expect(recordCells(2 * CELL_BYTES - RECORD_HEADER_BYTES + 1)).toBe(3);
+    expect(recordCells(100_000)).toBe(Math.ceil(100_016 / 256));
+    expect(recordCells(MAX_VALUE_BYTES)).toBe(Math.ceil((MAX_VALUE_BYTES + 16) / 256));
+  });
+});
+
+describe('corruption', () => {
+  it('any flipped byte of header or payload is ECORRUPT naming the cell', () => {
+    const cells = encodeRecord(payload(241), 5);
+    const end = RECORD_HEADER_BYTES + 241;
+    for (let i = 0; i < end; i++) {
+      // Byte 0 is caught by the type check, the rest by the CRC (bytes 0..3 and 8..16+length).
+      const bad = cells.slice();
+      bad[i] = bad[i]! ^ 0x40;
+      expectCorrupt(() => verifyRecord(bad, 777), /cell 777\b/);
+    }
+  });
+
+  it('a wrong record type is refused by readRecordHeader', () => {
+    const cells = encodeRecord(payload(4), 5);
+    cells[0] = 1;
+    expectCorrupt(() => readRecordHeader(cells, 778), /cell 778\b.*type 1/);
+  });
+
+  it('length above MAX_VALUE_BYTES in the header is ECORRUPT', () => {
+    const cells = encodeRecord(payload(4), 5);
+    new DataView(cells.buffer).setUint32(12, MAX_VALUE_BYTES + 1, true);
+    expectCorrupt(() => readRecordHeader(cells, 779), /cell 779\b.*length/);
+    expectCorrupt(() => verifyRecord(cells, 779), /cell 779\b/);
+    new DataView(cells.buffer).setUint32(12, 0xffff_ffff, true);
+    expectCorrupt(() => readRecordHeader(cells, 779), /exceeds/);
+  });
+
+  it('a length larger than the cells given is truncated, not an out-of-bounds read', () => {
+    const cells = encodeRecord(payload(240), 5);
+    new DataView(cells.buffer).setUint32(12, 241, true);
+    expectCorrupt(() => verifyRecord(cells, 780), /cell 780\b.*truncated/);
+    const long = encodeRecord(payload(1000), 5);
+    expectCorrupt(() => verifyRecord(long.subarray(0, 2 * CELL_BYTES), 781), /truncated/);
+  });
+
+  it('a length shrunk within the cells fails the checksum', () => {
+    const cells = encodeRecord(payload(200), 5);
+    new DataView(cells.buffer).setUint32(12, 199, true);
+    expectCorrupt(() => verifyRecord(cells, 782), /checksum/);
+  });
+});

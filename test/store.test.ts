@@ -1,0 +1,228 @@
+/**
+ * Store-level behaviour the model tests do not reach: space reuse and the grace period, big
+ * values, bulk-load shape, iterator versions, leaked snapshots, rollback leaving the file as it was.
+ */
+import * as fs from 'node:fs';
+import { afterEach, describe, expect, test } from 'vitest';
+import { MAX_INDEX, open } from '../src/index.js';
+import { prng, tempDir } from './helpers.js';
+
+const dirs: { cleanup: () => void }[] = [];
+function temp() {
+  const t = tempDir();
+  dirs.push(t);
+  return t;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) d.cleanup();
+});
+
+describe('space reuse', () => {
+  test('200,000 random overwrites of 100,000 ranges keep the file within 1.5x of its size after 20,000', () => {
+    const t = temp();
+    const s = open<{ id: number; gen: number }>(t.file(), { sync: 'none' });
+    s.transaction((tx) => {
+      for (let i = 0; i < 100_000; i++) tx.store(i * 100, i * 100 + 49, { id: i, gen: 0 });
+    });
+    const rnd = prng(42);
+    let sizeAfter20k = 0;
+    let maxSize = 0;
+    // 10 overwrites per commit: 20,000 commits, each freeing what the one before it wrote.
+    for (let i = 0; i < 200_000; i += 10) {
+      s.transaction((tx) => {
+        for (let k = 0; k < 10; k++) {
+          const id = Math.floor(rnd() * 100_000);
+          tx.store(id * 100, id * 100 + 49, { id, gen: i + k });
+        }
+      });
+      const size = s.stats().fileBytes;
+      if (i + 10 === 20_000) sizeAfter20k = size;
+      if (i + 10 > 20_000) maxSize = Math.max(maxSize, size);
+    }
+    expect(s.count()).toBe(100_000);
+    expect(sizeAfter20k).toBeGreaterThan(0);
+    expect(maxSize).toBeLessThanOrEqual(1.5 * sizeAfter20k);
+    s.check();
+    s.close();
+  });
+
+  test('an open snapshot pins what it sees; closing it lets the space be reused', () => {
+    const t = temp();
+    const s = open<string>(t.file(), { sync: 'none' });
+    s.transaction((tx) => {
+      for (let i = 0; i < 2000; i++) tx.store(i * 10, i * 10 + 4, `v${i}-${'x'.repeat(20)}`);
+    });
+    const snap = s.snapshot();
+    const before = [...snap.ranges()];
+    const pendingAtStart = s.stats().pendingBytes;
+    for (let round = 0; round < 5; round++) {
+      s.transaction((tx) => {
+        for (let i = 0; i < 2000; i++) tx.store(i * 10, i * 10 + 4, `r${round}-${i}-${'y'.repeat(20)}`);
+      });
+      s.check();
+    }
+    // Everything the snapshot can see is still pending, and it still reads its version.
+    const pinned = s.stats().pendingBytes;
+    expect(pinned).toBeGreaterThan(pendingAtStart + 2000 * 256);
+    expect([...snap.ranges()]).toEqual(before);
+    expect(snap.load(10)).toBe(`v1-${'x'.repeat(20)}`);
+    const grownTo = s.stats().fileBytes;
+    snap.close();
+    // The next commits release the pinned cells and reuse them: the file stops growing.
+    for (let round = 0; round < 5; round++) {
+      s.transaction((tx) => {
+        for (let i = 0; i < 2000; i++) tx.store(i * 10, i * 10 + 4, `z${round}-${i}-${'w'.repeat(20)}`);
+      });
+    }
+    expect(s.stats().pendingBytes).toBeLessThan(pinned / 2);
+    expect(s.stats().fileBytes).toBe(grownTo);
+    s.check();
+    s.close();
+  });
+
+  test('a snapshot garbage-collected without close() is released and counted', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    expect(gc, 'tests run with --expose-gc').toBeTypeOf('function');
+    const t = temp();
+    const s = open<number>(t.file(), { sync: 'none' });
+    s.store(1, 1, 1);
+    (() => {
+      s.snapshot();
+    })();
+    expect(s.stats().snapshots).toBe(1);
+    for (let i = 0; i < 20 && s.stats().snapshots > 0; i++) {
+      gc!();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(s.stats().snapshots).toBe(0);
+    expect(s.stats().snapshotsLeaked).toBe(1);
+    s.close();
+  });
+});
+
+describe('values', () => {
+  test('a 16 MiB value round-trips, survives reopen and is freed when overwritten', () => {
+    const t = temp();
+    const big = new Uint8Array(16 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4096) big[i] = (i / 4096) & 0xff;
+    let s = open<Uint8Array | number>(t.file(), { sync: 'none' });
+    s.store(100, 200, big);
+    const same = (v: unknown) => v instanceof Uint8Array && Buffer.compare(Buffer.from(v), Buffer.from(big)) === 0;
+    expect(same(s.load(150))).toBe(true);
+    s.check();
+    s.close();
+    s = open(t.file());
+    expect(same(s.load(100))).toBe(true);
+    s.store(100, 200, 7);
+    s.store(1, 1, 1); // one more commit releases the big record's cells
+    s.check();
+    expect(s.stats().freeBytes).toBeGreaterThan(16 * 1024 * 1024);
+    s.close();
+  });
+
+  test('splitting a range with a record value gives each half its own record', () => {
+    const t = temp();
+    const s = open<{ name: string }>(t.file(), { sync: 'none' });
+    s.store(0, 99, { name: 'a long enough value to need a record' });
+    s.store(40, 59, { name: 'middle' });
+    expect(s.load(10)).toEqual({ name: 'a long enough value to need a record' });
+    expect(s.load(80)).toEqual({ name: 'a long enough value to need a record' });
+    s.check();
+    s.erase(10);
+    s.check();
+    expect(s.load(80)).toEqual({ name: 'a long enough value to need a record' });
+    s.close();
+  });
+});
+
+describe('shape', () => {
+  test('a bulk load of 1,000,000 ascending ranges packs nodes densely', () => {
+    const t = temp();
+    const s = open<number>(t.file(), { sync: 'none' });
+    let next = 0;
+    s.transaction((tx) => {
+      for (let i = 0; i < 1_000_000; i++) {
+        tx.store(next, next + (i % 7), i);
+        next += (i % 7) + 1 + (i % 3); // gaps of 0..2
+      }
+    });
+    const st = s.stats();
+    expect(st.ranges).toBe(1_000_000);
+    // Ranges with gaps between two of every three: ~1.67M leaf slots at 15 per leaf, ~10 children per internal node.
+    const slots = 1_000_000 + Math.ceil((1_000_000 * 2) / 3);
+    const minLeaves = Math.ceil(slots / 15);
+    expect(st.nodes).toBeLessThan(minLeaves * 1.2);
+    expect(st.height).toBeLessThanOrEqual(7);
+    s.check();
+    expect(s.load(next - 1)).toBe(999_999);
+    s.close();
+  }, 300_000);
+
+  test('the tree shrinks back to nothing when emptied', () => {
+    const t = temp();
+    const s = open<number>(t.file(), { sync: 'none' });
+    s.transaction((tx) => {
+      for (let i = 0; i < 5000; i++) tx.store(i * 3, i * 3 + 1, i);
+    });
+    expect(s.stats().height).toBeGreaterThan(2);
+    for (let i = 4999; i >= 0; i -= 97) s.clear(i * 3 - 300 < 0 ? 0 : i * 3 - 300, i * 3 + 1);
+    s.clear(0, MAX_INDEX);
+    expect(s.stats()).toMatchObject({ height: 0, nodes: 0, ranges: 0 });
+    s.check();
+    s.close();
+  });
+});
+
+describe('versions', () => {
+  test('an iterator reads the version current when it was created', () => {
+    const t = temp();
+    const s = open<number>(t.file(), { sync: 'none' });
+    for (let i = 0; i < 50; i++) s.store(i * 10, i * 10 + 5, i);
+    const it = s.ranges();
+    const first = it.next();
+    s.clear(0, MAX_INDEX);
+    s.store(3, 3, 99);
+    const rest = [...it];
+    expect(first.value).toEqual({ first: 0, last: 5, value: 0 });
+    expect(rest.length).toBe(49);
+    expect([...s.ranges()]).toEqual([{ first: 3, last: 3, value: 99 }]);
+    s.check();
+    s.close();
+  });
+
+  test('a transaction that throws leaves the file byte-for-byte as it was', () => {
+    const t = temp();
+    const s = open<number>(t.file());
+    for (let i = 0; i < 20; i++) s.store(i * 10, i * 10 + 5, i);
+    const before = fs.readFileSync(t.file());
+    const version = s.version;
+    expect(() =>
+      s.transaction((tx) => {
+        for (let i = 0; i < 500; i++) tx.store(i, i, i);
+        expect(tx.load(7)).toBe(7);
+        throw new Error('changed my mind');
+      }),
+    ).toThrow('changed my mind');
+    expect(s.version).toBe(version);
+    expect(fs.readFileSync(t.file()).equals(before)).toBe(true);
+    expect(s.load(7)).toBeUndefined();
+    s.check();
+    s.close();
+  });
+
+  test('both commit protocols survive reopen; version counts commits', () => {
+    for (const commitProtocol of ['one-sync', 'two-sync'] as const) {
+      const t = temp();
+      let s = open<number>(t.file(), { commitProtocol });
+      expect(s.version).toBe(0);
+      for (let i = 0; i < 10; i++) s.store(i, i, i);
+      expect(s.version).toBe(10);
+      s.close();
+      s = open(t.file(), { commitProtocol });
+      expect([...s.ranges()].length).toBe(10);
+      expect(s.version).toBe(10);
+      s.check();
+      s.close();
+    }
+  });
+});
