@@ -289,6 +289,33 @@ function replaceInParents(parents: RunNode[], runMin: number, runMax: number, re
 }
 
 /**
+ * The kernel's in-place store, for nodes this transaction built itself (no snapshot or earlier
+ * version can see them): when the write stays inside one leaf that still fits, change that leaf
+ * and the gap fields above it instead of rebuilding the path. Ascending bulk loads live here.
+ */
+function updateInPlace(sink: WriteSink, tree: TreeState, runs: RunNode[][], plan: LeafPlan): boolean {
+  for (const run of runs) if (run.length !== 1 || typeof run[0]!.ref === 'number') return false;
+  const leafRun = runs[0]![0]!;
+  const n = plan.entries.lasts.length;
+  const isRoot = tree.height === 1;
+  if (n > LEAF_SLOTS || (n < LEAF_MIN && !isRoot && leafRun.max !== MAX_INDEX)) return false;
+  if (isRoot && n === 1 && plan.entries.slots[0] === null) return false;
+  const leaf = leafRun.node;
+  leaf.lasts = plan.entries.lasts;
+  leaf.slots = plan.entries.slots;
+  for (let level = 1; level < tree.height; level++) {
+    const child = runs[level - 1]![0]!;
+    const parent = runs[level]![0]!.node;
+    const i = parent.children.indexOf(child.ref);
+    assert(i >= 0, 'in-place update finds the child in its parent');
+    parent.gaps[i] = nodeMaxGap(child.node, child.min);
+  }
+  for (const cell of plan.freedRecords) sink.freeRecord(cell);
+  tree.ranges += plan.rangeDelta;
+  return true;
+}
+
+/**
  * Stores `slot` over [first, last] (slot null = make the range empty). Mutates `tree` to the new
  * version; committed nodes and records it stops referencing are reported to `sink`.
  */
@@ -311,6 +338,7 @@ export function writeRange(sink: WriteSink, tree: TreeState, first: number, last
     assert(attempt < 4 * tree.height + 8, 'write converges');
     const runs = collect(sink, tree, lo, hi);
     const plan = applyToLeaves(sink, runs[0]!, first, last, slot);
+    if (attempt === 0 && updateInPlace(sink, tree, runs, plan)) return;
     let entries = plan.entries;
     let built: LevelResult | undefined;
     let widened = false;

@@ -27,17 +27,17 @@ describe('space reuse', () => {
     const rnd = prng(42);
     let sizeAfter20k = 0;
     let maxSize = 0;
-    // 10 overwrites per commit: 20,000 commits, each freeing what the one before it wrote.
-    for (let i = 0; i < 200_000; i += 10) {
+    // 50 overwrites per commit: 4,000 commits, each freeing what the one before it wrote.
+    for (let i = 0; i < 200_000; i += 50) {
       s.transaction((tx) => {
-        for (let k = 0; k < 10; k++) {
+        for (let k = 0; k < 50; k++) {
           const id = Math.floor(rnd() * 100_000);
           tx.store(id * 100, id * 100 + 49, { id, gen: i + k });
         }
       });
       const size = s.stats().fileBytes;
-      if (i + 10 === 20_000) sizeAfter20k = size;
-      if (i + 10 > 20_000) maxSize = Math.max(maxSize, size);
+      if (i + 50 === 20_000) sizeAfter20k = size;
+      if (i + 50 > 20_000) maxSize = Math.max(maxSize, size);
     }
     expect(s.count()).toBe(100_000);
     expect(sizeAfter20k).toBeGreaterThan(0);
