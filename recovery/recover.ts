@@ -10,7 +10,7 @@ import type { BufferPool } from '../storage/bufferPool.js';
 import { type CommitRecord, type TreeRoot, COMMIT_RECORD_BYTES, FLAG_CELLS_DURABLE, decodeCommitRecord } from '../storage/commitRecord.js';
 import type { DurableState } from '../storage/commit.js';
 import type { FileIO } from '../storage/fileIO.js';
-import { NODE_LEAF, OFF_COUNT, OFF_LEAF_SLOTS, OFF_TYPE, nodeChecksumOk, nodeCommit, pointerIsFresh } from '../storage/node.js';
+import { NODE_LEAF, OFF_COUNT, OFF_LEAF_SLOTS, OFF_TYPE, nodeChecksumOk, nodeCommit, nodeNonce, pointerIsFresh } from '../storage/node.js';
 import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES, RING_SLOTS, ringSlotOffsetBytes } from '../storage/pageFile.js';
 import { RECORD_HEADER_BYTES, readRecordHeader, recordCells, verifyRecord } from '../storage/valueRecord.js';
 
@@ -73,7 +73,7 @@ export function validateCommit(io: FileIO, pool: BufferPool, rec: CommitRecord, 
   if ((rec.flags & FLAG_CELLS_DURABLE) !== 0) return true;
   try {
     for (const root of [rec.main, rec.space, rec.pending]) {
-      if (!validRoot(io, pool, root, rec.commit, counter)) return false;
+      if (!validRoot(io, pool, root, rec.commit, rec.nonce, counter)) return false;
     }
     return true;
   } catch (err) {
@@ -82,19 +82,19 @@ export function validateCommit(io: FileIO, pool: BufferPool, rec: CommitRecord, 
   }
 }
 
-function validRoot(io: FileIO, pool: BufferPool, root: TreeRoot, commit: number, counter: { cells: number }): boolean {
+function validRoot(io: FileIO, pool: BufferPool, root: TreeRoot, commit: number, nonce: number, counter: { cells: number }): boolean {
   if (root.cell === 0) return root.height === 0;
   if (!root.fresh) return true;
-  return validNode(io, pool, root.cell, commit, counter, 0);
+  return validNode(io, pool, root.cell, commit, nonce, counter, 0);
 }
 
-function validNode(io: FileIO, pool: BufferPool, cell: number, commit: number, counter: { cells: number }, depth: number): boolean {
+function validNode(io: FileIO, pool: BufferPool, cell: number, commit: number, nonce: number, counter: { cells: number }, depth: number): boolean {
   if (depth > 64) return false;
   const frame = pool.frame(cell >>> CELLS_PER_PAGE_SHIFT);
   const offset = frame * PAGE_BYTES + (cell & (CELLS_PER_PAGE - 1)) * CELL_BYTES;
   const bytes = pool.slab.slice(offset, offset + CELL_BYTES);
   counter.cells++;
-  if (!nodeChecksumOk(bytes) || nodeCommit(bytes) !== commit) return false;
+  if (!nodeChecksumOk(bytes) || nodeCommit(bytes) !== commit || nodeNonce(bytes) !== nonce) return false;
   const leaf = bytes[OFF_TYPE] === NODE_LEAF;
   const count = bytes[OFF_COUNT]!;
   const dv = new DataView(bytes.buffer);
@@ -103,19 +103,19 @@ function validNode(io: FileIO, pool: BufferPool, cell: number, commit: number, c
     const at = leaf ? OFF_LEAF_SLOTS + 8 * i : 88 + 8 * i;
     const child = dv.getUint32(at, true);
     if (leaf) {
-      if (!validRecord(io, child, commit, counter)) return false;
-    } else if (!validNode(io, pool, child, commit, counter, depth + 1)) {
+      if (!validRecord(io, child, commit, nonce, counter)) return false;
+    } else if (!validNode(io, pool, child, commit, nonce, counter, depth + 1)) {
       return false;
     }
   }
   return true;
 }
 
-function validRecord(io: FileIO, cell: number, commit: number, counter: { cells: number }): boolean {
+function validRecord(io: FileIO, cell: number, commit: number, nonce: number, counter: { cells: number }): boolean {
   const head = new Uint8Array(RECORD_HEADER_BYTES);
   if (io.read(head, cell * CELL_BYTES) < RECORD_HEADER_BYTES) return false;
   const header = readRecordHeader(head, cell);
-  if (header.commit !== commit) return false;
+  if (header.commit !== commit || header.nonce !== nonce) return false;
   const cells = new Uint8Array(recordCells(header.lengthBytes) * CELL_BYTES);
   if (io.read(cells, cell * CELL_BYTES) < RECORD_HEADER_BYTES + header.lengthBytes) return false;
   verifyRecord(cells, cell);

@@ -15,6 +15,8 @@ export class Hit {
   /** Slab offset of the slot's 8 bytes. */
   slotOffset = 0;
   tag = 0;
+  /** The leaf's cell. */
+  cell = 0;
 }
 
 /** Finds the non-empty slot holding `index` in the committed tree at `rootCell`; false if empty. */
@@ -49,6 +51,7 @@ export function fastLookup(pager: Pager, rootCell: number, height: number, versi
       hit.last = hi;
       hit.slotOffset = s;
       hit.tag = tag;
+      hit.cell = cell;
       return true;
     }
     cell = u32[w + (OFF_CHILDREN >>> 2) + 2 * i]!;

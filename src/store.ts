@@ -106,7 +106,7 @@ export function open<V = unknown>(path: string, options?: OpenOptions): MapleSto
       if (!opts.readOnly) lock = WriterLock.acquire(path);
       io = new NodeFileIO(path, opts.readOnly ? 'r' : exists ? 'r+' : 'w+');
     }
-    if (io.size() === 0) {
+    if (unfinished(io)) {
       if (opts.readOnly) throw new MapleError('ENOTSTORE', `${path} is empty, not a maple-store file`);
       initialize(io, opts.sync === 'full');
     }
@@ -122,8 +122,22 @@ export function open<V = unknown>(path: string, options?: OpenOptions): MapleSto
   }
 }
 
+/**
+ * A file that was never finished being created: no cells yet and a header page never written (all
+ * zero). Creation writes the first commit record, syncs, then writes the header and syncs, so a
+ * crash during creation leaves exactly this — and a file with any other content is not ours to
+ * overwrite (ENOTSTORE).
+ */
+function unfinished(io: FileIO): boolean {
+  const size = io.size();
+  if (size === 0) return true;
+  if (size > CELL_BASE * CELL_BYTES) return false;
+  const page = new Uint8Array(PAGE_BYTES);
+  io.read(page, 0);
+  return page.every((b) => b === 0);
+}
+
 function initialize(io: FileIO, sync: boolean): void {
-  io.write(encodeHeader(), 0);
   const rec = encodeCommitRecord({
     commit: 0,
     flags: 0,
@@ -136,10 +150,13 @@ function initialize(io: FileIO, sync: boolean): void {
     allocatedCells: 0,
     pendingCells: 0,
     highestCommit: 0,
+    nonce: 0,
   });
   const page = new Uint8Array(PAGE_BYTES);
   page.set(rec);
   io.write(page, ringSlotOffsetBytes(0));
+  if (sync) io.sync();
+  io.write(encodeHeader(), 0);
   if (sync) io.sync();
 }
 

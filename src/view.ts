@@ -19,6 +19,10 @@ export interface Range<V> {
 
 const sharedHit = new Hit();
 
+function where(cell: number): string {
+  return `cell ${cell} (page ${Math.floor(cell / 16)})`;
+}
+
 export class TreeReader implements NodeSource {
   constructor(readonly pager: Pager, readonly tree: TreeState, readonly version: number) {}
 
@@ -27,17 +31,17 @@ export class TreeReader implements NodeSource {
   }
 
   value(slot: Slot): unknown {
-    if (slot instanceof InlineSlot || slot instanceof NewValue) return decodeValue(slot.bytes);
-    return decodeValue(this.pager.recordBytes(slot.cell, this.version));
+    if (slot instanceof InlineSlot || slot instanceof NewValue) return decodeValue(slot.bytes, 'an inline value');
+    return decodeValue(this.pager.recordBytes(slot.cell, this.version), where(slot.cell));
   }
 
   private fastSlotValue(hit: Hit): unknown {
     const slab = this.pager.pool.slab;
     if (hit.tag === SLOT_RECORD) {
       const cell = slab[hit.slotOffset]! | (slab[hit.slotOffset + 1]! << 8) | (slab[hit.slotOffset + 2]! << 16) | (slab[hit.slotOffset + 3]! * 0x100_0000);
-      return decodeValue(this.pager.recordBytes(cell, this.version));
+      return decodeValue(this.pager.recordBytes(cell, this.version), where(cell));
     }
-    return decodeValue(slab.subarray(hit.slotOffset, hit.slotOffset + hit.tag));
+    return decodeValue(slab.subarray(hit.slotOffset, hit.slotOffset + hit.tag), `an inline value in ${where(hit.cell)}`);
   }
 
   load(index: number): unknown {

@@ -99,6 +99,7 @@ function visitNew(ref: Ref | null, nodes: MemNode[], records: NewValue[]): void 
 export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: DurableState, input: CommitInput, options: CommitOptions): CommitResult {
   const prev = state.rec;
   const commit = prev.highestCommit + 1;
+  const nonce = randomNonce();
   const frees: CellRun[] = input.frees.slice();
   const sink: WriteSink = {
     node: (ref, max) => pager.node(ref, max, prev.commit),
@@ -174,10 +175,10 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   const pieces: { cell: number; bytes: Uint8Array }[] = [];
   for (const node of nodes) {
     const out = new Uint8Array(NODE_BYTES);
-    encodeNode(node, commit, out);
+    encodeNode(node, commit, out, nonce);
     pieces.push({ cell: node.cell, bytes: out });
   }
-  for (const r of needed().records) pieces.push({ cell: r.cell, bytes: encodeRecord(r.bytes, commit) });
+  for (const r of needed().records) pieces.push({ cell: r.cell, bytes: encodeRecord(r.bytes, commit, nonce) });
   pieces.sort((a, b) => a.cell - b.cell);
 
   const writes = coalesceWrites(pieces);
@@ -196,17 +197,34 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     allocatedCells: space.allocatedCells,
     pendingCells,
     highestCommit: commit,
+    nonce,
   };
   const slot = (state.slot + 1) % RING_SLOTS;
   for (const w of writes) io.write(w.bytes, w.cell * CELL_BYTES);
   if (twoSync) io.sync();
   const recordPage = new Uint8Array(PAGE_BYTES);
   recordPage.set(encodeCommitRecord(rec));
-  io.write(recordPage, ringSlotOffsetBytes(slot));
+  try {
+    io.write(recordPage, ringSlotOffsetBytes(slot));
+  } catch (err) {
+    // Part of the record may have landed: wipe the slot so the failed commit cannot come back.
+    try {
+      io.write(new Uint8Array(PAGE_BYTES), ringSlotOffsetBytes(slot));
+      io.sync();
+    } catch {
+      /* the device is gone; reopen re-validates */
+    }
+    throw err;
+  }
   if (options.sync) io.sync();
 
   for (const w of writes) refreshPool(pool, w.cell, w.bytes);
   return { state: { rec, slot }, cellsWritten };
+}
+
+/** A random 32-bit number, never 0 (0 marks cells written before nonces, e.g. by tests). */
+function randomNonce(): number {
+  return (1 + Math.floor(Math.random() * 0xffff_fffe)) >>> 0;
 }
 
 function coalesce(runs: CellRun[]): CellRun[] {

@@ -23,7 +23,9 @@
  *   88      8     allocated cells (live + pending)
  *   96      8     pending cells
  *   104     8     highest commit number ever written (abandoned ones included)
- *   112     16    zero
+ *   112     4     commit nonce: random per commit, also written into every cell of this commit, so
+ *                 cells of an abandoned attempt that reused this number never validate
+ *   116     12    zero
  */
 import { crc32 } from './checksum.js';
 
@@ -53,6 +55,7 @@ export interface CommitRecord {
   allocatedCells: number;
   pendingCells: number;
   highestCommit: number;
+  nonce: number;
 }
 
 function u64(dv: DataView, at: number, v: number): void {
@@ -89,6 +92,7 @@ export function encodeCommitRecord(rec: CommitRecord): Uint8Array {
   u64(dv, 88, rec.allocatedCells);
   u64(dv, 96, rec.pendingCells);
   u64(dv, 104, rec.highestCommit);
+  dv.setUint32(112, rec.nonce >>> 0, true);
   dv.setUint32(4, crc32(out, 8, COMMIT_RECORD_BYTES), true);
   return out;
 }
@@ -111,5 +115,6 @@ export function decodeCommitRecord(bytes: Uint8Array): CommitRecord | undefined 
     allocatedCells: r64(dv, 88),
     pendingCells: r64(dv, 96),
     highestCommit: r64(dv, 104),
+    nonce: dv.getUint32(112, true),
   };
 }

@@ -1,5 +1,6 @@
 /**
- * One writer per file across processes: an exclusive lock file `<path>.lock` created with
+ * One writer per file across processes: an exclusive lock file `<real path>.lock` (symlinks and
+ * relative spellings resolved, so every spelling of one file meets the same lock) created with
  * O_EXCL holding "pid startTimeMs". A lock whose process is gone is taken over.
  */
 import * as fs from 'node:fs';
@@ -23,6 +24,11 @@ function processAlive(pid: number): boolean {
 function canonical(storePath: string): string {
   const abs = nodePath.resolve(storePath);
   try {
+    if (fs.existsSync(abs)) return fs.realpathSync(abs);
+  } catch {
+    /* fall through to the directory's real path */
+  }
+  try {
     return nodePath.join(fs.realpathSync(nodePath.dirname(abs)), nodePath.basename(abs));
   } catch {
     return abs;
@@ -34,8 +40,8 @@ export class WriterLock {
   private constructor(readonly lockPath: string, private readonly key: string) {}
 
   static acquire(storePath: string): WriterLock {
-    const lockPath = `${storePath}.lock`;
     const key = canonical(storePath);
+    const lockPath = `${key}.lock`;
     if (heldHere.has(key)) throw new MapleError('ELOCKED', `${storePath} is already open for writing in this process`);
     for (let attempt = 0; attempt < 3; attempt++) {
       try {

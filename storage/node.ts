@@ -15,7 +15,8 @@
  * node's min and the last used slot ends at the node's max, both implied by the parent.
  *   16      14×8  pivots, u64 little-endian (keys ≤ 2^53−1, read as two u32 halves)
  *   128     15×8  slots (below)
- *   248     8     zero
+ *   248     4     commit nonce: the writing commit's random number (recovery matches it)
+ *   252     4     zero
  *
  * Leaf slot (8 bytes), byte 7 is the tag:
  *   tag 0            empty (a gap); all 8 bytes zero
@@ -26,7 +27,8 @@
  *   16      9×8   pivots
  *   88      10×8  children: u32 cell address, u32 flags (bit 0 FRESH)
  *   168     10×8  largest empty run ("gap") anywhere below child i, u64
- *   248     8     zero
+ *   248     4     commit nonce
+ *   252     4     zero
  *
  * FRESH marks a pointer to a cell written by the same commit as this node: recovery walks only
  * FRESH pointers to validate the newest commit (DESIGN.md §5).
@@ -52,6 +54,7 @@ export const OFF_PIVOTS = 16;
 export const OFF_LEAF_SLOTS = 128;
 export const OFF_CHILDREN = 88;
 export const OFF_GAPS = 168;
+export const OFF_NONCE = 248;
 export const SLOT_RECORD = 0x10;
 export const MAX_INLINE_BYTES = 7;
 export const FLAG_FRESH = 1;
@@ -118,13 +121,14 @@ function nodeCrc(cell: Uint8Array): number {
 }
 
 /** Encodes `node` into a zeroed 256-byte `out`, marking pointers to cells written by `commit`. */
-export function encodeNode(node: MemNode, commit: number, out: Uint8Array): void {
+export function encodeNode(node: MemNode, commit: number, out: Uint8Array, nonce = 0): void {
   assert(out.length === NODE_BYTES, 'node buffer is one cell');
   const dv = new DataView(out.buffer, out.byteOffset, NODE_BYTES);
   const count = node.lasts.length;
   out[OFF_TYPE] = node.leaf ? NODE_LEAF : NODE_INTERNAL;
   out[OFF_COUNT] = count;
   writeU64(dv, OFF_COMMIT, commit);
+  dv.setUint32(OFF_NONCE, nonce >>> 0, true);
   for (let i = 0; i < count - 1; i++) writeU64(dv, OFF_PIVOTS + 8 * i, node.lasts[i]!);
   if (node.leaf) {
     assert(count >= 1 && count <= LEAF_SLOTS, `leaf slot count ${count}`);
@@ -167,6 +171,10 @@ export function encodeNode(node: MemNode, commit: number, out: Uint8Array): void
 export function nodeChecksumOk(cell: Uint8Array): boolean {
   const dv = new DataView(cell.buffer, cell.byteOffset, NODE_BYTES);
   return dv.getUint32(OFF_CRC, true) === nodeCrc(cell);
+}
+
+export function nodeNonce(cell: Uint8Array): number {
+  return new DataView(cell.buffer, cell.byteOffset, NODE_BYTES).getUint32(OFF_NONCE, true);
 }
 
 export function nodeCommit(cell: Uint8Array): number {

@@ -8,7 +8,7 @@
  * Maps decode as plain objects.
  */
 import { Packr } from 'msgpackr';
-import { invalid } from '../src/errors.js';
+import { MapleError, invalid } from '../src/errors.js';
 import { InlineSlot, MAX_INLINE_BYTES, NewValue, type Slot } from './node.js';
 import { MAX_VALUE_BYTES, tooLarge } from './valueRecord.js';
 
@@ -27,6 +27,11 @@ export function encodeValue(value: unknown): Slot {
   return new NewValue(Uint8Array.from(bytes));
 }
 
-export function decodeValue(bytes: Uint8Array): unknown {
-  return packr.unpack(bytes);
+/** Decodes a value; bytes that are not valid msgpack are ECORRUPT naming `where`. */
+export function decodeValue(bytes: Uint8Array, where = 'a value'): unknown {
+  try {
+    return packr.unpack(bytes);
+  } catch (err) {
+    throw new MapleError('ECORRUPT', `${where} does not decode as msgpack: ${(err as Error).message}`);
+  }
 }

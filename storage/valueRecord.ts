@@ -5,10 +5,12 @@
  *   0       1     type RECORD_TYPE (3)
  *   1       1     zero
  *   2       2     writing commit number, bits 32..47
- *   4       4     CRC-32 of bytes 8 .. 16+length, then bytes 0..3
+ *   4       4     CRC-32 of bytes 8 .. 24+length, then bytes 0..3
  *   8       4     writing commit number, low 32 bits
  *   12      4     length of the msgpack bytes
- *   16      …     msgpack bytes; the rest of the last cell is zero
+ *   16      4     commit nonce: the writing commit's random number (recovery matches it)
+ *   20      4     zero
+ *   24      …     msgpack bytes; the rest of the last cell is zero
  *
  * A record is immutable and referenced by exactly one leaf slot: when a store splits a range, the
  * second half gets a copy (so a record is freed exactly when its one slot goes).
@@ -19,7 +21,7 @@ import { CELL_BYTES } from './pageFile.js';
 import { corruptCell } from './node.js';
 
 export const RECORD_TYPE = 3;
-export const RECORD_HEADER_BYTES = 16;
+export const RECORD_HEADER_BYTES = 24;
 /** Largest msgpack encoding of one value. */
 export const MAX_VALUE_BYTES = 64 * 1024 * 1024;
 const TWO32 = 0x1_0000_0000;
@@ -29,13 +31,14 @@ export function recordCells(lengthBytes: number): number {
 }
 
 /** The record's cells, ready to write. */
-export function encodeRecord(bytes: Uint8Array, commit: number): Uint8Array {
+export function encodeRecord(bytes: Uint8Array, commit: number, nonce = 0): Uint8Array {
   const out = new Uint8Array(recordCells(bytes.length) * CELL_BYTES);
   const dv = new DataView(out.buffer);
   out[0] = RECORD_TYPE;
   dv.setUint16(2, Math.floor(commit / TWO32), true);
   dv.setUint32(8, commit >>> 0, true);
   dv.setUint32(12, bytes.length, true);
+  dv.setUint32(16, nonce >>> 0, true);
   out.set(bytes, RECORD_HEADER_BYTES);
   dv.setUint32(4, crc32(out, 0, 4, crc32(out, 8, RECORD_HEADER_BYTES + bytes.length)), true);
   return out;
@@ -44,6 +47,7 @@ export function encodeRecord(bytes: Uint8Array, commit: number): Uint8Array {
 export interface RecordHeader {
   lengthBytes: number;
   commit: number;
+  nonce: number;
 }
 
 /** Parses the header in the first cell of a record; throws ECORRUPT naming the cell. */
@@ -52,7 +56,7 @@ export function readRecordHeader(firstCell: Uint8Array, address: number): Record
   if (firstCell[0] !== RECORD_TYPE) throw corruptCell(address, `expected a value record, found type ${firstCell[0]}`);
   const lengthBytes = dv.getUint32(12, true);
   if (lengthBytes > MAX_VALUE_BYTES) throw corruptCell(address, `value record length ${lengthBytes} exceeds the limit`);
-  return { lengthBytes, commit: dv.getUint32(8, true) + dv.getUint16(2, true) * TWO32 };
+  return { lengthBytes, commit: dv.getUint32(8, true) + dv.getUint16(2, true) * TWO32, nonce: dv.getUint32(16, true) };
 }
 
 /** Verifies a whole record (header + data) and returns its msgpack bytes. */

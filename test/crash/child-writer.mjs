@@ -1,0 +1,33 @@
+// A child process for kill.test.ts: commits forever to a store with sync: 'full' until SIGKILLed.
+// After each commit returns it prints the commit's counter on stdout (a synchronous write on a
+// pipe under Linux), so every counter the parent reads was acknowledged before it was printed.
+//
+// Commit c is one transaction: [c*10, c*10+4] = { c, pad } and [0, 0] = c (an overwrite, so
+// every commit also frees cells). On start it continues from the counter stored at index 0.
+//
+//   node child-writer.mjs <compiled index.js path> <store path>
+import { pathToFileURL } from 'node:url';
+
+const [indexPath, storePath] = process.argv.slice(2);
+if (!indexPath || !storePath) {
+  process.stderr.write('usage: child-writer.mjs <index.js> <store path>\n');
+  process.exit(2);
+}
+const { open } = await import(pathToFileURL(indexPath).href);
+
+/** The deterministic value of commit c's range (the parent computes the same). */
+function valueOf(c) {
+  return { c, pad: 'p'.repeat(c % 37) };
+}
+
+const store = open(storePath, { sync: 'full' });
+let c = store.load(0) ?? 0;
+process.stdout.write(`ready ${c}\n`);
+for (;;) {
+  c++;
+  store.transaction((t) => {
+    t.store(c * 10, c * 10 + 4, valueOf(c));
+    t.store(0, 0, c);
+  });
+  process.stdout.write(`${c}\n`);
+}

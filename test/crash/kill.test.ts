@@ -1,0 +1,157 @@
+/**
+ * Real processes (issue 3): a child writes commits with sync: 'full' and prints each counter after
+ * its commit returns; the parent SIGKILLs it at random moments (at least 50 times), then reopens
+ * the file, runs check(), and verifies that every reported commit is present and nothing else
+ * changed (the commit in flight may or may not be there). The child then restarts on the same
+ * file and continues from the counter it finds.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { open } from '../../src/index.js';
+import { Prng } from '../../recovery/simulatedDisk.js';
+import { describeError } from './crashRunner.js';
+import { sameValue, describeValue } from './rangeModel.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '../..');
+const CHILD = path.join(here, 'child-writer.mjs');
+const KILLS = 60;
+
+/** Must match child-writer.mjs. */
+const valueOf = (c: number) => ({ c, pad: 'p'.repeat(c % 37) });
+
+let tmp = '';
+let indexJs = '';
+
+beforeAll(() => {
+  // A private build, so the test never races another build of the shared dist/.
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'maple-kill-'));
+  fs.symlinkSync(path.join(repo, 'node_modules'), path.join(tmp, 'node_modules'), 'dir');
+  const tsc = path.join(repo, 'node_modules', '.bin', 'tsc');
+  const r = spawnSync(tsc, ['-p', path.join(repo, 'tsconfig.json'), '--outDir', path.join(tmp, 'dist')], { encoding: 'utf8' });
+  indexJs = path.join(tmp, 'dist', 'src', 'index.js');
+  if (!fs.existsSync(indexJs)) throw new Error(`tsc produced no ${indexJs}: ${r.stdout}${r.stderr}`);
+});
+
+afterAll(() => {
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+interface Life {
+  start: number;
+  reported: number;
+  stderr: string;
+  signal: NodeJS.Signals | null;
+  code: number | null;
+}
+
+/**
+ * Runs the child and SIGKILLs it `killAfterMs` after its first line, or, with `fromSpawn`,
+ * that long after it was spawned (possibly while it is still opening the store).
+ */
+function live(storePath: string, killAfterMs: number, fromSpawn: boolean): Promise<Life> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CHILD, indexJs, storePath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let stderr = '';
+    let start = -1;
+    let reported = -1;
+    let timer: NodeJS.Timeout | undefined;
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      out += chunk;
+      let nl: number;
+      while ((nl = out.indexOf('\n')) >= 0) {
+        const line = out.slice(0, nl);
+        out = out.slice(nl + 1);
+        if (line.startsWith('ready ')) {
+          start = Number(line.slice(6));
+          reported = start;
+          if (!fromSpawn) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+        } else {
+          const c = Number(line);
+          if (c !== reported + 1) reject(new Error(`child reported ${line} after ${reported}`));
+          reported = c;
+        }
+      }
+    });
+    if (fromSpawn) timer = setTimeout(() => child.kill('SIGKILL'), killAfterMs);
+    child.stderr.on('data', (d) => (stderr += String(d)));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ start, reported, stderr, signal, code });
+    });
+    // A child that never gets ready (crashes at open) must not hang the test.
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+  });
+}
+
+/** Reopens the store and checks it against the reported counter; returns the counter it holds. */
+function verify(storePath: string, reported: number, life: number): number {
+  const store = open<unknown>(storePath, { sync: 'full' });
+  try {
+    store.check();
+    const held = store.load(0);
+    const last = held === undefined ? 0 : (held as number);
+    if (last !== reported && last !== reported + 1) {
+      throw new Error(`life ${life}: the child reported commit ${reported}; the store holds counter ${describeValue(held)}`);
+    }
+    let n = last > 0 ? 1 : 0;
+    for (const r of store.ranges(1)) {
+      const c = r.first / 10;
+      if (!Number.isInteger(c) || c < 1 || c > last || r.last !== r.first + 4 || !sameValue(r.value, valueOf(c))) {
+        throw new Error(`life ${life}: unexpected range [${r.first}, ${r.last}] = ${describeValue(r.value)} (counter ${last})`);
+      }
+      n++;
+    }
+    if (store.count() !== n || n !== (last > 0 ? last + 1 : 0)) {
+      throw new Error(`life ${life}: counter ${last} but ${store.count()} ranges (iterated ${n}); a reported commit is missing`);
+    }
+    return last;
+  } finally {
+    store.close();
+  }
+}
+
+describe('SIGKILL of a committing child process', () => {
+  it(`survives ${KILLS} kills with every reported commit intact`, async () => {
+    const storePath = path.join(tmp, 'killed.maple');
+    const rng = new Prng(Number(process.env.MAPLE_KILL_SEED ?? 12345));
+    let counter = 0;
+    let inFlightSeen = 0;
+    let commits = 0;
+    let killedAtStartup = 0;
+    for (let life = 1; life <= KILLS; life++) {
+      // Mostly short lives (a handful of commits), sometimes longer ones, sometimes a kill
+      // during start-up (while the store is being opened or created).
+      const duringStartup = life === 1 || rng.chance(0.15);
+      const delay = duringStartup ? rng.below(200) : rng.chance(0.2) ? 50 + rng.below(250) : rng.below(30);
+      const l = await live(storePath, delay, duringStartup);
+      expect(l.signal, `life ${life}: the child died on its own (exit ${l.code}): ${l.stderr}`).toBe('SIGKILL');
+      if (l.start < 0) {
+        if (!duringStartup) throw new Error(`life ${life}: the child never got ready: ${l.stderr}`);
+        killedAtStartup++;
+        l.reported = counter;
+        if (!fs.existsSync(storePath)) continue; // killed before it created the file
+      } else {
+        expect(l.start, `life ${life}: the child started from ${l.start}, the store held ${counter}`).toBe(counter);
+      }
+      let held: number;
+      try {
+        held = verify(storePath, l.reported, life);
+      } catch (err) {
+        throw new Error(describeError(err));
+      }
+      if (held === l.reported + 1) inFlightSeen++;
+      commits += held - counter;
+      counter = held;
+    }
+    console.log(`kill test: ${KILLS} kills (${killedAtStartup} before the child was ready), ${commits} commits survived, in-flight commit present after ${inFlightSeen} kills`);
+    expect(commits).toBeGreaterThan(KILLS);
+  }, 120_000);
+});
