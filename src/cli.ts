@@ -12,6 +12,7 @@
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MAX_INDEX, MapleError, open } from './index.js';
+import { rollBack, salvage } from '../recovery/surgery.js';
 
 /** Where a command writes: injectable so main() can be driven without a child process. */
 export interface CliIO {
@@ -251,6 +252,41 @@ const dump: Command = {
   },
 };
 
+const recover: Command = {
+  args: 'FILE --to-commit N',
+  summary: 'roll the store back to an older commit still in the commit ring (refused unless it checks out)',
+  run(argv, io) {
+    const parsed = parseArgs(argv, { values: ['to-commit'] });
+    const file = fileArg(parsed);
+    const text = parsed.values.get('to-commit');
+    if (text === undefined) throw new UsageError('--to-commit N is required');
+    const target = parseIndex('to-commit', text);
+    try {
+      const r = rollBack(file, target);
+      io.out(`rolled back: commit ${r.to} (was ${r.from}) is now the newest, as commit ${r.newCommit}\n`);
+      return EXIT_OK;
+    } catch (err) {
+      if (cannotRead(err) && !(err instanceof MapleError && (err.code === 'ECORRUPT' || err.code === 'EINVAL'))) throw err;
+      io.out(`refused: ${describeError(err)}\n`);
+      return EXIT_FAILURE;
+    }
+  },
+};
+
+const salvageCommand: Command = {
+  args: 'FILE OUT',
+  summary: 'copy every range that can still be read into a new store OUT',
+  run(argv, io) {
+    const parsed = parseArgs(argv, {});
+    if (parsed.positional.length !== 2) throw new UsageError('salvage needs FILE and OUT');
+    const [file, out] = parsed.positional as [string, string];
+    if (fs.existsSync(out)) throw new UsageError(`${out} exists; salvage writes a new store`);
+    const r = salvage(file, out);
+    io.out(`salvaged ${r.ranges} ranges from commit ${r.commit} into ${out}` + (r.skippedNodes || r.skippedValues ? ` (skipped ${r.skippedNodes} unreadable nodes, ${r.skippedValues} unreadable values)` : '') + '\n');
+    return r.skippedNodes || r.skippedValues ? EXIT_FAILURE : EXIT_OK;
+  },
+};
+
 const bench: Command = {
   args: '[ARGS...]',
   summary: 'run the benchmarks (built from test/bench by `npm run build`)',
@@ -292,6 +328,8 @@ export const COMMANDS = new Map<string, Command>([
   ['stats', stats],
   ['check', check],
   ['dump', dump],
+  ['recover', recover],
+  ['salvage', salvageCommand],
   ['bench', bench],
   ['help', help],
 ]);

@@ -1,0 +1,130 @@
+/**
+ * Offline repair tools (bbolt's `surgery revert-meta-page`, SQLite's `.recover`):
+ *
+ *  - rollBack(path, commit): make an older commit in the ring the newest again. It is accepted
+ *    only if that version's cells validate and the full checker passes on it — cells a later
+ *    commit reused would carry a newer commit number and fail — and is written as a new commit
+ *    record (a fresh number, nothing else written), so the file is never edited in place.
+ *  - salvage(path, out): copy every range that can still be read, from the newest commit record
+ *    whose root is readable, into a new store; unreadable subtrees and values are skipped and
+ *    counted.
+ */
+import { checkStore } from './check.js';
+import { readRing, validateCommit } from './recover.js';
+import { MapleError } from '../src/errors.js';
+import { MAX_INDEX } from '../src/limits.js';
+import { open } from '../src/store.js';
+import { BufferPool } from '../storage/bufferPool.js';
+import { type CommitRecord, FLAG_CELLS_DURABLE, encodeCommitRecord } from '../storage/commitRecord.js';
+import { NodeFileIO } from '../storage/fileIO.js';
+import { WriterLock } from '../storage/lockFile.js';
+import { type Ref, InlineSlot, NewValue } from '../storage/node.js';
+import { PAGE_BYTES, readHeader, ringSlotOffsetBytes } from '../storage/pageFile.js';
+import { Pager } from '../storage/pager.js';
+import { decodeValue } from '../storage/valueCodec.js';
+
+const SURGERY_CACHE_BYTES = 16 * 1024 * 1024;
+
+export interface RollBackResult {
+  from: number;
+  to: number;
+  /** The commit number the rolled-back version now has. */
+  newCommit: number;
+}
+
+export function rollBack(path: string, toCommit: number): RollBackResult {
+  const lock = WriterLock.acquire(path);
+  const io = new NodeFileIO(path, 'r+');
+  try {
+    readHeader(io, path);
+    const ring = readRing(io);
+    const newest = ring[0];
+    const target = ring.find((r) => r.rec.commit === toCommit);
+    if (!newest || !target) {
+      throw new MapleError('EINVAL', `commit ${toCommit} is not in the commit ring of ${path}; it holds ${ring.map((r) => r.rec.commit).join(', ') || 'no valid record'}`);
+    }
+    const pool = new BufferPool(io, SURGERY_CACHE_BYTES);
+    if (!validateCommit(io, pool, target.rec, { cells: 0 })) {
+      throw new MapleError('ECORRUPT', `commit ${toCommit} of ${path} does not validate: its cells were lost or overwritten`);
+    }
+    checkStore(new Pager(io, pool), target.rec);
+    let highest = 0;
+    for (const { rec } of ring) highest = Math.max(highest, rec.commit, rec.highestCommit);
+    const rec: CommitRecord = { ...target.rec, commit: highest + 1, highestCommit: highest + 1, flags: FLAG_CELLS_DURABLE };
+    rec.main = { ...rec.main, fresh: false };
+    rec.space = { ...rec.space, fresh: false };
+    rec.pending = { ...rec.pending, fresh: false };
+    // A slot holding neither the newest record nor the target: if this write tears, both remain.
+    let slot = 0;
+    while (slot === newest.slot || slot === target.slot) slot++;
+    const page = new Uint8Array(PAGE_BYTES);
+    page.set(encodeCommitRecord(rec));
+    io.write(page, ringSlotOffsetBytes(slot));
+    io.sync();
+    return { from: newest.rec.commit, to: toCommit, newCommit: rec.commit };
+  } finally {
+    io.close();
+    lock.release();
+  }
+}
+
+export interface SalvageResult {
+  commit: number;
+  ranges: number;
+  skippedNodes: number;
+  skippedValues: number;
+}
+
+export function salvage(path: string, outPath: string): SalvageResult {
+  const io = new NodeFileIO(path, 'r');
+  try {
+    readHeader(io, path);
+    const pool = new BufferPool(io, SURGERY_CACHE_BYTES);
+    const pager = new Pager(io, pool);
+    const ring = readRing(io);
+    if (ring.length === 0) throw new MapleError('ECORRUPT', `${path}: no commit record has a valid checksum; nothing to salvage from`);
+    // The newest record whose cells validate, else the newest at all (its readable parts).
+    const chosen = ring.find((r) => validateCommit(io, pool, r.rec, { cells: 0 })) ?? ring[0]!;
+    const version = chosen.rec.commit;
+    const result: SalvageResult = { commit: version, ranges: 0, skippedNodes: 0, skippedValues: 0 };
+    const out = open(outPath, { sync: 'full' });
+    try {
+      out.transaction((tx) => {
+        const walk = (ref: Ref, min: number, max: number, depth: number): void => {
+          let node;
+          try {
+            node = pager.node(ref, max, version);
+          } catch {
+            result.skippedNodes++;
+            return;
+          }
+          let lo = min;
+          for (let i = 0; i < node.lasts.length; i++) {
+            const hi = node.lasts[i]!;
+            if (node.leaf) {
+              const slot = node.slots[i] ?? null;
+              if (slot !== null) {
+                try {
+                  const bytes = slot instanceof InlineSlot || slot instanceof NewValue ? slot.bytes : pager.recordBytes(slot.cell, version);
+                  tx.store(lo, hi, decodeValue(bytes));
+                  result.ranges++;
+                } catch {
+                  result.skippedValues++;
+                }
+              }
+            } else if (depth < 64) {
+              walk(node.children[i]!, lo, hi, depth + 1);
+            }
+            lo = hi + 1;
+          }
+        };
+        if (chosen.rec.main.cell !== 0) walk(chosen.rec.main.cell, 0, MAX_INDEX, 0);
+      });
+    } finally {
+      out.close();
+    }
+    return result;
+  } finally {
+    io.close();
+  }
+}
