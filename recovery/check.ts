@@ -8,7 +8,8 @@
  *  - internal nodes: each gap field equals the largest gap below that child;
  *  - occupancy: non-root nodes that are not the rightmost of their level hold at least
  *    LEAF_MIN / INTERNAL_MIN slots;
- *  - value records: checksum, and commit ≤ the version;
+ *  - values: inline, packed and record values decode as msgpack; records and blocks pass their
+ *    checksums with commit ≤ the version; every block's reference count equals its slots;
  *  - the range and node counts in the commit record;
  *  - space: every cell below the high-water mark is exactly one of reachable, pending or free —
  *    none twice, none leaked — and the allocated / pending totals in the commit record hold.
@@ -17,8 +18,10 @@ import { MapleError } from '../src/errors.js';
 import { MAX_INDEX } from '../src/limits.js';
 import { pendingRuns } from '../storage/commit.js';
 import type { CommitRecord, TreeRoot } from '../storage/commitRecord.js';
-import { InlineSlot, INTERNAL_MIN, LEAF_MIN, RecordSlot, corruptCell } from '../storage/node.js';
+import { InlineSlot, INTERNAL_MIN, LEAF_MIN, PackedSlot, RecordSlot, corruptCell } from '../storage/node.js';
+import { isAllocatedMarker, slotCount } from '../storage/spaceMap.js';
 import { CELL_BASE } from '../storage/pageFile.js';
+import { decodeValue } from '../storage/valueCodec.js';
 import type { Pager } from '../storage/pager.js';
 
 const enum Owner {
@@ -35,7 +38,7 @@ const OWNER_NAMES = ['free', 'a main-tree node', 'a value record', 'a space-map 
 interface Entry {
   first: number;
   last: number;
-  slot: InlineSlot | RecordSlot;
+  slot: InlineSlot | RecordSlot | PackedSlot;
 }
 
 interface TreeFacts {
@@ -58,10 +61,18 @@ export function checkStore(pager: Pager, rec: CommitRecord): void {
   const main = walkTree(pager, rec, rec.main, Owner.MainNode, mark, 'main tree');
   if (main.ranges !== rec.ranges) throw new MapleError('ECORRUPT', `commit ${rec.commit} records ${rec.ranges} ranges; the main tree holds ${main.ranges}`);
   if (main.nodes !== rec.nodes) throw new MapleError('ECORRUPT', `commit ${rec.commit} records ${rec.nodes} nodes; the main tree has ${main.nodes}`);
+  const blockRefs = new Map<number, number>();
   for (const e of main.entries) {
-    if (e.slot instanceof RecordSlot) {
-      pager.recordBytes(e.slot.cell, rec.commit);
+    if (e.slot instanceof InlineSlot) {
+      decodeValue(e.slot.bytes, `the inline value of [${e.first}, ${e.last}]`);
+    } else if (e.slot instanceof RecordSlot) {
+      decodeValue(pager.recordBytes(e.slot.cell, rec.commit), `the value record at cell ${e.slot.cell} (page ${Math.floor(e.slot.cell / 16)})`);
       mark(e.slot.cell, pager.recordCellCount(e.slot.cell), Owner.MainRecord, `value of [${e.first}, ${e.last}]`);
+    } else if (e.slot instanceof PackedSlot) {
+      decodeValue(pager.packedBytes(e.slot.cell, e.slot.offset, rec.commit), `the packed value at cell ${e.slot.cell} (page ${Math.floor(e.slot.cell / 16)}), offset ${e.slot.offset}`);
+      const n = blockRefs.get(e.slot.cell) ?? 0;
+      if (n === 0) mark(e.slot.cell, 1, Owner.MainRecord, `value block of [${e.first}, ${e.last}]`);
+      blockRefs.set(e.slot.cell, n + 1);
     }
   }
 
@@ -83,11 +94,20 @@ export function checkStore(pager: Pager, rec: CommitRecord): void {
   const allocated = new Uint8Array(hwm);
   let allocatedCells = 0;
   for (const e of space.entries) {
-    if (!(e.slot instanceof InlineSlot)) throw new MapleError('ECORRUPT', `space-map entry [${e.first}, ${e.last}] does not hold the allocated marker`);
+    const count = slotCount(e.slot);
+    if (count !== undefined) {
+      if (e.first !== e.last) throw new MapleError('ECORRUPT', `space-map block entry [${e.first}, ${e.last}] spans more than one cell`);
+      const refs = blockRefs.get(e.first) ?? 0;
+      if (refs !== count) throw corruptCell(e.first, `value block has ${refs} referencing slots; the space map counts ${count}`);
+      blockRefs.delete(e.first);
+    } else if (!isAllocatedMarker(e.slot)) {
+      throw new MapleError('ECORRUPT', `space-map entry [${e.first}, ${e.last}] holds neither the allocated marker nor a block count`);
+    }
     if (e.first < CELL_BASE || e.last >= hwm) throw new MapleError('ECORRUPT', `space-map run [${e.first}, ${e.last}] lies outside the cell area [${CELL_BASE}, ${hwm})`);
     allocated.fill(1, e.first, e.last + 1);
     allocatedCells += e.last - e.first + 1;
   }
+  for (const [cell, refs] of blockRefs) throw corruptCell(cell, `value block is referenced by ${refs} slots but has no count in the space map`);
   if (allocatedCells !== rec.allocatedCells) throw new MapleError('ECORRUPT', `commit ${rec.commit} records ${rec.allocatedCells} allocated cells; the space map holds ${allocatedCells}`);
   for (let c = CELL_BASE; c < hwm; c++) {
     if (owner[c] !== Owner.Free && !allocated[c]) throw corruptCell(c, `is ${OWNER_NAMES[owner[c]!]} but free in the space map`);
@@ -131,7 +151,7 @@ function walkTree(
           gap = Math.max(gap, hi - lo + 1);
         } else {
           facts.ranges++;
-          facts.entries.push({ first: lo, last: hi, slot: slot as InlineSlot | RecordSlot });
+          facts.entries.push({ first: lo, last: hi, slot: slot as InlineSlot | RecordSlot | PackedSlot });
         }
         lo = hi + 1;
       }

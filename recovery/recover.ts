@@ -10,7 +10,8 @@ import type { BufferPool } from '../storage/bufferPool.js';
 import { type CommitRecord, type TreeRoot, COMMIT_RECORD_BYTES, FLAG_CELLS_DURABLE, decodeCommitRecord } from '../storage/commitRecord.js';
 import type { DurableState } from '../storage/commit.js';
 import type { FileIO } from '../storage/fileIO.js';
-import { NODE_LEAF, OFF_COUNT, OFF_LEAF_SLOTS, OFF_TYPE, nodeChecksumOk, nodeCommit, nodeNonce, pointerIsFresh } from '../storage/node.js';
+import { NODE_LEAF, OFF_COUNT, OFF_LEAF_SLOTS, OFF_TYPE, nodeChecksumOk, nodeCommit, nodeNonce, pointerIsFresh, SLOT_PACKED } from '../storage/node.js';
+import { BLOCK_TYPE } from '../storage/valueBlock.js';
 import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES, RING_SLOTS, ringSlotOffsetBytes } from '../storage/pageFile.js';
 import { RECORD_HEADER_BYTES, readRecordHeader, recordCells, verifyRecord } from '../storage/valueRecord.js';
 
@@ -103,12 +104,21 @@ function validNode(io: FileIO, pool: BufferPool, cell: number, commit: number, n
     const at = leaf ? OFF_LEAF_SLOTS + 8 * i : 88 + 8 * i;
     const child = dv.getUint32(at, true);
     if (leaf) {
-      if (!validRecord(io, child, commit, nonce, counter)) return false;
+      const packed = bytes[at + 7] === SLOT_PACKED;
+      if (packed ? !validBlock(pool, child, commit, nonce, counter) : !validRecord(io, child, commit, nonce, counter)) return false;
     } else if (!validNode(io, pool, child, commit, nonce, counter, depth + 1)) {
       return false;
     }
   }
   return true;
+}
+
+function validBlock(pool: BufferPool, cell: number, commit: number, nonce: number, counter: { cells: number }): boolean {
+  const frame = pool.frame(cell >>> CELLS_PER_PAGE_SHIFT);
+  const offset = frame * PAGE_BYTES + (cell & (CELLS_PER_PAGE - 1)) * CELL_BYTES;
+  const bytes = pool.slab.subarray(offset, offset + CELL_BYTES);
+  counter.cells++;
+  return bytes[0] === BLOCK_TYPE && nodeChecksumOk(bytes) && nodeCommit(bytes) === commit && nodeNonce(bytes) === nonce;
 }
 
 function validRecord(io: FileIO, cell: number, commit: number, nonce: number, counter: { cells: number }): boolean {

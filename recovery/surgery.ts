@@ -18,7 +18,7 @@ import { BufferPool } from '../storage/bufferPool.js';
 import { type CommitRecord, FLAG_CELLS_DURABLE, encodeCommitRecord } from '../storage/commitRecord.js';
 import { NodeFileIO } from '../storage/fileIO.js';
 import { WriterLock } from '../storage/lockFile.js';
-import { type Ref, InlineSlot, NewValue } from '../storage/node.js';
+import { type Ref, InlineSlot, NewValue, PackedSlot } from '../storage/node.js';
 import { PAGE_BYTES, readHeader, ringSlotOffsetBytes } from '../storage/pageFile.js';
 import { Pager } from '../storage/pager.js';
 import { decodeValue } from '../storage/valueCodec.js';
@@ -105,7 +105,12 @@ export function salvage(path: string, outPath: string): SalvageResult {
               const slot = node.slots[i] ?? null;
               if (slot !== null) {
                 try {
-                  const bytes = slot instanceof InlineSlot || slot instanceof NewValue ? slot.bytes : pager.recordBytes(slot.cell, version);
+                  const bytes =
+                    slot instanceof InlineSlot || slot instanceof NewValue
+                      ? slot.bytes
+                      : slot instanceof PackedSlot
+                        ? pager.packedBytes(slot.cell, slot.offset, version)
+                        : pager.recordBytes(slot.cell, version);
                   tx.store(lo, hi, decodeValue(bytes));
                   result.ranges++;
                 } catch {

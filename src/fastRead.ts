@@ -2,7 +2,7 @@
  * The read hot path: a point lookup on a committed version, reading node fields straight out of
  * buffer-pool frames — no object per visited node. Offsets are those of storage/node.ts.
  */
-import { corruptCell, MAX_INLINE_BYTES, NODE_LEAF, OFF_CHILDREN, OFF_COMMIT, OFF_COUNT, OFF_LEAF_SLOTS, OFF_PIVOTS, OFF_TYPE, SLOT_RECORD } from '../storage/node.js';
+import { corruptCell, MAX_INLINE_BYTES, NODE_LEAF, OFF_CHILDREN, OFF_COMMIT, OFF_COUNT, OFF_LEAF_SLOTS, OFF_PIVOTS, OFF_TYPE, SLOT_PACKED, SLOT_RECORD } from '../storage/node.js';
 import type { Pager } from '../storage/pager.js';
 import { MAX_INDEX } from './limits.js';
 
@@ -46,7 +46,7 @@ export function fastLookup(pager: Pager, rootCell: number, height: number, versi
       const s = off + OFF_LEAF_SLOTS + 8 * i;
       const tag = slab[s + 7]!;
       if (tag === 0) return false;
-      if (tag > MAX_INLINE_BYTES && tag !== SLOT_RECORD) throw corruptCell(cell, `unknown slot tag ${tag}`);
+      if (tag > MAX_INLINE_BYTES && tag !== SLOT_RECORD && tag !== SLOT_PACKED) throw corruptCell(cell, `unknown slot tag ${tag}`);
       hit.first = lo;
       hit.last = hi;
       hit.slotOffset = s;

@@ -248,7 +248,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private commit(txn: WriteTxnImpl<V>): void {
     const horizon = this.readers.oldest() ?? this.state.rec.commit;
     try {
-      const { state, cellsWritten } = writeCommit(this.io, this.pager, this.pool, this.state, { main: txn.tree, frees: txn.frees, horizon }, {
+      const { state, cellsWritten } = writeCommit(this.io, this.pager, this.pool, this.state, { main: txn.tree, frees: txn.frees, packedDeltas: txn.packedDeltas, horizon }, {
         protocol: this.opts.commitProtocol,
         sync: this.opts.sync === 'full',
       });

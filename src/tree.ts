@@ -27,6 +27,7 @@ import {
   type Slot,
   InlineSlot,
   NewValue,
+  PackedSlot,
   RecordSlot,
   INTERNAL_MIN,
   INTERNAL_SLOTS,
@@ -52,6 +53,8 @@ export interface WriteSink extends NodeSource {
   freeRecord(cell: number): void;
   /** The msgpack bytes of a committed record (to copy it when a store splits its range). */
   recordBytes(cell: number): Uint8Array;
+  /** Slots pointing into the packed value block at `cell` changed by `delta`. */
+  refPacked(cell: number, delta: number): void;
 }
 
 export interface TreeState {
@@ -122,12 +125,15 @@ function pushEntry(e: Entries, last: number, slot: Slot | null): void {
 interface LeafPlan {
   entries: Entries;
   freedRecords: number[];
+  /** Packed value blocks whose reference counts change: +1 for a shared split, −1 for a drop. */
+  packedDeltas: number[];
   rangeDelta: number;
 }
 
 function applyToLeaves(sink: WriteSink, run: RunNode[], first: number, last: number, slot: Slot | null): LeafPlan {
   const e: Entries = { lasts: [], slots: [], children: [], gaps: [] };
   const freedRecords: number[] = [];
+  const packedDeltas: number[] = [];
   let before = 0;
   let placed = false;
   for (const r of run) {
@@ -154,10 +160,12 @@ function applyToLeaves(sink: WriteSink, run: RunNode[], first: number, last: num
           if (s !== null) {
             kept++;
             if (kept === 2 && isRecordLike(s)) right = new NewValue(s instanceof NewValue ? s.bytes : sink.recordBytes(s.cell));
+            if (kept === 2 && s instanceof PackedSlot) packedDeltas.push(s.cell, 1);
           }
           pushEntry(e, hi, right);
         }
         if (kept === 0 && s instanceof RecordSlot) freedRecords.push(s.cell);
+        if (kept === 0 && s instanceof PackedSlot) packedDeltas.push(s.cell, -1);
       }
       lo = hi + 1;
     }
@@ -165,7 +173,7 @@ function applyToLeaves(sink: WriteSink, run: RunNode[], first: number, last: num
   assert(placed, 'the written range lies inside the collected leaves');
   let after = 0;
   for (const s of e.slots) if (s !== null) after++;
-  return { entries: e, freedRecords, rangeDelta: after - before };
+  return { entries: e, freedRecords, packedDeltas, rangeDelta: after - before };
 }
 
 /** Largest empty run in a leaf's entries [from, to) starting at index `min`. */
@@ -288,6 +296,11 @@ function replaceInParents(parents: RunNode[], runMin: number, runMax: number, re
   return e;
 }
 
+function applyValueEffects(sink: WriteSink, plan: LeafPlan): void {
+  for (const cell of plan.freedRecords) sink.freeRecord(cell);
+  for (let i = 0; i < plan.packedDeltas.length; i += 2) sink.refPacked(plan.packedDeltas[i]!, plan.packedDeltas[i + 1]!);
+}
+
 /**
  * The kernel's in-place store, for nodes this transaction built itself (no snapshot or earlier
  * version can see them): when the write stays inside one leaf that still fits, change that leaf
@@ -310,7 +323,7 @@ function updateInPlace(sink: WriteSink, tree: TreeState, runs: RunNode[][], plan
     assert(i >= 0, 'in-place update finds the child in its parent');
     parent.gaps[i] = nodeMaxGap(child.node, child.min);
   }
-  for (const cell of plan.freedRecords) sink.freeRecord(cell);
+  applyValueEffects(sink, plan);
   tree.ranges += plan.rangeDelta;
   return true;
 }
@@ -384,7 +397,7 @@ export function writeRange(sink: WriteSink, tree: TreeState, first: number, last
         else sink.dropNew(r.ref);
       }
     }
-    for (const cell of plan.freedRecords) sink.freeRecord(cell);
+    applyValueEffects(sink, plan);
     let removed = 0;
     for (const run of runs) removed += run.length;
 

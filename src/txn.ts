@@ -26,6 +26,8 @@ export interface WriteTxn<V> extends ReadView<V> {
 export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, WriteSink {
   readonly tree: TreeState;
   readonly frees: CellRun[] = [];
+  /** Changes to the reference counts of packed value blocks, by block cell. */
+  readonly packedDeltas = new Map<number, number>();
   changed = false;
   private active = true;
 
@@ -57,6 +59,11 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
   }
   recordBytes(cell: number): Uint8Array {
     return this.pager.recordBytes(cell, this.baseVersion).slice();
+  }
+  refPacked(cell: number, delta: number): void {
+    const n = (this.packedDeltas.get(cell) ?? 0) + delta;
+    if (n === 0) this.packedDeltas.delete(cell);
+    else this.packedDeltas.set(cell, n);
   }
 
   protected reader(): TreeReader {

@@ -3,7 +3,7 @@
  * Committed versions use the frame-direct lookup (src/fastRead.ts); a transaction's own version,
  * which mixes new in-memory nodes with committed cells, goes through decoded nodes.
  */
-import { type MemNode, type Ref, type Slot, InlineSlot, NewValue, SLOT_RECORD } from '../storage/node.js';
+import { type MemNode, type Ref, type Slot, InlineSlot, NewValue, PackedSlot, SLOT_PACKED, SLOT_RECORD } from '../storage/node.js';
 import type { Pager } from '../storage/pager.js';
 import { decodeValue } from '../storage/valueCodec.js';
 import { findFirst, iterate, lookup } from './cursor.js';
@@ -32,13 +32,15 @@ export class TreeReader implements NodeSource {
 
   value(slot: Slot): unknown {
     if (slot instanceof InlineSlot || slot instanceof NewValue) return decodeValue(slot.bytes, 'an inline value');
+    if (slot instanceof PackedSlot) return decodeValue(this.pager.packedBytes(slot.cell, slot.offset, this.version), where(slot.cell));
     return decodeValue(this.pager.recordBytes(slot.cell, this.version), where(slot.cell));
   }
 
   private fastSlotValue(hit: Hit): unknown {
     const slab = this.pager.pool.slab;
-    if (hit.tag === SLOT_RECORD) {
+    if (hit.tag === SLOT_RECORD || hit.tag === SLOT_PACKED) {
       const cell = slab[hit.slotOffset]! | (slab[hit.slotOffset + 1]! << 8) | (slab[hit.slotOffset + 2]! << 16) | (slab[hit.slotOffset + 3]! * 0x100_0000);
+      if (hit.tag === SLOT_PACKED) return decodeValue(this.pager.packedBytes(cell, slab[hit.slotOffset + 5]!, this.version), where(cell));
       return decodeValue(this.pager.recordBytes(cell, this.version), where(cell));
     }
     return decodeValue(slab.subarray(hit.slotOffset, hit.slotOffset + hit.tag), `an inline value in ${where(hit.cell)}`);

@@ -27,6 +27,7 @@ import { CELL_BYTES, PAGE_BYTES, RING_SLOTS, ringSlotOffsetBytes } from './pageF
 import type { Pager } from './pager.js';
 import { type CellRun, SpaceMap } from './spaceMap.js';
 import { encodeRecord, recordCells } from './valueRecord.js';
+import { PACK_MAX_BYTES, encodeBlock, packValues } from './valueBlock.js';
 
 export type CommitProtocol = 'one-sync' | 'two-sync';
 
@@ -40,6 +41,8 @@ export interface CommitInput {
   main: TreeState;
   /** Cells the transaction stopped referencing. */
   frees: CellRun[];
+  /** Reference-count changes of packed value blocks, by block cell. */
+  packedDeltas: Map<number, number>;
   /** Pending entries of commits ≤ horizon may be released. */
   horizon: number;
 }
@@ -107,6 +110,7 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     dropNew: (node) => assert(node.cell === 0, 'a node is replaced only before it has a cell'),
     freeRecord: (cell) => frees.push({ start: cell, count: pager.recordCellCount(cell) }),
     recordBytes: (cell) => pager.recordBytes(cell, prev.commit).slice(),
+    refPacked: () => assert(false, 'the space map and pending trees hold no packed values'),
   };
   const space = new SpaceMap(treeOf(prev.space), prev.highWaterCell, prev.allocatedCells, sink);
   const pending = treeOf(prev.pending);
@@ -132,9 +136,16 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     return { nodes, records };
   };
 
-  // 2. Value records: each a contiguous run, first-fit into holes, else at the file's tail.
-  const records = needed().records;
-  space.allocateRecords(records);
+  // 2. Blocks whose last reference went are freed; small new values are packed into new blocks;
+  //    larger ones get records, each a contiguous run, first-fit into holes, else at the tail.
+  for (const [cell, delta] of input.packedDeltas) {
+    if (space.adjustBlock(cell, delta)) frees.push({ start: cell, count: 1 });
+  }
+  const mainValues: NewValue[] = [];
+  visitNew(input.main.root, [], mainValues);
+  const blocks = packValues(mainValues.filter((v) => v.bytes.length <= PACK_MAX_BYTES));
+  const blockCells = space.allocateBlocks(blocks);
+  space.allocateRecords(needed().records.filter((v) => v.offset < 0));
 
   // 3. This commit's pending entry, sized for what it frees so far plus what the allocations
   //    still to come can free (a few space-map paths, and the leftover of the node cells).
@@ -178,7 +189,12 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     encodeNode(node, commit, out, nonce);
     pieces.push({ cell: node.cell, bytes: out });
   }
-  for (const r of needed().records) pieces.push({ cell: r.cell, bytes: encodeRecord(r.bytes, commit, nonce) });
+  for (const r of needed().records) if (r.offset < 0) pieces.push({ cell: r.cell, bytes: encodeRecord(r.bytes, commit, nonce) });
+  blocks.forEach((block, i) => {
+    const out = new Uint8Array(CELL_BYTES);
+    encodeBlock(block, commit, nonce, out);
+    pieces.push({ cell: blockCells[i]!, bytes: out });
+  });
   pieces.sort((a, b) => a.cell - b.cell);
 
   const writes = coalesceWrites(pieces);

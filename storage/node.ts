@@ -22,6 +22,8 @@
  *   tag 0            empty (a gap); all 8 bytes zero
  *   tag 1..7         inline value: msgpack bytes 0..tag−1
  *   tag SLOT_RECORD  value record: bytes 0..3 cell address (u32), byte 4 flags (bit 0 FRESH)
+ *   tag SLOT_PACKED  packed value (storage/valueBlock.ts): bytes 0..3 block cell (u32), byte 4 flags
+ *                    (bit 0 FRESH), byte 5 byte offset of the entry inside the block
  *
  * Internal (kernel maple_arange_64): child i covers (pivot[i−1], pivot[i]].
  *   16      9×8   pivots
@@ -56,12 +58,13 @@ export const OFF_CHILDREN = 88;
 export const OFF_GAPS = 168;
 export const OFF_NONCE = 248;
 export const SLOT_RECORD = 0x10;
+export const SLOT_PACKED = 0x11;
 export const MAX_INLINE_BYTES = 7;
 export const FLAG_FRESH = 1;
 const TWO32 = 0x1_0000_0000;
 
 /** A value in a leaf slot, as held in memory. */
-export type Slot = InlineSlot | RecordSlot | NewValue;
+export type Slot = InlineSlot | RecordSlot | PackedSlot | NewValue;
 
 /** A value of at most MAX_INLINE_BYTES msgpack bytes, kept in the slot itself. */
 export class InlineSlot {
@@ -73,9 +76,18 @@ export class RecordSlot {
   constructor(readonly cell: number) {}
 }
 
-/** A value record this transaction will write; `cell` is assigned at commit. */
+/** A committed packed value: an entry of a value block, shared by every slot that points at it. */
+export class PackedSlot {
+  constructor(readonly cell: number, readonly offset: number) {}
+}
+
+/**
+ * A value this transaction will write; at commit it gets a `cell` — its own record, or, when
+ * `offset` ≥ 0, an entry at that byte offset of a packed value block.
+ */
 export class NewValue {
   cell = 0;
+  offset = -1;
   constructor(readonly bytes: Uint8Array) {}
 }
 
@@ -142,11 +154,20 @@ export function encodeNode(node: MemNode, commit: number, out: Uint8Array, nonce
       } else if (slot instanceof RecordSlot) {
         dv.setUint32(at, slot.cell, true);
         out[at + 7] = SLOT_RECORD;
+      } else if (slot instanceof PackedSlot) {
+        dv.setUint32(at, slot.cell, true);
+        out[at + 5] = slot.offset;
+        out[at + 7] = SLOT_PACKED;
       } else {
-        assert(slot.cell !== 0, 'new value record has a cell before encoding');
+        assert(slot.cell !== 0, 'new value has a cell before encoding');
         dv.setUint32(at, slot.cell, true);
         out[at + 4] = FLAG_FRESH;
-        out[at + 7] = SLOT_RECORD;
+        if (slot.offset >= 0) {
+          out[at + 5] = slot.offset;
+          out[at + 7] = SLOT_PACKED;
+        } else {
+          out[at + 7] = SLOT_RECORD;
+        }
       }
     }
   } else {
@@ -217,16 +238,20 @@ function decodeSlot(cell: Uint8Array, at: number, address: number): Slot | null 
   const tag = cell[at + 7]!;
   if (tag === 0) return null;
   if (tag <= MAX_INLINE_BYTES) return new InlineSlot(cell.slice(at, at + tag));
-  if (tag === SLOT_RECORD) {
+  if (tag === SLOT_RECORD || tag === SLOT_PACKED) {
     const dv = new DataView(cell.buffer, cell.byteOffset + at, 8);
-    return new RecordSlot(dv.getUint32(0, true));
+    if (tag === SLOT_RECORD) return new RecordSlot(dv.getUint32(0, true));
+    return new PackedSlot(dv.getUint32(0, true), cell[at + 5]!);
   }
   throw corruptCell(address, `unknown slot tag ${tag}`);
 }
 
 /** True when child/slot `i` of the encoded node carries the FRESH flag. */
 export function pointerIsFresh(cell: Uint8Array, leaf: boolean, i: number): boolean {
-  if (leaf) return (cell[OFF_LEAF_SLOTS + 8 * i + 4]! & FLAG_FRESH) !== 0 && cell[OFF_LEAF_SLOTS + 8 * i + 7] === SLOT_RECORD;
+  if (leaf) {
+    const tag = cell[OFF_LEAF_SLOTS + 8 * i + 7];
+    return (cell[OFF_LEAF_SLOTS + 8 * i + 4]! & FLAG_FRESH) !== 0 && (tag === SLOT_RECORD || tag === SLOT_PACKED);
+  }
   return (cell[OFF_CHILDREN + 8 * i + 4]! & FLAG_FRESH) !== 0;
 }
 

@@ -10,6 +10,7 @@ import type { FileIO } from './fileIO.js';
 import { type MemNode, type Ref, corruptCell, decodeNode, nodeChecksumOk } from './node.js';
 import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES } from './pageFile.js';
 import { RECORD_HEADER_BYTES, readRecordHeader, recordCells, verifyRecord } from './valueRecord.js';
+import { blockEntry } from './valueBlock.js';
 
 export class Pager {
   constructor(readonly io: FileIO, readonly pool: BufferPool) {}
@@ -21,7 +22,7 @@ export class Pager {
     const inPage = cell & (CELLS_PER_PAGE - 1);
     const offset = frame * PAGE_BYTES + inPage * CELL_BYTES;
     if (!pool.isVerified(frame, inPage)) {
-      if (!nodeChecksumOk(pool.slab.subarray(offset, offset + CELL_BYTES))) throw corruptCell(cell, 'node checksum mismatch');
+      if (!nodeChecksumOk(pool.slab.subarray(offset, offset + CELL_BYTES))) throw corruptCell(cell, 'checksum mismatch');
       pool.setVerified(frame, inPage);
     }
     return offset;
@@ -61,6 +62,12 @@ export class Pager {
     const { commit } = readRecordHeader(cells, cell);
     if (commit > version) throw corruptCell(cell, `value record written by commit ${commit}, newer than the version ${version} being read`);
     return verifyRecord(cells, cell);
+  }
+
+  /** The msgpack bytes of a packed value; a view valid until the next read. */
+  packedBytes(cell: number, offset: number, version: number): Uint8Array {
+    const at = this.verifiedNodeOffset(cell);
+    return blockEntry(this.pool.slab.subarray(at, at + CELL_BYTES), cell, offset, version, true);
   }
 
   /** How many cells the record at `cell` occupies. */

@@ -11,12 +11,33 @@ import { assert } from '../src/errors.js';
 import { lookup } from '../src/cursor.js';
 import { emptyArea } from '../src/gaps.js';
 import { type TreeState, type WriteSink, writeRange } from '../src/tree.js';
-import { InlineSlot, type NewValue } from './node.js';
+import { InlineSlot, type NewValue, type Slot } from './node.js';
+import type { Block } from './valueBlock.js';
 import { recordCells } from './valueRecord.js';
 import { CELL_BASE, MAX_CELL } from './pageFile.js';
 
 /** The value of every allocated run: msgpack `true`, inline. */
-const ALLOCATED = new InlineSlot(Uint8Array.of(0xc3));
+export const ALLOCATED = new InlineSlot(Uint8Array.of(0xc3));
+
+export function isAllocatedMarker(slot: Slot): boolean {
+  return slot instanceof InlineSlot && slot.bytes.length === 1 && slot.bytes[0] === 0xc3;
+}
+
+/** A packed value block's reference count, as an inline msgpack unsigned integer. */
+export function countSlot(n: number): InlineSlot {
+  assert(Number.isInteger(n) && n > 0 && n < 2 ** 32, `block reference count ${n}`);
+  if (n < 0x80) return new InlineSlot(Uint8Array.of(n));
+  return new InlineSlot(Uint8Array.of(0xce, n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff));
+}
+
+/** The reference count in a block's space-map entry, or undefined if the slot is not a count. */
+export function slotCount(slot: Slot): number | undefined {
+  if (!(slot instanceof InlineSlot)) return undefined;
+  const b = slot.bytes;
+  if (b.length === 1 && b[0]! > 0 && b[0]! < 0x80) return b[0]!;
+  if (b.length === 5 && b[0] === 0xce) return ((b[1]! << 24) >>> 0) + (b[2]! << 16) + (b[3]! << 8) + b[4]!;
+  return undefined;
+}
 
 export interface CellRun {
   start: number;
@@ -84,14 +105,38 @@ export class SpaceMap {
     }
   }
 
+  /** Gives every block a cell and records each block's reference count (its entries). */
+  allocateBlocks(blocks: Block[]): number[] {
+    if (blocks.length === 0) return [];
+    const cells: number[] = [];
+    for (const run of this.allocate(blocks.length, false)) for (let c = 0; c < run.count; c++) cells.push(run.start + c);
+    blocks.forEach((block, i) => {
+      const cell = cells[i]!;
+      for (const v of block.values) v.cell = cell;
+      writeRange(this.sink, this.tree, cell, cell, countSlot(block.values.length));
+    });
+    return cells;
+  }
+
+  /** Changes a block's reference count; at zero the block is an ordinary allocated cell, returned true. */
+  adjustBlock(cell: number, delta: number): boolean {
+    const e = lookup(this.sink, this.tree, cell);
+    const count = e && e.first === cell && e.last === cell ? slotCount(e.slot) : undefined;
+    assert(count !== undefined, `cell ${cell} is a packed value block with a reference count`);
+    const n = count + delta;
+    assert(n >= 0, `block ${cell} reference count stays non-negative (${count} ${delta >= 0 ? '+' : '−'} ${Math.abs(delta)})`);
+    writeRange(this.sink, this.tree, cell, cell, n === 0 ? ALLOCATED : countSlot(n));
+    return n === 0;
+  }
+
   /** Marks [start, start+count−1] allocated, merged with allocated neighbours. */
   private take(start: number, count: number): void {
     let first = start;
     let last = start + count - 1;
     const left = first > CELL_BASE ? lookup(this.sink, this.tree, first - 1) : undefined;
-    if (left) first = left.first;
+    if (left && isAllocatedMarker(left.slot)) first = left.first;
     const right = lookup(this.sink, this.tree, last + 1);
-    if (right) last = right.last;
+    if (right && isAllocatedMarker(right.slot)) last = right.last;
     writeRange(this.sink, this.tree, first, last, ALLOCATED);
     this.allocatedCells += count;
     if (start + count > this.highWaterCell) this.highWaterCell = start + count;

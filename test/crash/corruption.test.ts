@@ -10,9 +10,9 @@ import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MapleError } from '../../src/index.js';
 import { Prng, SimulatedDisk } from '../../recovery/simulatedDisk.js';
-import { NODE_INTERNAL, NODE_LEAF, nodeChecksumOk } from '../../storage/node.js';
+import { NODE_INTERNAL, NODE_LEAF, OFF_NONCE, nodeChecksumOk, nodeNonce } from '../../storage/node.js';
 import { CELL_BASE, CELL_BYTES, PAGE_BYTES } from '../../storage/pageFile.js';
-import { RECORD_TYPE, verifyRecord } from '../../storage/valueRecord.js';
+import { RECORD_HEADER_BYTES, RECORD_TYPE, readRecordHeader, verifyRecord } from '../../storage/valueRecord.js';
 import { describeError, openOn, readAll, type Store } from './crashRunner.js';
 import { RangeModel, diffRanges, sameValue, type ModelRange } from './rangeModel.js';
 import { bigValue } from './workloads.js';
@@ -235,6 +235,9 @@ describe('fuzzing', () => {
     expect(cells.filter((c) => c.kind === 'node').length).toBeGreaterThan(3);
     expect(cells.filter((c) => c.kind === 'record').length).toBeGreaterThan(3);
     const unforged: string[] = [];
+    // Forgeries that keep the header must keep the commit nonce too: recovery matches it against
+    // the commit record, so a garbled nonce would be refused before any decoder saw the cell.
+    const lostNonce: string[] = [];
     const verifies = (bytes: Uint8Array, address: number) => {
       try {
         verifyRecord(bytes, address);
@@ -248,11 +251,14 @@ describe('fuzzing', () => {
         for (const { at, kind } of cells) {
           const image = BASE.image.slice();
           const cell = image.subarray(at, at + CELL_BYTES);
-          // Keep the header (type, commit) most of the time so the decoder gets past the basics.
+          // Keep the header (type, commit, nonce) most of the time so the decoder gets past the basics.
           const from = round % 3 === 0 ? 0 : 16;
           const to = round % 2 === 0 ? CELL_BYTES : from + 1 + rng.below(CELL_BYTES - from - 1);
           rng.fill(cell.subarray(from, to));
+          const originalCell = BASE.image.subarray(at, at + CELL_BYTES);
           if (kind === 'node') {
+            // The nonce sits at the end of the node (bytes 248..251), inside the garbled span.
+            if (from !== 0) cell.set(originalCell.subarray(OFF_NONCE, OFF_NONCE + 4), OFF_NONCE);
             if (round % 4 === 1) cell[1] = 1 + rng.below(15); // a plausible slot count
             const crc = zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, CELL_BYTES)));
             new DataView(cell.buffer, cell.byteOffset).setUint32(4, crc, true);
@@ -260,18 +266,24 @@ describe('fuzzing', () => {
             const fixed = zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, CELL_BYTES)));
             new DataView(cell.buffer, cell.byteOffset).setUint32(4, fixed, true);
           } else {
-            // Keep the header (type, commit, length) so the record passes every check but its
-            // checksum, then garble its msgpack bytes (across all its cells) and re-checksum.
-            const original = BASE.image.subarray(at, at + 16);
+            // Keep the header (type, commit, length, nonce) so the record passes every check but
+            // its checksum, then garble its msgpack bytes (across all its cells) and re-checksum.
+            const original = BASE.image.subarray(at, at + RECORD_HEADER_BYTES);
             cell.set(original);
             const length = new DataView(original.buffer, original.byteOffset).getUint32(12, true);
-            const data = image.subarray(at + 16, at + 16 + length);
+            const data = image.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + length);
             const keepFrom = round % 2 === 0 ? 0 : rng.below(Math.max(1, length));
             rng.fill(data.subarray(keepFrom));
             if (round % 3 === 2 && length > 0) data[0] = [0x80, 0x90, 0xa0, 0xdc, 0xde, 0xc7, 0xd4][rng.below(7)] as number;
-            const crc = zlib.crc32(image.subarray(at, at + 4), zlib.crc32(image.subarray(at + 8, at + 16 + length)));
+            // The record CRC covers bytes 8 .. 24+length (nonce included), then bytes 0..3.
+            const crc = zlib.crc32(image.subarray(at, at + 4), zlib.crc32(image.subarray(at + 8, at + RECORD_HEADER_BYTES + length)));
             new DataView(cell.buffer, cell.byteOffset).setUint32(4, crc, true);
           }
+          const keptNonce =
+            kind === 'node'
+              ? from === 0 || nodeNonce(cell) === nodeNonce(originalCell)
+              : readRecordHeader(cell, at / CELL_BYTES).nonce === readRecordHeader(originalCell, at / CELL_BYTES).nonce;
+          if (!keptNonce) lostNonce.push(`${kind} cell at byte ${at}, round ${round}`);
           // The forgery must pass the store's own checksum test, or the decoders never see it.
           const passes = kind === 'node' ? nodeChecksumOk(cell) : verifies(image.subarray(at), at / CELL_BYTES);
           if (!passes) unforged.push(`${kind} cell at byte ${at}, round ${round}`);
@@ -282,5 +294,6 @@ describe('fuzzing', () => {
     // A forged checksum can make any value "valid": only clean refusals are demanded.
     runAll('forged cell', variants(), false);
     expect(unforged, 'forged cells the store\'s checksum rejects (the forger no longer matches the format)').toEqual([]);
+    expect(lostNonce, 'forged cells whose commit nonce changed (recovery would refuse them unseen)').toEqual([]);
   });
 });

@@ -19,6 +19,7 @@ function sample(): CommitRecord {
     allocatedCells: 2 ** 32 + 60,
     pendingCells: 11,
     highestCommit: 2 ** 40 + 19,
+    nonce: 0x9abc_def0,
   };
 }
 
@@ -43,6 +44,7 @@ describe('commit record', () => {
       allocatedCells: 0,
       pendingCells: 0,
       highestCommit: 1,
+      nonce: 0,
     };
     expect(decodeCommitRecord(encodeCommitRecord(empty))).toEqual(empty);
   });
@@ -51,6 +53,16 @@ describe('commit record', () => {
     const page = new Uint8Array(4096 + 64);
     page.set(encodeCommitRecord(sample()), 64);
     expect(decodeCommitRecord(page.subarray(64))).toEqual(sample());
+  });
+
+  it('round trips the nonce across the u32 range, stored at byte 112', () => {
+    for (const nonce of [0, 1, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff]) {
+      const bytes = encodeCommitRecord({ ...sample(), nonce });
+      expect(new DataView(bytes.buffer).getUint32(112, true)).toBe(nonce);
+      expect(decodeCommitRecord(bytes)?.nonce).toBe(nonce);
+    }
+    // Bytes 116..127 are reserved zero.
+    expect(encodeCommitRecord(sample()).subarray(116, COMMIT_RECORD_BYTES).every((b) => b === 0)).toBe(true);
   });
 
   it('starts with the magic "MCR1"', () => {

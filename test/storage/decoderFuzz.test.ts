@@ -26,7 +26,7 @@ import {
   type Slot,
 } from '../../storage/node.js';
 import { CELL_BASE, CELL_BYTES } from '../../storage/pageFile.js';
-import { RECORD_TYPE, encodeRecord, readRecordHeader, verifyRecord } from '../../storage/valueRecord.js';
+import { RECORD_HEADER_BYTES, RECORD_TYPE, encodeRecord, readRecordHeader, verifyRecord } from '../../storage/valueRecord.js';
 
 const ITERATIONS = 20_000;
 
@@ -51,10 +51,11 @@ function fixNodeCrc(cell: Uint8Array): void {
   new DataView(cell.buffer, cell.byteOffset, NODE_BYTES).setUint32(OFF_CRC, crc, true);
 }
 
+/** The record CRC covers bytes 8 .. 24+length (nonce included), then bytes 0..3. */
 function fixRecordCrc(cells: Uint8Array): void {
   const dv = new DataView(cells.buffer, cells.byteOffset, cells.length);
-  const end = Math.min(cells.length, 16 + dv.getUint32(12, true));
-  dv.setUint32(4, zlib.crc32(cells.subarray(8, end)) >>> 0, true);
+  const end = Math.min(cells.length, RECORD_HEADER_BYTES + dv.getUint32(12, true));
+  dv.setUint32(4, zlib.crc32(cells.subarray(0, 4), zlib.crc32(cells.subarray(8, end))) >>> 0, true);
 }
 
 /** Runs `fn`; returns a description of a forbidden outcome, or undefined when it was fine. */
@@ -132,7 +133,7 @@ function randomValidNode(rand: () => number): { cell: Uint8Array; max: number } 
     node = newInternal(lasts, children, lasts.map(() => randomInt(rand, 2 ** 53)));
   }
   const cell = new Uint8Array(NODE_BYTES);
-  encodeNode(node, 1 + randomInt(rand, 2 ** 40), cell);
+  encodeNode(node, 1 + randomInt(rand, 2 ** 40), cell, randomInt(rand, 0x1_0000_0000));
   return { cell, max: lasts[count - 1]! };
 }
 
@@ -214,11 +215,13 @@ describe('decoder fuzz', () => {
       if (rand() < 0.3) new DataView(cells.buffer).setUint32(12, randomInt(rand, 300), true);
       if (rand() < 0.2) fixRecordCrc(cells);
       const header = outcome(() => readRecordHeader(cells, CELL_BASE + iter), (h) =>
-        Number.isInteger(h.lengthBytes) && h.lengthBytes >= 0 && Number.isInteger(h.commit) ? undefined : `header ${JSON.stringify(h)}`,
+        Number.isInteger(h.lengthBytes) && h.lengthBytes >= 0 && Number.isInteger(h.commit) && Number.isInteger(h.nonce) && h.nonce >= 0 && h.nonce <= 0xffff_ffff
+          ? undefined
+          : `header ${JSON.stringify(h)}`,
       );
       expect(header, `iteration ${iter} (header)`).toBeUndefined();
       const whole = outcome(() => verifyRecord(cells, CELL_BASE + iter), (bytes) =>
-        bytes.length <= CELL_BYTES - 16 ? undefined : `returned ${bytes.length} bytes from one cell`,
+        bytes.length <= CELL_BYTES - RECORD_HEADER_BYTES ? undefined : `returned ${bytes.length} bytes from one cell`,
       );
       expect(whole, `iteration ${iter} (verify)`).toBeUndefined();
     }
@@ -227,12 +230,12 @@ describe('decoder fuzz', () => {
   it('mutated valid records (CRC recomputed) verify to their own bytes or are refused', () => {
     const rand = prng(0x5eed_0004);
     for (let iter = 0; iter < 5000; iter++) {
-      const cells = encodeRecord(randomBytes(rand, randomInt(rand, 700)), 1 + randomInt(rand, 2 ** 40));
+      const cells = encodeRecord(randomBytes(rand, randomInt(rand, 700)), 1 + randomInt(rand, 2 ** 40), randomInt(rand, 0x1_0000_0000));
       mutate(rand, cells);
       if (rand() < 0.7) fixRecordCrc(cells);
       const bad = outcome(() => verifyRecord(cells, CELL_BASE + iter), (bytes) => {
         const length = new DataView(cells.buffer).getUint32(12, true);
-        return bytes.length === length && bytes.byteOffset === cells.byteOffset + 16 ? undefined : 'wrong slice';
+        return bytes.length === length && bytes.byteOffset === cells.byteOffset + RECORD_HEADER_BYTES ? undefined : 'wrong slice';
       });
       expect(bad, `iteration ${iter}`).toBeUndefined();
     }

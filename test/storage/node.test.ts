@@ -22,6 +22,7 @@ import {
   OFF_CRC,
   OFF_GAPS,
   OFF_LEAF_SLOTS,
+  OFF_NONCE,
   OFF_PIVOTS,
   OFF_TYPE,
   RecordSlot,
@@ -32,6 +33,7 @@ import {
   newLeaf,
   nodeChecksumOk,
   nodeCommit,
+  nodeNonce,
   pointerIsFresh,
   readU64,
   type MemNode,
@@ -41,9 +43,10 @@ import { CELL_BASE } from '../../storage/pageFile.js';
 
 const TWO32 = 0x1_0000_0000;
 
-function encode(node: MemNode, commit = 7): Uint8Array {
+function encode(node: MemNode, commit = 7, nonce?: number): Uint8Array {
   const out = new Uint8Array(NODE_BYTES);
-  encodeNode(node, commit, out);
+  if (nonce === undefined) encodeNode(node, commit, out);
+  else encodeNode(node, commit, out, nonce);
   return out;
 }
 
@@ -158,6 +161,30 @@ describe('leaf round trip', () => {
       expect(decodeNode(cell, CELL_BASE, 1).commit).toBe(commit);
     }
   });
+
+  it('round trips the commit nonce across the u32 range (default 0)', () => {
+    expect(nodeNonce(encode(newLeaf([1], [null])))).toBe(0);
+    for (const nonce of [0, 1, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff]) {
+      const leaf = encode(newLeaf([5, 10], [new InlineSlot(Uint8Array.of(1)), null]), 3, nonce);
+      expect(nodeNonce(leaf)).toBe(nonce);
+      expect(nodeChecksumOk(leaf)).toBe(true);
+      expect(decodeNode(leaf, CELL_BASE, 10).lasts).toEqual([5, 10]);
+      const internal = encode(newInternal([5, 10], [CELL_BASE + 1, CELL_BASE + 2], [0, 0]), 3, nonce);
+      expect(nodeNonce(internal)).toBe(nonce);
+      expect(decodeNode(internal, CELL_BASE, 10).children).toEqual([CELL_BASE + 1, CELL_BASE + 2]);
+    }
+  });
+
+  it('nodes differing only in nonce differ in checksum, and the nonce does not leak into other fields', () => {
+    const a = encode(newLeaf([5, 10], [null, null]), 3, 1);
+    const b = encode(newLeaf([5, 10], [null, null]), 3, 2);
+    expect(u32(a, OFF_CRC)).not.toBe(u32(b, OFF_CRC));
+    // Apart from the CRC and the nonce itself, the cells are identical.
+    for (let i = 0; i < NODE_BYTES; i++) {
+      if ((i >= OFF_CRC && i < OFF_CRC + 4) || (i >= OFF_NONCE && i < OFF_NONCE + 4)) continue;
+      expect(a[i], `byte ${i}`).toBe(b[i]);
+    }
+  });
 });
 
 describe('internal round trip', () => {
@@ -204,10 +231,11 @@ describe('internal round trip', () => {
 describe('checksum', () => {
   it('detects a flip of any single byte, naming the cell', () => {
     const { node } = mixedLeaf();
-    const leafCell = encode(node);
+    // Non-zero nonces so the flips at OFF_NONCE hit real data too.
+    const leafCell = encode(node, 7, 0xa5a5_5a5a);
     const child = newLeaf([1], [null]);
     child.cell = CELL_BASE + 4;
-    const internalCell = encode(newInternal([10, 20, 30], [CELL_BASE + 1, child, CELL_BASE + 9], [1, 2, 3]));
+    const internalCell = encode(newInternal([10, 20, 30], [CELL_BASE + 1, child, CELL_BASE + 9], [1, 2, 3]), 7, 0x0102_0304);
     for (const [cell, max] of [[leafCell, 1000], [internalCell, 30]] as const) {
       for (let i = 0; i < NODE_BYTES; i++) {
         for (const mask of [0x01, 0x80, 0xff]) {
@@ -277,7 +305,9 @@ describe('structural refusals (under a valid checksum)', () => {
 
 describe('documented byte offsets', () => {
   it('named offsets match the header comment', () => {
-    expect([OFF_TYPE, OFF_COUNT, OFF_CRC, OFF_COMMIT, OFF_PIVOTS, OFF_LEAF_SLOTS, OFF_CHILDREN, OFF_GAPS]).toEqual([0, 1, 4, 8, 16, 128, 88, 168]);
+    expect([OFF_TYPE, OFF_COUNT, OFF_CRC, OFF_COMMIT, OFF_PIVOTS, OFF_LEAF_SLOTS, OFF_CHILDREN, OFF_GAPS, OFF_NONCE]).toEqual([
+      0, 1, 4, 8, 16, 128, 88, 168, 248,
+    ]);
     expect(NODE_BYTES).toBe(256);
   });
 
@@ -285,7 +315,7 @@ describe('documented byte offsets', () => {
     const fresh = new NewValue(new Uint8Array(40));
     fresh.cell = 0x0a0b0c0d;
     const lasts = [0x1_2345_6789, 0x2_0000_0000, 300];
-    const cell = encode(newLeaf(lasts, [new InlineSlot(Uint8Array.of(0xaa, 0xbb, 0xcc)), new RecordSlot(0x01020304), fresh]), 0x12_3456_789a);
+    const cell = encode(newLeaf(lasts, [new InlineSlot(Uint8Array.of(0xaa, 0xbb, 0xcc)), new RecordSlot(0x01020304), fresh]), 0x12_3456_789a, 0xdead_beef);
     expect(cell[0]).toBe(1); // NODE_LEAF
     expect(cell[1]).toBe(3); // count
     expect([cell[2], cell[3]]).toEqual([0, 0]);
@@ -303,14 +333,17 @@ describe('documented byte offsets', () => {
     expect(Array.from(cell.subarray(136, 144))).toEqual([4, 3, 2, 1, 0, 0, 0, SLOT_RECORD]);
     // Slot 2 at 144: FRESH in byte 4.
     expect(Array.from(cell.subarray(144, 152))).toEqual([0x0d, 0x0c, 0x0b, 0x0a, FLAG_FRESH, 0, 0, SLOT_RECORD]);
-    // Unused slots and the trailing 8 bytes are zero.
-    expect(cell.subarray(152, 256).every((b) => b === 0)).toBe(true);
+    // Unused slots are zero; the nonce at 248 (u32), then 4 zero bytes.
+    expect(cell.subarray(152, 248).every((b) => b === 0)).toBe(true);
+    expect(u32(cell, 248)).toBe(0xdead_beef);
+    expect(nodeNonce(cell)).toBe(0xdead_beef);
+    expect(cell.subarray(252, 256).every((b) => b === 0)).toBe(true);
   });
 
   it('internal fields sit where the comment says', () => {
     const child = newLeaf([1], [null]);
     child.cell = 0x0000_beef;
-    const cell = encode(newInternal([0x7_0000_0001, 500], [0x1111_2222, child], [2 ** 53, 0x3_0000_0004]), 9);
+    const cell = encode(newInternal([0x7_0000_0001, 500], [0x1111_2222, child], [2 ** 53, 0x3_0000_0004]), 9, 0x8000_0001);
     expect(cell[0]).toBe(2); // NODE_INTERNAL
     expect(cell[1]).toBe(2);
     expect(u32(cell, 8)).toBe(9);
@@ -326,6 +359,9 @@ describe('documented byte offsets', () => {
     // Gaps at 168 + 8i: u64.
     expect(u64(cell, 168)).toBe(2 ** 53);
     expect(u64(cell, 176)).toBe(0x3_0000_0004);
-    expect(cell.subarray(184, 256).every((b) => b === 0)).toBe(true); // unused gaps + trailing zero
+    expect(u32(cell, 4)).toBe(zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, 256))) >>> 0);
+    expect(cell.subarray(184, 248).every((b) => b === 0)).toBe(true); // unused gaps
+    expect(u32(cell, 248)).toBe(0x8000_0001); // commit nonce
+    expect(cell.subarray(252, 256).every((b) => b === 0)).toBe(true); // trailing zero
   });
 });

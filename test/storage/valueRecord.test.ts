@@ -1,6 +1,7 @@
 /**
  * Unit tests of value records (storage/valueRecord.ts): round trips across the one-cell boundary
- * (240 payload bytes fill one cell exactly), cell counts, corruption and the length limit.
+ * (232 payload bytes fill one cell exactly
+ * after the 24-byte header), cell counts, corruption and the length limit.
  */
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -31,13 +32,14 @@ function expectCorrupt(fn: () => unknown, pattern: RegExp): void {
 }
 
 describe('round trip', () => {
-  for (const lengthBytes of [0, 1, 239, 240, 241, 100_000]) {
+  const oneCell = CELL_BYTES - RECORD_HEADER_BYTES; // 232
+  for (const lengthBytes of [0, 1, oneCell - 1, oneCell, oneCell + 1, 100_000]) {
     it(`${lengthBytes}-byte payload`, () => {
       const bytes = payload(lengthBytes, lengthBytes + 1);
-      const cells = encodeRecord(bytes, 77);
+      const cells = encodeRecord(bytes, 77, 0xdead_beef);
       expect(cells.length).toBe(recordCells(lengthBytes) * CELL_BYTES);
       expect(cells[0]).toBe(RECORD_TYPE);
-      expect(readRecordHeader(cells, 500)).toEqual({ lengthBytes, commit: 77 });
+      expect(readRecordHeader(cells, 500)).toEqual({ lengthBytes, commit: 77, nonce: 0xdead_beef });
       const back = verifyRecord(cells, 500);
       expect(back.length).toBe(lengthBytes);
       expect(Buffer.from(back).equals(Buffer.from(bytes))).toBe(true);
@@ -47,8 +49,23 @@ describe('round trip', () => {
   }
 
   it('reads the header from the first cell alone', () => {
-    const cells = encodeRecord(payload(5000), 3);
-    expect(readRecordHeader(cells.subarray(0, CELL_BYTES), 9)).toEqual({ lengthBytes: 5000, commit: 3 });
+    const cells = encodeRecord(payload(5000), 3, 42);
+    expect(readRecordHeader(cells.subarray(0, CELL_BYTES), 9)).toEqual({ lengthBytes: 5000, commit: 3, nonce: 42 });
+  });
+
+  it('the nonce defaults to 0 and round trips across the u32 range', () => {
+    expect(readRecordHeader(encodeRecord(payload(10), 4), 1).nonce).toBe(0);
+    for (const nonce of [0, 1, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff]) {
+      const cells = encodeRecord(payload(10), 4, nonce);
+      expect(readRecordHeader(cells, 1)).toEqual({ lengthBytes: 10, commit: 4, nonce });
+      expect(Buffer.from(verifyRecord(cells, 1)).equals(Buffer.from(payload(10)))).toBe(true);
+    }
+  });
+
+  it('records differing only in nonce differ in checksum', () => {
+    const a = encodeRecord(payload(10), 4, 1);
+    const b = encodeRecord(payload(10), 4, 2);
+    expect(new DataView(a.buffer).getUint32(4, true)).not.toBe(new DataView(b.buffer).getUint32(4, true));
   });
 
   it('verifies a record inside a larger buffer (non-zero byteOffset)', () => {
@@ -67,35 +84,40 @@ describe('round trip', () => {
   });
 
   it('lays the header out as documented', () => {
-    const cells = encodeRecord(payload(20), 2 ** 40 + 0x1234_5678);
+    const cells = encodeRecord(payload(20), 2 ** 40 + 0x1234_5678, 0xcafe_f00d);
     const dv = new DataView(cells.buffer);
+    expect(RECORD_HEADER_BYTES).toBe(24);
     expect(cells[0]).toBe(3);
     expect(cells[1]).toBe(0);
     expect(dv.getUint16(2, true)).toBe(0x100); // commit bits 32..47
-    expect(dv.getUint32(4, true)).toBe(zlib.crc32(cells.subarray(0, 4), zlib.crc32(cells.subarray(8, 16 + 20))) >>> 0);
+    expect(dv.getUint32(4, true)).toBe(zlib.crc32(cells.subarray(0, 4), zlib.crc32(cells.subarray(8, 24 + 20))) >>> 0);
     expect(dv.getUint32(8, true)).toBe(0x1234_5678);
     expect(dv.getUint32(12, true)).toBe(20);
+    expect(dv.getUint32(16, true)).toBe(0xcafe_f00d); // commit nonce
+    expect(dv.getUint32(20, true)).toBe(0);
+    expect(Buffer.from(cells.subarray(24, 44)).equals(Buffer.from(payload(20)))).toBe(true);
   });
 });
 
 describe('recordCells', () => {
   it('counts cells at the boundaries', () => {
     expect(recordCells(0)).toBe(1);
-    expect(recordCells(CELL_BYTES - RECORD_HEADER_BYTES)).toBe(1); // 240: exactly one cell
+    expect(recordCells(CELL_BYTES - RECORD_HEADER_BYTES)).toBe(1); // 232: exactly one cell
     expect(recordCells(CELL_BYTES - RECORD_HEADER_BYTES + 1)).toBe(2);
     expect(recordCells(2 * CELL_BYTES - RECORD_HEADER_BYTES)).toBe(2);
     expect(recordCells(2 * CELL_BYTES - RECORD_HEADER_BYTES + 1)).toBe(3);
-    expect(recordCells(100_000)).toBe(Math.ceil(100_016 / 256));
-    expect(recordCells(MAX_VALUE_BYTES)).toBe(Math.ceil((MAX_VALUE_BYTES + 16) / 256));
+    expect(recordCells(100_000)).toBe(Math.ceil(100_024 / 256));
+    expect(recordCells(MAX_VALUE_BYTES)).toBe(Math.ceil((MAX_VALUE_BYTES + 24) / 256));
   });
 });
 
 describe('corruption', () => {
   it('any flipped byte of header or payload is ECORRUPT naming the cell', () => {
-    const cells = encodeRecord(payload(241), 5);
+    const cells = encodeRecord(payload(241), 5, 0x0102_0304);
     const end = RECORD_HEADER_BYTES + 241;
     for (let i = 0; i < end; i++) {
-      // Byte 0 is caught by the type check, the rest by the CRC (bytes 0..3 and 8..16+length).
+      // Byte 0 is caught by the type check, the rest by the CRC (bytes 0..3 and 8..24+length,
+      // nonce and reserved zero bytes 16..23 included).
       const bad = cells.slice();
       bad[i] = bad[i]! ^ 0x40;
       expectCorrupt(() => verifyRecord(bad, 777), /cell 777\b/);
@@ -118,8 +140,10 @@ describe('corruption', () => {
   });
 
   it('a length larger than the cells given is truncated, not an out-of-bounds read', () => {
-    const cells = encodeRecord(payload(240), 5);
-    new DataView(cells.buffer).setUint32(12, 241, true);
+    const oneCell = CELL_BYTES - RECORD_HEADER_BYTES; // payload that fills the single cell exactly
+    const cells = encodeRecord(payload(oneCell), 5);
+    expect(cells.length).toBe(CELL_BYTES);
+    new DataView(cells.buffer).setUint32(12, oneCell + 1, true);
     expectCorrupt(() => verifyRecord(cells, 780), /cell 780\b.*truncated/);
     const long = encodeRecord(payload(1000), 5);
     expectCorrupt(() => verifyRecord(long.subarray(0, 2 * CELL_BYTES), 781), /truncated/);
