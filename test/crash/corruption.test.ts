@@ -3,15 +3,21 @@
  * in a small store file. Open must fall back to a valid commit or throw a MapleError (ECORRUPT
  * naming the page, or ENOTSTORE); once open, every read either returns the model's value for the
  * version the store reports or throws ECORRUPT; nothing may throw anything but a MapleError.
- * Plus fuzzing: random files, and node and value cells rewritten with random bytes under a
- * recomputed checksum so the decoders themselves see the garbage.
+ * Plus fuzzing: random files, and node, value-record and packed value-block cells rewritten with
+ * random bytes under a recomputed checksum so the decoders themselves see the garbage. A forged
+ * block is held to more than clean refusals: unless its random bytes happen to spell another
+ * valid value for an entry a leaf points at (which no checksum can catch once it is forged),
+ * check() must refuse it or every read must still return the right value.
  */
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MapleError } from '../../src/index.js';
 import { Prng, SimulatedDisk } from '../../recovery/simulatedDisk.js';
-import { NODE_INTERNAL, NODE_LEAF, OFF_NONCE, nodeChecksumOk, nodeNonce } from '../../storage/node.js';
+import { MAX_INDEX } from '../../src/limits.js';
+import { NODE_INTERNAL, NODE_LEAF, OFF_NONCE, PackedSlot, decodeNode, nodeChecksumOk, nodeNonce } from '../../storage/node.js';
 import { CELL_BASE, CELL_BYTES, PAGE_BYTES } from '../../storage/pageFile.js';
+import { BLOCK_ENTRIES_OFFSET, BLOCK_TYPE, PACK_MAX_BYTES, blockEntry } from '../../storage/valueBlock.js';
+import { decodeValue } from '../../storage/valueCodec.js';
 import { RECORD_HEADER_BYTES, RECORD_TYPE, readRecordHeader, verifyRecord } from '../../storage/valueRecord.js';
 import { describeError, openOn, readAll, type Store } from './crashRunner.js';
 import { RangeModel, diffRanges, sameValue, type ModelRange } from './rangeModel.js';
@@ -23,7 +29,15 @@ interface Base {
   byVersion: Map<number, RangeModel>;
 }
 
-/** A small store with enough commits to fill the ring, inline and record values, height 2. */
+/** Bigger than PACK_MAX_BYTES once encoded, so it gets a value record of its own. */
+function recordSized(i: number): { id: number; name: string; pad: string } {
+  return { id: i, name: `range-${i}`, pad: 'p'.repeat(240 + i) };
+}
+
+/**
+ * A small store with enough commits to fill the ring, height 2, and every kind of value: inline,
+ * packed (several blocks, one entry shared by both halves of a split range) and records.
+ */
 function buildBase(): Base {
   const disk = new SimulatedDisk();
   const store = openOn(disk, '/simulated/corruption-base');
@@ -35,11 +49,17 @@ function buildBase(): Base {
     byVersion.set(store.version, model.clone());
   };
   commit((m) => {
-    for (let i = 0; i < 40; i++) m.store(i * 10, i * 10 + 5, i % 3 === 0 ? i : { id: i, name: `range-${i}` });
+    for (let i = 0; i < 40; i++) m.store(i * 10, i * 10 + 5, i % 3 === 0 ? i : i % 4 === 1 ? recordSized(i) : { id: i, name: `range-${i}` });
   });
   commit((m) => m.store(500, 520, bigValue(3000, 9)));
   commit((m) => m.store(12, 47, 'spans'));
   commit((m) => m.store(600, 600, { deep: { nested: [1, 2, 3] } }));
+  // Split the packed range [80, 85]: both halves point at one block entry.
+  commit((m) => m.store(82, 83, 'mid'));
+  commit((m) => {
+    for (let i = 0; i < 6; i++) m.store(700 + i * 4, 702 + i * 4, { small: i, tag: 'packed-in-commit-7' });
+    m.store(730, 739, recordSized(99));
+  });
   commit((m) => m.store(0, 3, 7));
   store.close();
   return { image: disk.currentImage(), byVersion };
@@ -105,6 +125,7 @@ function judge(image: Uint8Array, strict: boolean): string | undefined {
       } catch (err) {
         const bad = badError(err, ['ECORRUPT']);
         if (bad) return `load(${index}) threw ${bad}`;
+        if (checked) return `check() passed but load(${index}) threw ${describeError(err)}`;
       }
     }
     for (const size of [1, 4, 50]) {
@@ -295,5 +316,114 @@ describe('fuzzing', () => {
     runAll('forged cell', variants(), false);
     expect(unforged, 'forged cells the store\'s checksum rejects (the forger no longer matches the format)').toEqual([]);
     expect(lostNonce, 'forged cells whose commit nonce changed (recovery would refuse them unseen)').toEqual([]);
+  });
+  it('packed value blocks rewritten with random entry bytes under a valid checksum', () => {
+    const rng = new Prng(5);
+    const image = BASE.image;
+    // Every (block, offset) some leaf in the file points at — reachable or stale, an over-estimate
+    // that only makes the strict judgement below rarer, never wrong.
+    const referenced = new Map<number, Set<number>>();
+    const blocks: number[] = [];
+    for (let c = CELL_BASE; (c + 1) * CELL_BYTES <= image.length; c++) {
+      const cell = image.subarray(c * CELL_BYTES, (c + 1) * CELL_BYTES);
+      if (!nodeChecksumOk(cell)) continue;
+      if (cell[0] === BLOCK_TYPE) blocks.push(c);
+      if (cell[0] !== NODE_LEAF) continue;
+      for (const slot of decodeNode(cell, c, MAX_INDEX).slots) {
+        if (!(slot instanceof PackedSlot)) continue;
+        const set = referenced.get(slot.cell) ?? new Set<number>();
+        set.add(slot.offset);
+        referenced.set(slot.cell, set);
+      }
+    }
+    expect(blocks.length).toBeGreaterThan(3);
+    // The split in the base left one entry that two slots of one leaf share.
+    expect(blocks.some((b) => (referenced.get(b)?.size ?? 0) > 0)).toBe(true);
+
+    const entryValue = (cell: Uint8Array, address: number, offset: number): { ok: true; value: unknown } | { ok: false } => {
+      try {
+        return { ok: true, value: decodeValue(blockEntry(cell, address, offset, Number.MAX_SAFE_INTEGER, false)) };
+      } catch (err) {
+        if (!(err instanceof MapleError)) throw err;
+        return { ok: false };
+      }
+    };
+    /** The original block's entries in order: [offset, length]. */
+    const entriesOf = (cell: Uint8Array): Array<[number, number]> => {
+      const out: Array<[number, number]> = [];
+      for (let off = BLOCK_ENTRIES_OFFSET, i = 0; i < cell[1]! && off < OFF_NONCE; i++) {
+        out.push([off, cell[off]!]);
+        off += 1 + cell[off]!;
+      }
+      return out;
+    };
+
+    let strictCount = 0;
+    let detectable = 0;
+    const undetectable: string[] = [];
+    const unforged: string[] = [];
+    const failures: string[] = [];
+    for (let round = 0; round < 48; round++) {
+      for (const address of blocks) {
+        const forged = image.slice();
+        const at = address * CELL_BYTES;
+        const cell = forged.subarray(at, at + CELL_BYTES);
+        const original = image.subarray(at, at + CELL_BYTES);
+        const entries = entriesOf(original);
+        const end = entries.length ? entries.at(-1)![0] + 1 + entries.at(-1)![1] : BLOCK_ENTRIES_OFFSET;
+        const mode = round % 4;
+        if (mode === 0) {
+          // The whole entry area, length bytes included.
+          rng.fill(cell.subarray(BLOCK_ENTRIES_OFFSET, OFF_NONCE));
+        } else if (mode === 1) {
+          // The msgpack bytes of every entry, lengths kept (a type byte now and then).
+          for (const [off, len] of entries) {
+            rng.fill(cell.subarray(off + 1, off + 1 + len));
+            if (round % 8 === 5 && len > 0) cell[off + 1] = [0x80, 0x90, 0xa0, 0xdc, 0xde, 0xc7, 0xd4, 0xc1][rng.below(8)] as number;
+          }
+        } else if (mode === 2) {
+          // Only bytes no entry uses: the unused tail, the zero fields.
+          rng.fill(cell.subarray(end, OFF_NONCE));
+          rng.fill(cell.subarray(2, 4));
+          rng.fill(cell.subarray(OFF_NONCE + 4, CELL_BYTES));
+        } else {
+          // A random span inside the entry area.
+          const from = BLOCK_ENTRIES_OFFSET + rng.below(PACK_MAX_BYTES);
+          rng.fill(cell.subarray(from, from + 1 + rng.below(OFF_NONCE - from)));
+        }
+        const crc = zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, CELL_BYTES)));
+        new DataView(cell.buffer, cell.byteOffset).setUint32(4, crc, true);
+        const what = `block at cell ${address}, round ${round} (mode ${mode})`;
+        if (!nodeChecksumOk(cell) || nodeNonce(cell) !== nodeNonce(original)) unforged.push(what);
+        // Does any referenced entry now spell a different valid value? Then no reader can tell.
+        let spoofed = false;
+        let broken = false;
+        for (const offset of referenced.get(address) ?? []) {
+          const before = entryValue(original, address, offset);
+          const after = entryValue(cell, address, offset);
+          if (!after.ok) broken = true;
+          else if (!before.ok || !sameValue(after.value, before.value)) spoofed = true;
+        }
+        if (spoofed) {
+          undetectable.push(what);
+          const f = judge(forged, false);
+          if (f) failures.push(`${what} (undetectable): ${f}`);
+        } else {
+          strictCount++;
+          if (broken) detectable++;
+          const f = judge(forged, true);
+          if (f) failures.push(`${what}: ${f}`);
+        }
+        if (failures.length >= 20) break;
+      }
+    }
+    console.log(
+      `forged block: ${strictCount} judged strictly (${detectable} with a broken entry), ${undetectable.length} spelled another valid value (clean refusals only), ${failures.length} failures`,
+    );
+    expect(failures).toEqual([]);
+    expect(unforged, 'forged blocks the store\'s checksum rejects or whose nonce changed').toEqual([]);
+    // The strict judgement must be the rule, and must see entries the forgery really broke.
+    expect(strictCount).toBeGreaterThan(undetectable.length * 5);
+    expect(detectable).toBeGreaterThan(blocks.length);
   });
 });

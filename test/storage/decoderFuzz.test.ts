@@ -1,7 +1,8 @@
 /**
- * Decoder fuzzing: garbage fed to the node and value-record decoders must come back as a decoded
- * value or a MapleError — never another error type (a RangeError from an out-of-bounds DataView,
- * a TypeError from a missing slot) and never a hang. Random mutations of valid nodes get their
+ * Decoder fuzzing: garbage fed to the node, value-record and value-block decoders must come back
+ * as a decoded value or a MapleError — never another error type (a RangeError from an
+ * out-of-bounds DataView, a TypeError from a missing slot) and never a hang; a block entry that
+ * comes back must lie inside the block. Random mutations of valid nodes get their
  * CRC recomputed so the structural checks behind the checksum see the garbage too. A seeded PRNG
  * makes any failure reproducible from the printed iteration.
  */
@@ -17,6 +18,7 @@ import {
   NODE_BYTES,
   NewValue,
   OFF_CRC,
+  PackedSlot,
   RecordSlot,
   decodeNode,
   encodeNode,
@@ -26,6 +28,7 @@ import {
   type Slot,
 } from '../../storage/node.js';
 import { CELL_BASE, CELL_BYTES } from '../../storage/pageFile.js';
+import { BLOCK_ENTRIES_OFFSET, BLOCK_TYPE, PACK_MAX_BYTES, blockEntry, encodeBlock, packValues } from '../../storage/valueBlock.js';
 import { RECORD_HEADER_BYTES, RECORD_TYPE, encodeRecord, readRecordHeader, verifyRecord } from '../../storage/valueRecord.js';
 
 const ITERATIONS = 20_000;
@@ -82,6 +85,9 @@ function nodeInvariants(node: MemNode, max: number): string | undefined {
       if (slot === null) continue;
       if (slot instanceof InlineSlot) {
         if (slot.bytes.length < 1 || slot.bytes.length > MAX_INLINE_BYTES) return `inline length ${slot.bytes.length}`;
+      } else if (slot instanceof PackedSlot) {
+        if (!Number.isInteger(slot.cell) || slot.cell < 0 || slot.cell > 0xffff_ffff) return `packed cell ${slot.cell}`;
+        if (!Number.isInteger(slot.offset) || slot.offset < 0 || slot.offset > 255) return `packed offset ${slot.offset}`;
       } else if (!(slot instanceof RecordSlot) || !Number.isInteger(slot.cell)) {
         return 'slot of unknown kind';
       }
@@ -91,6 +97,17 @@ function nodeInvariants(node: MemNode, max: number): string | undefined {
     for (const c of node.children) if (typeof c !== 'number' || !Number.isInteger(c) || c < 0) return `child ${String(c)}`;
     for (const g of node.gaps) if (!Number.isFinite(g) || g < 0) return `gap ${g}`;
   }
+  return undefined;
+}
+
+/** A returned block entry must be the `length` bytes right after the length byte, inside 16..247. */
+function entryWithin(cell: Uint8Array, offset: number, bytes: Uint8Array): string | undefined {
+  if (bytes.buffer !== cell.buffer) return 'entry is not a view of the cell';
+  const start = bytes.byteOffset - cell.byteOffset;
+  if (start !== offset + 1) return `entry starts at ${start}, not after its length byte at ${offset}`;
+  if (offset < BLOCK_ENTRIES_OFFSET) return `entry at offset ${offset} is inside the header`;
+  if (bytes.length !== cell[offset]) return `entry of ${bytes.length} bytes, its length byte says ${cell[offset]}`;
+  if (start + bytes.length > 248) return `entry [${start}, ${start + bytes.length}) runs into the nonce`;
   return undefined;
 }
 
@@ -114,12 +131,14 @@ function randomValidNode(rand: () => number): { cell: Uint8Array; max: number } 
   let node: MemNode;
   if (leaf) {
     const slots: (Slot | null)[] = lasts.map(() => {
-      const kind = randomInt(rand, 4);
+      const kind = randomInt(rand, 6);
       if (kind === 0) return null;
       if (kind === 1) return new InlineSlot(randomBytes(rand, 1 + randomInt(rand, MAX_INLINE_BYTES)));
       if (kind === 2) return new RecordSlot(CELL_BASE + randomInt(rand, 1e6));
+      if (kind === 3) return new PackedSlot(CELL_BASE + randomInt(rand, 1e6), BLOCK_ENTRIES_OFFSET + randomInt(rand, 232));
       const v = new NewValue(new Uint8Array(10));
       v.cell = CELL_BASE + randomInt(rand, 1e6);
+      if (kind === 5) v.offset = BLOCK_ENTRIES_OFFSET + randomInt(rand, 232);
       return v;
     });
     node = newLeaf(lasts, slots);
@@ -152,7 +171,7 @@ function mutate(rand: () => number, cell: Uint8Array): void {
       dv.setUint32(randomInt(rand, cell.length - 3), randomInt(rand, 0x1_0000_0000), true);
     } else {
       // Small header values are where the interesting edges are (type, count, tags).
-      cell[randomInt(rand, 16)] = [0, 1, 2, 3, 9, 10, 11, 15, 16, 17, 255][randomInt(rand, 11)]!;
+      cell[randomInt(rand, 16)] = [0, 1, 2, 3, 5, 9, 10, 11, 15, 16, 17, 255][randomInt(rand, 12)]!;
     }
   }
 }
@@ -239,5 +258,57 @@ describe('decoder fuzz', () => {
       });
       expect(bad, `iteration ${iter}`).toBeUndefined();
     }
+  });
+  it(`blockEntry on ${ITERATIONS} random cells and random offsets, verified and unverified`, () => {
+    const rand = prng(0x5eed_0005);
+    let returned = 0;
+    for (let iter = 0; iter < ITERATIONS; iter++) {
+      const cell = randomBytes(rand, CELL_BYTES);
+      // Most of the time a plausible header (type, old commit) and a valid checksum, so the
+      // offset and length checks are what decide.
+      if (rand() < 0.8) cell[0] = BLOCK_TYPE;
+      if (rand() < 0.6) cell.fill(0, 12, 16);
+      if (rand() < 0.7) fixNodeCrc(cell);
+      const offset = rand() < 0.9 ? randomInt(rand, 256) : [-1, -255, 256, 300, 1000, 2 ** 31][randomInt(rand, 6)]!;
+      const maxCommit = rand() < 0.5 ? Number.MAX_SAFE_INTEGER : randomInt(rand, 2 ** 40);
+      const verified = rand() < 0.5;
+      const bad = outcome(() => blockEntry(cell, CELL_BASE + iter, offset, maxCommit, verified), (bytes) => {
+        returned++;
+        return entryWithin(cell, offset, bytes);
+      });
+      expect(bad, `iteration ${iter} (offset ${offset}, ${verified ? 'verified' : 'unverified'})`).toBeUndefined();
+    }
+    // Deep enough: some random offsets must get all the way through.
+    expect(returned).toBeGreaterThan(ITERATIONS / 20);
+  });
+
+  it('blockEntry on mutated valid blocks (CRC recomputed) returns bytes within the block or refuses', () => {
+    const rand = prng(0x5eed_0006);
+    let intact = 0;
+    for (let iter = 0; iter < 5000; iter++) {
+      const values = Array.from({ length: 1 + randomInt(rand, 30) }, () => new NewValue(randomBytes(rand, 1 + randomInt(rand, PACK_MAX_BYTES))));
+      const block = packValues([values])[0]!;
+      const cell = new Uint8Array(CELL_BYTES);
+      const commit = 1 + randomInt(rand, 2 ** 40);
+      encodeBlock(block, commit, randomInt(rand, 0x1_0000_0000), cell);
+      const before = cell.slice();
+      mutate(rand, cell);
+      if (rand() < 0.7) fixNodeCrc(cell);
+      for (const v of block.values) {
+        const bad = outcome(() => blockEntry(cell, CELL_BASE + iter, v.offset, commit, false), (bytes) => {
+          const wrong = entryWithin(cell, v.offset, bytes);
+          if (wrong) return wrong;
+          // An entry whose bytes the mutation did not touch reads back exactly.
+          const span = before.subarray(v.offset, v.offset + 1 + v.bytes.length);
+          if (span.every((b, i) => b === cell[v.offset + i])) {
+            intact++;
+            if (!bytes.every((b, i) => b === v.bytes[i]) || bytes.length !== v.bytes.length) return 'an untouched entry reads back different bytes';
+          }
+          return undefined;
+        });
+        expect(bad, `iteration ${iter}, entry at ${v.offset}`).toBeUndefined();
+      }
+    }
+    expect(intact).toBeGreaterThan(0);
   });
 });

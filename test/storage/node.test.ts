@@ -25,7 +25,9 @@ import {
   OFF_NONCE,
   OFF_PIVOTS,
   OFF_TYPE,
+  PackedSlot,
   RecordSlot,
+  SLOT_PACKED,
   SLOT_RECORD,
   decodeNode,
   encodeNode,
@@ -114,6 +116,41 @@ describe('leaf round trip', () => {
     // A NewValue decodes as a committed RecordSlot at the cell it was given.
     expect(back.slots[4]).toBeInstanceOf(RecordSlot);
     expect((back.slots[4] as RecordSlot).cell).toBe(CELL_BASE + 33);
+  });
+
+  it('round trips packed slots: committed PackedSlot and a fresh NewValue with an offset', () => {
+    const fresh = new NewValue(new Uint8Array(14).fill(3));
+    fresh.cell = CELL_BASE + 71;
+    fresh.offset = 231;
+    const cell = encode(newLeaf([10, 20, 30], [new PackedSlot(CELL_BASE + 9, 16), fresh, new PackedSlot(0xfedc_ba98, 247)]), 5);
+    // Committed packed slot: u32 cell, no flags, offset in byte 5, tag SLOT_PACKED.
+    expect(Array.from(cell.subarray(128, 136))).toEqual([(CELL_BASE + 9) & 0xff, (CELL_BASE + 9) >>> 8, 0, 0, 0, 16, 0, SLOT_PACKED]);
+    // A NewValue with offset ≥ 0 becomes a packed slot marked FRESH.
+    expect(Array.from(cell.subarray(136, 144))).toEqual([(CELL_BASE + 71) & 0xff, (CELL_BASE + 71) >>> 8, 0, 0, FLAG_FRESH, 231, 0, SLOT_PACKED]);
+    expect(u32(cell, 144)).toBe(0xfedc_ba98);
+    expect(cell[144 + 5]).toBe(247);
+    expect([0, 1, 2].map((i) => pointerIsFresh(cell, true, i))).toEqual([false, true, false]);
+    const back = decodeNode(cell, CELL_BASE, 30);
+    expect(back.slots[0]).toBeInstanceOf(PackedSlot);
+    expect(back.slots[0]).toEqual(new PackedSlot(CELL_BASE + 9, 16));
+    expect(back.slots[1]).toBeInstanceOf(PackedSlot);
+    expect(back.slots[1]).toEqual(new PackedSlot(CELL_BASE + 71, 231));
+    expect(back.slots[2]).toEqual(new PackedSlot(0xfedc_ba98, 247));
+    // Re-encoding the decoded leaf gives the same bytes apart from the FRESH flag (and the CRC).
+    const again = encode(back, 5);
+    const expected = cell.slice();
+    expected[136 + 4] = 0;
+    expect(Array.from(again.subarray(8))).toEqual(Array.from(expected.subarray(8)));
+  });
+
+  it('a NewValue without an offset stays a record slot', () => {
+    const v = new NewValue(new Uint8Array(300));
+    v.cell = CELL_BASE + 2;
+    expect(v.offset).toBe(-1);
+    const cell = encode(newLeaf([1], [v]));
+    expect(cell[OFF_LEAF_SLOTS + 7]).toBe(SLOT_RECORD);
+    expect(cell[OFF_LEAF_SLOTS + 5]).toBe(0);
+    expect(decodeNode(cell, CELL_BASE, 1).slots[0]).toBeInstanceOf(RecordSlot);
   });
 
   it('keeps inline values of every length 1..7 byte for byte', () => {
@@ -294,7 +331,7 @@ describe('structural refusals (under a valid checksum)', () => {
   });
 
   it('unknown slot tag', () => {
-    for (const tag of [8, 0x0f, 0x11, 0xff]) {
+    for (const tag of [8, 0x0f, 0x12, 0x20, 0xff]) {
       const cell = base();
       cell[OFF_LEAF_SLOTS + 8 + 7] = tag;
       fixCrc(cell);
