@@ -16,7 +16,7 @@
  */
 import { MapleError } from '../src/errors.js';
 import { MAX_INDEX } from '../src/limits.js';
-import { pendingRuns } from '../storage/commit.js';
+import { PENDING_KEYS_PER_COMMIT, pendingRuns } from '../storage/commit.js';
 import type { CommitRecord, TreeRoot } from '../storage/commitRecord.js';
 import { InlineSlot, INTERNAL_MIN, LEAF_MIN, PackedSlot, RecordSlot, corruptCell } from '../storage/node.js';
 import { isAllocatedMarker, slotCount } from '../storage/spaceMap.js';
@@ -80,12 +80,13 @@ export function checkStore(pager: Pager, rec: CommitRecord): void {
   const pending = walkTree(pager, rec, rec.pending, Owner.PendingNode, mark, 'pending tree');
   let pendingCells = 0;
   for (const e of pending.entries) {
-    if (!(e.slot instanceof RecordSlot) || e.first !== e.last) throw new MapleError('ECORRUPT', `pending entry [${e.first}, ${e.last}] is not a single commit holding a record`);
-    if (e.first > rec.commit) throw new MapleError('ECORRUPT', `pending entry for commit ${e.first} is newer than commit ${rec.commit}`);
+    if (!(e.slot instanceof RecordSlot) || e.first !== e.last) throw new MapleError('ECORRUPT', `pending entry [${e.first}, ${e.last}] is not a single key holding a record`);
+    const freedBy = Math.floor(e.first / PENDING_KEYS_PER_COMMIT);
+    if (freedBy > rec.commit) throw new MapleError('ECORRUPT', `pending entry for commit ${freedBy} is newer than commit ${rec.commit}`);
     const runs = pendingRuns(pager.recordBytes(e.slot.cell, rec.commit).slice());
-    mark(e.slot.cell, pager.recordCellCount(e.slot.cell), Owner.PendingRecord, `pending list of commit ${e.first}`);
+    mark(e.slot.cell, pager.recordCellCount(e.slot.cell), Owner.PendingRecord, `pending list of commit ${freedBy}`);
     for (const run of runs) {
-      mark(run.start, run.count, Owner.Pending, `freed by commit ${e.first}`);
+      mark(run.start, run.count, Owner.Pending, `freed by commit ${freedBy}`);
       pendingCells += run.count;
     }
   }

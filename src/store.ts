@@ -32,6 +32,13 @@ export interface OpenOptions {
   cacheSize?: number;
   /** 'one-sync' (default): one fdatasync per commit, validated at open. 'two-sync': cells, sync, record, sync. */
   commitProtocol?: CommitProtocol;
+  /**
+   * Pack small values (8..231 msgpack bytes) of one commit into shared 256-byte blocks instead of
+   * a record each (default false). Bulk loads get ~5× smaller files; but under random overwrites
+   * a block's last survivor pins it — measured 1.67× file growth on the space-reuse workload,
+   * where records stay at 1.0× — so it stays opt-in until survivors are relocated.
+   */
+  packValues?: boolean;
   /** For tests: use this file implementation instead of opening `path` (no lock file is taken). */
   fileIO?: FileIO;
 }
@@ -89,6 +96,7 @@ function checkOptions(options: unknown): Required<Omit<OpenOptions, 'fileIO'>> &
     sync: oneOf('sync', ['full', 'none'] as const, 'full'),
     cacheSize: (cache as number | undefined) ?? DEFAULT_CACHE_BYTES,
     commitProtocol: oneOf('commitProtocol', ['one-sync', 'two-sync'] as const, 'one-sync'),
+    packValues: bool('packValues', false),
     fileIO,
   };
 }
@@ -251,6 +259,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       const { state, cellsWritten } = writeCommit(this.io, this.pager, this.pool, this.state, { main: txn.tree, frees: txn.frees, packedDeltas: txn.packedDeltas, horizon }, {
         protocol: this.opts.commitProtocol,
         sync: this.opts.sync === 'full',
+        packValues: this.opts.packValues,
       });
       this.state = state;
       this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);

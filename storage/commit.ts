@@ -17,6 +17,7 @@
  * that version or an open snapshot can reach.
  */
 import { MapleError, assert } from '../src/errors.js';
+import { MAX_INDEX } from '../src/limits.js';
 import { iterate } from '../src/cursor.js';
 import { type TreeState, type WriteSink, writeRange } from '../src/tree.js';
 import type { BufferPool } from './bufferPool.js';
@@ -26,7 +27,7 @@ import { type MemNode, type Ref, NewValue, RecordSlot, encodeNode, NODE_BYTES } 
 import { CELL_BYTES, PAGE_BYTES, RING_SLOTS, ringSlotOffsetBytes } from './pageFile.js';
 import type { Pager } from './pager.js';
 import { type CellRun, SpaceMap } from './spaceMap.js';
-import { encodeRecord, recordCells } from './valueRecord.js';
+import { RECORD_HEADER_BYTES, encodeRecord, recordCells } from './valueRecord.js';
 import { PACK_MAX_BYTES, encodeBlock, packValues } from './valueBlock.js';
 
 export type CommitProtocol = 'one-sync' | 'two-sync';
@@ -50,6 +51,8 @@ export interface CommitInput {
 export interface CommitOptions {
   protocol: CommitProtocol;
   sync: boolean;
+  /** Pack small new values into shared blocks (OpenOptions.packValues). */
+  packValues: boolean;
 }
 
 export interface CommitResult {
@@ -58,6 +61,10 @@ export interface CommitResult {
 }
 
 const PENDING_SLACK_RUNS = 32;
+/** Pending-list keys per commit: a commit's list may take this many chunks (commits < 2^37). */
+export const PENDING_KEYS_PER_COMMIT = 65536;
+/** Runs per pending-list chunk: one cell minus the record header, so a chunk fits any hole. */
+const CHUNK_RUNS = Math.floor((CELL_BYTES - RECORD_HEADER_BYTES) / 8);
 /**
  * A commit writing at least this many cells syncs them before writing its record (two-sync) and
  * marks the record CELLS_DURABLE, so open never has to validate a big commit: open time stays
@@ -89,6 +96,43 @@ export function pendingRuns(bytes: Uint8Array): CellRun[] {
   return runs;
 }
 
+/**
+ * The small new values of the main tree, in key order, cut into runs of neighbours: values of one
+ * new leaf, or of new leaves that touch. Only neighbours share a block — they tend to be
+ * overwritten together, so a block empties and is freed as a whole instead of being pinned by one
+ * survivor of an unrelated write. Values with no new neighbour share blocks among themselves
+ * (measured: cheaper than a 256-byte record each even though survivors pin their block).
+ */
+function neighbourRuns(root: Ref | null): NewValue[][] {
+  const runs: NewValue[][] = [];
+  const loners: NewValue[] = [];
+  let current: NewValue[] = [];
+  let lastMax = -2;
+  const walk = (ref: Ref, min: number, max: number): void => {
+    if (typeof ref === 'number') return;
+    if (ref.leaf) {
+      if (min !== lastMax + 1 && current.length > 0) {
+        if (current.length > 1) runs.push(current);
+        else loners.push(...current);
+        current = [];
+      }
+      for (const s of ref.slots) if (s instanceof NewValue && s.bytes.length <= PACK_MAX_BYTES) current.push(s);
+      lastMax = max;
+      return;
+    }
+    let lo = min;
+    for (let i = 0; i < ref.lasts.length; i++) {
+      walk(ref.children[i]!, lo, ref.lasts[i]!);
+      lo = ref.lasts[i]! + 1;
+    }
+  };
+  if (root !== null) walk(root, 0, MAX_INDEX);
+  if (current.length > 1) runs.push(current);
+  else loners.push(...current);
+  if (loners.length > 0) runs.push(loners);
+  return runs;
+}
+
 function visitNew(ref: Ref | null, nodes: MemNode[], records: NewValue[]): void {
   if (ref === null || typeof ref === 'number') return;
   if (ref.leaf) {
@@ -117,7 +161,8 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   let pendingCells = prev.pendingCells;
 
   // 1. Release pending frees whose grace period is over.
-  const releasable = [...iterate(sink, pending, 0, Math.min(input.horizon, prev.commit), false)];
+  const releaseUpTo = Math.min(input.horizon, prev.commit);
+  const releasable = [...iterate(sink, pending, 0, (releaseUpTo + 1) * PENDING_KEYS_PER_COMMIT - 1, false)];
   for (const entry of releasable) {
     assert(entry.slot instanceof RecordSlot, `pending entry ${entry.first} holds a record`);
     for (const run of pendingRuns(pager.recordBytes(entry.slot.cell, prev.commit).slice())) {
@@ -141,46 +186,76 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   for (const [cell, delta] of input.packedDeltas) {
     if (space.adjustBlock(cell, delta)) frees.push({ start: cell, count: 1 });
   }
-  const mainValues: NewValue[] = [];
-  visitNew(input.main.root, [], mainValues);
-  const blocks = packValues(mainValues.filter((v) => v.bytes.length <= PACK_MAX_BYTES));
+  const blocks = options.packValues ? packValues(neighbourRuns(input.main.root)) : [];
   const blockCells = space.allocateBlocks(blocks);
   space.allocateRecords(needed().records.filter((v) => v.offset < 0));
 
-  // 3. This commit's pending entry, sized for what it frees so far plus what the allocations
-  //    still to come can free (a few space-map paths, and the leftover of the node cells).
-  const pendingCapacity = frees.length + PENDING_SLACK_RUNS;
-  const pendingRecord = new NewValue(new Uint8Array(pendingCapacity * 8));
-  space.allocateRecords([pendingRecord]);
-  writeRange(sink, pending, commit, commit, pendingRecord);
-
-  // 4. Cells for every new node. Allocating changes the space map, whose new nodes need cells
+  // 3. Cells for every new node. Allocating changes the space map, whose new nodes need cells
   //    too: take cells, re-count, take more until everything fits (new nodes replace nodes that
   //    are already new, so this converges in a few rounds). Cells are handed out only at the
   //    end; any left over are freed by this very commit, so the space map is not touched again.
   const cells: number[] = [];
   let nodes: MemNode[] = [];
-  for (let round = 0; ; round++) {
-    assert(round < MAX_ROUNDS, 'commit allocation converges');
-    nodes = needed().nodes;
-    if (nodes.length <= cells.length) break;
-    for (const run of space.allocate(nodes.length - cells.length + 1, false)) {
-      for (let c = 0; c < run.count; c++) cells.push(run.start + c);
+  const fillCells = (): void => {
+    for (let round = 0; ; round++) {
+      assert(round < MAX_ROUNDS, 'commit allocation converges');
+      nodes = needed().nodes;
+      if (nodes.length <= cells.length) return;
+      for (const run of space.allocate(nodes.length - cells.length + 1, false)) {
+        for (let c = 0; c < run.count; c++) cells.push(run.start + c);
+      }
     }
+  };
+
+  // 4. This commit's pending list: every run it frees, in chunks of one cell each (a
+  //    chunk fits any hole), keyed commit × PENDING_KEYS_PER_COMMIT + chunk.
+  //    Chunks are added until the list fits; adding one can free a few space-map paths, hence
+  //    the loop. Each chunk keeps one run's room for its own unused tail, freed with the list.
+  const chunks: NewValue[] = [];
+  let capacity = 0;
+  const addChunk = (): void => {
+    assert(chunks.length < PENDING_KEYS_PER_COMMIT, 'pending list fits its key space');
+    const chunk = new NewValue(new Uint8Array(CHUNK_RUNS * 8));
+    space.allocateRecords([chunk]);
+    writeRange(sink, pending, commit * PENDING_KEYS_PER_COMMIT + chunks.length, commit * PENDING_KEYS_PER_COMMIT + chunks.length, chunk);
+    chunks.push(chunk);
+    capacity += CHUNK_RUNS - 1;
+  };
+  const leftover = (): CellRun[] => {
+    const sorted = cells.slice().sort((x, y) => x - y);
+    return sorted.slice(nodes.length).map((c) => ({ start: c, count: 1 }));
+  };
+  do addChunk();
+  while (capacity < frees.length + PENDING_SLACK_RUNS);
+  for (;;) {
+    fillCells();
+    if (coalesce(frees.concat(leftover())).length <= capacity) break;
+    addChunk();
   }
+
   cells.sort((a, b) => a - b);
   nodes.forEach((node, i) => {
     node.cell = cells[i]!;
   });
   for (let i = nodes.length; i < cells.length; i++) frees.push({ start: cells[i]!, count: 1 });
-  const freedRuns = coalesce(frees);
-  assert(freedRuns.length <= pendingCapacity, `pending list of ${freedRuns.length} runs fits its record of ${pendingCapacity}`);
-  const dv = new DataView(pendingRecord.bytes.buffer);
-  freedRuns.forEach((run, i) => {
-    dv.setUint32(8 * i, run.start, true);
-    dv.setUint32(8 * i + 4, run.count, true);
-    pendingCells += run.count;
-  });
+  const list = coalesce(frees);
+  let next = 0;
+  for (const chunk of chunks) {
+    const mine = list.slice(next, next + CHUNK_RUNS - 1);
+    next += mine.length;
+    const reservedCells = recordCells(chunk.bytes.length);
+    const bytes = (mine.length + 1) * 8;
+    const usedCells = recordCells(bytes);
+    if (usedCells < reservedCells) mine.push({ start: chunk.cell + usedCells, count: reservedCells - usedCells });
+    chunk.bytes = new Uint8Array(bytes);
+    const dv = new DataView(chunk.bytes.buffer);
+    mine.forEach((run, i) => {
+      dv.setUint32(8 * i, run.start, true);
+      dv.setUint32(8 * i + 4, run.count, true);
+      pendingCells += run.count;
+    });
+  }
+  assert(next === list.length, 'every freed run is in the pending list');
 
   // 5. Encode, write, sync, publish.
   const pieces: { cell: number; bytes: Uint8Array }[] = [];

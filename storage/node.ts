@@ -88,7 +88,8 @@ export class PackedSlot {
 export class NewValue {
   cell = 0;
   offset = -1;
-  constructor(readonly bytes: Uint8Array) {}
+  /** Fixed once the value is in a tree, except the pending list, sized last (storage/commit.ts). */
+  constructor(public bytes: Uint8Array) {}
 }
 
 /** A child reference: a committed cell address, or a node built by the open transaction. */

@@ -31,12 +31,17 @@ export interface Block {
   values: NewValue[];
 }
 
-/** Groups values into blocks in order, setting each value's byte offset. */
-export function packValues(values: NewValue[]): Block[] {
+/**
+ * Groups values into blocks in order, setting each value's byte offset. Each run starts a new
+ * block: values of different runs never share one.
+ */
+export function packValues(runs: NewValue[][]): Block[] {
   const blocks: Block[] = [];
   let current: Block | undefined;
   let at = BLOCK_END;
-  for (const v of values) {
+  for (const run of runs) {
+    at = BLOCK_END;
+    for (const v of run) {
     const need = 1 + v.bytes.length;
     if (!current || at + need > BLOCK_END) {
       current = { values: [] };
@@ -46,6 +51,7 @@ export function packValues(values: NewValue[]): Block[] {
     v.offset = at;
     current.values.push(v);
     at += need;
+    }
   }
   return blocks;
 }

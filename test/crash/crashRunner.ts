@@ -55,7 +55,8 @@ export interface RunResult {
  * through eviction and re-reads too.
  */
 export function openOn(disk: SimulatedDisk, path: string, protocol: 'one-sync' | 'two-sync' = 'one-sync', cacheSize = 512 * 1024): Store {
-  return open<unknown>(path, { fileIO: disk.fileIO(), sync: 'full', commitProtocol: protocol, cacheSize });
+  // Small values are packed (an opt-in writer feature) so the crash suite covers blocks and records.
+  return open<unknown>(path, { fileIO: disk.fileIO(), sync: 'full', commitProtocol: protocol, cacheSize, packValues: true });
 }
 
 export function readAll(view: { ranges(): IterableIterator<{ first: number; last: number; value: unknown }> }): ModelRange[] {

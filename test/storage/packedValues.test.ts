@@ -98,7 +98,7 @@ function spare(s: MapleStore<unknown>): number {
 describe('packed value blocks through the public API', () => {
   test('5,000 ranges of small objects cost under 100 bytes each', () => {
     const t = temp();
-    const s = open<{ id: number; prot: string }>(t.file(), { sync: 'none' });
+    const s = open<{ id: number; prot: string }>(t.file(), { sync: 'none', packValues: true });
     s.transaction((tx) => {
       for (let i = 0; i < 5000; i++) tx.store(i * 0x1000, i * 0x1000 + 0xfff, { id: i, prot: i % 2 ? 'r-xp' : 'rw-p' });
     });
@@ -110,7 +110,7 @@ describe('packed value blocks through the public API', () => {
     s.check();
     s.close();
     // And they read back after reopening.
-    const again = open<{ id: number; prot: string }>(t.file(), { sync: 'none' });
+    const again = open<{ id: number; prot: string }>(t.file(), { sync: 'none', packValues: true });
     let n = 0;
     for (const r of again.ranges()) {
       expect(r.value).toEqual({ id: n, prot: n % 2 ? 'r-xp' : 'rw-p' });
@@ -124,7 +124,7 @@ describe('packed value blocks through the public API', () => {
   test('splitting a packed range shares the entry; erasing both halves frees the block', () => {
     const t = temp();
     const file = t.file();
-    const s = open<unknown>(file, { sync: 'none' });
+    const s = open<unknown>(file, { sync: 'none', packValues: true });
     const value = { id: 77, prot: 'rw-p', name: 'shared' };
     expect(msgpackBytes(value)).toBeGreaterThan(7);
     expect(msgpackBytes(value)).toBeLessThanOrEqual(PACK_MAX_BYTES);
@@ -163,7 +163,7 @@ describe('packed value blocks through the public API', () => {
     expect(spare(s)).toBeGreaterThan(before);
     expect(s.load(5999)).toBeUndefined();
     s.close();
-    const again = open<unknown>(file, { sync: 'none' });
+    const again = open<unknown>(file, { sync: 'none', packValues: true });
     again.check();
     expect(again.count()).toBe(11); // nine small neighbours, "mid" and 20000
     again.close();
@@ -171,7 +171,7 @@ describe('packed value blocks through the public API', () => {
 
   test('a split whose halves are overwritten in the same transaction keeps the counts right', () => {
     const t = temp();
-    const s = open<unknown>(t.file(), { sync: 'none' });
+    const s = open<unknown>(t.file(), { sync: 'none', packValues: true });
     const value = { id: 1, prot: 'r--p', pad: 'abcdefgh' };
     s.store(100, 199, value);
     s.transaction((tx) => {
@@ -208,7 +208,7 @@ describe('packed value blocks through the public API', () => {
     // A string of n characters (n ≥ 32) packs to n + 2 bytes; below 32, to n + 1.
     const sized = { 7: 'a'.repeat(6), 8: 'b'.repeat(7), 231: 'c'.repeat(229), 232: 'd'.repeat(230) } as const;
     for (const [bytes, v] of Object.entries(sized)) expect(msgpackBytes(v), `${bytes}-byte value`).toBe(Number(bytes));
-    const s = open<string>(file, { sync: 'none' });
+    const s = open<string>(file, { sync: 'none', packValues: true });
     s.store(7, 7, sized[7]);
     s.store(8, 8, sized[8]);
     s.store(231, 231, sized[231]);
@@ -226,7 +226,7 @@ describe('packed value blocks through the public API', () => {
     expect(blocksHolding(file, packr.pack(sized[232]))).toEqual([]);
     expect(recordsHolding(file, packr.pack(sized[232])).length).toBe(1);
 
-    const again = open<string>(file, { sync: 'none' });
+    const again = open<string>(file, { sync: 'none', packValues: true });
     for (const [k, v] of Object.entries(sized)) {
       expect(again.load(Number(k))).toBe(v);
       expect(again.entry(Number(k))).toEqual({ first: Number(k), last: Number(k), value: v });
@@ -250,7 +250,7 @@ describe('packed value blocks through the public API', () => {
 
   test('a snapshot keeps reading overwritten packed values through 5 commits', () => {
     const t = temp();
-    const s = open<{ id: number; gen: number }>(t.file(), { sync: 'none' });
+    const s = open<{ id: number; gen: number }>(t.file(), { sync: 'none', packValues: true });
     const N = 600;
     s.transaction((tx) => {
       for (let i = 0; i < N; i++) tx.store(i * 10, i * 10 + 9, { id: i, gen: 0 });

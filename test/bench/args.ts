@@ -1,0 +1,112 @@
+// Command-line flags of `npm run bench` / `maple bench`, and the workload sizes they imply.
+
+import type { Sizes } from './context.js';
+import { ENGINE_NAMES } from './engines/registry.js';
+import { WORKLOAD_IDS, type WorkloadId } from './workloads.js';
+
+export interface BenchOptions {
+  readonly sizes: Sizes;
+  readonly reps: number;
+  readonly seed: number;
+  readonly quick: boolean;
+  readonly only: ReadonlySet<WorkloadId>;
+  /** undefined: every engine that loads. */
+  readonly engines: readonly string[] | undefined;
+  readonly outDir: string | undefined;
+  readonly help: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [flags]      (or: maple bench [flags])
+  --ranges N        ranges in the data set (default 1,000,000; 20,000 with --quick)
+  --reps N          repetitions per workload, the median is reported (default 3)
+  --only LIST       workloads by id or number, comma-separated:
+                    ${WORKLOAD_IDS.map((id, at) => `${at + 1}=${id}`).join(' ')}
+  --engines LIST    ${ENGINE_NAMES.join(',')} (the reference always runs: it is the oracle)
+  --quick           small sizes for a smoke run (seconds)
+  --seed N          data seed (default 1)
+  --out DIR         where latest.json and chart.svg go (default test/bench/results)`;
+
+const DEFAULT_RANGES = 1_000_000;
+const QUICK_RANGES = 20_000;
+
+function positiveInteger(flag: string, text: string | undefined): number {
+  const value = Number(text);
+  if (text === undefined || !Number.isSafeInteger(value) || value < 1) throw new Error(`${flag} needs a positive integer, got ${text ?? 'nothing'}`);
+  return value;
+}
+
+function list(flag: string, text: string | undefined): string[] {
+  if (text === undefined || text.trim() === '') throw new Error(`${flag} needs a comma-separated list`);
+  return text.split(',').map((item) => item.trim()).filter((item) => item !== '');
+}
+
+/** Sizes follow the issue at 1M ranges and scale with --ranges; --quick shrinks everything. */
+export function sizesFor(ranges: number, quick: boolean): Sizes {
+  const scale = ranges / DEFAULT_RANGES;
+  const overwrites = quick ? 1000 : Math.max(1000, Math.round(10_000 * scale));
+  return {
+    ranges,
+    stabs: ranges,
+    windows: Math.max(100, Math.round(ranges / 10)),
+    overwrites,
+    perTransaction: quick ? 100 : Math.min(1000, Math.max(1, Math.round(overwrites / 10))),
+    durableCommits: quick ? 50 : 1000,
+    gaps: quick ? 200 : 1000,
+    snapshotReads: Math.max(1000, Math.round(ranges / 10)),
+    coldCacheBytes: Math.max(64 * 1024, ranges),
+  };
+}
+
+export function parseArgs(argv: readonly string[]): BenchOptions {
+  let ranges: number | undefined;
+  let reps = 3;
+  let seed = 1;
+  let quick = false;
+  let only: WorkloadId[] = [...WORKLOAD_IDS];
+  let engines: string[] | undefined;
+  let outDir: string | undefined;
+  let help = false;
+  for (let at = 0; at < argv.length; at++) {
+    const flag = argv[at]!;
+    const next = (): string | undefined => argv[++at];
+    switch (flag) {
+      case '--ranges':
+        ranges = positiveInteger(flag, next());
+        break;
+      case '--reps':
+        reps = positiveInteger(flag, next());
+        break;
+      case '--seed':
+        seed = positiveInteger(flag, next());
+        break;
+      case '--quick':
+        quick = true;
+        break;
+      case '--only':
+        only = list(flag, next()).map((item) => {
+          const byNumber = /^\d+$/.test(item) ? WORKLOAD_IDS[Number(item) - 1] : undefined;
+          const id = byNumber ?? WORKLOAD_IDS.find((candidate) => candidate === item);
+          if (id === undefined) throw new Error(`--only: unknown workload '${item}' (known: ${WORKLOAD_IDS.join(', ')} or 1-10)`);
+          return id;
+        });
+        break;
+      case '--engines':
+        engines = list(flag, next());
+        for (const name of engines) {
+          if (!(ENGINE_NAMES as readonly string[]).includes(name)) throw new Error(`--engines: unknown engine '${name}' (known: ${ENGINE_NAMES.join(', ')})`);
+        }
+        break;
+      case '--out':
+        outDir = next();
+        if (outDir === undefined) throw new Error('--out needs a directory');
+        break;
+      case '--help':
+      case '-h':
+        help = true;
+        break;
+      default:
+        throw new Error(`unknown flag '${flag}'\n${USAGE}`);
+    }
+  }
+  return { sizes: sizesFor(ranges ?? (quick ? QUICK_RANGES : DEFAULT_RANGES), quick), reps, seed, quick, only: new Set(only), engines, outDir, help };
+}
