@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MapleError } from '../../src/errors.js';
 import { WriterLock } from '../../storage/lockFile.js';
+import { expectMapleError } from '../helpers.js';
 
 let dir: string;
 let storePath: string;
@@ -31,15 +32,7 @@ function acquire(p = storePath): WriterLock {
 }
 
 function refusal(fn: () => unknown): MapleError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(MapleError);
-  expect((caught as MapleError).code).toBe('ELOCKED');
-  return caught as MapleError;
+  return expectMapleError(fn, 'ELOCKED');
 }
 
 function lockOwner(): number {

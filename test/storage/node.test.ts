@@ -42,6 +42,7 @@ import {
   type Slot,
 } from '../../storage/node.js';
 import { CELL_BASE } from '../../storage/pageFile.js';
+import { expectMapleError } from '../helpers.js';
 
 const TWO32 = 0x1_0000_0000;
 
@@ -67,17 +68,7 @@ function u64(cell: Uint8Array, at: number): number {
 }
 
 function expectCorrupt(fn: () => unknown, pattern: RegExp): MapleError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(MapleError);
-  const err = caught as MapleError;
-  expect(err.code).toBe('ECORRUPT');
-  expect(err.message).toMatch(pattern);
-  return err;
+  return expectMapleError(fn, 'ECORRUPT', pattern);
 }
 
 /** A leaf with one slot of each kind the codec knows, at ascending pivots. */

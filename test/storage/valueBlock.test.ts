@@ -10,6 +10,7 @@ import { MapleError } from '../../src/errors.js';
 import { NewValue, nodeChecksumOk } from '../../storage/node.js';
 import { CELL_BASE, CELL_BYTES } from '../../storage/pageFile.js';
 import { BLOCK_ENTRIES_OFFSET, BLOCK_TYPE, PACK_MAX_BYTES, type Block, blockEntry, encodeBlock, packValues } from '../../storage/valueBlock.js';
+import { expectMapleError } from '../helpers.js';
 
 /** Where entries must end: the nonce starts at 248. */
 const ENTRIES_END = 248;
@@ -39,15 +40,7 @@ function u32(cell: Uint8Array, at: number): number {
 }
 
 function expectCorrupt(fn: () => unknown, pattern: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(MapleError);
-  expect((caught as MapleError).code).toBe('ECORRUPT');
-  expect((caught as MapleError).message).toMatch(pattern);
+  expectMapleError(fn, 'ECORRUPT', pattern);
 }
 
 /** Checks the packing rules for one run: order kept, offsets contiguous from 16, nothing past 248. */

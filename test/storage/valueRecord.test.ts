@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { MapleError } from '../../src/errors.js';
 import { CELL_BYTES } from '../../storage/pageFile.js';
 import { MAX_VALUE_BYTES, RECORD_HEADER_BYTES, RECORD_TYPE, encodeRecord, readRecordHeader, recordCells, verifyRecord } from '../../storage/valueRecord.js';
+import { expectMapleError } from '../helpers.js';
 
 function payload(lengthBytes: number, seed = 1): Uint8Array {
   const out = new Uint8Array(lengthBytes);
@@ -20,15 +21,7 @@ function payload(lengthBytes: number, seed = 1): Uint8Array {
 }
 
 function expectCorrupt(fn: () => unknown, pattern: RegExp): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (err) {
-    caught = err;
-  }
-  expect(caught).toBeInstanceOf(MapleError);
-  expect((caught as MapleError).code).toBe('ECORRUPT');
-  expect((caught as MapleError).message).toMatch(pattern);
+  expectMapleError(fn, 'ECORRUPT', pattern);
 }
 
 describe('round trip', () => {
