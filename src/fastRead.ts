@@ -22,7 +22,7 @@ export class Hit {
 /** Finds the non-empty slot holding `index` in the committed tree at `rootCell`; false if empty. */
 export function fastLookup(pager: Pager, rootCell: number, height: number, version: number, index: number, hit: Hit): boolean {
   const slab = pager.pool.slab;
-  const u32 = new Uint32Array(slab.buffer, slab.byteOffset, slab.byteLength >>> 2);
+  const u32 = pager.pool.words;
   let cell = rootCell;
   let min = 0;
   let max = MAX_INDEX;

@@ -5,7 +5,7 @@
  */
 import { type MemNode, type Ref, type Slot, InlineSlot, NewValue, PackedSlot, SLOT_PACKED, SLOT_RECORD } from '../storage/node.js';
 import type { Pager } from '../storage/pager.js';
-import { decodeValue } from '../storage/valueCodec.js';
+import { decodeValue, decodeValueAt } from '../storage/valueCodec.js';
 import { findFirst, iterate, lookup } from './cursor.js';
 import { Hit, fastLookup } from './fastRead.js';
 import { emptyArea } from './gaps.js';
@@ -43,7 +43,7 @@ export class TreeReader implements NodeSource {
       if (hit.tag === SLOT_PACKED) return decodeValue(this.pager.packedBytes(cell, slab[hit.slotOffset + 5]!, this.version), where(cell));
       return decodeValue(this.pager.recordBytes(cell, this.version), where(cell));
     }
-    return decodeValue(slab.subarray(hit.slotOffset, hit.slotOffset + hit.tag), `an inline value in ${where(hit.cell)}`);
+    return decodeValueAt(slab, hit.slotOffset, hit.slotOffset + hit.tag, hit.cell);
   }
 
   load(index: number): unknown {

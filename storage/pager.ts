@@ -9,7 +9,7 @@ import type { BufferPool } from './bufferPool.js';
 import type { FileIO } from './fileIO.js';
 import { type MemNode, type Ref, corruptCell, decodeNode, nodeChecksumOk } from './node.js';
 import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES } from './pageFile.js';
-import { RECORD_HEADER_BYTES, readRecordHeader, recordCells, verifyRecord } from './valueRecord.js';
+import { RECORD_HEADER_BYTES, RECORD_TYPE, readRecordHeader, recordCells, verifyRecord } from './valueRecord.js';
 import { blockEntry } from './valueBlock.js';
 
 export class Pager {
@@ -58,10 +58,24 @@ export class Pager {
 
   /** The record's msgpack bytes, verified; a view that is valid until the next read. */
   recordBytes(cell: number, version: number): Uint8Array {
+    // A one-cell record verified since its page was read is not checksummed again (like nodes).
+    const pool = this.pool;
+    const frame = pool.frame(cell >>> CELLS_PER_PAGE_SHIFT);
+    const inPage = cell & (CELLS_PER_PAGE - 1);
+    const offset = frame * PAGE_BYTES + inPage * CELL_BYTES;
+    if (pool.isVerified(frame, inPage) && pool.slab[offset] === RECORD_TYPE) {
+      const w = pool.words;
+      const commit = w[(offset + 8) >>> 2]! + (pool.slab[offset + 2]! | (pool.slab[offset + 3]! << 8)) * 0x1_0000_0000;
+      if (commit > version) throw corruptCell(cell, `value record written by commit ${commit}, newer than the version ${version} being read`);
+      const start = offset + RECORD_HEADER_BYTES;
+      return pool.slab.subarray(start, start + w[(offset + 12) >>> 2]!);
+    }
     const cells = this.recordCellsBytes(cell);
     const { commit } = readRecordHeader(cells, cell);
     if (commit > version) throw corruptCell(cell, `value record written by commit ${commit}, newer than the version ${version} being read`);
-    return verifyRecord(cells, cell);
+    const bytes = verifyRecord(cells, cell);
+    if (RECORD_HEADER_BYTES + bytes.length <= CELL_BYTES && pool.frame(cell >>> CELLS_PER_PAGE_SHIFT) === frame) pool.setVerified(frame, inPage);
+    return bytes;
   }
 
   /** The msgpack bytes of a packed value; a view valid until the next read. */

@@ -27,6 +27,22 @@ export function encodeValue(value: unknown): Slot {
   return new NewValue(Uint8Array.from(bytes));
 }
 
+const span = { start: 0, end: 0 };
+
+/**
+ * Decodes the value in bytes [start, end) of `buf` without making a view of it (msgpackr caches
+ * its DataView on `buf`, so decoding from the pool slab allocates nothing but the value).
+ */
+export function decodeValueAt(buf: Uint8Array, start: number, end: number, cell: number): unknown {
+  span.start = start;
+  span.end = end;
+  try {
+    return packr.unpack(buf, span);
+  } catch (err) {
+    throw new MapleError('ECORRUPT', `the inline value in cell ${cell} (page ${Math.floor(cell / 16)}) does not decode as msgpack: ${(err as Error).message}`);
+  }
+}
+
 /** Decodes a value; bytes that are not valid msgpack are ECORRUPT naming `where`. */
 export function decodeValue(bytes: Uint8Array, where = 'a value'): unknown {
   try {
