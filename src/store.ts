@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import { recover, type RecoveryReport } from '../recovery/recover.js';
 import { checkStore } from '../recovery/check.js';
 import { BufferPool } from '../storage/bufferPool.js';
-import { type CommitProtocol, type DurableState, ioError, treeOf, writeCommit } from '../storage/commit.js';
+import { type CommitProtocol, type DurableState, ioError, pendingSplit, treeOf, writeCommit } from '../storage/commit.js';
 import { encodeCommitRecord } from '../storage/commitRecord.js';
 import { type FileIO, NodeFileIO } from '../storage/fileIO.js';
 import { WriterLock } from '../storage/lockFile.js';
@@ -49,7 +49,9 @@ export interface StoreStats {
   height: number;
   nodes: number;
   fileBytes: number;
+  /** Bytes below the high-water mark free for reuse now (never allocated, or freed with their grace period over). */
   freeBytes: number;
+  /** Bytes freed by commits that an open snapshot or iterator may still read. */
   pendingBytes: number;
   snapshots: number;
   snapshotsLeaked: number;
@@ -314,14 +316,16 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     const rec = this.state.rec;
     const fileBytes = this.io.size();
     const hwmBytes = rec.highWaterCell * CELL_BYTES;
+    const reader = new TreeReader(this.pager, this.tree, rec.commit);
+    const { reusable, waiting } = pendingSplit(reader, this.pager, rec, this.readers.oldest() ?? rec.commit);
     return {
       version: rec.commit,
       ranges: rec.ranges,
       height: rec.main.height,
       nodes: rec.nodes,
       fileBytes,
-      freeBytes: (rec.highWaterCell - CELL_BASE - rec.allocatedCells) * CELL_BYTES + Math.max(0, fileBytes - hwmBytes),
-      pendingBytes: rec.pendingCells * CELL_BYTES,
+      freeBytes: (rec.highWaterCell - CELL_BASE - rec.allocatedCells + reusable) * CELL_BYTES + Math.max(0, fileBytes - hwmBytes),
+      pendingBytes: waiting * CELL_BYTES,
       snapshots: this.readers.snapshots,
       snapshotsLeaked: this.readers.leaked.snapshot,
       iteratorsLeaked: this.readers.leaked.iterator,

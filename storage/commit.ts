@@ -1,9 +1,10 @@
 /**
  * Commits: turn a transaction's new tree into cells on disk and swap the root atomically.
  *
- *  1. Release pending frees whose grace period is over: the cells freed by commit K go back to
- *     the space map once no open reader is older than K (and K is durable — it is older than the
- *     commit being written).
+ *  1. Reuse pending frees whose grace period is over: the cells freed by commit K are taken
+ *     first (storage/freeList.ts) once no open reader is older than K (and K is durable — it is
+ *     older than the commit being written). They stay allocated in the space map throughout, so
+ *     reusing them touches only the pending tree.
  *  2. Give every new node and value record a cell. Allocation changes the space map, whose new
  *     nodes need cells too; iterate to a fixed point (LMDB does the same with its free list).
  *     Nodes replaced during the iteration hand their cells back to a local pool first.
@@ -19,7 +20,7 @@
 import { MapleError, assert } from '../src/errors.js';
 import { MAX_INDEX } from '../src/limits.js';
 import { iterate } from '../src/cursor.js';
-import { type TreeState, type WriteSink, writeRange } from '../src/tree.js';
+import { type NodeSource, type TreeState, type WriteSink, writeRange } from '../src/tree.js';
 import type { BufferPool } from './bufferPool.js';
 import { type CommitRecord, type TreeRoot, FLAG_CELLS_DURABLE, encodeCommitRecord } from './commitRecord.js';
 import type { FileIO } from './fileIO.js';
@@ -28,6 +29,7 @@ import { CELL_BYTES, PAGE_BYTES, RING_SLOTS, ringSlotOffsetBytes } from './pageF
 import type { Pager } from './pager.js';
 import { type CellRun, SpaceMap } from './spaceMap.js';
 import { RECORD_HEADER_BYTES, encodeRecord, recordCells } from './valueRecord.js';
+import { FreeList } from './freeList.js';
 import { PACK_MAX_BYTES, encodeBlock, packValues } from './valueBlock.js';
 
 export type CommitProtocol = 'one-sync' | 'two-sync';
@@ -143,6 +145,21 @@ function visitNew(ref: Ref | null, nodes: MemNode[], records: NewValue[]): void 
   nodes.push(ref);
 }
 
+/** Cells on pending lists: reusable now (freed by commits ≤ horizon) and still waiting. */
+export function pendingSplit(src: NodeSource, pager: Pager, rec: CommitRecord, horizon: number): { reusable: number; waiting: number } {
+  let reusable = 0;
+  let waiting = 0;
+  const pending = treeOf(rec.pending);
+  for (const entry of iterate(src, pending, 0, MAX_INDEX, false)) {
+    if (!(entry.slot instanceof RecordSlot)) continue;
+    let cells = 0;
+    for (const run of pendingRuns(pager.recordBytes(entry.slot.cell, rec.commit).slice())) cells += run.count;
+    if (Math.floor(entry.first / PENDING_KEYS_PER_COMMIT) <= horizon) reusable += cells;
+    else waiting += cells;
+  }
+  return { reusable, waiting };
+}
+
 export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: DurableState, input: CommitInput, options: CommitOptions): CommitResult {
   const prev = state.rec;
   const commit = prev.highestCommit + 1;
@@ -160,17 +177,28 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   const pending = treeOf(prev.pending);
   let pendingCells = prev.pendingCells;
 
-  // 1. Release pending frees whose grace period is over.
+  // 1. The free list: pending entries whose grace period is over (freed by commits no open
+  //    reader is older than), taken lazily as cells are needed.
   const releaseUpTo = Math.min(input.horizon, prev.commit);
   const releasable = [...iterate(sink, pending, 0, (releaseUpTo + 1) * PENDING_KEYS_PER_COMMIT - 1, false)];
-  for (const entry of releasable) {
+  const free = new FreeList(releasable.length, (i) => {
+    const entry = releasable[i]!;
     assert(entry.slot instanceof RecordSlot, `pending entry ${entry.first} holds a record`);
-    for (const run of pendingRuns(pager.recordBytes(entry.slot.cell, prev.commit).slice())) {
-      space.release(run.start, run.count);
-      pendingCells -= run.count;
-    }
+    const runs = pendingRuns(pager.recordBytes(entry.slot.cell, prev.commit).slice());
+    for (const run of runs) pendingCells -= run.count;
     writeRange(sink, pending, entry.first, entry.last, null);
-  }
+    return runs;
+  });
+  /** Gives each record a contiguous run: from the free list, else from the space map. */
+  const placeRecords = (records: NewValue[]): void => {
+    const rest: NewValue[] = [];
+    for (const r of records) {
+      const start = free.run(recordCells(r.bytes.length));
+      if (start === undefined) rest.push(r);
+      else r.cell = start;
+    }
+    space.allocateRecords(rest);
+  };
 
   const needed = (): { nodes: MemNode[]; records: NewValue[] } => {
     const nodes: MemNode[] = [];
@@ -187,8 +215,15 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     if (space.adjustBlock(cell, delta)) frees.push({ start: cell, count: 1 });
   }
   const blocks = options.packValues ? packValues(neighbourRuns(input.main.root)) : [];
-  const blockCells = space.allocateBlocks(blocks);
-  space.allocateRecords(needed().records.filter((v) => v.offset < 0));
+  const blockCells = blocks.map(() => free.cell() ?? 0);
+  const unplaced = blockCells.filter((c) => c === 0).length;
+  if (unplaced > 0) {
+    const fresh: number[] = [];
+    for (const run of space.allocate(unplaced, false)) for (let c = 0; c < run.count; c++) fresh.push(run.start + c);
+    for (let i = 0, k = 0; i < blockCells.length; i++) if (blockCells[i] === 0) blockCells[i] = fresh[k++]!;
+  }
+  blocks.forEach((block, i) => space.setBlockCount(blockCells[i]!, block.values.length, block.values));
+  placeRecords(needed().records.filter((v) => v.offset < 0));
 
   // 3. Cells for every new node. Allocating changes the space map, whose new nodes need cells
   //    too: take cells, re-count, take more until everything fits (new nodes replace nodes that
@@ -201,8 +236,15 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
       assert(round < MAX_ROUNDS, 'commit allocation converges');
       nodes = needed().nodes;
       if (nodes.length <= cells.length) return;
-      for (const run of space.allocate(nodes.length - cells.length + 1, false)) {
-        for (let c = 0; c < run.count; c++) cells.push(run.start + c);
+      let missing = nodes.length - cells.length;
+      for (let c = free.cell(); c !== undefined; c = missing > 0 ? free.cell() : undefined) {
+        cells.push(c);
+        missing--;
+      }
+      if (missing > 0) {
+        for (const run of space.allocate(missing + 1, false)) {
+          for (let c = 0; c < run.count; c++) cells.push(run.start + c);
+        }
       }
     }
   };
@@ -216,14 +258,14 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   const addChunk = (): void => {
     assert(chunks.length < PENDING_KEYS_PER_COMMIT, 'pending list fits its key space');
     const chunk = new NewValue(new Uint8Array(CHUNK_RUNS * 8));
-    space.allocateRecords([chunk]);
+    placeRecords([chunk]);
     writeRange(sink, pending, commit * PENDING_KEYS_PER_COMMIT + chunks.length, commit * PENDING_KEYS_PER_COMMIT + chunks.length, chunk);
     chunks.push(chunk);
     capacity += CHUNK_RUNS - 1;
   };
   const leftover = (): CellRun[] => {
     const sorted = cells.slice().sort((x, y) => x - y);
-    return sorted.slice(nodes.length).map((c) => ({ start: c, count: 1 }));
+    return sorted.slice(nodes.length).map((c): CellRun => ({ start: c, count: 1 })).concat(free.leftovers());
   };
   do addChunk();
   while (capacity < frees.length + PENDING_SLACK_RUNS);
@@ -238,6 +280,8 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     node.cell = cells[i]!;
   });
   for (let i = nodes.length; i < cells.length; i++) frees.push({ start: cells[i]!, count: 1 });
+  // Free-list cells loaded but not used go back on the list, under this commit.
+  frees.push(...free.leftovers());
   const list = coalesce(frees);
   let next = 0;
   for (const chunk of chunks) {

@@ -4,15 +4,15 @@
  * cells is `emptyArea(k)` — the query the kernel uses to place a new mapping — and everything at
  * or above the high-water mark is one big gap, so the file grows by allocating there.
  *
- * Cells a commit stops referencing are not returned here at once: they are pending (see
- * storage/commit.ts) until no snapshot can reach them.
+ * Cells a commit stops referencing are not returned here: they stay allocated and are listed
+ * in the pending tree, which is also the free list once their grace period is over
+ * (storage/commit.ts, storage/freeList.ts).
  */
 import { assert } from '../src/errors.js';
 import { lookup } from '../src/cursor.js';
 import { emptyArea } from '../src/gaps.js';
 import { type TreeState, type WriteSink, writeRange } from '../src/tree.js';
 import { InlineSlot, type NewValue, type Slot } from './node.js';
-import type { Block } from './valueBlock.js';
 import { recordCells } from './valueRecord.js';
 import { CELL_BASE, MAX_CELL } from './pageFile.js';
 
@@ -105,17 +105,10 @@ export class SpaceMap {
     }
   }
 
-  /** Gives every block a cell and records each block's reference count (its entries). */
-  allocateBlocks(blocks: Block[]): number[] {
-    if (blocks.length === 0) return [];
-    const cells: number[] = [];
-    for (const run of this.allocate(blocks.length, false)) for (let c = 0; c < run.count; c++) cells.push(run.start + c);
-    blocks.forEach((block, i) => {
-      const cell = cells[i]!;
-      for (const v of block.values) v.cell = cell;
-      writeRange(this.sink, this.tree, cell, cell, countSlot(block.values.length));
-    });
-    return cells;
+  /** Records a new block's reference count (its entries) on its allocated cell. */
+  setBlockCount(cell: number, count: number, values: NewValue[]): void {
+    for (const v of values) v.cell = cell;
+    writeRange(this.sink, this.tree, cell, cell, countSlot(count));
   }
 
   /** Changes a block's reference count; at zero the block is an ordinary allocated cell, returned true. */
@@ -142,9 +135,4 @@ export class SpaceMap {
     if (start + count > this.highWaterCell) this.highWaterCell = start + count;
   }
 
-  /** Returns a run to free space. */
-  release(start: number, count: number): void {
-    writeRange(this.sink, this.tree, start, start + count - 1, null);
-    this.allocatedCells -= count;
-  }
 }

@@ -274,11 +274,12 @@ function allocationChurn(): Workload {
 }
 
 function spaceMapGrowth(): Workload {
-  // Many ~2-cell records, then every other one erased: once the frees leave the pending list,
-  // the space map holds hundreds of separate allocated runs and must grow to several levels.
+  // Many small neighbouring values packed into blocks (each block cell is its own space-map entry,
+  // holding its reference count), mixed with ~2-cell records, then every other one erased: the
+  // space map holds dozens of separate entries and must grow to several levels.
   const n = 700;
   const load: Op[] = [];
-  for (let i = 0; i < n; i++) load.push(sStore(i * 10, i * 10 + 3, { i, pad: 'y'.repeat(300) }));
+  for (let i = 0; i < n; i++) load.push(sStore(i * 10, i * 10 + 3, i % 7 === 0 ? { i, pad: 'y'.repeat(300) } : { i, pad: 'y'.repeat(8) }));
   const holes: Op[] = [];
   for (let i = 0; i < n; i += 2) holes.push({ t: 'erase', index: i * 10 });
   const steps: Step[] = [txn(load), txn(holes)];

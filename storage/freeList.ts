@@ -1,0 +1,61 @@
+/**
+ * The free list a commit allocates from first: the pending entries whose grace period is over
+ * (LMDB reuses its freed pages the same way). Their cells are still allocated in the space map, so
+ * reusing them changes only the left end of the pending tree — not a space-map leaf per run, which
+ * is what releasing them would cost. Entries are taken whole, oldest first; what a commit loads but
+ * does not use is listed again in its own pending list.
+ */
+import type { CellRun } from './spaceMap.js';
+
+export class FreeList {
+  private readonly runs: CellRun[] = [];
+  private next = 0;
+
+  /**
+   * @param entries releasable pending entries, oldest first
+   * @param take loads one entry's runs and removes the entry from the pending tree
+   */
+  constructor(private readonly entries: number, private readonly take: (index: number) => CellRun[]) {}
+
+  private loadNext(): boolean {
+    if (this.next >= this.entries) return false;
+    for (const run of this.take(this.next++)) if (run.count > 0) this.runs.push({ ...run });
+    return true;
+  }
+
+  /** One cell, or undefined when nothing reusable is left. */
+  cell(): number | undefined {
+    for (;;) {
+      const run = this.runs[this.runs.length - 1];
+      if (run) {
+        const cell = run.start;
+        run.start++;
+        run.count--;
+        if (run.count === 0) this.runs.pop();
+        return cell;
+      }
+      if (!this.loadNext()) return undefined;
+    }
+  }
+
+  /** `count` contiguous cells, or undefined when no loaded or loadable run is long enough. */
+  run(count: number): number | undefined {
+    for (;;) {
+      for (let i = this.runs.length - 1; i >= 0; i--) {
+        const run = this.runs[i]!;
+        if (run.count < count) continue;
+        const start = run.start;
+        run.start += count;
+        run.count -= count;
+        if (run.count === 0) this.runs.splice(i, 1);
+        return start;
+      }
+      if (!this.loadNext()) return undefined;
+    }
+  }
+
+  /** Runs loaded but not used. */
+  leftovers(): CellRun[] {
+    return this.runs.filter((r) => r.count > 0);
+  }
+}
