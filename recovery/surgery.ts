@@ -18,7 +18,9 @@ import { BufferPool } from '../storage/bufferPool.js';
 import { type CommitRecord, FLAG_CELLS_DURABLE, encodeCommitRecord } from '../storage/commitRecord.js';
 import { NodeFileIO } from '../storage/fileIO.js';
 import { WriterLock } from '../storage/lockFile.js';
-import { type Ref, InlineSlot, NewValue, PackedSlot } from '../storage/node.js';
+import { type Ref, InlineSlot, NewValue, PackedSlot, nodeCommit, nodeNonce, pointerIsFresh } from '../storage/node.js';
+import { CELL_BYTES } from '../storage/pageFile.js';
+import { readRecordHeader } from '../storage/valueRecord.js';
 import { PAGE_BYTES, readHeader, ringSlotOffsetBytes } from '../storage/pageFile.js';
 import { Pager } from '../storage/pager.js';
 import { decodeValue } from '../storage/valueCodec.js';
@@ -83,17 +85,29 @@ export function salvage(path: string, outPath: string): SalvageResult {
     const pager = new Pager(io, pool);
     const ring = readRing(io);
     if (ring.length === 0) throw new MapleError('ECORRUPT', `${path}: no commit record has a valid checksum; nothing to salvage from`);
-    // The newest record whose cells validate, else the newest at all (its readable parts).
-    const chosen = ring.find((r) => validateCommit(io, pool, r.rec, { cells: 0 })) ?? ring[0]!;
+    // The newest record, read cell by cell: damaged cells are skipped, and a cell its parent
+    // marks as written by that commit must carry the commit's number and nonce (a torn commit's
+    // stale cells are skipped too, never copied).
+    const chosen = ring[0]!;
     const version = chosen.rec.commit;
+    const nonce = chosen.rec.nonce;
+    const ownCell = (cell: number): boolean => {
+      const at = pager.verifiedNodeOffset(cell);
+      const bytes = pool.slab.subarray(at, at + CELL_BYTES);
+      return nodeCommit(bytes) === version && nodeNonce(bytes) === nonce;
+    };
     const result: SalvageResult = { commit: version, ranges: 0, skippedNodes: 0, skippedValues: 0 };
     const out = open(outPath, { sync: 'full' });
     try {
       out.transaction((tx) => {
-        const walk = (ref: Ref, min: number, max: number, depth: number): void => {
+        const walk = (ref: Ref, min: number, max: number, depth: number, fresh: boolean): void => {
           let node;
+          let raw: Uint8Array;
           try {
             node = pager.node(ref, max, version);
+            if (fresh && !ownCell(ref as number)) throw new Error('stale cell under a fresh pointer');
+            const at = pager.verifiedNodeOffset(ref as number);
+            raw = pool.slab.slice(at, at + CELL_BYTES);
           } catch {
             result.skippedNodes++;
             return;
@@ -105,6 +119,12 @@ export function salvage(path: string, outPath: string): SalvageResult {
               const slot = node.slots[i] ?? null;
               if (slot !== null) {
                 try {
+                  if (pointerIsFresh(raw, true, i)) {
+                    const cell = (slot as { cell: number }).cell;
+                    if (slot instanceof PackedSlot ? !ownCell(cell) : readRecordHeader(pager.recordBytesRaw(cell), cell).nonce !== nonce) {
+                      throw new Error('stale value under a fresh pointer');
+                    }
+                  }
                   const bytes =
                     slot instanceof InlineSlot || slot instanceof NewValue
                       ? slot.bytes
@@ -118,12 +138,12 @@ export function salvage(path: string, outPath: string): SalvageResult {
                 }
               }
             } else if (depth < 64) {
-              walk(node.children[i]!, lo, hi, depth + 1);
+              walk(node.children[i]!, lo, hi, depth + 1, pointerIsFresh(raw, false, i));
             }
             lo = hi + 1;
           }
         };
-        if (chosen.rec.main.cell !== 0) walk(chosen.rec.main.cell, 0, MAX_INDEX, 0);
+        if (chosen.rec.main.cell !== 0) walk(chosen.rec.main.cell, 0, MAX_INDEX, 0, chosen.rec.main.fresh);
       });
     } finally {
       out.close();

@@ -19,18 +19,18 @@
  */
 import { MapleError, assert } from '../src/errors.js';
 import { MAX_INDEX } from '../src/limits.js';
-import { iterate } from '../src/cursor.js';
+import { iterate, lookup } from '../src/cursor.js';
 import { type NodeSource, type TreeState, type WriteSink, writeRange } from '../src/tree.js';
 import type { BufferPool } from './bufferPool.js';
 import { type CommitRecord, type TreeRoot, FLAG_CELLS_DURABLE, encodeCommitRecord } from './commitRecord.js';
 import type { FileIO } from './fileIO.js';
-import { type MemNode, type Ref, NewValue, RecordSlot, encodeNode, NODE_BYTES } from './node.js';
+import { type MemNode, type Ref, NewValue, PackedSlot, RecordSlot, encodeNode, NODE_BYTES } from './node.js';
 import { CELL_BYTES, PAGE_BYTES, RING_SLOTS, ringSlotOffsetBytes } from './pageFile.js';
 import type { Pager } from './pager.js';
 import { type CellRun, SpaceMap } from './spaceMap.js';
 import { RECORD_HEADER_BYTES, encodeRecord, recordCells } from './valueRecord.js';
 import { FreeList } from './freeList.js';
-import { PACK_MAX_BYTES, encodeBlock, packValues } from './valueBlock.js';
+import { PACK_MAX_BYTES, blockEntries, encodeBlock, packValues } from './valueBlock.js';
 
 export type CommitProtocol = 'one-sync' | 'two-sync';
 
@@ -118,7 +118,14 @@ function neighbourRuns(root: Ref | null): NewValue[][] {
         else loners.push(...current);
         current = [];
       }
-      for (const s of ref.slots) if (s instanceof NewValue && s.bytes.length <= PACK_MAX_BYTES) current.push(s);
+      let lo = min;
+      ref.slots.forEach((s, i) => {
+        if (s instanceof NewValue && s.bytes.length <= PACK_MAX_BYTES) {
+          s.key = lo;
+          current.push(s);
+        }
+        lo = ref.lasts[i]! + 1;
+      });
       lastMax = max;
       return;
     }
@@ -133,6 +140,39 @@ function neighbourRuns(root: Ref | null): NewValue[][] {
   else loners.push(...current);
   if (loners.length > 0) runs.push(loners);
   return runs;
+}
+
+/** A block whose reference count falls to this or below has its survivors moved. */
+const RELOCATE_AT = 4;
+
+/**
+ * Blocks this commit leaves with at most RELOCATE_AT references: find each surviving entry
+ * through the key stored with it and store its value again, so it lands in this commit's new
+ * block and the old cell can be freed instead of being pinned by a survivor. A survivor whose
+ * range no longer starts at its key (trimmed on the left) stays where it is.
+ */
+function relocateSurvivors(pager: Pager, version: number, space: SpaceMap, main: TreeState, deltas: Map<number, number>, frees: CellRun[]): void {
+  const sink: WriteSink = {
+    node: (ref, max) => pager.node(ref, max, version),
+    freeNode: (cell) => frees.push({ start: cell, count: 1 }),
+    dropNew: (node) => assert(node.cell === 0, 'main-tree nodes have no cells before allocation'),
+    freeRecord: (cell) => frees.push({ start: cell, count: pager.recordCellCount(cell) }),
+    recordBytes: (cell) => pager.recordBytes(cell, version).slice(),
+    refPacked: (cell, delta) => deltas.set(cell, (deltas.get(cell) ?? 0) + delta),
+  };
+  for (const [cell, delta] of [...deltas]) {
+    if (delta >= 0) continue;
+    const left = space.blockCount(cell) + delta;
+    if (left <= 0 || left > RELOCATE_AT) continue;
+    const at = pager.verifiedNodeOffset(cell);
+    const entries = blockEntries(pager.pool.slab.slice(at, at + CELL_BYTES));
+    for (const e of entries) {
+      if (!Number.isSafeInteger(e.key)) continue; // a damaged key finds nothing to move
+      const hit = lookup(sink, main, e.key);
+      if (!hit || hit.first !== e.key || !(hit.slot instanceof PackedSlot) || hit.slot.cell !== cell || hit.slot.offset !== e.offset) continue;
+      writeRange(sink, main, hit.first, hit.last, new NewValue(e.bytes));
+    }
+  }
 }
 
 function visitNew(ref: Ref | null, nodes: MemNode[], records: NewValue[]): void {
@@ -211,8 +251,10 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
 
   // 2. Blocks whose last reference went are freed; small new values are packed into new blocks;
   //    larger ones get records, each a contiguous run, first-fit into holes, else at the tail.
-  for (const [cell, delta] of input.packedDeltas) {
-    if (space.adjustBlock(cell, delta)) frees.push({ start: cell, count: 1 });
+  const deltas = new Map(input.packedDeltas);
+  if (options.packValues) relocateSurvivors(pager, prev.commit, space, input.main, deltas, frees);
+  for (const [cell, delta] of deltas) {
+    if (delta !== 0 && space.adjustBlock(cell, delta)) frees.push({ start: cell, count: 1 });
   }
   const blocks = options.packValues ? packValues(neighbourRuns(input.main.root)) : [];
   const blockCells = blocks.map(() => free.cell() ?? 0);

@@ -88,6 +88,8 @@ export class PackedSlot {
 export class NewValue {
   cell = 0;
   offset = -1;
+  /** The first index of the range it is written for, when packed (kept in the block entry). */
+  key = 0;
   /** Fixed once the value is in a tree, except the pending list, sized last (storage/commit.ts). */
   constructor(public bytes: Uint8Array) {}
 }

@@ -56,6 +56,13 @@ export class Pager {
     return out;
   }
 
+  /** The first cell of a record, unverified (for its header). */
+  recordBytesRaw(cell: number): Uint8Array {
+    const frame = this.pool.frame(cell >>> CELLS_PER_PAGE_SHIFT);
+    const offset = frame * PAGE_BYTES + (cell & (CELLS_PER_PAGE - 1)) * CELL_BYTES;
+    return this.pool.slab.subarray(offset, offset + CELL_BYTES);
+  }
+
   /** The record's msgpack bytes, verified; a view that is valid until the next read. */
   recordBytes(cell: number, version: number): Uint8Array {
     // A one-cell record verified since its page was read is not checksummed again (like nodes).

@@ -111,6 +111,14 @@ export class SpaceMap {
     writeRange(this.sink, this.tree, cell, cell, countSlot(count));
   }
 
+  /** A packed value block's reference count. */
+  blockCount(cell: number): number {
+    const e = lookup(this.sink, this.tree, cell);
+    const count = e && e.first === cell && e.last === cell ? slotCount(e.slot) : undefined;
+    assert(count !== undefined, `cell ${cell} is a packed value block with a reference count`);
+    return count;
+  }
+
   /** Changes a block's reference count; at zero the block is an ordinary allocated cell, returned true. */
   adjustBlock(cell: number, delta: number): boolean {
     const e = lookup(this.sink, this.tree, cell);

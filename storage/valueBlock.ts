@@ -9,13 +9,16 @@
  *   2       2     zero
  *   4       4     CRC-32 of bytes 8..255 then bytes 0..3 (the node checksum)
  *   8       8     writing commit number
- *   16      …     entries: u8 length, then that many msgpack bytes; the rest is zero
+ *   16      …     entries: u8 length, 7-byte key (the `first` of the range it was written for, u56),
+ *                 then `length` msgpack bytes; the rest is zero
  *   248     4     commit nonce (the node position: recovery matches it)
  *   252     4     zero
  *
  * A block is immutable. Any number of leaf slots may point at one entry (a store that splits a
  * range shares the entry), so the space map keeps, for every block cell, the number of slots that
- * point into it; when it drops to zero the cell is freed like any other.
+ * point into it; when it drops to zero the cell is freed like any other. When it drops to a few,
+ * the commit moves the survivors (found through their keys) into its own new block, so one
+ * survivor never pins a whole cell.
  */
 import { crc32 } from './checksum.js';
 import { corruptCell, nodeChecksumOk, type NewValue, OFF_COMMIT, OFF_NONCE, readU64 } from './node.js';
@@ -24,8 +27,9 @@ import { CELL_BYTES } from './pageFile.js';
 export const BLOCK_TYPE = 5;
 export const BLOCK_ENTRIES_OFFSET = 16;
 const BLOCK_END = 248;
+const ENTRY_HEADER_BYTES = 8;
 /** Largest value that is packed; larger ones get a record of their own. */
-export const PACK_MAX_BYTES = BLOCK_END - BLOCK_ENTRIES_OFFSET - 1;
+export const PACK_MAX_BYTES = BLOCK_END - BLOCK_ENTRIES_OFFSET - ENTRY_HEADER_BYTES;
 
 export interface Block {
   values: NewValue[];
@@ -42,7 +46,7 @@ export function packValues(runs: NewValue[][]): Block[] {
   for (const run of runs) {
     at = BLOCK_END;
     for (const v of run) {
-    const need = 1 + v.bytes.length;
+    const need = ENTRY_HEADER_BYTES + v.bytes.length;
     if (!current || at + need > BLOCK_END) {
       current = { values: [] };
       blocks.push(current);
@@ -65,7 +69,12 @@ export function encodeBlock(block: Block, commit: number, nonce: number, out: Ui
   dv.setUint32(OFF_NONCE, nonce >>> 0, true);
   for (const v of block.values) {
     out[v.offset] = v.bytes.length;
-    out.set(v.bytes, v.offset + 1);
+    let key = v.key;
+    for (let b = 1; b < ENTRY_HEADER_BYTES; b++) {
+      out[v.offset + b] = key % 256;
+      key = Math.floor(key / 256);
+    }
+    out.set(v.bytes, v.offset + ENTRY_HEADER_BYTES);
   }
   // The same checksum as nodes: CRC of 8..255, continued over 0..3.
   dv.setUint32(4, crc32(out, 0, 4, crc32(out, 8, CELL_BYTES)), true);
@@ -79,6 +88,27 @@ export function blockEntry(cell: Uint8Array, address: number, offset: number, ma
   if (commit > maxCommit) throw corruptCell(address, `value block written by commit ${commit}, newer than the version ${maxCommit} being read`);
   if (offset < BLOCK_ENTRIES_OFFSET || offset >= BLOCK_END) throw corruptCell(address, `packed value offset ${offset} is outside the block`);
   const length = cell[offset]!;
-  if (offset + 1 + length > BLOCK_END) throw corruptCell(address, `packed value at offset ${offset} runs past the block`);
-  return cell.subarray(offset + 1, offset + 1 + length);
+  if (offset + ENTRY_HEADER_BYTES + length > BLOCK_END) throw corruptCell(address, `packed value at offset ${offset} runs past the block`);
+  return cell.subarray(offset + ENTRY_HEADER_BYTES, offset + ENTRY_HEADER_BYTES + length);
+}
+
+export interface BlockEntry {
+  offset: number;
+  key: number;
+  bytes: Uint8Array;
+}
+
+/** Every entry of a (verified) block, for moving survivors. */
+export function blockEntries(cell: Uint8Array): BlockEntry[] {
+  const out: BlockEntry[] = [];
+  let at = BLOCK_ENTRIES_OFFSET;
+  for (let i = 0; i < cell[1]! && at + ENTRY_HEADER_BYTES <= BLOCK_END; i++) {
+    const length = cell[at]!;
+    let key = 0;
+    for (let b = ENTRY_HEADER_BYTES - 1; b >= 1; b--) key = key * 256 + cell[at + b]!;
+    if (at + ENTRY_HEADER_BYTES + length > BLOCK_END) break;
+    out.push({ offset: at, key, bytes: cell.slice(at + ENTRY_HEADER_BYTES, at + ENTRY_HEADER_BYTES + length) });
+    at += ENTRY_HEADER_BYTES + length;
+  }
+  return out;
 }

@@ -348,12 +348,14 @@ describe('fuzzing', () => {
         return { ok: false };
       }
     };
+    /** Each entry: u8 length, 7-byte key (u56 LE, only used at commit to find survivors), bytes. */
+    const ENTRY_HEADER = 8;
     /** The original block's entries in order: [offset, length]. */
     const entriesOf = (cell: Uint8Array): Array<[number, number]> => {
       const out: Array<[number, number]> = [];
-      for (let off = BLOCK_ENTRIES_OFFSET, i = 0; i < cell[1]! && off < OFF_NONCE; i++) {
+      for (let off = BLOCK_ENTRIES_OFFSET, i = 0; i < cell[1]! && off + ENTRY_HEADER + cell[off]! <= OFF_NONCE; i++) {
         out.push([off, cell[off]!]);
-        off += 1 + cell[off]!;
+        off += ENTRY_HEADER + cell[off]!;
       }
       return out;
     };
@@ -363,29 +365,36 @@ describe('fuzzing', () => {
     const undetectable: string[] = [];
     const unforged: string[] = [];
     const failures: string[] = [];
-    for (let round = 0; round < 48; round++) {
+    const keyForgeryChangedValue: string[] = [];
+    let keyOnlyRounds = 0;
+    for (let round = 0; round < 60; round++) {
       for (const address of blocks) {
         const forged = image.slice();
         const at = address * CELL_BYTES;
         const cell = forged.subarray(at, at + CELL_BYTES);
         const original = image.subarray(at, at + CELL_BYTES);
         const entries = entriesOf(original);
-        const end = entries.length ? entries.at(-1)![0] + 1 + entries.at(-1)![1] : BLOCK_ENTRIES_OFFSET;
-        const mode = round % 4;
+        const end = entries.length ? entries.at(-1)![0] + ENTRY_HEADER + entries.at(-1)![1] : BLOCK_ENTRIES_OFFSET;
+        const mode = round % 5;
         if (mode === 0) {
           // The whole entry area, length bytes included.
           rng.fill(cell.subarray(BLOCK_ENTRIES_OFFSET, OFF_NONCE));
         } else if (mode === 1) {
-          // The msgpack bytes of every entry, lengths kept (a type byte now and then).
+          // The msgpack bytes of every entry, lengths and keys kept (a type byte now and then).
           for (const [off, len] of entries) {
-            rng.fill(cell.subarray(off + 1, off + 1 + len));
-            if (round % 8 === 5 && len > 0) cell[off + 1] = [0x80, 0x90, 0xa0, 0xdc, 0xde, 0xc7, 0xd4, 0xc1][rng.below(8)] as number;
+            const start = off + ENTRY_HEADER;
+            rng.fill(cell.subarray(start, start + len));
+            if (round % 10 === 6 && len > 0) cell[start] = [0x80, 0x90, 0xa0, 0xdc, 0xde, 0xc7, 0xd4, 0xc1][rng.below(8)] as number;
           }
         } else if (mode === 2) {
           // Only bytes no entry uses: the unused tail, the zero fields.
           rng.fill(cell.subarray(end, OFF_NONCE));
           rng.fill(cell.subarray(2, 4));
           rng.fill(cell.subarray(OFF_NONCE + 4, CELL_BYTES));
+        } else if (mode === 4) {
+          // Only the keys: harmless for reads (keys only find survivors at commit), so every
+          // entry must read back its own value and the store must read exactly the model.
+          for (const [off] of entries) rng.fill(cell.subarray(off + 1, off + ENTRY_HEADER));
         } else {
           // A random span inside the entry area.
           const from = BLOCK_ENTRIES_OFFSET + rng.below(PACK_MAX_BYTES);
@@ -403,6 +412,10 @@ describe('fuzzing', () => {
           const after = entryValue(cell, address, offset);
           if (!after.ok) broken = true;
           else if (!before.ok || !sameValue(after.value, before.value)) spoofed = true;
+        }
+        if (mode === 4) {
+          keyOnlyRounds++;
+          if (spoofed || broken) keyForgeryChangedValue.push(what);
         }
         if (spoofed) {
           undetectable.push(what);
@@ -422,6 +435,9 @@ describe('fuzzing', () => {
     );
     expect(failures).toEqual([]);
     expect(unforged, 'forged blocks the store\'s checksum rejects or whose nonce changed').toEqual([]);
+    // Forged keys alone change no value (and were judged strictly above: the store reads the model).
+    expect(keyOnlyRounds).toBeGreaterThanOrEqual(blocks.length * 12);
+    expect(keyForgeryChangedValue).toEqual([]);
     // The strict judgement must be the rule, and must see entries the forgery really broke.
     expect(strictCount).toBeGreaterThan(undetectable.length * 5);
     expect(detectable).toBeGreaterThan(blocks.length);

@@ -1,7 +1,7 @@
 /**
  * Packed value blocks seen from the public API: small values share cells (bytes per range), a
  * store that splits a packed range shares its entry (reference count 2), erasing both halves frees
- * the block, the inline / packed / record boundaries (7, 8, 231, 232 msgpack bytes) round trip and
+ * the block, the inline / packed / record boundaries (7, 8, 224, 225 msgpack bytes) round trip and
  * survive reopening, and a snapshot keeps reading packed values that later commits overwrote.
  *
  * The file is inspected only through the documented cell formats (storage/node.ts,
@@ -42,14 +42,25 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
+/** Each block entry: u8 length, 7-byte key (u56 LE), then the msgpack bytes. */
+const ENTRY_HEADER = 8;
+
 /** Block cells (valid checksum) holding an entry whose bytes are exactly `bytes`. */
 function blocksHolding(file: string, bytes: Uint8Array): number[] {
-  const found: number[] = [];
+  return blockEntriesHolding(file, bytes).map((e) => e.block);
+}
+
+/** Every entry (block, offset, key) of a valid block cell whose bytes are exactly `bytes`. */
+function blockEntriesHolding(file: string, bytes: Uint8Array): { block: number; offset: number; key: number }[] {
+  const found: { block: number; offset: number; key: number }[] = [];
   for (const { at, cell } of cells(file)) {
     if (cell[0] !== BLOCK_TYPE || !nodeChecksumOk(cell)) continue;
-    for (let off = 16; off < 248; off += 1 + cell[off]!) {
-      if (cell[off] === 0) break;
-      if (sameBytes(cell.subarray(off + 1, off + 1 + cell[off]!), bytes)) found.push(at);
+    let off = 16;
+    for (let i = 0; i < cell[1]! && off + ENTRY_HEADER + cell[off]! <= 248; i++) {
+      let key = 0;
+      for (let b = ENTRY_HEADER - 1; b >= 1; b--) key = key * 256 + cell[off + b]!;
+      if (sameBytes(cell.subarray(off + ENTRY_HEADER, off + ENTRY_HEADER + cell[off]!), bytes)) found.push({ block: at, offset: off, key });
+      off += ENTRY_HEADER + cell[off]!;
     }
   }
   return found;
@@ -131,6 +142,8 @@ describe('packed value blocks through the public API', () => {
     s.store(5000, 5999, value);
     const entryBytes = packr.pack(value);
     expect(blocksHolding(file, entryBytes).length).toBe(1);
+    // The entry carries the first index of the range it was written for.
+    expect(blockEntriesHolding(file, entryBytes).map((e) => e.key)).toEqual([5000]);
 
     // Store into the middle: both halves keep the original value, pointing at the same entry.
     s.store(5400, 5599, 'mid');
@@ -200,45 +213,61 @@ describe('packed value blocks through the public API', () => {
     s.close();
   });
 
-  test('values of exactly 7, 8, 231 and 232 msgpack bytes round trip and survive reopening', () => {
+  test('packValues is on by default: a small value goes to a block, not a record', () => {
+    const t = temp();
+    const file = t.file();
+    const s = open<unknown>(file, { sync: 'none' });
+    const value = { id: 3, prot: 'rw-p' };
+    expect(msgpackBytes(value)).toBeGreaterThan(7);
+    s.store(0x7000, 0x7fff, value);
+    s.close();
+    expect(blockEntriesHolding(file, packr.pack(value)).map((e) => e.key)).toEqual([0x7000]);
+    expect(recordsHolding(file, packr.pack(value))).toEqual([]);
+  });
+
+  test('values of exactly 7, 8, 224 and 225 msgpack bytes round trip and survive reopening', () => {
     const t = temp();
     const file = t.file();
     // A string of n characters (n ≥ 32) packs to n + 2 bytes; below 32, to n + 1.
-    const sized = { 7: 'a'.repeat(6), 8: 'b'.repeat(7), 231: 'c'.repeat(229), 232: 'd'.repeat(230) } as const;
+    const sized = { 7: 'a'.repeat(6), 8: 'b'.repeat(7), 224: 'c'.repeat(222), 225: 'd'.repeat(223) } as const;
+    expect(PACK_MAX_BYTES).toBe(224);
     for (const [bytes, v] of Object.entries(sized)) expect(msgpackBytes(v), `${bytes}-byte value`).toBe(Number(bytes));
     const s = open<string>(file, { sync: 'none', packValues: true });
     s.store(7, 7, sized[7]);
     s.store(8, 8, sized[8]);
-    s.store(231, 231, sized[231]);
-    s.store(232, 232, sized[232]);
+    s.store(224, 224, sized[224]);
+    s.store(225, 225, sized[225]);
     for (const [k, v] of Object.entries(sized)) expect(s.load(Number(k))).toBe(v);
     s.check();
     s.close();
 
-    // Where they went: 7 inline (in no block, no record), 8 and 231 packed, 232 a record.
+    // Where they went: 7 inline (in no block, no record), 8 and 224 packed, 225 a record.
     expect(blocksHolding(file, packr.pack(sized[7]))).toEqual([]);
     expect(recordsHolding(file, packr.pack(sized[7]))).toEqual([]);
     expect(blocksHolding(file, packr.pack(sized[8])).length).toBe(1);
-    expect(blocksHolding(file, packr.pack(sized[231])).length).toBe(1);
-    expect(recordsHolding(file, packr.pack(sized[231]))).toEqual([]);
-    expect(blocksHolding(file, packr.pack(sized[232]))).toEqual([]);
-    expect(recordsHolding(file, packr.pack(sized[232])).length).toBe(1);
+    expect(blocksHolding(file, packr.pack(sized[224])).length).toBe(1);
+    expect(recordsHolding(file, packr.pack(sized[224]))).toEqual([]);
+    expect(blocksHolding(file, packr.pack(sized[225]))).toEqual([]);
+    // Each packed entry's key is the first index of its range.
+    expect(blockEntriesHolding(file, packr.pack(sized[8])).map((e) => e.key)).toEqual([8]);
+    expect(blockEntriesHolding(file, packr.pack(sized[224])).map((e) => e.key)).toEqual([224]);
+    expect(recordsHolding(file, packr.pack(sized[225])).length).toBe(1);
 
     const again = open<string>(file, { sync: 'none', packValues: true });
     for (const [k, v] of Object.entries(sized)) {
       expect(again.load(Number(k))).toBe(v);
       expect(again.entry(Number(k))).toEqual({ first: Number(k), last: Number(k), value: v });
     }
-    expect([...again.ranges()].map((r) => r.value)).toEqual([sized[7], sized[8], sized[231], sized[232]]);
+    expect([...again.ranges()].map((r) => r.value)).toEqual([sized[7], sized[8], sized[224], sized[225]]);
     again.check();
     // Splitting each (stores over the middle of a widened range) keeps every kind intact.
     again.transaction((tx) => {
-      for (const k of [7, 8, 231, 232]) tx.store(k * 1000, k * 1000 + 10, sized[k as 7 | 8 | 231 | 232]);
+      for (const k of [7, 8, 224, 225]) tx.store(k * 1000, k * 1000 + 10, sized[k as 7 | 8 | 224 | 225]);
     });
     again.transaction((tx) => {
-      for (const k of [7, 8, 231, 232]) tx.store(k * 1000 + 5, k * 1000 + 5, 'x');
+      for (const k of [7, 8, 224, 225]) tx.store(k * 1000 + 5, k * 1000 + 5, 'x');
     });
-    for (const k of [7, 8, 231, 232] as const) {
+    for (const k of [7, 8, 224, 225] as const) {
       expect(again.load(k * 1000)).toBe(sized[k]);
       expect(again.load(k * 1000 + 10)).toBe(sized[k]);
     }
