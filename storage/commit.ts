@@ -175,10 +175,10 @@ function relocateSurvivors(pager: Pager, version: number, space: SpaceMap, main:
   }
 }
 
-function visitNew(ref: Ref | null, nodes: MemNode[], records: NewValue[]): void {
+function visitNew(ref: Ref | null, nodes: MemNode[], records: NewValue[] | null): void {
   if (ref === null || typeof ref === 'number') return;
   if (ref.leaf) {
-    for (const s of ref.slots) if (s instanceof NewValue) records.push(s);
+    if (records) for (const s of ref.slots) if (s instanceof NewValue) records.push(s);
   } else {
     for (const c of ref.children) visitNew(c, nodes, records);
   }
@@ -240,13 +240,14 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     space.allocateRecords(rest);
   };
 
-  const needed = (): { nodes: MemNode[]; records: NewValue[] } => {
+  /** Every new node still to place, and (when asked) every new value. */
+  const needed = (withValues = true): { nodes: MemNode[]; records: NewValue[] } => {
     const nodes: MemNode[] = [];
-    const records: NewValue[] = [];
+    const records: NewValue[] | null = withValues ? [] : null;
     visitNew(input.main.root, nodes, records);
     visitNew(space.tree.root, nodes, records);
     visitNew(pending.root, nodes, records);
-    return { nodes, records };
+    return { nodes, records: records ?? [] };
   };
 
   // 2. Blocks whose last reference went are freed; small new values are packed into new blocks;
@@ -276,7 +277,7 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   const fillCells = (): void => {
     for (let round = 0; ; round++) {
       assert(round < MAX_ROUNDS, 'commit allocation converges');
-      nodes = needed().nodes;
+      nodes = needed(false).nodes;
       if (nodes.length <= cells.length) return;
       let missing = nodes.length - cells.length;
       for (let c = free.cell(); c !== undefined; c = missing > 0 ? free.cell() : undefined) {

@@ -23,8 +23,9 @@ export function encodeValue(value: unknown): Slot {
     throw invalid(`value cannot be encoded with msgpack: ${(err as Error).message}`);
   }
   if (bytes.length > MAX_VALUE_BYTES) throw tooLarge(bytes.length);
-  if (bytes.length <= MAX_INLINE_BYTES) return new InlineSlot(Uint8Array.from(bytes));
-  return new NewValue(Uint8Array.from(bytes));
+  // pack() returns a view of msgpackr's reusable buffer: copy (a typed-array copy, not element-wise).
+  if (bytes.length <= MAX_INLINE_BYTES) return new InlineSlot(new Uint8Array(bytes));
+  return new NewValue(new Uint8Array(bytes));
 }
 
 const span = { start: 0, end: 0 };
