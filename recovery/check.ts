@@ -10,6 +10,8 @@
  *    LEAF_MIN / INTERNAL_MIN slots;
  *  - values: inline, packed and record values decode as msgpack; records and blocks pass their
  *    checksums with commit ≤ the version; every block's reference count equals its slots;
+ *  - the shared-structures table decodes, lists as many structures as the commit record says,
+ *    and every value decodes through it;
  *  - the range and node counts in the commit record;
  *  - space: every cell below the high-water mark is exactly one of reachable, pending or free —
  *    none twice, none leaked — and the allocated / pending totals in the commit record hold.
@@ -21,8 +23,8 @@ import type { CommitRecord, TreeRoot } from '../storage/commitRecord.js';
 import { InlineSlot, INTERNAL_MIN, LEAF_MIN, PackedSlot, RecordSlot, corruptCell } from '../storage/node.js';
 import { isAllocatedMarker, slotCount } from '../storage/spaceMap.js';
 import { CELL_BASE } from '../storage/pageFile.js';
-import { decodeValue } from '../storage/valueCodec.js';
 import type { Pager } from '../storage/pager.js';
+import { loadCodec } from '../storage/structures.js';
 
 const enum Owner {
   Free = 0,
@@ -61,15 +63,18 @@ export function checkStore(pager: Pager, rec: CommitRecord): void {
   const main = walkTree(pager, rec, rec.main, Owner.MainNode, mark, 'main tree');
   if (main.ranges !== rec.ranges) throw new MapleError('ECORRUPT', `commit ${rec.commit} records ${rec.ranges} ranges; the main tree holds ${main.ranges}`);
   if (main.nodes !== rec.nodes) throw new MapleError('ECORRUPT', `commit ${rec.commit} records ${rec.nodes} nodes; the main tree has ${main.nodes}`);
+  // Values decode through the table this version holds, not the store's newer in-memory one.
+  const codec = loadCodec(pager, rec.structures, rec.commit, true);
+  if (rec.structures.cell !== 0) mark(rec.structures.cell, pager.recordCellCount(rec.structures.cell), Owner.MainRecord, 'shared-structures table');
   const blockRefs = new Map<number, number>();
   for (const e of main.entries) {
     if (e.slot instanceof InlineSlot) {
-      decodeValue(e.slot.bytes, `the inline value of [${e.first}, ${e.last}]`);
+      codec.decode(e.slot.bytes, `the inline value of [${e.first}, ${e.last}]`);
     } else if (e.slot instanceof RecordSlot) {
-      decodeValue(pager.recordBytes(e.slot.cell, rec.commit), `the value record at cell ${e.slot.cell} (page ${Math.floor(e.slot.cell / 16)})`);
+      codec.decode(pager.recordBytes(e.slot.cell, rec.commit), `the value record at cell ${e.slot.cell} (page ${Math.floor(e.slot.cell / 16)})`);
       mark(e.slot.cell, pager.recordCellCount(e.slot.cell), Owner.MainRecord, `value of [${e.first}, ${e.last}]`);
     } else if (e.slot instanceof PackedSlot) {
-      decodeValue(pager.packedBytes(e.slot.cell, e.slot.offset, rec.commit), `the packed value at cell ${e.slot.cell} (page ${Math.floor(e.slot.cell / 16)}), offset ${e.slot.offset}`);
+      codec.decode(pager.packedBytes(e.slot.cell, e.slot.offset, rec.commit), `the packed value at cell ${e.slot.cell} (page ${Math.floor(e.slot.cell / 16)}), offset ${e.slot.offset}`);
       const n = blockRefs.get(e.slot.cell) ?? 0;
       if (n === 0) mark(e.slot.cell, 1, Owner.MainRecord, `value block of [${e.first}, ${e.last}]`);
       blockRefs.set(e.slot.cell, n + 1);

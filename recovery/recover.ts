@@ -1,6 +1,7 @@
 /**
  * Recovery at open (DESIGN.md §5): take the newest commit record whose checksum holds, then
- * validate every cell that commit wrote by walking only FRESH pointers from its three roots —
+ * validate every cell that commit wrote by walking only FRESH pointers from its three roots (and
+ * its shared-structures table, when it wrote one) —
  * each must carry that commit number and a valid checksum. If any fails, the commit never
  * completed: fall back to the next older record. Cost: O(cells written by the last commit),
  * independent of file size. The highest commit number seen in any record is never reused.
@@ -76,7 +77,8 @@ export function validateCommit(io: FileIO, pool: BufferPool, rec: CommitRecord, 
     for (const root of [rec.main, rec.space, rec.pending]) {
       if (!validRoot(io, pool, root, rec.commit, rec.nonce, counter)) return false;
     }
-    return true;
+    const table = rec.structures;
+    return !table.fresh || (table.cell !== 0 && validRecord(io, table.cell, rec.commit, rec.nonce, counter));
   } catch (err) {
     if (err instanceof MapleError && err.code === 'ECORRUPT') return false;
     throw err;

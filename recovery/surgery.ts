@@ -23,7 +23,8 @@ import { CELL_BYTES } from '../storage/pageFile.js';
 import { readRecordHeader } from '../storage/valueRecord.js';
 import { PAGE_BYTES, readHeader, ringSlotOffsetBytes } from '../storage/pageFile.js';
 import { Pager } from '../storage/pager.js';
-import { decodeValue } from '../storage/valueCodec.js';
+import { loadCodec } from '../storage/structures.js';
+import { ValueCodec } from '../storage/valueCodec.js';
 
 const SURGERY_CACHE_BYTES = 16 * 1024 * 1024;
 
@@ -56,6 +57,7 @@ export function rollBack(path: string, toCommit: number): RollBackResult {
     rec.main = { ...rec.main, fresh: false };
     rec.space = { ...rec.space, fresh: false };
     rec.pending = { ...rec.pending, fresh: false };
+    rec.structures = { ...rec.structures, fresh: false };
     // A slot holding neither the newest record nor the target: if this write tears, both remain.
     let slot = 0;
     while (slot === newest.slot || slot === target.slot) slot++;
@@ -96,6 +98,15 @@ export function salvage(path: string, outPath: string): SalvageResult {
       const bytes = pool.slab.subarray(at, at + CELL_BYTES);
       return nodeCommit(bytes) === version && nodeNonce(bytes) === nonce;
     };
+    // Values that use shared structures need the table; without it only those are skipped.
+    let codec: ValueCodec;
+    try {
+      const table = chosen.rec.structures;
+      if (table.fresh && table.cell !== 0 && readRecordHeader(pager.recordBytesRaw(table.cell), table.cell).nonce !== nonce) throw new Error('stale table');
+      codec = loadCodec(pager, table, version, true);
+    } catch {
+      codec = new ValueCodec();
+    }
     const result: SalvageResult = { commit: version, ranges: 0, skippedNodes: 0, skippedValues: 0 };
     const out = open(outPath, { sync: 'full' });
     try {
@@ -131,7 +142,7 @@ export function salvage(path: string, outPath: string): SalvageResult {
                       : slot instanceof PackedSlot
                         ? pager.packedBytes(slot.cell, slot.offset, version)
                         : pager.recordBytes(slot.cell, version);
-                  tx.store(lo, hi, decodeValue(bytes));
+                  tx.store(lo, hi, codec.decode(bytes));
                   result.ranges++;
                 } catch {
                   result.skippedValues++;

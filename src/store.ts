@@ -7,11 +7,12 @@ import { recover, type RecoveryReport } from '../recovery/recover.js';
 import { checkStore } from '../recovery/check.js';
 import { BufferPool } from '../storage/bufferPool.js';
 import { type CommitProtocol, type DurableState, ioError, pendingSplit, treeOf, writeCommit } from '../storage/commit.js';
-import { encodeCommitRecord } from '../storage/commitRecord.js';
+import { NO_STRUCTURES, encodeCommitRecord } from '../storage/commitRecord.js';
 import { type FileIO, NodeFileIO } from '../storage/fileIO.js';
 import { WriterLock } from '../storage/lockFile.js';
 import { CELL_BASE, CELL_BYTES, PAGE_BYTES, encodeHeader, readHeader, ringSlotOffsetBytes } from '../storage/pageFile.js';
 import { Pager } from '../storage/pager.js';
+import { loadCodec } from '../storage/structures.js';
 import { describe } from './args.js';
 import { MapleError, invalid } from './errors.js';
 import { ReaderRegistry } from './readers.js';
@@ -39,6 +40,13 @@ export interface OpenOptions {
    * per value.
    */
   packValues?: boolean;
+  /**
+   * Encode objects with shared record structures (default true, as lmdb-js does): each object
+   * shape's key list is kept once in the file, and `{ id: 7, prot: 3 }` takes 3 bytes instead of
+   * 12 — small enough to sit inline in its leaf. false: every new value is self-described msgpack
+   * (values already written with structures still read).
+   */
+  sharedStructures?: boolean;
   /** For tests: use this file implementation instead of opening `path` (no lock file is taken). */
   fileIO?: FileIO;
 }
@@ -99,6 +107,7 @@ function checkOptions(options: unknown): Required<Omit<OpenOptions, 'fileIO'>> &
     cacheSize: (cache as number | undefined) ?? DEFAULT_CACHE_BYTES,
     commitProtocol: oneOf('commitProtocol', ['one-sync', 'two-sync'] as const, 'one-sync'),
     packValues: bool('packValues', true),
+    sharedStructures: bool('sharedStructures', true),
     fileIO,
   };
 }
@@ -161,6 +170,7 @@ function initialize(io: FileIO, sync: boolean): void {
     pendingCells: 0,
     highestCommit: 0,
     nonce: 0,
+    structures: NO_STRUCTURES,
   });
   const page = new Uint8Array(PAGE_BYTES);
   page.set(rec);
@@ -193,6 +203,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   ) {
     super();
     this.pager = new Pager(io, pool);
+    this.pager.codec = loadCodec(this.pager, state.rec.structures, state.rec.commit, opts.sharedStructures);
     this.state = state;
     this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);
   }

@@ -6,7 +6,6 @@
 import type { MemNode, Ref, Slot } from '../storage/node.js';
 import type { Pager } from '../storage/pager.js';
 import type { CellRun } from '../storage/spaceMap.js';
-import { encodeValue } from '../storage/valueCodec.js';
 import { checkIndex, checkRange, checkSize } from './args.js';
 import { MapleError } from './errors.js';
 import { findFirst, lookup } from './cursor.js';
@@ -83,13 +82,13 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
   store(first: number, last: number, value: V): void {
     this.reader();
     checkRange(first, last);
-    this.write(first, last, encodeValue(value));
+    this.write(first, last, this.pager.codec.encode(value));
   }
 
   insert(first: number, last: number, value: V): void {
     this.reader();
     checkRange(first, last);
-    const slot = encodeValue(value);
+    const slot = this.pager.codec.encode(value);
     const hit = findFirst(this, this.tree, first, last, false);
     if (hit) throw new MapleError('EEXIST', `[${first}, ${last}] overlaps the stored range [${hit.first}, ${hit.last}]`);
     this.write(first, last, slot);
@@ -123,7 +122,7 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
     const r = this.reader();
     checkSize(size);
     checkArea(min, max, size);
-    const slot = encodeValue(value);
+    const slot = this.pager.codec.encode(value);
     const start = r.emptyArea(min, max, size, reverse);
     if (start === undefined) throw new MapleError('EBUSY', `no empty area of size ${size} in [${min}, ${max}]`);
     this.write(start, start + size - 1, slot);

@@ -5,7 +5,6 @@
  */
 import { type MemNode, type Ref, type Slot, InlineSlot, NewValue, PackedSlot, SLOT_PACKED, SLOT_RECORD } from '../storage/node.js';
 import type { Pager } from '../storage/pager.js';
-import { decodeValue, decodeValueAt } from '../storage/valueCodec.js';
 import { findFirst, iterate, lookup } from './cursor.js';
 import { Hit, fastLookup } from './fastRead.js';
 import { emptyArea } from './gaps.js';
@@ -31,19 +30,19 @@ export class TreeReader implements NodeSource {
   }
 
   value(slot: Slot): unknown {
-    if (slot instanceof InlineSlot || slot instanceof NewValue) return decodeValue(slot.bytes, 'an inline value');
-    if (slot instanceof PackedSlot) return decodeValue(this.pager.packedBytes(slot.cell, slot.offset, this.version), where(slot.cell));
-    return decodeValue(this.pager.recordBytes(slot.cell, this.version), where(slot.cell));
+    if (slot instanceof InlineSlot || slot instanceof NewValue) return this.pager.codec.decode(slot.bytes, 'an inline value');
+    if (slot instanceof PackedSlot) return this.pager.codec.decode(this.pager.packedBytes(slot.cell, slot.offset, this.version), where(slot.cell));
+    return this.pager.codec.decode(this.pager.recordBytes(slot.cell, this.version), where(slot.cell));
   }
 
   private fastSlotValue(hit: Hit): unknown {
     const slab = this.pager.pool.slab;
     if (hit.tag === SLOT_RECORD || hit.tag === SLOT_PACKED) {
       const cell = slab[hit.slotOffset]! | (slab[hit.slotOffset + 1]! << 8) | (slab[hit.slotOffset + 2]! << 16) | (slab[hit.slotOffset + 3]! * 0x100_0000);
-      if (hit.tag === SLOT_PACKED) return decodeValue(this.pager.packedBytes(cell, slab[hit.slotOffset + 5]!, this.version), where(cell));
-      return decodeValue(this.pager.recordBytes(cell, this.version), where(cell));
+      if (hit.tag === SLOT_PACKED) return this.pager.codec.decode(this.pager.packedBytes(cell, slab[hit.slotOffset + 5]!, this.version), where(cell));
+      return this.pager.codec.decode(this.pager.recordBytes(cell, this.version), where(cell));
     }
-    return decodeValueAt(slab, hit.slotOffset, hit.slotOffset + hit.tag, hit.cell);
+    return this.pager.codec.decodeAt(slab, hit.slotOffset, hit.slotOffset + hit.tag, hit.cell);
   }
 
   load(index: number): unknown {

@@ -31,6 +31,7 @@ import { type CellRun, SpaceMap } from './spaceMap.js';
 import { RECORD_HEADER_BYTES, encodeRecord, recordCells } from './valueRecord.js';
 import { FreeList } from './freeList.js';
 import { PACK_MAX_BYTES, blockEntries, encodeBlock, packValues } from './valueBlock.js';
+import { encodeStructures } from './structures.js';
 
 export type CommitProtocol = 'one-sync' | 'two-sync';
 
@@ -268,6 +269,18 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   blocks.forEach((block, i) => space.setBlockCount(blockCells[i]!, block.values.length, block.values));
   placeRecords(needed().records.filter((v) => v.offset < 0));
 
+  //    Values of this transaction may use shared structures the file does not hold yet: write the
+  //    whole table again (it only grows) and free the old one.
+  const codec = pager.codec;
+  let structures = { ...prev.structures, fresh: false };
+  let table: NewValue | null = null;
+  if (codec.structureCount > prev.structures.count) {
+    table = new NewValue(encodeStructures(codec.structures()));
+    placeRecords([table]);
+    if (prev.structures.cell !== 0) frees.push({ start: prev.structures.cell, count: pager.recordCellCount(prev.structures.cell) });
+    structures = { cell: table.cell, fresh: true, count: codec.structureCount };
+  }
+
   // 3. Cells for every new node. Allocating changes the space map, whose new nodes need cells
   //    too: take cells, re-count, take more until everything fits (new nodes replace nodes that
   //    are already new, so this converges in a few rounds). Cells are handed out only at the
@@ -352,6 +365,7 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     pieces.push({ cell: node.cell, bytes: out });
   }
   for (const r of needed().records) if (r.offset < 0) pieces.push({ cell: r.cell, bytes: encodeRecord(r.bytes, commit, nonce) });
+  if (table) pieces.push({ cell: table.cell, bytes: encodeRecord(table.bytes, commit, nonce) });
   blocks.forEach((block, i) => {
     const out = new Uint8Array(CELL_BYTES);
     encodeBlock(block, commit, nonce, out);
@@ -376,6 +390,7 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     pendingCells,
     highestCommit: commit,
     nonce,
+    structures,
   };
   const slot = (state.slot + 1) % RING_SLOTS;
   for (const w of writes) io.write(w.bytes, w.cell * CELL_BYTES);
@@ -397,6 +412,7 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   if (options.sync) io.sync();
 
   for (const w of writes) refreshPool(pool, w.cell, w.bytes);
+  codec.durableCount = structures.count;
   return { state: { rec, slot }, cellsWritten };
 }
 

@@ -25,7 +25,9 @@
  *   104     8     highest commit number ever written (abandoned ones included)
  *   112     4     commit nonce: random per commit, also written into every cell of this commit, so
  *                 cells of an abandoned attempt that reused this number never validate
- *   116     12    zero
+ *   116     4     shared-structures table: record cell (0 = none; storage/structures.ts)
+ *   120     4     its flags: bit 0 FRESH (written by this commit)
+ *   124     4     structures in the table
  */
 import { crc32 } from './checksum.js';
 
@@ -56,7 +58,17 @@ export interface CommitRecord {
   pendingCells: number;
   highestCommit: number;
   nonce: number;
+  /** The shared-structures table (a value record), or cell 0 when the store has none. */
+  structures: StructuresRef;
 }
+
+export interface StructuresRef {
+  cell: number;
+  fresh: boolean;
+  count: number;
+}
+
+export const NO_STRUCTURES: StructuresRef = Object.freeze({ cell: 0, fresh: false, count: 0 });
 
 function u64(dv: DataView, at: number, v: number): void {
   dv.setUint32(at, v >>> 0, true);
@@ -93,6 +105,9 @@ export function encodeCommitRecord(rec: CommitRecord): Uint8Array {
   u64(dv, 96, rec.pendingCells);
   u64(dv, 104, rec.highestCommit);
   dv.setUint32(112, rec.nonce >>> 0, true);
+  dv.setUint32(116, rec.structures.cell, true);
+  dv.setUint32(120, rec.structures.fresh ? 1 : 0, true);
+  dv.setUint32(124, rec.structures.count, true);
   dv.setUint32(4, crc32(out, 8, COMMIT_RECORD_BYTES), true);
   return out;
 }
@@ -116,5 +131,6 @@ export function decodeCommitRecord(bytes: Uint8Array): CommitRecord | undefined 
     pendingCells: r64(dv, 96),
     highestCommit: r64(dv, 104),
     nonce: dv.getUint32(112, true),
+    structures: { cell: dv.getUint32(116, true), fresh: (dv.getUint32(120, true) & 1) !== 0, count: dv.getUint32(124, true) },
   };
 }

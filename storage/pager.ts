@@ -11,8 +11,12 @@ import { type MemNode, type Ref, corruptCell, decodeNode, nodeChecksumOk } from 
 import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES } from './pageFile.js';
 import { RECORD_HEADER_BYTES, RECORD_TYPE, readRecordHeader, recordCells, verifyRecord } from './valueRecord.js';
 import { blockEntry } from './valueBlock.js';
+import { ValueCodec } from './valueCodec.js';
 
 export class Pager {
+  /** The store's value codec, with its shared-structures table (set at open). */
+  codec = new ValueCodec();
+
   constructor(readonly io: FileIO, readonly pool: BufferPool) {}
 
   /** Byte offset of `cell` inside the pool slab, its frame verified. */

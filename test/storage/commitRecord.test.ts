@@ -20,6 +20,7 @@ function sample(): CommitRecord {
     pendingCells: 11,
     highestCommit: 2 ** 40 + 19,
     nonce: 0x9abc_def0,
+    structures: { cell: 0xabcd_0123, fresh: true, count: 31 },
   };
 }
 
@@ -45,6 +46,7 @@ describe('commit record', () => {
       pendingCells: 0,
       highestCommit: 1,
       nonce: 0,
+      structures: { cell: 0, fresh: false, count: 0 },
     };
     expect(decodeCommitRecord(encodeCommitRecord(empty))).toEqual(empty);
   });
@@ -55,14 +57,22 @@ describe('commit record', () => {
     expect(decodeCommitRecord(page.subarray(64))).toEqual(sample());
   });
 
+  it('keeps the shared-structures reference at bytes 116..127, fresh as bit 0 of 120', () => {
+    const bytes = encodeCommitRecord({ ...sample(), structures: { cell: 300, fresh: false, count: 2 } });
+    const dv = new DataView(bytes.buffer);
+    expect([dv.getUint32(116, true), dv.getUint32(120, true), dv.getUint32(124, true)]).toEqual([300, 0, 2]);
+    expect(decodeCommitRecord(bytes)!.structures).toEqual({ cell: 300, fresh: false, count: 2 });
+  });
+
   it('round trips the nonce across the u32 range, stored at byte 112', () => {
     for (const nonce of [0, 1, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff]) {
       const bytes = encodeCommitRecord({ ...sample(), nonce });
       expect(new DataView(bytes.buffer).getUint32(112, true)).toBe(nonce);
       expect(decodeCommitRecord(bytes)?.nonce).toBe(nonce);
     }
-    // Bytes 116..127 are reserved zero.
-    expect(encodeCommitRecord(sample()).subarray(116, COMMIT_RECORD_BYTES).every((b) => b === 0)).toBe(true);
+    // Bytes 116..127 hold the structures reference: zero when there is no table.
+    const none = encodeCommitRecord({ ...sample(), structures: { cell: 0, fresh: false, count: 0 } });
+    expect(none.subarray(116, COMMIT_RECORD_BYTES).every((b) => b === 0)).toBe(true);
   });
 
   it('starts with the magic "MCR1"', () => {

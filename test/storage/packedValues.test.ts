@@ -27,7 +27,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) d.cleanup();
 });
 
-/** The store's own encoding options (storage/valueCodec.ts), to size values exactly. */
+/** The store's encoding with sharedStructures: false (storage/valueCodec.ts), to size values exactly; these tests look for those bytes in the file. */
 const packr = new Packr({ useRecords: false, moreTypes: true });
 const msgpackBytes = (v: unknown) => packr.pack(v).length;
 
@@ -105,7 +105,7 @@ function sharedPackedSlots(file: string): { leaf: number; block: number; offset:
 describe('packed value blocks through the public API', () => {
   test('5,000 ranges of small objects cost under 100 bytes each', () => {
     const t = temp();
-    const s = open<{ id: number; prot: string }>(t.file(), { sync: 'none', packValues: true });
+    const s = open<{ id: number; prot: string }>(t.file(), { sync: 'none', packValues: true, sharedStructures: false });
     s.transaction((tx) => {
       for (let i = 0; i < 5000; i++) tx.store(i * 0x1000, i * 0x1000 + 0xfff, { id: i, prot: i % 2 ? 'r-xp' : 'rw-p' });
     });
@@ -117,7 +117,7 @@ describe('packed value blocks through the public API', () => {
     s.check();
     s.close();
     // And they read back after reopening.
-    const again = open<{ id: number; prot: string }>(t.file(), { sync: 'none', packValues: true });
+    const again = open<{ id: number; prot: string }>(t.file(), { sync: 'none', packValues: true, sharedStructures: false });
     let n = 0;
     for (const r of again.ranges()) {
       expect(r.value).toEqual({ id: n, prot: n % 2 ? 'r-xp' : 'rw-p' });
@@ -131,7 +131,7 @@ describe('packed value blocks through the public API', () => {
   test('splitting a packed range shares the entry; erasing both halves frees the block', () => {
     const t = temp();
     const file = t.file();
-    const s = open<unknown>(file, { sync: 'none', packValues: true });
+    const s = open<unknown>(file, { sync: 'none', packValues: true, sharedStructures: false });
     const value = { id: 77, prot: 'rw-p', name: 'shared' };
     expect(msgpackBytes(value)).toBeGreaterThan(7);
     expect(msgpackBytes(value)).toBeLessThanOrEqual(PACK_MAX_BYTES);
@@ -174,7 +174,7 @@ describe('packed value blocks through the public API', () => {
     s.check();
     expect(s.load(5999)).toBeUndefined();
     s.close();
-    const again = open<unknown>(file, { sync: 'none', packValues: true });
+    const again = open<unknown>(file, { sync: 'none', packValues: true, sharedStructures: false });
     again.check();
     expect(again.count()).toBe(11); // nine small neighbours, "mid" and 20000
     again.close();
@@ -182,7 +182,7 @@ describe('packed value blocks through the public API', () => {
 
   test('a split whose halves are overwritten in the same transaction keeps the counts right', () => {
     const t = temp();
-    const s = open<unknown>(t.file(), { sync: 'none', packValues: true });
+    const s = open<unknown>(t.file(), { sync: 'none', packValues: true, sharedStructures: false });
     const value = { id: 1, prot: 'r--p', pad: 'abcdefgh' };
     s.store(100, 199, value);
     s.transaction((tx) => {
@@ -216,7 +216,7 @@ describe('packed value blocks through the public API', () => {
   test('packValues is on by default: a small value goes to a block, not a record', () => {
     const t = temp();
     const file = t.file();
-    const s = open<unknown>(file, { sync: 'none' });
+    const s = open<unknown>(file, { sync: 'none', sharedStructures: false });
     const value = { id: 3, prot: 'rw-p' };
     expect(msgpackBytes(value)).toBeGreaterThan(7);
     s.store(0x7000, 0x7fff, value);
@@ -232,7 +232,7 @@ describe('packed value blocks through the public API', () => {
     const sized = { 7: 'a'.repeat(6), 8: 'b'.repeat(7), 224: 'c'.repeat(222), 225: 'd'.repeat(223) } as const;
     expect(PACK_MAX_BYTES).toBe(224);
     for (const [bytes, v] of Object.entries(sized)) expect(msgpackBytes(v), `${bytes}-byte value`).toBe(Number(bytes));
-    const s = open<string>(file, { sync: 'none', packValues: true });
+    const s = open<string>(file, { sync: 'none', packValues: true, sharedStructures: false });
     s.store(7, 7, sized[7]);
     s.store(8, 8, sized[8]);
     s.store(224, 224, sized[224]);
@@ -253,7 +253,7 @@ describe('packed value blocks through the public API', () => {
     expect(blockEntriesHolding(file, packr.pack(sized[224])).map((e) => e.key)).toEqual([224]);
     expect(recordsHolding(file, packr.pack(sized[225])).length).toBe(1);
 
-    const again = open<string>(file, { sync: 'none', packValues: true });
+    const again = open<string>(file, { sync: 'none', packValues: true, sharedStructures: false });
     for (const [k, v] of Object.entries(sized)) {
       expect(again.load(Number(k))).toBe(v);
       expect(again.entry(Number(k))).toEqual({ first: Number(k), last: Number(k), value: v });
@@ -277,7 +277,7 @@ describe('packed value blocks through the public API', () => {
 
   test('a snapshot keeps reading overwritten packed values through 5 commits', () => {
     const t = temp();
-    const s = open<{ id: number; gen: number }>(t.file(), { sync: 'none', packValues: true });
+    const s = open<{ id: number; gen: number }>(t.file(), { sync: 'none', packValues: true, sharedStructures: false });
     const N = 600;
     s.transaction((tx) => {
       for (let i = 0; i < N; i++) tx.store(i * 10, i * 10 + 9, { id: i, gen: 0 });

@@ -1,0 +1,178 @@
+/**
+ * Shared record structures (storage/valueCodec.ts, storage/structures.ts): the table's format,
+ * values shrinking to inline size, the table surviving reopen and growing across commits, and a
+ * damaged table refused as ECORRUPT naming its page.
+ */
+import * as fs from 'node:fs';
+import { afterEach, describe, expect, test } from 'vitest';
+import { open } from '../../src/index.js';
+import { decodeCommitRecord } from '../../storage/commitRecord.js';
+import { CELL_BYTES, PAGE_BYTES, RING_SLOTS, ringSlotOffsetBytes } from '../../storage/pageFile.js';
+import { decodeStructures, encodeStructures } from '../../storage/structures.js';
+import { ValueCodec } from '../../storage/valueCodec.js';
+import { InlineSlot, NewValue } from '../../storage/node.js';
+import { expectMapleError, tempDir } from '../helpers.js';
+
+const dirs: { cleanup: () => void }[] = [];
+function temp() {
+  const t = tempDir('maple-structures-');
+  dirs.push(t);
+  return t;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) d.cleanup();
+});
+
+/** The newest valid commit record in the file's ring. */
+function newestRecord(file: string) {
+  const image = new Uint8Array(fs.readFileSync(file));
+  let best;
+  for (let slot = 0; slot < RING_SLOTS; slot++) {
+    const rec = decodeCommitRecord(image.subarray(ringSlotOffsetBytes(slot), ringSlotOffsetBytes(slot) + PAGE_BYTES));
+    if (rec && (!best || rec.commit > best.commit)) best = rec;
+  }
+  return best!;
+}
+
+describe('the structure table format', () => {
+  test('round trips key lists and refuses anything else naming the cell', () => {
+    const table = [['id', 'prot'], ['a'], ['x', 'y', 'z']];
+    expect(decodeStructures(encodeStructures(table), 90, 3)).toEqual(table);
+    expect(() => decodeStructures(encodeStructures(table), 90, 2)).toThrow(/cell 90 \(page 5\) should list 2 structures/);
+    expect(() => decodeStructures(encodeStructures([['a'], [{}]] as never), 90, 2)).toThrow(/not a key list/);
+    expect(() => decodeStructures(new Uint8Array([0x92, 0x91]), 90, 1)).toThrow(/does not decode/);
+  });
+
+  test('a codec with structures encodes { id, prot } inline; without, it takes a record', () => {
+    const shared = new ValueCodec();
+    const plain = new ValueCodec([], false);
+    const value = { id: 999_999, prot: 3 };
+    const a = shared.encode(value);
+    const b = plain.encode(value);
+    expect(a).toBeInstanceOf(InlineSlot);
+    expect((a as InlineSlot).bytes.length).toBe(7);
+    expect(b).toBeInstanceOf(NewValue);
+    expect(shared.structures()).toEqual([['id', 'prot']]);
+    expect(plain.structures()).toEqual([]);
+    // A reader given only the table decodes what the writer encoded.
+    const reader = new ValueCodec(shared.structures());
+    expect(reader.decode((a as InlineSlot).bytes)).toEqual(value);
+    // The plain codec still decodes values written with structures when it has the table.
+    expect(new ValueCodec(shared.structures(), false).decode((a as InlineSlot).bytes)).toEqual(value);
+  });
+});
+
+describe('shared structures in a store', () => {
+  test('the table is written with the first commit that needs it and grows with new shapes', () => {
+    const t = temp();
+    const s = open<unknown>(t.file(), { sync: 'none' });
+    s.store(0, 9, 'no objects yet');
+    expect(newestRecord(t.file()).structures).toEqual({ cell: 0, fresh: false, count: 0 });
+    s.store(10, 19, { id: 1, prot: 3 });
+    const first = newestRecord(t.file()).structures;
+    expect(first.count).toBe(1);
+    expect(first.fresh).toBe(true);
+    s.store(20, 29, { id: 2, prot: 5 });
+    // Same shape: the table is not rewritten.
+    expect(newestRecord(t.file()).structures).toEqual({ ...first, fresh: false });
+    s.store(30, 39, { name: 'x', tags: ['a'] });
+    expect(newestRecord(t.file()).structures.count).toBe(2);
+    s.check();
+    s.close();
+    const again = open<unknown>(t.file(), { sync: 'none' });
+    expect(again.load(15)).toEqual({ id: 1, prot: 3 });
+    expect(again.load(25)).toEqual({ id: 2, prot: 5 });
+    expect(again.load(35)).toEqual({ name: 'x', tags: ['a'] });
+    // New shapes after reopen extend the same table.
+    again.store(40, 49, { other: true });
+    expect(newestRecord(t.file()).structures.count).toBe(3);
+    again.check();
+    again.close();
+  });
+
+  test('a shape first seen in a rolled-back transaction is saved by the next commit that writes', () => {
+    const t = temp();
+    const s = open<unknown>(t.file(), { sync: 'none' });
+    expect(() =>
+      s.transaction((tx) => {
+        tx.store(0, 9, { never: 1 });
+        throw new Error('abort');
+      }),
+    ).toThrow('abort');
+    s.store(10, 19, { kept: 2 });
+    s.close();
+    const again = open<unknown>(t.file(), { readOnly: true });
+    expect(again.load(15)).toEqual({ kept: 2 });
+    expect(again.load(5)).toBeUndefined();
+    again.check();
+    again.close();
+  });
+
+  test('sharedStructures: false writes self-described values; either setting reads both', () => {
+    const t = temp();
+    const a = open<unknown>(t.file(), { sync: 'none' });
+    a.store(0, 9, { id: 1, prot: 3 });
+    a.close();
+    const b = open<unknown>(t.file(), { sync: 'none', sharedStructures: false });
+    b.store(10, 19, { other: 'shape' });
+    expect(b.load(5)).toEqual({ id: 1, prot: 3 });
+    b.close();
+    expect(newestRecord(t.file()).structures.count).toBe(1);
+    const c = open<unknown>(t.file(), { readOnly: true });
+    expect(c.load(15)).toEqual({ other: 'shape' });
+    c.check();
+    c.close();
+    expectMapleError(() => open(t.file(), { sharedStructures: 'yes' as never }), 'EINVAL', /sharedStructures/);
+  });
+
+  test('a snapshot reads through the table while later commits extend it', () => {
+    const t = temp();
+    const s = open<unknown>(t.file(), { sync: 'none' });
+    s.store(0, 9, { a: 1 });
+    const snap = s.snapshot();
+    for (let i = 0; i < 40; i++) s.store(100 + i * 10, 105 + i * 10, { ['k' + i]: i });
+    expect(snap.load(3)).toEqual({ a: 1 });
+    expect(s.load(100 + 39 * 10)).toEqual({ k39: 39 });
+    snap.close();
+    s.check();
+    s.close();
+  });
+
+  test('a damaged table is ECORRUPT naming its page, and the file is left as it was', () => {
+    const t = temp();
+    // two-sync marks the commit's cells durable, so open does not re-validate them and the
+    // damage is found when the table is read.
+    const s = open<unknown>(t.file(), { sync: 'full', commitProtocol: 'two-sync' });
+    s.transaction((tx) => {
+      for (let i = 0; i < 100; i++) tx.store(i * 10, i * 10 + 5, { id: i, prot: i & 7 });
+    });
+    s.close();
+    const rec = newestRecord(t.file());
+    expect(rec.structures.cell).toBeGreaterThan(0);
+    const image = fs.readFileSync(t.file());
+    image[rec.structures.cell * CELL_BYTES + 30] ^= 0xff;
+    fs.writeFileSync(t.file(), image);
+    const err = expectMapleError(() => open(t.file(), { readOnly: true }), 'ECORRUPT');
+    expect(err.message).toMatch(new RegExp(`cell ${rec.structures.cell}\\b.*page ${Math.floor(rec.structures.cell / 16)}|page ${Math.floor(rec.structures.cell / 16)}`));
+    expect(fs.readFileSync(t.file()).equals(image)).toBe(true);
+  });
+
+  test('a one-sync commit whose new table is torn never happened: open falls back', () => {
+    const t = temp();
+    const s = open<unknown>(t.file(), { sync: 'full' });
+    s.store(0, 9, 'before');
+    s.store(10, 19, { id: 1, prot: 3 });
+    s.close();
+    const rec = newestRecord(t.file());
+    expect(rec.structures.fresh).toBe(true);
+    const image = fs.readFileSync(t.file());
+    image[rec.structures.cell * CELL_BYTES + 30] ^= 0xff;
+    fs.writeFileSync(t.file(), image);
+    const again = open<unknown>(t.file(), { readOnly: true });
+    expect(again.stats().recovery.fellBack).toBe(true);
+    expect(again.version).toBe(rec.commit - 1);
+    expect(again.load(5)).toBe('before');
+    expect(again.load(15)).toBeUndefined();
+    again.close();
+  });
+});
