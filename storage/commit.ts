@@ -176,14 +176,36 @@ function relocateSurvivors(pager: Pager, version: number, space: SpaceMap, main:
   }
 }
 
-function visitNew(ref: Ref | null, nodes: MemNode[], records: NewValue[] | null): void {
-  if (ref === null || typeof ref === 'number') return;
+/**
+ * Collects the new (in-memory) nodes under `ref`, children before parents, each with its level
+ * (0 = leaf), and (when asked) the new values of new leaves.
+ */
+function visitNew(ref: Ref | null, nodes: MemNode[], records: NewValue[] | null, levels: number[] | null = null): number {
+  if (ref === null || typeof ref === 'number') return -1;
+  let level = 0;
   if (ref.leaf) {
     if (records) for (const s of ref.slots) if (s instanceof NewValue) records.push(s);
   } else {
-    for (const c of ref.children) visitNew(c, nodes, records);
+    for (const c of ref.children) level = Math.max(level, visitNew(c, nodes, records, levels) + 1);
   }
   nodes.push(ref);
+  levels?.push(level);
+  return level;
+}
+
+/**
+ * The main tree's new nodes ordered leaves first, then level by level, each level in key order.
+ * Cells are handed out in address order, so a bulk load lays its leaves out contiguously (range
+ * scans read neighbouring cells) and its internal nodes in pages of their own (a small cache
+ * keeps the upper levels whole instead of pages that are mostly leaves).
+ */
+function byLevel(nodes: MemNode[], levels: number[]): MemNode[] {
+  let sorted = true;
+  for (let i = 1; i < levels.length && sorted; i++) sorted = levels[i - 1]! <= levels[i]!;
+  if (sorted) return nodes;
+  const buckets: MemNode[][] = [];
+  nodes.forEach((n, i) => (buckets[levels[i]!] ??= []).push(n));
+  return buckets.flat();
 }
 
 /** Cells on pending lists: reusable now (freed by commits ≤ horizon) and still waiting. */
@@ -241,24 +263,31 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     space.allocateRecords(rest);
   };
 
-  /** Every new node still to place, and (when asked) every new value. */
-  const needed = (withValues = true): { nodes: MemNode[]; records: NewValue[] } => {
-    const nodes: MemNode[] = [];
-    const records: NewValue[] | null = withValues ? [] : null;
-    visitNew(input.main.root, nodes, records);
-    visitNew(space.tree.root, nodes, records);
-    visitNew(pending.root, nodes, records);
-    return { nodes, records: records ?? [] };
-  };
-
   // 2. Blocks whose last reference went are freed; small new values are packed into new blocks;
   //    larger ones get records, each a contiguous run, first-fit into holes, else at the tail.
   const deltas = new Map(input.packedDeltas);
   if (options.packValues) relocateSurvivors(pager, prev.commit, space, input.main, deltas, frees);
+
+  // The main tree is final from here on (only the space map and pending tree change while cells
+  // are placed), so its new nodes and values are collected once.
+  const mainNodes: MemNode[] = [];
+  const mainLevels: number[] = [];
+  const mainRecords: NewValue[] = [];
+  visitNew(input.main.root, mainNodes, mainRecords, mainLevels);
+  const mainOrdered = byLevel(mainNodes, mainLevels);
+
+  /** Every new node still to place, and (when asked) every new value. */
+  const needed = (withValues = true): { nodes: MemNode[]; records: NewValue[] } => {
+    const nodes: MemNode[] = mainOrdered.slice();
+    const records: NewValue[] | null = withValues ? mainRecords.slice() : null;
+    visitNew(space.tree.root, nodes, records);
+    visitNew(pending.root, nodes, records);
+    return { nodes, records: records ?? [] };
+  };
   for (const [cell, delta] of deltas) {
     if (delta !== 0 && space.adjustBlock(cell, delta)) frees.push({ start: cell, count: 1 });
   }
-  const blocks = options.packValues ? packValues(neighbourRuns(input.main.root)) : [];
+  const blocks = options.packValues && mainRecords.some((r) => r.bytes.length <= PACK_MAX_BYTES) ? packValues(neighbourRuns(input.main.root)) : [];
   const blockCells = blocks.map(() => free.cell() ?? 0);
   const unplaced = blockCells.filter((c) => c === 0).length;
   if (unplaced > 0) {

@@ -155,16 +155,21 @@ export interface GapQueries {
   readonly sizes: Float64Array;
 }
 
-/** emptyArea queries: log-uniform sizes (1..2×MAX_GAP_PAGES) in windows of a few to ~1000 ranges. */
+/** Gap-search windows span up to this many keys (the setting: 2^24, ~8,000 ranges here). */
+export const GAP_WINDOW_KEYS = 2 ** 24;
+
+/**
+ * emptyArea queries: log-uniform sizes (1..2×MAX_GAP_PAGES, so larger than any hole about half
+ * the time) in windows of uniform width 1..GAP_WINDOW_KEYS keys at a uniform start.
+ */
 export function gapQueries(data: RangeData, count: number, seed: number): GapQueries {
   const rng = new Rng(seed);
-  const meanSpan = data.endIndex / Math.max(1, data.count);
   const mins = new Float64Array(count);
   const maxes = new Float64Array(count);
   const sizes = new Float64Array(count);
   for (let q = 0; q < count; q++) {
     mins[q] = rng.below(data.endIndex);
-    maxes[q] = mins[q]! + Math.ceil(meanSpan * rng.logUniform(1024));
+    maxes[q] = mins[q]! + rng.below(GAP_WINDOW_KEYS);
     sizes[q] = rng.logUniform(2 * MAX_GAP_PAGES);
   }
   return { count, mins, maxes, sizes };

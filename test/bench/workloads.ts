@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Digest } from './checksum.js';
 import { BenchContext, measure, median, Slot, stateDigest } from './context.js';
-import { gapQueries, generateRanges, stabQueries, storeOps, windowQueries, type RangeData, type StoreOps } from './data.js';
+import { GAP_WINDOW_KEYS, gapQueries, generateRanges, stabQueries, storeOps, windowQueries, type RangeData, type StoreOps } from './data.js';
 import type { Engine, ReadView } from './engines/engine.js';
 import { defaultPrograms, recordTrace, replayOp, type TraceOp } from './vmaTrace.js';
 
@@ -383,7 +383,7 @@ async function gaps(state: RunState): Promise<WorkloadResult> {
   }
   return result(
     'gaps',
-    `${queries.count.toLocaleString('en-US')} gap searches (emptyArea), log-uniform sizes 1..8192 in windows of 1..~1000 ranges`,
+    `${queries.count.toLocaleString('en-US')} gap searches (emptyArea), log-uniform sizes 1..8192 in windows of up to 2^24 keys (~${Math.round(GAP_WINDOW_KEYS / (data.endIndex / data.count)).toLocaleString('en-US')} ranges)`,
     'search',
     tally.rows(queries.count, slots),
     ['LMDB and the reference scan ranges upward from min; SQLite scans rowids in order from the range containing min (see engines/sqlite.ts for the window-function alternative)'],
