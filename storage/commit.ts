@@ -19,7 +19,7 @@
  */
 import { MapleError, assert } from '../src/errors.js';
 import { MAX_INDEX } from '../src/limits.js';
-import { iterate, lookup } from '../src/cursor.js';
+import { findFirst, iterate, lookup } from '../src/cursor.js';
 import { type NodeSource, type TreeState, type WriteSink, writeRange } from '../src/tree.js';
 import type { BufferPool } from './bufferPool.js';
 import { type CommitRecord, type TreeRoot, FLAG_CELLS_DURABLE, encodeCommitRecord } from './commitRecord.js';
@@ -243,9 +243,12 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   // 1. The free list: pending entries whose grace period is over (freed by commits no open
   //    reader is older than), taken lazily as cells are needed.
   const releaseUpTo = Math.min(input.horizon, prev.commit);
-  const releasable = [...iterate(sink, pending, 0, (releaseUpTo + 1) * PENDING_KEYS_PER_COMMIT - 1, false)];
-  const free = new FreeList(releasable.length, (i) => {
-    const entry = releasable[i]!;
+  //    The oldest releasable entry is found afresh each time (O(log n)): entries are removed as
+  //    they are taken, and a commit takes only the few it needs, however long the list.
+  const releaseLimit = (releaseUpTo + 1) * PENDING_KEYS_PER_COMMIT - 1;
+  const free = new FreeList(() => {
+    const entry = findFirst(sink, pending, 0, releaseLimit, false);
+    if (entry === undefined) return undefined;
     assert(entry.slot instanceof RecordSlot, `pending entry ${entry.first} holds a record`);
     const runs = pendingRuns(pager.recordBytes(entry.slot.cell, prev.commit).slice());
     for (const run of runs) pendingCells -= run.count;

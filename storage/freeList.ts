@@ -9,17 +9,17 @@ import type { CellRun } from './spaceMap.js';
 
 export class FreeList {
   private readonly runs: CellRun[] = [];
-  private next = 0;
 
   /**
-   * @param entries releasable pending entries, oldest first
-   * @param take loads one entry's runs and removes the entry from the pending tree
+   * @param take loads the oldest releasable pending entry's runs and removes the entry from the
+   *   pending tree; undefined when none is left
    */
-  constructor(private readonly entries: number, private readonly take: (index: number) => CellRun[]) {}
+  constructor(private readonly take: () => CellRun[] | undefined) {}
 
   private loadNext(): boolean {
-    if (this.next >= this.entries) return false;
-    for (const run of this.take(this.next++)) if (run.count > 0) this.runs.push({ ...run });
+    const runs = this.take();
+    if (runs === undefined) return false;
+    for (const run of runs) if (run.count > 0) this.runs.push({ ...run });
     return true;
   }
 
