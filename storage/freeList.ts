@@ -1,9 +1,10 @@
 /**
  * The free list a commit allocates from first: the pending entries whose grace period is over
  * (LMDB reuses its freed pages the same way). Their cells are still allocated in the space map, so
- * reusing them changes only the left end of the pending tree — not a space-map leaf per run, which
- * is what releasing them would cost. Entries are taken whole, oldest first; what a commit loads but
- * does not use is listed again in its own pending list.
+ * reusing them changes only the right end of the pending tree — not a space-map leaf per run, which
+ * is what releasing them would cost. Entries are taken whole, newest releasable first
+ * (storage/commit.ts says why); what a commit loads but does not use is listed again in its own
+ * pending list.
  */
 import type { CellRun } from './spaceMap.js';
 
@@ -11,7 +12,7 @@ export class FreeList {
   private readonly runs: CellRun[] = [];
 
   /**
-   * @param take loads the oldest releasable pending entry's runs and removes the entry from the
+   * @param take loads the next releasable pending entry's runs and removes the entry from the
    *   pending tree; undefined when none is left
    */
   constructor(private readonly take: () => CellRun[] | undefined) {}
