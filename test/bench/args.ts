@@ -52,6 +52,7 @@ export function sizesFor(ranges: number, quick: boolean): Sizes {
     perTransaction: quick ? 100 : Math.min(1000, Math.max(1, Math.round(overwrites / 10))),
     durableCommits: quick ? 50 : 1000,
     gaps: quick ? 200 : 1000,
+    gapsAll: quick ? 20 : 100,
     snapshotReads: Math.max(1000, Math.round(ranges / 10)),
     coldCacheBytes: Math.max(64 * 1024, ranges),
   };
@@ -86,7 +87,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         only = list(flag, next()).map((item) => {
           const byNumber = /^\d+$/.test(item) ? WORKLOAD_IDS[Number(item) - 1] : undefined;
           const id = byNumber ?? WORKLOAD_IDS.find((candidate) => candidate === item);
-          if (id === undefined) throw new Error(`--only: unknown workload '${item}' (known: ${WORKLOAD_IDS.join(', ')} or 1-10)`);
+          if (id === undefined) throw new Error(`--only: unknown workload '${item}' (known: ${WORKLOAD_IDS.join(', ')} or 1-${WORKLOAD_IDS.length})`);
           return id;
         });
         break;

@@ -17,6 +17,8 @@ export interface Sizes {
   readonly perTransaction: number;
   readonly durableCommits: number;
   readonly gaps: number;
+  /** First-fit searches over the whole key space (workload 11). */
+  readonly gapsAll: number;
   readonly snapshotReads: number;
   /** Engine cache budget for the cold-ish stabbing workload. */
   readonly coldCacheBytes: number;

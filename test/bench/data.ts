@@ -174,3 +174,13 @@ export function gapQueries(data: RangeData, count: number, seed: number): GapQue
   }
   return { count, mins, maxes, sizes };
 }
+
+/** First-fit queries over the whole key space: min 0, max MAX_INDEX, log-uniform sizes as above. */
+export function firstFitQueries(count: number, seed: number): GapQueries {
+  const rng = new Rng(seed);
+  const mins = new Float64Array(count);
+  const maxes = new Float64Array(count).fill(Number.MAX_SAFE_INTEGER);
+  const sizes = new Float64Array(count);
+  for (let q = 0; q < count; q++) sizes[q] = rng.logUniform(2 * MAX_GAP_PAGES);
+  return { count, mins, maxes, sizes };
+}
