@@ -362,7 +362,9 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   while (capacity < frees.length + PENDING_SLACK_RUNS);
   for (;;) {
     fillCells();
-    if (coalesce(frees.concat(leftover())).length <= capacity) break;
+    // Coalescing only merges runs: when the runs fit uncoalesced they fit, so sort only if not.
+    const unused = cells.length - nodes.length + free.leftoverCount();
+    if (frees.length + unused <= capacity || coalesce(frees.concat(leftover())).length <= capacity) break;
     addChunk();
   }
 

@@ -55,6 +55,13 @@ export class FreeList {
     }
   }
 
+  /** How many runs leftovers() would return. */
+  leftoverCount(): number {
+    let n = 0;
+    for (const r of this.runs) if (r.count > 0) n++;
+    return n;
+  }
+
   /** Runs loaded but not used. */
   leftovers(): CellRun[] {
     return this.runs.filter((r) => r.count > 0);
