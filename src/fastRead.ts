@@ -60,3 +60,20 @@ export function fastLookup(pager: Pager, rootCell: number, height: number, versi
   }
   throw corruptCell(rootCell, `no leaf within the tree's height ${height}`);
 }
+
+function where(cell: number): string {
+  return `cell ${cell} (page ${Math.floor(cell / 16)})`;
+}
+
+/**
+ * The value of the non-empty leaf slot at slab offset `s` (tag `tag`) of leaf `cell`. Reading a
+ * record or packed block may evict frames: callers read everything else of the leaf first.
+ */
+export function slotValue(pager: Pager, version: number, s: number, tag: number, cell: number): unknown {
+  const slab = pager.pool.slab;
+  if (tag <= MAX_INLINE_BYTES) return pager.codec.decodeAt(slab, s, s + tag, cell);
+  if (tag !== SLOT_RECORD && tag !== SLOT_PACKED) throw corruptCell(cell, `unknown slot tag ${tag}`);
+  const target = (slab[s]! | (slab[s + 1]! << 8) | (slab[s + 2]! << 16)) + slab[s + 3]! * 0x100_0000;
+  if (tag === SLOT_PACKED) return pager.codec.decode(pager.packedBytes(target, slab[s + 5]!, version), where(target));
+  return pager.codec.decode(pager.recordBytes(target, version), where(target));
+}

@@ -27,11 +27,9 @@ export class Snapshot<V = unknown> extends ReadViewBase<V> {
     return this.treeReader;
   }
 
-  protected *iterator(reader: TreeReader, from: number, to: number, reverse: boolean): IterableIterator<Range<V>> {
-    for (const r of reader.ranges(from, to, reverse)) {
-      this.reader();
-      yield r as Range<V>;
-    }
+  protected iterator(reader: TreeReader, from: number, to: number, reverse: boolean): IterableIterator<Range<V>> {
+    // A snapshot's version is always committed; every step first checks the snapshot is open.
+    return reader.frameRanges(from, to, reverse, () => void this.reader())! as IterableIterator<Range<V>>;
   }
 
   get isClosed(): boolean {

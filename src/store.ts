@@ -227,20 +227,11 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   }
 
   protected iterator(reader: TreeReader, from: number, to: number, reverse: boolean): IterableIterator<Range<V>> {
-    const token = this.readers.register(reader.version, 'iterator');
-    const self = this;
-    const gen = (function* (): Generator<Range<V>> {
-      try {
-        for (const r of reader.ranges(from, to, reverse)) {
-          self.guard();
-          yield r as Range<V>;
-        }
-      } finally {
-        token.release();
-      }
-    })();
-    this.readers.watch(gen, token);
-    return gen;
+    // The store's version is always committed; the iterator holds it until finished (src/readers.ts).
+    const it = reader.frameRanges(from, to, reverse, () => this.guard())!;
+    it.registry = this.readers;
+    this.readers.hold(it);
+    return it as IterableIterator<Range<V>>;
   }
 
   /** Runs `fn` as one atomic commit; a throw rolls everything back and leaves the file untouched. */

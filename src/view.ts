@@ -1,20 +1,19 @@
 /**
  * Reading one tree version: the shared implementation behind MapleStore, Snapshot and WriteTxn.
- * Committed versions use the frame-direct lookup (src/fastRead.ts); a transaction's own version,
- * which mixes new in-memory nodes with committed cells, goes through decoded nodes.
+ * Committed versions (a root that is a cell number) read straight from buffer-pool frames: point
+ * lookups (src/fastRead.ts), iteration (src/rangeIterator.ts) and gap search (src/gaps.ts). A
+ * transaction's own version, which mixes new in-memory nodes with committed cells, goes through
+ * decoded nodes.
  */
-import { type MemNode, type Ref, type Slot, InlineSlot, NewValue, PackedSlot, SLOT_PACKED, SLOT_RECORD } from '../storage/node.js';
+import { type MemNode, type Ref, type Slot, InlineSlot, NewValue, PackedSlot } from '../storage/node.js';
 import type { Pager } from '../storage/pager.js';
 import { findFirst, iterate, lookup } from './cursor.js';
-import { Hit, fastLookup } from './fastRead.js';
-import { emptyArea } from './gaps.js';
+import { Hit, fastLookup, slotValue } from './fastRead.js';
+import { emptyArea, fastEmptyArea } from './gaps.js';
+import { FrameRanges, type Range } from './rangeIterator.js';
 import type { NodeSource, TreeState } from './tree.js';
 
-export interface Range<V> {
-  readonly first: number;
-  readonly last: number;
-  readonly value: V;
-}
+export type { Range } from './rangeIterator.js';
 
 const sharedHit = new Hit();
 
@@ -36,13 +35,17 @@ export class TreeReader implements NodeSource {
   }
 
   private fastSlotValue(hit: Hit): unknown {
-    const slab = this.pager.pool.slab;
-    if (hit.tag === SLOT_RECORD || hit.tag === SLOT_PACKED) {
-      const cell = slab[hit.slotOffset]! | (slab[hit.slotOffset + 1]! << 8) | (slab[hit.slotOffset + 2]! << 16) | (slab[hit.slotOffset + 3]! * 0x100_0000);
-      if (hit.tag === SLOT_PACKED) return this.pager.codec.decode(this.pager.packedBytes(cell, slab[hit.slotOffset + 5]!, this.version), where(cell));
-      return this.pager.codec.decode(this.pager.recordBytes(cell, this.version), where(cell));
-    }
-    return this.pager.codec.decodeAt(slab, hit.slotOffset, hit.slotOffset + hit.tag, hit.cell);
+    return slotValue(this.pager, this.version, hit.slotOffset, hit.tag, hit.cell);
+  }
+
+  /**
+   * A frame-direct iterator over the committed version (root a cell number), or null when the
+   * version holds nodes of an open transaction. `check` runs before every step.
+   */
+  frameRanges(from: number, to: number, reverse: boolean, check: (() => void) | null): FrameRanges | null {
+    const root = this.tree.root;
+    if (root !== null && typeof root !== 'number') return null;
+    return new FrameRanges(this.pager, root, this.tree.height, this.version, from, to, reverse, check);
   }
 
   load(index: number): unknown {
@@ -68,15 +71,23 @@ export class TreeReader implements NodeSource {
   }
 
   find(from: number, to: number, reverse: boolean): Range<unknown> | undefined {
+    const it = this.frameRanges(from, to, reverse, null);
+    if (it !== null) return it.next().value;
     const e = findFirst(this, this.tree, from, to, reverse);
     return e === undefined ? undefined : { first: e.first, last: e.last, value: this.value(e.slot) };
   }
 
-  *ranges(from: number, to: number, reverse: boolean): Generator<Range<unknown>> {
+  ranges(from: number, to: number, reverse: boolean): IterableIterator<Range<unknown>> {
+    return this.frameRanges(from, to, reverse, null) ?? this.decodedRanges(from, to, reverse);
+  }
+
+  private *decodedRanges(from: number, to: number, reverse: boolean): Generator<Range<unknown>> {
     for (const e of iterate(this, this.tree, from, to, reverse)) yield { first: e.first, last: e.last, value: this.value(e.slot) };
   }
 
   emptyArea(min: number, max: number, size: number, reverse: boolean): number | undefined {
+    const root = this.tree.root;
+    if (typeof root === 'number') return fastEmptyArea(this.pager, root, this.tree.height, this.version, min, max, size, reverse);
     return emptyArea(this, this.tree, min, max, size, reverse);
   }
 }
