@@ -19,6 +19,7 @@
  * the largest gap below that child; non-root nodes other than the rightmost of their level are at
  * least minimally full.
  */
+import { appendRange } from './append.js';
 import { assert } from './errors.js';
 import { MAX_INDEX } from './limits.js';
 import {
@@ -345,6 +346,7 @@ export function writeRange(sink: WriteSink, tree: TreeState, first: number, last
     tree.nodes = 1;
     return;
   }
+  if (slot !== null && appendRange(tree, first, last, slot)) return;
   let lo = Math.max(first - 1, 0);
   let hi = Math.min(last + 1, MAX_INDEX);
   for (let attempt = 0; ; attempt++) {

@@ -10,6 +10,7 @@ import { checkIndex, checkRange, checkSize } from './args.js';
 import { MapleError } from './errors.js';
 import { findFirst, lookup } from './cursor.js';
 import { type ReadView, ReadViewBase, checkArea } from './readView.js';
+import { appendRange } from './append.js';
 import { type TreeState, type WriteSink, writeRange } from './tree.js';
 import { type Range, TreeReader } from './view.js';
 
@@ -65,8 +66,13 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
     else this.packedDeltas.set(cell, n);
   }
 
-  protected reader(): TreeReader {
+  /** Writes check this instead of building a reader they would not use. */
+  private live(): void {
     if (!this.active) throw new MapleError('ECLOSED', 'the transaction has ended; use the store, or a new transaction');
+  }
+
+  protected reader(): TreeReader {
+    this.live();
     return new TreeReader(this.pager, { ...this.tree }, this.baseVersion);
   }
 
@@ -80,15 +86,20 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
   }
 
   store(first: number, last: number, value: V): void {
-    this.reader();
+    this.live();
     checkRange(first, last);
     this.write(first, last, this.pager.codec.encode(value));
   }
 
   insert(first: number, last: number, value: V): void {
-    this.reader();
+    this.live();
     checkRange(first, last);
     const slot = this.pager.codec.encode(value);
+    // Beyond every stored key nothing can overlap: the append path needs no search.
+    if (appendRange(this.tree, first, last, slot)) {
+      this.changed = true;
+      return;
+    }
     const hit = findFirst(this, this.tree, first, last, false);
     if (hit) throw new MapleError('EEXIST', `[${first}, ${last}] overlaps the stored range [${hit.first}, ${hit.last}]`);
     this.write(first, last, slot);
@@ -105,7 +116,7 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
   }
 
   clear(first: number, last: number): void {
-    this.reader();
+    this.live();
     checkRange(first, last);
     this.write(first, last, null);
   }
