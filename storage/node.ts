@@ -68,7 +68,37 @@ export type Slot = InlineSlot | RecordSlot | PackedSlot | NewValue;
 
 /** A value of at most MAX_INLINE_BYTES msgpack bytes, kept in the slot itself. */
 export class InlineSlot {
-  constructor(readonly bytes: Uint8Array) {}
+  /** Bytes 0..3 little-endian. */
+  readonly lo: number;
+  /** Bytes 4..6 little-endian. */
+  readonly hi: number;
+  readonly length: number;
+  constructor(bytes: Uint8Array, start = 0, end = bytes.length) {
+    const n = end - start;
+    let lo = 0;
+    let hi = 0;
+    for (let i = Math.min(n, 4) - 1; i >= 0; i--) lo = lo * 256 + bytes[start + i]!;
+    for (let i = n - 1; i >= 4; i--) hi = hi * 256 + bytes[start + i]!;
+    this.lo = lo;
+    this.hi = hi;
+    this.length = n;
+  }
+  /** The msgpack bytes (a new array each time). */
+  get bytes(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let lo = this.lo;
+    let hi = this.hi;
+    for (let i = 0; i < this.length; i++) {
+      if (i < 4) {
+        out[i] = lo & 0xff;
+        lo = Math.floor(lo / 256);
+      } else {
+        out[i] = hi & 0xff;
+        hi = hi >>> 8;
+      }
+    }
+    return out;
+  }
 }
 
 /** A committed value record, by cell address. */
@@ -152,8 +182,12 @@ export function encodeNode(node: MemNode, commit: number, out: Uint8Array, nonce
       const at = OFF_LEAF_SLOTS + 8 * i;
       if (slot === null) continue;
       if (slot instanceof InlineSlot) {
-        out.set(slot.bytes, at);
-        out[at + 7] = slot.bytes.length;
+        dv.setUint32(at, slot.lo, true);
+        const hi = slot.hi;
+        out[at + 4] = hi & 0xff;
+        out[at + 5] = (hi >>> 8) & 0xff;
+        out[at + 6] = hi >>> 16;
+        out[at + 7] = slot.length;
       } else if (slot instanceof RecordSlot) {
         dv.setUint32(at, slot.cell, true);
         out[at + 7] = SLOT_RECORD;
@@ -240,7 +274,7 @@ export function decodeNode(cell: Uint8Array, address: number, max: number, verif
 function decodeSlot(cell: Uint8Array, at: number, address: number): Slot | null {
   const tag = cell[at + 7]!;
   if (tag === 0) return null;
-  if (tag <= MAX_INLINE_BYTES) return new InlineSlot(cell.slice(at, at + tag));
+  if (tag <= MAX_INLINE_BYTES) return new InlineSlot(cell, at, at + tag);
   if (tag === SLOT_RECORD || tag === SLOT_PACKED) {
     const dv = new DataView(cell.buffer, cell.byteOffset + at, 8);
     if (tag === SLOT_RECORD) return new RecordSlot(dv.getUint32(0, true));

@@ -20,7 +20,7 @@ import { CELL_BASE, MAX_CELL } from './pageFile.js';
 export const ALLOCATED = new InlineSlot(Uint8Array.of(0xc3));
 
 export function isAllocatedMarker(slot: Slot): boolean {
-  return slot instanceof InlineSlot && slot.bytes.length === 1 && slot.bytes[0] === 0xc3;
+  return slot instanceof InlineSlot && slot.length === 1 && slot.lo === 0xc3;
 }
 
 /** A packed value block's reference count, as an inline msgpack unsigned integer. */

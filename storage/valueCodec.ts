@@ -66,7 +66,7 @@ export class ValueCodec {
     }
     if (bytes.length > MAX_VALUE_BYTES) throw tooLarge(bytes.length);
     // pack() returns a view of msgpackr's reusable buffer: copy (a typed-array copy, not element-wise).
-    if (bytes.length <= MAX_INLINE_BYTES) return new InlineSlot(new Uint8Array(bytes));
+    if (bytes.length <= MAX_INLINE_BYTES) return new InlineSlot(bytes);
     return new NewValue(new Uint8Array(bytes));
   }
 
