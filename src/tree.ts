@@ -12,6 +12,10 @@
  *     A node that would fall below its minimum widens the span to a neighbour and starts over.
  *  4. Replace the run in the parent level's entry list with the new nodes and repeat upwards;
  *     grow a new root if the top splits, drop roots with one child, and an empty tree has no root.
+ *     Once a level comes down to one node replacing one node, and no level above would change
+ *     its size (so none would widen the write or collapse the root), the rest is a path copy:
+ *     updatePath turns each committed node above into a new one (reusing its decoded object) and
+ *     changes the transaction's own nodes in place — the same tree, without rebuilding levels.
  *
  * Invariants kept (verified by recovery/check.ts): pivots strictly ascending inside the node's
  * bounds; no two adjacent empty slots; a leaf never ends in a gap unless it ends at MAX_INDEX (so
@@ -40,7 +44,11 @@ import {
 
 /** What the tree algorithms need from the storage layer. */
 export interface NodeSource {
-  /** The node behind `ref`; `max` is its upper bound from the parent. */
+  /**
+   * The node behind `ref`; `max` is its upper bound from the parent. For a committed cell it is a
+   * new object of the caller's own, decoded for this call (never cached and handed out again):
+   * the write path turns decoded nodes it copies into the new nodes replacing them.
+   */
   node(ref: Ref, max: number): MemNode;
 }
 
@@ -76,13 +84,20 @@ interface RunNode {
   max: number;
 }
 
-/** Entries of one level being rebuilt: parallel arrays. */
+/**
+ * Entries of one level being rebuilt: parallel arrays. A leaf level's have no children or gaps and
+ * an internal level's no slots: those share the empty arrays below, which are never written.
+ */
 interface Entries {
   lasts: number[];
   slots: (Slot | null)[];
   children: Ref[];
   gaps: number[];
 }
+
+const NO_SLOTS: (Slot | null)[] = [];
+const NO_CHILDREN: Ref[] = [];
+const NO_GAPS: number[] = [];
 
 function collect(src: NodeSource, tree: TreeState, lo: number, hi: number): RunNode[][] {
   const runs: RunNode[][] = new Array(tree.height);
@@ -132,7 +147,7 @@ interface LeafPlan {
 }
 
 function applyToLeaves(sink: WriteSink, run: RunNode[], first: number, last: number, slot: Slot | null): LeafPlan {
-  const e: Entries = { lasts: [], slots: [], children: [], gaps: [] };
+  const e: Entries = { lasts: [], slots: [], children: NO_CHILDREN, gaps: NO_GAPS };
   const freedRecords: number[] = [];
   const packedDeltas: number[] = [];
   let before = 0;
@@ -198,16 +213,17 @@ export function nodeMaxGap(node: MemNode, min: number): number {
 
 /**
  * Where to cut `n` entries into nodes of at most `cap`: exclusive end indices of each group.
- * Leaves never end a group on a gap (except the last group, whose end is the run's end).
+ * Leaves (`slots` given) never end a group on a gap (except the last group, whose end is the
+ * run's end).
  */
-function cutPoints(n: number, cap: number, dense: boolean, endsOnGap: (i: number) => boolean): number[] {
+function cutPoints(n: number, cap: number, dense: boolean, slots: (Slot | null)[] | null): number[] {
   if (n <= cap) return [n];
   if (dense) {
     const ends: number[] = [];
     let start = 0;
     while (n - start > cap) {
       let end = start + cap;
-      if (endsOnGap(end - 1)) end--;
+      if (slots !== null && slots[end - 1] === null) end--;
       ends.push(end);
       start = end;
     }
@@ -220,7 +236,7 @@ function cutPoints(n: number, cap: number, dense: boolean, endsOnGap: (i: number
     let ok = true;
     for (let g = 0; g < k; g++) {
       let end = g === k - 1 ? n : Math.round(((g + 1) * n) / k);
-      if (g < k - 1 && endsOnGap(end - 1)) end--;
+      if (g < k - 1 && slots !== null && slots[end - 1] === null) end--;
       if (end - start < 1 || end - start > cap) {
         ok = false;
         break;
@@ -243,11 +259,12 @@ function buildLevel(e: Entries, leaf: boolean, runMin: number, ends: number[]): 
   const mins: number[] = [];
   let start = 0;
   let min = runMin;
+  const whole = ends.length === 1; // the entry lists are this write's own: no copies needed
   for (const end of ends) {
-    const lasts = e.lasts.slice(start, end);
+    const lasts = whole ? e.lasts : e.lasts.slice(start, end);
     const node = leaf
-      ? newLeaf(lasts, e.slots.slice(start, end))
-      : newInternal(lasts, e.children.slice(start, end), e.gaps.slice(start, end));
+      ? newLeaf(lasts, whole ? e.slots : e.slots.slice(start, end))
+      : newInternal(lasts, whole ? e.children : e.children.slice(start, end), whole ? e.gaps : e.gaps.slice(start, end));
     nodes.push(node);
     mins.push(min);
     min = lasts[lasts.length - 1]! + 1;
@@ -257,7 +274,7 @@ function buildLevel(e: Entries, leaf: boolean, runMin: number, ends: number[]): 
 }
 
 function entriesOf(level: LevelResult): Entries {
-  const e: Entries = { lasts: [], slots: [], children: [], gaps: [] };
+  const e: Entries = { lasts: [], slots: NO_SLOTS, children: [], gaps: [] };
   for (let i = 0; i < level.nodes.length; i++) {
     const node = level.nodes[i]!;
     e.lasts.push(node.lasts[node.lasts.length - 1]!);
@@ -267,9 +284,9 @@ function entriesOf(level: LevelResult): Entries {
   return e;
 }
 
-/** The parent level's entries with the run [runMin, runMax] replaced by `replacement`. */
-function replaceInParents(parents: RunNode[], runMin: number, runMax: number, replacement: Entries): Entries {
-  const e: Entries = { lasts: [], slots: [], children: [], gaps: [] };
+/** The parent level's entries with the run [runMin, runMax] replaced by the nodes of `built`. */
+function replaceInParents(parents: RunNode[], runMin: number, runMax: number, built: LevelResult): Entries {
+  const e: Entries = { lasts: [], slots: NO_SLOTS, children: [], gaps: [] };
   let placed = false;
   for (const parent of parents) {
     const p = parent.node;
@@ -278,10 +295,11 @@ function replaceInParents(parents: RunNode[], runMin: number, runMax: number, re
       const cmax = p.lasts[i]!;
       if (cmax >= runMin && cmin <= runMax) {
         if (!placed) {
-          for (let j = 0; j < replacement.lasts.length; j++) {
-            e.lasts.push(replacement.lasts[j]!);
-            e.children.push(replacement.children[j]!);
-            e.gaps.push(replacement.gaps[j]!);
+          for (let j = 0; j < built.nodes.length; j++) {
+            const node = built.nodes[j]!;
+            e.lasts.push(node.lasts[node.lasts.length - 1]!);
+            e.children.push(node);
+            e.gaps.push(nodeMaxGap(node, built.mins[j]!));
           }
           placed = true;
         }
@@ -329,6 +347,81 @@ function updateInPlace(sink: WriteSink, tree: TreeState, runs: RunNode[][], plan
   return true;
 }
 
+/** Tests switch the path update off to compare its trees with the full rebuild's. */
+export const pathWrite = { enabled: true };
+
+/**
+ * Whether, once level `level` is rebuilt as one node replacing one node, the rebuild of every level
+ * above would keep its single node (each keeps its count of entries): none would fall below its
+ * minimum fill and widen the write, and the root would not collapse. Then those levels are
+ * rebuilt as they are, with one child and one gap field changed — which updatePath does in place.
+ */
+function pathAboveHolds(tree: TreeState, runs: RunNode[][], level: number): boolean {
+  const top = tree.height - 1;
+  for (let l = level + 1; l < top; l++) {
+    const r = runs[l]![0]!;
+    if (r.node.lasts.length < INTERNAL_MIN && r.max !== MAX_INDEX && !(r.min === 0 && r.max === MAX_INDEX)) return false;
+  }
+  return runs[top]![0]!.node.lasts.length > 1;
+}
+
+/**
+ * The end of a write whose rebuild converged at `level` to one node replacing one node (every run
+ * above is one node too): frees what the levels below replaced, turns the node at `level` into the
+ * rebuilt one (`entries`), and copies the path above it — a committed node becomes a new node
+ * (decoded nodes are the caller's own objects), a new node is changed in place — setting the
+ * child pointer and gap field on the path. The tree is exactly the one the full rebuild builds.
+ * `created` counts the nodes built below `level`.
+ */
+function updatePath(sink: WriteSink, tree: TreeState, runs: RunNode[][], level: number, entries: Entries, created: number): void {
+  let removed = 0;
+  for (let l = 0; l < level; l++) {
+    const run = runs[l]!;
+    removed += run.length;
+    for (const r of run) {
+      if (typeof r.ref === 'number') sink.freeNode(r.ref);
+      else sink.dropNew(r.ref);
+    }
+  }
+  tree.nodes += created - removed;
+  const height = tree.height;
+  let child = runs[level]![0]!;
+  let node = child.node;
+  let oldRef = child.ref;
+  if (typeof oldRef === 'number') {
+    sink.freeNode(oldRef);
+    node.cell = 0;
+    node.commit = 0;
+  }
+  node.lasts = entries.lasts;
+  if (node.leaf) node.slots = entries.slots;
+  else {
+    node.children = entries.children;
+    node.gaps = entries.gaps;
+  }
+  let gap = nodeMaxGap(node, child.min);
+  for (let l = level + 1; l < height; l++) {
+    const r = runs[l]!;
+    const parent = r[0]!;
+    const p = parent.node;
+    const i = p.children.indexOf(oldRef);
+    assert(i >= 0, 'the path update finds the child in its parent');
+    const wasNew = typeof parent.ref !== 'number';
+    if (wasNew && oldRef === node && p.gaps[i] === gap) return;
+    p.children[i] = node;
+    p.gaps[i] = gap;
+    if (!wasNew) {
+      sink.freeNode(parent.ref as number);
+      p.cell = 0;
+      p.commit = 0;
+    }
+    oldRef = parent.ref;
+    node = p;
+    gap = nodeMaxGap(p, parent.min);
+  }
+  tree.root = node;
+}
+
 /**
  * Stores `slot` over [first, last] (slot null = make the range empty). Mutates `tree` to the new
  * version; committed nodes and records it stops referencing are reported to `sink`.
@@ -358,6 +451,7 @@ export function writeRange(sink: WriteSink, tree: TreeState, first: number, last
     let built: LevelResult | undefined;
     let widened = false;
     let created = 0;
+    let converged = -1;
     for (let level = 0; level < tree.height; level++) {
       const run = runs[level]!;
       const runMin = run[0]!.min;
@@ -368,8 +462,7 @@ export function writeRange(sink: WriteSink, tree: TreeState, first: number, last
       const isTop = level === tree.height - 1;
       const n = entries.lasts.length;
       const dense = runMax === MAX_INDEX;
-      const slots = entries.slots;
-      const ends = cutPoints(n, cap, dense, leaf ? (i) => slots[i] === null : () => false);
+      const ends = cutPoints(n, cap, dense, leaf ? entries.slots : null);
       if (!isTop && !(runMin === 0 && runMax === MAX_INDEX)) {
         let under = false;
         let start = 0;
@@ -386,11 +479,21 @@ export function writeRange(sink: WriteSink, tree: TreeState, first: number, last
           break;
         }
       }
+      if (pathWrite.enabled && !isTop && run.length === 1 && ends.length === 1 && pathAboveHolds(tree, runs, level)) {
+        converged = level;
+        break;
+      }
       built = buildLevel(entries, leaf, runMin, ends);
       created += built.nodes.length;
-      if (!isTop) entries = replaceInParents(runs[level + 1]!, runMin, runMax, entriesOf(built));
+      if (!isTop) entries = replaceInParents(runs[level + 1]!, runMin, runMax, built);
     }
     if (widened) continue;
+    if (converged >= 0) {
+      updatePath(sink, tree, runs, converged, entries, created);
+      applyValueEffects(sink, plan);
+      tree.ranges += plan.rangeDelta;
+      return;
+    }
 
     // The plan is final: apply its side effects.
     for (const run of runs) {
@@ -407,7 +510,7 @@ export function writeRange(sink: WriteSink, tree: TreeState, first: number, last
     let height = tree.height;
     while (top.nodes.length > 1) {
       const e = entriesOf(top);
-      top = buildLevel(e, false, 0, cutPoints(e.lasts.length, INTERNAL_SLOTS, true, () => false));
+      top = buildLevel(e, false, 0, cutPoints(e.lasts.length, INTERNAL_SLOTS, true, null));
       created += top.nodes.length;
       height++;
     }

@@ -75,7 +75,7 @@ export class BufferPool {
   }
 
   unpin(frame: number): void {
-    assert(this.pins[frame]! > 0, `unpin of unpinned frame ${frame}`);
+    if (!(this.pins[frame]! > 0)) assert(false, `unpin of unpinned frame ${frame}`);
     this.pins[frame]!--;
   }
 

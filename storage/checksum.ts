@@ -1,6 +1,48 @@
-/** CRC-32 (zlib's polynomial) over byte ranges, via Node's native zlib.crc32. */
-import * as zlib from 'node:zlib';
+/**
+ * CRC-32 (zlib's polynomial, reflected 0xEDB88320) over byte ranges.
+ *
+ * Computed in JavaScript, eight bytes per step from eight lookup tables ("slicing by 8"): the
+ * checksummed spans are single 256-byte cells, where a call into native zlib.crc32 (plus the
+ * subarray it needs) costs more than the work (measured: ~170 ns per cell here against ~250 ns).
+ * The result is bit-for-bit zlib's, which the tests check against zlib.crc32.
+ */
 
+const TABLES = makeTables();
+
+function makeTables(): Int32Array {
+  const t = new Int32Array(8 * 256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb8_8320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c;
+  }
+  for (let n = 0; n < 256; n++) {
+    let c = t[n]!;
+    for (let s = 1; s < 8; s++) {
+      c = t[c & 0xff]! ^ (c >>> 8);
+      t[s * 256 + n] = c;
+    }
+  }
+  return t;
+}
+
+/** CRC-32 of bytes[start, end), continuing from `initial` (a previous result; 0 to start). */
 export function crc32(bytes: Uint8Array, start: number, end: number, initial = 0): number {
-  return zlib.crc32(bytes.subarray(start, end), initial) >>> 0;
+  const t = TABLES;
+  let c = ~initial;
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    const a = c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24));
+    c =
+      t[1792 + (a & 0xff)]! ^
+      t[1536 + ((a >>> 8) & 0xff)]! ^
+      t[1280 + ((a >>> 16) & 0xff)]! ^
+      t[1024 + (a >>> 24)]! ^
+      t[768 + bytes[i + 4]!]! ^
+      t[512 + bytes[i + 5]!]! ^
+      t[256 + bytes[i + 6]!]! ^
+      t[bytes[i + 7]!]!;
+  }
+  for (; i < end; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return ~c >>> 0;
 }

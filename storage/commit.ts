@@ -22,15 +22,15 @@ import { MAX_INDEX } from '../src/limits.js';
 import { findFirst, iterate, lookup } from '../src/cursor.js';
 import { type NodeSource, type TreeState, type WriteSink, writeRange } from '../src/tree.js';
 import type { BufferPool } from './bufferPool.js';
-import { type CommitRecord, type TreeRoot, FLAG_CELLS_DURABLE, encodeCommitRecord } from './commitRecord.js';
+import { type CommitRecord, type StructuresRef, type TreeRoot, FLAG_CELLS_DURABLE, encodeCommitRecord } from './commitRecord.js';
 import type { FileIO } from './fileIO.js';
-import { type MemNode, type Ref, NewValue, PackedSlot, RecordSlot, encodeNode, NODE_BYTES } from './node.js';
+import { type MemNode, type Ref, NewValue, PackedSlot, RecordSlot, encodeNodeAt, NODE_BYTES } from './node.js';
 import { CELL_BYTES, PAGE_BYTES, RING_SLOTS, ringSlotOffsetBytes } from './pageFile.js';
 import type { Pager } from './pager.js';
 import { type CellRun, SpaceMap } from './spaceMap.js';
-import { RECORD_HEADER_BYTES, encodeRecord, recordCells } from './valueRecord.js';
+import { RECORD_HEADER_BYTES, encodeRecordAt, recordCells } from './valueRecord.js';
 import { FreeList } from './freeList.js';
-import { PACK_MAX_BYTES, blockEntries, encodeBlock, packValues } from './valueBlock.js';
+import { type Block, PACK_MAX_BYTES, blockEntries, encodeBlock, packValues } from './valueBlock.js';
 import { encodeStructures } from './structures.js';
 
 export type CommitProtocol = 'one-sync' | 'two-sync';
@@ -63,11 +63,18 @@ export interface CommitResult {
   cellsWritten: number;
 }
 
-const PENDING_SLACK_RUNS = 32;
+const PENDING_SLACK_RUNS = 8;
+/** A commit writing at most this many cells may take them as one run from the space map (below). */
+const SMALL_COMMIT_CELLS = 64;
+/** … when all free cells (loaded or pending) exceed its need by at most this many. */
+const SMALL_COMMIT_SLACK = 8;
+
 /** Pending-list keys per commit: a commit's list may take this many chunks (commits < 2^37). */
 export const PENDING_KEYS_PER_COMMIT = 65536;
 /** Runs per pending-list chunk: one cell minus the record header, so a chunk fits any hole. */
 const CHUNK_RUNS = Math.floor((CELL_BYTES - RECORD_HEADER_BYTES) / 8);
+/** The bytes of a pending-list chunk until it is filled in (only its length is read). */
+const CHUNK_PLACEHOLDER = new Uint8Array(CHUNK_RUNS * 8);
 /**
  * A commit writing at least this many cells syncs them before writing its record (two-sync) and
  * marks the record CELLS_DURABLE, so open never has to validate a big commit: open time stays
@@ -77,7 +84,11 @@ export const ADAPTIVE_TWO_SYNC_CELLS = 2048;
 const MAX_ROUNDS = 64;
 
 export function treeOf(root: TreeRoot, ranges = 0, nodes = 0): TreeState {
-  return { root: root.cell === 0 ? null : root.cell, height: root.height, ranges, nodes };
+  // Built as null and then set: a literal holding either null or a number here kept V8
+  // deoptimizing this function (measured ~1 µs per commit).
+  const tree: TreeState = { root: null, height: root.height, ranges, nodes };
+  if (root.cell !== 0) tree.root = root.cell;
+  return tree;
 }
 
 function rootOf(tree: TreeState): TreeRoot {
@@ -90,11 +101,10 @@ function rootOf(tree: TreeState): TreeRoot {
 
 /** Decodes a pending record's runs. */
 export function pendingRuns(bytes: Uint8Array): CellRun[] {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const runs: CellRun[] = [];
   for (let at = 0; at + 8 <= bytes.length; at += 8) {
-    const count = dv.getUint32(at + 4, true);
-    if (count > 0) runs.push({ start: dv.getUint32(at, true), count });
+    const count = (bytes[at + 4]! | (bytes[at + 5]! << 8) | (bytes[at + 6]! << 16) | (bytes[at + 7]! << 24)) >>> 0;
+    if (count > 0) runs.push({ start: (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0, count });
   }
   return runs;
 }
@@ -200,12 +210,18 @@ function visitNew(ref: Ref | null, nodes: MemNode[], records: NewValue[] | null,
  * keeps the upper levels whole instead of pages that are mostly leaves).
  */
 function byLevel(nodes: MemNode[], levels: number[]): MemNode[] {
+  let top = 0;
   let sorted = true;
-  for (let i = 1; i < levels.length && sorted; i++) sorted = levels[i - 1]! <= levels[i]!;
+  for (let i = 0; i < levels.length; i++) {
+    if (i > 0 && levels[i - 1]! > levels[i]!) sorted = false;
+    if (levels[i]! > top) top = levels[i]!;
+  }
   if (sorted) return nodes;
-  const buckets: MemNode[][] = [];
-  nodes.forEach((n, i) => (buckets[levels[i]!] ??= []).push(n));
-  return buckets.flat();
+  const out: MemNode[] = [];
+  for (let level = 0; level <= top; level++) {
+    for (let i = 0; i < nodes.length; i++) if (levels[i] === level) out.push(nodes[i]!);
+  }
+  return out;
 }
 
 /** Cells on pending lists: reusable now (freed by commits ≤ horizon) and still waiting. */
@@ -253,7 +269,7 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     const entry = findFirst(sink, pending, 0, releaseLimit, true);
     if (entry === undefined) return undefined;
     assert(entry.slot instanceof RecordSlot, `pending entry ${entry.first} holds a record`);
-    const runs = pendingRuns(pager.recordBytes(entry.slot.cell, prev.commit).slice());
+    const runs = pendingRuns(pager.recordBytes(entry.slot.cell, prev.commit));
     for (const run of runs) pendingCells -= run.count;
     writeRange(sink, pending, entry.first, entry.last, null);
     return runs;
@@ -307,7 +323,7 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   //    Values of this transaction may use shared structures the file does not hold yet: write the
   //    whole table again (it only grows) and free the old one.
   const codec = pager.codec;
-  let structures = { ...prev.structures, fresh: false };
+  let structures: StructuresRef = { cell: prev.structures.cell, fresh: false, count: prev.structures.count };
   let table: NewValue | null = null;
   if (codec.structureCount > prev.structures.count) {
     table = new NewValue(encodeStructures(codec.structures()));
@@ -316,27 +332,63 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     structures = { cell: table.cell, fresh: true, count: codec.structureCount };
   }
 
-  // 3. Cells for every new node. Allocating changes the space map, whose new nodes need cells
-  //    too: take cells, re-count, take more until everything fits (new nodes replace nodes that
-  //    are already new, so this converges in a few rounds). Cells are handed out only at the
-  //    end; any left over are freed by this very commit, so the space map is not touched again.
+  // 3. Cells for every new node and pending-list chunk. Allocating changes the space map, whose
+  //    new nodes need cells too: take cells, re-count, take more until everything fits (new nodes
+  //    replace nodes that are already new, so this converges in a few rounds). Cells are handed
+  //    out only at the end; any left over are freed by this very commit, so the space map is not
+  //    touched again.
+  //    Cells are taken as contiguously as possible (each separate run is a write call and, for
+  //    a durable commit, a page to sync): extending the run taken so far, else the shortest
+  //    loaded run that holds them all, else the longest loaded run and then isolated cells. A
+  //    small commit that finds no run long enough, when all the free cells there are (loaded or
+  //    still pending) barely cover it, takes one run from the space map instead and leaves them
+  //    on the list: the cells of consecutive small commits otherwise interleave (each reusing the
+  //    scattered cells the one before it freed) and stay interleaved. Only a nearly empty free
+  //    list allows it, so the file holds at most about two small commits' cells more than it
+  //    would have.
   const cells: number[] = [];
   let nodes: MemNode[] = [];
+  const chunks: NewValue[] = [];
+  let fromSpaceMap = false;
+  const takeFromSpaceMap = (count: number, contiguous: boolean): void => {
+    for (const run of space.allocate(count, contiguous)) {
+      for (let c = 0; c < run.count; c++) cells.push(run.start + c);
+    }
+  };
+  /** Takes up to `missing` cells for a commit needing `need` in all; returns how many. */
+  const takeCells = (need: number, missing: number): number => {
+    if (fromSpaceMap) {
+      takeFromSpaceMap(missing, true);
+      return missing;
+    }
+    let got = 0;
+    if (cells.length > 0) {
+      for (let next = cells[cells.length - 1]! + 1; got < missing && free.takeCell(next); next++, got++) cells.push(next);
+      if (got === missing) return got;
+    }
+    while (free.available() < missing - got && free.loadNext()) {
+      /* load entries until the loaded cells cover the need, or none is left */
+    }
+    if (cells.length === 0 && need >= 2 && need <= SMALL_COMMIT_CELLS && pendingCells + free.available() <= need + SMALL_COMMIT_SLACK && free.longestRun() < need) {
+      fromSpaceMap = true;
+      takeFromSpaceMap(missing, true);
+      return missing;
+    }
+    const start = free.bestFit(missing - got);
+    if (start !== undefined) {
+      for (let c = 0; c < missing - got; c++) cells.push(start + c);
+      return missing;
+    }
+    return got + free.takeRuns(missing - got, cells);
+  };
   const fillCells = (): void => {
     for (let round = 0; ; round++) {
       assert(round < MAX_ROUNDS, 'commit allocation converges');
       nodes = needed(false).nodes;
-      if (nodes.length <= cells.length) return;
-      let missing = nodes.length - cells.length;
-      for (let c = free.cell(); c !== undefined; c = missing > 0 ? free.cell() : undefined) {
-        cells.push(c);
-        missing--;
-      }
-      if (missing > 0) {
-        for (const run of space.allocate(missing + 1, false)) {
-          for (let c = 0; c < run.count; c++) cells.push(run.start + c);
-        }
-      }
+      const need = nodes.length + chunks.length;
+      if (need <= cells.length) return;
+      const missing = need - cells.length - takeCells(need, need - cells.length);
+      if (missing > 0) takeFromSpaceMap(missing + 1, false);
     }
   };
 
@@ -344,35 +396,37 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   //    chunk fits any hole), keyed commit × PENDING_KEYS_PER_COMMIT + chunk.
   //    Chunks are added until the list fits; adding one can free a few space-map paths, hence
   //    the loop. Each chunk keeps one run's room for its own unused tail, freed with the list.
-  const chunks: NewValue[] = [];
+  //    A chunk's cell is taken with the nodes' (the chunk is freed by the next commit, like the
+  //    nodes at the top of the trees, so it belongs in their run).
+  assert(recordCells(CHUNK_RUNS * 8) === 1, 'a pending-list chunk is one cell');
   let capacity = 0;
   const addChunk = (): void => {
     assert(chunks.length < PENDING_KEYS_PER_COMMIT, 'pending list fits its key space');
-    const chunk = new NewValue(new Uint8Array(CHUNK_RUNS * 8));
-    placeRecords([chunk]);
+    const chunk = new NewValue(CHUNK_PLACEHOLDER);
     writeRange(sink, pending, commit * PENDING_KEYS_PER_COMMIT + chunks.length, commit * PENDING_KEYS_PER_COMMIT + chunks.length, chunk);
     chunks.push(chunk);
     capacity += CHUNK_RUNS - 1;
-  };
-  const leftover = (): CellRun[] => {
-    const sorted = cells.slice().sort((x, y) => x - y);
-    return sorted.slice(nodes.length).map((c): CellRun => ({ start: c, count: 1 })).concat(free.leftovers());
   };
   do addChunk();
   while (capacity < frees.length + PENDING_SLACK_RUNS);
   for (;;) {
     fillCells();
     // Coalescing only merges runs: when the runs fit uncoalesced they fit, so sort only if not.
-    const unused = cells.length - nodes.length + free.leftoverCount();
-    if (frees.length + unused <= capacity || coalesce(frees.concat(leftover())).length <= capacity) break;
+    const unused = cells.length - nodes.length - chunks.length + free.leftoverCount();
+    if (frees.length + unused <= capacity) break;
+    const { spare } = handOut(cells, nodes.length + chunks.length);
+    if (coalesce(frees.concat(spare.map((c): CellRun => ({ start: c, count: 1 })), free.leftovers())).length <= capacity) break;
     addChunk();
   }
 
-  cells.sort((a, b) => a - b);
+  const { order, spare } = handOut(cells, nodes.length + chunks.length);
   nodes.forEach((node, i) => {
-    node.cell = cells[i]!;
+    node.cell = order[i]!;
   });
-  for (let i = nodes.length; i < cells.length; i++) frees.push({ start: cells[i]!, count: 1 });
+  chunks.forEach((chunk, i) => {
+    chunk.cell = order[nodes.length + i]!;
+  });
+  for (const c of spare) frees.push({ start: c, count: 1 });
   // Free-list cells loaded but not used go back on the list, under this commit.
   frees.push(...free.leftovers());
   const list = coalesce(frees);
@@ -384,35 +438,49 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     const bytes = (mine.length + 1) * 8;
     const usedCells = recordCells(bytes);
     if (usedCells < reservedCells) mine.push({ start: chunk.cell + usedCells, count: reservedCells - usedCells });
-    chunk.bytes = new Uint8Array(bytes);
-    const dv = new DataView(chunk.bytes.buffer);
-    mine.forEach((run, i) => {
-      dv.setUint32(8 * i, run.start, true);
-      dv.setUint32(8 * i + 4, run.count, true);
+    const out = new Uint8Array(bytes);
+    for (let i = 0; i < mine.length; i++) {
+      const run = mine[i]!;
+      putU32(out, 8 * i, run.start);
+      putU32(out, 8 * i + 4, run.count);
       pendingCells += run.count;
-    });
+    }
+    chunk.bytes = out;
   }
   assert(next === list.length, 'every freed run is in the pending list');
 
-  // 5. Encode, write, sync, publish.
-  const pieces: { cell: number; bytes: Uint8Array }[] = [];
-  for (const node of nodes) {
-    const out = new Uint8Array(NODE_BYTES);
-    encodeNode(node, commit, out, nonce);
-    pieces.push({ cell: node.cell, bytes: out });
+  // 5. Encode, write, sync, publish. Every new cell is encoded straight into one buffer, in
+  //    address order, and each contiguous run of cells is written with one call.
+  const extras: Extra[] = [];
+  for (const r of needed().records) if (r.offset < 0) extras.push({ cell: r.cell, cells: recordCells(r.bytes.length), record: r.bytes, block: null });
+  if (table) extras.push({ cell: table.cell, cells: recordCells(table.bytes.length), record: table.bytes, block: null });
+  blocks.forEach((block, i) => extras.push({ cell: blockCells[i]!, cells: 1, record: null, block }));
+  const extrasByCell = extras.length > 1 ? orderByKey(extras.length, (i) => extras[i]!.cell).map((i) => extras[i]!) : extras;
+  // The shared buffers are free unless this commit runs inside another's I/O (a test's disk
+  // hook committing to a second store): then it takes buffers of its own.
+  const shared = !scratchBusy;
+  scratchBusy = true;
+  try {
+    const result = finishCommit(io, pool, state, input, options, { commit, nonce, space, pending, pendingCells, structures, nodes, extras: extrasByCell, shared });
+    codec.durableCount = structures.count;
+    return result;
+  } finally {
+    if (shared) scratchBusy = false;
   }
-  for (const r of needed().records) if (r.offset < 0) pieces.push({ cell: r.cell, bytes: encodeRecord(r.bytes, commit, nonce) });
-  if (table) pieces.push({ cell: table.cell, bytes: encodeRecord(table.bytes, commit, nonce) });
-  blocks.forEach((block, i) => {
-    const out = new Uint8Array(CELL_BYTES);
-    encodeBlock(block, commit, nonce, out);
-    pieces.push({ cell: blockCells[i]!, bytes: out });
-  });
-  pieces.sort((a, b) => a.cell - b.cell);
+}
 
-  const writes = coalesceWrites(pieces);
+function finishCommit(
+  io: FileIO,
+  pool: BufferPool,
+  state: DurableState,
+  input: CommitInput,
+  options: CommitOptions,
+  c: { commit: number; nonce: number; space: SpaceMap; pending: TreeState; pendingCells: number; structures: StructuresRef; nodes: MemNode[]; extras: Extra[]; shared: boolean },
+): CommitResult {
+  const { commit, nonce, space, pending, pendingCells, structures } = c;
+  const { buf, writes } = encodeCells(byCell(c.nodes), c.extras, commit, nonce, c.shared);
   let cellsWritten = 0;
-  for (const w of writes) cellsWritten += w.bytes.length / CELL_BYTES;
+  for (const w of writes) cellsWritten += w.length / CELL_BYTES;
   const twoSync = options.sync && (options.protocol === 'two-sync' || cellsWritten >= ADAPTIVE_TWO_SYNC_CELLS);
   const rec: CommitRecord = {
     commit,
@@ -430,9 +498,9 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     structures,
   };
   const slot = (state.slot + 1) % RING_SLOTS;
-  for (const w of writes) io.write(w.bytes, w.cell * CELL_BYTES);
+  for (const w of writes) io.write(buf.subarray(w.at, w.at + w.length), w.cell * CELL_BYTES);
   if (twoSync) io.sync();
-  const recordPage = new Uint8Array(PAGE_BYTES);
+  const recordPage = c.shared ? RECORD_PAGE.fill(0) : new Uint8Array(PAGE_BYTES);
   recordPage.set(encodeCommitRecord(rec));
   try {
     io.write(recordPage, ringSlotOffsetBytes(slot));
@@ -448,9 +516,111 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   }
   if (options.sync) io.sync();
 
-  for (const w of writes) refreshPool(pool, w.cell, w.bytes);
-  codec.durableCount = structures.count;
+  for (const w of writes) refreshPool(pool, w.cell, buf.subarray(w.at, w.at + w.length));
   return { state: { rec, slot }, cellsWritten };
+}
+
+/**
+ * Orders a commit's cells for handing out to `count` nodes and chunks (leaves first … roots,
+ * then chunks: the later, the sooner the next commits replace it): the cells' contiguous runs,
+ * shortest first, so the longest run goes to the nodes freed soonest and is reused whole. The
+ * cells beyond `count` are the first of that order (isolated ones), freed again by the commit.
+ */
+function handOut(cells: number[], count: number): { order: number[]; spare: number[] } {
+  const sorted = sortNumbers(cells);
+  const runs: { at: number; length: number }[] = [];
+  for (let i = 0; i < sorted.length; i++) {
+    const last = runs[runs.length - 1];
+    if (last !== undefined && sorted[i - 1]! + 1 === sorted[i]) last.length++;
+    else runs.push({ at: i, length: 1 });
+  }
+  let order = sorted;
+  if (runs.length > 1) {
+    // Shortest first, ties in address order.
+    order = [];
+    for (const i of orderByKey(runs.length, (k) => runs[k]!.length)) {
+      const r = runs[i]!;
+      for (let k = 0; k < r.length; k++) order.push(sorted[r.at + k]!);
+    }
+  }
+  const spareCount = order.length - count;
+  return { order: spareCount === 0 ? order : order.slice(spareCount), spare: order.slice(0, spareCount) };
+}
+
+/** Below this many elements a comparator sort is as cheap as the typed-array one. */
+const SMALL_SORT = 32;
+/** Index bits of a sort key cell × 2^KEY_INDEX_BITS + index (cells < 2^32: the key stays < 2^53). */
+const KEY_INDEX_BITS = 20;
+const KEY_SCALE = 2 ** KEY_INDEX_BITS;
+
+/** The cell addresses (integers below 2^32) in ascending order, as a new array. */
+function sortNumbers(values: number[]): number[] {
+  if (values.length >= SMALL_SORT) {
+    // Cells are below 2^32: back from float64 as uint32, so they stay small integers for V8.
+    const sorted = Float64Array.from(values).sort();
+    const out = new Array<number>(sorted.length);
+    for (let i = 0; i < sorted.length; i++) out[i] = sorted[i]! >>> 0;
+    return out;
+  }
+  const out = values.slice();
+  for (let i = 1; i < out.length; i++) {
+    const v = out[i]!;
+    let j = i - 1;
+    while (j >= 0 && out[j]! > v) {
+      out[j + 1] = out[j]!;
+      j--;
+    }
+    out[j + 1] = v;
+  }
+  return out;
+}
+
+/**
+ * The positions of `keys` (cell addresses, distinct or not) in ascending key order: a numeric
+ * typed-array sort of key × 2^20 + position, much cheaper than a comparator sort of objects.
+ */
+function orderByKey(n: number, key: (i: number) => number): number[] {
+  const out = new Array<number>(n);
+  if (n < SMALL_SORT) {
+    // Insertion sort of the positions (stable; no allocation, unlike Array#sort).
+    const keys = new Array<number>(n);
+    for (let i = 0; i < n; i++) {
+      const k = key(i);
+      let j = i - 1;
+      while (j >= 0 && keys[j]! > k) {
+        keys[j + 1] = keys[j]!;
+        out[j + 1] = out[j]!;
+        j--;
+      }
+      keys[j + 1] = k;
+      out[j + 1] = i;
+    }
+    return out;
+  }
+  if (n >= KEY_SCALE) {
+    for (let i = 0; i < n; i++) out[i] = i;
+    return out.sort((a, b) => key(a) - key(b) || a - b);
+  }
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = key(i) * KEY_SCALE + i;
+  keys.sort();
+  for (let i = 0; i < n; i++) out[i] = (keys[i]! % KEY_SCALE) | 0;
+  return out;
+}
+
+function putU32(out: Uint8Array, at: number, v: number): void {
+  out[at] = v & 0xff;
+  out[at + 1] = (v >>> 8) & 0xff;
+  out[at + 2] = (v >>> 16) & 0xff;
+  out[at + 3] = v >>> 24;
+}
+
+/** Nodes sorted by their assigned cells. */
+function byCell(nodes: MemNode[]): MemNode[] {
+  let sorted = true;
+  for (let i = 1; i < nodes.length && sorted; i++) sorted = nodes[i - 1]!.cell < nodes[i]!.cell;
+  if (sorted) return nodes;
+  return orderByKey(nodes.length, (i) => nodes[i]!.cell).map((i) => nodes[i]!);
 }
 
 /** A random 32-bit number, never 0 (0 marks cells written before nonces, e.g. by tests). */
@@ -459,44 +629,91 @@ function randomNonce(): number {
 }
 
 function coalesce(runs: CellRun[]): CellRun[] {
-  const sorted = runs.map((r) => ({ ...r })).sort((a, b) => a.start - b.start);
   const out: CellRun[] = [];
-  for (const r of sorted) {
-    const last = out[out.length - 1];
-    assert(!last || last.start + last.count <= r.start, `cell ${r.start} freed twice in one commit`);
-    if (last && last.start + last.count === r.start) last.count += r.count;
-    else out.push(r);
+  let last: CellRun | undefined;
+  for (const i of orderByKey(runs.length, (k) => runs[k]!.start)) {
+    const r = runs[i]!;
+    if (last !== undefined && !(last.start + last.count <= r.start)) assert(false, `cell ${r.start} freed twice in one commit`);
+    if (last !== undefined && last.start + last.count === r.start) last.count += r.count;
+    else out.push((last = { start: r.start, count: r.count }));
   }
   return out;
 }
 
-function coalesceWrites(pieces: { cell: number; bytes: Uint8Array }[]): { cell: number; bytes: Uint8Array }[] {
-  const out: { cell: number; bytes: Uint8Array }[] = [];
-  let i = 0;
-  while (i < pieces.length) {
-    let j = i + 1;
-    let end = pieces[i]!.cell + pieces[i]!.bytes.length / CELL_BYTES;
-    let total = pieces[i]!.bytes.length;
-    while (j < pieces.length && pieces[j]!.cell === end && total < 4 * 1024 * 1024) {
-      assert(pieces[j]!.cell >= end, 'written cells do not overlap');
-      end += pieces[j]!.bytes.length / CELL_BYTES;
-      total += pieces[j]!.bytes.length;
-      j++;
-    }
-    if (j === i + 1) out.push(pieces[i]!);
-    else {
-      const buf = new Uint8Array(total);
-      let at = 0;
-      for (let k = i; k < j; k++) {
-        buf.set(pieces[k]!.bytes, at);
-        at += pieces[k]!.bytes.length;
-      }
-      out.push({ cell: pieces[i]!.cell, bytes: buf });
-    }
-    if (j < pieces.length) assert(pieces[j]!.cell >= end, `cell ${pieces[j]!.cell} written twice in one commit`);
-    i = j;
+/** A new cell other than a node: a value record (or the structures table), or a packed value block. */
+interface Extra {
+  cell: number;
+  cells: number;
+  record: Uint8Array | null;
+  block: Block | null;
+}
+
+/** One contiguous write: `length` bytes at byte `at` of the commit's buffer, to cell `cell` on. */
+interface CellWrite {
+  cell: number;
+  at: number;
+  length: number;
+}
+
+/** A write grows while it is shorter than this (so one call writes at most a little more). */
+const MAX_WRITE_BYTES = 4 * 1024 * 1024;
+/** Commits writing up to this many bytes encode into one reused buffer; larger ones allocate. */
+const SCRATCH_MAX_BYTES = 2 * 1024 * 1024;
+let scratch = new Uint8Array(64 * 1024);
+/** A commit is between encoding into `scratch` and its last use of it. */
+let scratchBusy = false;
+/** The commit-record page, reused (io.write never keeps the buffer). */
+const RECORD_PAGE = new Uint8Array(PAGE_BYTES);
+
+/**
+ * Encodes the commit's nodes (sorted by cell, as assigned) and other cells (sorted by cell) into
+ * one zeroed buffer in address order, and cuts it into contiguous writes.
+ */
+function encodeCells(nodes: MemNode[], extras: Extra[], commit: number, nonce: number, shared: boolean): { buf: Uint8Array; writes: CellWrite[] } {
+  let total = nodes.length * NODE_BYTES;
+  for (const e of extras) total += e.cells * CELL_BYTES;
+  let buf: Uint8Array;
+  if (!shared || total > SCRATCH_MAX_BYTES) {
+    buf = new Uint8Array(total);
+  } else {
+    if (scratch.length < total) scratch = new Uint8Array(Math.min(SCRATCH_MAX_BYTES, Math.max(total, 2 * scratch.length)));
+    buf = scratch;
+    buf.fill(0, 0, total);
   }
-  return out;
+  const dv = new DataView(buf.buffer, buf.byteOffset, total);
+  const writes: CellWrite[] = [];
+  let run: CellWrite | null = null;
+  let end = -1;
+  let at = 0;
+  let n = 0;
+  let e = 0;
+  while (n < nodes.length || e < extras.length) {
+    let cell: number;
+    let cells: number;
+    if (e >= extras.length || (n < nodes.length && nodes[n]!.cell < extras[e]!.cell)) {
+      const node = nodes[n++]!;
+      cell = node.cell;
+      cells = 1;
+      encodeNodeAt(node, commit, buf, dv, at, nonce);
+    } else {
+      const x = extras[e++]!;
+      cell = x.cell;
+      cells = x.cells;
+      if (x.block !== null) encodeBlock(x.block, commit, nonce, buf.subarray(at, at + CELL_BYTES));
+      else encodeRecordAt(x.record!, commit, nonce, buf, at);
+    }
+    if (!(cell >= end)) assert(false, `cell ${cell} written twice in one commit`);
+    const bytes = cells * CELL_BYTES;
+    if (run !== null && cell === end && run.length < MAX_WRITE_BYTES) {
+      run.length += bytes;
+    } else {
+      run = { cell, at, length: bytes };
+      writes.push(run);
+    }
+    end = cell + cells;
+    at += bytes;
+  }
+  return { buf, writes };
 }
 
 function refreshPool(pool: BufferPool, cell: number, bytes: Uint8Array): void {

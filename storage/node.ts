@@ -161,74 +161,91 @@ function writeU64(dv: DataView, offset: number, value: number): void {
   dv.setUint32(offset + 4, Math.floor(value / TWO32), true);
 }
 
-function nodeCrc(cell: Uint8Array): number {
-  return crc32(cell, 0, 4, crc32(cell, 8, NODE_BYTES));
+/** CRC-32 of bytes 8..255 then 0..3 of the cell starting at byte `at` of `buf`. */
+function nodeCrcAt(buf: Uint8Array, at: number): number {
+  return crc32(buf, at, at + 4, crc32(buf, at + 8, at + NODE_BYTES));
 }
 
 /** Encodes `node` into a zeroed 256-byte `out`, marking pointers to cells written by `commit`. */
 export function encodeNode(node: MemNode, commit: number, out: Uint8Array, nonce = 0): void {
   assert(out.length === NODE_BYTES, 'node buffer is one cell');
-  const dv = new DataView(out.buffer, out.byteOffset, NODE_BYTES);
+  encodeNodeAt(node, commit, out, new DataView(out.buffer, out.byteOffset, NODE_BYTES), 0, nonce);
+}
+
+/**
+ * encodeNode into the zeroed cell at byte `at` of `buf`; `dv` views the same bytes as `buf`
+ * (commits encode all their cells into one buffer).
+ */
+export function encodeNodeAt(node: MemNode, commit: number, buf: Uint8Array, dv: DataView, at: number, nonce: number): void {
   const count = node.lasts.length;
-  out[OFF_TYPE] = node.leaf ? NODE_LEAF : NODE_INTERNAL;
-  out[OFF_COUNT] = count;
-  writeU64(dv, OFF_COMMIT, commit);
-  dv.setUint32(OFF_NONCE, nonce >>> 0, true);
-  for (let i = 0; i < count - 1; i++) writeU64(dv, OFF_PIVOTS + 8 * i, node.lasts[i]!);
+  buf[at + OFF_TYPE] = node.leaf ? NODE_LEAF : NODE_INTERNAL;
+  buf[at + OFF_COUNT] = count;
+  writeU64(dv, at + OFF_COMMIT, commit);
+  dv.setUint32(at + OFF_NONCE, nonce >>> 0, true);
+  const lasts = node.lasts;
+  for (let i = 0; i < count - 1; i++) writeU64(dv, at + OFF_PIVOTS + 8 * i, lasts[i]!);
   if (node.leaf) {
-    assert(count >= 1 && count <= LEAF_SLOTS, `leaf slot count ${count}`);
+    if (!(count >= 1 && count <= LEAF_SLOTS)) assert(false, `leaf slot count ${count}`);
+    const slots = node.slots;
     for (let i = 0; i < count; i++) {
-      const slot = node.slots[i] ?? null;
-      const at = OFF_LEAF_SLOTS + 8 * i;
+      const slot = slots[i] ?? null;
       if (slot === null) continue;
+      const s = at + OFF_LEAF_SLOTS + 8 * i;
       if (slot instanceof InlineSlot) {
-        dv.setUint32(at, slot.lo, true);
+        dv.setUint32(s, slot.lo, true);
         const hi = slot.hi;
-        out[at + 4] = hi & 0xff;
-        out[at + 5] = (hi >>> 8) & 0xff;
-        out[at + 6] = hi >>> 16;
-        out[at + 7] = slot.length;
+        buf[s + 4] = hi & 0xff;
+        buf[s + 5] = (hi >>> 8) & 0xff;
+        buf[s + 6] = hi >>> 16;
+        buf[s + 7] = slot.length;
       } else if (slot instanceof RecordSlot) {
-        dv.setUint32(at, slot.cell, true);
-        out[at + 7] = SLOT_RECORD;
+        dv.setUint32(s, slot.cell, true);
+        buf[s + 7] = SLOT_RECORD;
       } else if (slot instanceof PackedSlot) {
-        dv.setUint32(at, slot.cell, true);
-        out[at + 5] = slot.offset;
-        out[at + 7] = SLOT_PACKED;
+        dv.setUint32(s, slot.cell, true);
+        buf[s + 5] = slot.offset;
+        buf[s + 7] = SLOT_PACKED;
       } else {
         assert(slot.cell !== 0, 'new value has a cell before encoding');
-        dv.setUint32(at, slot.cell, true);
-        out[at + 4] = FLAG_FRESH;
+        dv.setUint32(s, slot.cell, true);
+        buf[s + 4] = FLAG_FRESH;
         if (slot.offset >= 0) {
-          out[at + 5] = slot.offset;
-          out[at + 7] = SLOT_PACKED;
+          buf[s + 5] = slot.offset;
+          buf[s + 7] = SLOT_PACKED;
         } else {
-          out[at + 7] = SLOT_RECORD;
+          buf[s + 7] = SLOT_RECORD;
         }
       }
     }
   } else {
-    assert(count >= 1 && count <= INTERNAL_SLOTS, `internal slot count ${count}`);
+    if (!(count >= 1 && count <= INTERNAL_SLOTS)) assert(false, `internal slot count ${count}`);
+    const children = node.children;
+    const gaps = node.gaps;
     for (let i = 0; i < count; i++) {
-      const child = node.children[i]!;
-      const at = OFF_CHILDREN + 8 * i;
+      const child = children[i]!;
+      const c = at + OFF_CHILDREN + 8 * i;
       if (typeof child === 'number') {
-        dv.setUint32(at, child, true);
+        dv.setUint32(c, child, true);
       } else {
         assert(child.cell !== 0, 'new child has a cell before encoding');
-        dv.setUint32(at, child.cell, true);
-        dv.setUint32(at + 4, FLAG_FRESH, true);
+        dv.setUint32(c, child.cell, true);
+        dv.setUint32(c + 4, FLAG_FRESH, true);
       }
-      writeU64(dv, OFF_GAPS + 8 * i, node.gaps[i]!);
+      writeU64(dv, at + OFF_GAPS + 8 * i, gaps[i]!);
     }
   }
-  dv.setUint32(OFF_CRC, nodeCrc(out), true);
+  dv.setUint32(at + OFF_CRC, nodeCrcAt(buf, at), true);
 }
 
 /** True when the cell's checksum holds. */
 export function nodeChecksumOk(cell: Uint8Array): boolean {
-  const dv = new DataView(cell.buffer, cell.byteOffset, NODE_BYTES);
-  return dv.getUint32(OFF_CRC, true) === nodeCrc(cell);
+  return cell.length >= NODE_BYTES && nodeChecksumOkAt(cell, 0);
+}
+
+/** True when the checksum of the cell at byte `at` of `buf` holds. */
+export function nodeChecksumOkAt(buf: Uint8Array, at: number): boolean {
+  const stored = (buf[at + OFF_CRC]! | (buf[at + OFF_CRC + 1]! << 8) | (buf[at + OFF_CRC + 2]! << 16) | (buf[at + OFF_CRC + 3]! << 24)) >>> 0;
+  return stored === nodeCrcAt(buf, at);
 }
 
 export function nodeNonce(cell: Uint8Array): number {
@@ -250,36 +267,43 @@ export function decodeNode(cell: Uint8Array, address: number, max: number, verif
   const leaf = type === NODE_LEAF;
   if (!leaf && type !== NODE_INTERNAL) throw corruptCell(address, `unknown node type ${type}`);
   if (count < 1 || count > (leaf ? LEAF_SLOTS : INTERNAL_SLOTS)) throw corruptCell(address, `slot count ${count}`);
-  const dv = new DataView(cell.buffer, cell.byteOffset, NODE_BYTES);
-  const lasts: number[] = new Array(count);
-  for (let i = 0; i < count - 1; i++) lasts[i] = dv.getUint32(OFF_PIVOTS + 8 * i, true) + dv.getUint32(OFF_PIVOTS + 8 * i + 4, true) * TWO32;
-  lasts[count - 1] = max;
+  if (cell.length < NODE_BYTES) throw new RangeError(`a node cell is ${NODE_BYTES} bytes; got ${cell.length}`);
+  const lasts: number[] = [];
+  for (let i = 0; i < count - 1; i++) lasts.push(u32(cell, OFF_PIVOTS + 8 * i) + u32(cell, OFF_PIVOTS + 8 * i + 4) * TWO32);
+  lasts.push(max);
   for (let i = 1; i < count; i++) {
     if (!(lasts[i]! > lasts[i - 1]!)) throw corruptCell(address, `pivot ${i} (${lasts[i]}) does not ascend past ${lasts[i - 1]} (node max ${max})`);
   }
-  const node: MemNode = leaf ? newLeaf(lasts, new Array(count)) : newInternal(lasts, new Array(count), new Array(count));
-  node.cell = address;
-  node.commit = nodeCommit(cell);
+  let node: MemNode;
   if (leaf) {
-    for (let i = 0; i < count; i++) node.slots[i] = decodeSlot(cell, OFF_LEAF_SLOTS + 8 * i, address);
+    const slots: (Slot | null)[] = [];
+    for (let i = 0; i < count; i++) slots.push(decodeSlot(cell, OFF_LEAF_SLOTS + 8 * i, address));
+    node = newLeaf(lasts, slots);
   } else {
+    const children: Ref[] = [];
+    const gaps: number[] = [];
     for (let i = 0; i < count; i++) {
-      node.children[i] = dv.getUint32(OFF_CHILDREN + 8 * i, true);
-      node.gaps[i] = dv.getUint32(OFF_GAPS + 8 * i, true) + dv.getUint32(OFF_GAPS + 8 * i + 4, true) * TWO32;
+      children.push(u32(cell, OFF_CHILDREN + 8 * i));
+      gaps.push(u32(cell, OFF_GAPS + 8 * i) + u32(cell, OFF_GAPS + 8 * i + 4) * TWO32);
     }
+    node = newInternal(lasts, children, gaps);
   }
+  node.cell = address;
+  node.commit = u32(cell, OFF_COMMIT) + u32(cell, OFF_COMMIT + 4) * TWO32;
   return node;
+}
+
+/** The little-endian u32 at byte `at`. */
+function u32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
 function decodeSlot(cell: Uint8Array, at: number, address: number): Slot | null {
   const tag = cell[at + 7]!;
   if (tag === 0) return null;
   if (tag <= MAX_INLINE_BYTES) return new InlineSlot(cell, at, at + tag);
-  if (tag === SLOT_RECORD || tag === SLOT_PACKED) {
-    const dv = new DataView(cell.buffer, cell.byteOffset + at, 8);
-    if (tag === SLOT_RECORD) return new RecordSlot(dv.getUint32(0, true));
-    return new PackedSlot(dv.getUint32(0, true), cell[at + 5]!);
-  }
+  if (tag === SLOT_RECORD) return new RecordSlot(u32(cell, at));
+  if (tag === SLOT_PACKED) return new PackedSlot(u32(cell, at), cell[at + 5]!);
   throw corruptCell(address, `unknown slot tag ${tag}`);
 }
 

@@ -7,7 +7,7 @@
 import { MapleError } from '../src/errors.js';
 import type { BufferPool } from './bufferPool.js';
 import type { FileIO } from './fileIO.js';
-import { type MemNode, type Ref, corruptCell, decodeNode, nodeChecksumOk } from './node.js';
+import { type MemNode, type Ref, corruptCell, decodeNode, nodeChecksumOkAt } from './node.js';
 import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES } from './pageFile.js';
 import { RECORD_HEADER_BYTES, RECORD_TYPE, readRecordHeader, recordCells, verifyRecord } from './valueRecord.js';
 import { blockEntry } from './valueBlock.js';
@@ -26,7 +26,7 @@ export class Pager {
     const inPage = cell & (CELLS_PER_PAGE - 1);
     const offset = frame * PAGE_BYTES + inPage * CELL_BYTES;
     if (!pool.isVerified(frame, inPage)) {
-      if (!nodeChecksumOk(pool.slab.subarray(offset, offset + CELL_BYTES))) throw corruptCell(cell, 'checksum mismatch');
+      if (!nodeChecksumOkAt(pool.slab, offset)) throw corruptCell(cell, 'checksum mismatch');
       pool.setVerified(frame, inPage);
     }
     return offset;

@@ -33,9 +33,12 @@ export function countSlot(n: number): InlineSlot {
 /** The reference count in a block's space-map entry, or undefined if the slot is not a count. */
 export function slotCount(slot: Slot): number | undefined {
   if (!(slot instanceof InlineSlot)) return undefined;
-  const b = slot.bytes;
-  if (b.length === 1 && b[0]! > 0 && b[0]! < 0x80) return b[0]!;
-  if (b.length === 5 && b[0] === 0xce) return ((b[1]! << 24) >>> 0) + (b[2]! << 16) + (b[3]! << 8) + b[4]!;
+  // Read from the slot's integers (bytes 0..3 little-endian in lo, byte 4 in hi), not its bytes
+  // getter, which allocates.
+  const lo = slot.lo;
+  const b0 = lo % 256;
+  if (slot.length === 1 && b0 > 0 && b0 < 0x80) return b0;
+  if (slot.length === 5 && b0 === 0xce) return ((lo >>> 8) & 0xff) * 0x100_0000 + ((lo >>> 16) & 0xff) * 0x1_0000 + Math.floor(lo / 0x100_0000) * 0x100 + (slot.hi & 0xff);
   return undefined;
 }
 

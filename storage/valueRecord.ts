@@ -33,15 +33,20 @@ export function recordCells(lengthBytes: number): number {
 /** The record's cells, ready to write. */
 export function encodeRecord(bytes: Uint8Array, commit: number, nonce = 0): Uint8Array {
   const out = new Uint8Array(recordCells(bytes.length) * CELL_BYTES);
-  const dv = new DataView(out.buffer);
-  out[0] = RECORD_TYPE;
+  encodeRecordAt(bytes, commit, nonce, out, 0);
+  return out;
+}
+
+/** encodeRecord into the zeroed cells starting at byte `at` of `buf` (recordCells(length) of them). */
+export function encodeRecordAt(bytes: Uint8Array, commit: number, nonce: number, buf: Uint8Array, at: number): void {
+  const dv = new DataView(buf.buffer, buf.byteOffset + at, RECORD_HEADER_BYTES);
+  buf[at] = RECORD_TYPE;
   dv.setUint16(2, Math.floor(commit / TWO32), true);
   dv.setUint32(8, commit >>> 0, true);
   dv.setUint32(12, bytes.length, true);
   dv.setUint32(16, nonce >>> 0, true);
-  out.set(bytes, RECORD_HEADER_BYTES);
-  dv.setUint32(4, crc32(out, 0, 4, crc32(out, 8, RECORD_HEADER_BYTES + bytes.length)), true);
-  return out;
+  buf.set(bytes, at + RECORD_HEADER_BYTES);
+  dv.setUint32(4, crc32(buf, at, at + 4, crc32(buf, at + 8, at + RECORD_HEADER_BYTES + bytes.length)), true);
 }
 
 export interface RecordHeader {
