@@ -20,9 +20,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { appendPath } from '../src/append.js';
 import { MAX_INDEX, MapleError, type MapleStore, open } from '../src/index.js';
 import type { WriteTxn } from '../src/txn.js';
-import { type MemNode, type Ref, type Slot, InlineSlot, NewValue, PackedSlot, RecordSlot } from '../storage/node.js';
+import { type MemNode, type Ref, NewValue } from '../storage/node.js';
 import { prng } from './helpers.js';
 import { RefError, type RefRange, Reference } from './reference.js';
+import { slotShape } from './slotShape.js';
 
 const SEED = process.env.MAPLE_SEED !== undefined ? Number(process.env.MAPLE_SEED) : 20260301;
 const RUNS = process.env.MAPLE_RUNS !== undefined ? Number(process.env.MAPLE_RUNS) : 1;
@@ -218,15 +219,6 @@ function sameRanges(where: string, actual: readonly RefRange<unknown>[], expecte
 /** The transaction's in-memory tree (white box: for comparing the two write paths). */
 function treeOf(t: WriteTxn<Value>): { root: Ref | null; height: number; ranges: number; nodes: number } {
   return (t as unknown as { tree: { root: Ref | null; height: number; ranges: number; nodes: number } }).tree;
-}
-
-function slotShape(s: Slot | null | undefined): unknown {
-  if (s === null || s === undefined) return null;
-  if (s instanceof InlineSlot) return ['inline', Array.from(s.bytes)];
-  if (s instanceof NewValue) return ['new', Array.from(s.bytes)];
-  if (s instanceof RecordSlot) return ['record', s.cell];
-  if (s instanceof PackedSlot) return ['packed', s.cell, s.offset];
-  return ['unknown slot'];
 }
 
 /** A plain copy of a tree's structure: node kinds, pivots, slots, gap fields, committed children. */

@@ -11,8 +11,9 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { type MapleStore, open } from '../src/index.js';
 import { pathWrite } from '../src/tree.js';
 import type { WriteTxn } from '../src/txn.js';
-import { type MemNode, type Ref, type Slot, InlineSlot, NewValue, PackedSlot, RecordSlot } from '../storage/node.js';
+import { type MemNode, type Ref } from '../storage/node.js';
 import { prng, tempDir } from './helpers.js';
+import { slotShape } from './slotShape.js';
 
 type Value = number | string | { id: number; prot: number };
 type Tree = { root: Ref | null; height: number; ranges: number; nodes: number };
@@ -22,15 +23,6 @@ afterAll(() => tmp.cleanup());
 
 function treeOf(t: WriteTxn<Value>): Tree {
   return (t as unknown as { tree: Tree }).tree;
-}
-
-function slotShape(s: Slot | null | undefined): unknown {
-  if (s === null || s === undefined) return null;
-  if (s instanceof InlineSlot) return ['inline', Array.from(s.bytes)];
-  if (s instanceof NewValue) return ['new', Array.from(s.bytes)];
-  if (s instanceof RecordSlot) return ['record', s.cell];
-  if (s instanceof PackedSlot) return ['packed', s.cell, s.offset];
-  return ['unknown slot'];
 }
 
 /** Node kinds, pivots, slots and gap fields; a committed child is its cell, a new node says so. */
