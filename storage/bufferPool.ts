@@ -13,6 +13,8 @@ import type { FileIO } from './fileIO.js';
 import { PAGE_BYTES, CELLS_PER_PAGE } from './pageFile.js';
 
 export const MIN_FRAMES = 16;
+/** Pages with a dense page-table entry: 2^22 pages = files up to 16 GiB, a 16 MiB table at most. */
+const DENSE_PAGES = 1 << 22;
 
 export class BufferPool {
   readonly slab: Uint8Array;
@@ -23,7 +25,14 @@ export class BufferPool {
   private readonly pins: Uint32Array;
   private readonly referenced: Uint8Array;
   private readonly verified: Uint16Array;
+  /**
+   * Page → frame + 1 (0: not resident) for pages below DENSE_PAGES, grown by doubling: an array
+   * index instead of a Map lookup on every node visit (measured: the Map was 13% of a warm load).
+   * Pages beyond (files over 16 GiB) use the Map.
+   */
+  private dense = new Int32Array(1024);
   private readonly table = new Map<number, number>();
+  private resident = 0;
   private hand = 0;
   hits = 0;
   misses = 0;
@@ -39,12 +48,42 @@ export class BufferPool {
   }
 
   get residentPages(): number {
-    return this.table.size;
+    return this.resident;
+  }
+
+  private lookup(page: number): number | undefined {
+    if (page < this.dense.length) {
+      const f = this.dense[page]!;
+      return f === 0 ? undefined : f - 1;
+    }
+    return page < DENSE_PAGES ? undefined : this.table.get(page);
+  }
+
+  private setPage(page: number, frame: number): void {
+    this.resident++;
+    if (page < DENSE_PAGES) {
+      if (page >= this.dense.length) {
+        let n = this.dense.length;
+        while (n <= page) n *= 2;
+        const grown = new Int32Array(Math.min(n, DENSE_PAGES));
+        grown.set(this.dense);
+        this.dense = grown;
+      }
+      this.dense[page] = frame + 1;
+    } else {
+      this.table.set(page, frame);
+    }
+  }
+
+  private dropPage(page: number): void {
+    this.resident--;
+    if (page < DENSE_PAGES) this.dense[page] = 0;
+    else this.table.delete(page);
   }
 
   /** The frame holding `page`, reading it from the file on a miss. Byte offset = frame × PAGE_BYTES. */
   frame(page: number): number {
-    const found = this.table.get(page);
+    const found = this.lookup(page);
     if (found !== undefined) {
       this.hits++;
       this.referenced[found] = 1;
@@ -53,7 +92,7 @@ export class BufferPool {
     this.misses++;
     const frame = this.victim();
     const old = this.pageOfFrame[frame]!;
-    if (old >= 0) this.table.delete(old);
+    if (old >= 0) this.dropPage(old);
     const view = this.slab.subarray(frame * PAGE_BYTES, (frame + 1) * PAGE_BYTES);
     let n: number;
     try {
@@ -64,7 +103,7 @@ export class BufferPool {
     }
     if (n < PAGE_BYTES) view.fill(0, n);
     this.pageOfFrame[frame] = page;
-    this.table.set(page, frame);
+    this.setPage(page, frame);
     this.referenced[frame] = 1;
     this.verified[frame] = 0;
     return frame;
@@ -89,7 +128,7 @@ export class BufferPool {
 
   /** The writer wrote `bytes` at `offsetInPage` of `page`: refresh the frame if resident. */
   update(page: number, offsetInPage: number, bytes: Uint8Array): void {
-    const frame = this.table.get(page);
+    const frame = this.lookup(page);
     if (frame === undefined) return;
     this.slab.set(bytes, frame * PAGE_BYTES + offsetInPage);
     const firstCell = Math.floor(offsetInPage / (PAGE_BYTES / CELLS_PER_PAGE));
@@ -102,6 +141,8 @@ export class BufferPool {
   /** Drops every frame (after a failed write, the file is suspect: re-read everything). */
   invalidateAll(): void {
     this.table.clear();
+    this.dense.fill(0);
+    this.resident = 0;
     this.pageOfFrame.fill(-1);
     this.verified.fill(0);
   }

@@ -325,3 +325,35 @@ describe('end of file and failures', () => {
     expect(pool.isVerified(pool.frame(3), 0)).toBe(false);
   });
 });
+
+describe('page table', () => {
+  /** A sparse file: page p reads as pageContent(p), whatever p, without storing anything. */
+  class SparseFile extends MemFile {
+    override read(buf: Uint8Array, positionBytes: number): number {
+      const page = Math.floor(positionBytes / PAGE_BYTES);
+      this.readsByPage.set(page, (this.readsByPage.get(page) ?? 0) + 1);
+      buf.set(pageContent(page));
+      return buf.length;
+    }
+  }
+
+  it('hits and evicts alike for low pages (dense table) and pages past 16 GiB (map)', () => {
+    const file = new SparseFile();
+    const pool = new BufferPool(file, 16 * PAGE_BYTES);
+    // 2^22 pages = 16 GiB: the dense table's end; mix pages on both sides and far apart.
+    const pages = [0, 5, 1023, 1024, 70_000, 2 ** 22 - 1, 2 ** 22, 2 ** 22 + 7, 2 ** 28 - 1];
+    for (const p of pages) expectPage(pool, p);
+    for (const p of pages) expectPage(pool, p);
+    for (const p of pages) expect(file.reads(p), `page ${p} read once`).toBe(1);
+    expect(pool.residentPages).toBe(pages.length);
+    // Evict everything with 16 other pages, then each comes back with one more read.
+    for (let p = 100; p < 116; p++) expectPage(pool, p);
+    expect(pool.residentPages).toBe(16);
+    for (const p of pages) expectPage(pool, p);
+    for (const p of pages) expect(file.reads(p), `page ${p} re-read after eviction`).toBe(2);
+    pool.invalidateAll();
+    expect(pool.residentPages).toBe(0);
+    expectPage(pool, 2 ** 22 + 7);
+    expect(file.reads(2 ** 22 + 7)).toBe(3);
+  });
+});
