@@ -462,7 +462,6 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   scratchBusy = true;
   try {
     const result = finishCommit(io, pool, state, input, options, { commit, nonce, space, pending, pendingCells, structures, nodes, extras: extrasByCell, shared });
-    codec.durableCount = structures.count;
     return result;
   } finally {
     if (shared) scratchBusy = false;

@@ -120,14 +120,14 @@ type PackResult = Uint8Array & { start?: number; end?: number };
 
 export class ValueCodec {
   private readonly enc: Packr;
-  /** packRecord's output, and the structure it matched last (tried first next time). */
-  /** A Buffer like msgpackr's, so InlineSlot's constructor sees one kind of array. */
+  /**
+   * packRecord's output, and the structure it matched last (tried first next time). A Buffer like
+   * msgpackr's, so InlineSlot's constructor sees one kind of array.
+   */
   private readonly scratch: Uint8Array = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
   private scratchEnd = 0;
   private lastRecord = 0;
   private readonly dec: Packr;
-  /** Structures the file's newest commit already holds (the rest are new since). */
-  durableCount: number;
 
   /**
    * @param structures the table read from the file (empty for a new store)
@@ -135,7 +135,6 @@ export class ValueCodec {
    *   already written with structures still decode through the table)
    */
   constructor(structures: Structure[] = [], readonly shared = true) {
-    this.durableCount = structures.length;
     const table = structures.map((s) => s.slice());
     this.dec = new Packr({ structures: table, mapsAsObjects: true, moreTypes: true, copyBuffers: true, saveStructures: () => true });
     this.enc = shared ? this.dec : new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: true, copyBuffers: true });
