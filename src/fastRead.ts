@@ -21,13 +21,15 @@ export class Hit {
 
 /** Finds the non-empty slot holding `index` in the committed tree at `rootCell`; false if empty. */
 export function fastLookup(pager: Pager, rootCell: number, height: number, version: number, index: number, hit: Hit): boolean {
-  const slab = pager.pool.slab;
-  const u32 = pager.pool.words;
+  const pool = pager.pool;
   let cell = rootCell;
   let min = 0;
   let max = MAX_INDEX;
   for (let depth = 0; depth < height; depth++) {
     const off = pager.verifiedNodeOffset(cell);
+    // Fetched after the read: a miss may have grown the pool (a new slab).
+    const slab = pool.slab;
+    const u32 = pool.words;
     const w = off >>> 2;
     const commit = u32[w + (OFF_COMMIT >>> 2)]! + u32[w + (OFF_COMMIT >>> 2) + 1]! * TWO32;
     if (commit > version) throw corruptCell(cell, `written by commit ${commit}, newer than the version ${version} being read`);

@@ -56,9 +56,11 @@ export function fastEmptyArea(pager: Pager, rootCell: number, height: number, ve
 
 /** The answer inside node `cell` (bounds [nodeMin, nodeMax]), or −1. */
 function searchCell(pager: Pager, cell: number, depth: number, height: number, version: number, nodeMin: number, nodeMax: number, min: number, max: number, size: number, reverse: boolean): number {
-  const slab = pager.pool.slab;
-  const u32 = pager.pool.words;
+  const pool = pager.pool;
   const off = pager.verifiedNodeOffset(cell);
+  // Fetched after each read: a miss may have grown the pool (a new slab).
+  let slab = pool.slab;
+  let u32 = pool.words;
   let w = off >>> 2;
   const commit = u32[w + (OFF_COMMIT >>> 2)]! + u32[w + (OFF_COMMIT >>> 2) + 1]! * TWO32;
   if (commit > version) throw corruptCell(cell, `written by commit ${commit}, newer than the version ${version} being read`);
@@ -92,9 +94,11 @@ function searchCell(pager: Pager, cell: number, depth: number, height: number, v
         } else if (u32[w + GAP_WORD + 2 * i]! + u32[w + GAP_WORD + 2 * i + 1]! * TWO32 >= size) {
           const found = searchCell(pager, u32[w + CHILD_WORD + 2 * i]!, depth + 1, height, version, lo, hi, min, max, size, false);
           if (found >= 0) return found;
-          // The child's walk may have evicted this node's frame: find it again.
+          // The child's walk may have evicted this node's frame or grown the pool: find it again.
           w = pager.verifiedNodeOffset(cell) >>> 2;
           p = w + PIVOT_WORD;
+          slab = pool.slab;
+          u32 = pool.words;
         }
       }
       lo = hi + 1;
@@ -117,6 +121,8 @@ function searchCell(pager: Pager, cell: number, depth: number, height: number, v
           if (found >= 0) return found;
           w = pager.verifiedNodeOffset(cell) >>> 2;
           p = w + PIVOT_WORD;
+          slab = pool.slab;
+          u32 = pool.words;
         }
       }
       hi = lo - 1;

@@ -112,8 +112,6 @@ export class FrameRanges implements IterableIterator<Range<unknown>>, HeldReader
     }
     const pager = this.pager;
     const pool = pager.pool;
-    const slab = pool.slab;
-    const u32 = pool.words;
     const path = this.path;
     const from = this.from;
     const to = this.to;
@@ -130,6 +128,9 @@ export class FrameRanges implements IterableIterator<Range<unknown>>, HeldReader
         path[at + 4] = off;
         path[at + 5] = pool.misses;
       }
+      // Fetched after the reads above: a miss may have grown the pool (a new slab).
+      const slab = pool.slab;
+      const u32 = pool.words;
       const count = slab[off + OFF_COUNT]!;
       if (i < 0 || i >= count) {
         this.depth = d - 1;
@@ -159,9 +160,9 @@ export class FrameRanges implements IterableIterator<Range<unknown>>, HeldReader
   private enter(cell: number, d: number, min: number, max: number): void {
     const pager = this.pager;
     const pool = pager.pool;
+    const off = pager.verifiedNodeOffset(cell);
     const slab = pool.slab;
     const u32 = pool.words;
-    const off = pager.verifiedNodeOffset(cell);
     const w = off >>> 2;
     const commit = u32[w + (OFF_COMMIT >>> 2)]! + u32[w + (OFF_COMMIT >>> 2) + 1]! * TWO32;
     if (commit > this.version) throw corruptCell(cell, `written by commit ${commit}, newer than the version ${this.version} being read`);

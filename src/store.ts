@@ -331,7 +331,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       snapshots: this.readers.snapshots,
       snapshotsLeaked: this.readers.leaked.snapshot,
       iteratorsLeaked: this.readers.leaked.iterator,
-      cacheBytes: this.pool.frameCount * PAGE_BYTES,
+      cacheBytes: this.pool.maxFrames * PAGE_BYTES,
       cacheHits: this.pool.hits,
       cacheMisses: this.pool.misses,
       commits: this.commits,

@@ -7,24 +7,36 @@
  *
  * Each frame also remembers which of its 16 cells have had their checksum verified since the page
  * was read, so a hot node is verified once, not on every visit.
+ *
+ * The slab starts at INITIAL_FRAMES and doubles, up to `cacheSize`, whenever a miss finds every
+ * frame holding a page: open allocates 1 MiB instead of 64 MiB (measured on a 1,000,000-range file
+ * right after loading it: open + first load 14–15 ms with the whole slab, 0.7–4.8 ms with 1 MiB).
+ * Growing replaces `slab` and `words` (frame numbers and offsets stay valid), so code that keeps
+ * them in locals must fetch them again after any call that can read a page (a miss).
  */
 import { MapleError, assert } from '../src/errors.js';
 import type { FileIO } from './fileIO.js';
 import { PAGE_BYTES, CELLS_PER_PAGE } from './pageFile.js';
 
 export const MIN_FRAMES = 16;
+/** Frames allocated at open; the slab doubles from here up to the cache budget. */
+export const INITIAL_FRAMES = 256;
 /** Pages with a dense page-table entry: 2^22 pages = files up to 16 GiB, a 16 MiB table at most. */
 const DENSE_PAGES = 1 << 22;
 
 export class BufferPool {
-  readonly slab: Uint8Array;
+  /** The frames; replaced (same offsets, same contents) when the pool grows. */
+  slab: Uint8Array;
   /** The slab as 32-bit words, for the read hot path (cells are 256-byte aligned). */
-  readonly words: Uint32Array;
-  readonly frameCount: number;
-  private readonly pageOfFrame: Float64Array;
-  private readonly pins: Uint32Array;
-  private readonly referenced: Uint8Array;
-  private readonly verified: Uint16Array;
+  words: Uint32Array;
+  /** Frames allocated so far. */
+  frameCount: number;
+  /** Frames the cache budget allows. */
+  readonly maxFrames: number;
+  private pageOfFrame: Float64Array;
+  private pins: Uint32Array;
+  private referenced: Uint8Array;
+  private verified: Uint16Array;
   /**
    * Page → frame + 1 (0: not resident) for pages below DENSE_PAGES, grown by doubling: an array
    * index instead of a Map lookup on every node visit (measured: the Map was 13% of a warm load).
@@ -38,7 +50,8 @@ export class BufferPool {
   misses = 0;
 
   constructor(private readonly io: FileIO, cacheBytes: number) {
-    this.frameCount = Math.max(MIN_FRAMES, Math.floor(cacheBytes / PAGE_BYTES));
+    this.maxFrames = Math.max(MIN_FRAMES, Math.floor(cacheBytes / PAGE_BYTES));
+    this.frameCount = Math.min(this.maxFrames, INITIAL_FRAMES);
     this.slab = new Uint8Array(this.frameCount * PAGE_BYTES);
     this.words = new Uint32Array(this.slab.buffer);
     this.pageOfFrame = new Float64Array(this.frameCount).fill(-1);
@@ -90,6 +103,7 @@ export class BufferPool {
       return found;
     }
     this.misses++;
+    if (this.resident >= this.frameCount && this.frameCount < this.maxFrames) this.grow();
     const frame = this.victim();
     const old = this.pageOfFrame[frame]!;
     if (old >= 0) this.dropPage(old);
@@ -145,6 +159,31 @@ export class BufferPool {
     this.resident = 0;
     this.pageOfFrame.fill(-1);
     this.verified.fill(0);
+  }
+
+  /** Doubles the frames (up to maxFrames), copying every frame and its state. */
+  private grow(): void {
+    const old = this.frameCount;
+    const count = Math.min(this.maxFrames, old * 2);
+    const slab = new Uint8Array(count * PAGE_BYTES);
+    slab.set(this.slab);
+    this.slab = slab;
+    this.words = new Uint32Array(slab.buffer);
+    const pageOfFrame = new Float64Array(count).fill(-1);
+    pageOfFrame.set(this.pageOfFrame);
+    this.pageOfFrame = pageOfFrame;
+    const pins = new Uint32Array(count);
+    pins.set(this.pins);
+    this.pins = pins;
+    const referenced = new Uint8Array(count);
+    referenced.set(this.referenced);
+    this.referenced = referenced;
+    const verified = new Uint16Array(count);
+    verified.set(this.verified);
+    this.verified = verified;
+    this.frameCount = count;
+    // The clock goes on from the first new (empty) frame.
+    this.hand = old;
   }
 
   private victim(): number {

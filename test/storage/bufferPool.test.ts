@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MapleError } from '../../src/errors.js';
-import { BufferPool, MIN_FRAMES } from '../../storage/bufferPool.js';
+import { BufferPool, INITIAL_FRAMES, MIN_FRAMES } from '../../storage/bufferPool.js';
 import type { FileIO } from '../../storage/fileIO.js';
 import { CELLS_PER_PAGE, CELL_BYTES, PAGE_BYTES } from '../../storage/pageFile.js';
 
@@ -355,5 +355,50 @@ describe('page table', () => {
     expect(pool.residentPages).toBe(0);
     expectPage(pool, 2 ** 22 + 7);
     expect(file.reads(2 ** 22 + 7)).toBe(3);
+  });
+});
+
+describe('growth', () => {
+  it('starts at INITIAL_FRAMES and doubles on a miss with every frame full, keeping pages, pins and checks', () => {
+    const budget = 4 * INITIAL_FRAMES;
+    const file = fileWithPages(budget + 100);
+    const pool = new BufferPool(file, budget * PAGE_BYTES);
+    expect(pool.frameCount).toBe(INITIAL_FRAMES);
+    expect(pool.maxFrames).toBe(budget);
+    expect(pool.slab.length).toBe(INITIAL_FRAMES * PAGE_BYTES);
+    const frames: number[] = [];
+    for (let p = 0; p < INITIAL_FRAMES; p++) frames.push(expectPage(pool, p));
+    expect(pool.frameCount).toBe(INITIAL_FRAMES);
+    const pinned = frames[3]!;
+    pool.pin(pinned);
+    pool.setVerified(frames[5]!, 2);
+    const before = pool.slab;
+    // One more page: the pool doubles instead of evicting.
+    expectPage(pool, INITIAL_FRAMES);
+    expect(pool.frameCount).toBe(2 * INITIAL_FRAMES);
+    expect(pool.slab).not.toBe(before);
+    expect(pool.words.buffer).toBe(pool.slab.buffer);
+    expect(pool.residentPages).toBe(INITIAL_FRAMES + 1);
+    // Every earlier page is still a hit, in the same frame, with its content and state.
+    for (let p = 0; p < INITIAL_FRAMES; p++) expect(expectPage(pool, p)).toBe(frames[p]);
+    for (let p = 0; p <= INITIAL_FRAMES; p++) expect(file.reads(p), `page ${p} read once`).toBe(1);
+    expect(pool.isVerified(frames[5]!, 2)).toBe(true);
+    expect(pool.isVerified(frames[5]!, 3)).toBe(false);
+    pool.unpin(pinned);
+    expect(() => pool.unpin(pinned)).toThrow(/unpin of unpinned frame/);
+    // Up to the budget, and no further: then the clock evicts.
+    for (let p = 0; p < budget + 100; p++) expectPage(pool, p);
+    expect(pool.frameCount).toBe(budget);
+    expect(pool.residentPages).toBe(budget);
+    expect(pool.slab.length).toBe(budget * PAGE_BYTES);
+  });
+
+  it('a budget below INITIAL_FRAMES is allocated whole and never grows', () => {
+    const file = fileWithPages(200);
+    const pool = new BufferPool(file, 100 * PAGE_BYTES);
+    expect(pool.frameCount).toBe(100);
+    for (let p = 0; p < 200; p++) expectPage(pool, p);
+    expect(pool.frameCount).toBe(100);
+    expect(pool.residentPages).toBe(100);
   });
 });
