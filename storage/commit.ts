@@ -153,6 +153,52 @@ function neighbourRuns(root: Ref | null): NewValue[][] {
   return runs;
 }
 
+/** A commit with at most this many new small values fills their blocks with neighbours. */
+const GATHER_AT = 4;
+/** Entry bytes of a packed value block (valueBlock.ts: 232 bytes, 8-byte entry headers). */
+const BLOCK_ENTRY_ROOM = PACK_MAX_BYTES + 8;
+
+/**
+ * A commit of a few small values would give each a block of its own — a 256-byte cell for a
+ * dozen bytes, kept as long as the value lives: single-store commits grew a 100,000-range store
+ * of `{ id, gen }` values 2.06× over 200,000 overwrites, against the 1.5× that space reuse
+ * promises. Such a commit also moves the packed values of the new leaves it writes anyway into
+ * that block, as far as it has room: a leaf's values then share one block, which the leaf's next
+ * rewrite empties and frees whole. Only leaf slots change (the leaf is new in this commit), so it
+ * costs no other node.
+ */
+function gatherNeighbours(pager: Pager, version: number, root: Ref | null, deltas: Map<number, number>): void {
+  const leaves: MemNode[] = [];
+  let small = 0;
+  const walk = (ref: Ref): boolean => {
+    if (typeof ref === 'number') return true;
+    if (ref.leaf) {
+      let mine = 0;
+      for (const s of ref.slots) if (s instanceof NewValue && s.bytes.length <= PACK_MAX_BYTES) mine++;
+      if (mine > 0) leaves.push(ref);
+      small += mine;
+      return small <= GATHER_AT;
+    }
+    for (const c of ref.children) if (!walk(c)) return false;
+    return true;
+  };
+  if (root === null || !walk(root) || small === 0) return;
+  for (const leaf of leaves) {
+    let room = BLOCK_ENTRY_ROOM;
+    for (const s of leaf.slots) if (s instanceof NewValue && s.bytes.length <= PACK_MAX_BYTES) room -= 8 + s.bytes.length;
+    const slots = leaf.slots;
+    for (let i = 0; i < slots.length; i++) {
+      const s = slots[i];
+      if (!(s instanceof PackedSlot)) continue;
+      const bytes = pager.packedBytes(s.cell, s.offset, version);
+      if (8 + bytes.length > room) continue;
+      room -= 8 + bytes.length;
+      slots[i] = new NewValue(bytes.slice());
+      deltas.set(s.cell, (deltas.get(s.cell) ?? 0) - 1);
+    }
+  }
+}
+
 /** A block whose reference count falls to this or below has its survivors moved. */
 const RELOCATE_AT = 4;
 
@@ -288,7 +334,10 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   // 2. Blocks whose last reference went are freed; small new values are packed into new blocks;
   //    larger ones get records, each a contiguous run, first-fit into holes, else at the tail.
   const deltas = new Map(input.packedDeltas);
-  if (options.packValues) relocateSurvivors(pager, prev.commit, space, input.main, deltas, frees);
+  if (options.packValues) {
+    gatherNeighbours(pager, prev.commit, input.main.root, deltas);
+    relocateSurvivors(pager, prev.commit, space, input.main, deltas, frees);
+  }
 
   // The main tree is final from here on (only the space map and pending tree change while cells
   // are placed), so its new nodes and values are collected once.
