@@ -10,6 +10,7 @@ import { type CommitProtocol, type DurableState, ioError, pendingSplit, treeOf, 
 import { NO_STRUCTURES, encodeCommitRecord } from '../storage/commitRecord.js';
 import { type FileIO, NodeFileIO } from '../storage/fileIO.js';
 import { WriterLock } from '../storage/lockFile.js';
+import { OtherReaders, ReaderFile, readersDir } from '../storage/readerFiles.js';
 import { CELL_BASE, CELL_BYTES, PAGE_BYTES, encodeHeader, readHeader, ringSlotOffsetBytes } from '../storage/pageFile.js';
 import { Pager } from '../storage/pager.js';
 import { loadCodec } from '../storage/structures.js';
@@ -118,11 +119,14 @@ export function open<V = unknown>(path: string, options?: OpenOptions): MapleSto
   const opts = checkOptions(options);
   let io: FileIO | undefined = opts.fileIO;
   let lock: WriterLock | undefined;
+  let readerFile: ReaderFile | undefined;
   try {
     if (!io) {
       const exists = fs.existsSync(path);
       if (!exists && (!opts.create || opts.readOnly)) throw new MapleError('ENOENT', `${path} does not exist${opts.readOnly ? ' (read-only open never creates)' : ' and create is false'}`);
       if (!opts.readOnly) lock = WriterLock.acquire(path);
+      // A reader registers before it reads which version is current (storage/readerFiles.ts).
+      else readerFile = ReaderFile.register(path);
       io = new NodeFileIO(path, opts.readOnly ? 'r' : exists ? 'r+' : 'w+');
     }
     if (unfinished(io)) {
@@ -132,9 +136,12 @@ export function open<V = unknown>(path: string, options?: OpenOptions): MapleSto
     readHeader(io, path);
     const pool = new BufferPool(io, opts.cacheSize);
     const recovered = recover(io, pool, path);
-    return new MapleStore<V>(path, io, pool, recovered.state, recovered.report, opts, lock);
+    const store = new MapleStore<V>(path, io, pool, recovered.state, recovered.report, opts, lock, readerFile);
+    readerFile?.setVersion(recovered.state.rec.commit);
+    return store;
   } catch (err) {
     lock?.release();
+    readerFile?.release();
     if (io && !opts.fileIO) io.close();
     if (err instanceof MapleError) throw err;
     throw ioError(`opening ${path}`, err);
@@ -190,6 +197,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private poisoned: MapleError | null = null;
   private commits = 0;
   private cellsWritten = 0;
+  private readonly otherReaders: OtherReaders | undefined;
 
   /** @internal use open() */
   constructor(
@@ -200,8 +208,11 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     private readonly recovery: RecoveryReport,
     private readonly opts: ReturnType<typeof checkOptions>,
     private readonly lock: WriterLock | undefined,
+    private readonly readerFile?: ReaderFile,
   ) {
     super();
+    // The writer keeps what readers in other processes read (storage/readerFiles.ts).
+    this.otherReaders = lock !== undefined ? new OtherReaders(readersDir(path)) : undefined;
     this.pager = new Pager(io, pool);
     this.pager.codec = loadCodec(this.pager, state.rec.structures, state.rec.commit, opts.sharedStructures);
     this.state = state;
@@ -258,7 +269,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   }
 
   private commit(txn: WriteTxnImpl<V>): void {
-    const horizon = this.readers.oldest() ?? this.state.rec.commit;
+    const horizon = this.horizon();
     try {
       const { state, cellsWritten } = writeCommit(this.io, this.pager, this.pool, this.state, { main: txn.tree, frees: txn.frees, packedDeltas: txn.packedDeltas, horizon }, {
         protocol: this.opts.commitProtocol,
@@ -276,6 +287,13 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       this.poisoned = err instanceof MapleError && err.code !== 'EIO' ? new MapleError('EIO', `commit failed: ${err.message}`, { cause: err }) : ioError('commit', err);
       throw this.poisoned;
     }
+  }
+
+  /** The oldest version any open reader reads, here or in another process (the reclaim horizon). */
+  private horizon(): number {
+    const here = this.readers.oldest() ?? this.state.rec.commit;
+    const elsewhere = this.otherReaders?.oldest();
+    return elsewhere === undefined || elsewhere > here ? here : elsewhere;
   }
 
   store(first: number, last: number, value: V): void {
@@ -319,7 +337,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     const fileBytes = this.io.size();
     const hwmBytes = rec.highWaterCell * CELL_BYTES;
     const reader = new TreeReader(this.pager, this.tree, rec.commit);
-    const { reusable, waiting } = pendingSplit(reader, this.pager, rec, this.readers.oldest() ?? rec.commit);
+    const { reusable, waiting } = pendingSplit(reader, this.pager, rec, this.horizon());
     return {
       version: rec.commit,
       ranges: rec.ranges,
@@ -351,6 +369,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       if (!this.opts.fileIO) this.io.close();
     } finally {
       this.lock?.release();
+      this.readerFile?.release();
     }
   }
 

@@ -10,7 +10,8 @@ import { MapleError } from '../src/errors.js';
 /** Paths this process holds open for writing (a second open in the same process is refused too). */
 const heldHere = new Set<string>();
 
-function processAlive(pid: number): boolean {
+/** Whether a process with this pid exists (EPERM: it does, owned by another user). */
+export function processAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
@@ -21,7 +22,7 @@ function processAlive(pid: number): boolean {
 }
 
 /** One spelling per file: the real path of its directory plus its name. */
-function canonical(storePath: string): string {
+export function canonicalPath(storePath: string): string {
   const abs = nodePath.resolve(storePath);
   try {
     if (fs.existsSync(abs)) return fs.realpathSync(abs);
@@ -40,7 +41,7 @@ export class WriterLock {
   private constructor(readonly lockPath: string, private readonly key: string) {}
 
   static acquire(storePath: string): WriterLock {
-    const key = canonical(storePath);
+    const key = canonicalPath(storePath);
     const lockPath = `${key}.lock`;
     if (heldHere.has(key)) throw new MapleError('ELOCKED', `${storePath} is already open for writing in this process`);
     for (let attempt = 0; attempt < 3; attempt++) {

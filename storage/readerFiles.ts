@@ -1,0 +1,126 @@
+/**
+ * Readers in other processes: a read-only open registers the version it reads as an empty file in
+ * `<real path>.readers/`, named `<pid>.<random>.<version>`, and the writer — in whatever process —
+ * keeps every cell that version can reach: its reclaim horizon is the oldest registered version
+ * (LMDB keeps a reader table in its lock file for the same reason). Names, not contents, carry
+ * the version, so a rename changes it atomically and the writer only lists the directory.
+ *
+ * The race: a reader registers version 0 ("keep everything") before it reads which version is
+ * current, and only then renames its file to that version. A commit that lists the directory after
+ * the registration keeps everything the reader may read; the one commit that may have listed it
+ * before reuses only cells freed by versions the reader cannot read (they were already current when
+ * the reader looked). A reader whose process is gone (killed, crashed) is removed by the writer.
+ *
+ * The directory exists only while a reader is registered: the last reader to leave removes it.
+ */
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { canonicalPath, processAlive } from './lockFile.js';
+
+/** The reader directory of the store at `storePath`. */
+export function readersDir(storePath: string): string {
+  return `${canonicalPath(storePath)}.readers`;
+}
+
+/** One registered reader (a read-only store). */
+export class ReaderFile {
+  private released = false;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly stem: string,
+    private version: number,
+  ) {}
+
+  /**
+   * Registers a reader of the store at `storePath` that may read any version (0) until setVersion.
+   * Undefined when the directory cannot be written (a read-only file system, no permission): the
+   * reader then reads unregistered, as before this existed, and a writer elsewhere may reuse what
+   * it reads (it sees ECORRUPT then, never a wrong value).
+   */
+  static register(storePath: string): ReaderFile | undefined {
+    const dir = readersDir(storePath);
+    const stem = `${process.pid}.${randomBytes(6).toString('hex')}`;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        fs.mkdirSync(dir, { recursive: true });
+        fs.closeSync(fs.openSync(nodePath.join(dir, `${stem}.0`), 'wx'));
+        return new ReaderFile(dir, stem, 0);
+      } catch (err) {
+        // ENOENT: the last reader removed the directory between our mkdir and create; retry.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  /** The version this reader reads (the writer may reuse what only older versions reach). */
+  setVersion(version: number): void {
+    if (this.released || version === this.version) return;
+    fs.renameSync(nodePath.join(this.dir, `${this.stem}.${this.version}`), nodePath.join(this.dir, `${this.stem}.${version}`));
+    this.version = version;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    try {
+      fs.unlinkSync(nodePath.join(this.dir, `${this.stem}.${this.version}`));
+    } catch {
+      /* a writer took it for a dead process's: nothing to do */
+    }
+    try {
+      fs.rmdirSync(this.dir);
+    } catch {
+      /* other readers are registered (ENOTEMPTY), or the directory is gone */
+    }
+  }
+}
+
+/**
+ * The writer's view of the other processes' readers: one stat per commit when none is registered
+ * (the directory exists only while one is), else a listing. Modification times are not trusted to
+ * skip a listing: they tick coarsely, and a reader registering within the same tick would be missed.
+ */
+export class OtherReaders {
+  constructor(private readonly dir: string) {}
+
+  /** The oldest version a live reader in any process reads, or undefined if none is registered. */
+  oldest(): number | undefined {
+    if (fs.statSync(this.dir, { throwIfNoEntry: false }) === undefined) return undefined;
+    let names: string[];
+    try {
+      names = fs.readdirSync(this.dir);
+    } catch {
+      return undefined; // the last reader removed it between the stat and the listing
+    }
+    let oldest: number | undefined;
+    let left = names.length;
+    for (const name of names) {
+      const parts = name.split('.');
+      if (parts.length !== 3) continue;
+      const pid = Number(parts[0]);
+      const version = Number(parts[2]);
+      if (!Number.isSafeInteger(pid) || !Number.isSafeInteger(version) || version < 0) continue;
+      if (pid !== process.pid && !processAlive(pid)) {
+        try {
+          fs.unlinkSync(nodePath.join(this.dir, name));
+          left--;
+        } catch {
+          /* already gone */
+        }
+        continue;
+      }
+      if (oldest === undefined || version < oldest) oldest = version;
+    }
+    if (left === 0) {
+      try {
+        fs.rmdirSync(this.dir);
+      } catch {
+        /* a reader has just registered (ENOTEMPTY), or it is gone */
+      }
+    }
+    return oldest;
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * Readers in other processes (storage/readerFiles.ts): a read-only store registers the version it
+ * reads, and the writer keeps every cell of that version while it lives, wherever it runs. A child
+ * process holds a read-only store while this process overwrites everything many times over; its
+ * reads must stay exactly what it saw at open. Also: a reader in the writer's own process, and a
+ * reader whose process died being dropped.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { open } from '../src/index.js';
+import type { MapleStore } from '../src/index.js';
+import { readersDir } from '../storage/readerFiles.js';
+import { tempDir } from './helpers.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..');
+const CHILD = path.join(here, 'child-reader.mjs');
+
+let build = '';
+let indexJs = '';
+const dir = tempDir('maple-readers-');
+
+beforeAll(() => {
+  // A private build for the child, so the test never races another build of the shared dist/.
+  build = fs.mkdtempSync(path.join(os.tmpdir(), 'maple-readers-build-'));
+  fs.symlinkSync(path.join(repo, 'node_modules'), path.join(build, 'node_modules'), 'dir');
+  const tsc = path.join(repo, 'node_modules', '.bin', 'tsc');
+  const r = spawnSync(tsc, ['-p', path.join(repo, 'tsconfig.json'), '--outDir', path.join(build, 'dist')], { encoding: 'utf8' });
+  indexJs = path.join(build, 'dist', 'src', 'index.js');
+  if (!fs.existsSync(indexJs)) throw new Error(`tsc produced no ${indexJs}: ${r.stdout}${r.stderr}`);
+}, 120_000);
+
+afterAll(() => {
+  if (build) fs.rmSync(build, { recursive: true, force: true });
+  dir.cleanup();
+});
+
+type Value = { i: number; gen: number; pad: string };
+
+/** Must match child-reader.mjs. */
+function digest(store: Pick<MapleStore<Value>, 'ranges'>): string {
+  let out = '';
+  for (const r of store.ranges()) out += `${r.first}-${r.last}=${JSON.stringify(r.value)};`;
+  let h = 2166136261;
+  for (let i = 0; i < out.length; i++) h = Math.imul(h ^ out.charCodeAt(i), 16777619) >>> 0;
+  return `${out.length}:${h.toString(16)}`;
+}
+
+const RANGES = 3000;
+
+/** Every range rewritten: small (packed), medium and record-sized values, so cells of every kind are freed. */
+function overwriteAll(store: MapleStore<Value>, gen: number): void {
+  store.transaction((tx) => {
+    for (let i = 0; i < RANGES; i++) tx.store(i * 10, i * 10 + 4 + (gen % 3), { i, gen, pad: 'x'.repeat((i * 7 + gen) % 300) });
+  });
+}
+
+/** A child process with a read-only store; `ask` sends a line and resolves with the reply line. */
+function startChild(storePath: string): { pid: number; ready: Promise<string>; ask: (line: string) => Promise<string>; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [CHILD, indexJs, storePath], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const lines = createInterface({ input: child.stdout });
+  const waiting: ((line: string) => void)[] = [];
+  lines.on('line', (line) => waiting.shift()?.(line));
+  const next = () =>
+    new Promise<string>((resolve, reject) => {
+      waiting.push(resolve);
+      child.once('exit', (code) => reject(new Error(`child exited (${code}): ${stderr}`)));
+    });
+  const ready = next();
+  return {
+    pid: child.pid!,
+    ready,
+    ask: (line) => {
+      const reply = next();
+      child.stdin.write(`${line}\n`);
+      return reply;
+    },
+    exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))),
+  };
+}
+
+describe('readers in other processes', () => {
+  test('a read-only store in a child process keeps reading its version while the writer reuses space', async () => {
+    const file = dir.file('child.maple');
+    const store = open<Value>(file, { sync: 'none' });
+    overwriteAll(store, 0);
+    const seen = digest(store);
+    const version = store.version;
+
+    const child = startChild(file);
+    expect(await child.ready).toBe(`ready ${version} ${seen}`);
+    const names = fs.readdirSync(readersDir(file));
+    expect(names).toHaveLength(1);
+    expect(names[0]).toMatch(new RegExp(`^${child.pid}\\.[0-9a-f]+\\.${version}$`));
+
+    // Everything overwritten 30 times: without the registration the writer reuses the cells of
+    // `version` from the second commit on (the child then sees ECORRUPT or different ranges).
+    const sizeBefore = store.stats().fileBytes;
+    for (let gen = 1; gen <= 30; gen++) overwriteAll(store, gen);
+    expect(store.stats().pendingBytes).toBeGreaterThan(0);
+    expect(await child.ask('read')).toBe(`digest ${seen}`);
+    expect(store.stats().fileBytes).toBeGreaterThan(sizeBefore);
+
+    await child.ask('exit').catch(() => undefined);
+    expect(await child.exited).toBe(0);
+    expect(fs.existsSync(readersDir(file))).toBe(false);
+    // The reader is gone: nothing is pending any more, and the space is reused.
+    expect(store.stats().pendingBytes).toBe(0);
+    const size = store.stats().fileBytes;
+    for (let gen = 31; gen <= 40; gen++) overwriteAll(store, gen);
+    expect(store.stats().fileBytes).toBe(size);
+    store.check();
+    store.close();
+  }, 60_000);
+
+  test('a read-only store in the writer’s own process is a registered reader too', () => {
+    const file = dir.file('same.maple');
+    const store = open<Value>(file, { sync: 'none' });
+    overwriteAll(store, 0);
+    const seen = digest(store);
+    const reader = open<Value>(file, { readOnly: true });
+    expect(fs.readdirSync(readersDir(file))).toEqual([expect.stringMatching(new RegExp(`^${process.pid}\\.[0-9a-f]+\\.${store.version}$`))]);
+    for (let gen = 1; gen <= 20; gen++) overwriteAll(store, gen);
+    expect(digest(reader)).toBe(seen);
+    expect(store.stats().pendingBytes).toBeGreaterThan(0);
+    reader.close();
+    expect(fs.existsSync(readersDir(file))).toBe(false);
+    expect(store.stats().pendingBytes).toBe(0);
+    store.close();
+  });
+
+  test('a reader whose process is gone is dropped by the writer', () => {
+    const file = dir.file('dead.maple');
+    const store = open<Value>(file, { sync: 'none' });
+    overwriteAll(store, 0);
+    // A pid that surely belonged to a process that has exited.
+    const gone = spawnSync(process.execPath, ['-e', ''], { encoding: 'utf8' }).pid!;
+    const readers = readersDir(file);
+    fs.mkdirSync(readers);
+    fs.writeFileSync(path.join(readers, `${gone}.0123456789ab.1`), '');
+    fs.writeFileSync(path.join(readers, 'not-a-reader'), '');
+    overwriteAll(store, 1);
+    expect(fs.readdirSync(readers)).toEqual(['not-a-reader']);
+    expect(store.stats().pendingBytes).toBe(0);
+    fs.unlinkSync(path.join(readers, 'not-a-reader'));
+    // A live one (this process) with an old version holds the space.
+    fs.writeFileSync(path.join(readers, `${process.pid}.0123456789ab.1`), '');
+    overwriteAll(store, 2);
+    expect(store.stats().pendingBytes).toBeGreaterThan(0);
+    fs.unlinkSync(path.join(readers, `${process.pid}.0123456789ab.1`));
+    overwriteAll(store, 3);
+    expect(store.stats().pendingBytes).toBe(0);
+    expect(fs.existsSync(readers)).toBe(false);
+    store.close();
+  });
+});
