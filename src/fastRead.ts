@@ -3,6 +3,7 @@
  * buffer-pool frames — no object per visited node. Offsets are those of storage/node.ts.
  */
 import { corruptCell, MAX_INLINE_BYTES, NODE_LEAF, OFF_CHILDREN, OFF_COMMIT, OFF_COUNT, OFF_LEAF_SLOTS, OFF_PIVOTS, OFF_TYPE, SLOT_PACKED, SLOT_RECORD } from '../storage/node.js';
+import { CELL_BYTES, CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, PAGE_BYTES } from '../storage/pageFile.js';
 import type { Pager } from '../storage/pager.js';
 import { MAX_INDEX } from './limits.js';
 
@@ -26,7 +27,10 @@ export function fastLookup(pager: Pager, rootCell: number, height: number, versi
   let min = 0;
   let max = MAX_INDEX;
   for (let depth = 0; depth < height; depth++) {
-    const off = pager.verifiedNodeOffset(cell);
+    // A resident, already verified node is the common case: no call into the pager for it.
+    const inPage = cell & (CELLS_PER_PAGE - 1);
+    const frame = pool.verifiedFrame(cell >>> CELLS_PER_PAGE_SHIFT, inPage);
+    const off = frame >= 0 ? frame * PAGE_BYTES + inPage * CELL_BYTES : pager.verifiedNodeOffset(cell);
     // Fetched after the read: a miss may have grown the pool (a new slab).
     const slab = pool.slab;
     const u32 = pool.words;

@@ -3,7 +3,8 @@
  * cut into 4 KiB frames. A page table maps page numbers to frames; clock eviction picks victims;
  * pin counts keep a frame in use from being evicted. Committed cells are immutable until
  * reclaimed, so every reader shares frames; the writer refreshes a resident frame when it writes
- * a page (`update`).
+ * a page (`update`), and while the pool still has never-used frames it installs the whole pages a
+ * commit wrote, so the next reads of them cost no file read.
  *
  * Each frame also remembers which of its 16 cells have had their checksum verified since the page
  * was read, so a hot node is verified once, not on every visit.
@@ -123,6 +124,21 @@ export class BufferPool {
     return frame;
   }
 
+  /**
+   * The read hot path's hit: the frame holding `page` when it is resident and its cell `inPage`
+   * already verified, else −1 (the caller then goes through frame() and verifies). Counts as a
+   * hit and marks the frame referenced, as frame() does.
+   */
+  verifiedFrame(page: number, inPage: number): number {
+    const dense = this.dense;
+    if (page >= dense.length) return -1;
+    const f = dense[page]! - 1;
+    if (f < 0 || (this.verified[f]! & (1 << inPage)) === 0) return -1;
+    this.hits++;
+    this.referenced[f] = 1;
+    return f;
+  }
+
   pin(frame: number): void {
     this.pins[frame]!++;
   }
@@ -140,10 +156,26 @@ export class BufferPool {
     this.verified[frame] = this.verified[frame]! | (1 << cellInPage);
   }
 
-  /** The writer wrote `bytes` at `offsetInPage` of `page`: refresh the frame if resident. */
+  /**
+   * The writer wrote `bytes` at `offsetInPage` of `page`: refresh the frame if resident. A whole
+   * page that is not resident is installed when a never-used frame is at hand (the pool is still
+   * filling), so reading what a commit just wrote costs no read; it is verified on first use like
+   * any page read from the file. No resident page is evicted for it.
+   */
   update(page: number, offsetInPage: number, bytes: Uint8Array): void {
     const frame = this.lookup(page);
-    if (frame === undefined) return;
+    if (frame === undefined) {
+      if (offsetInPage !== 0 || bytes.length !== PAGE_BYTES || this.resident >= this.frameCount) return;
+      const f = this.hand;
+      if (this.pageOfFrame[f]! >= 0 || this.pins[f]! > 0) return;
+      this.hand = (f + 1) % this.frameCount;
+      this.slab.set(bytes, f * PAGE_BYTES);
+      this.pageOfFrame[f] = page;
+      this.setPage(page, f);
+      this.referenced[f] = 0;
+      this.verified[f] = 0;
+      return;
+    }
     this.slab.set(bytes, frame * PAGE_BYTES + offsetInPage);
     const firstCell = Math.floor(offsetInPage / (PAGE_BYTES / CELLS_PER_PAGE));
     const lastCell = Math.floor((offsetInPage + bytes.length - 1) / (PAGE_BYTES / CELLS_PER_PAGE));

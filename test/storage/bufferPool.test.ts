@@ -260,6 +260,54 @@ describe('update and verified bits', () => {
     expectPage(pool, 2); // the file's bytes, untouched
   });
 
+  it('a whole-page update of a page not resident installs it while a never-used frame is at hand', () => {
+    const file = fileWithPages(4);
+    const pool = smallPool(file);
+    pool.frame(0);
+    const written = pageContent(3, 5);
+    file.write(written, 3 * PAGE_BYTES); // what the writer put in the file
+    pool.update(3, 0, written);
+    expect(pool.residentPages).toBe(2);
+    const misses = pool.misses;
+    const f = expectPage(pool, 3, 5);
+    expect(file.reads(3)).toBe(0); // served from the frame the update filled
+    expect(pool.misses).toBe(misses);
+    // Installed, not verified: the first reader still checks every cell.
+    for (let c = 0; c < CELLS_PER_PAGE; c++) expect(pool.isVerified(f, c)).toBe(false);
+    expect(pool.verifiedFrame(3, 0)).toBe(-1);
+  });
+
+  it('a whole-page update never evicts a resident page: with every frame in use it does nothing', () => {
+    const file = fileWithPages(MIN_FRAMES + 1);
+    const pool = smallPool(file);
+    for (let p = 0; p < MIN_FRAMES; p++) pool.frame(p);
+    const misses = pool.misses;
+    pool.update(MIN_FRAMES, 0, pageContent(MIN_FRAMES, 9));
+    expect(pool.residentPages).toBe(MIN_FRAMES);
+    expect(pool.misses).toBe(misses);
+    for (let p = 0; p < MIN_FRAMES; p++) expectPage(pool, p);
+    expect(pool.misses).toBe(misses); // every page is still where it was
+    expectPage(pool, MIN_FRAMES); // the file's bytes, read afresh
+    expect(file.reads(MIN_FRAMES)).toBe(1);
+  });
+
+  it('verifiedFrame is the frame of a resident page only once that cell is verified', () => {
+    const file = fileWithPages(2);
+    const pool = smallPool(file);
+    expect(pool.verifiedFrame(1, 2)).toBe(-1); // not resident
+    expect(pool.verifiedFrame(1 << 20, 2)).toBe(-1); // past the page table
+    const f = pool.frame(1);
+    expect(pool.verifiedFrame(1, 2)).toBe(-1); // resident, not verified
+    pool.setVerified(f, 2);
+    const hits = pool.hits;
+    expect(pool.verifiedFrame(1, 2)).toBe(f);
+    expect(pool.hits).toBe(hits + 1);
+    expect(pool.verifiedFrame(1, 3)).toBe(-1);
+    pool.update(1, 2 * CELL_BYTES, new Uint8Array(CELL_BYTES)); // rewritten: verify again
+    expect(pool.verifiedFrame(1, 2)).toBe(-1);
+    expect(file.reads(1)).toBe(1);
+  });
+
   it('a page read afresh starts with no verified cells', () => {
     const file = fileWithPages(40);
     const pool = smallPool(file);
