@@ -198,6 +198,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private commits = 0;
   private cellsWritten = 0;
   private readonly otherReaders: OtherReaders | undefined;
+  private treeReader: TreeReader | null = null;
 
   /** @internal use open() */
   constructor(
@@ -234,7 +235,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
 
   protected reader(): TreeReader {
     this.guard();
-    return new TreeReader(this.pager, this.tree, this.state.rec.commit);
+    // One reader per committed version (it is immutable): a load allocates nothing for it.
+    return (this.treeReader ??= new TreeReader(this.pager, this.tree, this.state.rec.commit));
   }
 
   protected iterator(reader: TreeReader, from: number, to: number, reverse: boolean): IterableIterator<Range<V>> {
@@ -278,6 +280,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       });
       this.state = state;
       this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);
+      this.treeReader = null;
       this.commits++;
       this.cellsWritten += cellsWritten;
     } catch (err) {
