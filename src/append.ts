@@ -36,9 +36,9 @@ interface AppendTree {
 /** Tests switch the fast path off to compare its trees with writeRange's general path. */
 export const appendPath = { enabled: true };
 
-/** Scratch: the rightmost path, root first, with each node's min. Reused by every call. */
+/** Scratch: the rightmost path, root first, and the min of its leaf. Reused by every call. */
 const pathNodes: MemNode[] = [];
-const pathMins: number[] = [];
+let pathLeafMin = 0;
 
 /** Largest empty run of a leaf whose first slot starts at `min`. */
 function leafGap(leaf: MemNode, min: number): number {
@@ -62,21 +62,26 @@ function internalGap(node: MemNode): number {
 }
 
 /**
- * Collects the rightmost path into the scratch arrays; false when a node on it is committed
- * (a cell address) rather than built by this transaction.
+ * Collects the rightmost path into the scratch array (and its leaf's min); false when a node on
+ * it is committed (a cell address) rather than built by this transaction.
  */
 function rightmostPath(tree: AppendTree): boolean {
   let ref = tree.root;
-  let min = 0;
   const h = tree.height;
+  // The leaf's min is one past the pivot left of the rightmost child of the deepest node on the
+  // path that has more than one child (0 when there is none).
+  let minNode: MemNode | null = null;
   for (let d = 0; d < h; d++) {
     if (ref === null || typeof ref === 'number') return false;
     pathNodes[d] = ref;
-    pathMins[d] = min;
-    if (d === h - 1) return ref.leaf;
-    const n = ref.lasts.length;
-    if (n > 1) min = ref.lasts[n - 2]! + 1;
-    ref = ref.children[n - 1]!;
+    if (d === h - 1) {
+      pathLeafMin = minNode === null ? 0 : minNode.lasts[minNode.lasts.length - 2]! + 1;
+      return ref.leaf;
+    }
+    const children = ref.children;
+    const n = children.length;
+    if (n > 1) minNode = ref;
+    ref = children[n - 1]!;
   }
   return false;
 }
@@ -104,7 +109,7 @@ export function appendRange(tree: AppendTree, first: number, last: number, slot:
   if (!appendPath.enabled || !rightmostPath(tree)) return false;
   const h = tree.height;
   const leaf = pathNodes[h - 1]!;
-  const leafMin = pathMins[h - 1]!;
+  const leafMin = pathLeafMin;
   const lasts = leaf.lasts;
   const slots = leaf.slots;
   const n = lasts.length;
@@ -121,16 +126,17 @@ export function appendRange(tree: AppendTree, first: number, last: number, slot:
 
   const tail = last < MAX_INDEX;
   const k = (leadGap ? 1 : 0) + 1 + (tail ? 1 : 0);
-  lasts.pop();
-  slots.pop();
 
   if (base + k <= LEAF_SLOTS) {
+    // The trailing gap's entry (index base) becomes the first new one; the rest are pushed.
     if (leadGap) {
-      lasts.push(first - 1);
-      slots.push(null);
+      lasts[base] = first - 1; // still empty
+      lasts.push(last);
+      slots.push(slot);
+    } else {
+      lasts[base] = last;
+      slots[base] = slot;
     }
-    lasts.push(last);
-    slots.push(slot);
     if (tail) {
       lasts.push(MAX_INDEX);
       slots.push(null);
@@ -152,6 +158,8 @@ export function appendRange(tree: AppendTree, first: number, last: number, slot:
 
   // The leaf overflows (base ≥ LEAF_SLOTS − 2): fill it to LEAF_SLOTS entries, one fewer when the
   // last would be a gap, and start the new rightmost leaf with the rest.
+  lasts.pop();
+  slots.pop();
   let rLasts: number[];
   let rSlots: (Slot | null)[];
   if (leadGap && base + 1 === LEAF_SLOTS) {

@@ -66,37 +66,52 @@ const TWO32 = 0x1_0000_0000;
 /** A value in a leaf slot, as held in memory. */
 export type Slot = InlineSlot | RecordSlot | PackedSlot | NewValue;
 
-/** A value of at most MAX_INLINE_BYTES msgpack bytes, kept in the slot itself. */
+/**
+ * A value of at most MAX_INLINE_BYTES msgpack bytes, kept in the slot itself. It holds the slot's
+ * eight bytes as encoded — bytes 0..6 the value, zero past its length, byte 7 the length (the tag) —
+ * a 59-bit little-endian number cut into two fields of 30 and 29 bits, so that both stay small
+ * integers (V8 SMIs, 31 bits with pointer compression): a field beyond that range would make V8
+ * box it in a separate heap number, in every instance once one value needs it.
+ */
 export class InlineSlot {
-  /** Bytes 0..3 little-endian. */
-  readonly lo: number;
-  /** Bytes 4..6 little-endian. */
-  readonly hi: number;
-  readonly length: number;
+  // Declared only: a class field would first be defined as undefined, then assigned.
+  /** Bits 0..29 of the slot. */
+  declare readonly low30: number;
+  /** Bits 30..58 of the slot (byte 7, the length, is bits 26..28). */
+  declare readonly high29: number;
   constructor(bytes: Uint8Array, start = 0, end = bytes.length) {
     const n = end - start;
-    let lo = 0;
-    let hi = 0;
-    for (let i = Math.min(n, 4) - 1; i >= 0; i--) lo = lo * 256 + bytes[start + i]!;
-    for (let i = n - 1; i >= 4; i--) hi = hi * 256 + bytes[start + i]!;
-    this.lo = lo;
-    this.hi = hi;
-    this.length = n;
+    let lo = 0; // bytes 0..3, as an int32
+    let hi = n << 24; // bytes 4..7
+    if (n > 0) lo = bytes[start]!;
+    if (n > 1) lo |= bytes[start + 1]! << 8;
+    if (n > 2) lo |= bytes[start + 2]! << 16;
+    if (n > 3) lo |= bytes[start + 3]! << 24;
+    if (n > 4) hi |= bytes[start + 4]!;
+    if (n > 5) hi |= bytes[start + 5]! << 8;
+    if (n > 6) hi |= bytes[start + 6]! << 16;
+    this.low30 = lo & 0x3fff_ffff;
+    this.high29 = (lo >>> 30) | (hi << 2);
+  }
+  /** How many bytes. */
+  get length(): number {
+    return this.high29 >>> 26;
+  }
+  /** Bytes 0..3 little-endian. */
+  get lo(): number {
+    return (this.low30 | (this.high29 << 30)) >>> 0;
+  }
+  /** Bytes 4..6 little-endian. */
+  get hi(): number {
+    return (this.high29 >>> 2) & 0xff_ffff;
   }
   /** The msgpack bytes (a new array each time). */
   get bytes(): Uint8Array {
-    const out = new Uint8Array(this.length);
-    let lo = this.lo;
-    let hi = this.hi;
-    for (let i = 0; i < this.length; i++) {
-      if (i < 4) {
-        out[i] = lo & 0xff;
-        lo = Math.floor(lo / 256);
-      } else {
-        out[i] = hi & 0xff;
-        hi = hi >>> 8;
-      }
-    }
+    const n = this.length;
+    const lo = this.lo;
+    const hi = this.hi;
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = i < 4 ? lo >>> (8 * i) : hi >>> (8 * (i - 4));
     return out;
   }
 }
@@ -143,12 +158,20 @@ export interface MemNode {
   commit: number;
 }
 
+/**
+ * The unused arrays of a node kind (a leaf's children and gaps, an internal node's slots), one
+ * each shared by every node as src/tree.ts shares them: never written, always empty.
+ */
+const NO_SLOTS: (Slot | null)[] = [];
+const NO_CHILDREN: Ref[] = [];
+const NO_GAPS: number[] = [];
+
 export function newLeaf(lasts: number[], slots: (Slot | null)[]): MemNode {
-  return { leaf: true, lasts, slots, children: [], gaps: [], cell: 0, commit: 0 };
+  return { leaf: true, lasts, slots, children: NO_CHILDREN, gaps: NO_GAPS, cell: 0, commit: 0 };
 }
 
 export function newInternal(lasts: number[], children: Ref[], gaps: number[]): MemNode {
-  return { leaf: false, lasts, slots: [], children, gaps, cell: 0, commit: 0 };
+  return { leaf: false, lasts, slots: NO_SLOTS, children, gaps, cell: 0, commit: 0 };
 }
 
 export function readU64(buf: Uint8Array, offset: number): number {
@@ -156,9 +179,13 @@ export function readU64(buf: Uint8Array, offset: number): number {
   return dv.getUint32(offset, true) + dv.getUint32(offset + 4, true) * TWO32;
 }
 
+/**
+ * Writes `value`, an integer below 2^53, as a u64 into eight zero bytes (encodeNodeAt's cells are
+ * zeroed): the high half only when it is not zero.
+ */
 function writeU64(dv: DataView, offset: number, value: number): void {
   dv.setUint32(offset, value >>> 0, true);
-  dv.setUint32(offset + 4, Math.floor(value / TWO32), true);
+  if (value >= TWO32) dv.setUint32(offset + 4, value / TWO32, true);
 }
 
 /** CRC-32 of bytes 8..255 then 0..3 of the cell starting at byte `at` of `buf`. */
@@ -192,12 +219,9 @@ export function encodeNodeAt(node: MemNode, commit: number, buf: Uint8Array, dv:
       if (slot === null) continue;
       const s = at + OFF_LEAF_SLOTS + 8 * i;
       if (slot instanceof InlineSlot) {
-        dv.setUint32(s, slot.lo, true);
-        const hi = slot.hi;
-        buf[s + 4] = hi & 0xff;
-        buf[s + 5] = (hi >>> 8) & 0xff;
-        buf[s + 6] = hi >>> 16;
-        buf[s + 7] = slot.length;
+        const high = slot.high29;
+        dv.setUint32(s, slot.low30 | (high << 30), true);
+        dv.setUint32(s + 4, high >>> 2, true);
       } else if (slot instanceof RecordSlot) {
         dv.setUint32(s, slot.cell, true);
         buf[s + 7] = SLOT_RECORD;

@@ -33,57 +33,64 @@ const SCRATCH_BYTES = 256;
 
 /**
  * Writes `v` at `p` as msgpackr packs a number in records mode, when it is a 32-bit integer
- * (unsigned, or negative signed): the position after it, or −1 for anything else.
+ * (unsigned, or negative signed): the position after it, or −1 for anything else. Small, so that
+ * the compiler inlines it into packAs; each sign's encodings are a function of their own.
  */
 function packInt(buf: Uint8Array, p: number, v: unknown): number {
   if (typeof v !== 'number') return -1;
-  if (v >>> 0 === v) {
-    if (v < 0x40) {
-      buf[p] = v;
-      return p + 1;
-    }
-    if (v < 0x100) {
-      buf[p] = 0xcc;
-      buf[p + 1] = v;
-      return p + 2;
-    }
-    if (v < 0x10000) {
-      buf[p] = 0xcd;
-      buf[p + 1] = v >>> 8;
-      buf[p + 2] = v & 0xff;
-      return p + 3;
-    }
-    buf[p] = 0xce;
-    buf[p + 1] = v >>> 24;
-    buf[p + 2] = (v >>> 16) & 0xff;
-    buf[p + 3] = (v >>> 8) & 0xff;
-    buf[p + 4] = v & 0xff;
-    return p + 5;
-  }
-  if (v >> 0 === v) {
-    if (v >= -0x20) {
-      buf[p] = 0x100 + v;
-      return p + 1;
-    }
-    if (v >= -0x80) {
-      buf[p] = 0xd0;
-      buf[p + 1] = v + 0x100;
-      return p + 2;
-    }
-    if (v >= -0x8000) {
-      buf[p] = 0xd1;
-      buf[p + 1] = (v >> 8) & 0xff;
-      buf[p + 2] = v & 0xff;
-      return p + 3;
-    }
-    buf[p] = 0xd2;
-    buf[p + 1] = (v >>> 24) & 0xff;
-    buf[p + 2] = (v >>> 16) & 0xff;
-    buf[p + 3] = (v >>> 8) & 0xff;
-    buf[p + 4] = v & 0xff;
-    return p + 5;
-  }
+  if (v >>> 0 === v) return packUint(buf, p, v);
+  if (v >> 0 === v) return packNegative(buf, p, v);
   return -1;
+}
+
+/** packInt for an integer in [0, 2^32). */
+function packUint(buf: Uint8Array, p: number, v: number): number {
+  if (v < 0x40) {
+    buf[p] = v;
+    return p + 1;
+  }
+  if (v < 0x100) {
+    buf[p] = 0xcc;
+    buf[p + 1] = v;
+    return p + 2;
+  }
+  if (v < 0x10000) {
+    buf[p] = 0xcd;
+    buf[p + 1] = v >>> 8;
+    buf[p + 2] = v & 0xff;
+    return p + 3;
+  }
+  buf[p] = 0xce;
+  buf[p + 1] = v >>> 24;
+  buf[p + 2] = (v >>> 16) & 0xff;
+  buf[p + 3] = (v >>> 8) & 0xff;
+  buf[p + 4] = v & 0xff;
+  return p + 5;
+}
+
+/** packInt for an integer in [−2^31, 0). */
+function packNegative(buf: Uint8Array, p: number, v: number): number {
+  if (v >= -0x20) {
+    buf[p] = 0x100 + v;
+    return p + 1;
+  }
+  if (v >= -0x80) {
+    buf[p] = 0xd0;
+    buf[p + 1] = v + 0x100;
+    return p + 2;
+  }
+  if (v >= -0x8000) {
+    buf[p] = 0xd1;
+    buf[p + 1] = (v >> 8) & 0xff;
+    buf[p + 2] = v & 0xff;
+    return p + 3;
+  }
+  buf[p] = 0xd2;
+  buf[p + 1] = (v >>> 24) & 0xff;
+  buf[p + 2] = (v >>> 16) & 0xff;
+  buf[p + 3] = (v >>> 8) & 0xff;
+  buf[p + 4] = v & 0xff;
+  return p + 5;
 }
 
 /**
