@@ -273,7 +273,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private commit(txn: WriteTxnImpl<V>): void {
     const horizon = this.horizon();
     try {
-      const { state, cellsWritten } = writeCommit(this.io, this.pager, this.pool, this.state, { main: txn.tree, frees: txn.frees, packedDeltas: txn.packedDeltas, horizon }, {
+      const { state, cellsWritten } = writeCommit(this.io, this.pager, this.pool, this.state, { main: txn.tree, frees: txn.frees, packedDeltas: txn.packedDeltas, horizon, newValueMark: txn.newValueMark }, {
         protocol: this.opts.commitProtocol,
         sync: this.opts.sync === 'full',
         packValues: this.opts.packValues,

@@ -3,7 +3,7 @@
  * transaction's own writes; nothing reaches the file until the store commits it, and a throw
  * from the transaction's function discards it whole.
  */
-import type { MemNode, Ref, Slot } from '../storage/node.js';
+import { type MemNode, type Ref, type Slot, newValuesCreated } from '../storage/node.js';
 import type { Pager } from '../storage/pager.js';
 import type { CellRun } from '../storage/spaceMap.js';
 import { checkIndex, checkRange, checkSize } from './args.js';
@@ -30,6 +30,9 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
   readonly packedDeltas = new Map<number, number>();
   changed = false;
   private active = true;
+
+  /** newValuesCreated when the transaction began (storage/node.ts). */
+  readonly newValueMark = newValuesCreated;
 
   constructor(private readonly pager: Pager, base: TreeState, private readonly baseVersion: number) {
     super();

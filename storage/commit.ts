@@ -24,7 +24,7 @@ import { type NodeSource, type TreeState, type WriteSink, writeRange } from '../
 import type { BufferPool } from './bufferPool.js';
 import { type CommitRecord, type StructuresRef, type TreeRoot, FLAG_CELLS_DURABLE, encodeCommitRecord } from './commitRecord.js';
 import type { FileIO } from './fileIO.js';
-import { type MemNode, type Ref, NewValue, PackedSlot, RecordSlot, encodeNodeAt, NODE_BYTES } from './node.js';
+import { type MemNode, type Ref, NewValue, PackedSlot, RecordSlot, encodeNodeAt, NODE_BYTES, newValuesCreated } from './node.js';
 import { CELL_BYTES, PAGE_BYTES, RING_SLOTS, ringSlotOffsetBytes } from './pageFile.js';
 import type { Pager } from './pager.js';
 import { type CellRun, SpaceMap } from './spaceMap.js';
@@ -49,6 +49,8 @@ export interface CommitInput {
   packedDeltas: Map<number, number>;
   /** Pending entries of commits ≤ horizon may be released. */
   horizon: number;
+  /** newValuesCreated (storage/node.ts) before the transaction: unchanged, the main tree holds no NewValue. */
+  newValueMark: number;
 }
 
 export interface CommitOptions {
@@ -335,7 +337,7 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   //    larger ones get records, each a contiguous run, first-fit into holes, else at the tail.
   const deltas = new Map(input.packedDeltas);
   if (options.packValues) {
-    gatherNeighbours(pager, prev.commit, input.main.root, deltas);
+    if (newValuesCreated !== input.newValueMark) gatherNeighbours(pager, prev.commit, input.main.root, deltas);
     relocateSurvivors(pager, prev.commit, space, input.main, deltas, frees);
   }
 
@@ -344,7 +346,8 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   const mainNodes: MemNode[] = [];
   const mainLevels: number[] = [];
   const mainRecords: NewValue[] = [];
-  visitNew(input.main.root, mainNodes, mainRecords, mainLevels);
+  // (A transaction that made no NewValue, nor did relocation above, has none to look for.)
+  visitNew(input.main.root, mainNodes, newValuesCreated !== input.newValueMark ? mainRecords : null, mainLevels);
   const mainOrdered = byLevel(mainNodes, mainLevels);
 
   /** Every new node still to place, and (when asked) every new value. */
