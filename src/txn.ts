@@ -30,6 +30,8 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
   readonly packedDeltas = new Map<number, number>();
   changed = false;
   private active = true;
+  /** Unfinished iterators of this transaction (detachIterators). */
+  private iterators: Set<TxnRanges<V>> | null = null;
 
   /** newValuesCreated when the transaction began (storage/node.ts). */
   readonly newValueMark = newValuesCreated;
@@ -80,10 +82,35 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
   }
 
   protected iterator(reader: TreeReader, from: number, to: number, reverse: boolean): IterableIterator<Range<V>> {
-    return reader.ranges(from, to, reverse) as IterableIterator<Range<V>>;
+    const it = new TxnRanges<V>(this, reader.ranges(from, to, reverse) as Iterator<Range<V>>);
+    (this.iterators ??= new Set()).add(it);
+    return it;
+  }
+
+  /** @internal an iterator of this transaction finished */
+  dropIterator(it: TxnRanges<V>): void {
+    this.iterators?.delete(it);
+  }
+
+  /** @internal ECLOSED once the transaction has ended */
+  checkLive(): void {
+    this.live();
+  }
+
+  /**
+   * Before a write: the transaction changes its own nodes in place, so an unfinished iterator reads
+   * the rest of its range now — it yields the transaction's state when it was created, as store
+   * iterators yield their version (a write during iteration costs a copy of what is left).
+   */
+  private detachIterators(): void {
+    const its = this.iterators;
+    if (its === null || its.size === 0) return;
+    for (const it of its) it.materialize();
+    its.clear();
   }
 
   private write(first: number, last: number, slot: Slot | null): void {
+    this.detachIterators();
     writeRange(this, this.tree, first, last, slot);
     this.changed = true;
   }
@@ -98,6 +125,7 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
     this.live();
     checkRange(first, last);
     const slot = this.pager.codec.encode(value);
+    this.detachIterators();
     // Beyond every stored key nothing can overlap: the append path needs no search.
     if (appendRange(this.tree, first, last, slot)) {
       this.changed = true;
@@ -141,5 +169,58 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
     if (start === undefined) throw new MapleError('EBUSY', `no empty area of size ${size} in [${min}, ${max}]`);
     this.write(start, start + size - 1, slot);
     return start;
+  }
+}
+
+/**
+ * A transaction's range iterator: it yields the transaction's state when it was created. Until
+ * the transaction next writes, it walks the tree; the write first makes it read the rest of its
+ * range into a list. Using it after the transaction has ended is ECLOSED, like any read of it.
+ */
+class TxnRanges<V> implements IterableIterator<Range<V>> {
+  private rest: Range<V>[] | null = null;
+  private at = 0;
+  private finished = false;
+
+  constructor(
+    private readonly txn: WriteTxnImpl<V>,
+    private readonly inner: Iterator<Range<V>>,
+  ) {}
+
+  [Symbol.iterator](): IterableIterator<Range<V>> {
+    return this;
+  }
+
+  next(): IteratorResult<Range<V>> {
+    if (this.finished) return { value: undefined, done: true };
+    this.txn.checkLive();
+    const rest = this.rest;
+    if (rest !== null) {
+      if (this.at < rest.length) return { value: rest[this.at++]!, done: false };
+      return this.finish();
+    }
+    const r = this.inner.next();
+    return r.done ? this.finish() : r;
+  }
+
+  return(value?: unknown): IteratorResult<Range<V>> {
+    if (!this.finished && this.rest === null) this.inner.return?.();
+    this.finish();
+    return { value: value as Range<V>, done: true };
+  }
+
+  /** Reads everything still to come (called before the transaction writes). */
+  materialize(): void {
+    const rest: Range<V>[] = [];
+    for (let r = this.inner.next(); !r.done; r = this.inner.next()) rest.push(r.value);
+    this.rest = rest;
+    this.at = 0;
+  }
+
+  private finish(): IteratorResult<Range<V>> {
+    this.finished = true;
+    this.rest = null;
+    this.txn.dropIterator(this);
+    return { value: undefined, done: true };
   }
 }
