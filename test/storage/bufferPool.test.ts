@@ -84,9 +84,12 @@ function smallPool(file: MemFile): BufferPool {
 describe('sizing', () => {
   it('cuts the cache into whole 4 KiB frames, at least MIN_FRAMES', () => {
     const file = new MemFile();
+    expect(new BufferPool(file, 0).maxFrames).toBe(MIN_FRAMES);
     expect(new BufferPool(file, 0).frameCount).toBe(MIN_FRAMES);
-    expect(new BufferPool(file, 64 * PAGE_BYTES + 100).frameCount).toBe(64);
-    expect(new BufferPool(file, 64 * PAGE_BYTES).slab.length).toBe(64 * PAGE_BYTES);
+    expect(new BufferPool(file, 64 * PAGE_BYTES + 100).maxFrames).toBe(64);
+    const n = Math.min(64, INITIAL_FRAMES);
+    expect(new BufferPool(file, 64 * PAGE_BYTES + 100).frameCount).toBe(n);
+    expect(new BufferPool(file, 64 * PAGE_BYTES).slab.length).toBe(n * PAGE_BYTES);
   });
 });
 
@@ -442,11 +445,13 @@ describe('growth', () => {
   });
 
   it('a budget below INITIAL_FRAMES is allocated whole and never grows', () => {
-    const file = fileWithPages(200);
-    const pool = new BufferPool(file, 100 * PAGE_BYTES);
-    expect(pool.frameCount).toBe(100);
-    for (let p = 0; p < 200; p++) expectPage(pool, p);
-    expect(pool.frameCount).toBe(100);
-    expect(pool.residentPages).toBe(100);
+    const budget = INITIAL_FRAMES - 5;
+    expect(budget).toBeGreaterThanOrEqual(MIN_FRAMES);
+    const file = fileWithPages(2 * budget);
+    const pool = new BufferPool(file, budget * PAGE_BYTES);
+    expect(pool.frameCount).toBe(budget);
+    for (let p = 0; p < 2 * budget; p++) expectPage(pool, p);
+    expect(pool.frameCount).toBe(budget);
+    expect(pool.residentPages).toBe(budget);
   });
 });
