@@ -2,6 +2,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { MapleError, type MapleErrorCode } from '../src/errors.js';
 
@@ -12,6 +14,21 @@ export function tempDir(prefix = 'maple-test-'): { dir: string; file: (name?: st
     file: (name = 'store.maple') => path.join(dir, name),
     cleanup: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
+}
+
+/**
+ * A private build of the package for child processes (tsc into a temporary directory), so a test
+ * never races another build of the shared dist/. Returns the compiled src/index.js.
+ */
+export function privateBuild(prefix: string): { indexJs: string; cleanup: () => void } {
+  const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.symlinkSync(path.join(repo, 'node_modules'), path.join(tmp, 'node_modules'), 'dir');
+  const tsc = path.join(repo, 'node_modules', '.bin', 'tsc');
+  const r = spawnSync(tsc, ['-p', path.join(repo, 'tsconfig.json'), '--outDir', path.join(tmp, 'dist')], { encoding: 'utf8' });
+  const indexJs = path.join(tmp, 'dist', 'src', 'index.js');
+  if (!fs.existsSync(indexJs)) throw new Error(`tsc produced no ${indexJs}: ${r.stdout}${r.stderr}`);
+  return { indexJs, cleanup: () => fs.rmSync(tmp, { recursive: true, force: true }) };
 }
 
 /** A small deterministic PRNG (LCG); returns floats in [0, 1). */

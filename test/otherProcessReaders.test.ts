@@ -7,7 +7,6 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -15,28 +14,21 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { open } from '../src/index.js';
 import type { MapleStore } from '../src/index.js';
 import { readersDir } from '../storage/readerFiles.js';
-import { tempDir } from './helpers.js';
+import { privateBuild, tempDir } from './helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..');
 const CHILD = path.join(here, 'child-reader.mjs');
 
-let build = '';
 let indexJs = '';
+let cleanupBuild = (): void => {};
 const dir = tempDir('maple-readers-');
 
 beforeAll(() => {
-  // A private build for the child, so the test never races another build of the shared dist/.
-  build = fs.mkdtempSync(path.join(os.tmpdir(), 'maple-readers-build-'));
-  fs.symlinkSync(path.join(repo, 'node_modules'), path.join(build, 'node_modules'), 'dir');
-  const tsc = path.join(repo, 'node_modules', '.bin', 'tsc');
-  const r = spawnSync(tsc, ['-p', path.join(repo, 'tsconfig.json'), '--outDir', path.join(build, 'dist')], { encoding: 'utf8' });
-  indexJs = path.join(build, 'dist', 'src', 'index.js');
-  if (!fs.existsSync(indexJs)) throw new Error(`tsc produced no ${indexJs}: ${r.stdout}${r.stderr}`);
+  ({ indexJs, cleanup: cleanupBuild } = privateBuild('maple-readers-build-'));
 }, 120_000);
 
 afterAll(() => {
-  if (build) fs.rmSync(build, { recursive: true, force: true });
+  cleanupBuild();
   dir.cleanup();
 });
 

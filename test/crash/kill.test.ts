@@ -5,40 +5,35 @@
  * changed (the commit in flight may or may not be there). The child then restarts on the same
  * file and continues from the counter it finds.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { open } from '../../src/index.js';
 import { Prng } from '../../recovery/simulatedDisk.js';
+import { privateBuild, tempDir } from '../helpers.js';
 import { describeError } from './crashRunner.js';
 import { sameValue, describeValue } from './rangeModel.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '../..');
 const CHILD = path.join(here, 'child-writer.mjs');
 const KILLS = 60;
 
 /** Must match child-writer.mjs. */
 const valueOf = (c: number) => ({ c, pad: 'p'.repeat(c % 37) });
 
-let tmp = '';
 let indexJs = '';
+let cleanupBuild = (): void => {};
+const dir = tempDir('maple-kill-');
 
 beforeAll(() => {
-  // A private build, so the test never races another build of the shared dist/.
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'maple-kill-'));
-  fs.symlinkSync(path.join(repo, 'node_modules'), path.join(tmp, 'node_modules'), 'dir');
-  const tsc = path.join(repo, 'node_modules', '.bin', 'tsc');
-  const r = spawnSync(tsc, ['-p', path.join(repo, 'tsconfig.json'), '--outDir', path.join(tmp, 'dist')], { encoding: 'utf8' });
-  indexJs = path.join(tmp, 'dist', 'src', 'index.js');
-  if (!fs.existsSync(indexJs)) throw new Error(`tsc produced no ${indexJs}: ${r.stdout}${r.stderr}`);
+  ({ indexJs, cleanup: cleanupBuild } = privateBuild('maple-kill-'));
 });
 
 afterAll(() => {
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  cleanupBuild();
+  dir.cleanup();
 });
 
 interface Life {
@@ -120,7 +115,7 @@ function verify(storePath: string, reported: number, life: number): number {
 
 describe('SIGKILL of a committing child process', () => {
   it(`survives ${KILLS} kills with every reported commit intact`, async () => {
-    const storePath = path.join(tmp, 'killed.maple');
+    const storePath = dir.file('killed.maple');
     const rng = new Prng(Number(process.env.MAPLE_KILL_SEED ?? 12345));
     let counter = 0;
     let inFlightSeen = 0;
