@@ -63,6 +63,8 @@ export interface StoreStats {
   /** Bytes freed by commits that an open snapshot or iterator may still read. */
   pendingBytes: number;
   snapshots: number;
+  /** Read-only stores open on this file in any process (this one too), as the writer last counted them (storage/readerFiles.ts); 0 on a read-only store. */
+  readOnlyReaders: number;
   snapshotsLeaked: number;
   iteratorsLeaked: number;
   cacheBytes: number;
@@ -350,6 +352,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       freeBytes: (rec.highWaterCell - CELL_BASE - rec.allocatedCells + reusable) * CELL_BYTES + Math.max(0, fileBytes - hwmBytes),
       pendingBytes: waiting * CELL_BYTES,
       snapshots: this.readers.snapshots,
+      readOnlyReaders: this.otherReaders?.count ?? 0,
       snapshotsLeaked: this.readers.leaked.snapshot,
       iteratorsLeaked: this.readers.leaked.iterator,
       cacheBytes: this.pool.maxFrames * PAGE_BYTES,

@@ -86,8 +86,12 @@ export class ReaderFile {
 export class OtherReaders {
   constructor(private readonly dir: string) {}
 
+  /** Live registered readers at the last look. */
+  count = 0;
+
   /** The oldest version a live reader in any process reads, or undefined if none is registered. */
   oldest(): number | undefined {
+    this.count = 0;
     if (fs.statSync(this.dir, { throwIfNoEntry: false }) === undefined) return undefined;
     let names: string[];
     try {
@@ -113,6 +117,7 @@ export class OtherReaders {
         continue;
       }
       if (oldest === undefined || version < oldest) oldest = version;
+      this.count++;
     }
     if (left === 0) {
       try {

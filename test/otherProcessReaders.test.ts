@@ -97,6 +97,7 @@ describe('readers in other processes', () => {
     const sizeBefore = store.stats().fileBytes;
     for (let gen = 1; gen <= 30; gen++) overwriteAll(store, gen);
     expect(store.stats().pendingBytes).toBeGreaterThan(0);
+    expect(store.stats().readOnlyReaders).toBe(1);
     expect(await child.ask('read')).toBe(`digest ${seen}`);
     expect(store.stats().fileBytes).toBeGreaterThan(sizeBefore);
 
@@ -105,6 +106,7 @@ describe('readers in other processes', () => {
     expect(fs.existsSync(readersDir(file))).toBe(false);
     // The reader is gone: nothing is pending any more, and the space is reused.
     expect(store.stats().pendingBytes).toBe(0);
+    expect(store.stats().readOnlyReaders).toBe(0);
     const size = store.stats().fileBytes;
     for (let gen = 31; gen <= 40; gen++) overwriteAll(store, gen);
     expect(store.stats().fileBytes).toBe(size);
