@@ -35,11 +35,13 @@ export interface Recovered {
 
 export function readRing(io: FileIO): { rec: CommitRecord; slot: number }[] {
   const found: { rec: CommitRecord; slot: number }[] = [];
-  const buf = new Uint8Array(COMMIT_RECORD_BYTES);
+  // The slots are consecutive pages: one read for all of them (zeros past the end of the file).
+  const first = ringSlotOffsetBytes(0);
+  const span = new Uint8Array(ringSlotOffsetBytes(RING_SLOTS - 1) - first + COMMIT_RECORD_BYTES);
+  io.read(span, first);
   for (let slot = 0; slot < RING_SLOTS; slot++) {
-    buf.fill(0);
-    io.read(buf, ringSlotOffsetBytes(slot));
-    const rec = decodeCommitRecord(buf);
+    const at = ringSlotOffsetBytes(slot) - first;
+    const rec = decodeCommitRecord(span.subarray(at, at + COMMIT_RECORD_BYTES));
     if (rec) found.push({ rec, slot });
   }
   return found.sort((a, b) => b.rec.commit - a.rec.commit);
