@@ -39,14 +39,21 @@ export function fastLookup(pager: Pager, rootCell: number, height: number, versi
     if (commit > version) throw corruptCell(cell, `written by commit ${commit}, newer than the version ${version} being read`);
     const count = slab[off + OFF_COUNT]!;
     const p = w + (OFF_PIVOTS >>> 2);
+    // Slot i covers (pivot i−1, pivot i]: the scan keeps the pivot before the one it stops at, so
+    // the slot's bounds cost no second read.
+    const last = count - 1;
     let i = 0;
-    let pivot = max;
-    for (; i < count - 1; i++) {
-      pivot = u32[p + 2 * i]! + u32[p + 2 * i + 1]! * TWO32;
-      if (pivot >= index) break;
+    let prev = 0;
+    let hi = max;
+    for (; i < last; i++) {
+      const pivot = u32[p + 2 * i]! + u32[p + 2 * i + 1]! * TWO32;
+      if (pivot >= index) {
+        hi = pivot;
+        break;
+      }
+      prev = pivot;
     }
-    const lo = i === 0 ? min : u32[p + 2 * i - 2]! + u32[p + 2 * i - 1]! * TWO32 + 1;
-    const hi = i === count - 1 ? max : pivot;
+    const lo = i === 0 ? min : prev + 1;
     if (slab[off + OFF_TYPE] === NODE_LEAF) {
       if (depth !== height - 1) throw corruptCell(cell, `leaf at depth ${depth} of a tree of height ${height}`);
       const s = off + OFF_LEAF_SLOTS + 8 * i;
