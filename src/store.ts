@@ -130,6 +130,7 @@ export function open<V = unknown>(path: string, options?: OpenOptions): MapleSto
       // A reader registers before it reads which version is current (storage/readerFiles.ts).
       else readerFile = ReaderFile.register(path);
       io = new NodeFileIO(path, opts.readOnly ? 'r' : exists ? 'r+' : 'w+');
+      lock?.lockInode(path);
     }
     if (unfinished(io)) {
       if (opts.readOnly) throw new MapleError('ENOTSTORE', `${path} is empty, not a maple-store file`);

@@ -1,10 +1,12 @@
 /**
  * One writer per file across processes: an exclusive lock file `<real path>.lock` (symlinks and
  * relative spellings resolved, so every spelling of one file meets the same lock) created with
- * O_EXCL holding "pid startTimeMs". A lock whose process is gone is taken over.
+ * O_EXCL holding "pid startTimeMs". A lock whose process is gone is taken over. Hard links get
+ * around a path, so the writer also takes a lock named by the file's device and inode (lockInode).
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
+import * as os from 'node:os';
 import { MapleError } from '../src/errors.js';
 
 /** Paths this process holds open for writing (a second open in the same process is refused too). */
@@ -38,49 +40,84 @@ export function canonicalPath(storePath: string): string {
 
 export class WriterLock {
   private released = false;
+  private inode: { path: string; key: string } | undefined;
   private constructor(readonly lockPath: string, private readonly key: string) {}
 
   static acquire(storePath: string): WriterLock {
     const key = canonicalPath(storePath);
     const lockPath = `${key}.lock`;
-    if (heldHere.has(key)) throw new MapleError('ELOCKED', `${storePath} is already open for writing in this process`);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        const fd = fs.openSync(lockPath, 'wx');
-        fs.writeSync(fd, `${process.pid} ${Date.now()}\n`);
-        fs.closeSync(fd);
-        heldHere.add(key);
-        return new WriterLock(lockPath, key);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      let owner = NaN;
-      try {
-        owner = Number.parseInt(fs.readFileSync(lockPath, 'utf8').split(' ')[0] ?? '', 10);
-      } catch {
-        continue; // the lock vanished between our open and read: try again
-      }
-      if (processAlive(owner) && (owner !== process.pid || heldHere.has(key))) {
-        throw new MapleError('ELOCKED', `${storePath} is open for writing by process ${owner} (lock file ${lockPath})`);
-      }
-      // The owner is gone (or is us, from a store never closed): take the lock over.
-      try {
-        fs.unlinkSync(lockPath);
-      } catch {
-        /* raced with another taker; retry */
-      }
+    take(lockPath, key, storePath);
+    return new WriterLock(lockPath, key);
+  }
+
+  /**
+   * Hard links are other paths to the same file, each with its own `<path>.lock`: writers also meet
+   * at a lock named by the file's device and inode, in `<os temp dir>/maple-store-locks/`, taken
+   * once the file exists. Where that directory cannot be written, only the path lock guards.
+   */
+  lockInode(storePath: string): void {
+    let st: fs.BigIntStats;
+    let dir: string;
+    try {
+      st = fs.statSync(storePath, { bigint: true });
+      dir = nodePath.join(os.tmpdir(), 'maple-store-locks');
+      fs.mkdirSync(dir, { recursive: true });
+    } catch {
+      return;
     }
-    throw new MapleError('ELOCKED', `could not take the writer lock ${lockPath}`);
+    const key = `inode ${st.dev}:${st.ino}`;
+    const lockPath = nodePath.join(dir, `${st.dev}-${st.ino}.lock`);
+    try {
+      take(lockPath, key, storePath);
+    } catch (err) {
+      if (err instanceof MapleError) throw err;
+      return; // the directory is not ours to write in
+    }
+    this.inode = { path: lockPath, key };
   }
 
   release(): void {
     if (this.released) return;
     this.released = true;
-    heldHere.delete(this.key);
-    try {
-      fs.unlinkSync(this.lockPath);
-    } catch {
-      /* already gone */
+    for (const { path, key } of this.inode ? [{ path: this.lockPath, key: this.key }, this.inode] : [{ path: this.lockPath, key: this.key }]) {
+      heldHere.delete(key);
+      try {
+        fs.unlinkSync(path);
+      } catch {
+        /* already gone */
+      }
     }
   }
+}
+
+/** Creates `lockPath` exclusively with "pid startTimeMs", taking over a lock whose process is gone. */
+function take(lockPath: string, key: string, storePath: string): void {
+  if (heldHere.has(key)) throw new MapleError('ELOCKED', `${storePath} is already open for writing in this process`);
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fd = fs.openSync(lockPath, 'wx');
+      fs.writeSync(fd, `${process.pid} ${Date.now()}\n`);
+      fs.closeSync(fd);
+      heldHere.add(key);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let owner = NaN;
+    try {
+      owner = Number.parseInt(fs.readFileSync(lockPath, 'utf8').split(' ')[0] ?? '', 10);
+    } catch {
+      continue; // the lock vanished between our open and read: try again
+    }
+    if (processAlive(owner) && (owner !== process.pid || heldHere.has(key))) {
+      throw new MapleError('ELOCKED', `${storePath} is open for writing by process ${owner} (lock file ${lockPath})`);
+    }
+    // The owner is gone (or is us, from a store never closed): take the lock over.
+    try {
+      fs.unlinkSync(lockPath);
+    } catch {
+      /* raced with another taker; retry */
+    }
+  }
+  throw new MapleError('ELOCKED', `could not take the writer lock ${lockPath}`);
 }

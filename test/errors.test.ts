@@ -711,6 +711,28 @@ describe('ELOCKED', () => {
     }
   });
 
+  test('a hard link to the store is the same store, in another process and in this one', () => {
+    const s = newStore();
+    const hard = path.join(dir, 'hard.maple');
+    try {
+      fs.linkSync(file, hard);
+      expect(openFromChild(hard), 'a child opening the hard link').toBe('ELOCKED');
+      expect(codeOf(() => openStore(hard, { sync: 'none' })), 'this process opening the hard link').toBe('ELOCKED');
+      s.store(100, 100, 'mine');
+    } finally {
+      s.close();
+    }
+    // Released by close(): the link opens, and is the same file.
+    const other = openStore<V>(hard, { sync: 'none' });
+    try {
+      expect(other.load(100)).toBe('mine');
+      expect(openFromChild(file), 'a child opening the first name').toBe('ELOCKED');
+    } finally {
+      other.close();
+      fs.rmSync(hard, { force: true });
+    }
+  });
+
   // API.md promises ELOCKED across processes; a second writer in the same process would be just as
   // harmful, and the store refuses it the same way.
   test('a second open for writing in the same process is refused too', () => {
