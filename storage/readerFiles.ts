@@ -58,8 +58,12 @@ export class ReaderFile {
   /** The version this reader reads (the writer may reuse what only older versions reach). */
   setVersion(version: number): void {
     if (this.released || version === this.version) return;
-    fs.renameSync(nodePath.join(this.dir, `${this.stem}.${this.version}`), nodePath.join(this.dir, `${this.stem}.${version}`));
-    this.version = version;
+    try {
+      fs.renameSync(nodePath.join(this.dir, `${this.stem}.${this.version}`), nodePath.join(this.dir, `${this.stem}.${version}`));
+      this.version = version;
+    } catch {
+      /* the registration stays at the older version: it pins more than needed, never less */
+    }
   }
 
   release(): void {
