@@ -93,31 +93,102 @@ interface Entries {
   slots: (Slot | null)[];
   children: Ref[];
   gaps: number[];
+  /** Entries in use: the arrays may be longer (the reused scratch lists below). */
+  n: number;
 }
 
 const NO_SLOTS: (Slot | null)[] = [];
 const NO_CHILDREN: Ref[] = [];
 const NO_GAPS: number[] = [];
+/**
+ * The wide entry lists of the level being rebuilt, reused by every write (writeRange does not
+ * nest): applyToLeaves fills the leaf one, replaceInParents the internal one, and the nodes built
+ * from them get exact-size copies. Longer than any node so they rarely grow; doubles from the
+ * start so their copies hold keys unboxed.
+ */
+const SCRATCH_ENTRIES = 64;
+const leafScratch: Entries = { lasts: [], slots: [], children: NO_CHILDREN, gaps: NO_GAPS, n: 0 };
+const innerScratch: Entries = { lasts: [], slots: NO_SLOTS, children: [], gaps: [], n: 0 };
+for (let i = 0; i < SCRATCH_ENTRIES; i++) {
+  leafScratch.lasts.push(0.5);
+  leafScratch.slots.push(null);
+  innerScratch.lasts.push(0.5);
+  innerScratch.children.push(0);
+  innerScratch.gaps.push(0.5);
+}
+
+/** How far the scratch lists were filled since they were last cleared. */
+let leafUsed = 0;
+let innerUsed = 0;
+
+/** Placeholder for a pooled RunNode not in use (never read). */
+const NO_NODE: MemNode = newLeaf([], []);
+
+/**
+ * RunNode objects reused by collect: a write's runs live only until its next attempt or its end
+ * (writeRange does not nest), so each write allocates none once the pool has grown. writeRange
+ * clears the references it handed out before it returns.
+ */
+const runPool: RunNode[] = [];
+let runPoolUsed = 0;
+
+function runNode(ref: Ref, node: MemNode, min: number, max: number): RunNode {
+  let r = runPool[runPoolUsed];
+  if (r === undefined) {
+    r = { ref, node, min, max };
+    runPool.push(r);
+  } else {
+    r.ref = ref;
+    r.node = node;
+    r.min = min;
+    r.max = max;
+  }
+  runPoolUsed++;
+  return r;
+}
+
+function releaseRuns(): void {
+  for (let i = 0; i < runPoolUsed; i++) {
+    const r = runPool[i]!;
+    r.ref = 0;
+    r.node = NO_NODE;
+  }
+  runPoolUsed = 0;
+  // No write's values or nodes stay reachable from the scratch lists.
+  if (leafUsed > 0) leafScratch.slots.fill(null, 0, leafUsed);
+  if (innerUsed > 0) innerScratch.children.fill(0, 0, innerUsed);
+  leafUsed = 0;
+  innerUsed = 0;
+}
 
 function collect(src: NodeSource, tree: TreeState, lo: number, hi: number): RunNode[][] {
-  const runs: RunNode[][] = new Array(tree.height);
+  const height = tree.height;
+  const runs: RunNode[][] = new Array(height);
   const root = tree.root!;
-  runs[tree.height - 1] = [{ ref: root, node: src.node(root, MAX_INDEX), min: 0, max: MAX_INDEX }];
-  for (let level = tree.height - 2; level >= 0; level--) {
-    const run: RunNode[] = [];
-    for (const parent of runs[level + 1]!) {
+  runPoolUsed = 0;
+  runs[height - 1] = [runNode(root, src.node(root, MAX_INDEX), 0, MAX_INDEX)];
+  for (let level = height - 2; level >= 0; level--) {
+    let run: RunNode[] | null = null;
+    const parents = runs[level + 1]!;
+    for (let k = 0; k < parents.length; k++) {
+      const parent = parents[k]!;
       const p = parent.node;
+      const lasts = p.lasts;
       let cmin = parent.min;
-      for (let i = 0; i < p.lasts.length; i++) {
-        const cmax = p.lasts[i]!;
+      for (let i = 0; i < lasts.length; i++) {
+        const cmax = lasts[i]!;
         if (cmax >= lo && cmin <= hi) {
           const ref = p.children[i]!;
-          run.push({ ref, node: src.node(ref, cmax), min: cmin, max: cmax });
+          const r = runNode(ref, src.node(ref, cmax), cmin, cmax);
+          // Most runs are one node: an array literal of one, grown only when more follow.
+          if (run === null) run = [r];
+          else run.push(r);
         }
         if (cmax >= hi) break;
         cmin = cmax + 1;
       }
     }
+    assert(run !== null, 'a write span intersects a child of its parents');
     runs[level] = run;
   }
   return runs;
@@ -129,13 +200,34 @@ function isRecordLike(s: Slot | null): s is RecordSlot | NewValue {
 
 /** Appends an entry, merging it into a preceding gap when both are empty. */
 function pushEntry(e: Entries, last: number, slot: Slot | null): void {
-  const n = e.lasts.length;
+  const n = e.n;
   if (slot === null && n > 0 && e.slots[n - 1] === null) {
     e.lasts[n - 1] = last;
     return;
   }
-  e.lasts.push(last);
-  e.slots.push(slot);
+  if (n < e.lasts.length) {
+    e.lasts[n] = last;
+    e.slots[n] = slot;
+  } else {
+    e.lasts.push(last);
+    e.slots.push(slot);
+  }
+  e.n = n + 1;
+}
+
+/** Appends an internal entry. */
+function pushChild(e: Entries, last: number, child: Ref, gap: number): void {
+  const n = e.n;
+  if (n < e.lasts.length) {
+    e.lasts[n] = last;
+    e.children[n] = child;
+    e.gaps[n] = gap;
+  } else {
+    e.lasts.push(last);
+    e.children.push(child);
+    e.gaps.push(gap);
+  }
+  e.n = n + 1;
 }
 
 interface LeafPlan {
@@ -147,7 +239,8 @@ interface LeafPlan {
 }
 
 function applyToLeaves(sink: WriteSink, run: RunNode[], first: number, last: number, slot: Slot | null): LeafPlan {
-  const e: Entries = { lasts: [], slots: [], children: NO_CHILDREN, gaps: NO_GAPS };
+  const e = leafScratch;
+  e.n = 0;
   const freedRecords: number[] = [];
   const packedDeltas: number[] = [];
   let before = 0;
@@ -188,7 +281,8 @@ function applyToLeaves(sink: WriteSink, run: RunNode[], first: number, last: num
   }
   assert(placed, 'the written range lies inside the collected leaves');
   let after = 0;
-  for (const s of e.slots) if (s !== null) after++;
+  for (let i = 0; i < e.n; i++) if (e.slots[i] !== null) after++;
+  if (e.n > leafUsed) leafUsed = e.n;
   return { entries: e, freedRecords, packedDeltas, rangeDelta: after - before };
 }
 
@@ -207,7 +301,8 @@ function leafGap(lasts: number[], slots: (Slot | null)[], from: number, to: numb
 export function nodeMaxGap(node: MemNode, min: number): number {
   if (node.leaf) return leafGap(node.lasts, node.slots, 0, node.lasts.length, min);
   let gap = 0;
-  for (const g of node.gaps) if (g > gap) gap = g;
+  const gaps = node.gaps;
+  for (let i = 0; i < gaps.length; i++) if (gaps[i]! > gap) gap = gaps[i]!;
   return gap;
 }
 
@@ -259,12 +354,9 @@ function buildLevel(e: Entries, leaf: boolean, runMin: number, ends: number[]): 
   const mins: number[] = [];
   let start = 0;
   let min = runMin;
-  const whole = ends.length === 1; // the entry lists are this write's own: no copies needed
   for (const end of ends) {
-    const lasts = whole ? e.lasts : e.lasts.slice(start, end);
-    const node = leaf
-      ? newLeaf(lasts, whole ? e.slots : e.slots.slice(start, end))
-      : newInternal(lasts, whole ? e.children : e.children.slice(start, end), whole ? e.gaps : e.gaps.slice(start, end));
+    const lasts = e.lasts.slice(start, end);
+    const node = leaf ? newLeaf(lasts, e.slots.slice(start, end)) : newInternal(lasts, e.children.slice(start, end), e.gaps.slice(start, end));
     nodes.push(node);
     mins.push(min);
     min = lasts[lasts.length - 1]! + 1;
@@ -274,19 +366,18 @@ function buildLevel(e: Entries, leaf: boolean, runMin: number, ends: number[]): 
 }
 
 function entriesOf(level: LevelResult): Entries {
-  const e: Entries = { lasts: [], slots: NO_SLOTS, children: [], gaps: [] };
+  const e: Entries = { lasts: [], slots: NO_SLOTS, children: [], gaps: [], n: 0 };
   for (let i = 0; i < level.nodes.length; i++) {
     const node = level.nodes[i]!;
-    e.lasts.push(node.lasts[node.lasts.length - 1]!);
-    e.children.push(node);
-    e.gaps.push(nodeMaxGap(node, level.mins[i]!));
+    pushChild(e, node.lasts[node.lasts.length - 1]!, node, nodeMaxGap(node, level.mins[i]!));
   }
   return e;
 }
 
 /** The parent level's entries with the run [runMin, runMax] replaced by the nodes of `built`. */
 function replaceInParents(parents: RunNode[], runMin: number, runMax: number, built: LevelResult): Entries {
-  const e: Entries = { lasts: [], slots: NO_SLOTS, children: [], gaps: [] };
+  const e = innerScratch;
+  e.n = 0;
   let placed = false;
   for (const parent of parents) {
     const p = parent.node;
@@ -297,21 +388,18 @@ function replaceInParents(parents: RunNode[], runMin: number, runMax: number, bu
         if (!placed) {
           for (let j = 0; j < built.nodes.length; j++) {
             const node = built.nodes[j]!;
-            e.lasts.push(node.lasts[node.lasts.length - 1]!);
-            e.children.push(node);
-            e.gaps.push(nodeMaxGap(node, built.mins[j]!));
+            pushChild(e, node.lasts[node.lasts.length - 1]!, node, nodeMaxGap(node, built.mins[j]!));
           }
           placed = true;
         }
       } else {
-        e.lasts.push(cmax);
-        e.children.push(p.children[i]!);
-        e.gaps.push(p.gaps[i]!);
+        pushChild(e, cmax, p.children[i]!, p.gaps[i]!);
       }
       cmin = cmax + 1;
     }
   }
   assert(placed, 'the rebuilt run has a place in its parents');
+  if (e.n > innerUsed) innerUsed = e.n;
   return e;
 }
 
@@ -328,13 +416,13 @@ function applyValueEffects(sink: WriteSink, plan: LeafPlan): void {
 function updateInPlace(sink: WriteSink, tree: TreeState, runs: RunNode[][], plan: LeafPlan): boolean {
   for (const run of runs) if (run.length !== 1 || typeof run[0]!.ref === 'number') return false;
   const leafRun = runs[0]![0]!;
-  const n = plan.entries.lasts.length;
+  const n = plan.entries.n;
   const isRoot = tree.height === 1;
   if (n > LEAF_SLOTS || (n < LEAF_MIN && !isRoot && leafRun.max !== MAX_INDEX)) return false;
   if (isRoot && n === 1 && plan.entries.slots[0] === null) return false;
   const leaf = leafRun.node;
-  leaf.lasts = plan.entries.lasts;
-  leaf.slots = plan.entries.slots;
+  leaf.lasts = plan.entries.lasts.slice(0, n);
+  leaf.slots = plan.entries.slots.slice(0, n);
   for (let level = 1; level < tree.height; level++) {
     const child = runs[level - 1]![0]!;
     const parent = runs[level]![0]!.node;
@@ -393,11 +481,12 @@ function updatePath(sink: WriteSink, tree: TreeState, runs: RunNode[][], level: 
     node.cell = 0;
     node.commit = 0;
   }
-  node.lasts = entries.lasts;
-  if (node.leaf) node.slots = entries.slots;
+  const n = entries.n;
+  node.lasts = entries.lasts.slice(0, n);
+  if (node.leaf) node.slots = entries.slots.slice(0, n);
   else {
-    node.children = entries.children;
-    node.gaps = entries.gaps;
+    node.children = entries.children.slice(0, n);
+    node.gaps = entries.gaps.slice(0, n);
   }
   let gap = nodeMaxGap(node, child.min);
   for (let l = level + 1; l < height; l++) {
@@ -427,9 +516,17 @@ function updatePath(sink: WriteSink, tree: TreeState, runs: RunNode[][], level: 
  * version; committed nodes and records it stops referencing are reported to `sink`.
  */
 export function writeRange(sink: WriteSink, tree: TreeState, first: number, last: number, slot: Slot | null): void {
+  try {
+    write(sink, tree, first, last, slot);
+  } finally {
+    releaseRuns();
+  }
+}
+
+function write(sink: WriteSink, tree: TreeState, first: number, last: number, slot: Slot | null): void {
   if (tree.root === null) {
     if (slot === null) return;
-    const e: Entries = { lasts: [], slots: [], children: [], gaps: [] };
+    const e: Entries = { lasts: [], slots: [], children: NO_CHILDREN, gaps: NO_GAPS, n: 0 };
     if (first > 0) pushEntry(e, first - 1, null);
     pushEntry(e, last, slot);
     if (last < MAX_INDEX) pushEntry(e, MAX_INDEX, null);
@@ -460,7 +557,7 @@ export function writeRange(sink: WriteSink, tree: TreeState, first: number, last
       const cap = leaf ? LEAF_SLOTS : INTERNAL_SLOTS;
       const minFill = leaf ? LEAF_MIN : INTERNAL_MIN;
       const isTop = level === tree.height - 1;
-      const n = entries.lasts.length;
+      const n = entries.n;
       const dense = runMax === MAX_INDEX;
       const ends = cutPoints(n, cap, dense, leaf ? entries.slots : null);
       if (!isTop && !(runMin === 0 && runMax === MAX_INDEX)) {
@@ -510,7 +607,7 @@ export function writeRange(sink: WriteSink, tree: TreeState, first: number, last
     let height = tree.height;
     while (top.nodes.length > 1) {
       const e = entriesOf(top);
-      top = buildLevel(e, false, 0, cutPoints(e.lasts.length, INTERNAL_SLOTS, true, null));
+      top = buildLevel(e, false, 0, cutPoints(e.n, INTERNAL_SLOTS, true, null));
       created += top.nodes.length;
       height++;
     }

@@ -242,12 +242,22 @@ function visitNew(ref: Ref | null, nodes: MemNode[], records: NewValue[] | null,
   if (ref === null || typeof ref === 'number') return -1;
   let level = 0;
   if (ref.leaf) {
-    if (records) for (const s of ref.slots) if (s instanceof NewValue) records.push(s);
+    if (records !== null) {
+      const slots = ref.slots;
+      for (let i = 0; i < slots.length; i++) {
+        const s = slots[i];
+        if (s instanceof NewValue) records.push(s);
+      }
+    }
   } else {
-    for (const c of ref.children) level = Math.max(level, visitNew(c, nodes, records, levels) + 1);
+    const children = ref.children;
+    for (let i = 0; i < children.length; i++) {
+      const l = visitNew(children[i]!, nodes, records, levels) + 1;
+      if (l > level) level = l;
+    }
   }
   nodes.push(ref);
-  levels?.push(level);
+  if (levels !== null) levels.push(level);
   return level;
 }
 
@@ -531,7 +541,7 @@ function finishCommit(
   const { commit, nonce, space, pending, pendingCells, structures } = c;
   const { buf, writes } = encodeCells(byCell(c.nodes), c.extras, commit, nonce, c.shared);
   let cellsWritten = 0;
-  for (const w of writes) cellsWritten += w.length / CELL_BYTES;
+  for (let i = 0; i < writes.length; i++) cellsWritten += writes[i]!.length / CELL_BYTES;
   const twoSync = options.sync && (options.protocol === 'two-sync' || cellsWritten >= ADAPTIVE_TWO_SYNC_CELLS);
   const rec: CommitRecord = {
     commit,
@@ -549,7 +559,10 @@ function finishCommit(
     structures,
   };
   const slot = (state.slot + 1) % RING_SLOTS;
-  for (const w of writes) io.write(buf.subarray(w.at, w.at + w.length), w.cell * CELL_BYTES);
+  for (let i = 0; i < writes.length; i++) {
+    const w = writes[i]!;
+    io.write(buf.subarray(w.at, w.at + w.length), w.cell * CELL_BYTES);
+  }
   if (twoSync) io.sync();
   const recordPage = c.shared ? RECORD_PAGE.fill(0) : new Uint8Array(PAGE_BYTES);
   recordPage.set(encodeCommitRecord(rec));
@@ -567,7 +580,10 @@ function finishCommit(
   }
   if (options.sync) io.sync();
 
-  for (const w of writes) refreshPool(pool, w.cell, buf.subarray(w.at, w.at + w.length));
+  for (let i = 0; i < writes.length; i++) {
+    const w = writes[i]!;
+    refreshPool(pool, w.cell, buf, w.at, w.length);
+  }
   return { state: { rec, slot }, cellsWritten };
 }
 
@@ -579,19 +595,28 @@ function finishCommit(
  */
 function handOut(cells: number[], count: number): { order: number[]; spare: number[] } {
   const sorted = sortNumbers(cells);
-  const runs: { at: number; length: number }[] = [];
+  // The runs as parallel arrays of start positions and lengths (no object per run).
+  const runAt: number[] = [];
+  const runLength: number[] = [];
   for (let i = 0; i < sorted.length; i++) {
-    const last = runs[runs.length - 1];
-    if (last !== undefined && sorted[i - 1]! + 1 === sorted[i]) last.length++;
-    else runs.push({ at: i, length: 1 });
+    const n = runAt.length;
+    if (n > 0 && sorted[i - 1]! + 1 === sorted[i]) runLength[n - 1] = runLength[n - 1]! + 1;
+    else {
+      runAt.push(i);
+      runLength.push(1);
+    }
   }
   let order = sorted;
-  if (runs.length > 1) {
+  if (runAt.length > 1) {
     // Shortest first, ties in address order.
-    order = [];
-    for (const i of orderByKey(runs.length, (k) => runs[k]!.length)) {
-      const r = runs[i]!;
-      for (let k = 0; k < r.length; k++) order.push(sorted[r.at + k]!);
+    order = new Array<number>(sorted.length);
+    let o = 0;
+    const byLength = orderByKey(runAt.length, (k) => runLength[k]!);
+    for (let j = 0; j < byLength.length; j++) {
+      const i = byLength[j]!;
+      const at = runAt[i]!;
+      const length = runLength[i]!;
+      for (let k = 0; k < length; k++) order[o++] = sorted[at + k]!;
     }
   }
   const spareCount = order.length - count;
@@ -682,8 +707,9 @@ function randomNonce(): number {
 function coalesce(runs: CellRun[]): CellRun[] {
   const out: CellRun[] = [];
   let last: CellRun | undefined;
-  for (const i of orderByKey(runs.length, (k) => runs[k]!.start)) {
-    const r = runs[i]!;
+  const order = orderByKey(runs.length, (k) => runs[k]!.start);
+  for (let j = 0; j < order.length; j++) {
+    const r = runs[order[j]!]!;
     if (last !== undefined && !(last.start + last.count <= r.start)) assert(false, `cell ${r.start} freed twice in one commit`);
     if (last !== undefined && last.start + last.count === r.start) last.count += r.count;
     else out.push((last = { start: r.start, count: r.count }));
@@ -767,14 +793,16 @@ function encodeCells(nodes: MemNode[], extras: Extra[], commit: number, nonce: n
   return { buf, writes };
 }
 
-function refreshPool(pool: BufferPool, cell: number, bytes: Uint8Array): void {
-  let at = 0;
+/** Copies the `length` bytes at byte `start` of `buf`, written to cells `cell` on, into the pool. */
+function refreshPool(pool: BufferPool, cell: number, buf: Uint8Array, start: number, length: number): void {
+  let at = start;
+  const end = start + length;
   let offset = cell * CELL_BYTES;
-  while (at < bytes.length) {
+  while (at < end) {
     const page = Math.floor(offset / PAGE_BYTES);
     const inPage = offset % PAGE_BYTES;
-    const n = Math.min(PAGE_BYTES - inPage, bytes.length - at);
-    pool.update(page, inPage, bytes.subarray(at, at + n));
+    const n = Math.min(PAGE_BYTES - inPage, end - at);
+    pool.update(page, inPage, buf.subarray(at, at + n));
     at += n;
     offset += n;
   }

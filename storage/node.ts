@@ -295,36 +295,71 @@ export function nodeCommit(cell: Uint8Array): number {
  */
 export function decodeNode(cell: Uint8Array, address: number, max: number, verify = true): MemNode {
   if (verify && !nodeChecksumOk(cell)) throw corruptCell(address, 'node checksum mismatch');
-  const type = cell[OFF_TYPE];
-  const count = cell[OFF_COUNT]!;
+  if (cell.length < NODE_BYTES) {
+    const type = cell[OFF_TYPE];
+    const count = cell[OFF_COUNT]!;
+    const leaf = type === NODE_LEAF;
+    if (!leaf && type !== NODE_INTERNAL) throw corruptCell(address, `unknown node type ${type}`);
+    if (count < 1 || count > (leaf ? LEAF_SLOTS : INTERNAL_SLOTS)) throw corruptCell(address, `slot count ${count}`);
+    throw new RangeError(`a node cell is ${NODE_BYTES} bytes; got ${cell.length}`);
+  }
+  return decodeNodeAt(cell, 0, address, max);
+}
+
+/**
+ * decodeNode of the (already verified) cell at byte `at` of `buf` — a buffer-pool slab, without
+ * a view of the cell.
+ */
+export function decodeNodeAt(buf: Uint8Array, at: number, address: number, max: number): MemNode {
+  const type = buf[at + OFF_TYPE];
+  const count = buf[at + OFF_COUNT]!;
   const leaf = type === NODE_LEAF;
   if (!leaf && type !== NODE_INTERNAL) throw corruptCell(address, `unknown node type ${type}`);
   if (count < 1 || count > (leaf ? LEAF_SLOTS : INTERNAL_SLOTS)) throw corruptCell(address, `slot count ${count}`);
-  if (cell.length < NODE_BYTES) throw new RangeError(`a node cell is ${NODE_BYTES} bytes; got ${cell.length}`);
-  const lasts: number[] = [];
-  for (let i = 0; i < count - 1; i++) lasts.push(u32(cell, OFF_PIVOTS + 8 * i) + u32(cell, OFF_PIVOTS + 8 * i + 4) * TWO32);
-  lasts.push(max);
-  for (let i = 1; i < count; i++) {
-    if (!(lasts[i]! > lasts[i - 1]!)) throw corruptCell(address, `pivot ${i} (${lasts[i]}) does not ascend past ${lasts[i - 1]} (node max ${max})`);
+  // Read into scratch arrays, then copied at their exact size: a node decoded by a writer lives on
+  // as (or beside) the transaction's new node, and arrays grown by push carry spare capacity.
+  const sl = scratchLasts;
+  let prev = -1;
+  for (let i = 0; i < count; i++) {
+    const p = at + OFF_PIVOTS + 8 * i;
+    const last = i === count - 1 ? max : u32(buf, p) + u32(buf, p + 4) * TWO32;
+    if (i > 0 && !(last > prev)) throw corruptCell(address, `pivot ${i} (${last}) does not ascend past ${prev} (node max ${max})`);
+    sl[i] = last;
+    prev = last;
   }
+  const lasts = sl.slice(0, count);
   let node: MemNode;
   if (leaf) {
-    const slots: (Slot | null)[] = [];
-    for (let i = 0; i < count; i++) slots.push(decodeSlot(cell, OFF_LEAF_SLOTS + 8 * i, address));
+    const ss = scratchSlots;
+    for (let i = 0; i < count; i++) ss[i] = decodeSlot(buf, at + OFF_LEAF_SLOTS + 8 * i, address);
+    const slots = ss.slice(0, count);
+    ss.fill(null, 0, count);
     node = newLeaf(lasts, slots);
   } else {
-    const children: Ref[] = [];
-    const gaps: number[] = [];
+    const sc = scratchChildren;
+    const sg = scratchGaps;
     for (let i = 0; i < count; i++) {
-      children.push(u32(cell, OFF_CHILDREN + 8 * i));
-      gaps.push(u32(cell, OFF_GAPS + 8 * i) + u32(cell, OFF_GAPS + 8 * i + 4) * TWO32);
+      sc[i] = u32(buf, at + OFF_CHILDREN + 8 * i);
+      sg[i] = u32(buf, at + OFF_GAPS + 8 * i) + u32(buf, at + OFF_GAPS + 8 * i + 4) * TWO32;
     }
-    node = newInternal(lasts, children, gaps);
+    node = newInternal(lasts, sc.slice(0, count), sg.slice(0, count));
   }
   node.cell = address;
-  node.commit = u32(cell, OFF_COMMIT) + u32(cell, OFF_COMMIT + 4) * TWO32;
+  node.commit = u32(buf, at + OFF_COMMIT) + u32(buf, at + OFF_COMMIT + 4) * TWO32;
   return node;
 }
+
+/** decodeNodeAt's scratch arrays: packed, of the widest node's size. */
+const scratchLasts: number[] = [];
+const scratchSlots: (Slot | null)[] = [];
+const scratchChildren: Ref[] = [];
+const scratchGaps: number[] = [];
+for (let i = 0; i < LEAF_SLOTS; i++) {
+  scratchLasts.push(0.5);
+  scratchSlots.push(null);
+  scratchGaps.push(0.5);
+}
+for (let i = 0; i < INTERNAL_SLOTS; i++) scratchChildren.push(0);
 
 /** The little-endian u32 at byte `at`. */
 function u32(b: Uint8Array, at: number): number {
