@@ -30,7 +30,9 @@ export function fastLookup(pager: Pager, rootCell: number, height: number, versi
     // A resident, already verified node is the common case: no call into the pager for it.
     const inPage = cell & (CELLS_PER_PAGE - 1);
     const frame = pool.verifiedFrame(cell >>> CELLS_PER_PAGE_SHIFT, inPage);
-    const off = frame >= 0 ? frame * PAGE_BYTES + inPage * CELL_BYTES : pager.verifiedNodeOffset(cell);
+    // The leaf level reads only the leaf's cell on a miss (a random load's leaf page is rarely
+    // wanted again).
+    const off = frame >= 0 ? frame * PAGE_BYTES + inPage * CELL_BYTES : depth === height - 1 ? pager.verifiedLeafOffset(cell) : pager.verifiedNodeOffset(cell);
     // Fetched after the read: a miss may have grown the pool (a new slab).
     const slab = pool.slab;
     const u32 = pool.words;

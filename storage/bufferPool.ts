@@ -9,6 +9,13 @@
  * Each frame also remembers which of its 16 cells have had their checksum verified since the page
  * was read, so a hot node is verified once, not on every visit.
  *
+ * Eviction favours internal nodes: under random loads on a file much larger than the cache, every
+ * load needs one leaf that is rarely wanted again, while each internal page is shared by many
+ * leaves. The pager tells the pool when a verified cell is an internal node (markInternal: the
+ * frame then survives INTERNAL_WEIGHT clock sweeps after its last use instead of one) or a leaf
+ * in a page just read (markColdLeaf: the page is left unreferenced, the next victim unless used
+ * again before the hand comes round). The hit paths are unchanged: a hit sets the reference bit.
+ *
  * The slab starts at INITIAL_FRAMES and doubles, up to `cacheSize`, whenever a miss finds every
  * frame holding a page: open allocates 128 KiB instead of 64 MiB (measured on a 1,000,000-range
  * file right after loading it: open + first load 14–15 ms with the whole slab, 0.7–4.8 ms with 1 MiB;
@@ -18,13 +25,22 @@
  */
 import { MapleError, assert } from '../src/errors.js';
 import type { FileIO } from './fileIO.js';
-import { PAGE_BYTES, CELLS_PER_PAGE } from './pageFile.js';
+import { CELL_BYTES, CELLS_PER_PAGE, PAGE_BYTES } from './pageFile.js';
 
 export const MIN_FRAMES = 16;
 /** Frames allocated at open; the slab doubles from here up to the cache budget. */
 export const INITIAL_FRAMES = 32;
 /** Pages with a dense page-table entry: 2^22 pages = files up to 16 GiB, a 16 MiB table at most. */
 const DENSE_PAGES = 1 << 22;
+/** Every cell of a frame loaded. */
+const FULL = (1 << CELLS_PER_PAGE) - 1;
+/**
+ * Clock sweeps a frame holding an internal node survives after its last use (other pages: 1).
+ * Measured on a 1,000,000-range file (height 7) with a 244-frame pool and random loads, pool
+ * misses per load: 1.94 with plain clock; weight 3: 1.70, 16: 1.62, 32: 1.60, 255: 1.60 — with
+ * fresh leaves inserted unreferenced (markColdLeaf). The hand walks ~21 frames per miss at 32.
+ */
+export const INTERNAL_WEIGHT = 32;
 
 export class BufferPool {
   /** The frames; replaced (same offsets, same contents) when the pool grows. */
@@ -38,7 +54,13 @@ export class BufferPool {
   private pageOfFrame: Float64Array;
   private pins: Uint32Array;
   private referenced: Uint8Array;
+  /** Extra clock sweeps a frame survives after its reference bit is cleared (0: leaf or data). */
+  private weight: Uint8Array;
+  /** Sweeps left of a frame's weight since the hand last cleared its reference bit. */
+  private credit: Uint8Array;
   private verified: Uint16Array;
+  /** Which of a frame's cells hold the file's bytes: FULL, or only cells read by frameForCell. */
+  private loaded: Uint16Array;
   /**
    * Page → frame + 1 (0: not resident) for pages below DENSE_PAGES, grown by doubling: an array
    * index instead of a Map lookup on every node visit (measured: the Map was 13% of a warm load).
@@ -59,7 +81,10 @@ export class BufferPool {
     this.pageOfFrame = new Float64Array(this.frameCount).fill(-1);
     this.pins = new Uint32Array(this.frameCount);
     this.referenced = new Uint8Array(this.frameCount);
+    this.weight = new Uint8Array(this.frameCount);
+    this.credit = new Uint8Array(this.frameCount);
     this.verified = new Uint16Array(this.frameCount);
+    this.loaded = new Uint16Array(this.frameCount);
   }
 
   get residentPages(): number {
@@ -100,29 +125,79 @@ export class BufferPool {
   frame(page: number): number {
     const found = this.lookup(page);
     if (found !== undefined) {
-      this.hits++;
+      if (this.loaded[found] !== FULL) {
+        // Only some cells were read (frameForCell): read the whole page now, a miss.
+        this.misses++;
+        this.readInto(found, page, 0, PAGE_BYTES);
+        this.loaded[found] = FULL;
+        // The page is read afresh, so its cells are verified afresh.
+        this.verified[found] = 0;
+      } else {
+        this.hits++;
+      }
       this.referenced[found] = 1;
       return found;
     }
     this.misses++;
+    const frame = this.freeFrame();
+    this.readInto(frame, page, 0, PAGE_BYTES);
+    this.install(frame, page, FULL);
+    return frame;
+  }
+
+  /**
+   * frame(), except that when the page is not resident and the pool is full (caching it evicts
+   * another page), only cell `inPage` is read: 256 bytes instead of 4 KiB (measured: a pread of
+   * 256 bytes ~0.71 µs, of 4 KiB ~1.0 µs). For the last level of a point lookup: a random load's
+   * leaf page is rarely wanted again. Any later frame() or frameForCell() of the page reads it
+   * whole.
+   */
+  frameForCell(page: number, inPage: number): number {
+    if (this.resident < this.maxFrames || this.lookup(page) !== undefined) return this.frame(page);
+    this.misses++;
+    const frame = this.freeFrame();
+    this.readInto(frame, page, inPage * CELL_BYTES, CELL_BYTES);
+    this.install(frame, page, 1 << inPage);
+    return frame;
+  }
+
+  /** A frame for a page about to be read: a never-used one, or the clock's victim, its page dropped. */
+  private freeFrame(): number {
     if (this.resident >= this.frameCount && this.frameCount < this.maxFrames) this.grow();
     const frame = this.victim();
     const old = this.pageOfFrame[frame]!;
     if (old >= 0) this.dropPage(old);
-    const view = this.slab.subarray(frame * PAGE_BYTES, (frame + 1) * PAGE_BYTES);
+    this.pageOfFrame[frame] = -1;
+    return frame;
+  }
+
+  /**
+   * Reads `length` bytes at `offsetInPage` of `page` into its frame, zero-filling past the end
+   * of the file. On a read error the frame is left holding no page.
+   */
+  private readInto(frame: number, page: number, offsetInPage: number, length: number): void {
+    const start = frame * PAGE_BYTES + offsetInPage;
+    const view = this.slab.subarray(start, start + length);
     let n: number;
     try {
-      n = this.io.read(view, page * PAGE_BYTES);
+      n = this.io.read(view, page * PAGE_BYTES + offsetInPage);
     } catch (err) {
+      const old = this.pageOfFrame[frame]!;
+      if (old >= 0) this.dropPage(old);
       this.pageOfFrame[frame] = -1;
       throw new MapleError('EIO', `reading page ${page} failed: ${(err as Error).message}`, { cause: err });
     }
-    if (n < PAGE_BYTES) view.fill(0, n);
+    if (n < length) view.fill(0, n);
+  }
+
+  private install(frame: number, page: number, loaded: number): void {
     this.pageOfFrame[frame] = page;
     this.setPage(page, frame);
     this.referenced[frame] = 1;
+    this.weight[frame] = 0;
+    this.credit[frame] = 0;
     this.verified[frame] = 0;
-    return frame;
+    this.loaded[frame] = loaded;
   }
 
   /**
@@ -158,6 +233,23 @@ export class BufferPool {
   }
 
   /**
+   * The frame holds an internal node (its checksum just verified): the clock keeps it
+   * INTERNAL_WEIGHT sweeps instead of one after its last use.
+   */
+  markInternal(frame: number): void {
+    this.weight[frame] = INTERNAL_WEIGHT - 1;
+  }
+
+  /**
+   * The frame, just read for it, holds a leaf: it is not marked referenced, so unless it is used
+   * again before the hand comes round, it is the next victim (a random load's leaf is rarely
+   * wanted again; the internal nodes above it are).
+   */
+  markColdLeaf(frame: number): void {
+    this.referenced[frame] = 0;
+  }
+
+  /**
    * The writer wrote `bytes` at `offsetInPage` of `page`: refresh the frame if resident. A whole
    * page that is not resident is installed when a never-used frame is at hand (the pool is still
    * filling), so reading what a commit just wrote costs no read; it is verified on first use like
@@ -174,7 +266,10 @@ export class BufferPool {
       this.pageOfFrame[f] = page;
       this.setPage(page, f);
       this.referenced[f] = 0;
+      this.weight[f] = 0;
+      this.credit[f] = 0;
       this.verified[f] = 0;
+      this.loaded[f] = FULL;
       return;
     }
     this.slab.set(bytes, frame * PAGE_BYTES + offsetInPage);
@@ -183,6 +278,15 @@ export class BufferPool {
     let mask = 0;
     for (let c = firstCell; c <= lastCell; c++) mask |= 1 << c;
     this.verified[frame] = this.verified[frame]! & ~mask;
+    if (this.loaded[frame] !== FULL) {
+      // Cells the write covers whole now hold the file's bytes; a cell it covers in part and
+      // that was not read is still not loaded.
+      let whole = 0;
+      for (let c = firstCell; c <= lastCell; c++) {
+        if (c * CELL_BYTES >= offsetInPage && (c + 1) * CELL_BYTES <= offsetInPage + bytes.length) whole |= 1 << c;
+      }
+      this.loaded[frame] = this.loaded[frame]! | whole;
+    }
   }
 
   /** Drops every frame (after a failed write, the file is suspect: re-read everything). */
@@ -191,6 +295,8 @@ export class BufferPool {
     this.dense.fill(0);
     this.resident = 0;
     this.pageOfFrame.fill(-1);
+    this.weight.fill(0);
+    this.credit.fill(0);
     this.verified.fill(0);
   }
 
@@ -211,22 +317,36 @@ export class BufferPool {
     const referenced = new Uint8Array(count);
     referenced.set(this.referenced);
     this.referenced = referenced;
+    const weight = new Uint8Array(count);
+    weight.set(this.weight);
+    this.weight = weight;
+    const credit = new Uint8Array(count);
+    credit.set(this.credit);
+    this.credit = credit;
     const verified = new Uint16Array(count);
     verified.set(this.verified);
     this.verified = verified;
+    const loaded = new Uint16Array(count);
+    loaded.set(this.loaded);
+    this.loaded = loaded;
     this.frameCount = count;
     // The clock goes on from the first new (empty) frame.
     this.hand = old;
   }
 
   private victim(): number {
-    for (let step = 0; step < 2 * this.frameCount + 1; step++) {
+    for (let step = 0; step < (INTERNAL_WEIGHT + 1) * this.frameCount + 1; step++) {
       const f = this.hand;
       this.hand = (this.hand + 1) % this.frameCount;
       if (this.pins[f]! > 0) continue;
       if (this.pageOfFrame[f]! < 0) return f;
       if (this.referenced[f]) {
         this.referenced[f] = 0;
+        this.credit[f] = this.weight[f]!;
+        continue;
+      }
+      if (this.credit[f]! > 0) {
+        this.credit[f]!--;
         continue;
       }
       return f;

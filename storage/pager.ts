@@ -7,7 +7,7 @@
 import { MapleError } from '../src/errors.js';
 import type { BufferPool } from './bufferPool.js';
 import type { FileIO } from './fileIO.js';
-import { type MemNode, type Ref, corruptCell, decodeNode, nodeChecksumOkAt } from './node.js';
+import { type MemNode, type Ref, NODE_INTERNAL, NODE_LEAF, OFF_TYPE, corruptCell, decodeNode, nodeChecksumOkAt } from './node.js';
 import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES } from './pageFile.js';
 import { RECORD_HEADER_BYTES, RECORD_TYPE, readRecordHeader, recordCells, verifyRecord } from './valueRecord.js';
 import { blockEntry } from './valueBlock.js';
@@ -22,12 +22,37 @@ export class Pager {
   /** Byte offset of `cell` inside the pool slab, its frame verified. */
   verifiedNodeOffset(cell: number): number {
     const pool = this.pool;
+    const misses = pool.misses;
     const frame = pool.frame(cell >>> CELLS_PER_PAGE_SHIFT);
     const inPage = cell & (CELLS_PER_PAGE - 1);
     const offset = frame * PAGE_BYTES + inPage * CELL_BYTES;
     if (!pool.isVerified(frame, inPage)) {
       if (!nodeChecksumOkAt(pool.slab, offset)) throw corruptCell(cell, 'checksum mismatch');
       pool.setVerified(frame, inPage);
+      // Eviction weight by node type (storage/bufferPool.ts): internal nodes are kept longer.
+      const type = pool.slab[offset + OFF_TYPE];
+      if (type === NODE_INTERNAL) pool.markInternal(frame);
+      else if (type === NODE_LEAF && pool.misses !== misses) pool.markColdLeaf(frame);
+    }
+    return offset;
+  }
+
+  /**
+   * verifiedNodeOffset for a node expected to be a leaf (the last level of a point lookup): a
+   * page not resident is not read whole, only the cell (see BufferPool.frameForCell).
+   */
+  verifiedLeafOffset(cell: number): number {
+    const pool = this.pool;
+    const misses = pool.misses;
+    const inPage = cell & (CELLS_PER_PAGE - 1);
+    const frame = pool.frameForCell(cell >>> CELLS_PER_PAGE_SHIFT, inPage);
+    const offset = frame * PAGE_BYTES + inPage * CELL_BYTES;
+    if (!pool.isVerified(frame, inPage)) {
+      if (!nodeChecksumOkAt(pool.slab, offset)) throw corruptCell(cell, 'checksum mismatch');
+      pool.setVerified(frame, inPage);
+      const type = pool.slab[offset + OFF_TYPE];
+      if (type === NODE_INTERNAL) pool.markInternal(frame);
+      else if (type === NODE_LEAF && pool.misses !== misses) pool.markColdLeaf(frame);
     }
     return offset;
   }

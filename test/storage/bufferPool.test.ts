@@ -5,18 +5,23 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MapleError } from '../../src/errors.js';
-import { BufferPool, INITIAL_FRAMES, MIN_FRAMES } from '../../storage/bufferPool.js';
+import { BufferPool, INITIAL_FRAMES, INTERNAL_WEIGHT, MIN_FRAMES } from '../../storage/bufferPool.js';
 import type { FileIO } from '../../storage/fileIO.js';
 import { CELLS_PER_PAGE, CELL_BYTES, PAGE_BYTES } from '../../storage/pageFile.js';
+import { encodeNode, newInternal, newLeaf } from '../../storage/node.js';
+import { Pager } from '../../storage/pager.js';
 
 /** A growable in-memory file that counts reads per page (to tell hits from misses independently). */
 class MemFile implements FileIO {
   bytes = new Uint8Array(0);
   readsByPage = new Map<number, number>();
   failReads = false;
+  /** Bytes asked for by the last read. */
+  lastReadLength = 0;
 
   read(buf: Uint8Array, positionBytes: number): number {
     if (this.failReads) throw new Error('injected read failure');
+    this.lastReadLength = buf.length;
     const page = Math.floor(positionBytes / PAGE_BYTES);
     this.readsByPage.set(page, (this.readsByPage.get(page) ?? 0) + 1);
     const n = Math.max(0, Math.min(buf.length, this.bytes.length - positionBytes));
@@ -453,5 +458,170 @@ describe('growth', () => {
     for (let p = 0; p < 2 * budget; p++) expectPage(pool, p);
     expect(pool.frameCount).toBe(budget);
     expect(pool.residentPages).toBe(budget);
+  });
+
+  it('frames holding internal nodes outlive a stream of leaf pages, for INTERNAL_WEIGHT sweeps', () => {
+    // Pages 0..7 hold internal nodes, pages 8.. leaves; every cell a valid node. Through the
+    // pager (which tells the pool a verified node's type), pages 0..7 are read once, then a
+    // stream of leaf pages each read once must not push them out for many sweeps (a plain clock
+    // evicts them on its second sweep), yet they do age out in the end.
+    const file = new MemFile();
+    const cell = new Uint8Array(CELL_BYTES);
+    const LEAF_PAGES = 8 * (2 * INTERNAL_WEIGHT + 2);
+    for (let p = 0; p < 8 + LEAF_PAGES; p++) {
+      for (let c = 0; c < CELLS_PER_PAGE; c++) {
+        cell.fill(0);
+        const node = p < 8 ? newInternal([5], [1, 2], [0, 0]) : newLeaf([5], [null, null]);
+        encodeNode(node, 1, cell);
+        file.write(cell, p * PAGE_BYTES + c * CELL_BYTES);
+      }
+    }
+    const pool = smallPool(file);
+    const pager = new Pager(file, pool);
+    const visit = (page: number): void => {
+      pager.verifiedNodeOffset(page * CELLS_PER_PAGE);
+    };
+    for (let p = 0; p < 8; p++) visit(p);
+    // Leaf pages read once each: 8 evictable frames, so 8 misses per sweep of the hand.
+    let next = 8;
+    const stream = (count: number): void => {
+      for (let i = 0; i < count; i++) visit(next++);
+    };
+    stream(8 * (INTERNAL_WEIGHT - 2));
+    expect(pool.misses).toBe(8 + 8 * (INTERNAL_WEIGHT - 2));
+    for (let p = 0; p < 8; p++) visit(p);
+    for (let p = 0; p < 8; p++) expect(file.reads(p), `internal page ${p} still resident`).toBe(1);
+    expect(pool.misses).toBe(8 + 8 * (INTERNAL_WEIGHT - 2));
+    // Far more sweeps than the weight: the unused internal pages go.
+    stream(8 * (INTERNAL_WEIGHT + 4));
+    for (let p = 0; p < 8; p++) visit(p);
+    for (let p = 0; p < 8; p++) expect(file.reads(p), `internal page ${p} evicted at last`).toBe(2);
+  });
+
+  it('a leaf page just read is left unreferenced: the next victim unless used again', () => {
+    const file = new MemFile();
+    const cell = new Uint8Array(CELL_BYTES);
+    for (let p = 0; p < 20; p++) {
+      cell.fill(0);
+      encodeNode(newLeaf([5], [null, null]), 1, cell);
+      file.write(cell, p * PAGE_BYTES);
+    }
+    const pool = smallPool(file);
+    const pager = new Pager(file, pool);
+    for (let p = 0; p < 15; p++) pool.frame(p); // plain page reads: referenced
+    pager.verifiedNodeOffset(15 * CELLS_PER_PAGE); // page 15, a leaf read for the pager: cold
+    // Page 16: the hand clears the reference bits of pages 0..14 and takes page 15's frame.
+    pool.frame(16);
+    expect(pool.frame(0)).toBeGreaterThanOrEqual(0);
+    expect(file.reads(0)).toBe(1);
+    pager.verifiedNodeOffset(15 * CELLS_PER_PAGE);
+    expect(file.reads(15)).toBe(2); // it was evicted
+    // A hit on the cold leaf before the hand comes round keeps it, as for any page.
+    pager.verifiedNodeOffset(15 * CELLS_PER_PAGE);
+    expect(file.reads(15)).toBe(2);
+  });
+});
+
+describe('frameForCell: reading one cell of a page', () => {
+  function cellBytes(pool: BufferPool, frame: number, inPage: number): Buffer {
+    return Buffer.from(pool.slab.subarray(frame * PAGE_BYTES + inPage * CELL_BYTES, frame * PAGE_BYTES + (inPage + 1) * CELL_BYTES));
+  }
+  function fileCell(page: number, inPage: number): Buffer {
+    return Buffer.from(pageContent(page).subarray(inPage * CELL_BYTES, (inPage + 1) * CELL_BYTES));
+  }
+  /** A 16-frame pool with pages 0..15 resident (full). */
+  function fullPool(file: MemFile): BufferPool {
+    const pool = smallPool(file);
+    for (let p = 0; p < MIN_FRAMES; p++) pool.frame(p);
+    expect(pool.residentPages).toBe(MIN_FRAMES);
+    return pool;
+  }
+
+  it('reads the whole page while the pool has room', () => {
+    const file = fileWithPages(4);
+    const pool = smallPool(file);
+    const f = pool.frameForCell(2, 5);
+    expect(file.lastReadLength).toBe(PAGE_BYTES);
+    expect(Buffer.from(frameBytes(pool, f)).equals(Buffer.from(pageContent(2)))).toBe(true);
+    expect(pool.frame(2)).toBe(f);
+    expect(file.reads(2)).toBe(1);
+  });
+
+  it('with the pool full, a page not resident is read one cell only; the next use of the page reads it whole', () => {
+    const file = fileWithPages(20);
+    const pool = fullPool(file);
+    const misses = pool.misses;
+    const f = pool.frameForCell(17, 5);
+    expect(pool.misses).toBe(misses + 1);
+    expect(file.lastReadLength).toBe(CELL_BYTES);
+    expect(cellBytes(pool, f, 5).equals(fileCell(17, 5))).toBe(true);
+    expect(pool.residentPages).toBe(MIN_FRAMES);
+    pool.setVerified(f, 5);
+    expect(pool.verifiedFrame(17, 5)).toBe(f);
+    expect(file.reads(17)).toBe(1);
+    // Another cell of the page: the whole page is read, and verified afresh.
+    expect(pool.frameForCell(17, 9)).toBe(f);
+    expect(file.reads(17)).toBe(2);
+    expect(file.lastReadLength).toBe(PAGE_BYTES);
+    expect(Buffer.from(frameBytes(pool, f)).equals(Buffer.from(pageContent(17)))).toBe(true);
+    expect(pool.isVerified(f, 5)).toBe(false);
+    // Now whole: frame() is a hit.
+    const hits = pool.hits;
+    expect(pool.frame(17)).toBe(f);
+    expect(pool.hits).toBe(hits + 1);
+    expect(file.reads(17)).toBe(2);
+  });
+
+  it('frame() of a page read one cell only reads the whole page (every other read path sees whole pages)', () => {
+    const file = fileWithPages(20);
+    const pool = fullPool(file);
+    const f = pool.frameForCell(18, 0);
+    pool.setVerified(f, 0);
+    const misses = pool.misses;
+    expect(expectPage(pool, 18)).toBe(f);
+    expect(pool.misses).toBe(misses + 1);
+    expect(file.reads(18)).toBe(2);
+    expect(pool.isVerified(f, 0)).toBe(false);
+    expect(pool.verifiedFrame(18, 0)).toBe(-1);
+  });
+
+  it('a whole-page update of a page read one cell only makes it whole: no read later', () => {
+    const file = fileWithPages(20);
+    const pool = fullPool(file);
+    const f = pool.frameForCell(19, 3);
+    file.write(pageContent(19, 7), 19 * PAGE_BYTES);
+    pool.update(19, 0, pageContent(19, 7));
+    expect(expectPage(pool, 19, 7)).toBe(f);
+    expect(file.reads(19)).toBe(1);
+    // A cell-aligned update of a part leaves the rest unread: frame() still reads the page.
+    const g = pool.frameForCell(16, 3);
+    const half = pageContent(16, 9).subarray(0, PAGE_BYTES / 2);
+    file.write(half, 16 * PAGE_BYTES);
+    pool.update(16, 0, half);
+    expect(pool.frame(16)).toBe(g);
+    expect(file.reads(16)).toBe(2);
+  });
+
+  it('a cell past the end of the file reads as zeros; a failed read is EIO and leaves no page behind', () => {
+    const file = fileWithPages(16);
+    const pool = fullPool(file);
+    const f = pool.frameForCell(30, 4);
+    expect(cellBytes(pool, f, 4).equals(Buffer.alloc(CELL_BYTES))).toBe(true);
+    file.failReads = true;
+    expect(() => pool.frameForCell(31, 2)).toThrow(MapleError);
+    file.failReads = false;
+    expect(pool.residentPages).toBe(MIN_FRAMES - 1); // the victim's page is gone, page 31 not resident
+    for (let p = 40; pool.residentPages < MIN_FRAMES; p++) pool.frame(p); // full again
+    const before = file.reads(31);
+    pool.frameForCell(31, 2);
+    expect(file.reads(31)).toBe(before + 1);
+    expect(file.lastReadLength).toBe(CELL_BYTES);
+    // A failed whole-page read of a page held one cell only drops the page.
+    file.failReads = true;
+    expect(() => pool.frame(31)).toThrow(/EIO|reading page 31/);
+    file.failReads = false;
+    const misses = pool.misses;
+    pool.frameForCell(31, 2);
+    expect(pool.misses).toBe(misses + 1);
   });
 });
