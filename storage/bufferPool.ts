@@ -263,13 +263,9 @@ export class BufferPool {
       if (this.pageOfFrame[f]! >= 0 || this.pins[f]! > 0) return;
       this.hand = (f + 1) % this.frameCount;
       this.slab.set(bytes, f * PAGE_BYTES);
-      this.pageOfFrame[f] = page;
-      this.setPage(page, f);
+      this.install(f, page, FULL);
+      // Not referenced: written, not read; the first read marks it.
       this.referenced[f] = 0;
-      this.weight[f] = 0;
-      this.credit[f] = 0;
-      this.verified[f] = 0;
-      this.loaded[f] = FULL;
       return;
     }
     this.slab.set(bytes, frame * PAGE_BYTES + offsetInPage);
@@ -311,24 +307,12 @@ export class BufferPool {
     const pageOfFrame = new Float64Array(count).fill(-1);
     pageOfFrame.set(this.pageOfFrame);
     this.pageOfFrame = pageOfFrame;
-    const pins = new Uint32Array(count);
-    pins.set(this.pins);
-    this.pins = pins;
-    const referenced = new Uint8Array(count);
-    referenced.set(this.referenced);
-    this.referenced = referenced;
-    const weight = new Uint8Array(count);
-    weight.set(this.weight);
-    this.weight = weight;
-    const credit = new Uint8Array(count);
-    credit.set(this.credit);
-    this.credit = credit;
-    const verified = new Uint16Array(count);
-    verified.set(this.verified);
-    this.verified = verified;
-    const loaded = new Uint16Array(count);
-    loaded.set(this.loaded);
-    this.loaded = loaded;
+    this.pins = grown(this.pins, new Uint32Array(count));
+    this.referenced = grown(this.referenced, new Uint8Array(count));
+    this.weight = grown(this.weight, new Uint8Array(count));
+    this.credit = grown(this.credit, new Uint8Array(count));
+    this.verified = grown(this.verified, new Uint16Array(count));
+    this.loaded = grown(this.loaded, new Uint16Array(count));
     this.frameCount = count;
     // The clock goes on from the first new (empty) frame.
     this.hand = old;
@@ -353,4 +337,10 @@ export class BufferPool {
     }
     throw new MapleError('EIO', `buffer pool exhausted: all ${this.frameCount} frames are pinned`);
   }
+}
+
+/** `into` (longer, zeroed) with `from` copied to its start. */
+function grown<T extends Uint8Array | Uint16Array | Uint32Array>(from: T, into: T): T {
+  into.set(from);
+  return into;
 }

@@ -21,20 +21,8 @@ export class Pager {
 
   /** Byte offset of `cell` inside the pool slab, its frame verified. */
   verifiedNodeOffset(cell: number): number {
-    const pool = this.pool;
-    const misses = pool.misses;
-    const frame = pool.frame(cell >>> CELLS_PER_PAGE_SHIFT);
-    const inPage = cell & (CELLS_PER_PAGE - 1);
-    const offset = frame * PAGE_BYTES + inPage * CELL_BYTES;
-    if (!pool.isVerified(frame, inPage)) {
-      if (!nodeChecksumOkAt(pool.slab, offset)) throw corruptCell(cell, 'checksum mismatch');
-      pool.setVerified(frame, inPage);
-      // Eviction weight by node type (storage/bufferPool.ts): internal nodes are kept longer.
-      const type = pool.slab[offset + OFF_TYPE];
-      if (type === NODE_INTERNAL) pool.markInternal(frame);
-      else if (type === NODE_LEAF && pool.misses !== misses) pool.markColdLeaf(frame);
-    }
-    return offset;
+    const misses = this.pool.misses;
+    return this.verifyNodeAt(cell, this.pool.frame(cell >>> CELLS_PER_PAGE_SHIFT), misses);
   }
 
   /**
@@ -42,14 +30,20 @@ export class Pager {
    * page not resident is not read whole, only the cell (see BufferPool.frameForCell).
    */
   verifiedLeafOffset(cell: number): number {
+    const misses = this.pool.misses;
+    return this.verifyNodeAt(cell, this.pool.frameForCell(cell >>> CELLS_PER_PAGE_SHIFT, cell & (CELLS_PER_PAGE - 1)), misses);
+  }
+
+  /** Checks `cell` in `frame` once per page load; `misses` is the pool's count before the lookup. */
+  private verifyNodeAt(cell: number, frame: number, misses: number): number {
     const pool = this.pool;
-    const misses = pool.misses;
     const inPage = cell & (CELLS_PER_PAGE - 1);
-    const frame = pool.frameForCell(cell >>> CELLS_PER_PAGE_SHIFT, inPage);
     const offset = frame * PAGE_BYTES + inPage * CELL_BYTES;
     if (!pool.isVerified(frame, inPage)) {
       if (!nodeChecksumOkAt(pool.slab, offset)) throw corruptCell(cell, 'checksum mismatch');
       pool.setVerified(frame, inPage);
+      // Eviction weight by node type (storage/bufferPool.ts): internal nodes are kept longer, and
+      // a leaf whose page this lookup just read is the next victim.
       const type = pool.slab[offset + OFF_TYPE];
       if (type === NODE_INTERNAL) pool.markInternal(frame);
       else if (type === NODE_LEAF && pool.misses !== misses) pool.markColdLeaf(frame);
