@@ -3,7 +3,7 @@
  * transaction's own writes; nothing reaches the file until the store commits it, and a throw
  * from the transaction's function discards it whole.
  */
-import { type MemNode, type Ref, type Slot, corruptCell, decodeNodeAt, newValuesCreated } from '../storage/node.js';
+import { type MemNode, type Ref, type Slot, newValuesCreated } from '../storage/node.js';
 import type { Pager } from '../storage/pager.js';
 import type { CellRun } from '../storage/spaceMap.js';
 import { checkIndex, checkRange, checkSize } from './args.js';
@@ -53,13 +53,7 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
 
   // WriteSink
   node(ref: Ref, max: number): MemNode {
-    if (typeof ref !== 'number') return ref;
-    // pager.node, decoding straight from the pool slab (no view object per node).
-    const pager = this.pager;
-    const offset = pager.verifiedNodeOffset(ref);
-    const node = decodeNodeAt(pager.pool.slab, offset, ref, max);
-    if (node.commit > this.baseVersion) throw corruptCell(ref, `written by commit ${node.commit}, newer than the version ${this.baseVersion} being read`);
-    return node;
+    return this.pager.node(ref, max, this.baseVersion);
   }
   freeNode(cell: number): void {
     this.frees.push({ start: cell, count: 1 });

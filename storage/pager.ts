@@ -7,7 +7,7 @@
 import { MapleError } from '../src/errors.js';
 import type { BufferPool } from './bufferPool.js';
 import type { FileIO } from './fileIO.js';
-import { type MemNode, type Ref, NODE_INTERNAL, NODE_LEAF, OFF_TYPE, corruptCell, decodeNode, nodeChecksumOkAt } from './node.js';
+import { type MemNode, type Ref, NODE_INTERNAL, NODE_LEAF, OFF_TYPE, corruptCell, decodeNodeAt, nodeChecksumOkAt } from './node.js';
 import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES } from './pageFile.js';
 import { RECORD_HEADER_BYTES, RECORD_TYPE, readRecordHeader, recordCells, verifyRecord } from './valueRecord.js';
 import { blockEntry } from './valueBlock.js';
@@ -54,7 +54,8 @@ export class Pager {
   node(ref: Ref, max: number, version: number): MemNode {
     if (typeof ref !== 'number') return ref;
     const offset = this.verifiedNodeOffset(ref);
-    const node = decodeNode(this.pool.slab.subarray(offset, offset + CELL_BYTES), ref, max, false);
+    // Decoded straight from the slab: no view object per node.
+    const node = decodeNodeAt(this.pool.slab, offset, ref, max);
     if (node.commit > version) throw corruptCell(ref, `written by commit ${node.commit}, newer than the version ${version} being read`);
     return node;
   }
