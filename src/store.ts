@@ -70,6 +70,8 @@ export interface StoreStats {
   cacheBytes: number;
   cacheHits: number;
   cacheMisses: number;
+  /** Pages the pool cached around a miss (fault-around, storage/bufferPool.ts) without being asked for them. */
+  cacheReadAhead: number;
   commits: number;
   cellsWritten: number;
   highWaterBytes: number;
@@ -359,6 +361,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       cacheBytes: this.pool.maxFrames * PAGE_BYTES,
       cacheHits: this.pool.hits,
       cacheMisses: this.pool.misses,
+      cacheReadAhead: this.pool.readAhead,
       commits: this.commits,
       cellsWritten: this.cellsWritten,
       highWaterBytes: hwmBytes,

@@ -41,6 +41,14 @@ const FULL = (1 << CELLS_PER_PAGE) - 1;
  * fresh leaves inserted unreferenced (markColdLeaf). The hand walks ~21 frames per miss at 32.
  */
 export const INTERNAL_WEIGHT = 32;
+/**
+ * Fault-around window: a miss reads the 64 KiB-aligned window around its page while the pool has
+ * room for it. Measured on this machine, preads from the OS page cache: 4 KiB 2.7 µs, 64 KiB
+ * 4.9 µs, 128 KiB 8.4 µs — per page 2.7 against 0.31 µs.
+ */
+export const READ_AHEAD_PAGES = 16;
+/** The pool's first misses read one page: open and a first load stay one small read per node. */
+export const READ_AHEAD_AFTER = 16;
 
 export class BufferPool {
   /** The frames; replaced (same offsets, same contents) when the pool grows. */
@@ -72,8 +80,20 @@ export class BufferPool {
   private hand = 0;
   hits = 0;
   misses = 0;
+  /** Pages cached by fault-around (readAround) rather than asked for. */
+  readAhead = 0;
+  private aheadBuf: Uint8Array | undefined;
 
-  constructor(private readonly io: FileIO, cacheBytes: number) {
+  /**
+   * @param readAheadPages the fault-around window in pages (READ_AHEAD_PAGES; 1 turns it off), a
+   *   power of two
+   */
+  constructor(
+    private readonly io: FileIO,
+    cacheBytes: number,
+    private readonly readAheadPages = READ_AHEAD_PAGES,
+  ) {
+    assert(readAheadPages >= 1 && (readAheadPages & (readAheadPages - 1)) === 0, 'read-ahead window is a power of two');
     this.maxFrames = Math.max(MIN_FRAMES, Math.floor(cacheBytes / PAGE_BYTES));
     this.frameCount = Math.min(this.maxFrames, INITIAL_FRAMES);
     this.slab = new Uint8Array(this.frameCount * PAGE_BYTES);
@@ -140,9 +160,66 @@ export class BufferPool {
     }
     this.misses++;
     const frame = this.freeFrame();
+    if (this.readAheadPages > 1 && this.misses > READ_AHEAD_AFTER && this.resident + this.readAheadPages <= this.maxFrames) {
+      this.readAround(frame, page);
+      return frame;
+    }
     this.readInto(frame, page, 0, PAGE_BYTES);
     this.install(frame, page, FULL);
     return frame;
+  }
+
+  /**
+   * Fault-around (as Linux maps the neighbours of a faulting page): while the pool has room for
+   * them, a miss reads the readAheadPages-aligned window holding `page` in one call and caches
+   * every page of it that is not resident, in never-used frames only (nothing is evicted for
+   * them). They are installed unreferenced and unverified: first to go once the pool is full,
+   * checked on first use like any page read. `frame` (already taken) gets `page`.
+   */
+  private readAround(frame: number, page: number): void {
+    const window = this.readAheadPages;
+    const first = page - (page % window);
+    const buf = (this.aheadBuf ??= new Uint8Array(window * PAGE_BYTES));
+    let n: number;
+    try {
+      n = this.io.read(buf, first * PAGE_BYTES);
+    } catch (err) {
+      throw new MapleError('EIO', `reading pages ${first}..${first + window - 1} failed: ${(err as Error).message}`, { cause: err });
+    }
+    const at = (page - first) * PAGE_BYTES;
+    const slabAt = frame * PAGE_BYTES;
+    if (n >= at + PAGE_BYTES) this.slab.set(buf.subarray(at, at + PAGE_BYTES), slabAt);
+    else {
+      // The file ends inside the page (or before it): zeros past its end, as readInto.
+      const have = Math.max(0, n - at);
+      this.slab.set(buf.subarray(at, at + have), slabAt);
+      this.slab.fill(0, slabAt + have, slabAt + PAGE_BYTES);
+    }
+    this.install(frame, page, FULL);
+    // Neighbours wholly inside the file, not resident, while never-used frames last.
+    const pages = Math.floor(n / PAGE_BYTES);
+    for (let i = 0; i < pages; i++) {
+      const p = first + i;
+      if (p === page || this.lookup(p) !== undefined) continue;
+      const f = this.neverUsedFrame();
+      if (f < 0) break;
+      this.slab.set(buf.subarray(i * PAGE_BYTES, (i + 1) * PAGE_BYTES), f * PAGE_BYTES);
+      this.install(f, p, FULL);
+      this.referenced[f] = 0;
+      this.readAhead++;
+    }
+  }
+
+  /** The frame at the clock hand when it has never held a page (growing the pool if full and allowed), else −1. */
+  private neverUsedFrame(): number {
+    if (this.resident >= this.frameCount) {
+      if (this.frameCount >= this.maxFrames) return -1;
+      this.grow();
+    }
+    const f = this.hand;
+    if (this.pageOfFrame[f]! >= 0 || this.pins[f]! > 0) return -1;
+    this.hand = (f + 1) % this.frameCount;
+    return f;
   }
 
   /**

@@ -7,7 +7,7 @@
  * against the reference model.
  */
 import { afterAll, describe, expect, test } from 'vitest';
-import { INITIAL_FRAMES } from '../storage/bufferPool.js';
+import { INITIAL_FRAMES, READ_AHEAD_PAGES } from '../storage/bufferPool.js';
 import { PAGE_BYTES } from '../storage/pageFile.js';
 import { prng, tempDir } from './helpers.js';
 import { type MapleStore, openStore } from './openStore.js';
@@ -54,6 +54,37 @@ function growingUnder(read: (store: MapleStore<number>, rnd: () => number) => vo
     store.close();
   }
 }
+
+describe('fault-around from a fresh open', () => {
+  test('random loads cache the neighbours of their pages while the pool has room, then stop', () => {
+    const budget = 16 * INITIAL_FRAMES;
+    const store = openStore<number>(path, { cacheSize: budget * PAGE_BYTES });
+    try {
+      const rnd = prng(21);
+      let loads = 0;
+      const pool = (store as unknown as { pool: { residentPages: number } }).pool;
+      for (; pool.residentPages < budget; loads++) {
+        expect(loads, 'the pool fills').toBeLessThan(100_000);
+        const x = Math.floor(rnd() * span);
+        expect(store.load(x)).toBe(ref.load(x));
+      }
+      const filled = store.stats();
+      // Most of the pool came in around misses: far fewer misses than pages cached.
+      expect(filled.cacheReadAhead).toBeGreaterThan(budget / 2);
+      expect(filled.cacheMisses).toBeLessThan(budget / 4);
+      // Full: misses read their page only from now on.
+      for (let i = 0; i < 2000; i++) {
+        const x = Math.floor(rnd() * span);
+        expect(store.load(x)).toBe(ref.load(x));
+      }
+      const after = store.stats();
+      expect(after.cacheMisses).toBeGreaterThan(filled.cacheMisses);
+      expect(after.cacheReadAhead - filled.cacheReadAhead).toBeLessThan(READ_AHEAD_PAGES);
+    } finally {
+      store.close();
+    }
+  });
+});
 
 describe('reads while the buffer pool grows', () => {
   test('the store is several times larger than the first slab', () => {

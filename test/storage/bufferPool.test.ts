@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MapleError } from '../../src/errors.js';
-import { BufferPool, INITIAL_FRAMES, INTERNAL_WEIGHT, MIN_FRAMES } from '../../storage/bufferPool.js';
+import { BufferPool, INITIAL_FRAMES, INTERNAL_WEIGHT, MIN_FRAMES, READ_AHEAD_AFTER, READ_AHEAD_PAGES } from '../../storage/bufferPool.js';
 import type { FileIO } from '../../storage/fileIO.js';
 import { CELLS_PER_PAGE, CELL_BYTES, PAGE_BYTES } from '../../storage/pageFile.js';
 import { encodeNode, newInternal, newLeaf } from '../../storage/node.js';
@@ -22,8 +22,7 @@ class MemFile implements FileIO {
   read(buf: Uint8Array, positionBytes: number): number {
     if (this.failReads) throw new Error('injected read failure');
     this.lastReadLength = buf.length;
-    const page = Math.floor(positionBytes / PAGE_BYTES);
-    this.readsByPage.set(page, (this.readsByPage.get(page) ?? 0) + 1);
+    this.count(positionBytes, buf.length);
     const n = Math.max(0, Math.min(buf.length, this.bytes.length - positionBytes));
     buf.set(this.bytes.subarray(positionBytes, positionBytes + n));
     return n;
@@ -52,6 +51,13 @@ class MemFile implements FileIO {
 
   reads(page: number): number {
     return this.readsByPage.get(page) ?? 0;
+  }
+
+  /** Counts a read of every page the `length` bytes at `positionBytes` touch. */
+  protected count(positionBytes: number, length: number): void {
+    const first = Math.floor(positionBytes / PAGE_BYTES);
+    const last = Math.floor((positionBytes + length - 1) / PAGE_BYTES);
+    for (let page = first; page <= last; page++) this.readsByPage.set(page, (this.readsByPage.get(page) ?? 0) + 1);
   }
 }
 
@@ -386,9 +392,9 @@ describe('page table', () => {
   /** A sparse file: page p reads as pageContent(p), whatever p, without storing anything. */
   class SparseFile extends MemFile {
     override read(buf: Uint8Array, positionBytes: number): number {
+      this.count(positionBytes, buf.length);
       const page = Math.floor(positionBytes / PAGE_BYTES);
-      this.readsByPage.set(page, (this.readsByPage.get(page) ?? 0) + 1);
-      buf.set(pageContent(page));
+      for (let at = 0; at < buf.length; at += PAGE_BYTES) buf.set(pageContent(page + at / PAGE_BYTES).subarray(0, buf.length - at), at);
       return buf.length;
     }
   }
@@ -418,7 +424,8 @@ describe('growth', () => {
   it('starts at INITIAL_FRAMES and doubles on a miss with every frame full, keeping pages, pins and checks', () => {
     const budget = 4 * INITIAL_FRAMES;
     const file = fileWithPages(budget + 100);
-    const pool = new BufferPool(file, budget * PAGE_BYTES);
+    // Without fault-around: each miss then caches exactly its page.
+    const pool = new BufferPool(file, budget * PAGE_BYTES, 1);
     expect(pool.frameCount).toBe(INITIAL_FRAMES);
     expect(pool.maxFrames).toBe(budget);
     expect(pool.slab.length).toBe(INITIAL_FRAMES * PAGE_BYTES);
@@ -623,5 +630,126 @@ describe('frameForCell: reading one cell of a page', () => {
     const misses = pool.misses;
     pool.frameForCell(31, 2);
     expect(pool.misses).toBe(misses + 1);
+  });
+});
+
+describe('fault-around', () => {
+  /** A pool of `frames` that has already taken READ_AHEAD_AFTER misses on pages at and above `from`. */
+  function warmedPool(file: MemFile, frames: number, from: number): BufferPool {
+    const pool = new BufferPool(file, frames * PAGE_BYTES);
+    for (let p = from; p < from + READ_AHEAD_AFTER; p++) expectPage(pool, p);
+    expect(pool.readAhead).toBe(0);
+    return pool;
+  }
+
+  it('the first READ_AHEAD_AFTER misses read one page each', () => {
+    const file = fileWithPages(200);
+    const pool = new BufferPool(file, 128 * PAGE_BYTES);
+    for (let p = 0; p < READ_AHEAD_AFTER; p++) {
+      expectPage(pool, 3 * p);
+      expect(file.lastReadLength).toBe(PAGE_BYTES);
+    }
+    expect(pool.residentPages).toBe(READ_AHEAD_AFTER);
+  });
+
+  it('then a miss reads its aligned window in one call and caches every neighbour, unreferenced', () => {
+    expect(READ_AHEAD_PAGES).toBe(16);
+    const file = fileWithPages(300);
+    const pool = warmedPool(file, 256, 200);
+    const reads = file.readsByPage.size;
+    expectPage(pool, 37);
+    expect(file.lastReadLength).toBe(16 * PAGE_BYTES);
+    expect(pool.readAhead).toBe(15);
+    expect(pool.residentPages).toBe(READ_AHEAD_AFTER + 16);
+    expect(file.readsByPage.size).toBe(reads + 16);
+    // Every page of 32..47 is now a hit with the file's bytes, and was read once.
+    const misses = pool.misses;
+    for (let p = 32; p < 48; p++) expectPage(pool, p);
+    expect(pool.misses).toBe(misses);
+    for (let p = 32; p < 48; p++) expect(file.reads(p), `page ${p}`).toBe(1);
+    expect(file.reads(31)).toBe(0);
+    expect(file.reads(48)).toBe(0);
+  });
+
+  it('keeps resident pages as they are (the frame may hold a newer write) and never evicts for the window', () => {
+    const file = fileWithPages(300);
+    const pool = warmedPool(file, 256, 200);
+    // Page 40 resident with bytes the file does not have (a write installs it).
+    pool.update(40, 0, pageContent(40, 9));
+    expect(pool.residentPages).toBe(READ_AHEAD_AFTER + 1);
+    expectPage(pool, 33);
+    expectPage(pool, 40, 9);
+    expect(pool.readAhead).toBe(14);
+  });
+
+  it('stops once the window would not fit in the budget: misses read one page again', () => {
+    const frames = READ_AHEAD_AFTER + 2 * READ_AHEAD_PAGES;
+    const file = fileWithPages(400);
+    const pool = warmedPool(file, frames, 300);
+    expectPage(pool, 0);
+    expectPage(pool, 16);
+    expect(pool.residentPages).toBe(frames);
+    expect(pool.readAhead).toBe(30);
+    const misses = pool.misses;
+    for (let p = 100; p < 140; p++) {
+      expectPage(pool, p);
+      expect(file.lastReadLength).toBe(PAGE_BYTES);
+    }
+    expect(pool.misses).toBe(misses + 40);
+    expect(pool.residentPages).toBe(frames);
+    expect(pool.readAhead).toBe(30);
+  });
+
+  it('neighbours never used are the first victims once the pool is full', () => {
+    const frames = READ_AHEAD_AFTER + READ_AHEAD_PAGES;
+    const file = fileWithPages(400);
+    const pool = warmedPool(file, frames, 300);
+    // Pages 300.. referenced by the warm-up; 0..15 come in by one miss on page 0.
+    expectPage(pool, 0);
+    expect(pool.residentPages).toBe(frames);
+    // The next misses take the never-used neighbours' frames, not the warm-up pages'.
+    for (let p = 100; p < 110; p++) expectPage(pool, p);
+    for (let p = 300; p < 300 + READ_AHEAD_AFTER; p++) expect(file.reads(p), `page ${p} still resident`).toBe(1);
+  });
+
+  it('caches only the pages inside the file, zero-filling a demanded page past its end', () => {
+    const file = fileWithPages(36);
+    const pool = warmedPool(file, 256, 0);
+    // Window 32..47 of a 36-page file: pages 32..35 exist.
+    expectPage(pool, 33);
+    expect(pool.readAhead).toBe(3);
+    expect(pool.residentPages).toBe(READ_AHEAD_AFTER + 4);
+    const frame = pool.frame(44);
+    expect(frameBytes(pool, frame).every((b) => b === 0)).toBe(true);
+    // A file ending inside the demanded page: the rest of it reads as zeros.
+    file.truncate(50 * PAGE_BYTES + 100);
+    const f = pool.frame(50);
+    expect(frameBytes(pool, f).subarray(100).every((b) => b === 0)).toBe(true);
+    expect(frameBytes(pool, f).subarray(0, 100)).toEqual(new Uint8Array(100));
+  });
+
+  it('a failed window read is EIO and caches nothing', () => {
+    const file = fileWithPages(100);
+    const pool = warmedPool(file, 256, 0);
+    const resident = pool.residentPages;
+    file.failReads = true;
+    expect(() => pool.frame(64)).toThrow(MapleError);
+    expect(() => pool.frame(64)).toThrow(/EIO|reading pages 64\.\.79 failed/);
+    expect(pool.residentPages).toBe(resident);
+    file.failReads = false;
+    expectPage(pool, 64);
+    expectPage(pool, 70);
+  });
+
+  it('off with a window of one page', () => {
+    const file = fileWithPages(100);
+    const pool = new BufferPool(file, 256 * PAGE_BYTES, 1);
+    for (let p = 0; p < 60; p++) {
+      expectPage(pool, p);
+      expect(file.lastReadLength).toBe(PAGE_BYTES);
+    }
+    expect(pool.readAhead).toBe(0);
+    expect(pool.residentPages).toBe(60);
+    expect(() => new BufferPool(file, 256 * PAGE_BYTES, 3)).toThrow(/power of two/);
   });
 });
