@@ -1,0 +1,64 @@
+// Shared set-up for the probes: a store holding the bench's data set (workload 1), built once per
+// run in a temp directory, and a FileIO that times writes and syncs.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { open } from '../../../src/index.js';
+import { type FileIO, NodeFileIO } from '../../../storage/fileIO.js';
+import { type RangeData, generateRanges } from '../data.js';
+
+export interface Timed {
+  writes: number;
+  writeMs: number;
+  syncs: number;
+  syncMs: number;
+  /** 4 KiB pages written since the last reset. */
+  pages: Set<number>;
+}
+
+/** NodeFileIO with counters. */
+export class TimedFileIO extends NodeFileIO {
+  readonly t: Timed = { writes: 0, writeMs: 0, syncs: 0, syncMs: 0, pages: new Set() };
+
+  override write(buf: Uint8Array, positionBytes: number): void {
+    const start = performance.now();
+    super.write(buf, positionBytes);
+    this.t.writeMs += performance.now() - start;
+    this.t.writes++;
+    for (let p = Math.floor(positionBytes / 4096); p <= Math.floor((positionBytes + buf.length - 1) / 4096); p++) this.t.pages.add(p);
+  }
+
+  override sync(): void {
+    const start = performance.now();
+    super.sync();
+    this.t.syncMs += performance.now() - start;
+    this.t.syncs++;
+  }
+
+  reset(): void {
+    Object.assign(this.t, { writes: 0, writeMs: 0, syncs: 0, syncMs: 0, pages: new Set() });
+  }
+}
+
+export function tempDir(name: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `maple-probe-${name}-`));
+}
+
+/** Writes the bench's data set (seed 1) into a new store at `file` and returns the data. */
+export function buildBenchStore(file: string, ranges: number): RangeData {
+  const data = generateRanges(ranges, 1);
+  const store = open(file);
+  store.transaction((txn) => {
+    for (let i = 0; i < data.count; i++) txn.store(data.firsts[i]!, data.lasts[i]!, { id: data.ids[i]!, prot: data.prots[i]! });
+  });
+  store.close();
+  return data;
+}
+
+export function arg(n: number, fallback: number): number {
+  const v = process.argv[2 + n];
+  return v === undefined ? fallback : Number(v);
+}
+
+export type { FileIO };

@@ -1,0 +1,48 @@
+// Where a batched-overwrite transaction's time goes (README, "What bounds maple").
+//
+//   node dist/test/bench/probes/overwritePhases.js [ranges=1000000] [reps=5]
+//
+// Bulk-loads the bench's data set, reopens it (as the bench does before workload 5), then runs
+// `reps` rounds of ten 1,000-store transactions of the bench's stores, printing per transaction:
+// the store phase (inside the callback), the commit's CPU, its pwrites and its fdatasync.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { open } from '../../../src/index.js';
+import { storeOps } from '../data.js';
+import { TimedFileIO, arg, buildBenchStore, tempDir } from './common.js';
+
+const ranges = arg(0, 1_000_000);
+const reps = arg(1, 5);
+const dir = tempDir('overwrite');
+const file = path.join(dir, 's.maple');
+try {
+  const data = buildBenchStore(file, ranges);
+  const io = new TimedFileIO(file, 'r+');
+  const store = open(file, { fileIO: io });
+  for (let rep = 0; rep < reps; rep++) {
+    const ops = storeOps(data, 10_000, 500 + rep, 20_000_000 + rep * 100_000);
+    io.reset();
+    let body = 0;
+    let pages = 0;
+    const cells = store.stats().cellsWritten;
+    const start = performance.now();
+    for (let b = 0; b < 10; b++) {
+      store.transaction((txn) => {
+        const t = performance.now();
+        for (let k = b * 1000; k < (b + 1) * 1000; k++) txn.store(ops.firsts[k]!, ops.lasts[k]!, { id: ops.ids[k]!, prot: ops.prots[k]! });
+        body += performance.now() - t;
+      });
+      pages += io.t.pages.size;
+      io.t.pages.clear();
+    }
+    const ms = performance.now() - start;
+    const per = (x: number): string => (x / 10).toFixed(1);
+    console.log(
+      `round ${rep}: ${Math.round(10_000 / (ms / 1000))} stores/s; per transaction: ${per(ms)} ms = store phase ${per(body)} + commit CPU ${per(ms - body - io.t.writeMs - io.t.syncMs)} + ${per(io.t.writes)} pwrites ${per(io.t.writeMs)} + fdatasync ${per(io.t.syncMs)}; ${per(store.stats().cellsWritten - cells)} cells in ${per(pages)} pages`,
+    );
+  }
+  store.close();
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}

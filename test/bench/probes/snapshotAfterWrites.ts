@@ -1,0 +1,72 @@
+// Snapshot loads after writes (README, "What bounds maple"): µs per load through a snapshot, in
+// batches of 10,000, with between batches nothing, a rolled-back 1,000-store transaction, the
+// same followed by a full GC, or 27 MB of short-lived allocation and a full GC.
+//
+//   node --expose-gc dist/test/bench/probes/snapshotAfterWrites.js [ranges=1000000] [rounds=6]
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { open } from '../../../src/index.js';
+import { stabQueries, storeOps } from '../data.js';
+import { arg, buildBenchStore, tempDir } from './common.js';
+
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined) throw new Error('run with node --expose-gc');
+const ranges = arg(0, 1_000_000);
+const rounds = arg(1, 6);
+const dir = tempDir('snapshot');
+const file = path.join(dir, 's.maple');
+let keep: unknown;
+function churn(mb: number): void {
+  let a: unknown[] = [];
+  for (let i = 0; i < (mb * 1e6) / 64; i++) {
+    a.push({ x: i, y: i + 1, z: [i] });
+    if (a.length > 1000) a = [];
+  }
+  keep = a;
+}
+try {
+  const data = buildBenchStore(file, ranges);
+  const store = open<{ id: number; prot: number }>(file);
+  let sink = 0;
+  const timeLoads = (view: { load(x: number): { id: number } | undefined }, q: Float64Array): number => {
+    const t = process.hrtime.bigint();
+    for (let i = 0; i < q.length; i++) sink += view.load(q[i]!)?.id ?? 0;
+    return Number(process.hrtime.bigint() - t) / 1e3;
+  };
+  timeLoads(store, stabQueries(data, 1_000_000, 3));
+  const snap = store.snapshot();
+  const modes = ['nothing', 'transaction', 'transaction + gc', '27 MB + gc'] as const;
+  const results = new Map<string, number[]>();
+  for (let round = 0; round < rounds; round++) {
+    for (const [m, mode] of modes.entries()) {
+      const ops = storeOps(data, 5000, 700 + round * 10 + m, 30_000_000);
+      const q = stabQueries(data, 50_000, 800 + round * 10 + m);
+      let us = 0;
+      for (let t = 0; t < 5; t++) {
+        if (mode.startsWith('transaction')) {
+          try {
+            store.transaction((w) => {
+              for (let k = t * 1000; k < (t + 1) * 1000; k++) w.store(ops.firsts[k]!, ops.lasts[k]!, { id: ops.ids[k]!, prot: ops.prots[k]! });
+              throw new Error('roll back');
+            });
+          } catch {
+            /* rolled back */
+          }
+        }
+        if (mode === '27 MB + gc') churn(27);
+        if (mode.endsWith('gc')) gc();
+        us += timeLoads(snap, q.subarray(t * 10_000, (t + 1) * 10_000));
+      }
+      let list = results.get(mode);
+      if (list === undefined) results.set(mode, (list = []));
+      list.push(us / 50_000);
+    }
+  }
+  for (const [mode, list] of results) console.log(`${mode.padEnd(18)} µs per snapshot load, by round: ${list.map((x) => x.toFixed(3)).join(' ')}`);
+  snap.close();
+  store.close();
+  if (sink === -1 || keep === undefined) console.log('');
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
