@@ -19,7 +19,7 @@
  *   24      4     random file salt
  *   28      4     CRC-32 of bytes 0..27
  */
-import * as zlib from 'node:zlib';
+import { crc32 } from './checksum.js';
 import { MapleError } from '../src/errors.js';
 import type { FileIO } from './fileIO.js';
 
@@ -53,7 +53,7 @@ export function encodeHeader(): Uint8Array {
   page.writeUInt32LE(CELL_BYTES, 16);
   page.writeUInt32LE(RING_SLOTS, 20);
   page.writeUInt32LE((Math.random() * 0x1_0000_0000) >>> 0, 24);
-  page.writeUInt32LE(zlib.crc32(page.subarray(0, HEADER_CRC_OFFSET)), HEADER_CRC_OFFSET);
+  page.writeUInt32LE(crc32(page, 0, HEADER_CRC_OFFSET), HEADER_CRC_OFFSET);
   return page;
 }
 
@@ -64,7 +64,7 @@ export function readHeader(io: FileIO, path: string): void {
   if (n < 32 || !page.subarray(0, 8).equals(MAGIC)) {
     throw new MapleError('ENOTSTORE', `${path} is not a maple-store file (bad magic in page 0)`);
   }
-  if (page.readUInt32LE(HEADER_CRC_OFFSET) !== zlib.crc32(page.subarray(0, HEADER_CRC_OFFSET))) {
+  if (page.readUInt32LE(HEADER_CRC_OFFSET) !== crc32(page, 0, HEADER_CRC_OFFSET)) {
     throw new MapleError('ECORRUPT', `${path}: header page 0 fails its checksum`);
   }
   const version = page.readUInt32LE(8);

@@ -8,7 +8,9 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { open } from '../../src/index.js';
 import { decodeCommitRecord } from '../../storage/commitRecord.js';
 import { CELL_BYTES, PAGE_BYTES, RING_SLOTS, ringSlotOffsetBytes } from '../../storage/pageFile.js';
-import { decodeStructures, encodeStructures } from '../../storage/structures.js';
+import { decodeStructures, encodeStructures, readKeyLists } from '../../storage/structures.js';
+import fc from 'fast-check';
+import { Packr } from 'msgpackr';
 import { ValueCodec } from '../../storage/valueCodec.js';
 import { InlineSlot, NewValue } from '../../storage/node.js';
 import { expectMapleError, tempDir } from '../helpers.js';
@@ -41,6 +43,44 @@ describe('the structure table format', () => {
     expect(() => decodeStructures(encodeStructures(table), 90, 2)).toThrow(/cell 90 \(page 5\) should list 2 structures/);
     expect(() => decodeStructures(encodeStructures([['a'], [{}]] as never), 90, 2)).toThrow(/not a key list/);
     expect(() => decodeStructures(new Uint8Array([0x92, 0x91]), 90, 1)).toThrow(/does not decode/);
+  });
+
+  test('the decoder without msgpackr reads every table of ASCII keys as msgpackr does', () => {
+    const key = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 12 }), fc.string({ minLength: 200, maxLength: 400 }));
+    fc.assert(
+      fc.property(fc.array(fc.array(key, { maxLength: 20 }), { maxLength: 40 }), (table) => {
+        const bytes = encodeStructures(table);
+        // ASCII tables take the fast path; others are left to msgpackr. Both decode exactly.
+        const ascii = table.every((keys) => keys.every((k) => /^[\x00-\x7f]*$/.test(k)));
+        expect(readKeyLists(bytes)).toEqual(ascii ? table : undefined);
+        expect(decodeStructures(bytes, 7, table.length)).toEqual(table);
+      }),
+      { numRuns: 300 },
+    );
+    // Beyond its subset (numeric keys, 16+ lists as array16 included) it defers to msgpackr.
+    const many = Array.from({ length: 70 }, (_, i) => [`k${i}`]);
+    expect(readKeyLists(encodeStructures(many))).toEqual(many);
+    expect(readKeyLists(encodeStructures([['a', 5]] as never))).toBeUndefined();
+    expect(decodeStructures(encodeStructures([['a', 5]] as never), 7, 1)).toEqual([['a', 5]]);
+  });
+
+  test('on any bytes it either defers or agrees with msgpackr', () => {
+    const plain = new Packr({ useRecords: false });
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), fc.array(fc.array(fc.string({ maxLength: 5 }), { maxLength: 4 }), { maxLength: 4 }), fc.nat(), (noise, table, cut) => {
+        // Random bytes, and real tables truncated or with a byte changed.
+        const real = encodeStructures(table);
+        const damaged = real.slice(0, cut % (real.length + 1));
+        const flipped = real.slice();
+        if (flipped.length > 0) flipped[cut % flipped.length] ^= 1 + (cut % 255);
+        for (const bytes of [noise, damaged, flipped]) {
+          const fast = readKeyLists(bytes);
+          if (fast === undefined) continue;
+          expect(fast).toEqual(plain.unpack(bytes));
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   test('a codec with structures encodes { id, prot } inline; without, it takes a record', () => {
