@@ -1,6 +1,7 @@
 /**
  * Readers in other processes: a read-only open registers the version it reads as an empty file in
- * `<real path>.readers/`, named `<pid>.<random>.<version>`, and the writer — in whatever process —
+ * `<real path>.readers/`, named `<pid>.<random>.<version>` (the random part ends in `t<start>`, the
+ * process's start time, where /proc gives it), and the writer — in whatever process —
  * keeps every cell that version can reach: its reclaim horizon is the oldest registered version
  * (LMDB keeps a reader table in its lock file for the same reason). Names, not contents, carry
  * the version, so a rename changes it atomically and the writer only lists the directory.
@@ -9,14 +10,18 @@
  * current, and only then renames its file to that version. A commit that lists the directory after
  * the registration keeps everything the reader may read; the one commit that may have listed it
  * before reuses only cells freed by versions the reader cannot read (they were already current when
- * the reader looked). A reader whose process is gone (killed, crashed) is removed by the writer.
+ * the reader looked). A reader whose process is gone (killed, crashed) is removed by the writer, as
+ * is one whose pid now belongs to a process with another start time.
  *
  * The directory exists only while a reader is registered: the last reader to leave removes it.
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { canonicalPath, processAlive } from './lockFile.js';
+import { canonicalPath, ownStart, ownerAlive } from './lockFile.js';
+
+/** How long a reader's checked start time is trusted (OtherReaders.alive). */
+const START_CHECK_MS = 1000;
 
 /** The reader directory of the store at `storePath`. */
 export function readersDir(storePath: string): string {
@@ -41,7 +46,8 @@ export class ReaderFile {
    */
   static register(storePath: string): ReaderFile | undefined {
     const dir = readersDir(storePath);
-    const stem = `${process.pid}.${randomBytes(6).toString('hex')}`;
+    const start = ownStart();
+    const stem = `${process.pid}.${randomBytes(6).toString('hex')}${start === undefined ? '' : `t${start}`}`;
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
         fs.mkdirSync(dir, { recursive: true });
@@ -90,6 +96,28 @@ export class ReaderFile {
 export class OtherReaders {
   constructor(private readonly dir: string) {}
 
+  /** pid + start of readers found alive, and when: /proc is read again after START_CHECK_MS. */
+  private checked = new Map<string, number>();
+
+  /**
+   * ownerAlive, reading a reader's /proc start time at most every START_CHECK_MS (a commit may
+   * list the directory thousands of times a second). A pid cannot change its start while it runs,
+   * so within that time a cached answer errs only by keeping a reader that just exited — pinning
+   * more, never less; `kill(pid, 0)` still runs every time.
+   */
+  private alive(pid: number, start: string | undefined): boolean {
+    if (start === undefined) return ownerAlive(pid, undefined);
+    const key = `${pid}t${start}`;
+    const at = this.checked.get(key);
+    const now = Date.now();
+    if (at !== undefined && now - at < START_CHECK_MS) return ownerAlive(pid, undefined);
+    const alive = ownerAlive(pid, start);
+    if (alive) this.checked.set(key, now);
+    else this.checked.delete(key);
+    if (this.checked.size > 1024) this.checked.clear();
+    return alive;
+  }
+
   /** Live registered readers at the last look. */
   count = 0;
 
@@ -111,7 +139,10 @@ export class OtherReaders {
       const pid = Number(parts[0]);
       const version = Number(parts[2]);
       if (!Number.isSafeInteger(pid) || !Number.isSafeInteger(version) || version < 0) continue;
-      if (pid !== process.pid && !processAlive(pid)) {
+      const start = /t(\d+)$/.exec(parts[1]!)?.[1];
+      // This process's own readers are alive — unless the start says an earlier process with the same pid left it.
+      const alive = pid === process.pid ? start === undefined || ownStart() === undefined || start === ownStart() : this.alive(pid, start);
+      if (!alive) {
         try {
           fs.unlinkSync(nodePath.join(this.dir, name));
           left--;

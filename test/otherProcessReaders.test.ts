@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { open } from '../src/index.js';
 import type { MapleStore } from '../src/index.js';
 import { readersDir } from '../storage/readerFiles.js';
+import { processStart } from '../storage/lockFile.js';
 import { privateBuild, tempDir } from './helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -90,7 +91,7 @@ describe('readers in other processes', () => {
     expect(await child.ready).toBe(`ready ${version} ${seen}`);
     const names = fs.readdirSync(readersDir(file));
     expect(names).toHaveLength(1);
-    expect(names[0]).toMatch(new RegExp(`^${child.pid}\\.[0-9a-f]+\\.${version}$`));
+    expect(names[0]).toMatch(new RegExp(`^${child.pid}\\.[0-9a-f]+(t\\d+)?\\.${version}$`));
 
     // Everything overwritten 30 times: without the registration the writer reuses the cells of
     // `version` from the second commit on (the child then sees ECORRUPT or different ranges).
@@ -120,7 +121,7 @@ describe('readers in other processes', () => {
     overwriteAll(store, 0);
     const seen = digest(store);
     const reader = open<Value>(file, { readOnly: true });
-    expect(fs.readdirSync(readersDir(file))).toEqual([expect.stringMatching(new RegExp(`^${process.pid}\\.[0-9a-f]+\\.${store.version}$`))]);
+    expect(fs.readdirSync(readersDir(file))).toEqual([expect.stringMatching(new RegExp(`^${process.pid}\\.[0-9a-f]+(t\\d+)?\\.${store.version}$`))]);
     for (let gen = 1; gen <= 20; gen++) overwriteAll(store, gen);
     expect(digest(reader)).toBe(seen);
     expect(store.stats().pendingBytes).toBeGreaterThan(0);
@@ -153,5 +154,48 @@ describe('readers in other processes', () => {
     expect(store.stats().pendingBytes).toBe(0);
     expect(fs.existsSync(readers)).toBe(false);
     store.close();
+  });
+
+  test('a reader whose pid now belongs to a later process is dropped; with its own start it holds', () => {
+    const file = dir.file('reused.maple');
+    const store = open<Value>(file, { sync: 'none' });
+    overwriteAll(store, 0);
+    const readers = readersDir(file);
+    // Live pids (the parent, this process) with start times they never had: left by earlier
+    // processes that had those pids.
+    const parent = process.ppid;
+    const parentStart = processStart(parent);
+    const ownStartTime = processStart(process.pid);
+    const wrong = (start: string | undefined): string => (start === undefined ? '1' : String(BigInt(start) + 1n));
+    fs.mkdirSync(readers);
+    fs.writeFileSync(path.join(readers, `${parent}.0123456789abt${wrong(parentStart)}.1`), '');
+    fs.writeFileSync(path.join(readers, `${process.pid}.0123456789abt${wrong(ownStartTime)}.1`), '');
+    overwriteAll(store, 1);
+    if (parentStart === undefined) {
+      // No /proc: a live pid is all that can be known, so both hold the space.
+      expect(store.stats().pendingBytes).toBeGreaterThan(0);
+      store.close();
+      return;
+    }
+    expect(fs.existsSync(readers)).toBe(false);
+    expect(store.stats().pendingBytes).toBe(0);
+    // The parent with its real start time holds the space.
+    fs.mkdirSync(readers);
+    fs.writeFileSync(path.join(readers, `${parent}.0123456789abt${parentStart}.1`), '');
+    overwriteAll(store, 2);
+    expect(store.stats().pendingBytes).toBeGreaterThan(0);
+    expect(store.stats().readOnlyReaders).toBe(1);
+    fs.rmSync(readers, { recursive: true });
+    store.close();
+  });
+
+  test('a read-only store registers with this process start time', () => {
+    const file = dir.file('named.maple');
+    open<Value>(file).close();
+    const reader = open<Value>(file, { readOnly: true });
+    const [name] = fs.readdirSync(readersDir(file));
+    const start = processStart(process.pid);
+    expect(name).toMatch(start === undefined ? new RegExp(`^${process.pid}\\.[0-9a-f]{12}\\.\\d+$`) : new RegExp(`^${process.pid}\\.[0-9a-f]{12}t${start}\\.\\d+$`));
+    reader.close();
   });
 });

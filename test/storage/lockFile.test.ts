@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MapleError } from '../../src/errors.js';
-import { WriterLock } from '../../storage/lockFile.js';
+import { WriterLock, ownerAlive, processStart, startOfStat } from '../../storage/lockFile.js';
 import { expectMapleError } from '../helpers.js';
 
 let dir: string;
@@ -48,12 +48,37 @@ function deadPid(): number {
 }
 
 describe('WriterLock', () => {
-  it('creates <path>.lock holding "pid startTimeMs"', () => {
+  it('creates <path>.lock holding "pid timeMs processStart"', () => {
     const lock = acquire();
     expect(lock.lockPath).toBe(`${storePath}.lock`);
-    const [pid, started] = fs.readFileSync(lock.lockPath, 'utf8').trim().split(' ');
+    const [pid, started, start, ...rest] = fs.readFileSync(lock.lockPath, 'utf8').trim().split(' ');
     expect(Number(pid)).toBe(process.pid);
     expect(Number.isInteger(Number(started))).toBe(true);
+    // The start time where /proc gives it (Linux), else nothing.
+    expect(start).toBe(processStart(process.pid));
+    expect(rest).toEqual([]);
+  });
+
+  it('takes over a lock whose pid now belongs to a process that started later', () => {
+    // The parent process is alive; a lock naming it with another start time was left by an
+    // earlier process that had the same pid.
+    const pid = process.ppid;
+    const start = processStart(pid);
+    fs.writeFileSync(`${storePath}.lock`, `${pid} ${Date.now() - 60_000} ${start === undefined ? '1' : String(BigInt(start) + 1n)}\n`);
+    if (start === undefined) {
+      // No /proc: a live pid is all that can be known, so the lock holds.
+      refusal(() => acquire());
+      return;
+    }
+    acquire();
+    expect(lockOwner()).toBe(process.pid);
+  });
+
+  it('refuses a lock whose live pid has the recorded start time', () => {
+    const pid = process.ppid;
+    fs.writeFileSync(`${storePath}.lock`, `${pid} ${Date.now()} ${processStart(pid) ?? ''}\n`);
+    expect(refusal(() => acquire()).message).toContain(`process ${pid}`);
+    expect(lockOwner()).toBe(pid);
   });
 
   it('a second acquire of the same path in this process is ELOCKED', () => {
@@ -129,5 +154,28 @@ describe('WriterLock', () => {
     // Once that process is gone its lock is stale and is taken over.
     acquire();
     expect(lockOwner()).toBe(process.pid);
+  });
+});
+
+describe('process start times', () => {
+  it('read field 22 of /proc/<pid>/stat, even when the command name holds spaces and parentheses', () => {
+    const tail = Array.from({ length: 30 }, (_, i) => String(i + 3)).join(' ');
+    // Fields 3.. are 3, 4, …: field 22 is "22".
+    expect(startOfStat(`123 (a) b (c)) ${tail}`)).toBe('22');
+    expect(startOfStat(`123 (plain) ${tail}`)).toBe('22');
+    expect(startOfStat('123 (short) S 1 2')).toBeUndefined();
+    expect(startOfStat('garbage')).toBeUndefined();
+    const own = processStart(process.pid);
+    if (fs.existsSync('/proc/self/stat')) expect(own).toBe(fs.readFileSync('/proc/self/stat', 'utf8').split(' ')[21]);
+    else expect(own).toBeUndefined();
+    expect(processStart(deadPid())).toBeUndefined();
+  });
+
+  it('a live pid is its recorded owner only with the same start (or none recorded)', () => {
+    const start = processStart(process.pid);
+    expect(ownerAlive(process.pid, undefined)).toBe(true);
+    expect(ownerAlive(process.pid, start)).toBe(true);
+    expect(ownerAlive(process.pid, '1')).toBe(start === undefined);
+    expect(ownerAlive(deadPid(), undefined)).toBe(false);
   });
 });
