@@ -1,6 +1,7 @@
 // Snapshot loads after writes (README, "What bounds maple"): µs per load through a snapshot, in
 // batches of 10,000, with between batches nothing, a rolled-back 1,000-store transaction, the
-// same followed by a full GC, or 27 MB of short-lived allocation and a full GC.
+// same followed by a full GC, 27 MB of short-lived allocation and a full GC, or 4, 8 or 16 MB of
+// short-lived allocation alone.
 //
 //   node --expose-gc dist/test/bench/probes/snapshotAfterWrites.js [ranges=1000000] [rounds=6]
 
@@ -36,7 +37,7 @@ try {
   };
   timeLoads(store, stabQueries(data, 1_000_000, 3));
   const snap = store.snapshot();
-  const modes = ['nothing', 'transaction', 'transaction + gc', '27 MB + gc'] as const;
+  const modes = ['nothing', 'transaction', 'transaction + gc', '27 MB + gc', '4 MB', '8 MB', '16 MB'] as const;
   const results = new Map<string, number[]>();
   for (let round = 0; round < rounds; round++) {
     for (const [m, mode] of modes.entries()) {
@@ -55,6 +56,7 @@ try {
           }
         }
         if (mode === '27 MB + gc') churn(27);
+        else if (mode.endsWith(' MB')) churn(Number.parseInt(mode, 10));
         if (mode.endsWith('gc')) gc();
         us += timeLoads(snap, q.subarray(t * 10_000, (t + 1) * 10_000));
       }
