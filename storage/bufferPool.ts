@@ -201,7 +201,7 @@ export class BufferPool {
     for (let i = 0; i < pages; i++) {
       const p = first + i;
       if (p === page || this.lookup(p) !== undefined) continue;
-      const f = this.neverUsedFrame();
+      const f = this.neverUsedFrame(true);
       if (f < 0) break;
       this.slab.set(buf.subarray(i * PAGE_BYTES, (i + 1) * PAGE_BYTES), f * PAGE_BYTES);
       this.install(f, p, FULL);
@@ -210,10 +210,13 @@ export class BufferPool {
     }
   }
 
-  /** The frame at the clock hand when it has never held a page (growing the pool if full and allowed), else −1. */
-  private neverUsedFrame(): number {
+  /**
+   * The frame at the clock hand, taken, when it has never held a page, else −1. With every frame
+   * in use, `grow` says whether to grow the pool (within its budget) rather than give up.
+   */
+  private neverUsedFrame(grow: boolean): number {
     if (this.resident >= this.frameCount) {
-      if (this.frameCount >= this.maxFrames) return -1;
+      if (!grow || this.frameCount >= this.maxFrames) return -1;
       this.grow();
     }
     const f = this.hand;
@@ -335,10 +338,9 @@ export class BufferPool {
   update(page: number, offsetInPage: number, bytes: Uint8Array): void {
     const frame = this.lookup(page);
     if (frame === undefined) {
-      if (offsetInPage !== 0 || bytes.length !== PAGE_BYTES || this.resident >= this.frameCount) return;
-      const f = this.hand;
-      if (this.pageOfFrame[f]! >= 0 || this.pins[f]! > 0) return;
-      this.hand = (f + 1) % this.frameCount;
+      if (offsetInPage !== 0 || bytes.length !== PAGE_BYTES) return;
+      const f = this.neverUsedFrame(false);
+      if (f < 0) return;
       this.slab.set(bytes, f * PAGE_BYTES);
       this.install(f, page, FULL);
       // Not referenced: written, not read; the first read marks it.
