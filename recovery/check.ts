@@ -16,15 +16,15 @@
  *  - space: every cell below the high-water mark is exactly one of reachable, pending or free —
  *    none twice, none leaked — and the allocated / pending totals in the commit record hold.
  */
-import { MapleError } from '../src/errors.js';
-import { MAX_INDEX } from '../src/limits.js';
-import { PENDING_KEYS_PER_COMMIT, pendingRuns } from '../storage/commit.js';
-import type { CommitRecord, TreeRoot } from '../storage/commitRecord.js';
-import { InlineSlot, INTERNAL_MIN, LEAF_MIN, PackedSlot, RecordSlot, corruptCell } from '../storage/node.js';
-import { isAllocatedMarker, slotCount } from '../storage/spaceMap.js';
-import { CELL_BASE } from '../storage/pageFile.js';
-import type { Pager } from '../storage/pager.js';
-import { loadCodec } from '../storage/structures.js';
+import { MapleError } from '../src/common/errors.js';
+import { MAX_INDEX } from '../src/common/limits.js';
+import { PENDING_KEYS_PER_COMMIT, pendingRuns } from '../storage/commit/commit.js';
+import type { CommitRecord, TreeRoot } from '../storage/format/commitRecord.js';
+import { InlineSlot, INTERNAL_MIN, LEAF_MIN, PackedSlot, RecordSlot, corruptCell } from '../storage/format/node.js';
+import { isAllocatedMarker, slotCount } from '../storage/commit/spaceMap.js';
+import { CELL_BASE } from '../storage/format/pageFile.js';
+import type { CellReader } from '../storage/io/cellReader.js';
+import { loadCodec } from '../storage/io/cellReader.js';
 
 const enum Owner {
   Free = 0,
@@ -49,7 +49,7 @@ interface TreeFacts {
   entries: Entry[];
 }
 
-export function checkStore(pager: Pager, rec: CommitRecord): void {
+export function checkStore(pager: CellReader, rec: CommitRecord): void {
   const hwm = rec.highWaterCell;
   const owner = new Uint8Array(hwm);
   const mark = (start: number, count: number, who: Owner, from: string): void => {
@@ -122,7 +122,7 @@ export function checkStore(pager: Pager, rec: CommitRecord): void {
 }
 
 function walkTree(
-  pager: Pager,
+  pager: CellReader,
   rec: CommitRecord,
   root: TreeRoot,
   who: Owner,

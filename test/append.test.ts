@@ -1,5 +1,5 @@
 /**
- * The append fast path (src/append.ts): stores beyond every stored key go straight into the
+ * The append fast path (src/tree/append.ts): stores beyond every stored key go straight into the
  * rightmost leaf of a transaction's own tree. Model-based: random transactions mixing sorted
  * appends (adjacent, with gaps, up to MAX_INDEX, by store and by insert), long runs of appends
  * that split leaves and internal nodes and grow the root, erases and clears near the end, stores
@@ -17,10 +17,10 @@ import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { appendPath } from '../src/append.js';
+import { appendPath } from '../src/tree/append.js';
 import { MAX_INDEX, MapleError, type MapleStore, open } from '../src/index.js';
-import type { WriteTxn } from '../src/txn.js';
-import { type MemNode, type Ref, NewValue } from '../storage/node.js';
+import type { WriteTxn } from '../src/api/txn.js';
+import { type MemNode, type Ref, NewValue } from '../storage/format/node.js';
 import { prng } from './helpers.js';
 import { RefError, type RefRange, Reference } from './reference.js';
 import { slotShape } from './slotShape.js';

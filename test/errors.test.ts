@@ -586,7 +586,7 @@ describe('ENOTSTORE', () => {
   test('a real store of an unknown format version', () => {
     newStore().close();
     const bad = Buffer.from(fs.readFileSync(file));
-    // Header layout documented in storage/pageFile.ts: u32 format version at byte 8, CRC-32 of
+    // Header layout documented in storage/format/pageFile.ts: u32 format version at byte 8, CRC-32 of
     // bytes 0..27 at byte 28. Keep the checksum valid so only the version is wrong.
     bad.writeUInt32LE(bad.readUInt32LE(8) + 100, 8);
     bad.writeUInt32LE(zlib.crc32(bad.subarray(0, 28)), 28);

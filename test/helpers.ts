@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { MapleError, type MapleErrorCode } from '../src/errors.js';
+import { MapleError, type MapleErrorCode } from '../src/common/errors.js';
 
 export function tempDir(prefix = 'maple-test-'): { dir: string; file: (name?: string) => string; cleanup: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));

@@ -1,5 +1,5 @@
 /**
- * Readers in other processes (storage/readerFiles.ts): a read-only store registers the version it
+ * Readers in other processes (storage/io/readerFiles.ts): a read-only store registers the version it
  * reads, and the writer keeps every cell of that version while it lives, wherever it runs. A child
  * process holds a read-only store while this process overwrites everything many times over; its
  * reads must stay exactly what it saw at open. Also: a reader in the writer's own process, and a
@@ -13,8 +13,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { open } from '../src/index.js';
 import type { MapleStore } from '../src/index.js';
-import { readersDir } from '../storage/readerFiles.js';
-import { processStart } from '../storage/lockFile.js';
+import { readersDir } from '../storage/io/readerFiles.js';
+import { processStart } from '../storage/io/lockFile.js';
 import { privateBuild, tempDir } from './helpers.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

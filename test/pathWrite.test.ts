@@ -1,5 +1,5 @@
 /**
- * The path update of the write path (src/tree.ts updatePath): once a write's rebuild comes down to
+ * The path update of the write path (src/tree/write.ts updatePath): once a write's rebuild comes down to
  * one node replacing one node, the levels above are copied (committed nodes) or changed in place
  * (the transaction's own) instead of rebuilt. The same seeded transactions of random stores,
  * clears, erases and allocations over committed stores of several heights run with the path
@@ -9,9 +9,9 @@
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, describe, expect, test } from 'vitest';
 import { type MapleStore, open } from '../src/index.js';
-import { pathWrite } from '../src/tree.js';
-import type { WriteTxn } from '../src/txn.js';
-import { type MemNode, type Ref } from '../storage/node.js';
+import { pathWrite } from '../src/tree/write.js';
+import type { WriteTxn } from '../src/api/txn.js';
+import { type MemNode, type Ref } from '../storage/format/node.js';
 import { prng, tempDir } from './helpers.js';
 import { slotShape } from './slotShape.js';
 

@@ -1,5 +1,5 @@
 /**
- * The buffer pool starts small and grows on misses (storage/bufferPool.ts), replacing its slab in
+ * The buffer pool starts small and grows on misses (storage/io/bufferPool.ts), replacing its slab in
  * the middle of reads. Every read path that keeps the slab in locals (the point lookup, the range
  * iterator, gap search, snapshots) must fetch it again after a miss: these tests open a store much
  * larger than the first slab, run only one kind of read from a fresh open until the pool has
@@ -7,8 +7,8 @@
  * against the reference model.
  */
 import { afterAll, describe, expect, test } from 'vitest';
-import { INITIAL_FRAMES, READ_AHEAD_PAGES } from '../storage/bufferPool.js';
-import { PAGE_BYTES } from '../storage/pageFile.js';
+import { INITIAL_FRAMES, READ_AHEAD_PAGES } from '../storage/io/bufferPool.js';
+import { PAGE_BYTES } from '../storage/format/pageFile.js';
 import { prng, tempDir } from './helpers.js';
 import { type MapleStore, openStore } from './openStore.js';
 import { Reference } from './reference.js';

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseMaps, parseMapsLine, readAllMaps, readProcessMaps } from '../src/procMaps.js';
+import { parseMaps, parseMapsLine, readAllMaps, readProcessMaps } from '../examples/vmas/procMaps.js';
 
 // A trimmed /proc/<pid>/maps of a real x86-64 process, with the awkward cases: padding before the
 // path, no path, a path with spaces, a deleted file, and the [vsyscall] page above 2^53.

@@ -1,5 +1,5 @@
 /**
- * The frame-direct read paths (src/rangeIterator.ts, fastEmptyArea in src/gaps.ts) against the
+ * The frame-direct read paths (src/read/frameRanges.ts, fastEmptyArea in src/tree/gaps.ts) against the
  * reference model: ranges / rangesRev / find / findRev / emptyArea / emptyAreaRev over random
  * multi-level stores (thousands of ranges, inline, packed and record values, holes, ranges at 0
  * and MAX_INDEX), through the store, a snapshot held across later commits, and transactions
@@ -14,9 +14,9 @@ import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, describe, expect, test } from 'vitest';
-import { HELD_LIMIT } from '../src/readers.js';
-import { NODE_LEAF, OFF_COUNT, OFF_LEAF_SLOTS, OFF_PIVOTS, nodeChecksumOk, nodeCommit, readU64 } from '../storage/node.js';
-import { CELL_BASE, CELL_BYTES } from '../storage/pageFile.js';
+import { HELD_LIMIT } from '../src/read/readerRegistry.js';
+import { NODE_LEAF, OFF_COUNT, OFF_LEAF_SLOTS, OFF_PIVOTS, nodeChecksumOk, nodeCommit, readU64 } from '../storage/format/node.js';
+import { CELL_BASE, CELL_BYTES } from '../storage/format/pageFile.js';
 import { expectMapleError, prng, tempDir } from './helpers.js';
 import { MAX_INDEX, MapleError, type MapleStore, type OpenOptions, openStore } from './openStore.js';
 import { MAX_SIZE, type RefRange, Reference } from './reference.js';

@@ -1,5 +1,5 @@
 /** White-box test helper: a plain, comparable description of a leaf slot. */
-import { InlineSlot, NewValue, PackedSlot, RecordSlot, type Slot } from '../storage/node.js';
+import { InlineSlot, NewValue, PackedSlot, RecordSlot, type Slot } from '../storage/format/node.js';
 
 export function slotShape(s: Slot | null | undefined): unknown {
   if (s === null || s === undefined) return null;

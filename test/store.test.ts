@@ -51,7 +51,7 @@ describe('space reuse', () => {
 
   test('single-store commits: 40,000 random overwrites of 20,000 ranges keep the file within 1.5x of its size after 4,000', () => {
     // One small value per commit would get a packed block of its own; the commit fills it with the
-    // values of the leaf it rewrites instead (gatherNeighbours in storage/commit.ts). Without that
+    // values of the leaf it rewrites instead (gatherNeighbours in storage/commit/commit.ts). Without that
     // the file grew 2.06× here.
     const t = temp();
     const s = open<{ id: number; gen: number }>(t.file(), { sync: 'none' });

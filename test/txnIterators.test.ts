@@ -1,5 +1,5 @@
 /**
- * Iterators of a write transaction (src/txn.ts TxnRanges): each yields the transaction's state when
+ * Iterators of a write transaction (src/api/txn.ts TxnRanges): each yields the transaction's state when
  * it was created, whatever the transaction writes while it is unfinished — as store iterators
  * yield their version. Random interleavings of writes and next() calls against the reference, on
  * a transaction that has not written yet (committed nodes) and on one that has (its own nodes,

@@ -6,8 +6,8 @@
  * leftover cells (carrying the same number, with valid checksums) as the new commit's.
  */
 import { describe, expect, it } from 'vitest';
-import { SimulatedDisk, type DiskEvent } from '../../recovery/simulatedDisk.js';
-import { PAGE_BYTES, RING_SLOTS } from '../../storage/pageFile.js';
+import { SimulatedDisk, type DiskEvent } from '../../recovery/testing/simulatedDisk.js';
+import { PAGE_BYTES, RING_SLOTS } from '../../storage/format/pageFile.js';
 import { openOn, readAll } from './crashRunner.js';
 
 const isRecordWrite = (e: DiskEvent) => e.kind === 'write' && e.positionBytes >= PAGE_BYTES && e.positionBytes < (1 + RING_SLOTS) * PAGE_BYTES;

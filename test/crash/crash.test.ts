@@ -8,7 +8,7 @@
  *   MAPLE_CRASH_REPRO=workload:event:mode:seed rerun one failing crash state
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { CRASH_MODES, SimulatedDisk, isSimulatedCrash, type CrashMode } from '../../recovery/simulatedDisk.js';
+import { CRASH_MODES, SimulatedDisk, isSimulatedCrash, type CrashMode } from '../../recovery/testing/simulatedDisk.js';
 import { CrashRunner, crashStateTarget, describeError, openOn, parseRepro, runStep, type RunOptions } from './crashRunner.js';
 import { allWorkloads, modelStates } from './workloads.js';
 

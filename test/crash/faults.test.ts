@@ -8,9 +8,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MapleError, open } from '../../src/index.js';
-import { FaultyIO, type FaultKind, type FaultRecord } from '../../recovery/faultyIO.js';
-import { SimulatedDisk, type CrashMode } from '../../recovery/simulatedDisk.js';
-import type { FileIO } from '../../storage/fileIO.js';
+import { FaultyIO, type FaultKind, type FaultRecord } from '../../recovery/testing/faultyIO.js';
+import { SimulatedDisk, type CrashMode } from '../../recovery/testing/simulatedDisk.js';
+import type { FileIO } from '../../storage/io/fileIO.js';
 import { describeError, readAll, runStep, type Store } from './crashRunner.js';
 import { RangeModel, diffRanges } from './rangeModel.js';
 import { bigValue, describeStep, modelStates, type Op, type Step } from './workloads.js';

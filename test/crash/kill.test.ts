@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { open } from '../../src/index.js';
-import { Prng } from '../../recovery/simulatedDisk.js';
+import { Prng } from '../../recovery/testing/simulatedDisk.js';
 import { privateBuild, tempDir } from '../helpers.js';
 import { describeError } from './crashRunner.js';
 import { sameValue, describeValue } from './rangeModel.js';

@@ -3,8 +3,8 @@
  * simulated disk may and may not leave after a power loss, and what the fault injector does.
  */
 import { describe, expect, it } from 'vitest';
-import { CRASH_MODES, Prng, SimulatedCrash, SimulatedDisk, isSimulatedCrash, type DiskEvent } from '../../recovery/simulatedDisk.js';
-import { FaultyIO } from '../../recovery/faultyIO.js';
+import { CRASH_MODES, Prng, SimulatedCrash, SimulatedDisk, isSimulatedCrash, type DiskEvent } from '../../recovery/testing/simulatedDisk.js';
+import { FaultyIO } from '../../recovery/testing/faultyIO.js';
 
 function bytes(n: number, fill: number): Uint8Array {
   return new Uint8Array(n).fill(fill);

@@ -1,9 +1,9 @@
 /** `maple recover --to-commit N` and `maple salvage FILE OUT`, driven through the CLI's main(). */
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
-import { main } from '../../src/cli.js';
+import { main } from '../../src/cli/main.js';
 import { open } from '../../src/index.js';
-import { CELL_BASE, CELL_BYTES } from '../../storage/pageFile.js';
+import { CELL_BASE, CELL_BYTES } from '../../storage/format/pageFile.js';
 import { tempDir } from '../helpers.js';
 
 const dirs: { cleanup: () => void }[] = [];

@@ -1,15 +1,15 @@
 /**
- * Unit tests of the buffer pool (storage/bufferPool.ts) over an in-memory file, with the smallest
+ * Unit tests of the buffer pool (storage/io/bufferPool.ts) over an in-memory file, with the smallest
  * pool (MIN_FRAMES = 16 frames) so eviction, the clock's second chance and pinning are easy to
  * drive page by page.
  */
 import { describe, expect, it } from 'vitest';
-import { MapleError } from '../../src/errors.js';
-import { BufferPool, INITIAL_FRAMES, INTERNAL_WEIGHT, MIN_FRAMES, READ_AHEAD_AFTER, READ_AHEAD_PAGES } from '../../storage/bufferPool.js';
-import type { FileIO } from '../../storage/fileIO.js';
-import { CELLS_PER_PAGE, CELL_BYTES, PAGE_BYTES } from '../../storage/pageFile.js';
-import { encodeNode, newInternal, newLeaf } from '../../storage/node.js';
-import { Pager } from '../../storage/pager.js';
+import { MapleError } from '../../src/common/errors.js';
+import { BufferPool, INITIAL_FRAMES, INTERNAL_WEIGHT, MIN_FRAMES, READ_AHEAD_AFTER, READ_AHEAD_PAGES } from '../../storage/io/bufferPool.js';
+import type { FileIO } from '../../storage/io/fileIO.js';
+import { CELLS_PER_PAGE, CELL_BYTES, PAGE_BYTES } from '../../storage/format/pageFile.js';
+import { encodeNode, newInternal, newLeaf } from '../../storage/format/node.js';
+import { CellReader } from '../../storage/io/cellReader.js';
 
 /** A growable in-memory file that counts reads per page (to tell hits from misses independently). */
 class MemFile implements FileIO {
@@ -484,7 +484,7 @@ describe('growth', () => {
       }
     }
     const pool = smallPool(file);
-    const pager = new Pager(file, pool);
+    const pager = new CellReader(file, pool);
     const visit = (page: number): void => {
       pager.verifiedNodeOffset(page * CELLS_PER_PAGE);
     };
@@ -514,7 +514,7 @@ describe('growth', () => {
       file.write(cell, p * PAGE_BYTES);
     }
     const pool = smallPool(file);
-    const pager = new Pager(file, pool);
+    const pager = new CellReader(file, pool);
     for (let p = 0; p < 15; p++) pool.frame(p); // plain page reads: referenced
     pager.verifiedNodeOffset(15 * CELLS_PER_PAGE); // page 15, a leaf read for the pager: cold
     // Page 16: the hand clears the reference bits of pages 0..14 and takes page 15's frame.

@@ -1,11 +1,11 @@
 /**
- * The JavaScript CRC-32 (storage/checksum.ts) against Node's zlib.crc32, which the file format is
+ * The JavaScript CRC-32 (src/common/checksum.ts) against Node's zlib.crc32, which the file format is
  * defined by: whole buffers, every split point of a cell, odd offsets and lengths, continuation
  * from a previous value.
  */
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { crc32 } from '../../storage/checksum.js';
+import { crc32 } from '../../src/common/checksum.js';
 import { prng } from '../helpers.js';
 
 function randomBytes(rand: () => number, n: number): Uint8Array {

@@ -1,9 +1,9 @@
 /**
- * Unit tests of commit records (storage/commitRecord.ts): a round trip of every field, and that
+ * Unit tests of commit records (storage/format/commitRecord.ts): a round trip of every field, and that
  * decodeCommitRecord turns any damage (a flipped byte anywhere, a short read) into "no record".
  */
 import { describe, expect, it } from 'vitest';
-import { COMMIT_RECORD_BYTES, FLAG_CELLS_DURABLE, decodeCommitRecord, encodeCommitRecord, type CommitRecord } from '../../storage/commitRecord.js';
+import { COMMIT_RECORD_BYTES, FLAG_CELLS_DURABLE, decodeCommitRecord, encodeCommitRecord, type CommitRecord } from '../../storage/format/commitRecord.js';
 
 /** Every field distinct and most above 2^32, so a swapped or truncated field shows. */
 function sample(): CommitRecord {

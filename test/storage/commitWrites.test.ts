@@ -1,12 +1,12 @@
 /**
- * How a commit writes its cells (storage/commit.ts): every new cell is encoded into one buffer
+ * How a commit writes its cells (storage/commit/commit.ts): every new cell is encoded into one buffer
  * shared between commits, cut into one write per contiguous run of cells, and small commits take
  * their cells as contiguously as the free list allows.
  */
 import { describe, expect, it } from 'vitest';
 import { open, type MapleStore } from '../../src/index.js';
-import { SimulatedDisk } from '../../recovery/simulatedDisk.js';
-import { PAGE_BYTES, RING_SLOTS } from '../../storage/pageFile.js';
+import { SimulatedDisk } from '../../recovery/testing/simulatedDisk.js';
+import { PAGE_BYTES, RING_SLOTS } from '../../storage/format/pageFile.js';
 import { prng } from '../helpers.js';
 
 type Model = Map<number, number>;

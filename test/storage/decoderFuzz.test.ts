@@ -8,8 +8,8 @@
  */
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { MapleError } from '../../src/errors.js';
-import { MAX_INDEX } from '../../src/limits.js';
+import { MapleError } from '../../src/common/errors.js';
+import { MAX_INDEX } from '../../src/common/limits.js';
 import {
   INTERNAL_SLOTS,
   InlineSlot,
@@ -26,10 +26,10 @@ import {
   newLeaf,
   type MemNode,
   type Slot,
-} from '../../storage/node.js';
-import { CELL_BASE, CELL_BYTES } from '../../storage/pageFile.js';
-import { BLOCK_ENTRIES_OFFSET, BLOCK_TYPE, PACK_MAX_BYTES, blockEntry, encodeBlock, packValues } from '../../storage/valueBlock.js';
-import { RECORD_HEADER_BYTES, RECORD_TYPE, encodeRecord, readRecordHeader, verifyRecord } from '../../storage/valueRecord.js';
+} from '../../storage/format/node.js';
+import { CELL_BASE, CELL_BYTES } from '../../storage/format/pageFile.js';
+import { BLOCK_ENTRIES_OFFSET, BLOCK_TYPE, PACK_MAX_BYTES, blockEntry, encodeBlock, packValues } from '../../storage/format/valueBlock.js';
+import { RECORD_HEADER_BYTES, RECORD_TYPE, encodeRecord, readRecordHeader, verifyRecord } from '../../storage/format/valueRecord.js';
 
 const ITERATIONS = 20_000;
 

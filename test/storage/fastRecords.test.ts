@@ -1,6 +1,6 @@
 /**
  * ValueCodec packs plain objects of a known shared structure with 32-bit integer values itself
- * (storage/valueCodec.ts packRecord). Its bytes must be exactly msgpackr's: the same values, in the
+ * (storage/format/valueCodec.ts packRecord). Its bytes must be exactly msgpackr's: the same values, in the
  * same order, go through a codec and through a Packr with the codec's options, and every encoding
  * is compared — integers at every encoding boundary and random ones, several shapes (more than
  * msgpackr shares), objects that are not records (strings, floats, large and negative numbers,
@@ -9,8 +9,8 @@
  */
 import { Packr } from 'msgpackr';
 import { afterEach, describe, expect, test } from 'vitest';
-import { InlineSlot, NewValue } from '../../storage/node.js';
-import { FAST_RECORDS, ValueCodec } from '../../storage/valueCodec.js';
+import { InlineSlot, NewValue } from '../../storage/format/node.js';
+import { FAST_RECORDS, ValueCodec } from '../../storage/format/valueCodec.js';
 import { prng } from '../helpers.js';
 
 function bytesOf(slot: unknown): number[] {

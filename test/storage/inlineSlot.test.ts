@@ -1,12 +1,12 @@
 /**
- * InlineSlot keeps a slot's eight bytes in two small-integer fields (storage/node.ts): every byte
+ * InlineSlot keeps a slot's eight bytes in two small-integer fields (storage/format/node.ts): every byte
  * pattern of every length must come back the same through bytes, lo/hi/length, an encoded cell and
  * a decoded one. Also the u64 fields (pivots, gaps) either side of 2^32, whose high half the
  * encoder writes only when it is not zero.
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_INDEX } from '../../src/limits.js';
-import { InlineSlot, NODE_BYTES, OFF_GAPS, OFF_LEAF_SLOTS, OFF_PIVOTS, decodeNode, encodeNode, newInternal, newLeaf, readU64 } from '../../storage/node.js';
+import { MAX_INDEX } from '../../src/common/limits.js';
+import { InlineSlot, NODE_BYTES, OFF_GAPS, OFF_LEAF_SLOTS, OFF_PIVOTS, decodeNode, encodeNode, newInternal, newLeaf, readU64 } from '../../storage/format/node.js';
 
 /** lo/hi as the slot's bytes 0..3 and 4..6, little-endian. */
 function halves(bytes: Uint8Array): { lo: number; hi: number } {

@@ -1,5 +1,5 @@
 /**
- * Unit tests of the writer lock (storage/lockFile.ts): one writer per path within this process,
+ * Unit tests of the writer lock (storage/io/lockFile.ts): one writer per path within this process,
  * refusal while another live process holds the lock, and takeover of a lock left by a dead one.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -7,8 +7,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MapleError } from '../../src/errors.js';
-import { WriterLock, ownerAlive, processStart, startOfStat } from '../../storage/lockFile.js';
+import { MapleError } from '../../src/common/errors.js';
+import { WriterLock, ownerAlive, processStart, startOfStat } from '../../storage/io/lockFile.js';
 import { expectMapleError } from '../helpers.js';
 
 let dir: string;

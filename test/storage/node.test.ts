@@ -1,12 +1,12 @@
 /**
- * Unit tests of the node cell codec (storage/node.ts): round trips of leaves and internal nodes,
+ * Unit tests of the node cell codec (storage/format/node.ts): round trips of leaves and internal nodes,
  * the FRESH flag, checksum coverage of every byte, structural refusals, and that the byte offsets
  * in the module's header comment are where the fields really are.
  */
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { MapleError } from '../../src/errors.js';
-import { MAX_INDEX } from '../../src/limits.js';
+import { MapleError } from '../../src/common/errors.js';
+import { MAX_INDEX } from '../../src/common/limits.js';
 import {
   FLAG_FRESH,
   INTERNAL_SLOTS,
@@ -40,8 +40,8 @@ import {
   readU64,
   type MemNode,
   type Slot,
-} from '../../storage/node.js';
-import { CELL_BASE } from '../../storage/pageFile.js';
+} from '../../storage/format/node.js';
+import { CELL_BASE } from '../../storage/format/pageFile.js';
 import { expectMapleError } from '../helpers.js';
 
 const TWO32 = 0x1_0000_0000;

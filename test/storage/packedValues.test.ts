@@ -4,17 +4,17 @@
  * the block, the inline / packed / record boundaries (7, 8, 224, 225 msgpack bytes) round trip and
  * survive reopening, and a snapshot keeps reading packed values that later commits overwrote.
  *
- * The file is inspected only through the documented cell formats (storage/node.ts,
- * storage/valueBlock.ts, storage/valueRecord.ts), to prove where a value really went.
+ * The file is inspected only through the documented cell formats (storage/format/node.ts,
+ * storage/format/valueBlock.ts, storage/format/valueRecord.ts), to prove where a value really went.
  */
 import * as fs from 'node:fs';
 import { Packr } from 'msgpackr';
 import { afterEach, describe, expect, test } from 'vitest';
 import { open, type MapleStore } from '../../src/index.js';
-import { LEAF_SLOTS, NODE_LEAF, OFF_COUNT, OFF_LEAF_SLOTS, SLOT_PACKED, nodeChecksumOk } from '../../storage/node.js';
-import { CELL_BASE, CELL_BYTES } from '../../storage/pageFile.js';
-import { BLOCK_TYPE, PACK_MAX_BYTES } from '../../storage/valueBlock.js';
-import { RECORD_HEADER_BYTES, RECORD_TYPE } from '../../storage/valueRecord.js';
+import { LEAF_SLOTS, NODE_LEAF, OFF_COUNT, OFF_LEAF_SLOTS, SLOT_PACKED, nodeChecksumOk } from '../../storage/format/node.js';
+import { CELL_BASE, CELL_BYTES } from '../../storage/format/pageFile.js';
+import { BLOCK_TYPE, PACK_MAX_BYTES } from '../../storage/format/valueBlock.js';
+import { RECORD_HEADER_BYTES, RECORD_TYPE } from '../../storage/format/valueRecord.js';
 import { tempDir } from '../helpers.js';
 
 const dirs: { cleanup: () => void }[] = [];
@@ -27,7 +27,7 @@ afterEach(() => {
   for (const d of dirs.splice(0)) d.cleanup();
 });
 
-/** The store's encoding with sharedStructures: false (storage/valueCodec.ts), to size values exactly; these tests look for those bytes in the file. */
+/** The store's encoding with sharedStructures: false (storage/format/valueCodec.ts), to size values exactly; these tests look for those bytes in the file. */
 const packr = new Packr({ useRecords: false, moreTypes: true });
 const msgpackBytes = (v: unknown) => packr.pack(v).length;
 

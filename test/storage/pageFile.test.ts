@@ -1,11 +1,11 @@
 /**
- * Unit tests of the page-file header (storage/pageFile.ts): encodeHeader → readHeader through an
+ * Unit tests of the page-file header (storage/format/pageFile.ts): encodeHeader → readHeader through an
  * in-memory FileIO, and the refusals: not a store (magic, version, geometry) vs a damaged header.
  */
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { MapleError } from '../../src/errors.js';
-import type { FileIO } from '../../storage/fileIO.js';
+import { MapleError } from '../../src/common/errors.js';
+import type { FileIO } from '../../storage/io/fileIO.js';
 import {
   CELL_BASE,
   CELL_BYTES,
@@ -18,7 +18,7 @@ import {
   encodeHeader,
   readHeader,
   ringSlotOffsetBytes,
-} from '../../storage/pageFile.js';
+} from '../../storage/format/pageFile.js';
 
 /** A read-mostly in-memory file: enough FileIO for readHeader. */
 class MemFile implements FileIO {

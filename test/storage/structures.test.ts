@@ -1,18 +1,18 @@
 /**
- * Shared record structures (storage/valueCodec.ts, storage/structures.ts): the table's format,
+ * Shared record structures (storage/format/valueCodec.ts, storage/format/structures.ts): the table's format,
  * values shrinking to inline size, the table surviving reopen and growing across commits, and a
  * damaged table refused as ECORRUPT naming its page.
  */
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
 import { open } from '../../src/index.js';
-import { decodeCommitRecord } from '../../storage/commitRecord.js';
-import { CELL_BYTES, PAGE_BYTES, RING_SLOTS, ringSlotOffsetBytes } from '../../storage/pageFile.js';
-import { decodeStructures, encodeStructures, readKeyLists } from '../../storage/structures.js';
+import { decodeCommitRecord } from '../../storage/format/commitRecord.js';
+import { CELL_BYTES, PAGE_BYTES, RING_SLOTS, ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
+import { decodeStructures, encodeStructures, readKeyLists } from '../../storage/format/structures.js';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
-import { ValueCodec } from '../../storage/valueCodec.js';
-import { InlineSlot, NewValue } from '../../storage/node.js';
+import { ValueCodec } from '../../storage/format/valueCodec.js';
+import { InlineSlot, NewValue } from '../../storage/format/node.js';
 import { expectMapleError, tempDir } from '../helpers.js';
 
 const dirs: { cleanup: () => void }[] = [];

@@ -1,15 +1,15 @@
 /**
- * Unit tests of packed value blocks (storage/valueBlock.ts): packing in order without overflowing
+ * Unit tests of packed value blocks (storage/format/valueBlock.ts): packing in order without overflowing
  * a block, encode/blockEntry round trips for every entry size, the byte layout of the module's
  * header comment (u8 length, 7-byte u56 key, msgpack bytes), keys and blockEntries, and refusals (a flipped byte, a commit newer than the version read, an offset
  * outside the entries).
  */
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { MapleError } from '../../src/errors.js';
-import { NewValue, nodeChecksumOk } from '../../storage/node.js';
-import { CELL_BASE, CELL_BYTES } from '../../storage/pageFile.js';
-import { BLOCK_ENTRIES_OFFSET, BLOCK_TYPE, PACK_MAX_BYTES, type Block, blockEntries, blockEntry, encodeBlock, packValues } from '../../storage/valueBlock.js';
+import { MapleError } from '../../src/common/errors.js';
+import { NewValue, nodeChecksumOk } from '../../storage/format/node.js';
+import { CELL_BASE, CELL_BYTES } from '../../storage/format/pageFile.js';
+import { BLOCK_ENTRIES_OFFSET, BLOCK_TYPE, PACK_MAX_BYTES, type Block, blockEntries, blockEntry, encodeBlock, packValues } from '../../storage/format/valueBlock.js';
 import { expectMapleError } from '../helpers.js';
 
 /** Where entries must end: the nonce starts at 248. */

@@ -1,13 +1,13 @@
 /**
- * Unit tests of value records (storage/valueRecord.ts): round trips across the one-cell boundary
+ * Unit tests of value records (storage/format/valueRecord.ts): round trips across the one-cell boundary
  * (232 payload bytes fill one cell exactly
  * after the 24-byte header), cell counts, corruption and the length limit.
  */
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { MapleError } from '../../src/errors.js';
-import { CELL_BYTES } from '../../storage/pageFile.js';
-import { MAX_VALUE_BYTES, RECORD_HEADER_BYTES, RECORD_TYPE, encodeRecord, readRecordHeader, recordCells, verifyRecord } from '../../storage/valueRecord.js';
+import { MapleError } from '../../src/common/errors.js';
+import { CELL_BYTES } from '../../storage/format/pageFile.js';
+import { MAX_VALUE_BYTES, RECORD_HEADER_BYTES, RECORD_TYPE, encodeRecord, readRecordHeader, recordCells, verifyRecord } from '../../storage/format/valueRecord.js';
 import { expectMapleError } from '../helpers.js';
 
 function payload(lengthBytes: number, seed = 1): Uint8Array {

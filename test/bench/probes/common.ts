@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { open } from '../../../src/index.js';
-import { type FileIO, NodeFileIO } from '../../../storage/fileIO.js';
+import { type FileIO, NodeFileIO } from '../../../storage/io/fileIO.js';
 import { type RangeData, generateRanges } from '../data.js';
 
 export interface Timed {

@@ -1,0 +1,166 @@
+/**
+ * Offline repair tools (bbolt's `surgery revert-meta-page`, SQLite's `.recover`):
+ *
+ *  - rollBack(path, commit): make an older commit in the ring the newest again. It is accepted
+ *    only if that version's cells validate and the full checker passes on it — cells a later
+ *    commit reused would carry a newer commit number and fail — and is written as a new commit
+ *    record (a fresh number, nothing else written), so the file is never edited in place.
+ *  - salvage(path, out): copy every range that can still be read, from the newest commit record
+ *    whose root is readable, into a new store; unreadable subtrees and values are skipped and
+ *    counted.
+ */
+import { checkStore } from '../check.js';
+import { readRing, validateCommit } from '../recover.js';
+import { MapleError } from '../../src/common/errors.js';
+import { MAX_INDEX } from '../../src/common/limits.js';
+import { open } from '../../src/api/store.js';
+import { BufferPool } from '../../storage/io/bufferPool.js';
+import { type CommitRecord, FLAG_CELLS_DURABLE, encodeCommitRecord } from '../../storage/format/commitRecord.js';
+import { NodeFileIO } from '../../storage/io/fileIO.js';
+import { WriterLock } from '../../storage/io/lockFile.js';
+import { type Ref, InlineSlot, NewValue, PackedSlot, nodeCommit, nodeNonce, pointerIsFresh } from '../../storage/format/node.js';
+import { CELL_BYTES } from '../../storage/format/pageFile.js';
+import { readRecordHeader } from '../../storage/format/valueRecord.js';
+import { PAGE_BYTES, readHeader, ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
+import { CellReader } from '../../storage/io/cellReader.js';
+import { loadCodec } from '../../storage/io/cellReader.js';
+import { ValueCodec } from '../../storage/format/valueCodec.js';
+
+const SURGERY_CACHE_BYTES = 16 * 1024 * 1024;
+
+export interface RollBackResult {
+  from: number;
+  to: number;
+  /** The commit number the rolled-back version now has. */
+  newCommit: number;
+}
+
+export function rollBack(path: string, toCommit: number): RollBackResult {
+  const lock = WriterLock.acquire(path);
+  const io = new NodeFileIO(path, 'r+');
+  try {
+    readHeader(io, path);
+    const ring = readRing(io);
+    const newest = ring[0];
+    const target = ring.find((r) => r.rec.commit === toCommit);
+    if (!newest || !target) {
+      throw new MapleError('EINVAL', `commit ${toCommit} is not in the commit ring of ${path}; it holds ${ring.map((r) => r.rec.commit).join(', ') || 'no valid record'}`);
+    }
+    const pool = new BufferPool(io, SURGERY_CACHE_BYTES);
+    if (!validateCommit(io, pool, target.rec, { cells: 0 })) {
+      throw new MapleError('ECORRUPT', `commit ${toCommit} of ${path} does not validate: its cells were lost or overwritten`);
+    }
+    checkStore(new CellReader(io, pool), target.rec);
+    let highest = 0;
+    for (const { rec } of ring) highest = Math.max(highest, rec.commit, rec.highestCommit);
+    const rec: CommitRecord = { ...target.rec, commit: highest + 1, highestCommit: highest + 1, flags: FLAG_CELLS_DURABLE };
+    rec.main = { ...rec.main, fresh: false };
+    rec.space = { ...rec.space, fresh: false };
+    rec.pending = { ...rec.pending, fresh: false };
+    rec.structures = { ...rec.structures, fresh: false };
+    // A slot holding neither the newest record nor the target: if this write tears, both remain.
+    let slot = 0;
+    while (slot === newest.slot || slot === target.slot) slot++;
+    const page = new Uint8Array(PAGE_BYTES);
+    page.set(encodeCommitRecord(rec));
+    io.write(page, ringSlotOffsetBytes(slot));
+    io.sync();
+    return { from: newest.rec.commit, to: toCommit, newCommit: rec.commit };
+  } finally {
+    io.close();
+    lock.release();
+  }
+}
+
+export interface SalvageResult {
+  commit: number;
+  ranges: number;
+  skippedNodes: number;
+  skippedValues: number;
+}
+
+export function salvage(path: string, outPath: string): SalvageResult {
+  const io = new NodeFileIO(path, 'r');
+  try {
+    readHeader(io, path);
+    const pool = new BufferPool(io, SURGERY_CACHE_BYTES);
+    const pager = new CellReader(io, pool);
+    const ring = readRing(io);
+    if (ring.length === 0) throw new MapleError('ECORRUPT', `${path}: no commit record has a valid checksum; nothing to salvage from`);
+    // The newest record, read cell by cell: damaged cells are skipped, and a cell its parent
+    // marks as written by that commit must carry the commit's number and nonce (a torn commit's
+    // stale cells are skipped too, never copied).
+    const chosen = ring[0]!;
+    const version = chosen.rec.commit;
+    const nonce = chosen.rec.nonce;
+    const ownCell = (cell: number): boolean => {
+      const at = pager.verifiedNodeOffset(cell);
+      const bytes = pool.slab.subarray(at, at + CELL_BYTES);
+      return nodeCommit(bytes) === version && nodeNonce(bytes) === nonce;
+    };
+    // Values that use shared structures need the table; without it only those are skipped.
+    let codec: ValueCodec;
+    try {
+      const table = chosen.rec.structures;
+      if (table.fresh && table.cell !== 0 && readRecordHeader(pager.recordBytesRaw(table.cell), table.cell).nonce !== nonce) throw new Error('stale table');
+      codec = loadCodec(pager, table, version, true);
+    } catch {
+      codec = new ValueCodec();
+    }
+    const result: SalvageResult = { commit: version, ranges: 0, skippedNodes: 0, skippedValues: 0 };
+    const out = open(outPath, { sync: 'full' });
+    try {
+      out.transaction((tx) => {
+        const walk = (ref: Ref, min: number, max: number, depth: number, fresh: boolean): void => {
+          let node;
+          let raw: Uint8Array;
+          try {
+            node = pager.node(ref, max, version);
+            if (fresh && !ownCell(ref as number)) throw new Error('stale cell under a fresh pointer');
+            const at = pager.verifiedNodeOffset(ref as number);
+            raw = pool.slab.slice(at, at + CELL_BYTES);
+          } catch {
+            result.skippedNodes++;
+            return;
+          }
+          let lo = min;
+          for (let i = 0; i < node.lasts.length; i++) {
+            const hi = node.lasts[i]!;
+            if (node.leaf) {
+              const slot = node.slots[i] ?? null;
+              if (slot !== null) {
+                try {
+                  if (pointerIsFresh(raw, true, i)) {
+                    const cell = (slot as { cell: number }).cell;
+                    if (slot instanceof PackedSlot ? !ownCell(cell) : readRecordHeader(pager.recordBytesRaw(cell), cell).nonce !== nonce) {
+                      throw new Error('stale value under a fresh pointer');
+                    }
+                  }
+                  const bytes =
+                    slot instanceof InlineSlot || slot instanceof NewValue
+                      ? slot.bytes
+                      : slot instanceof PackedSlot
+                        ? pager.packedBytes(slot.cell, slot.offset, version)
+                        : pager.recordBytes(slot.cell, version);
+                  tx.store(lo, hi, codec.decode(bytes));
+                  result.ranges++;
+                } catch {
+                  result.skippedValues++;
+                }
+              }
+            } else if (depth < 64) {
+              walk(node.children[i]!, lo, hi, depth + 1, pointerIsFresh(raw, false, i));
+            }
+            lo = hi + 1;
+          }
+        };
+        if (chosen.rec.main.cell !== 0) walk(chosen.rec.main.cell, 0, MAX_INDEX, 0, chosen.rec.main.fresh);
+      });
+    } finally {
+      out.close();
+    }
+    return result;
+  } finally {
+    io.close();
+  }
+}

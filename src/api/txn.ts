@@ -1,0 +1,226 @@
+/**
+ * A write transaction: copy-on-write changes to a private version of the tree. Reads see the
+ * transaction's own writes; nothing reaches the file until the store commits it, and a throw
+ * from the transaction's function discards it whole.
+ */
+import { type MemNode, type Ref, type Slot, newValuesCreated } from '../../storage/format/node.js';
+import type { CellReader } from '../../storage/io/cellReader.js';
+import type { CellRun } from '../../storage/commit/spaceMap.js';
+import { checkIndex, checkRange, checkSize } from './args.js';
+import { MapleError } from '../common/errors.js';
+import { findFirst, lookup } from '../tree/walk.js';
+import { type ReadView, ReadViewBase, checkArea } from './readView.js';
+import { appendRange } from '../tree/append.js';
+import { type TreeState, type WriteSink, writeRange } from '../tree/write.js';
+import { type Range, TreeReader } from '../read/treeReader.js';
+
+export interface WriteTxn<V> extends ReadView<V> {
+  store(first: number, last: number, value: V): void;
+  insert(first: number, last: number, value: V): void;
+  erase(index: number): V | undefined;
+  clear(first: number, last: number): void;
+  allocRange(size: number, min: number, max: number, value: V): number;
+  allocRangeRev(size: number, min: number, max: number, value: V): number;
+}
+
+export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, WriteSink {
+  readonly tree: TreeState;
+  readonly frees: CellRun[] = [];
+  /** Changes to the reference counts of packed value blocks, by block cell. */
+  readonly packedDeltas = new Map<number, number>();
+  changed = false;
+  private active = true;
+  /** Unfinished iterators of this transaction (detachIterators). */
+  private iterators: Set<TxnRanges<V>> | null = null;
+
+  /** newValuesCreated when the transaction began (storage/format/node.ts). */
+  readonly newValueMark = newValuesCreated;
+
+  constructor(private readonly pager: CellReader, base: TreeState, private readonly baseVersion: number) {
+    super();
+    this.tree = { ...base };
+  }
+
+  /** The version this transaction will commit as, once it does. */
+  get version(): number {
+    this.reader();
+    return this.baseVersion;
+  }
+
+  end(): void {
+    this.active = false;
+  }
+
+  // WriteSink
+  node(ref: Ref, max: number): MemNode {
+    return this.pager.node(ref, max, this.baseVersion);
+  }
+  freeNode(cell: number): void {
+    this.frees.push({ start: cell, count: 1 });
+  }
+  dropNew(): void {}
+  freeRecord(cell: number): void {
+    this.frees.push({ start: cell, count: this.pager.recordCellCount(cell) });
+  }
+  recordBytes(cell: number): Uint8Array {
+    return this.pager.recordBytes(cell, this.baseVersion).slice();
+  }
+  refPacked(cell: number, delta: number): void {
+    const n = (this.packedDeltas.get(cell) ?? 0) + delta;
+    if (n === 0) this.packedDeltas.delete(cell);
+    else this.packedDeltas.set(cell, n);
+  }
+
+  /** Writes check this instead of building a reader they would not use. */
+  private live(): void {
+    if (!this.active) throw new MapleError('ECLOSED', 'the transaction has ended; use the store, or a new transaction');
+  }
+
+  protected reader(): TreeReader {
+    this.live();
+    return new TreeReader(this.pager, { ...this.tree }, this.baseVersion);
+  }
+
+  protected iterator(reader: TreeReader, from: number, to: number, reverse: boolean): IterableIterator<Range<V>> {
+    const it = new TxnRanges<V>(this, reader.ranges(from, to, reverse) as Iterator<Range<V>>);
+    (this.iterators ??= new Set()).add(it);
+    return it;
+  }
+
+  /** @internal an iterator of this transaction finished */
+  dropIterator(it: TxnRanges<V>): void {
+    this.iterators?.delete(it);
+  }
+
+  /** @internal ECLOSED once the transaction has ended */
+  checkLive(): void {
+    this.live();
+  }
+
+  /**
+   * Before a write: the transaction changes its own nodes in place, so an unfinished iterator reads
+   * the rest of its range now — it yields the transaction's state when it was created, as store
+   * iterators yield their version (a write during iteration costs a copy of what is left).
+   */
+  private detachIterators(): void {
+    const its = this.iterators;
+    if (its === null || its.size === 0) return;
+    for (const it of its) it.materialize();
+    its.clear();
+  }
+
+  private write(first: number, last: number, slot: Slot | null): void {
+    this.detachIterators();
+    writeRange(this, this.tree, first, last, slot);
+    this.changed = true;
+  }
+
+  store(first: number, last: number, value: V): void {
+    this.live();
+    checkRange(first, last);
+    this.write(first, last, this.pager.codec.encode(value));
+  }
+
+  insert(first: number, last: number, value: V): void {
+    this.live();
+    checkRange(first, last);
+    const slot = this.pager.codec.encode(value);
+    this.detachIterators();
+    // Beyond every stored key nothing can overlap: the append path needs no search.
+    if (appendRange(this.tree, first, last, slot)) {
+      this.changed = true;
+      return;
+    }
+    const hit = findFirst(this, this.tree, first, last, false);
+    if (hit) throw new MapleError('EEXIST', `[${first}, ${last}] overlaps the stored range [${hit.first}, ${hit.last}]`);
+    this.write(first, last, slot);
+  }
+
+  erase(index: number): V | undefined {
+    const r = this.reader();
+    checkIndex('index', index);
+    const hit = lookup(this, this.tree, index);
+    if (!hit) return undefined;
+    const value = r.value(hit.slot) as V;
+    this.write(hit.first, hit.last, null);
+    return value;
+  }
+
+  clear(first: number, last: number): void {
+    this.live();
+    checkRange(first, last);
+    this.write(first, last, null);
+  }
+
+  allocRange(size: number, min: number, max: number, value: V): number {
+    return this.alloc(size, min, max, value, false);
+  }
+
+  allocRangeRev(size: number, min: number, max: number, value: V): number {
+    return this.alloc(size, min, max, value, true);
+  }
+
+  private alloc(size: number, min: number, max: number, value: V, reverse: boolean): number {
+    const r = this.reader();
+    checkSize(size);
+    checkArea(min, max, size);
+    const slot = this.pager.codec.encode(value);
+    const start = r.emptyArea(min, max, size, reverse);
+    if (start === undefined) throw new MapleError('EBUSY', `no empty area of size ${size} in [${min}, ${max}]`);
+    this.write(start, start + size - 1, slot);
+    return start;
+  }
+}
+
+/**
+ * A transaction's range iterator: it yields the transaction's state when it was created. Until
+ * the transaction next writes, it walks the tree; the write first makes it read the rest of its
+ * range into a list. Using it after the transaction has ended is ECLOSED, like any read of it.
+ */
+class TxnRanges<V> implements IterableIterator<Range<V>> {
+  private rest: Range<V>[] | null = null;
+  private at = 0;
+  private finished = false;
+
+  constructor(
+    private readonly txn: WriteTxnImpl<V>,
+    private readonly inner: Iterator<Range<V>>,
+  ) {}
+
+  [Symbol.iterator](): IterableIterator<Range<V>> {
+    return this;
+  }
+
+  next(): IteratorResult<Range<V>> {
+    if (this.finished) return { value: undefined, done: true };
+    this.txn.checkLive();
+    const rest = this.rest;
+    if (rest !== null) {
+      if (this.at < rest.length) return { value: rest[this.at++]!, done: false };
+      return this.finish();
+    }
+    const r = this.inner.next();
+    return r.done ? this.finish() : r;
+  }
+
+  return(value?: unknown): IteratorResult<Range<V>> {
+    if (!this.finished && this.rest === null) this.inner.return?.();
+    this.finish();
+    return { value: value as Range<V>, done: true };
+  }
+
+  /** Reads everything still to come (called before the transaction writes). */
+  materialize(): void {
+    const rest: Range<V>[] = [];
+    for (let r = this.inner.next(); !r.done; r = this.inner.next()) rest.push(r.value);
+    this.rest = rest;
+    this.at = 0;
+  }
+
+  private finish(): IteratorResult<Range<V>> {
+    this.finished = true;
+    this.rest = null;
+    this.txn.dropIterator(this);
+    return { value: undefined, done: true };
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * The read hot path: a point lookup on a committed version, reading node fields straight out of
+ * buffer-pool frames — no object per visited node. Offsets are those of storage/format/node.ts.
+ */
+import { corruptCell, MAX_INLINE_BYTES, NODE_LEAF, OFF_CHILDREN, OFF_COMMIT, OFF_COUNT, OFF_LEAF_SLOTS, OFF_PIVOTS, OFF_TYPE, SLOT_PACKED, SLOT_RECORD } from '../../storage/format/node.js';
+import { CELL_BYTES, CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, PAGE_BYTES } from '../../storage/format/pageFile.js';
+import type { CellReader } from '../../storage/io/cellReader.js';
+import { MAX_INDEX } from '../common/limits.js';
+
+const TWO32 = 0x1_0000_0000;
+
+/** Where a lookup landed: reused between calls, so a lookup allocates nothing itself. */
+export class Hit {
+  first = 0;
+  last = 0;
+  /** Slab offset of the slot's 8 bytes. */
+  slotOffset = 0;
+  tag = 0;
+  /** The leaf's cell. */
+  cell = 0;
+}
+
+/** Finds the non-empty slot holding `index` in the committed tree at `rootCell`; false if empty. */
+export function fastLookup(pager: CellReader, rootCell: number, height: number, version: number, index: number, hit: Hit): boolean {
+  const pool = pager.pool;
+  let cell = rootCell;
+  let min = 0;
+  let max = MAX_INDEX;
+  for (let depth = 0; depth < height; depth++) {
+    // A resident, already verified node is the common case: no call into the pager for it.
+    const inPage = cell & (CELLS_PER_PAGE - 1);
+    const frame = pool.verifiedFrame(cell >>> CELLS_PER_PAGE_SHIFT, inPage);
+    // The leaf level reads only the leaf's cell on a miss (a random load's leaf page is rarely
+    // wanted again).
+    const off = frame >= 0 ? frame * PAGE_BYTES + inPage * CELL_BYTES : depth === height - 1 ? pager.verifiedLeafOffset(cell) : pager.verifiedNodeOffset(cell);
+    // Fetched after the read: a miss may have grown the pool (a new slab).
+    const slab = pool.slab;
+    const u32 = pool.words;
+    const w = off >>> 2;
+    const commit = u32[w + (OFF_COMMIT >>> 2)]! + u32[w + (OFF_COMMIT >>> 2) + 1]! * TWO32;
+    if (commit > version) throw corruptCell(cell, `written by commit ${commit}, newer than the version ${version} being read`);
+    const count = slab[off + OFF_COUNT]!;
+    const p = w + (OFF_PIVOTS >>> 2);
+    // Slot i covers (pivot i−1, pivot i]: the scan keeps the pivot before the one it stops at, so
+    // the slot's bounds cost no second read.
+    const last = count - 1;
+    let i = 0;
+    let prev = 0;
+    let hi = max;
+    for (; i < last; i++) {
+      const pivot = u32[p + 2 * i]! + u32[p + 2 * i + 1]! * TWO32;
+      if (pivot >= index) {
+        hi = pivot;
+        break;
+      }
+      prev = pivot;
+    }
+    const lo = i === 0 ? min : prev + 1;
+    if (slab[off + OFF_TYPE] === NODE_LEAF) {
+      if (depth !== height - 1) throw corruptCell(cell, `leaf at depth ${depth} of a tree of height ${height}`);
+      const s = off + OFF_LEAF_SLOTS + 8 * i;
+      const tag = slab[s + 7]!;
+      if (tag === 0) return false;
+      if (tag > MAX_INLINE_BYTES && tag !== SLOT_RECORD && tag !== SLOT_PACKED) throw corruptCell(cell, `unknown slot tag ${tag}`);
+      hit.first = lo;
+      hit.last = hi;
+      hit.slotOffset = s;
+      hit.tag = tag;
+      hit.cell = cell;
+      return true;
+    }
+    cell = u32[w + (OFF_CHILDREN >>> 2) + 2 * i]!;
+    min = lo;
+    max = hi;
+  }
+  throw corruptCell(rootCell, `no leaf within the tree's height ${height}`);
+}
+
+function where(cell: number): string {
+  return `cell ${cell} (page ${Math.floor(cell / 16)})`;
+}
+
+/**
+ * The value of the non-empty leaf slot at slab offset `s` (tag `tag`) of leaf `cell`. Reading a
+ * record or packed block may evict frames: callers read everything else of the leaf first.
+ */
+export function slotValue(pager: CellReader, version: number, s: number, tag: number, cell: number): unknown {
+  const slab = pager.pool.slab;
+  if (tag <= MAX_INLINE_BYTES) return pager.codec.decodeAt(slab, s, s + tag, cell);
+  if (tag !== SLOT_RECORD && tag !== SLOT_PACKED) throw corruptCell(cell, `unknown slot tag ${tag}`);
+  const target = (slab[s]! | (slab[s + 1]! << 8) | (slab[s + 2]! << 16)) + slab[s + 3]! * 0x100_0000;
+  if (tag === SLOT_PACKED) return pager.codec.decode(pager.packedBytes(target, slab[s + 5]!, version), where(target));
+  return pager.codec.decode(pager.recordBytes(target, version), where(target));
+}

@@ -1,0 +1,203 @@
+/**
+ * Range iteration on a committed version, straight from buffer-pool frames (the iterating
+ * counterpart of src/read/frameLookup.ts): no decoded node objects, no generators. The walk keeps its
+ * path explicitly — per level the node's cell, the next slot to visit and the node's bounds — as
+ * plain numbers, and finds a cell's frame again whenever the pool may have moved it: between two
+ * next() calls (and while a value record is read) any frame may be evicted, but a cell's content
+ * is immutable while its version is read, so only its frame can change.
+ *
+ * Each node is checked as it is entered, as pager.node() does: checksum (once per page load),
+ * type, slot count, commit number not newer than the version read, and leaves exactly at the
+ * tree's height; every visited slot's bounds must ascend. Values decode lazily, one per next().
+ */
+import { corruptCell, INTERNAL_SLOTS, LEAF_SLOTS, NODE_INTERNAL, NODE_LEAF, OFF_CHILDREN, OFF_COMMIT, OFF_COUNT, OFF_LEAF_SLOTS, OFF_TYPE } from '../../storage/format/node.js';
+import type { CellReader } from '../../storage/io/cellReader.js';
+import { slotValue } from './frameLookup.js';
+import { MAX_INDEX } from '../common/limits.js';
+import type { HeldReader, ReaderRegistry, ReaderToken } from './readerRegistry.js';
+
+export interface Range<V> {
+  readonly first: number;
+  readonly last: number;
+  readonly value: V;
+}
+
+const TWO32 = 0x1_0000_0000;
+/** Pivots start at byte 16 = word 4. */
+const PIVOT_WORD = 4;
+/**
+ * Path entries per level: cell, next slot, node min, node max, and the cell's slab offset with the
+ * pool's miss count when it was found. The buffer pool gives a frame to another page only in
+ * frame() on a miss, which it counts, so the offset holds while the count is unchanged (and a cell
+ * of a version being read is never rewritten, so its frame's bytes and checksum mark stay good).
+ */
+const STRIDE = 6;
+
+/** The generators' shared prototype, so these iterators behave like the generators they replace. */
+const IteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())) as object;
+
+/**
+ * Every non-empty range of the committed tree at `root` intersecting [from, to], ascending (or
+ * descending with `reverse`). `check`, when given, runs before every step and may throw (a closed
+ * store or snapshot); the iterator then finishes. When registered with a ReaderRegistry (as a
+ * HeldReader) it releases its hold once finished: exhausted, returned, or thrown.
+ */
+export class FrameRanges implements IterableIterator<Range<unknown>>, HeldReader {
+  /** Cell, next slot, min, max for each level from the root down to `depth`. */
+  private readonly path: number[];
+  /** Level being visited; −1 before the first step, −2 once finished. */
+  private depth = -1;
+  // HeldReader: see src/read/readerRegistry.ts.
+  holdIndex = -1;
+  holdToken: ReaderToken | null = null;
+  registry: ReaderRegistry | null = null;
+
+  constructor(
+    private readonly pager: CellReader,
+    private readonly root: number | null,
+    private readonly height: number,
+    readonly version: number,
+    private readonly from: number,
+    private readonly to: number,
+    private readonly reverse: boolean,
+    private readonly check: (() => void) | null,
+  ) {
+    this.path = new Array(STRIDE * height);
+  }
+
+  [Symbol.iterator](): this {
+    return this;
+  }
+
+  next(): IteratorResult<Range<unknown>> {
+    if (this.depth === -2) return { value: undefined, done: true };
+    let range: Range<unknown> | null;
+    try {
+      if (this.check !== null) this.check();
+      range = this.step();
+    } catch (err) {
+      this.finish();
+      throw err;
+    }
+    if (range === null) {
+      this.finish();
+      return { value: undefined, done: true };
+    }
+    return { value: range, done: false };
+  }
+
+  return(value?: unknown): IteratorResult<Range<unknown>> {
+    this.finish();
+    return { value: value as Range<unknown>, done: true };
+  }
+
+  throw(err?: unknown): IteratorResult<Range<unknown>> {
+    this.finish();
+    throw err;
+  }
+
+  private finish(): void {
+    this.depth = -2;
+    if (this.registry !== null) {
+      this.registry.releaseHeld(this);
+      this.registry = null;
+    }
+  }
+
+  /** The next range, or null when there is none. */
+  private step(): Range<unknown> | null {
+    if (this.depth === -1) {
+      if (this.root === null || this.from > this.to) return null;
+      this.enter(this.root, 0, 0, MAX_INDEX);
+    }
+    const pager = this.pager;
+    const pool = pager.pool;
+    const path = this.path;
+    const from = this.from;
+    const to = this.to;
+    const reverse = this.reverse;
+    const leafDepth = this.height - 1;
+    while (this.depth >= 0) {
+      const d = this.depth;
+      const at = d * STRIDE;
+      const cell = path[at]!;
+      const i = path[at + 1]!;
+      let off = path[at + 4]!;
+      if (path[at + 5] !== pool.misses) {
+        off = pager.verifiedNodeOffset(cell);
+        path[at + 4] = off;
+        path[at + 5] = pool.misses;
+      }
+      // Fetched after the reads above: a miss may have grown the pool (a new slab).
+      const slab = pool.slab;
+      const u32 = pool.words;
+      const count = slab[off + OFF_COUNT]!;
+      if (i < 0 || i >= count) {
+        this.depth = d - 1;
+        continue;
+      }
+      const min = path[at + 2]!;
+      const max = path[at + 3]!;
+      const p = (off >>> 2) + PIVOT_WORD;
+      const lo = i === 0 ? min : u32[p + 2 * i - 2]! + u32[p + 2 * i - 1]! * TWO32 + 1;
+      const hi = i === count - 1 ? max : u32[p + 2 * i]! + u32[p + 2 * i + 1]! * TWO32;
+      if (hi < lo || hi > max) throw corruptCell(cell, `slot ${i} bounds [${lo}, ${hi}] do not ascend inside the node's [${min}, ${max}]`);
+      // Past the window: so is everything after, at every level.
+      if (reverse ? hi < from : lo > to) return null;
+      path[at + 1] = reverse ? i - 1 : i + 1;
+      if (d === leafDepth) {
+        const s = off + OFF_LEAF_SLOTS + 8 * i;
+        const tag = slab[s + 7]!;
+        if (tag === 0) continue;
+        return { first: lo, last: hi, value: slotValue(pager, this.version, s, tag, cell) };
+      }
+      this.enter(u32[(off >>> 2) + (OFF_CHILDREN >>> 2) + 2 * i]!, d + 1, lo, hi);
+    }
+    return null;
+  }
+
+  /** Checks the node at `cell` and pushes it at level `d`, positioned at its first slot in the window. */
+  private enter(cell: number, d: number, min: number, max: number): void {
+    const pager = this.pager;
+    const pool = pager.pool;
+    const off = pager.verifiedNodeOffset(cell);
+    const slab = pool.slab;
+    const u32 = pool.words;
+    const w = off >>> 2;
+    const commit = u32[w + (OFF_COMMIT >>> 2)]! + u32[w + (OFF_COMMIT >>> 2) + 1]! * TWO32;
+    if (commit > this.version) throw corruptCell(cell, `written by commit ${commit}, newer than the version ${this.version} being read`);
+    const type = slab[off + OFF_TYPE]!;
+    const count = slab[off + OFF_COUNT]!;
+    if (type === NODE_LEAF) {
+      if (d !== this.height - 1) throw corruptCell(cell, `leaf at depth ${d} of a tree of height ${this.height}`);
+      if (count < 1 || count > LEAF_SLOTS) throw corruptCell(cell, `slot count ${count}`);
+    } else if (type === NODE_INTERNAL) {
+      if (d >= this.height - 1) throw corruptCell(cell, `internal node at depth ${d} of a tree of height ${this.height}`);
+      if (count < 1 || count > INTERNAL_SLOTS) throw corruptCell(cell, `slot count ${count}`);
+    } else {
+      throw corruptCell(cell, `unknown node type ${type}`);
+    }
+    // The first slot whose range reaches the window: slot i ends at pivot i (the last at max).
+    const p = w + PIVOT_WORD;
+    let i = 0;
+    if (this.reverse) {
+      const to = this.to;
+      i = count - 1;
+      while (i > 0 && u32[p + 2 * i - 2]! + u32[p + 2 * i - 1]! * TWO32 >= to) i--;
+    } else {
+      const from = this.from;
+      while (i < count - 1 && u32[p + 2 * i]! + u32[p + 2 * i + 1]! * TWO32 < from) i++;
+    }
+    const at = d * STRIDE;
+    const path = this.path;
+    path[at] = cell;
+    path[at + 1] = i;
+    path[at + 2] = min;
+    path[at + 3] = max;
+    path[at + 4] = off;
+    path[at + 5] = pool.misses;
+    this.depth = d;
+  }
+}
+
+Object.setPrototypeOf(FrameRanges.prototype, IteratorPrototype);

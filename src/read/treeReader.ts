@@ -1,0 +1,94 @@
+/**
+ * Reading one tree version: the shared implementation behind MapleStore, Snapshot and WriteTxn.
+ * Committed versions (a root that is a cell number) read straight from buffer-pool frames: point
+ * lookups (src/read/frameLookup.ts), iteration (src/read/frameRanges.ts) and gap search (src/tree/gaps.ts). A
+ * transaction's own version, which mixes new in-memory nodes with committed cells, goes through
+ * decoded nodes.
+ */
+import { type MemNode, type Ref, type Slot, InlineSlot, NewValue, PackedSlot } from '../../storage/format/node.js';
+import type { CellReader } from '../../storage/io/cellReader.js';
+import { findFirst, iterate, lookup } from '../tree/walk.js';
+import { Hit, fastLookup, slotValue } from './frameLookup.js';
+import { emptyArea } from '../tree/gaps.js';
+import { fastEmptyArea } from './frameGaps.js';
+import { FrameRanges, type Range } from './frameRanges.js';
+import type { NodeSource, TreeState } from '../tree/write.js';
+
+export type { Range } from './frameRanges.js';
+
+const sharedHit = new Hit();
+
+function where(cell: number): string {
+  return `cell ${cell} (page ${Math.floor(cell / 16)})`;
+}
+
+export class TreeReader implements NodeSource {
+  constructor(readonly pager: CellReader, readonly tree: TreeState, readonly version: number) {}
+
+  node(ref: Ref, max: number): MemNode {
+    return this.pager.node(ref, max, this.version);
+  }
+
+  value(slot: Slot): unknown {
+    if (slot instanceof InlineSlot || slot instanceof NewValue) return this.pager.codec.decode(slot.bytes, 'an inline value');
+    if (slot instanceof PackedSlot) return this.pager.codec.decode(this.pager.packedBytes(slot.cell, slot.offset, this.version), where(slot.cell));
+    return this.pager.codec.decode(this.pager.recordBytes(slot.cell, this.version), where(slot.cell));
+  }
+
+  private fastSlotValue(hit: Hit): unknown {
+    return slotValue(this.pager, this.version, hit.slotOffset, hit.tag, hit.cell);
+  }
+
+  /**
+   * A frame-direct iterator over the committed version (root a cell number), or null when the
+   * version holds nodes of an open transaction. `check` runs before every step.
+   */
+  frameRanges(from: number, to: number, reverse: boolean, check: (() => void) | null): FrameRanges | null {
+    const root = this.tree.root;
+    if (root !== null && typeof root !== 'number') return null;
+    return new FrameRanges(this.pager, root, this.tree.height, this.version, from, to, reverse, check);
+  }
+
+  load(index: number): unknown {
+    const root = this.tree.root;
+    if (root === null) return undefined;
+    if (typeof root === 'number') {
+      return fastLookup(this.pager, root, this.tree.height, this.version, index, sharedHit) ? this.fastSlotValue(sharedHit) : undefined;
+    }
+    const e = lookup(this, this.tree, index);
+    return e === undefined ? undefined : this.value(e.slot);
+  }
+
+  entry(index: number): Range<unknown> | undefined {
+    const root = this.tree.root;
+    if (root === null) return undefined;
+    if (typeof root === 'number') {
+      if (!fastLookup(this.pager, root, this.tree.height, this.version, index, sharedHit)) return undefined;
+      const { first, last } = sharedHit;
+      return { first, last, value: this.fastSlotValue(sharedHit) };
+    }
+    const e = lookup(this, this.tree, index);
+    return e === undefined ? undefined : { first: e.first, last: e.last, value: this.value(e.slot) };
+  }
+
+  find(from: number, to: number, reverse: boolean): Range<unknown> | undefined {
+    const it = this.frameRanges(from, to, reverse, null);
+    if (it !== null) return it.next().value;
+    const e = findFirst(this, this.tree, from, to, reverse);
+    return e === undefined ? undefined : { first: e.first, last: e.last, value: this.value(e.slot) };
+  }
+
+  ranges(from: number, to: number, reverse: boolean): IterableIterator<Range<unknown>> {
+    return this.frameRanges(from, to, reverse, null) ?? this.decodedRanges(from, to, reverse);
+  }
+
+  private *decodedRanges(from: number, to: number, reverse: boolean): Generator<Range<unknown>> {
+    for (const e of iterate(this, this.tree, from, to, reverse)) yield { first: e.first, last: e.last, value: this.value(e.slot) };
+  }
+
+  emptyArea(min: number, max: number, size: number, reverse: boolean): number | undefined {
+    const root = this.tree.root;
+    if (typeof root === 'number') return fastEmptyArea(this.pager, root, this.tree.height, this.version, min, max, size, reverse);
+    return emptyArea(this, this.tree, min, max, size, reverse);
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Walking a tree version: point lookups and ordered iteration in either direction. No parent
+ * pointers: a walk keeps its path on the JavaScript stack (at most the tree's height deep).
+ */
+import type { MemNode, Ref, Slot } from '../../storage/format/node.js';
+import { MAX_INDEX } from '../common/limits.js';
+import type { NodeSource, TreeState } from './write.js';
+
+export interface RawEntry {
+  first: number;
+  last: number;
+  slot: Slot;
+}
+
+/** The range containing `index`, or undefined when it is empty. */
+export function lookup(src: NodeSource, tree: TreeState, index: number): RawEntry | undefined {
+  if (tree.root === null) return undefined;
+  let ref: Ref = tree.root;
+  let min = 0;
+  let max = MAX_INDEX;
+  for (;;) {
+    const node: MemNode = src.node(ref, max);
+    const lasts = node.lasts;
+    let i = 0;
+    while (lasts[i]! < index) i++;
+    const lo = i === 0 ? min : lasts[i - 1]! + 1;
+    const hi = lasts[i]!;
+    if (node.leaf) {
+      const slot = node.slots[i] ?? null;
+      return slot === null ? undefined : { first: lo, last: hi, slot };
+    }
+    ref = node.children[i]!;
+    min = lo;
+    max = hi;
+  }
+}
+
+/** Every non-empty range intersecting [from, to], ascending (or descending with `reverse`). */
+export function* iterate(src: NodeSource, tree: TreeState, from: number, to: number, reverse: boolean): Generator<RawEntry> {
+  if (tree.root === null || from > to) return;
+  yield* walk(src, tree.root, 0, MAX_INDEX, from, to, reverse);
+}
+
+function* walk(src: NodeSource, ref: Ref, min: number, max: number, from: number, to: number, reverse: boolean): Generator<RawEntry> {
+  const node = src.node(ref, max);
+  const n = node.lasts.length;
+  for (let k = 0; k < n; k++) {
+    const i = reverse ? n - 1 - k : k;
+    const lo = i === 0 ? min : node.lasts[i - 1]! + 1;
+    const hi = node.lasts[i]!;
+    if (hi < from || lo > to) continue;
+    if (node.leaf) {
+      const slot = node.slots[i] ?? null;
+      if (slot !== null) yield { first: lo, last: hi, slot };
+    } else {
+      yield* walk(src, node.children[i]!, lo, hi, from, to, reverse);
+    }
+  }
+}
+
+/** The first (or last, with `reverse`) non-empty range intersecting [from, to]. */
+export function findFirst(src: NodeSource, tree: TreeState, from: number, to: number, reverse: boolean): RawEntry | undefined {
+  for (const e of iterate(src, tree, from, to, reverse)) return e;
+  return undefined;
+}

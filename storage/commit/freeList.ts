@@ -1,0 +1,190 @@
+/**
+ * The free list a commit allocates from first: the pending entries whose grace period is over
+ * (LMDB reuses its freed pages the same way). Their cells are still allocated in the space map, so
+ * reusing them changes only the right end of the pending tree — not a space-map leaf per run, which
+ * is what releasing them would cost. Entries are taken whole, newest releasable first
+ * (storage/commit/commit.ts says why); what a commit loads but does not use is listed again in its own
+ * pending list.
+ *
+ * Which loaded cells a commit takes decides how many separate writes (and dirty pages) it costs,
+ * so node cells are taken as contiguously as the loaded runs allow (`bestFit`, `takeRuns`).
+ */
+import type { CellRun } from './spaceMap.js';
+
+export class FreeList {
+  private runs: CellRun[] = [];
+  private loadedCells = 0;
+
+  /**
+   * @param take loads the next releasable pending entry's runs (new objects, which the list
+   *   then changes) and removes the entry from the pending tree; undefined when none is left
+   */
+  constructor(private readonly take: () => CellRun[] | undefined) {}
+
+  /** Loads the next releasable entry; false when none is left. */
+  loadNext(): boolean {
+    const runs = this.take();
+    if (runs === undefined) return false;
+    for (const run of runs) {
+      if (run.count > 0) {
+        this.runs.push(run);
+        this.loadedCells += run.count;
+      }
+    }
+    return true;
+  }
+
+  /** Cells loaded and not taken yet. */
+  available(): number {
+    return this.loadedCells;
+  }
+
+  /** One cell, or undefined when nothing reusable is left. */
+  cell(): number | undefined {
+    for (;;) {
+      const run = this.runs[this.runs.length - 1];
+      if (run) {
+        const cell = run.start;
+        run.start++;
+        run.count--;
+        this.loadedCells--;
+        if (run.count === 0) this.runs.pop();
+        return cell;
+      }
+      if (!this.loadNext()) return undefined;
+    }
+  }
+
+  /** `count` contiguous cells, or undefined when no loaded or loadable run is long enough. */
+  run(count: number): number | undefined {
+    for (;;) {
+      for (let i = this.runs.length - 1; i >= 0; i--) {
+        const run = this.runs[i]!;
+        if (run.count < count) continue;
+        const start = run.start;
+        this.takeFrom(i, count);
+        return start;
+      }
+      if (!this.loadNext()) return undefined;
+    }
+  }
+
+  /**
+   * `count` contiguous cells from the loaded runs (nothing more is loaded): the start of the
+   * shortest run that holds them, so longer runs stay whole for later. Undefined when none does.
+   */
+  bestFit(count: number): number | undefined {
+    let best = -1;
+    for (let i = 0; i < this.runs.length; i++) {
+      const n = this.runs[i]!.count;
+      if (n >= count && (best < 0 || n < this.runs[best]!.count)) best = i;
+    }
+    if (best < 0) return undefined;
+    const start = this.runs[best]!.start;
+    this.takeFrom(best, count);
+    return start;
+  }
+
+  /** The longest loaded run's length (0 when none is loaded). */
+  longestRun(): number {
+    let n = 0;
+    for (const r of this.runs) if (r.count > n) n = r.count;
+    return n;
+  }
+
+  /** Takes `cell` if it is the next cell of a loaded run (to extend a run being handed out). */
+  takeCell(cell: number): boolean {
+    for (let i = 0; i < this.runs.length; i++) {
+      if (this.runs[i]!.start === cell) {
+        this.takeFrom(i, 1);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Takes up to `count` loaded cells into `out`: the longest run first (the commit's hottest
+   * nodes get it, so the next commit frees it whole), then the shortest runs (isolated cells are
+   * used up instead of piling up on the list). Returns how many were taken.
+   */
+  takeRuns(count: number, out: number[]): number {
+    let taken = 0;
+    let longest = -1;
+    for (let i = 0; i < this.runs.length; i++) if (longest < 0 || this.runs[i]!.count > this.runs[longest]!.count) longest = i;
+    if (longest >= 0 && count > 0) {
+      const run = this.runs[longest]!;
+      const n = Math.min(count, run.count);
+      for (let c = 0; c < n; c++) out.push(run.start + c);
+      this.takeFrom(longest, n);
+      taken += n;
+    }
+    if (taken < count && this.runs.length > 0) {
+      const runs = this.runs;
+      const order = shortestFirst(runs);
+      for (const i of order) {
+        if (taken >= count) break;
+        const run = runs[i]!;
+        const n = Math.min(count - taken, run.count);
+        for (let c = 0; c < n; c++) out.push(run.start + c);
+        run.start += n;
+        run.count -= n;
+        this.loadedCells -= n;
+        taken += n;
+      }
+      this.runs = runs.filter((r) => r.count > 0);
+    }
+    return taken;
+  }
+
+  /** How many runs leftovers() would return. */
+  leftoverCount(): number {
+    let n = 0;
+    for (const r of this.runs) if (r.count > 0) n++;
+    return n;
+  }
+
+  /** Runs loaded but not used. */
+  leftovers(): CellRun[] {
+    return this.runs.filter((r) => r.count > 0);
+  }
+
+  private takeFrom(i: number, count: number): void {
+    const run = this.runs[i]!;
+    run.start += count;
+    run.count -= count;
+    this.loadedCells -= count;
+    if (run.count === 0) this.runs.splice(i, 1);
+  }
+}
+
+/** Positions of `runs`, shortest run first, ties in list order (a stable counting order). */
+function shortestFirst(runs: CellRun[]): number[] {
+  const order: number[] = [];
+  if (runs.length < 32) {
+    // Insertion sort: few runs, and no allocation beyond the result.
+    for (let i = 0; i < runs.length; i++) {
+      const n = runs[i]!.count;
+      let j = order.length - 1;
+      order.push(i);
+      while (j >= 0 && runs[order[j]!]!.count > n) {
+        order[j + 1] = order[j]!;
+        j--;
+      }
+      order[j + 1] = i;
+    }
+    return order;
+  }
+  if (runs.length >= KEY_SCALE) {
+    for (let i = 0; i < runs.length; i++) order.push(i);
+    return order.sort((a, b) => runs[a]!.count - runs[b]!.count || a - b);
+  }
+  // A numeric sort of count × 2^20 + position (counts < 2^32, so keys stay below 2^53).
+  const keys = new Float64Array(runs.length);
+  for (let i = 0; i < runs.length; i++) keys[i] = runs[i]!.count * KEY_SCALE + i;
+  keys.sort();
+  for (let i = 0; i < keys.length; i++) order.push((keys[i]! % KEY_SCALE) | 0);
+  return order;
+}
+
+const KEY_SCALE = 2 ** 20;

@@ -1,0 +1,389 @@
+/**
+ * Maple nodes: fixed 256-byte cells, decoded into MemNode objects for writers and checkers
+ * (the read hot path in src/read/frameLookup.ts reads the same offsets straight from buffer-pool frames).
+ *
+ * Common header (16 bytes):
+ *   offset  size  meaning
+ *   0       1     type: NODE_LEAF (1) or NODE_INTERNAL (2)
+ *   1       1     count: slots in use (leaf 1..LEAF_SLOTS, internal 1..INTERNAL_SLOTS)
+ *   2       2     zero
+ *   4       4     CRC-32 of bytes 8..255 then bytes 0..3
+ *   8       4     writing commit number, low 32 bits
+ *   12      4     writing commit number, high bits
+ *
+ * Leaf (kernel maple_range_64 / leaf_64):  slot i covers (pivot[i−1], pivot[i]]; slot 0 starts at the
+ * node's min and the last used slot ends at the node's max, both implied by the parent.
+ *   16      14×8  pivots, u64 little-endian (keys ≤ 2^53−1, read as two u32 halves)
+ *   128     15×8  slots (below)
+ *   248     4     commit nonce: the writing commit's random number (recovery matches it)
+ *   252     4     zero
+ *
+ * Leaf slot (8 bytes), byte 7 is the tag:
+ *   tag 0            empty (a gap); all 8 bytes zero
+ *   tag 1..7         inline value: msgpack bytes 0..tag−1
+ *   tag SLOT_RECORD  value record: bytes 0..3 cell address (u32), byte 4 flags (bit 0 FRESH)
+ *   tag SLOT_PACKED  packed value (storage/format/valueBlock.ts): bytes 0..3 block cell (u32), byte 4 flags
+ *                    (bit 0 FRESH), byte 5 byte offset of the entry inside the block
+ *
+ * Internal (kernel maple_arange_64): child i covers (pivot[i−1], pivot[i]].
+ *   16      9×8   pivots
+ *   88      10×8  children: u32 cell address, u32 flags (bit 0 FRESH)
+ *   168     10×8  largest empty run ("gap") anywhere below child i, u64
+ *   248     4     commit nonce
+ *   252     4     zero
+ *
+ * FRESH marks a pointer to a cell written by the same commit as this node: recovery walks only
+ * FRESH pointers to validate the newest commit (DESIGN.md §5).
+ */
+import { MapleError, assert } from '../../src/common/errors.js';
+import { crc32 } from '../../src/common/checksum.js';
+import { CELL_BYTES } from './pageFile.js';
+
+export const NODE_BYTES = CELL_BYTES;
+export const NODE_LEAF = 1;
+export const NODE_INTERNAL = 2;
+export const LEAF_SLOTS = 15;
+export const INTERNAL_SLOTS = 10;
+/** Minimum occupancy of a non-root node that is not the rightmost of its level. */
+export const LEAF_MIN = 7;
+export const INTERNAL_MIN = 4;
+
+export const OFF_TYPE = 0;
+export const OFF_COUNT = 1;
+export const OFF_CRC = 4;
+export const OFF_COMMIT = 8;
+export const OFF_PIVOTS = 16;
+export const OFF_LEAF_SLOTS = 128;
+export const OFF_CHILDREN = 88;
+export const OFF_GAPS = 168;
+export const OFF_NONCE = 248;
+export const SLOT_RECORD = 0x10;
+export const SLOT_PACKED = 0x11;
+export const MAX_INLINE_BYTES = 7;
+export const FLAG_FRESH = 1;
+const TWO32 = 0x1_0000_0000;
+
+/** A value in a leaf slot, as held in memory. */
+export type Slot = InlineSlot | RecordSlot | PackedSlot | NewValue;
+
+/**
+ * A value of at most MAX_INLINE_BYTES msgpack bytes, kept in the slot itself. It holds the slot's
+ * eight bytes as encoded — bytes 0..6 the value, zero past its length, byte 7 the length (the tag) —
+ * a 59-bit little-endian number cut into two fields of 30 and 29 bits, so that both stay small
+ * integers (V8 SMIs, 31 bits with pointer compression): a field beyond that range would make V8
+ * box it in a separate heap number, in every instance once one value needs it.
+ */
+export class InlineSlot {
+  // Declared only: a class field would first be defined as undefined, then assigned.
+  /** Bits 0..29 of the slot. */
+  declare readonly low30: number;
+  /** Bits 30..58 of the slot (byte 7, the length, is bits 26..28). */
+  declare readonly high29: number;
+  constructor(bytes: Uint8Array, start = 0, end = bytes.length) {
+    const n = end - start;
+    let lo = 0; // bytes 0..3, as an int32
+    let hi = n << 24; // bytes 4..7
+    if (n > 0) lo = bytes[start]!;
+    if (n > 1) lo |= bytes[start + 1]! << 8;
+    if (n > 2) lo |= bytes[start + 2]! << 16;
+    if (n > 3) lo |= bytes[start + 3]! << 24;
+    if (n > 4) hi |= bytes[start + 4]!;
+    if (n > 5) hi |= bytes[start + 5]! << 8;
+    if (n > 6) hi |= bytes[start + 6]! << 16;
+    this.low30 = lo & 0x3fff_ffff;
+    this.high29 = (lo >>> 30) | (hi << 2);
+  }
+  /** How many bytes. */
+  get length(): number {
+    return this.high29 >>> 26;
+  }
+  /** Bytes 0..3 little-endian. */
+  get lo(): number {
+    return (this.low30 | (this.high29 << 30)) >>> 0;
+  }
+  /** Bytes 4..6 little-endian. */
+  get hi(): number {
+    return (this.high29 >>> 2) & 0xff_ffff;
+  }
+  /** The msgpack bytes (a new array each time). */
+  get bytes(): Uint8Array {
+    const n = this.length;
+    const lo = this.lo;
+    const hi = this.hi;
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = i < 4 ? lo >>> (8 * i) : hi >>> (8 * (i - 4));
+    return out;
+  }
+}
+
+/** A committed value record, by cell address. */
+export class RecordSlot {
+  constructor(readonly cell: number) {}
+}
+
+/** A committed packed value: an entry of a value block, shared by every slot that points at it. */
+export class PackedSlot {
+  constructor(readonly cell: number, readonly offset: number) {}
+}
+
+/**
+ * A value this transaction will write; at commit it gets a `cell` — its own record, or, when
+ * `offset` ≥ 0, an entry at that byte offset of a packed value block.
+ */
+export class NewValue {
+  cell = 0;
+  offset = -1;
+  /** The first index of the range it is written for, when packed (kept in the block entry). */
+  key = 0;
+  /** Fixed once the value is in a tree, except the pending list, sized last (storage/commit/commit.ts). */
+  constructor(public bytes: Uint8Array) {
+    newValuesCreated++;
+  }
+}
+
+/**
+ * How many NewValues this process has made: a commit whose transaction made none (a bulk load of
+ * inline values) skips looking for them in every slot of every new leaf (measured: a 1,000,000-range
+ * bulk commit 199 → 157 ms).
+ */
+export let newValuesCreated = 0;
+
+/** A child reference: a committed cell address, or a node built by the open transaction. */
+export type Ref = number | MemNode;
+
+export interface MemNode {
+  leaf: boolean;
+  /** Inclusive upper bound of every slot; the last one is the node's max. */
+  lasts: number[];
+  /** Leaf values (null = empty). Empty for internal nodes. */
+  slots: (Slot | null)[];
+  /** Internal children. Empty for leaves. */
+  children: Ref[];
+  /** Internal: largest gap below each child. */
+  gaps: number[];
+  /** Cell address: the committed address for decoded nodes, assigned at commit for new ones. */
+  cell: number;
+  /** Commit number that wrote this node (decoded nodes) or 0 (new nodes). */
+  commit: number;
+}
+
+/**
+ * The unused arrays of a node kind (a leaf's children and gaps, an internal node's slots), one
+ * each shared by every node as src/tree/write.ts shares them: never written, always empty.
+ */
+const NO_SLOTS: (Slot | null)[] = [];
+const NO_CHILDREN: Ref[] = [];
+const NO_GAPS: number[] = [];
+
+export function newLeaf(lasts: number[], slots: (Slot | null)[]): MemNode {
+  return { leaf: true, lasts, slots, children: NO_CHILDREN, gaps: NO_GAPS, cell: 0, commit: 0 };
+}
+
+export function newInternal(lasts: number[], children: Ref[], gaps: number[]): MemNode {
+  return { leaf: false, lasts, slots: NO_SLOTS, children, gaps, cell: 0, commit: 0 };
+}
+
+export function readU64(buf: Uint8Array, offset: number): number {
+  const dv = new DataView(buf.buffer, buf.byteOffset);
+  return dv.getUint32(offset, true) + dv.getUint32(offset + 4, true) * TWO32;
+}
+
+/**
+ * Writes `value`, an integer below 2^53, as a u64 into eight zero bytes (encodeNodeAt's cells are
+ * zeroed): the high half only when it is not zero.
+ */
+function writeU64(dv: DataView, offset: number, value: number): void {
+  dv.setUint32(offset, value >>> 0, true);
+  if (value >= TWO32) dv.setUint32(offset + 4, value / TWO32, true);
+}
+
+/** CRC-32 of bytes 8..255 then 0..3 of the cell starting at byte `at` of `buf`. */
+function nodeCrcAt(buf: Uint8Array, at: number): number {
+  return crc32(buf, at, at + 4, crc32(buf, at + 8, at + NODE_BYTES));
+}
+
+/** Encodes `node` into a zeroed 256-byte `out`, marking pointers to cells written by `commit`. */
+export function encodeNode(node: MemNode, commit: number, out: Uint8Array, nonce = 0): void {
+  assert(out.length === NODE_BYTES, 'node buffer is one cell');
+  encodeNodeAt(node, commit, out, new DataView(out.buffer, out.byteOffset, NODE_BYTES), 0, nonce);
+}
+
+/**
+ * encodeNode into the zeroed cell at byte `at` of `buf`; `dv` views the same bytes as `buf`
+ * (commits encode all their cells into one buffer).
+ */
+export function encodeNodeAt(node: MemNode, commit: number, buf: Uint8Array, dv: DataView, at: number, nonce: number): void {
+  const count = node.lasts.length;
+  buf[at + OFF_TYPE] = node.leaf ? NODE_LEAF : NODE_INTERNAL;
+  buf[at + OFF_COUNT] = count;
+  writeU64(dv, at + OFF_COMMIT, commit);
+  dv.setUint32(at + OFF_NONCE, nonce >>> 0, true);
+  const lasts = node.lasts;
+  for (let i = 0; i < count - 1; i++) writeU64(dv, at + OFF_PIVOTS + 8 * i, lasts[i]!);
+  if (node.leaf) {
+    if (!(count >= 1 && count <= LEAF_SLOTS)) assert(false, `leaf slot count ${count}`);
+    const slots = node.slots;
+    for (let i = 0; i < count; i++) {
+      const slot = slots[i] ?? null;
+      if (slot === null) continue;
+      const s = at + OFF_LEAF_SLOTS + 8 * i;
+      if (slot instanceof InlineSlot) {
+        const high = slot.high29;
+        dv.setUint32(s, slot.low30 | (high << 30), true);
+        dv.setUint32(s + 4, high >>> 2, true);
+      } else if (slot instanceof RecordSlot) {
+        dv.setUint32(s, slot.cell, true);
+        buf[s + 7] = SLOT_RECORD;
+      } else if (slot instanceof PackedSlot) {
+        dv.setUint32(s, slot.cell, true);
+        buf[s + 5] = slot.offset;
+        buf[s + 7] = SLOT_PACKED;
+      } else {
+        assert(slot.cell !== 0, 'new value has a cell before encoding');
+        dv.setUint32(s, slot.cell, true);
+        buf[s + 4] = FLAG_FRESH;
+        if (slot.offset >= 0) {
+          buf[s + 5] = slot.offset;
+          buf[s + 7] = SLOT_PACKED;
+        } else {
+          buf[s + 7] = SLOT_RECORD;
+        }
+      }
+    }
+  } else {
+    if (!(count >= 1 && count <= INTERNAL_SLOTS)) assert(false, `internal slot count ${count}`);
+    const children = node.children;
+    const gaps = node.gaps;
+    for (let i = 0; i < count; i++) {
+      const child = children[i]!;
+      const c = at + OFF_CHILDREN + 8 * i;
+      if (typeof child === 'number') {
+        dv.setUint32(c, child, true);
+      } else {
+        assert(child.cell !== 0, 'new child has a cell before encoding');
+        dv.setUint32(c, child.cell, true);
+        dv.setUint32(c + 4, FLAG_FRESH, true);
+      }
+      writeU64(dv, at + OFF_GAPS + 8 * i, gaps[i]!);
+    }
+  }
+  dv.setUint32(at + OFF_CRC, nodeCrcAt(buf, at), true);
+}
+
+/** True when the cell's checksum holds. */
+export function nodeChecksumOk(cell: Uint8Array): boolean {
+  return cell.length >= NODE_BYTES && nodeChecksumOkAt(cell, 0);
+}
+
+/** True when the checksum of the cell at byte `at` of `buf` holds. */
+export function nodeChecksumOkAt(buf: Uint8Array, at: number): boolean {
+  const stored = (buf[at + OFF_CRC]! | (buf[at + OFF_CRC + 1]! << 8) | (buf[at + OFF_CRC + 2]! << 16) | (buf[at + OFF_CRC + 3]! << 24)) >>> 0;
+  return stored === nodeCrcAt(buf, at);
+}
+
+export function nodeNonce(cell: Uint8Array): number {
+  return new DataView(cell.buffer, cell.byteOffset, NODE_BYTES).getUint32(OFF_NONCE, true);
+}
+
+export function nodeCommit(cell: Uint8Array): number {
+  return readU64(cell, OFF_COMMIT);
+}
+
+/**
+ * Decodes a node cell. `max` is the node's max from its parent (the last pivot is implied).
+ * Throws ECORRUPT naming the cell on a bad checksum, type or count.
+ */
+export function decodeNode(cell: Uint8Array, address: number, max: number, verify = true): MemNode {
+  if (verify && !nodeChecksumOk(cell)) throw corruptCell(address, 'node checksum mismatch');
+  if (cell.length < NODE_BYTES) {
+    const type = cell[OFF_TYPE];
+    const count = cell[OFF_COUNT]!;
+    const leaf = type === NODE_LEAF;
+    if (!leaf && type !== NODE_INTERNAL) throw corruptCell(address, `unknown node type ${type}`);
+    if (count < 1 || count > (leaf ? LEAF_SLOTS : INTERNAL_SLOTS)) throw corruptCell(address, `slot count ${count}`);
+    throw new RangeError(`a node cell is ${NODE_BYTES} bytes; got ${cell.length}`);
+  }
+  return decodeNodeAt(cell, 0, address, max);
+}
+
+/**
+ * decodeNode of the (already verified) cell at byte `at` of `buf` — a buffer-pool slab, without
+ * a view of the cell.
+ */
+export function decodeNodeAt(buf: Uint8Array, at: number, address: number, max: number): MemNode {
+  const type = buf[at + OFF_TYPE];
+  const count = buf[at + OFF_COUNT]!;
+  const leaf = type === NODE_LEAF;
+  if (!leaf && type !== NODE_INTERNAL) throw corruptCell(address, `unknown node type ${type}`);
+  if (count < 1 || count > (leaf ? LEAF_SLOTS : INTERNAL_SLOTS)) throw corruptCell(address, `slot count ${count}`);
+  // Read into scratch arrays, then copied at their exact size: a node decoded by a writer lives on
+  // as (or beside) the transaction's new node, and arrays grown by push carry spare capacity.
+  const sl = scratchLasts;
+  let prev = -1;
+  for (let i = 0; i < count; i++) {
+    const p = at + OFF_PIVOTS + 8 * i;
+    const last = i === count - 1 ? max : u32(buf, p) + u32(buf, p + 4) * TWO32;
+    if (i > 0 && !(last > prev)) throw corruptCell(address, `pivot ${i} (${last}) does not ascend past ${prev} (node max ${max})`);
+    sl[i] = last;
+    prev = last;
+  }
+  const lasts = sl.slice(0, count);
+  let node: MemNode;
+  if (leaf) {
+    const ss = scratchSlots;
+    for (let i = 0; i < count; i++) ss[i] = decodeSlot(buf, at + OFF_LEAF_SLOTS + 8 * i, address);
+    const slots = ss.slice(0, count);
+    ss.fill(null, 0, count);
+    node = newLeaf(lasts, slots);
+  } else {
+    const sc = scratchChildren;
+    const sg = scratchGaps;
+    for (let i = 0; i < count; i++) {
+      sc[i] = u32(buf, at + OFF_CHILDREN + 8 * i);
+      sg[i] = u32(buf, at + OFF_GAPS + 8 * i) + u32(buf, at + OFF_GAPS + 8 * i + 4) * TWO32;
+    }
+    node = newInternal(lasts, sc.slice(0, count), sg.slice(0, count));
+  }
+  node.cell = address;
+  node.commit = u32(buf, at + OFF_COMMIT) + u32(buf, at + OFF_COMMIT + 4) * TWO32;
+  return node;
+}
+
+/** decodeNodeAt's scratch arrays: packed, of the widest node's size. */
+const scratchLasts: number[] = [];
+const scratchSlots: (Slot | null)[] = [];
+const scratchChildren: Ref[] = [];
+const scratchGaps: number[] = [];
+for (let i = 0; i < LEAF_SLOTS; i++) {
+  scratchLasts.push(0.5);
+  scratchSlots.push(null);
+  scratchGaps.push(0.5);
+}
+for (let i = 0; i < INTERNAL_SLOTS; i++) scratchChildren.push(0);
+
+/** The little-endian u32 at byte `at`. */
+function u32(b: Uint8Array, at: number): number {
+  return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
+}
+
+function decodeSlot(cell: Uint8Array, at: number, address: number): Slot | null {
+  const tag = cell[at + 7]!;
+  if (tag === 0) return null;
+  if (tag <= MAX_INLINE_BYTES) return new InlineSlot(cell, at, at + tag);
+  if (tag === SLOT_RECORD) return new RecordSlot(u32(cell, at));
+  if (tag === SLOT_PACKED) return new PackedSlot(u32(cell, at), cell[at + 5]!);
+  throw corruptCell(address, `unknown slot tag ${tag}`);
+}
+
+/** True when child/slot `i` of the encoded node carries the FRESH flag. */
+export function pointerIsFresh(cell: Uint8Array, leaf: boolean, i: number): boolean {
+  if (leaf) {
+    const tag = cell[OFF_LEAF_SLOTS + 8 * i + 7];
+    return (cell[OFF_LEAF_SLOTS + 8 * i + 4]! & FLAG_FRESH) !== 0 && (tag === SLOT_RECORD || tag === SLOT_PACKED);
+  }
+  return (cell[OFF_CHILDREN + 8 * i + 4]! & FLAG_FRESH) !== 0;
+}
+
+export function corruptCell(address: number, what: string): MapleError {
+  return new MapleError('ECORRUPT', `cell ${address} (page ${Math.floor(address / 16)}, byte offset ${address * CELL_BYTES}): ${what}`);
+}

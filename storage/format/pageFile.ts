@@ -1,0 +1,81 @@
+/**
+ * The page file: a header page, a ring of commit-record pages, then 256-byte cells.
+ *
+ *   byte offset          size      contents
+ *   0                    4096      header page (below)
+ *   4096 × (1 + k)       4096      commit-record slot k, k = 0 .. RING_SLOTS−1 (storage/format/commitRecord.ts)
+ *   CELL_BASE × 256      …         cells: nodes (storage/format/node.ts) and value records (storage/format/valueRecord.ts)
+ *
+ * A cell address is its byte offset divided by CELL_BYTES, so addresses below CELL_BASE are never
+ * cells and address 0 doubles as "no cell". Page number of a cell = address >>> CELLS_PER_PAGE_SHIFT.
+ *
+ * Header page:
+ *   offset  size  meaning
+ *   0       8     magic "MAPLESTR"
+ *   8       4     format version (FORMAT_VERSION)
+ *   12      4     page size in bytes (4096)
+ *   16      4     cell size in bytes (256)
+ *   20      4     ring slots (4)
+ *   24      4     random file salt
+ *   28      4     CRC-32 of bytes 0..27
+ */
+import { crc32 } from '../../src/common/checksum.js';
+import { MapleError } from '../../src/common/errors.js';
+
+export const PAGE_BYTES = 4096;
+export const CELL_BYTES = 256;
+export const CELLS_PER_PAGE = PAGE_BYTES / CELL_BYTES;
+export const CELLS_PER_PAGE_SHIFT = 4;
+export const RING_SLOTS = 4;
+/** First cell address: after the header page and the commit ring. */
+export const CELL_BASE = (1 + RING_SLOTS) * CELLS_PER_PAGE;
+/** Largest cell address (u32 in pointers): 2^32 cells × 256 B = 1 TiB of file. */
+export const MAX_CELL = 0xffff_ffff;
+export const FORMAT_VERSION = 1;
+
+const MAGIC = Buffer.from('MAPLESTR', 'latin1');
+const HEADER_CRC_OFFSET = 28;
+
+export function cellOffsetBytes(cellAddress: number): number {
+  return cellAddress * CELL_BYTES;
+}
+
+export function ringSlotOffsetBytes(slot: number): number {
+  return (1 + slot) * PAGE_BYTES;
+}
+
+export function encodeHeader(): Uint8Array {
+  const page = Buffer.alloc(PAGE_BYTES);
+  MAGIC.copy(page, 0);
+  page.writeUInt32LE(FORMAT_VERSION, 8);
+  page.writeUInt32LE(PAGE_BYTES, 12);
+  page.writeUInt32LE(CELL_BYTES, 16);
+  page.writeUInt32LE(RING_SLOTS, 20);
+  page.writeUInt32LE((Math.random() * 0x1_0000_0000) >>> 0, 24);
+  page.writeUInt32LE(crc32(page, 0, HEADER_CRC_OFFSET), HEADER_CRC_OFFSET);
+  return page;
+}
+
+/** What readHeader reads from: a file (storage/io/fileIO.ts's FileIO is one). */
+export interface HeaderSource {
+  read(buf: Uint8Array, positionBytes: number): number;
+}
+
+/** Throws ENOTSTORE unless `io` holds a maple-store file of this format version. */
+export function readHeader(io: HeaderSource, path: string): void {
+  const page = Buffer.alloc(PAGE_BYTES);
+  const n = io.read(page, 0);
+  if (n < 32 || !page.subarray(0, 8).equals(MAGIC)) {
+    throw new MapleError('ENOTSTORE', `${path} is not a maple-store file (bad magic in page 0)`);
+  }
+  if (page.readUInt32LE(HEADER_CRC_OFFSET) !== crc32(page, 0, HEADER_CRC_OFFSET)) {
+    throw new MapleError('ECORRUPT', `${path}: header page 0 fails its checksum`);
+  }
+  const version = page.readUInt32LE(8);
+  if (version !== FORMAT_VERSION) {
+    throw new MapleError('ENOTSTORE', `${path} has format version ${version}; this build reads version ${FORMAT_VERSION}`);
+  }
+  if (page.readUInt32LE(12) !== PAGE_BYTES || page.readUInt32LE(16) !== CELL_BYTES || page.readUInt32LE(20) !== RING_SLOTS) {
+    throw new MapleError('ENOTSTORE', `${path} uses a page, cell or ring size this build does not support`);
+  }
+}
