@@ -16,13 +16,12 @@
  *  - space: every cell below the high-water mark is exactly one of reachable, pending or free —
  *    none twice, none leaked — and the allocated / pending totals in the commit record hold.
  */
-import { MapleError } from '../src/common/errors.js';
-import { MAX_INDEX } from '../src/common/limits.js';
+import { corruptCell, corrupt, cellPlace } from '../src/common/errors.js';
+import { MAX_INDEX, INTERNAL_MIN, LEAF_MIN, CELL_BASE } from '../src/common/limits.js';
 import { PENDING_KEYS_PER_COMMIT, pendingRuns } from '../storage/commit/commit.js';
 import type { CommitRecord, TreeRoot } from '../storage/format/commitRecord.js';
-import { InlineSlot, INTERNAL_MIN, LEAF_MIN, PackedSlot, RecordSlot, corruptCell } from '../storage/format/node.js';
+import { InlineSlot, PackedSlot, RecordSlot } from '../storage/format/node.js';
 import { isAllocatedMarker, slotCount } from '../storage/commit/spaceMap.js';
-import { CELL_BASE } from '../storage/format/pageFile.js';
 import type { CellReader } from '../storage/io/cellReader.js';
 import { loadCodec } from '../storage/io/cellReader.js';
 
@@ -61,8 +60,8 @@ export function checkStore(pager: CellReader, rec: CommitRecord): void {
   };
 
   const main = walkTree(pager, rec, rec.main, Owner.MainNode, mark, 'main tree');
-  if (main.ranges !== rec.ranges) throw new MapleError('ECORRUPT', `commit ${rec.commit} records ${rec.ranges} ranges; the main tree holds ${main.ranges}`);
-  if (main.nodes !== rec.nodes) throw new MapleError('ECORRUPT', `commit ${rec.commit} records ${rec.nodes} nodes; the main tree has ${main.nodes}`);
+  if (main.ranges !== rec.ranges) throw corrupt(`commit ${rec.commit} records ${rec.ranges} ranges; the main tree holds ${main.ranges}`);
+  if (main.nodes !== rec.nodes) throw corrupt(`commit ${rec.commit} records ${rec.nodes} nodes; the main tree has ${main.nodes}`);
   // Values decode through the table this version holds, not the store's newer in-memory one.
   const codec = loadCodec(pager, rec.structures, rec.commit, true);
   if (rec.structures.cell !== 0) mark(rec.structures.cell, pager.recordCellCount(rec.structures.cell), Owner.MainRecord, 'shared-structures table');
@@ -71,10 +70,10 @@ export function checkStore(pager: CellReader, rec: CommitRecord): void {
     if (e.slot instanceof InlineSlot) {
       codec.decode(e.slot.bytes, `the inline value of [${e.first}, ${e.last}]`);
     } else if (e.slot instanceof RecordSlot) {
-      codec.decode(pager.recordBytes(e.slot.cell, rec.commit), `the value record at cell ${e.slot.cell} (page ${Math.floor(e.slot.cell / 16)})`);
+      codec.decode(pager.recordBytes(e.slot.cell, rec.commit), `the value record at ${cellPlace(e.slot.cell)}`);
       mark(e.slot.cell, pager.recordCellCount(e.slot.cell), Owner.MainRecord, `value of [${e.first}, ${e.last}]`);
     } else if (e.slot instanceof PackedSlot) {
-      codec.decode(pager.packedBytes(e.slot.cell, e.slot.offset, rec.commit), `the packed value at cell ${e.slot.cell} (page ${Math.floor(e.slot.cell / 16)}), offset ${e.slot.offset}`);
+      codec.decode(pager.packedBytes(e.slot.cell, e.slot.offset, rec.commit), `the packed value at ${cellPlace(e.slot.cell)}, offset ${e.slot.offset}`);
       const n = blockRefs.get(e.slot.cell) ?? 0;
       if (n === 0) mark(e.slot.cell, 1, Owner.MainRecord, `value block of [${e.first}, ${e.last}]`);
       blockRefs.set(e.slot.cell, n + 1);
@@ -85,9 +84,9 @@ export function checkStore(pager: CellReader, rec: CommitRecord): void {
   const pending = walkTree(pager, rec, rec.pending, Owner.PendingNode, mark, 'pending tree');
   let pendingCells = 0;
   for (const e of pending.entries) {
-    if (!(e.slot instanceof RecordSlot) || e.first !== e.last) throw new MapleError('ECORRUPT', `pending entry [${e.first}, ${e.last}] is not a single key holding a record`);
+    if (!(e.slot instanceof RecordSlot) || e.first !== e.last) throw corrupt(`pending entry [${e.first}, ${e.last}] is not a single key holding a record`);
     const freedBy = Math.floor(e.first / PENDING_KEYS_PER_COMMIT);
-    if (freedBy > rec.commit) throw new MapleError('ECORRUPT', `pending entry for commit ${freedBy} is newer than commit ${rec.commit}`);
+    if (freedBy > rec.commit) throw corrupt(`pending entry for commit ${freedBy} is newer than commit ${rec.commit}`);
     const runs = pendingRuns(pager.recordBytes(e.slot.cell, rec.commit).slice());
     mark(e.slot.cell, pager.recordCellCount(e.slot.cell), Owner.PendingRecord, `pending list of commit ${freedBy}`);
     for (const run of runs) {
@@ -95,26 +94,26 @@ export function checkStore(pager: CellReader, rec: CommitRecord): void {
       pendingCells += run.count;
     }
   }
-  if (pendingCells !== rec.pendingCells) throw new MapleError('ECORRUPT', `commit ${rec.commit} records ${rec.pendingCells} pending cells; the pending lists hold ${pendingCells}`);
+  if (pendingCells !== rec.pendingCells) throw corrupt(`commit ${rec.commit} records ${rec.pendingCells} pending cells; the pending lists hold ${pendingCells}`);
 
   const allocated = new Uint8Array(hwm);
   let allocatedCells = 0;
   for (const e of space.entries) {
     const count = slotCount(e.slot);
     if (count !== undefined) {
-      if (e.first !== e.last) throw new MapleError('ECORRUPT', `space-map block entry [${e.first}, ${e.last}] spans more than one cell`);
+      if (e.first !== e.last) throw corrupt(`space-map block entry [${e.first}, ${e.last}] spans more than one cell`);
       const refs = blockRefs.get(e.first) ?? 0;
       if (refs !== count) throw corruptCell(e.first, `value block has ${refs} referencing slots; the space map counts ${count}`);
       blockRefs.delete(e.first);
     } else if (!isAllocatedMarker(e.slot)) {
-      throw new MapleError('ECORRUPT', `space-map entry [${e.first}, ${e.last}] holds neither the allocated marker nor a block count`);
+      throw corrupt(`space-map entry [${e.first}, ${e.last}] holds neither the allocated marker nor a block count`);
     }
-    if (e.first < CELL_BASE || e.last >= hwm) throw new MapleError('ECORRUPT', `space-map run [${e.first}, ${e.last}] lies outside the cell area [${CELL_BASE}, ${hwm})`);
+    if (e.first < CELL_BASE || e.last >= hwm) throw corrupt(`space-map run [${e.first}, ${e.last}] lies outside the cell area [${CELL_BASE}, ${hwm})`);
     allocated.fill(1, e.first, e.last + 1);
     allocatedCells += e.last - e.first + 1;
   }
   for (const [cell, refs] of blockRefs) throw corruptCell(cell, `value block is referenced by ${refs} slots but has no count in the space map`);
-  if (allocatedCells !== rec.allocatedCells) throw new MapleError('ECORRUPT', `commit ${rec.commit} records ${rec.allocatedCells} allocated cells; the space map holds ${allocatedCells}`);
+  if (allocatedCells !== rec.allocatedCells) throw corrupt(`commit ${rec.commit} records ${rec.allocatedCells} allocated cells; the space map holds ${allocatedCells}`);
   for (let c = CELL_BASE; c < hwm; c++) {
     if (owner[c] !== Owner.Free && !allocated[c]) throw corruptCell(c, `is ${OWNER_NAMES[owner[c]!]} but free in the space map`);
     if (owner[c] === Owner.Free && allocated[c]) throw corruptCell(c, 'is allocated in the space map but neither reachable nor pending (leaked)');
@@ -131,7 +130,7 @@ function walkTree(
 ): TreeFacts {
   const facts: TreeFacts = { ranges: 0, nodes: 0, entries: [] };
   if (root.cell === 0) {
-    if (root.height !== 0) throw new MapleError('ECORRUPT', `${name} of commit ${rec.commit} has no root but height ${root.height}`);
+    if (root.height !== 0) throw corrupt(`${name} of commit ${rec.commit} has no root but height ${root.height}`);
     return facts;
   }
   const visit = (cell: number, min: number, max: number, depth: number, parentCommit: number): number => {

@@ -6,15 +6,16 @@
  * completed: fall back to the next older record. Cost: O(cells written by the last commit),
  * independent of file size. The highest commit number seen in any record is never reused.
  */
-import { MapleError } from '../src/common/errors.js';
+import { MapleError, corrupt } from '../src/common/errors.js';
 import type { BufferPool } from '../storage/io/bufferPool.js';
 import { type CommitRecord, type TreeRoot, COMMIT_RECORD_BYTES, FLAG_CELLS_DURABLE, decodeCommitRecord } from '../storage/format/commitRecord.js';
 import type { DurableState } from '../storage/commit/commit.js';
 import type { FileIO } from '../storage/io/fileIO.js';
 import { NODE_LEAF, OFF_COUNT, OFF_LEAF_SLOTS, OFF_TYPE, nodeChecksumOk, nodeCommit, nodeNonce, pointerIsFresh, SLOT_PACKED } from '../storage/format/node.js';
 import { BLOCK_TYPE } from '../storage/format/valueBlock.js';
-import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES, RING_SLOTS, ringSlotOffsetBytes } from '../storage/format/pageFile.js';
+import { ringSlotOffsetBytes } from '../storage/format/pageFile.js';
 import { RECORD_HEADER_BYTES, readRecordHeader, recordCells, verifyRecord } from '../storage/format/valueRecord.js';
+import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES, RING_SLOTS } from '../src/common/limits.js';
 
 export interface RecoveryReport {
   /** The commit the store opened at. */
@@ -71,7 +72,7 @@ export function recover(io: FileIO, pool: BufferPool, path: string, maxCommit = 
     rejected.push(candidate.rec.commit);
   }
   const what = ring.length === 0 ? 'no commit record has a valid checksum' : `no commit record validates (tried ${rejected.join(', ')})`;
-  throw new MapleError('ECORRUPT', `${path}: ${what} in the commit ring (pages 1..${RING_SLOTS})`);
+  throw corrupt(`${path}: ${what} in the commit ring (pages 1..${RING_SLOTS})`);
 }
 
 /** True when every cell written by `rec.commit` is intact. */

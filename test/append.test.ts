@@ -18,12 +18,13 @@ import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { appendPath } from '../src/tree/append.js';
-import { MAX_INDEX, MapleError, type MapleStore, open } from '../src/index.js';
+import { MapleError, type MapleStore, open } from '../src/index.js';
 import type { WriteTxn } from '../src/api/txn.js';
 import { type MemNode, type Ref, NewValue } from '../storage/format/node.js';
 import { prng } from './helpers.js';
 import { RefError, type RefRange, Reference } from './reference.js';
 import { slotShape } from './slotShape.js';
+import { MAX_INDEX } from '../src/common/limits.js';
 
 const SEED = process.env.MAPLE_SEED !== undefined ? Number(process.env.MAPLE_SEED) : 20260301;
 const RUNS = process.env.MAPLE_RUNS !== undefined ? Number(process.env.MAPLE_RUNS) : 1;

@@ -14,7 +14,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { MAX_INDEX, MapleError, type MapleStore, openStore } from './openStore.js';
+import { MapleError, type MapleStore, openStore } from './openStore.js';
+import { MAX_INDEX } from '../src/common/limits.js';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 

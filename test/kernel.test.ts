@@ -21,8 +21,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { MAX_INDEX, MapleError, type MapleStore, openStore } from './openStore.js';
+import { MapleError, type MapleStore, openStore } from './openStore.js';
 import { MAX_SIZE, RefError, Reference } from './reference.js';
+import { MAX_INDEX } from '../src/common/limits.js';
 
 type V = unknown;
 

@@ -15,8 +15,9 @@ import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, test } from 'vitest';
-import { MAX_INDEX, MapleError, type MapleStore, type OpenOptions, openStore } from './openStore.js';
+import { MapleError, type MapleStore, type OpenOptions, openStore } from './openStore.js';
 import { MAX_SIZE, RefError, type RefRange, Reference } from './reference.js';
+import { MAX_INDEX } from '../src/common/limits.js';
 
 const SEED = process.env.MAPLE_SEED !== undefined ? Number(process.env.MAPLE_SEED) : 20260127;
 /** Multiplies every numRuns, for longer soak runs: MAPLE_RUNS=20 npx vitest run test/model.test.ts. */

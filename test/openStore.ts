@@ -3,8 +3,9 @@
  * suite could be pointed at another implementation of API.md (e.g. a wrapper around
  * test/reference.ts when validating the harness itself) by changing this file only.
  */
-import { MAX_INDEX, MapleError, open } from '../src/index.js';
+import { MapleError, open } from '../src/index.js';
 import type { MapleStore, OpenOptions } from '../src/index.js';
+import { MAX_INDEX } from '../src/common/limits.js';
 
 export { MAX_INDEX, MapleError };
 export type { MapleStore, OpenOptions };

@@ -8,10 +8,10 @@
  */
 import { afterAll, describe, expect, test } from 'vitest';
 import { INITIAL_FRAMES, READ_AHEAD_PAGES } from '../storage/io/bufferPool.js';
-import { PAGE_BYTES } from '../storage/format/pageFile.js';
 import { prng, tempDir } from './helpers.js';
 import { type MapleStore, openStore } from './openStore.js';
 import { Reference } from './reference.js';
+import { PAGE_BYTES } from '../src/common/limits.js';
 
 const dir = tempDir('maple-poolgrowth-');
 afterAll(() => dir.cleanup());

@@ -16,10 +16,10 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, test } from 'vitest';
 import { HELD_LIMIT } from '../src/read/readerRegistry.js';
 import { NODE_LEAF, OFF_COUNT, OFF_LEAF_SLOTS, OFF_PIVOTS, nodeChecksumOk, nodeCommit, readU64 } from '../storage/format/node.js';
-import { CELL_BASE, CELL_BYTES } from '../storage/format/pageFile.js';
 import { expectMapleError, prng, tempDir } from './helpers.js';
-import { MAX_INDEX, MapleError, type MapleStore, type OpenOptions, openStore } from './openStore.js';
+import { MapleError, type MapleStore, type OpenOptions, openStore } from './openStore.js';
 import { MAX_SIZE, type RefRange, Reference } from './reference.js';
+import { CELL_BASE, CELL_BYTES, MAX_INDEX } from '../src/common/limits.js';
 
 const SEED = process.env.MAPLE_SEED !== undefined ? Number(process.env.MAPLE_SEED) : 20261127;
 const RUNS = process.env.MAPLE_RUNS !== undefined ? Number(process.env.MAPLE_RUNS) : 1;

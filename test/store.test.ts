@@ -4,8 +4,9 @@
  */
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
-import { MAX_INDEX, open } from '../src/index.js';
+import { open } from '../src/index.js';
 import { prng, tempDir } from './helpers.js';
+import { MAX_INDEX } from '../src/common/limits.js';
 
 const dirs: { cleanup: () => void }[] = [];
 function temp() {

@@ -11,17 +11,16 @@
  */
 import { checkStore } from '../check.js';
 import { readRing, validateCommit } from '../recover.js';
-import { MapleError } from '../../src/common/errors.js';
-import { MAX_INDEX } from '../../src/common/limits.js';
+import { corrupt, invalid, MapleError, corruptCell } from '../../src/common/errors.js';
+import { MAX_INDEX, CELL_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
 import { open } from '../../src/api/store.js';
 import { BufferPool } from '../../storage/io/bufferPool.js';
 import { type CommitRecord, FLAG_CELLS_DURABLE, encodeCommitRecord } from '../../storage/format/commitRecord.js';
 import { NodeFileIO } from '../../storage/io/fileIO.js';
 import { WriterLock } from '../../storage/io/lockFile.js';
 import { type Ref, InlineSlot, NewValue, PackedSlot, nodeCommit, nodeNonce, pointerIsFresh } from '../../storage/format/node.js';
-import { CELL_BYTES } from '../../storage/format/pageFile.js';
 import { readRecordHeader } from '../../storage/format/valueRecord.js';
-import { PAGE_BYTES, readHeader, ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
+import { readHeader, ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
 import { CellReader } from '../../storage/io/cellReader.js';
 import { loadCodec } from '../../storage/io/cellReader.js';
 import { ValueCodec } from '../../storage/format/valueCodec.js';
@@ -44,11 +43,11 @@ export function rollBack(path: string, toCommit: number): RollBackResult {
     const newest = ring[0];
     const target = ring.find((r) => r.rec.commit === toCommit);
     if (!newest || !target) {
-      throw new MapleError('EINVAL', `commit ${toCommit} is not in the commit ring of ${path}; it holds ${ring.map((r) => r.rec.commit).join(', ') || 'no valid record'}`);
+      throw invalid(`commit ${toCommit} is not in the commit ring of ${path}; it holds ${ring.map((r) => r.rec.commit).join(', ') || 'no valid record'}`);
     }
     const pool = new BufferPool(io, SURGERY_CACHE_BYTES);
     if (!validateCommit(io, pool, target.rec, { cells: 0 })) {
-      throw new MapleError('ECORRUPT', `commit ${toCommit} of ${path} does not validate: its cells were lost or overwritten`);
+      throw corrupt(`commit ${toCommit} of ${path} does not validate: its cells were lost or overwritten`);
     }
     checkStore(new CellReader(io, pool), target.rec);
     let highest = 0;
@@ -86,7 +85,7 @@ export function salvage(path: string, outPath: string): SalvageResult {
     const pool = new BufferPool(io, SURGERY_CACHE_BYTES);
     const pager = new CellReader(io, pool);
     const ring = readRing(io);
-    if (ring.length === 0) throw new MapleError('ECORRUPT', `${path}: no commit record has a valid checksum; nothing to salvage from`);
+    if (ring.length === 0) throw corrupt(`${path}: no commit record has a valid checksum; nothing to salvage from`);
     // The newest record, read cell by cell: damaged cells are skipped, and a cell its parent
     // marks as written by that commit must carry the commit's number and nonce (a torn commit's
     // stale cells are skipped too, never copied).
@@ -102,9 +101,11 @@ export function salvage(path: string, outPath: string): SalvageResult {
     let codec: ValueCodec;
     try {
       const table = chosen.rec.structures;
-      if (table.fresh && table.cell !== 0 && readRecordHeader(pager.recordBytesRaw(table.cell), table.cell).nonce !== nonce) throw new Error('stale table');
+      if (table.fresh && table.cell !== 0 && readRecordHeader(pager.recordBytesRaw(table.cell), table.cell).nonce !== nonce) throw corruptCell(table.cell, 'the structures table was not written by the commit being salvaged');
       codec = loadCodec(pager, table, version, true);
-    } catch {
+    } catch (err) {
+      // Only a damaged table is skipped (ECORRUPT); an I/O error or a bug stops the salvage.
+      if (!isDamage(err)) throw err;
       codec = new ValueCodec();
     }
     const result: SalvageResult = { commit: version, ranges: 0, skippedNodes: 0, skippedValues: 0 };
@@ -116,10 +117,11 @@ export function salvage(path: string, outPath: string): SalvageResult {
           let raw: Uint8Array;
           try {
             node = pager.node(ref, max, version);
-            if (fresh && !ownCell(ref as number)) throw new Error('stale cell under a fresh pointer');
+            if (fresh && !ownCell(ref as number)) throw corruptCell(ref as number, 'a fresh pointer leads to a cell of another commit');
             const at = pager.verifiedNodeOffset(ref as number);
             raw = pool.slab.slice(at, at + CELL_BYTES);
-          } catch {
+          } catch (err) {
+            if (!isDamage(err)) throw err;
             result.skippedNodes++;
             return;
           }
@@ -133,7 +135,7 @@ export function salvage(path: string, outPath: string): SalvageResult {
                   if (pointerIsFresh(raw, true, i)) {
                     const cell = (slot as { cell: number }).cell;
                     if (slot instanceof PackedSlot ? !ownCell(cell) : readRecordHeader(pager.recordBytesRaw(cell), cell).nonce !== nonce) {
-                      throw new Error('stale value under a fresh pointer');
+                      throw corruptCell(cell, 'a fresh pointer leads to a value of another commit');
                     }
                   }
                   const bytes =
@@ -142,9 +144,12 @@ export function salvage(path: string, outPath: string): SalvageResult {
                       : slot instanceof PackedSlot
                         ? pager.packedBytes(slot.cell, slot.offset, version)
                         : pager.recordBytes(slot.cell, version);
-                  tx.store(lo, hi, codec.decode(bytes));
+                  const value = codec.decode(bytes);
+                  if (value === null || value === undefined) throw corruptCell(ref as number, `slot ${i} decodes to ${value}`);
+                  tx.store(lo, hi, value);
                   result.ranges++;
-                } catch {
+                } catch (err) {
+                  if (!isDamage(err)) throw err;
                   result.skippedValues++;
                 }
               }
@@ -163,4 +168,9 @@ export function salvage(path: string, outPath: string): SalvageResult {
   } finally {
     io.close();
   }
+}
+
+/** Damage that salvage skips: a cell that fails its checks. I/O errors and bugs stop it. */
+function isDamage(err: unknown): boolean {
+  return err instanceof MapleError && err.code === 'ECORRUPT';
 }

@@ -3,7 +3,7 @@
  * Opening one is O(1) and takes no lock; it reads that version until closed, whatever is
  * committed later, and its cells are not reused while it is open.
  */
-import { MapleError } from '../common/errors.js';
+import { closed } from '../common/errors.js';
 import type { ReaderToken } from '../read/readerRegistry.js';
 import { ReadViewBase } from './readView.js';
 import type { Range, TreeReader } from '../read/treeReader.js';
@@ -22,8 +22,8 @@ export class Snapshot<V = unknown> extends ReadViewBase<V> {
   }
 
   protected reader(): TreeReader {
-    if (this.closed) throw new MapleError('ECLOSED', 'snapshot is closed');
-    if (!this.storeOpen()) throw new MapleError('ECLOSED', 'the store this snapshot belongs to is closed');
+    if (this.closed) throw closed('snapshot is closed');
+    if (!this.storeOpen()) throw closed('the store this snapshot belongs to is closed');
     return this.treeReader;
   }
 

@@ -6,22 +6,23 @@ import * as fs from 'node:fs';
 import { recover, type RecoveryReport } from '../../recovery/recover.js';
 import { checkStore } from '../../recovery/check.js';
 import { BufferPool } from '../../storage/io/bufferPool.js';
-import { type CommitProtocol, type DurableState, ioError, pendingSplit, treeOf, writeCommit } from '../../storage/commit/commit.js';
+import { type CommitProtocol, type DurableState, pendingSplit, treeOf, writeCommit } from '../../storage/commit/commit.js';
 import { NO_STRUCTURES, encodeCommitRecord } from '../../storage/format/commitRecord.js';
 import { type FileIO, NodeFileIO } from '../../storage/io/fileIO.js';
 import { WriterLock } from '../../storage/io/lockFile.js';
 import { OtherReaders, ReaderFile, readersDir } from '../../storage/io/readerFiles.js';
-import { CELL_BASE, CELL_BYTES, PAGE_BYTES, encodeHeader, readHeader, ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
+import { encodeHeader, readHeader, ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
 import { CellReader } from '../../storage/io/cellReader.js';
 import { loadCodec } from '../../storage/io/cellReader.js';
 import { describe } from './args.js';
-import { MapleError, invalid } from '../common/errors.js';
+import { MapleError, invalid, closed, ioFailed, notFound, notStore, readOnly, ioError, AssertionError } from '../common/errors.js';
 import { ReaderRegistry } from '../read/readerRegistry.js';
 import { ReadViewBase } from './readView.js';
 import { Snapshot } from './snapshot.js';
 import type { TreeState } from '../tree/write.js';
 import { type WriteTxn, WriteTxnImpl } from './txn.js';
 import { type Range, TreeReader } from '../read/treeReader.js';
+import { CELL_BASE, CELL_BYTES, PAGE_BYTES } from '../common/limits.js';
 
 export interface OpenOptions {
   /** Create the file when missing (default true). */
@@ -127,7 +128,7 @@ export function open<V = unknown>(path: string, options?: OpenOptions): MapleSto
   try {
     if (!io) {
       const exists = fs.existsSync(path);
-      if (!exists && (!opts.create || opts.readOnly)) throw new MapleError('ENOENT', `${path} does not exist${opts.readOnly ? ' (read-only open never creates)' : ' and create is false'}`);
+      if (!exists && (!opts.create || opts.readOnly)) throw notFound(`${path} does not exist${opts.readOnly ? ' (read-only open never creates)' : ' and create is false'}`);
       if (!opts.readOnly) lock = WriterLock.acquire(path);
       // A reader registers before it reads which version is current (storage/io/readerFiles.ts).
       else readerFile = ReaderFile.register(path);
@@ -135,7 +136,7 @@ export function open<V = unknown>(path: string, options?: OpenOptions): MapleSto
       lock?.lockInode(path);
     }
     if (unfinished(io)) {
-      if (opts.readOnly) throw new MapleError('ENOTSTORE', `${path} is empty, not a maple-store file`);
+      if (opts.readOnly) throw notStore(`${path} is empty, not a maple-store file`);
       initialize(io, opts.sync === 'full');
     }
     readHeader(io, path);
@@ -235,7 +236,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   }
 
   private guard(): void {
-    if (this.closed) throw new MapleError('ECLOSED', `store ${this.path} is closed`);
+    if (this.closed) throw closed(`store ${this.path} is closed`);
   }
 
   protected reader(): TreeReader {
@@ -256,8 +257,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   transaction<T>(fn: (txn: WriteTxn<V>) => T): T {
     this.guard();
     if (typeof fn !== 'function') throw invalid(`transaction needs a function; got ${describe(fn)}`);
-    if (this.opts.readOnly) throw new MapleError('EREADONLY', `store ${this.path} was opened read-only`);
-    if (this.poisoned) throw new MapleError('EIO', `store ${this.path} had a failed write and must be reopened (${this.poisoned.message})`, { cause: this.poisoned });
+    if (this.opts.readOnly) throw readOnly(`store ${this.path} was opened read-only`);
+    if (this.poisoned) throw ioFailed(`store ${this.path} had a failed write and must be reopened (${this.poisoned.message})`, this.poisoned);
     if (this.inTransaction) throw invalid('transactions do not nest: a transaction is already open on this store');
     this.inTransaction = true;
     const txn = new WriteTxnImpl<V>(this.pager, this.tree, this.state.rec.commit);
@@ -292,7 +293,12 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       // The file is suspect: never reuse the commit number, re-read every page, refuse writes.
       this.state = { ...this.state, rec: { ...this.state.rec, highestCommit: this.state.rec.highestCommit + 1 } };
       this.pool.invalidateAll();
-      this.poisoned = err instanceof MapleError && err.code !== 'EIO' ? new MapleError('EIO', `commit failed: ${err.message}`, { cause: err }) : ioError('commit', err);
+      if (err instanceof AssertionError) {
+        // A bug, not an I/O fault: it is thrown as itself, and the store refuses writes after it.
+        this.poisoned = ioFailed(`a commit stopped on an internal error (${err.message})`, err);
+        throw err;
+      }
+      this.poisoned = err instanceof MapleError && err.code !== 'EIO' ? ioFailed(`commit failed: ${err.message}`, err) : ioError('commit', err);
       throw this.poisoned;
     }
   }

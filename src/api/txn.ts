@@ -7,7 +7,7 @@ import { type MemNode, type Ref, type Slot, newValuesCreated } from '../../stora
 import type { CellReader } from '../../storage/io/cellReader.js';
 import type { CellRun } from '../../storage/commit/spaceMap.js';
 import { checkIndex, checkRange, checkSize } from './args.js';
-import { MapleError } from '../common/errors.js';
+import { busy, closed, exists } from '../common/errors.js';
 import { findFirst, lookup } from '../tree/walk.js';
 import { type ReadView, ReadViewBase, checkArea } from './readView.js';
 import { appendRange } from '../tree/append.js';
@@ -73,7 +73,7 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
 
   /** Writes check this instead of building a reader they would not use. */
   private live(): void {
-    if (!this.active) throw new MapleError('ECLOSED', 'the transaction has ended; use the store, or a new transaction');
+    if (!this.active) throw closed('the transaction has ended; use the store, or a new transaction');
   }
 
   protected reader(): TreeReader {
@@ -132,7 +132,7 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
       return;
     }
     const hit = findFirst(this, this.tree, first, last, false);
-    if (hit) throw new MapleError('EEXIST', `[${first}, ${last}] overlaps the stored range [${hit.first}, ${hit.last}]`);
+    if (hit) throw exists(`[${first}, ${last}] overlaps the stored range [${hit.first}, ${hit.last}]`);
     this.write(first, last, slot);
   }
 
@@ -166,7 +166,7 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
     checkArea(min, max, size);
     const slot = this.pager.codec.encode(value);
     const start = r.emptyArea(min, max, size, reverse);
-    if (start === undefined) throw new MapleError('EBUSY', `no empty area of size ${size} in [${min}, ${max}]`);
+    if (start === undefined) throw busy(`no empty area of size ${size} in [${min}, ${max}]`);
     this.write(start, start + size - 1, slot);
     return start;
   }

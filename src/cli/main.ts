@@ -11,8 +11,9 @@
  */
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { MAX_INDEX, MapleError, open } from '../index.js';
+import { MapleError, open } from '../index.js';
 import { rollBack, salvage } from '../../recovery/tools/surgery.js';
+import { MAX_INDEX } from '../common/limits.js';
 
 /** Where a command writes: injectable so main() can be driven without a child process. */
 export interface CliIO {
@@ -197,7 +198,7 @@ const check: Command = {
     } catch (err) {
       // Opening reads the header and runs recovery, so ENOTSTORE and ECORRUPT surface here. A file
       // that cannot be read at all (missing, no permission) is not a verdict on its contents.
-      if (cannotRead(err)) throw err;
+      if (cannotRead(err) || !isVerdict(err)) throw err;
       io.out(`corrupt: ${describeError(err)}\n`);
       return EXIT_FAILURE;
     }
@@ -206,6 +207,8 @@ const check: Command = {
       try {
         store.check();
       } catch (err) {
+        // Only the file's own faults are a verdict; anything else (a bug, an I/O error) is reported as itself.
+        if (!isVerdict(err)) throw err;
         io.out(`corrupt: ${describeError(err)}\n`);
         if (verbose) io.out(`${formatKeyValues(s)}\n`);
         return EXIT_FAILURE;
@@ -328,6 +331,11 @@ export function usage(): string {
     'exit status: 0 success, 1 corrupt or unreadable store, 2 usage error',
     '',
   ].join('\n');
+}
+
+/** An error that says something about the file's contents: corrupt, or not a store at all. */
+function isVerdict(err: unknown): boolean {
+  return err instanceof MapleError && (err.code === 'ECORRUPT' || err.code === 'ENOTSTORE');
 }
 
 /** Runs one command line; returns the exit code. */

@@ -3,9 +3,10 @@
  * src/read/frameLookup.ts does); the decoded-node search it mirrors is src/tree/gaps.ts, whose
  * header explains the algorithm.
  */
-import { corruptCell, INTERNAL_SLOTS, LEAF_SLOTS, NODE_INTERNAL, NODE_LEAF, OFF_CHILDREN, OFF_COMMIT, OFF_COUNT, OFF_GAPS, OFF_LEAF_SLOTS, OFF_PIVOTS, OFF_TYPE } from '../../storage/format/node.js';
+import { NODE_INTERNAL, NODE_LEAF, OFF_CHILDREN, OFF_COMMIT, OFF_COUNT, OFF_GAPS, OFF_LEAF_SLOTS, OFF_PIVOTS, OFF_TYPE } from '../../storage/format/node.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
-import { MAX_INDEX } from '../common/limits.js';
+import { MAX_INDEX, INTERNAL_SLOTS, LEAF_SLOTS } from '../common/limits.js';
+import { corruptCell } from '../common/errors.js';
 
 const TWO32 = 0x1_0000_0000;
 const PIVOT_WORD = OFF_PIVOTS >>> 2;

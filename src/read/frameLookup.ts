@@ -2,10 +2,10 @@
  * The read hot path: a point lookup on a committed version, reading node fields straight out of
  * buffer-pool frames — no object per visited node. Offsets are those of storage/format/node.ts.
  */
-import { corruptCell, MAX_INLINE_BYTES, NODE_LEAF, OFF_CHILDREN, OFF_COMMIT, OFF_COUNT, OFF_LEAF_SLOTS, OFF_PIVOTS, OFF_TYPE, SLOT_PACKED, SLOT_RECORD } from '../../storage/format/node.js';
-import { CELL_BYTES, CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, PAGE_BYTES } from '../../storage/format/pageFile.js';
+import { NODE_LEAF, OFF_CHILDREN, OFF_COMMIT, OFF_COUNT, OFF_LEAF_SLOTS, OFF_PIVOTS, OFF_TYPE, SLOT_PACKED, SLOT_RECORD } from '../../storage/format/node.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
-import { MAX_INDEX } from '../common/limits.js';
+import { MAX_INDEX, MAX_INLINE_BYTES, CELL_BYTES, CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, PAGE_BYTES } from '../common/limits.js';
+import { corruptCell, cellPlace } from '../common/errors.js';
 
 const TWO32 = 0x1_0000_0000;
 
@@ -77,7 +77,7 @@ export function fastLookup(pager: CellReader, rootCell: number, height: number, 
 }
 
 function where(cell: number): string {
-  return `cell ${cell} (page ${Math.floor(cell / 16)})`;
+  return cellPlace(cell);
 }
 
 /**

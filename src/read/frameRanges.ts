@@ -10,11 +10,12 @@
  * type, slot count, commit number not newer than the version read, and leaves exactly at the
  * tree's height; every visited slot's bounds must ascend. Values decode lazily, one per next().
  */
-import { corruptCell, INTERNAL_SLOTS, LEAF_SLOTS, NODE_INTERNAL, NODE_LEAF, OFF_CHILDREN, OFF_COMMIT, OFF_COUNT, OFF_LEAF_SLOTS, OFF_TYPE } from '../../storage/format/node.js';
+import { NODE_INTERNAL, NODE_LEAF, OFF_CHILDREN, OFF_COMMIT, OFF_COUNT, OFF_LEAF_SLOTS, OFF_TYPE } from '../../storage/format/node.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
 import { slotValue } from './frameLookup.js';
-import { MAX_INDEX } from '../common/limits.js';
+import { MAX_INDEX, INTERNAL_SLOTS, LEAF_SLOTS } from '../common/limits.js';
 import type { HeldReader, ReaderRegistry, ReaderToken } from './readerRegistry.js';
+import { corruptCell } from '../common/errors.js';
 
 export interface Range<V> {
   readonly first: number;

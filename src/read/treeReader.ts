@@ -13,13 +13,14 @@ import { emptyArea } from '../tree/gaps.js';
 import { fastEmptyArea } from './frameGaps.js';
 import { FrameRanges, type Range } from './frameRanges.js';
 import type { NodeSource, TreeState } from '../tree/write.js';
+import { cellPlace } from '../common/errors.js';
 
 export type { Range } from './frameRanges.js';
 
 const sharedHit = new Hit();
 
 function where(cell: number): string {
-  return `cell ${cell} (page ${Math.floor(cell / 16)})`;
+  return cellPlace(cell);
 }
 
 export class TreeReader implements NodeSource {

@@ -22,8 +22,8 @@
  * holding only the trailing gap, when that neighbour is not full and the two would merge — is
  * left to writeRange. Nothing is allocated except the new nodes: no plan, entry lists or runs.
  */
-import { MAX_INDEX } from '../common/limits.js';
-import { type MemNode, type Slot, INTERNAL_SLOTS, LEAF_SLOTS, newInternal, newLeaf } from '../../storage/format/node.js';
+import { MAX_INDEX, INTERNAL_SLOTS, LEAF_SLOTS } from '../common/limits.js';
+import { type MemNode, type Slot, newInternal, newLeaf } from '../../storage/format/node.js';
 
 /** The tree fields the fast path reads and updates (src/tree/write.ts TreeState). */
 interface AppendTree {

@@ -24,23 +24,9 @@
  * least minimally full.
  */
 import { appendRange } from './append.js';
-import { assert } from '../common/errors.js';
-import { MAX_INDEX } from '../common/limits.js';
-import {
-  type MemNode,
-  type Ref,
-  type Slot,
-  InlineSlot,
-  NewValue,
-  PackedSlot,
-  RecordSlot,
-  INTERNAL_MIN,
-  INTERNAL_SLOTS,
-  LEAF_MIN,
-  LEAF_SLOTS,
-  newInternal,
-  newLeaf,
-} from '../../storage/format/node.js';
+import { assert, corruptCell } from '../common/errors.js';
+import { MAX_INDEX, INTERNAL_MIN, INTERNAL_SLOTS, LEAF_MIN, LEAF_SLOTS } from '../common/limits.js';
+import { type MemNode, type Ref, type Slot, NewValue, PackedSlot, RecordSlot, newInternal, newLeaf } from '../../storage/format/node.js';
 
 /** What the tree algorithms need from the storage layer. */
 export interface NodeSource {
@@ -620,7 +606,7 @@ function write(sink: WriteSink, tree: TreeState, first: number, last: number, sl
       rootNode = sink.node(root, MAX_INDEX);
     }
     if (rootNode.leaf && rootNode.lasts.length === 1 && rootNode.slots[0] === null) {
-      assert(typeof root !== 'number', 'an empty root leaf is never committed');
+      if (typeof root === 'number') throw corruptCell(root, 'a committed root leaf holds nothing (an empty tree has no root)');
       tree.root = null;
       tree.height = 0;
       tree.nodes = 0;

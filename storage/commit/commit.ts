@@ -17,15 +17,15 @@
  * A commit writes only cells that are free in the last durable commit's space map — never a cell
  * that version or an open snapshot can reach.
  */
-import { MapleError, assert } from '../../src/common/errors.js';
-import { MAX_INDEX } from '../../src/common/limits.js';
+import { assert, corrupt, corruptCell } from '../../src/common/errors.js';
+import { MAX_INDEX, NODE_BYTES, CELL_BYTES, PAGE_BYTES, RING_SLOTS } from '../../src/common/limits.js';
 import { findFirst, iterate, lookup } from '../../src/tree/walk.js';
 import { type NodeSource, type TreeState, type WriteSink, writeRange } from '../../src/tree/write.js';
 import type { BufferPool } from '../io/bufferPool.js';
 import { type CommitRecord, type StructuresRef, type TreeRoot, FLAG_CELLS_DURABLE, encodeCommitRecord } from '../format/commitRecord.js';
 import type { FileIO } from '../io/fileIO.js';
-import { type MemNode, type Ref, NewValue, PackedSlot, RecordSlot, encodeNodeAt, NODE_BYTES, newValuesCreated } from '../format/node.js';
-import { CELL_BYTES, PAGE_BYTES, RING_SLOTS, ringSlotOffsetBytes } from '../format/pageFile.js';
+import { type MemNode, type Ref, NewValue, PackedSlot, RecordSlot, encodeNodeAt, newValuesCreated } from '../format/node.js';
+import { ringSlotOffsetBytes } from '../format/pageFile.js';
 import type { CellReader } from '../io/cellReader.js';
 import { type CellRun, SpaceMap } from './spaceMap.js';
 import { RECORD_HEADER_BYTES, encodeRecordAt, recordCells } from '../format/valueRecord.js';
@@ -326,7 +326,7 @@ export function writeCommit(io: FileIO, pager: CellReader, pool: BufferPool, sta
   const free = new FreeList(() => {
     const entry = findFirst(sink, pending, 0, releaseLimit, true);
     if (entry === undefined) return undefined;
-    assert(entry.slot instanceof RecordSlot, `pending entry ${entry.first} holds a record`);
+    if (!(entry.slot instanceof RecordSlot)) throw corrupt(`pending-list entry ${entry.first} of commit ${prev.commit} holds no record`);
     const runs = pendingRuns(pager.recordBytes(entry.slot.cell, prev.commit));
     for (const run of runs) pendingCells -= run.count;
     writeRange(sink, pending, entry.first, entry.last, null);
@@ -710,7 +710,8 @@ function coalesce(runs: CellRun[]): CellRun[] {
   const order = orderByKey(runs.length, (k) => runs[k]!.start);
   for (let j = 0; j < order.length; j++) {
     const r = runs[order[j]!]!;
-    if (last !== undefined && !(last.start + last.count <= r.start)) assert(false, `cell ${r.start} freed twice in one commit`);
+    // Two references to one cell in the file (a damaged tree) free it twice.
+    if (last !== undefined && !(last.start + last.count <= r.start)) throw corruptCell(r.start, 'freed twice in one commit: two references lead to it');
     if (last !== undefined && last.start + last.count === r.start) last.count += r.count;
     else out.push((last = { start: r.start, count: r.count }));
   }
@@ -806,10 +807,4 @@ function refreshPool(pool: BufferPool, cell: number, buf: Uint8Array, start: num
     at += n;
     offset += n;
   }
-}
-
-export function ioError(what: string, err: unknown): MapleError {
-  if (err instanceof MapleError) return err;
-  const code = (err as NodeJS.ErrnoException)?.code ?? 'unknown';
-  return new MapleError('EIO', `${what} failed (${code}): ${(err as Error)?.message ?? String(err)}`, { cause: err });
 }

@@ -8,13 +8,13 @@
  * in the pending tree, which is also the free list once their grace period is over
  * (storage/commit/commit.ts, storage/commit/freeList.ts).
  */
-import { assert } from '../../src/common/errors.js';
-import { lookup } from '../../src/tree/walk.js';
+import { assert, corruptCell } from '../../src/common/errors.js';
+import { lookup, findFirst, type RawEntry } from '../../src/tree/walk.js';
 import { emptyArea } from '../../src/tree/gaps.js';
 import { type TreeState, type WriteSink, writeRange } from '../../src/tree/write.js';
 import { InlineSlot, type NewValue, type Slot } from '../format/node.js';
 import { recordCells } from '../format/valueRecord.js';
-import { CELL_BASE, MAX_CELL } from '../format/pageFile.js';
+import { CELL_BASE, MAX_CELL } from '../../src/common/limits.js';
 
 /** The value of every allocated run: msgpack `true`, inline. */
 export const ALLOCATED = new InlineSlot(Uint8Array.of(0xc3));
@@ -117,24 +117,31 @@ export class SpaceMap {
   /** A packed value block's reference count. */
   blockCount(cell: number): number {
     const e = lookup(this.sink, this.tree, cell);
-    const count = e && e.first === cell && e.last === cell ? slotCount(e.slot) : undefined;
-    assert(count !== undefined, `cell ${cell} is a packed value block with a reference count`);
-    return count;
+    return this.countOf(cell, e);
   }
 
   /** Changes a block's reference count; at zero the block is an ordinary allocated cell, returned true. */
   adjustBlock(cell: number, delta: number): boolean {
     const e = lookup(this.sink, this.tree, cell);
-    const count = e && e.first === cell && e.last === cell ? slotCount(e.slot) : undefined;
-    assert(count !== undefined, `cell ${cell} is a packed value block with a reference count`);
+    const count = this.countOf(cell, e);
     const n = count + delta;
-    assert(n >= 0, `block ${cell} reference count stays non-negative (${count} ${delta >= 0 ? '+' : '−'} ${Math.abs(delta)})`);
+    // More references dropped than the file counts: the counts on disk are wrong.
+    if (n < 0) throw corruptCell(cell, `packed value block's reference count ${count} falls below zero (${delta})`);
     writeRange(this.sink, this.tree, cell, cell, n === 0 ? ALLOCATED : countSlot(n));
     return n === 0;
   }
 
+  /** The reference count of the block at `cell` from its space-map entry `e`; ECORRUPT when it has none. */
+  private countOf(cell: number, e: RawEntry | undefined): number {
+    const count = e && e.first === cell && e.last === cell ? slotCount(e.slot) : undefined;
+    // A leaf points at a packed block the space map does not count: the file is damaged.
+    if (count === undefined) throw corruptCell(cell, 'a packed value block with no reference count in the space map');
+    return count;
+  }
+
   /** Marks [start, start+count−1] allocated, merged with allocated neighbours. */
   private take(start: number, count: number): void {
+    assert(count > 0 && start >= CELL_BASE && findFirst(this.sink, this.tree, start, start + count - 1, false) === undefined, `cells ${start}..${start + count - 1} are free when taken`);
     let first = start;
     let last = start + count - 1;
     const left = first > CELL_BASE ? lookup(this.sink, this.tree, first - 1) : undefined;

@@ -35,18 +35,12 @@
  * FRESH marks a pointer to a cell written by the same commit as this node: recovery walks only
  * FRESH pointers to validate the newest commit (DESIGN.md §5).
  */
-import { MapleError, assert } from '../../src/common/errors.js';
+import { assert, corruptCell } from '../../src/common/errors.js';
+import { INTERNAL_SLOTS, LEAF_SLOTS, MAX_INLINE_BYTES, NODE_BYTES } from '../../src/common/limits.js';
 import { crc32 } from '../../src/common/checksum.js';
-import { CELL_BYTES } from './pageFile.js';
 
-export const NODE_BYTES = CELL_BYTES;
 export const NODE_LEAF = 1;
 export const NODE_INTERNAL = 2;
-export const LEAF_SLOTS = 15;
-export const INTERNAL_SLOTS = 10;
-/** Minimum occupancy of a non-root node that is not the rightmost of its level. */
-export const LEAF_MIN = 7;
-export const INTERNAL_MIN = 4;
 
 export const OFF_TYPE = 0;
 export const OFF_COUNT = 1;
@@ -59,7 +53,6 @@ export const OFF_GAPS = 168;
 export const OFF_NONCE = 248;
 export const SLOT_RECORD = 0x10;
 export const SLOT_PACKED = 0x11;
-export const MAX_INLINE_BYTES = 7;
 export const FLAG_FRESH = 1;
 const TWO32 = 0x1_0000_0000;
 
@@ -219,7 +212,11 @@ export function encodeNodeAt(node: MemNode, commit: number, buf: Uint8Array, dv:
   writeU64(dv, at + OFF_COMMIT, commit);
   dv.setUint32(at + OFF_NONCE, nonce >>> 0, true);
   const lasts = node.lasts;
-  for (let i = 0; i < count - 1; i++) writeU64(dv, at + OFF_PIVOTS + 8 * i, lasts[i]!);
+  for (let i = 0; i < count - 1; i++) {
+    // What decodeNodeAt will demand of the bytes, asserted before they are written.
+    if (!(lasts[i]! >= 0) || (i + 2 < count && !(lasts[i + 1]! > lasts[i]!))) assert(false, `pivot ${i} (${lasts[i]}) ascends to ${lasts[i + 1]}`);
+    writeU64(dv, at + OFF_PIVOTS + 8 * i, lasts[i]!);
+  }
   if (node.leaf) {
     if (!(count >= 1 && count <= LEAF_SLOTS)) assert(false, `leaf slot count ${count}`);
     const slots = node.slots;
@@ -382,8 +379,4 @@ export function pointerIsFresh(cell: Uint8Array, leaf: boolean, i: number): bool
     return (cell[OFF_LEAF_SLOTS + 8 * i + 4]! & FLAG_FRESH) !== 0 && (tag === SLOT_RECORD || tag === SLOT_PACKED);
   }
   return (cell[OFF_CHILDREN + 8 * i + 4]! & FLAG_FRESH) !== 0;
-}
-
-export function corruptCell(address: number, what: string): MapleError {
-  return new MapleError('ECORRUPT', `cell ${address} (page ${Math.floor(address / 16)}, byte offset ${address * CELL_BYTES}): ${what}`);
 }

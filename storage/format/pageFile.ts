@@ -20,17 +20,9 @@
  *   28      4     CRC-32 of bytes 0..27
  */
 import { crc32 } from '../../src/common/checksum.js';
-import { MapleError } from '../../src/common/errors.js';
+import { corrupt, notStore } from '../../src/common/errors.js';
 
-export const PAGE_BYTES = 4096;
-export const CELL_BYTES = 256;
-export const CELLS_PER_PAGE = PAGE_BYTES / CELL_BYTES;
-export const CELLS_PER_PAGE_SHIFT = 4;
-export const RING_SLOTS = 4;
-/** First cell address: after the header page and the commit ring. */
-export const CELL_BASE = (1 + RING_SLOTS) * CELLS_PER_PAGE;
-/** Largest cell address (u32 in pointers): 2^32 cells × 256 B = 1 TiB of file. */
-export const MAX_CELL = 0xffff_ffff;
+import { CELL_BYTES, PAGE_BYTES, RING_SLOTS } from '../../src/common/limits.js';
 export const FORMAT_VERSION = 1;
 
 const MAGIC = Buffer.from('MAPLESTR', 'latin1');
@@ -66,16 +58,16 @@ export function readHeader(io: HeaderSource, path: string): void {
   const page = Buffer.alloc(PAGE_BYTES);
   const n = io.read(page, 0);
   if (n < 32 || !page.subarray(0, 8).equals(MAGIC)) {
-    throw new MapleError('ENOTSTORE', `${path} is not a maple-store file (bad magic in page 0)`);
+    throw notStore(`${path} is not a maple-store file (bad magic in page 0)`);
   }
   if (page.readUInt32LE(HEADER_CRC_OFFSET) !== crc32(page, 0, HEADER_CRC_OFFSET)) {
-    throw new MapleError('ECORRUPT', `${path}: header page 0 fails its checksum`);
+    throw corrupt(`${path}: header page 0 fails its checksum`);
   }
   const version = page.readUInt32LE(8);
   if (version !== FORMAT_VERSION) {
-    throw new MapleError('ENOTSTORE', `${path} has format version ${version}; this build reads version ${FORMAT_VERSION}`);
+    throw notStore(`${path} has format version ${version}; this build reads version ${FORMAT_VERSION}`);
   }
   if (page.readUInt32LE(12) !== PAGE_BYTES || page.readUInt32LE(16) !== CELL_BYTES || page.readUInt32LE(20) !== RING_SLOTS) {
-    throw new MapleError('ENOTSTORE', `${path} uses a page, cell or ring size this build does not support`);
+    throw notStore(`${path} uses a page, cell or ring size this build does not support`);
   }
 }

@@ -5,7 +5,7 @@
  * small: at most 32 key lists) and frees the old record like any other, so readers of older
  * versions keep theirs through the grace period. Tables only grow, so the newest decodes all.
  */
-import { MapleError } from '../../src/common/errors.js';
+import { type MapleError, cellPlace, corrupt } from '../../src/common/errors.js';
 import { Packr } from 'msgpackr';
 import type { Structure } from './valueCodec.js';
 
@@ -22,12 +22,12 @@ export function decodeStructures(bytes: Uint8Array, cell: number, count: number)
     try {
       table = plain.unpack(bytes);
     } catch (err) {
-      throw corrupt(cell, `does not decode as msgpack: ${(err as Error).message}`);
+      throw corruptTable(cell, `does not decode as msgpack: ${(err as Error).message}`);
     }
   }
-  if (!Array.isArray(table) || table.length !== count) throw corrupt(cell, `should list ${count} structures`);
+  if (!Array.isArray(table) || table.length !== count) throw corruptTable(cell, `should list ${count} structures`);
   for (const keys of table) {
-    if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string' && typeof k !== 'number')) throw corrupt(cell, 'holds an entry that is not a key list');
+    if (!Array.isArray(keys) || keys.some((k) => typeof k !== 'string' && typeof k !== 'number')) throw corruptTable(cell, 'holds an entry that is not a key list');
   }
   return table as Structure[];
 }
@@ -79,6 +79,6 @@ export function readKeyLists(bytes: Uint8Array): Structure[] | undefined {
   return at === bytes.length ? table : undefined;
 }
 
-function corrupt(cell: number, what: string): MapleError {
-  return new MapleError('ECORRUPT', `the shared-structures table at cell ${cell} (page ${Math.floor(cell / 16)}) ${what}`);
+function corruptTable(cell: number, what: string): MapleError {
+  return corrupt(`the shared-structures table at ${cellPlace(cell)} ${what}`);
 }

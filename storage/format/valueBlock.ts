@@ -21,8 +21,9 @@
  * survivor never pins a whole cell.
  */
 import { crc32 } from '../../src/common/checksum.js';
-import { corruptCell, nodeChecksumOk, type NewValue, OFF_COMMIT, OFF_NONCE, readU64 } from './node.js';
-import { CELL_BYTES } from './pageFile.js';
+import { nodeChecksumOk, type NewValue, OFF_COMMIT, OFF_NONCE, readU64 } from './node.js';
+import { corruptCell } from '../../src/common/errors.js';
+import { CELL_BYTES } from '../../src/common/limits.js';
 
 export const BLOCK_TYPE = 5;
 export const BLOCK_ENTRIES_OFFSET = 16;

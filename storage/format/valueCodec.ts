@@ -15,9 +15,10 @@
  * never aliases a buffer-pool frame. Maps decode as plain objects.
  */
 import { Packr, REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from 'msgpackr';
-import { MapleError, invalid } from '../../src/common/errors.js';
-import { InlineSlot, MAX_INLINE_BYTES, NewValue, type Slot } from './node.js';
-import { MAX_VALUE_BYTES, tooLarge } from './valueRecord.js';
+import { invalid, corrupt, cellPlace } from '../../src/common/errors.js';
+import { InlineSlot, NewValue, type Slot } from './node.js';
+import { tooLarge } from './valueRecord.js';
+import { MAX_INLINE_BYTES, MAX_VALUE_BYTES } from '../../src/common/limits.js';
 
 /** One shared structure: the keys of an object shape, in order. */
 export type Structure = string[];
@@ -248,7 +249,7 @@ export class ValueCodec {
     try {
       return this.dec.unpack(buf, span);
     } catch (err) {
-      throw new MapleError('ECORRUPT', `the inline value in cell ${cell} (page ${Math.floor(cell / 16)}) does not decode as msgpack: ${(err as Error).message}`);
+      throw corrupt(`the inline value in ${cellPlace(cell)} does not decode as msgpack: ${(err as Error).message}`);
     }
   }
 
@@ -257,7 +258,7 @@ export class ValueCodec {
     try {
       return this.dec.unpack(bytes);
     } catch (err) {
-      throw new MapleError('ECORRUPT', `${where} does not decode as msgpack: ${(err as Error).message}`);
+      throw corrupt(`${where} does not decode as msgpack: ${(err as Error).message}`);
     }
   }
 }

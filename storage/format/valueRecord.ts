@@ -15,15 +15,13 @@
  * A record is immutable and referenced by exactly one leaf slot: when a store splits a range, the
  * second half gets a copy (so a record is freed exactly when its one slot goes).
  */
-import { MapleError } from '../../src/common/errors.js';
+import { MapleError, corruptCell, invalid } from '../../src/common/errors.js';
 import { crc32 } from '../../src/common/checksum.js';
-import { CELL_BYTES } from './pageFile.js';
-import { corruptCell } from './node.js';
+import { CELL_BYTES, MAX_VALUE_BYTES } from '../../src/common/limits.js';
 
 export const RECORD_TYPE = 3;
 export const RECORD_HEADER_BYTES = 24;
 /** Largest msgpack encoding of one value. */
-export const MAX_VALUE_BYTES = 64 * 1024 * 1024;
 const TWO32 = 0x1_0000_0000;
 
 export function recordCells(lengthBytes: number): number {
@@ -75,5 +73,5 @@ export function verifyRecord(cells: Uint8Array, address: number): Uint8Array {
 }
 
 export function tooLarge(lengthBytes: number): MapleError {
-  return new MapleError('EINVAL', `value encodes to ${lengthBytes} bytes; the limit is ${MAX_VALUE_BYTES}`);
+  return invalid(`value encodes to ${lengthBytes} bytes; the limit is ${MAX_VALUE_BYTES}`);
 }

@@ -23,9 +23,9 @@
  * Growing replaces `slab` and `words` (frame numbers and offsets stay valid), so code that keeps
  * them in locals must fetch them again after any call that can read a page (a miss).
  */
-import { MapleError, assert } from '../../src/common/errors.js';
+import { assert, ioFailed } from '../../src/common/errors.js';
 import type { FileIO } from './fileIO.js';
-import { CELL_BYTES, CELLS_PER_PAGE, PAGE_BYTES } from '../format/pageFile.js';
+import { CELL_BYTES, CELLS_PER_PAGE, PAGE_BYTES } from '../../src/common/limits.js';
 
 export const MIN_FRAMES = 16;
 /** Frames allocated at open; the slab doubles from here up to the cache budget. */
@@ -184,7 +184,7 @@ export class BufferPool {
     try {
       n = this.io.read(buf, first * PAGE_BYTES);
     } catch (err) {
-      throw new MapleError('EIO', `reading pages ${first}..${first + window - 1} failed: ${(err as Error).message}`, { cause: err });
+      throw ioFailed(`reading pages ${first}..${first + window - 1} failed: ${(err as Error).message}`, err);
     }
     const at = (page - first) * PAGE_BYTES;
     const slabAt = frame * PAGE_BYTES;
@@ -265,7 +265,7 @@ export class BufferPool {
       const old = this.pageOfFrame[frame]!;
       if (old >= 0) this.dropPage(old);
       this.pageOfFrame[frame] = -1;
-      throw new MapleError('EIO', `reading page ${page} failed: ${(err as Error).message}`, { cause: err });
+      throw ioFailed(`reading page ${page} failed: ${(err as Error).message}`, err);
     }
     if (n < length) view.fill(0, n);
   }
@@ -414,7 +414,7 @@ export class BufferPool {
       }
       return f;
     }
-    throw new MapleError('EIO', `buffer pool exhausted: all ${this.frameCount} frames are pinned`);
+    throw ioFailed(`buffer pool exhausted: all ${this.frameCount} frames are pinned`);
   }
 }
 

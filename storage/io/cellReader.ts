@@ -4,16 +4,16 @@
  * by a newer commit than the reader's version means the file does not hold that version any
  * more, and is reported as ECORRUPT, never returned.
  */
-import { MapleError } from '../../src/common/errors.js';
+import { corruptCell, corrupt, ioFailed } from '../../src/common/errors.js';
 import type { BufferPool } from './bufferPool.js';
 import type { FileIO } from './fileIO.js';
-import { type MemNode, type Ref, NODE_INTERNAL, NODE_LEAF, OFF_TYPE, corruptCell, decodeNodeAt, nodeChecksumOkAt } from '../format/node.js';
-import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES } from '../format/pageFile.js';
+import { type MemNode, type Ref, NODE_INTERNAL, NODE_LEAF, OFF_TYPE, decodeNodeAt, nodeChecksumOkAt } from '../format/node.js';
 import { RECORD_HEADER_BYTES, RECORD_TYPE, readRecordHeader, recordCells, verifyRecord } from '../format/valueRecord.js';
 import { blockEntry } from '../format/valueBlock.js';
 import { ValueCodec } from '../format/valueCodec.js';
 import type { StructuresRef } from '../format/commitRecord.js';
 import { decodeStructures } from '../format/structures.js';
+import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
 
 export class CellReader {
   /** The store's value codec, with its shared-structures table (set at open). */
@@ -76,7 +76,7 @@ export class CellReader {
     try {
       n = this.io.read(out, cell * CELL_BYTES);
     } catch (err) {
-      throw new MapleError('EIO', `reading value record at cell ${cell} failed: ${(err as Error).message}`, { cause: err });
+      throw ioFailed(`reading value record at cell ${cell} failed: ${(err as Error).message}`, err);
     }
     if (n < total) throw corruptCell(cell, 'value record extends past the end of the file');
     return out;
@@ -128,7 +128,7 @@ export class CellReader {
 /** The codec for a store whose newest commit references `ref`, read at `version`. */
 export function loadCodec(pager: CellReader, ref: StructuresRef, version: number, shared: boolean): ValueCodec {
   if (ref.cell === 0) {
-    if (ref.count !== 0) throw new MapleError('ECORRUPT', `commit ${version} counts ${ref.count} shared structures but has no table`);
+    if (ref.count !== 0) throw corrupt(`commit ${version} counts ${ref.count} shared structures but has no table`);
     return new ValueCodec([], shared);
   }
   const table = decodeStructures(pager.recordBytes(ref.cell, version).slice(), ref.cell, ref.count);

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import * as os from 'node:os';
-import { MapleError } from '../../src/common/errors.js';
+import { MapleError, locked } from '../../src/common/errors.js';
 
 /** Paths this process holds open for writing (a second open in the same process is refused too). */
 const heldHere = new Set<string>();
@@ -138,7 +138,7 @@ export class WriterLock {
 
 /** Creates `lockPath` exclusively with "pid timeMs processStart", taking over a lock whose process is gone. */
 function take(lockPath: string, key: string, storePath: string): void {
-  if (heldHere.has(key)) throw new MapleError('ELOCKED', `${storePath} is already open for writing in this process`);
+  if (heldHere.has(key)) throw locked(`${storePath} is already open for writing in this process`);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const fd = fs.openSync(lockPath, 'wx');
@@ -160,7 +160,7 @@ function take(lockPath: string, key: string, storePath: string): void {
       continue; // the lock vanished between our open and read: try again
     }
     if (ownerAlive(owner, ownerStart) && (owner !== process.pid || heldHere.has(key))) {
-      throw new MapleError('ELOCKED', `${storePath} is open for writing by process ${owner} (lock file ${lockPath})`);
+      throw locked(`${storePath} is open for writing by process ${owner} (lock file ${lockPath})`);
     }
     // The owner is gone (or is us, from a store never closed): take the lock over.
     try {
@@ -169,5 +169,5 @@ function take(lockPath: string, key: string, storePath: string): void {
       /* raced with another taker; retry */
     }
   }
-  throw new MapleError('ELOCKED', `could not take the writer lock ${lockPath}`);
+  throw locked(`could not take the writer lock ${lockPath}`);
 }

@@ -7,8 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SimulatedDisk, type DiskEvent } from '../../recovery/testing/simulatedDisk.js';
-import { PAGE_BYTES, RING_SLOTS } from '../../storage/format/pageFile.js';
 import { openOn, readAll } from './crashRunner.js';
+import { PAGE_BYTES, RING_SLOTS } from '../../src/common/limits.js';
 
 const isRecordWrite = (e: DiskEvent) => e.kind === 'write' && e.positionBytes >= PAGE_BYTES && e.positionBytes < (1 + RING_SLOTS) * PAGE_BYTES;
 

@@ -16,10 +16,11 @@
 import * as zlib from 'node:zlib';
 import { open, type MapleStore, type Snapshot } from '../../src/index.js';
 import { decodeCommitRecord, COMMIT_RECORD_BYTES } from '../../storage/format/commitRecord.js';
-import { RING_SLOTS, ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
+import { ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
 import { CRASH_MODES, Prng, SimulatedDisk, isSimulatedCrash, type CrashChoice, type CrashMode, type DiskEvent } from '../../recovery/testing/simulatedDisk.js';
 import { RangeModel, diffRanges, type ModelRange } from './rangeModel.js';
 import { applyToModel, applyToWriter, checkResult, describeStep, modelStates, type Op, type Step, type Workload, type Writer } from './workloads.js';
+import { RING_SLOTS } from '../../src/common/limits.js';
 
 export type Store = MapleStore<unknown>;
 

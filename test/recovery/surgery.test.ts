@@ -3,8 +3,8 @@ import * as fs from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { open } from '../../src/index.js';
-import { CELL_BASE, CELL_BYTES } from '../../storage/format/pageFile.js';
 import { tempDir } from '../helpers.js';
+import { CELL_BASE, CELL_BYTES } from '../../src/common/limits.js';
 
 const dirs: { cleanup: () => void }[] = [];
 afterEach(() => {

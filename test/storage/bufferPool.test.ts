@@ -4,12 +4,12 @@
  * drive page by page.
  */
 import { describe, expect, it } from 'vitest';
-import { MapleError } from '../../src/common/errors.js';
+import { MapleError, AssertionError } from '../../src/common/errors.js';
 import { BufferPool, INITIAL_FRAMES, INTERNAL_WEIGHT, MIN_FRAMES, READ_AHEAD_AFTER, READ_AHEAD_PAGES } from '../../storage/io/bufferPool.js';
 import type { FileIO } from '../../storage/io/fileIO.js';
-import { CELLS_PER_PAGE, CELL_BYTES, PAGE_BYTES } from '../../storage/format/pageFile.js';
 import { encodeNode, newInternal, newLeaf } from '../../storage/format/node.js';
 import { CellReader } from '../../storage/io/cellReader.js';
+import { CELLS_PER_PAGE, CELL_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
 
 /** A growable in-memory file that counts reads per page (to tell hits from misses independently). */
 class MemFile implements FileIO {
@@ -229,7 +229,7 @@ describe('pinning', () => {
   it('unpinning an unpinned frame is an invariant failure', () => {
     const pool = smallPool(fileWithPages(1));
     const f = pool.frame(0);
-    expect(() => pool.unpin(f)).toThrow(MapleError);
+    expect(() => pool.unpin(f)).toThrow(AssertionError);
   });
 });
 

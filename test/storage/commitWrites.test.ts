@@ -6,8 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { open, type MapleStore } from '../../src/index.js';
 import { SimulatedDisk } from '../../recovery/testing/simulatedDisk.js';
-import { PAGE_BYTES, RING_SLOTS } from '../../storage/format/pageFile.js';
 import { prng } from '../helpers.js';
+import { PAGE_BYTES, RING_SLOTS } from '../../src/common/limits.js';
 
 type Model = Map<number, number>;
 

@@ -9,25 +9,8 @@
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MapleError } from '../../src/common/errors.js';
-import { MAX_INDEX } from '../../src/common/limits.js';
-import {
-  INTERNAL_SLOTS,
-  InlineSlot,
-  LEAF_SLOTS,
-  MAX_INLINE_BYTES,
-  NODE_BYTES,
-  NewValue,
-  OFF_CRC,
-  PackedSlot,
-  RecordSlot,
-  decodeNode,
-  encodeNode,
-  newInternal,
-  newLeaf,
-  type MemNode,
-  type Slot,
-} from '../../storage/format/node.js';
-import { CELL_BASE, CELL_BYTES } from '../../storage/format/pageFile.js';
+import { MAX_INDEX, INTERNAL_SLOTS, LEAF_SLOTS, MAX_INLINE_BYTES, NODE_BYTES, CELL_BASE, CELL_BYTES } from '../../src/common/limits.js';
+import { InlineSlot, NewValue, OFF_CRC, PackedSlot, RecordSlot, decodeNode, encodeNode, newInternal, newLeaf, type MemNode, type Slot } from '../../storage/format/node.js';
 import { BLOCK_ENTRIES_OFFSET, BLOCK_TYPE, PACK_MAX_BYTES, blockEntry, encodeBlock, packValues } from '../../storage/format/valueBlock.js';
 import { RECORD_HEADER_BYTES, RECORD_TYPE, encodeRecord, readRecordHeader, verifyRecord } from '../../storage/format/valueRecord.js';
 

@@ -5,8 +5,8 @@
  * encoder writes only when it is not zero.
  */
 import { describe, expect, it } from 'vitest';
-import { MAX_INDEX } from '../../src/common/limits.js';
-import { InlineSlot, NODE_BYTES, OFF_GAPS, OFF_LEAF_SLOTS, OFF_PIVOTS, decodeNode, encodeNode, newInternal, newLeaf, readU64 } from '../../storage/format/node.js';
+import { MAX_INDEX, NODE_BYTES } from '../../src/common/limits.js';
+import { InlineSlot, OFF_GAPS, OFF_LEAF_SLOTS, OFF_PIVOTS, decodeNode, encodeNode, newInternal, newLeaf, readU64 } from '../../storage/format/node.js';
 
 /** lo/hi as the slot's bytes 0..3 and 4..6, little-endian. */
 function halves(bytes: Uint8Array): { lo: number; hi: number } {

@@ -5,43 +5,9 @@
  */
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { MapleError } from '../../src/common/errors.js';
-import { MAX_INDEX } from '../../src/common/limits.js';
-import {
-  FLAG_FRESH,
-  INTERNAL_SLOTS,
-  InlineSlot,
-  LEAF_SLOTS,
-  NODE_BYTES,
-  NODE_INTERNAL,
-  NODE_LEAF,
-  NewValue,
-  OFF_CHILDREN,
-  OFF_COMMIT,
-  OFF_COUNT,
-  OFF_CRC,
-  OFF_GAPS,
-  OFF_LEAF_SLOTS,
-  OFF_NONCE,
-  OFF_PIVOTS,
-  OFF_TYPE,
-  PackedSlot,
-  RecordSlot,
-  SLOT_PACKED,
-  SLOT_RECORD,
-  decodeNode,
-  encodeNode,
-  newInternal,
-  newLeaf,
-  nodeChecksumOk,
-  nodeCommit,
-  nodeNonce,
-  pointerIsFresh,
-  readU64,
-  type MemNode,
-  type Slot,
-} from '../../storage/format/node.js';
-import { CELL_BASE } from '../../storage/format/pageFile.js';
+import { MapleError, AssertionError } from '../../src/common/errors.js';
+import { MAX_INDEX, INTERNAL_SLOTS, LEAF_SLOTS, NODE_BYTES, CELL_BASE } from '../../src/common/limits.js';
+import { FLAG_FRESH, InlineSlot, NODE_INTERNAL, NODE_LEAF, NewValue, OFF_CHILDREN, OFF_COMMIT, OFF_COUNT, OFF_CRC, OFF_GAPS, OFF_LEAF_SLOTS, OFF_NONCE, OFF_PIVOTS, OFF_TYPE, PackedSlot, RecordSlot, SLOT_PACKED, SLOT_RECORD, decodeNode, encodeNode, newInternal, newLeaf, nodeChecksumOk, nodeCommit, nodeNonce, pointerIsFresh, readU64, type MemNode, type Slot } from '../../storage/format/node.js';
 import { expectMapleError } from '../helpers.js';
 
 const TWO32 = 0x1_0000_0000;
@@ -244,15 +210,15 @@ describe('internal round trip', () => {
   });
 
   it('refuses to encode a MemNode child or NewValue with no cell yet', () => {
-    expect(() => encode(newInternal([1, 2], [CELL_BASE, newLeaf([1], [null])], [0, 0]))).toThrow(MapleError);
-    expect(() => encode(newLeaf([1], [new NewValue(new Uint8Array(30))]))).toThrow(MapleError);
+    expect(() => encode(newInternal([1, 2], [CELL_BASE, newLeaf([1], [null])], [0, 0]))).toThrow(AssertionError);
+    expect(() => encode(newLeaf([1], [new NewValue(new Uint8Array(30))]))).toThrow(AssertionError);
   });
 
   it('refuses to encode counts out of bounds', () => {
-    expect(() => encode(newLeaf([], []))).toThrow(MapleError);
-    expect(() => encode(newLeaf(Array.from({ length: 16 }, (_, i) => i), new Array(16).fill(null)))).toThrow(MapleError);
+    expect(() => encode(newLeaf([], []))).toThrow(AssertionError);
+    expect(() => encode(newLeaf(Array.from({ length: 16 }, (_, i) => i), new Array(16).fill(null)))).toThrow(AssertionError);
     const eleven = Array.from({ length: 11 }, (_, i) => i);
-    expect(() => encode(newInternal(eleven, eleven.map(() => CELL_BASE), eleven.map(() => 0)))).toThrow(MapleError);
+    expect(() => encode(newInternal(eleven, eleven.map(() => CELL_BASE), eleven.map(() => 0)))).toThrow(AssertionError);
   });
 });
 

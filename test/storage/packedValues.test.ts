@@ -11,11 +11,11 @@ import * as fs from 'node:fs';
 import { Packr } from 'msgpackr';
 import { afterEach, describe, expect, test } from 'vitest';
 import { open, type MapleStore } from '../../src/index.js';
-import { LEAF_SLOTS, NODE_LEAF, OFF_COUNT, OFF_LEAF_SLOTS, SLOT_PACKED, nodeChecksumOk } from '../../storage/format/node.js';
-import { CELL_BASE, CELL_BYTES } from '../../storage/format/pageFile.js';
+import { NODE_LEAF, OFF_COUNT, OFF_LEAF_SLOTS, SLOT_PACKED, nodeChecksumOk } from '../../storage/format/node.js';
 import { BLOCK_TYPE, PACK_MAX_BYTES } from '../../storage/format/valueBlock.js';
 import { RECORD_HEADER_BYTES, RECORD_TYPE } from '../../storage/format/valueRecord.js';
 import { tempDir } from '../helpers.js';
+import { LEAF_SLOTS, CELL_BASE, CELL_BYTES } from '../../src/common/limits.js';
 
 const dirs: { cleanup: () => void }[] = [];
 function temp() {

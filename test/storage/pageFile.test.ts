@@ -6,19 +6,8 @@ import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MapleError } from '../../src/common/errors.js';
 import type { FileIO } from '../../storage/io/fileIO.js';
-import {
-  CELL_BASE,
-  CELL_BYTES,
-  CELLS_PER_PAGE,
-  CELLS_PER_PAGE_SHIFT,
-  FORMAT_VERSION,
-  PAGE_BYTES,
-  RING_SLOTS,
-  cellOffsetBytes,
-  encodeHeader,
-  readHeader,
-  ringSlotOffsetBytes,
-} from '../../storage/format/pageFile.js';
+import { FORMAT_VERSION, cellOffsetBytes, encodeHeader, readHeader, ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
+import { CELL_BASE, CELL_BYTES, CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, PAGE_BYTES, RING_SLOTS } from '../../src/common/limits.js';
 
 /** A read-mostly in-memory file: enough FileIO for readHeader. */
 class MemFile implements FileIO {

@@ -7,13 +7,14 @@ import * as fs from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
 import { open } from '../../src/index.js';
 import { decodeCommitRecord } from '../../storage/format/commitRecord.js';
-import { CELL_BYTES, PAGE_BYTES, RING_SLOTS, ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
+import { ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
 import { decodeStructures, encodeStructures, readKeyLists } from '../../storage/format/structures.js';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { ValueCodec } from '../../storage/format/valueCodec.js';
 import { InlineSlot, NewValue } from '../../storage/format/node.js';
 import { expectMapleError, tempDir } from '../helpers.js';
+import { CELL_BYTES, PAGE_BYTES, RING_SLOTS } from '../../src/common/limits.js';
 
 const dirs: { cleanup: () => void }[] = [];
 function temp() {

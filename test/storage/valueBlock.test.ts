@@ -8,9 +8,9 @@ import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MapleError } from '../../src/common/errors.js';
 import { NewValue, nodeChecksumOk } from '../../storage/format/node.js';
-import { CELL_BASE, CELL_BYTES } from '../../storage/format/pageFile.js';
 import { BLOCK_ENTRIES_OFFSET, BLOCK_TYPE, PACK_MAX_BYTES, type Block, blockEntries, blockEntry, encodeBlock, packValues } from '../../storage/format/valueBlock.js';
 import { expectMapleError } from '../helpers.js';
+import { CELL_BASE, CELL_BYTES } from '../../src/common/limits.js';
 
 /** Where entries must end: the nonce starts at 248. */
 const ENTRIES_END = 248;

@@ -6,9 +6,9 @@
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MapleError } from '../../src/common/errors.js';
-import { CELL_BYTES } from '../../storage/format/pageFile.js';
-import { MAX_VALUE_BYTES, RECORD_HEADER_BYTES, RECORD_TYPE, encodeRecord, readRecordHeader, recordCells, verifyRecord } from '../../storage/format/valueRecord.js';
+import { RECORD_HEADER_BYTES, RECORD_TYPE, encodeRecord, readRecordHeader, recordCells, verifyRecord } from '../../storage/format/valueRecord.js';
 import { expectMapleError } from '../helpers.js';
+import { CELL_BYTES, MAX_VALUE_BYTES } from '../../src/common/limits.js';
 
 function payload(lengthBytes: number, seed = 1): Uint8Array {
   const out = new Uint8Array(lengthBytes);

@@ -9,17 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { open, type Database, type RootDatabase, type Transaction } from 'lmdb';
-import type {
-  Engine,
-  EngineFactory,
-  EngineSnapshot,
-  OpenSpec,
-  RangeValue,
-  RangeVisitor,
-  ReadView,
-  SortedRanges,
-  Writer,
-} from './engine.js';
+import type { Engine, EngineFactory, EngineSnapshot, OpenSpec, RangeValue, RangeVisitor, ReadView, SortedRanges, Writer } from './engine.js';
 import { scanForGap } from './gapScan.js';
 
 type Key = number;

@@ -6,17 +6,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type {
-  Engine,
-  EngineFactory,
-  EngineSnapshot,
-  OpenSpec,
-  RangeValue,
-  RangeVisitor,
-  ReadView,
-  SortedRanges,
-  Writer,
-} from './engine.js';
+import type { Engine, EngineFactory, EngineSnapshot, OpenSpec, RangeValue, RangeVisitor, ReadView, SortedRanges, Writer } from './engine.js';
 
 // Types only (erased at run time): the bench compiles against the real contract.
 type MapleOpen = typeof import('../../../src/index.js').open;

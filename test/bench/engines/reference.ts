@@ -7,16 +7,7 @@
 // store moves at most one chunk instead of half of a 1M-entry array (that took ~0.5 ms per store and
 // made the reference the slowest writer of the bench).
 
-import type {
-  Engine,
-  EngineFactory,
-  EngineSnapshot,
-  OpenSpec,
-  RangeValue,
-  RangeVisitor,
-  SortedRanges,
-  Writer,
-} from './engine.js';
+import type { Engine, EngineFactory, EngineSnapshot, OpenSpec, RangeValue, RangeVisitor, SortedRanges, Writer } from './engine.js';
 import { scanForGap } from './gapScan.js';
 
 const CHUNK_RANGES = 1024;

@@ -14,17 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { Packr } from 'msgpackr';
-import type {
-  Engine,
-  EngineFactory,
-  EngineSnapshot,
-  OpenSpec,
-  RangeValue,
-  RangeVisitor,
-  ReadView,
-  SortedRanges,
-  Writer,
-} from './engine.js';
+import type { Engine, EngineFactory, EngineSnapshot, OpenSpec, RangeValue, RangeVisitor, ReadView, SortedRanges, Writer } from './engine.js';
 import { scanForGap } from './gapScan.js';
 
 const FILE_NAME = 'store.sqlite';

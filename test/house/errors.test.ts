@@ -1,0 +1,115 @@
+/**
+ * The two kinds of error stay apart (src/common/errors.ts): a failed assertion is a bug and is
+ * thrown as itself — never reported as ECORRUPT by check, never turned into EIO by a commit,
+ * never taken by recovery for an incomplete commit — and every MapleError is made by a factory.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { open } from '../../src/index.js';
+import { AssertionError, MapleError, assert, corruptCell, ioError } from '../../src/common/errors.js';
+import type { FileIO } from '../../storage/io/fileIO.js';
+import { SimulatedDisk } from '../../recovery/testing/simulatedDisk.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** A FileIO that throws `make()` from its next write (after `armed` is set), or its next read. */
+class BuggyIO implements FileIO {
+  failWrites = false;
+  failReads = false;
+  constructor(private readonly inner: FileIO, private readonly make: () => Error) {}
+  read(buf: Uint8Array, positionBytes: number): number {
+    if (this.failReads) throw this.make();
+    return this.inner.read(buf, positionBytes);
+  }
+  write(buf: Uint8Array, positionBytes: number): void {
+    if (this.failWrites) throw this.make();
+    this.inner.write(buf, positionBytes);
+  }
+  sync(): void {
+    this.inner.sync();
+  }
+  size(): number {
+    return this.inner.size();
+  }
+  truncate(sizeBytes: number): void {
+    this.inner.truncate(sizeBytes);
+  }
+  close(): void {
+    this.inner.close();
+  }
+}
+
+describe('assertions are bugs, not disk faults', () => {
+  it('assert throws AssertionError, which is not a MapleError', () => {
+    let caught: unknown;
+    try {
+      assert(false, 'two plus two is four');
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(AssertionError);
+    expect(caught).not.toBeInstanceOf(MapleError);
+    expect((caught as Error).message).toMatch(/two plus two is four/);
+  });
+
+  it('ioError passes a failed assertion through instead of calling it EIO', () => {
+    const bug = new AssertionError('x');
+    expect(() => ioError('commit', bug)).toThrow(bug);
+    expect(ioError('reading', Object.assign(new Error('disk gone'), { code: 'EIO' })).code).toBe('EIO');
+  });
+
+  it('a commit that meets a failed assertion throws it as itself, and the store then refuses writes', () => {
+    const disk = new SimulatedDisk();
+    const io = new BuggyIO(disk.fileIO(), () => new AssertionError('planted in a write'));
+    const db = open<number>('/simulated/bug.maple', { fileIO: io });
+    db.store(1, 2, 3);
+    io.failWrites = true;
+    expect(() => db.store(5, 6, 7)).toThrow(AssertionError);
+    io.failWrites = false;
+    const refusal = (() => {
+      try {
+        db.store(8, 9, 10);
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    })();
+    expect(refusal).toBeInstanceOf(MapleError);
+    expect((refusal as MapleError).code).toBe('EIO');
+    db.close();
+  });
+
+  it('recovery does not take a failed assertion for an incomplete commit', () => {
+    const disk = new SimulatedDisk();
+    const db = open<number>('/simulated/bug.maple', { fileIO: disk.fileIO() });
+    db.store(1, 2, 3);
+    db.close();
+    const io = new BuggyIO(disk.fileIO(), () => new AssertionError('planted in a read'));
+    io.failReads = true;
+    // Falling back to an older commit would hide the bug: open must fail with it instead.
+    expect(() => open('/simulated/bug.maple', { fileIO: io })).toThrow(AssertionError);
+  });
+
+  it('corruptCell names the cell, its page and its byte offset', () => {
+    const err = corruptCell(35, 'checksum mismatch');
+    expect(err.code).toBe('ECORRUPT');
+    expect(err.message).toBe('ECORRUPT: cell 35 (page 2, byte offset 8960): checksum mismatch');
+  });
+});
+
+describe('MapleErrors are made in one module', () => {
+  it('no library module but src/common/errors.ts constructs a MapleError', () => {
+    const offenders: string[] = [];
+    const walk = (dir: string): void => {
+      for (const entry of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
+        const rel = `${dir}/${entry.name}`;
+        if (entry.isDirectory()) walk(rel);
+        else if (rel.endsWith('.ts') && rel !== 'src/common/errors.ts' && /new MapleError\(/.test(fs.readFileSync(path.join(ROOT, rel), 'utf8'))) offenders.push(rel);
+      }
+    };
+    for (const top of ['src', 'storage', 'recovery']) walk(top);
+    expect(offenders).toEqual([]);
+  });
+});
