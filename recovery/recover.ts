@@ -11,7 +11,7 @@ import type { BufferPool } from '../storage/io/bufferPool.js';
 import { type CommitRecord, type TreeRoot, COMMIT_RECORD_BYTES, FLAG_CELLS_DURABLE, decodeCommitRecord } from '../storage/format/commitRecord.js';
 import type { DurableState } from '../storage/commit/commit.js';
 import type { FileIO } from '../storage/io/fileIO.js';
-import { NODE_LEAF, OFF_COUNT, OFF_LEAF_SLOTS, OFF_TYPE, nodeChecksumOk, nodeCommit, nodeNonce, pointerIsFresh, SLOT_PACKED } from '../storage/format/node.js';
+import { NODE_LEAF, childAt, nodeCountAt, nodeTypeAt, slotAt, slotTag, slotTarget, nodeChecksumOk, nodeCommit, nodeNonce, pointerIsFresh, SLOT_PACKED } from '../storage/format/node.js';
 import { BLOCK_TYPE } from '../storage/format/valueBlock.js';
 import { ringSlotOffsetBytes } from '../storage/format/pageFile.js';
 import { RECORD_HEADER_BYTES, readRecordHeader, recordCells, verifyRecord } from '../storage/format/valueRecord.js';
@@ -103,17 +103,17 @@ function validNode(io: FileIO, pool: BufferPool, cell: number, commit: number, n
   const bytes = pool.slab.slice(offset, offset + CELL_BYTES);
   counter.cells++;
   if (!nodeChecksumOk(bytes) || nodeCommit(bytes) !== commit || nodeNonce(bytes) !== nonce) return false;
-  const leaf = bytes[OFF_TYPE] === NODE_LEAF;
-  const count = bytes[OFF_COUNT]!;
-  const dv = new DataView(bytes.buffer);
+  const leaf = nodeTypeAt(bytes, 0) === NODE_LEAF;
+  const count = nodeCountAt(bytes, 0);
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, CELL_BYTES >>> 2);
   for (let i = 0; i < count; i++) {
     if (!pointerIsFresh(bytes, leaf, i)) continue;
-    const at = leaf ? OFF_LEAF_SLOTS + 8 * i : 88 + 8 * i;
-    const child = dv.getUint32(at, true);
     if (leaf) {
-      const packed = bytes[at + 7] === SLOT_PACKED;
+      const slot = slotAt(0, i);
+      const child = slotTarget(bytes, slot);
+      const packed = slotTag(bytes, slot) === SLOT_PACKED;
       if (packed ? !validBlock(pool, child, commit, nonce, counter) : !validRecord(io, child, commit, nonce, counter)) return false;
-    } else if (!validNode(io, pool, child, commit, nonce, counter, depth + 1)) {
+    } else if (!validNode(io, pool, childAt(words, 0, i), commit, nonce, counter, depth + 1)) {
       return false;
     }
   }

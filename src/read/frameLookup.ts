@@ -2,12 +2,12 @@
  * The read hot path: a point lookup on a committed version, reading node fields straight out of
  * buffer-pool frames — no object per visited node. Offsets are those of storage/format/node.ts.
  */
-import { NODE_LEAF, OFF_CHILDREN, OFF_COMMIT, OFF_COUNT, OFF_LEAF_SLOTS, OFF_PIVOTS, OFF_TYPE, SLOT_PACKED, SLOT_RECORD } from '../../storage/format/node.js';
+import { SLOT_PACKED, SLOT_RECORD, childAt, nodeCountAt, pivotAt, slotAt, slotPackedOffset, slotTag, slotTarget } from '../../storage/format/node.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
+import { enterNode } from './frameNode.js';
 import { MAX_INDEX, MAX_INLINE_BYTES, CELL_BYTES, CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, PAGE_BYTES } from '../common/limits.js';
 import { corruptCell, cellPlace } from '../common/errors.js';
 
-const TWO32 = 0x1_0000_0000;
 
 /** Where a lookup landed: reused between calls, so a lookup allocates nothing itself. */
 export class Hit {
@@ -36,11 +36,8 @@ export function fastLookup(pager: CellReader, rootCell: number, height: number, 
     // Fetched after the read: a miss may have grown the pool (a new slab).
     const slab = pool.slab;
     const u32 = pool.words;
-    const w = off >>> 2;
-    const commit = u32[w + (OFF_COMMIT >>> 2)]! + u32[w + (OFF_COMMIT >>> 2) + 1]! * TWO32;
-    if (commit > version) throw corruptCell(cell, `written by commit ${commit}, newer than the version ${version} being read`);
-    const count = slab[off + OFF_COUNT]!;
-    const p = w + (OFF_PIVOTS >>> 2);
+    const leaf = enterNode(slab, u32, off, cell, depth, height, version);
+    const count = nodeCountAt(slab, off);
     // Slot i covers (pivot i−1, pivot i]: the scan keeps the pivot before the one it stops at, so
     // the slot's bounds cost no second read.
     const last = count - 1;
@@ -48,7 +45,7 @@ export function fastLookup(pager: CellReader, rootCell: number, height: number, 
     let prev = 0;
     let hi = max;
     for (; i < last; i++) {
-      const pivot = u32[p + 2 * i]! + u32[p + 2 * i + 1]! * TWO32;
+      const pivot = pivotAt(u32, off, i);
       if (pivot >= index) {
         hi = pivot;
         break;
@@ -56,10 +53,9 @@ export function fastLookup(pager: CellReader, rootCell: number, height: number, 
       prev = pivot;
     }
     const lo = i === 0 ? min : prev + 1;
-    if (slab[off + OFF_TYPE] === NODE_LEAF) {
-      if (depth !== height - 1) throw corruptCell(cell, `leaf at depth ${depth} of a tree of height ${height}`);
-      const s = off + OFF_LEAF_SLOTS + 8 * i;
-      const tag = slab[s + 7]!;
+    if (leaf) {
+      const s = slotAt(off, i);
+      const tag = slotTag(slab, s);
       if (tag === 0) return false;
       if (tag > MAX_INLINE_BYTES && tag !== SLOT_RECORD && tag !== SLOT_PACKED) throw corruptCell(cell, `unknown slot tag ${tag}`);
       hit.first = lo;
@@ -69,7 +65,7 @@ export function fastLookup(pager: CellReader, rootCell: number, height: number, 
       hit.cell = cell;
       return true;
     }
-    cell = u32[w + (OFF_CHILDREN >>> 2) + 2 * i]!;
+    cell = childAt(u32, off, i);
     min = lo;
     max = hi;
   }
@@ -88,7 +84,7 @@ export function slotValue(pager: CellReader, version: number, s: number, tag: nu
   const slab = pager.pool.slab;
   if (tag <= MAX_INLINE_BYTES) return pager.codec.decodeAt(slab, s, s + tag, cell);
   if (tag !== SLOT_RECORD && tag !== SLOT_PACKED) throw corruptCell(cell, `unknown slot tag ${tag}`);
-  const target = (slab[s]! | (slab[s + 1]! << 8) | (slab[s + 2]! << 16)) + slab[s + 3]! * 0x100_0000;
-  if (tag === SLOT_PACKED) return pager.codec.decode(pager.packedBytes(target, slab[s + 5]!, version), where(target));
+  const target = slotTarget(slab, s);
+  if (tag === SLOT_PACKED) return pager.codec.decode(pager.packedBytes(target, slotPackedOffset(slab, s), version), where(target));
   return pager.codec.decode(pager.recordBytes(target, version), where(target));
 }

@@ -10,12 +10,12 @@
  * type, slot count, commit number not newer than the version read, and leaves exactly at the
  * tree's height; every visited slot's bounds must ascend. Values decode lazily, one per next().
  */
-import { NODE_INTERNAL, NODE_LEAF, OFF_CHILDREN, OFF_COMMIT, OFF_COUNT, OFF_LEAF_SLOTS, OFF_TYPE } from '../../storage/format/node.js';
+import { childAt, nodeCountAt, pivotAt, slotAt, slotTag } from '../../storage/format/node.js';
+import { badBounds, enterNode } from './frameNode.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
 import { slotValue } from './frameLookup.js';
-import { MAX_INDEX, INTERNAL_SLOTS, LEAF_SLOTS } from '../common/limits.js';
+import { MAX_INDEX } from '../common/limits.js';
 import type { HeldReader, ReaderRegistry, ReaderToken } from './readerRegistry.js';
-import { corruptCell } from '../common/errors.js';
 
 export interface Range<V> {
   readonly first: number;
@@ -23,9 +23,6 @@ export interface Range<V> {
   readonly value: V;
 }
 
-const TWO32 = 0x1_0000_0000;
-/** Pivots start at byte 16 = word 4. */
-const PIVOT_WORD = 4;
 /**
  * Path entries per level: cell, next slot, node min, node max, and the cell's slab offset with the
  * pool's miss count when it was found. The buffer pool gives a frame to another page only in
@@ -132,27 +129,26 @@ export class FrameRanges implements IterableIterator<Range<unknown>>, HeldReader
       // Fetched after the reads above: a miss may have grown the pool (a new slab).
       const slab = pool.slab;
       const u32 = pool.words;
-      const count = slab[off + OFF_COUNT]!;
+      const count = nodeCountAt(slab, off);
       if (i < 0 || i >= count) {
         this.depth = d - 1;
         continue;
       }
       const min = path[at + 2]!;
       const max = path[at + 3]!;
-      const p = (off >>> 2) + PIVOT_WORD;
-      const lo = i === 0 ? min : u32[p + 2 * i - 2]! + u32[p + 2 * i - 1]! * TWO32 + 1;
-      const hi = i === count - 1 ? max : u32[p + 2 * i]! + u32[p + 2 * i + 1]! * TWO32;
-      if (hi < lo || hi > max) throw corruptCell(cell, `slot ${i} bounds [${lo}, ${hi}] do not ascend inside the node's [${min}, ${max}]`);
+      const lo = i === 0 ? min : pivotAt(u32, off, i - 1) + 1;
+      const hi = i === count - 1 ? max : pivotAt(u32, off, i);
+      if (hi < lo || hi > max) throw badBounds(cell, i, lo, hi, min, max);
       // Past the window: so is everything after, at every level.
       if (reverse ? hi < from : lo > to) return null;
       path[at + 1] = reverse ? i - 1 : i + 1;
       if (d === leafDepth) {
-        const s = off + OFF_LEAF_SLOTS + 8 * i;
-        const tag = slab[s + 7]!;
+        const s = slotAt(off, i);
+        const tag = slotTag(slab, s);
         if (tag === 0) continue;
         return { first: lo, last: hi, value: slotValue(pager, this.version, s, tag, cell) };
       }
-      this.enter(u32[(off >>> 2) + (OFF_CHILDREN >>> 2) + 2 * i]!, d + 1, lo, hi);
+      this.enter(childAt(u32, off, i), d + 1, lo, hi);
     }
     return null;
   }
@@ -164,30 +160,17 @@ export class FrameRanges implements IterableIterator<Range<unknown>>, HeldReader
     const off = pager.verifiedNodeOffset(cell);
     const slab = pool.slab;
     const u32 = pool.words;
-    const w = off >>> 2;
-    const commit = u32[w + (OFF_COMMIT >>> 2)]! + u32[w + (OFF_COMMIT >>> 2) + 1]! * TWO32;
-    if (commit > this.version) throw corruptCell(cell, `written by commit ${commit}, newer than the version ${this.version} being read`);
-    const type = slab[off + OFF_TYPE]!;
-    const count = slab[off + OFF_COUNT]!;
-    if (type === NODE_LEAF) {
-      if (d !== this.height - 1) throw corruptCell(cell, `leaf at depth ${d} of a tree of height ${this.height}`);
-      if (count < 1 || count > LEAF_SLOTS) throw corruptCell(cell, `slot count ${count}`);
-    } else if (type === NODE_INTERNAL) {
-      if (d >= this.height - 1) throw corruptCell(cell, `internal node at depth ${d} of a tree of height ${this.height}`);
-      if (count < 1 || count > INTERNAL_SLOTS) throw corruptCell(cell, `slot count ${count}`);
-    } else {
-      throw corruptCell(cell, `unknown node type ${type}`);
-    }
+    enterNode(slab, u32, off, cell, d, this.height, this.version);
+    const count = nodeCountAt(slab, off);
     // The first slot whose range reaches the window: slot i ends at pivot i (the last at max).
-    const p = w + PIVOT_WORD;
     let i = 0;
     if (this.reverse) {
       const to = this.to;
       i = count - 1;
-      while (i > 0 && u32[p + 2 * i - 2]! + u32[p + 2 * i - 1]! * TWO32 >= to) i--;
+      while (i > 0 && pivotAt(u32, off, i - 1) >= to) i--;
     } else {
       const from = this.from;
-      while (i < count - 1 && u32[p + 2 * i]! + u32[p + 2 * i + 1]! * TWO32 < from) i++;
+      while (i < count - 1 && pivotAt(u32, off, i) < from) i++;
     }
     const at = d * STRIDE;
     const path = this.path;

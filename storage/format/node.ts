@@ -56,6 +56,72 @@ export const SLOT_PACKED = 0x11;
 export const FLAG_FRESH = 1;
 const TWO32 = 0x1_0000_0000;
 
+/*
+ * Accessors: the only code outside this module's codec that reads a node's bytes. The frame-direct
+ * read paths (src/read/) and recovery read committed nodes in place in the buffer pool's slab:
+ * `slab` is the pool's bytes, `words` the same memory as little-endian u32s, `at` the cell's byte
+ * offset (a multiple of CELL_BYTES, so `at >>> 2` is its first word). They check nothing: the
+ * callers verify the cell's checksum, type and count first.
+ */
+
+/** The node's type byte (NODE_LEAF, NODE_INTERNAL, or anything else in a damaged cell). */
+export function nodeTypeAt(slab: Uint8Array, at: number): number {
+  return slab[at + OFF_TYPE]!;
+}
+
+/** Slots (leaf) or children (internal) in use. */
+export function nodeCountAt(slab: Uint8Array, at: number): number {
+  return slab[at + OFF_COUNT]!;
+}
+
+/** The number of the commit that wrote the node. */
+export function nodeCommitAt(words: Uint32Array, at: number): number {
+  const w = (at + OFF_COMMIT) >>> 2;
+  return words[w]! + words[w + 1]! * TWO32;
+}
+
+/** Pivot `i`: the last index of slot/child `i` (i < count − 1; the last one is the node's max). */
+export function pivotAt(words: Uint32Array, at: number, i: number): number {
+  const w = ((at + OFF_PIVOTS) >>> 2) + 2 * i;
+  return words[w]! + words[w + 1]! * TWO32;
+}
+
+/** Child `i`'s cell address (internal nodes). */
+export function childAt(words: Uint32Array, at: number, i: number): number {
+  return words[((at + OFF_CHILDREN) >>> 2) + 2 * i]!;
+}
+
+/** The largest gap below child `i` (internal nodes). */
+export function gapAt(words: Uint32Array, at: number, i: number): number {
+  const w = ((at + OFF_GAPS) >>> 2) + 2 * i;
+  return words[w]! + words[w + 1]! * TWO32;
+}
+
+/** Byte offset of leaf slot `i`'s eight bytes (pass it to the slot accessors below). */
+export function slotAt(at: number, i: number): number {
+  return at + OFF_LEAF_SLOTS + 8 * i;
+}
+
+/** Byte offset of internal child `i`'s eight bytes (its cell and flags). */
+export function childEntryAt(at: number, i: number): number {
+  return at + OFF_CHILDREN + 8 * i;
+}
+
+/** A slot's tag (byte 7): 0 empty, 1..MAX_INLINE_BYTES inline length, SLOT_RECORD, SLOT_PACKED. */
+export function slotTag(slab: Uint8Array, slot: number): number {
+  return slab[slot + 7]!;
+}
+
+/** The cell a record or packed slot points at (bytes 0..3). */
+export function slotTarget(slab: Uint8Array, slot: number): number {
+  return (slab[slot]! | (slab[slot + 1]! << 8) | (slab[slot + 2]! << 16)) + slab[slot + 3]! * 0x100_0000;
+}
+
+/** A packed slot's byte offset inside its block (byte 5). */
+export function slotPackedOffset(slab: Uint8Array, slot: number): number {
+  return slab[slot + 5]!;
+}
+
 /** A value in a leaf slot, as held in memory. */
 export type Slot = InlineSlot | RecordSlot | PackedSlot | NewValue;
 

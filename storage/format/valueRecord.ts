@@ -24,6 +24,21 @@ export const RECORD_HEADER_BYTES = 24;
 /** Largest msgpack encoding of one value. */
 const TWO32 = 0x1_0000_0000;
 
+/** Accessors for a record's header in place in the buffer pool (`at`: its first cell's byte offset). */
+export function recordTypeAt(slab: Uint8Array, at: number): number {
+  return slab[at]!;
+}
+
+/** The number of the commit that wrote the record. */
+export function recordCommitAt(slab: Uint8Array, words: Uint32Array, at: number): number {
+  return words[(at + 8) >>> 2]! + (slab[at + 2]! | (slab[at + 3]! << 8)) * TWO32;
+}
+
+/** The length of the record's msgpack bytes (they start at at + RECORD_HEADER_BYTES). */
+export function recordLengthAt(words: Uint32Array, at: number): number {
+  return words[(at + 12) >>> 2]!;
+}
+
 export function recordCells(lengthBytes: number): number {
   return Math.ceil((RECORD_HEADER_BYTES + lengthBytes) / CELL_BYTES);
 }

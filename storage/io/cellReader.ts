@@ -7,8 +7,8 @@
 import { corruptCell, corrupt, ioFailed } from '../../src/common/errors.js';
 import type { BufferPool } from './bufferPool.js';
 import type { FileIO } from './fileIO.js';
-import { type MemNode, type Ref, NODE_INTERNAL, NODE_LEAF, OFF_TYPE, decodeNodeAt, nodeChecksumOkAt } from '../format/node.js';
-import { RECORD_HEADER_BYTES, RECORD_TYPE, readRecordHeader, recordCells, verifyRecord } from '../format/valueRecord.js';
+import { type MemNode, type Ref, NODE_INTERNAL, NODE_LEAF, nodeTypeAt, decodeNodeAt, nodeChecksumOkAt } from '../format/node.js';
+import { RECORD_HEADER_BYTES, RECORD_TYPE, readRecordHeader, recordCells, verifyRecord, recordCommitAt, recordLengthAt, recordTypeAt } from '../format/valueRecord.js';
 import { blockEntry } from '../format/valueBlock.js';
 import { ValueCodec } from '../format/valueCodec.js';
 import type { StructuresRef } from '../format/commitRecord.js';
@@ -46,7 +46,7 @@ export class CellReader {
       pool.setVerified(frame, inPage);
       // Eviction weight by node type (storage/io/bufferPool.ts): internal nodes are kept longer, and
       // a leaf whose page this lookup just read is the next victim.
-      const type = pool.slab[offset + OFF_TYPE];
+      const type = nodeTypeAt(pool.slab, offset);
       if (type === NODE_INTERNAL) pool.markInternal(frame);
       else if (type === NODE_LEAF && pool.misses !== misses) pool.markColdLeaf(frame);
     }
@@ -96,12 +96,11 @@ export class CellReader {
     const frame = pool.frame(cell >>> CELLS_PER_PAGE_SHIFT);
     const inPage = cell & (CELLS_PER_PAGE - 1);
     const offset = frame * PAGE_BYTES + inPage * CELL_BYTES;
-    if (pool.isVerified(frame, inPage) && pool.slab[offset] === RECORD_TYPE) {
-      const w = pool.words;
-      const commit = w[(offset + 8) >>> 2]! + (pool.slab[offset + 2]! | (pool.slab[offset + 3]! << 8)) * 0x1_0000_0000;
+    if (pool.isVerified(frame, inPage) && recordTypeAt(pool.slab, offset) === RECORD_TYPE) {
+      const commit = recordCommitAt(pool.slab, pool.words, offset);
       if (commit > version) throw corruptCell(cell, `value record written by commit ${commit}, newer than the version ${version} being read`);
       const start = offset + RECORD_HEADER_BYTES;
-      return pool.slab.subarray(start, start + w[(offset + 12) >>> 2]!);
+      return pool.slab.subarray(start, start + recordLengthAt(pool.words, offset));
     }
     const cells = this.recordCellsBytes(cell);
     const { commit } = readRecordHeader(cells, cell);
