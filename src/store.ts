@@ -20,7 +20,7 @@ import { ReaderRegistry } from './readers.js';
 import { ReadViewBase } from './readView.js';
 import { Snapshot } from './snapshot.js';
 import type { TreeState } from './tree.js';
-import { type WriteTxn, WriteTxnImpl } from './txn.js';
+import { type SyncResult, type WriteTxn, WriteTxnImpl } from './txn.js';
 import { type Range, TreeReader } from './view.js';
 
 export interface OpenOptions {
@@ -192,6 +192,21 @@ function initialize(io: FileIO, sync: boolean): void {
   if (sync) io.sync();
 }
 
+/**
+ * A transaction function returned a promise: the function's synchronous part has run on a
+ * transaction that is about to end uncommitted, and whatever the rest does will fail on it
+ * (ECLOSED) later, where no caller waits. A handler is attached first so that rejection is never
+ * unhandled (which would end the process), then the call is refused.
+ */
+function refuseThenable(result: PromiseLike<unknown>): never {
+  try {
+    result.then(undefined, () => {});
+  } catch {
+    // a thenable whose then() throws leaves nothing pending to handle
+  }
+  throw invalid('transaction functions must be synchronous (the function returned a promise); nothing was committed');
+}
+
 export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private readonly pager: Pager;
   private readonly readers = new ReaderRegistry();
@@ -252,10 +267,24 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     return it as IterableIterator<Range<V>>;
   }
 
-  /** Runs `fn` as one atomic commit; a throw rolls everything back and leaves the file untouched. */
-  transaction<T>(fn: (txn: WriteTxn<V>) => T): T {
+  /**
+   * Runs `fn` as one atomic commit; a throw rolls everything back and leaves the file untouched.
+   * `fn` must be synchronous (SyncResult): the commit happens when it returns.
+   */
+  transaction<T>(fn: (txn: WriteTxn<V>) => SyncResult<T>): T {
     this.guard();
     if (typeof fn !== 'function') throw invalid(`transaction needs a function; got ${describe(fn)}`);
+    // A native async function is known by its prototype's tag (bound ones too): refused before
+    // it runs, so none of its body executes. A transpiled one is caught by its result in run().
+    if ((fn as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'AsyncFunction') {
+      throw invalid('transaction functions must be synchronous: an async function was passed; it was not run and nothing was committed');
+    }
+    return this.run(fn as (txn: WriteTxn<V>) => T);
+  }
+
+  /** transaction() without the checks of `fn` itself (the single-operation writes pass their own). */
+  private run<T>(fn: (txn: WriteTxn<V>) => T): T {
+    this.guard();
     if (this.opts.readOnly) throw new MapleError('EREADONLY', `store ${this.path} was opened read-only`);
     if (this.poisoned) throw new MapleError('EIO', `store ${this.path} had a failed write and must be reopened (${this.poisoned.message})`, { cause: this.poisoned });
     if (this.inTransaction) throw invalid('transactions do not nest: a transaction is already open on this store');
@@ -263,8 +292,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     const txn = new WriteTxnImpl<V>(this.pager, this.tree, this.state.rec.commit);
     try {
       const result = fn(txn);
-      if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
-        throw invalid('transaction functions must be synchronous (the function returned a promise); nothing was committed');
+      if (((typeof result === 'object' && result !== null) || typeof result === 'function') && typeof (result as { then?: unknown }).then === 'function') {
+        refuseThenable(result as unknown as PromiseLike<unknown>);
       }
       txn.end();
       if (txn.changed) this.commit(txn);
@@ -305,22 +334,22 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   }
 
   store(first: number, last: number, value: V): void {
-    this.transaction((t) => t.store(first, last, value));
+    this.run((t) => t.store(first, last, value));
   }
   insert(first: number, last: number, value: V): void {
-    this.transaction((t) => t.insert(first, last, value));
+    this.run((t) => t.insert(first, last, value));
   }
   erase(index: number): V | undefined {
-    return this.transaction((t) => t.erase(index));
+    return this.run((t) => t.erase(index));
   }
   clear(first: number, last: number): void {
-    this.transaction((t) => t.clear(first, last));
+    this.run((t) => t.clear(first, last));
   }
   allocRange(size: number, min: number, max: number, value: V): number {
-    return this.transaction((t) => t.allocRange(size, min, max, value));
+    return this.run((t) => t.allocRange(size, min, max, value));
   }
   allocRangeRev(size: number, min: number, max: number, value: V): number {
-    return this.transaction((t) => t.allocRangeRev(size, min, max, value));
+    return this.run((t) => t.allocRangeRev(size, min, max, value));
   }
 
   /** An O(1) read-only view of the current version, kept until closed. */

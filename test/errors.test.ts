@@ -321,6 +321,118 @@ describe('EINVAL for open() options of the wrong type', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+// EINVAL: transaction functions that return a promise (the types refuse them too:
+// test/transactionTypes.test.ts). The commit happens when the function returns, so whatever an
+// async function does after its first await runs on an ended transaction and fails there (ECLOSED)
+// with no caller waiting: the refusal must leave no unhandled rejection behind, which would end
+// the process under Node's default --unhandled-rejections=throw.
+
+describe('EINVAL for a transaction function that returns a promise', () => {
+  /** The store with transaction() typed loosely, to pass what its type refuses. */
+  type Loose = { transaction(fn: (t: { store(first: number, last: number, value: unknown): void }) => unknown): unknown };
+  const loose = (s: Store) => s as unknown as Loose;
+
+  /** Rejections nobody handled, seen by a listener while `body` runs and a few event-loop turns after. */
+  async function unhandledDuring(body: () => void): Promise<unknown[]> {
+    const seen: unknown[] = [];
+    const listener = (reason: unknown) => seen.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      body();
+      // The async remainder runs in microtasks; Node reports unhandled rejections once they drain.
+      for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+    return seen;
+  }
+
+  test('a native async function is refused before it runs: nothing of it executes, nothing is committed', async () => {
+    const s = newStore();
+    try {
+      let ran = false;
+      const unhandled = await unhandledDuring(() =>
+        expectRefusal(s, 'EINVAL', 'transaction(async fn)', () =>
+          loose(s).transaction(async (t) => {
+            ran = true;
+            t.store(100, 100, 'before the await');
+            await null;
+            t.store(101, 101, 'after the await');
+          }),
+        ),
+      );
+      expect(ran, 'the async function body ran').toBe(false);
+      expect(unhandled).toEqual([]);
+      // Bound async functions keep their tag: refused before running too.
+      const bound = async function (this: unknown) {
+        ran = true;
+      }.bind(null);
+      expectRefusal(s, 'EINVAL', 'transaction(bound async fn)', () => loose(s).transaction(bound));
+      expect(ran, 'the bound async function body ran').toBe(false);
+      s.check();
+    } finally {
+      s.close();
+    }
+  });
+
+  test('a plain function returning a promise (a transpiled async function) is refused; its later failure is not unhandled', async () => {
+    const s = newStore();
+    try {
+      const later: unknown[] = [];
+      const unhandled = await unhandledDuring(() =>
+        expectRefusal(s, 'EINVAL', 'transaction(fn returning a promise)', () =>
+          loose(s).transaction((t) => {
+            t.store(100, 100, 'before the await');
+            return (async () => {
+              await null;
+              try {
+                t.store(101, 101, 'after the await');
+              } catch (err) {
+                later.push(err);
+                throw err;
+              }
+            })();
+          }),
+        ),
+      );
+      // The remainder did run, failed on the ended transaction, and that rejection was handled.
+      expect(later.map((e) => (e as MapleError).code)).toEqual(['ECLOSED']);
+      expect(unhandled).toEqual([]);
+      expect(s.load(100)).toBeUndefined();
+      expect(s.load(101)).toBeUndefined();
+      // The store is usable afterwards: the refused transaction is over.
+      s.store(100, 100, 'ok');
+      expect(s.load(100)).toBe('ok');
+      s.check();
+    } finally {
+      s.close();
+    }
+  });
+
+  test('an already rejected promise, and thenables, are refused without an unhandled rejection', async () => {
+    const s = newStore();
+    try {
+      const unhandled = await unhandledDuring(() => {
+        expectRefusal(s, 'EINVAL', 'transaction(() => Promise.reject(...))', () => loose(s).transaction(() => Promise.reject(new Error('rejected'))));
+        expectRefusal(s, 'EINVAL', 'transaction(() => Promise.resolve(1))', () => loose(s).transaction(() => Promise.resolve(1)));
+        expectRefusal(s, 'EINVAL', 'transaction(() => thenable)', () => loose(s).transaction(() => ({ then: () => undefined })));
+        expectRefusal(s, 'EINVAL', 'transaction(() => thenable whose then throws)', () =>
+          loose(s).transaction(() => ({
+            then: () => {
+              throw new Error('then throws');
+            },
+          })),
+        );
+      });
+      expect(unhandled).toEqual([]);
+      s.check();
+    } finally {
+      s.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
 // EEXIST and EBUSY
 
 describe('EEXIST', () => {
