@@ -110,9 +110,28 @@ const BAD_SIZES: Array<[string, unknown]> = [
   ['null', null],
   ['undefined', undefined],
 ];
+/**
+ * Values that would not load back as what was stored: null/undefined (they mean "empty"), and
+ * anything msgpackr drops or turns into nothing — functions at any depth (msgpackr writes
+ * undefined in their place), symbols, and objects whose toJSON() gives null or undefined.
+ */
 const BAD_VALUES: Array<[string, unknown]> = [
   ['null', null],
   ['undefined', undefined],
+  ['a function', function named() {}],
+  ['an arrow function', () => 1],
+  ['an async function', async () => 1],
+  ['a class', class Thing {}],
+  ['a symbol', Symbol('s')],
+  ['{ f() {} }', { f() {} }],
+  ['{ x: 1, f: () => 0 }', { x: 1, f: () => 0 }],
+  ['{ id: 7, nested: { g: () => 0 } }', { id: 7, nested: { g: () => 0 } }],
+  ['[1, () => 0]', [1, () => 0]],
+  ['{ s: Symbol() }', { s: Symbol('member') }],
+  ['new Map([[1, () => 0]])', new Map([[1, () => 0]])],
+  ['an object whose toJSON() returns undefined', new (class NoJson { toJSON() { return undefined; } })()],
+  ['an object whose toJSON() returns null', new (class NullJson { toJSON() { return null; } })()],
+  ['an object whose toJSON() returns a function', new (class FnJson { toJSON() { return () => 0; } })()],
 ];
 
 type Call = [label: string, run: (v: Record<string, (...a: unknown[]) => unknown>) => unknown];
@@ -314,6 +333,53 @@ describe('EINVAL for open() options of the wrong type', () => {
     try {
       expect([...again.ranges()]).toEqual(ranges);
       expect(again.version).toBe(version);
+    } finally {
+      again.close();
+    }
+  });
+});
+
+describe('values next to the EINVAL ones are stored and load back', () => {
+  test('undefined and null members or elements, symbol keys, class instances: as msgpackr keeps them', () => {
+    const s = newStore();
+    try {
+      const sym = Symbol('key');
+      const cases: Array<[unknown, unknown]> = [
+        [{ u: undefined }, { u: undefined }],
+        [{ a: null, b: 1 }, { a: null, b: 1 }],
+        [[undefined, null, 3], [undefined, null, 3]],
+        [{ [sym]: 1, kept: 2 }, { kept: 2 }], // symbol keys are not stored, as with JSON
+        [new (class Point { constructor(readonly x = 1, readonly y = 2) {} move() {} })(), { x: 1, y: 2 }], // own fields only
+        [{}, {}],
+        [[], []],
+        [0, 0],
+        ['', ''],
+        [false, false],
+        [{ id: 7, prot: 3 }, { id: 7, prot: 3 }], // the fast record path (after the shape is known)
+        [{ id: 8, prot: 4 }, { id: 8, prot: 4 }],
+      ];
+      cases.forEach(([value], i) => s.store(1000 + i, 1000 + i, value));
+      cases.forEach(([, expected], i) => expect(s.load(1000 + i), `value #${i}`).toStrictEqual(expected));
+      expect(s.count()).toBe(4 + cases.length);
+      s.check();
+    } finally {
+      s.close();
+    }
+  });
+
+  test('a refused value of a new shape does not disturb later values of that shape, after reopening too', () => {
+    const s = newStore();
+    expect(codeOf(() => s.store(500, 500, { brandNew: () => 0 }))).toBe('EINVAL');
+    expect(codeOf(() => s.store(500, 500, { brandNew: 1, sym: Symbol('x') }))).toBe('EINVAL');
+    s.store(501, 501, { brandNew: 5 });
+    s.store(502, 502, { brandNew: 6, sym: 'y' });
+    s.close();
+    const again = openStore<V>(file, { sync: 'none' });
+    try {
+      expect(again.load(500)).toBeUndefined();
+      expect(again.load(501)).toEqual({ brandNew: 5 });
+      expect(again.load(502)).toEqual({ brandNew: 6, sym: 'y' });
+      again.check();
     } finally {
       again.close();
     }
