@@ -7,11 +7,11 @@ import { recover, type RecoveryReport } from '../recovery/recover.js';
 import { checkStore } from '../recovery/check.js';
 import { BufferPool } from '../storage/bufferPool.js';
 import { type CommitProtocol, type DurableState, ioError, pendingSplit, treeOf, writeCommit } from '../storage/commit.js';
-import { NO_STRUCTURES, encodeCommitRecord } from '../storage/commitRecord.js';
+import { createStoreFile, formatMedium, unfinishedMedium } from '../storage/creation.js';
 import { type FileIO, NodeFileIO } from '../storage/fileIO.js';
 import { WriterLock } from '../storage/lockFile.js';
 import { OtherReaders, ReaderFile, readersDir } from '../storage/readerFiles.js';
-import { CELL_BASE, CELL_BYTES, PAGE_BYTES, encodeHeader, readHeader, ringSlotOffsetBytes } from '../storage/pageFile.js';
+import { CELL_BASE, CELL_BYTES, PAGE_BYTES, readHeader } from '../storage/pageFile.js';
 import { Pager } from '../storage/pager.js';
 import { loadCodec } from '../storage/structures.js';
 import { describe } from './args.js';
@@ -24,7 +24,11 @@ import { type SyncResult, type WriteTxn, WriteTxnImpl } from './txn.js';
 import { type Range, TreeReader } from './view.js';
 
 export interface OpenOptions {
-  /** Create the file when missing (default true). */
+  /**
+   * Create the file when missing (default true), atomically: the new store appears at `path`
+   * whole or not at all. An existing file is never formatted — one that is not a store (an empty
+   * file too) is ENOTSTORE.
+   */
   create?: boolean;
   /** Open for reading only (default false): no writer lock, writes throw EREADONLY. */
   readOnly?: boolean;
@@ -48,7 +52,11 @@ export interface OpenOptions {
    * (values already written with structures still read).
    */
   sharedStructures?: boolean;
-  /** For tests: use this file implementation instead of opening `path` (no lock file is taken). */
+  /**
+   * For tests: use this file implementation instead of opening `path` (no lock file is taken).
+   * The medium is the store's alone: a blank one (or one whose creation crashed before its header
+   * was written) is formatted when `create` and not `readOnly` (storage/creation.ts).
+   */
   fileIO?: FileIO;
 }
 
@@ -131,12 +139,16 @@ export function open<V = unknown>(path: string, options?: OpenOptions): MapleSto
       if (!opts.readOnly) lock = WriterLock.acquire(path);
       // A reader registers before it reads which version is current (storage/readerFiles.ts).
       else readerFile = ReaderFile.register(path);
-      io = new NodeFileIO(path, opts.readOnly ? 'r' : exists ? 'r+' : 'w+');
+      // Created whole or not at all (storage/creation.ts). When a file appeared at `path` since the
+      // check, it is opened below like any existing file: checked, never formatted.
+      if (!exists && !createStoreFile(path, opts.sync === 'full') && !fs.existsSync(path)) {
+        throw new MapleError('ENOENT', `${path} could not be created: something without a file behind it is at that path (a symbolic link to a missing file?); open() creates a store only where nothing exists`);
+      }
+      io = new NodeFileIO(path, opts.readOnly ? 'r' : 'r+');
       lock?.lockInode(path);
-    }
-    if (unfinished(io)) {
-      if (opts.readOnly) throw new MapleError('ENOTSTORE', `${path} is empty, not a maple-store file`);
-      initialize(io, opts.sync === 'full');
+    } else if (unfinishedMedium(io) && opts.create && !opts.readOnly) {
+      // A FileIO medium is the store's alone: with no header it is blank, or its creation crashed.
+      formatMedium(io, opts.sync === 'full');
     }
     readHeader(io, path);
     const pool = new BufferPool(io, opts.cacheSize);
@@ -151,45 +163,6 @@ export function open<V = unknown>(path: string, options?: OpenOptions): MapleSto
     if (err instanceof MapleError) throw err;
     throw ioError(`opening ${path}`, err);
   }
-}
-
-/**
- * A file that was never finished being created: no cells yet and a header page never written (all
- * zero). Creation writes the first commit record, syncs, then writes the header and syncs, so a
- * crash during creation leaves exactly this — and a file with any other content is not ours to
- * overwrite (ENOTSTORE).
- */
-function unfinished(io: FileIO): boolean {
-  const size = io.size();
-  if (size === 0) return true;
-  if (size > CELL_BASE * CELL_BYTES) return false;
-  const page = new Uint8Array(PAGE_BYTES);
-  io.read(page, 0);
-  return page.every((b) => b === 0);
-}
-
-function initialize(io: FileIO, sync: boolean): void {
-  const rec = encodeCommitRecord({
-    commit: 0,
-    flags: 0,
-    main: { cell: 0, fresh: false, height: 0 },
-    ranges: 0,
-    nodes: 0,
-    space: { cell: 0, fresh: false, height: 0 },
-    pending: { cell: 0, fresh: false, height: 0 },
-    highWaterCell: CELL_BASE,
-    allocatedCells: 0,
-    pendingCells: 0,
-    highestCommit: 0,
-    nonce: 0,
-    structures: NO_STRUCTURES,
-  });
-  const page = new Uint8Array(PAGE_BYTES);
-  page.set(rec);
-  io.write(page, ringSlotOffsetBytes(0));
-  if (sync) io.sync();
-  io.write(encodeHeader(), 0);
-  if (sync) io.sync();
 }
 
 /**

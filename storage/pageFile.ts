@@ -61,8 +61,11 @@ export function encodeHeader(): Uint8Array {
 export function readHeader(io: FileIO, path: string): void {
   const page = Buffer.alloc(PAGE_BYTES);
   const n = io.read(page, 0);
+  // open() creates a store only where no file exists (storage/creation.ts): it never formats one.
+  const neverFormatted = 'open() never formats an existing file (create only makes new files): remove it, or choose another path, to create a store';
+  if (n === 0) throw new MapleError('ENOTSTORE', `${path} exists but is empty (0 bytes), so it is not a maple-store file; ${neverFormatted}`);
   if (n < 32 || !page.subarray(0, 8).equals(MAGIC)) {
-    throw new MapleError('ENOTSTORE', `${path} is not a maple-store file (bad magic in page 0)`);
+    throw new MapleError('ENOTSTORE', `${path} exists but is not a maple-store file (bad magic in page 0); ${neverFormatted}`);
   }
   if (page.readUInt32LE(HEADER_CRC_OFFSET) !== crc32(page, 0, HEADER_CRC_OFFSET)) {
     throw new MapleError('ECORRUPT', `${path}: header page 0 fails its checksum`);

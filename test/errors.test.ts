@@ -726,13 +726,46 @@ describe('ENOTSTORE', () => {
     return out;
   }
 
-  function expectNotStore(label: string, bytes: Buffer): void {
+  /** Refused by every kind of open, and the file left as it was: same bytes, same mtime. */
+  function expectNotStore(label: string, bytes: Buffer, message?: RegExp): void {
     fs.writeFileSync(file, bytes);
-    for (const options of [{ sync: 'none' as const }, { readOnly: true }, {}]) {
-      expect(codeOf(() => openStore(file, options)), `${label}, open(${JSON.stringify(options)})`).toBe('ENOTSTORE');
-      expect(fs.readFileSync(file).equals(bytes), `${label}: the file was changed`).toBe(true);
+    // An mtime in the past, so that any write by the open would show.
+    const past = new Date(Date.UTC(2020, 0, 1));
+    fs.utimesSync(file, past, past);
+    const mtimeMs = fs.statSync(file).mtimeMs;
+    for (const options of [{ sync: 'none' as const }, { readOnly: true }, {}, { create: true }, { sync: 'full' as const }]) {
+      const what = `${label}, open(${JSON.stringify(options)})`;
+      let thrown: unknown;
+      try {
+        openStore(file, options).close();
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown instanceof MapleError ? thrown.code : String(thrown), what).toBe('ENOTSTORE');
+      if (message) expect((thrown as Error).message, what).toMatch(message);
+      expect(fs.readFileSync(file).equals(bytes), `${what}: the file was changed`).toBe(true);
+      expect(fs.statSync(file).mtimeMs, `${what}: the file's mtime changed`).toBe(mtimeMs);
     }
+    // Nothing left beside it: no lock, no reader registration, no half-made store.
+    expect(fs.readdirSync(dir), `${label}: files left beside the store`).toEqual([path.basename(file)]);
   }
+
+  // open() creates a store only where no file exists: an existing file is never formatted, even
+  // an empty one (storage/creation.ts publishes new stores whole, so no crash leaves one behind).
+  test('an empty (0-byte) file', () => {
+    expectNotStore('0 bytes', Buffer.alloc(0), /exists but is empty \(0 bytes\).*never formats an existing file/);
+  });
+
+  test('a file of zeros: 8 KiB (a header page and a ring slot), one page, one byte', () => {
+    for (const n of [8192, 4096, 1]) expectNotStore(`${n} zero bytes`, Buffer.alloc(n), /not a maple-store file.*never formats an existing file/);
+  });
+
+  test('a new store whose header page was zeroed', () => {
+    newStore().close();
+    const bytes = Buffer.from(fs.readFileSync(file));
+    bytes.fill(0, 0, 4096);
+    expectNotStore('zeroed header', bytes);
+  });
 
   test('a file of random bytes, of several sizes', () => {
     for (const [n, seedValue] of [
