@@ -6,7 +6,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { open } from '../../src/index.js';
+import { MapleError, open } from '../../src/index.js';
+import { SimulatedDisk } from '../../recovery/simulatedDisk.js';
 import { createStoreFile, tempOwner } from '../../storage/creation.js';
 import { NodeFileIO } from '../../storage/fileIO.js';
 import { readHeader } from '../../storage/pageFile.js';
@@ -76,5 +77,30 @@ describe('tempOwner', () => {
     for (const name of ['store.maple', 'store.maple.lock', 'other.maple.creating-123-0123456789ab', 'store.maple.creating-123-0123456789', 'store.maple.creating--0123456789ab', 'store.maple.creating-123-0123456789ab.bak', 'xstore.maple.creating-123-0123456789ab']) {
       expect(tempOwner(storePath, name), name).toBeUndefined();
     }
+  });
+});
+
+describe('a FileIO medium (no path: the crash simulator, the fault injector)', () => {
+  const codeOf = (fn: () => unknown): string => {
+    try {
+      fn();
+    } catch (err) {
+      return err instanceof MapleError ? err.code : String(err);
+    }
+    return 'no error';
+  };
+
+  it('a blank medium is formatted only by an open that may create; others find no store there', () => {
+    const disk = new SimulatedDisk();
+    expect(codeOf(() => open('/simulated/blank', { fileIO: disk.fileIO(), create: false }))).toBe('ENOTSTORE');
+    expect(codeOf(() => open('/simulated/blank', { fileIO: disk.fileIO(), readOnly: true }))).toBe('ENOTSTORE');
+    expect(disk.fileIO().size()).toBe(0);
+    const s = open('/simulated/blank', { fileIO: disk.fileIO() });
+    expect(s.version).toBe(0);
+    s.store(1, 1, 'x');
+    s.close();
+    const again = open('/simulated/blank', { fileIO: disk.fileIO(), create: false });
+    expect(again.load(1)).toBe('x');
+    again.close();
   });
 });
