@@ -111,9 +111,28 @@ const BAD_SIZES: Array<[string, unknown]> = [
   ['null', null],
   ['undefined', undefined],
 ];
+/**
+ * Values that would not load back as what was stored: null/undefined (they mean "empty"), and
+ * anything msgpackr drops or turns into nothing — functions at any depth (msgpackr writes
+ * undefined in their place), symbols, and objects whose toJSON() gives null or undefined.
+ */
 const BAD_VALUES: Array<[string, unknown]> = [
   ['null', null],
   ['undefined', undefined],
+  ['a function', function named() {}],
+  ['an arrow function', () => 1],
+  ['an async function', async () => 1],
+  ['a class', class Thing {}],
+  ['a symbol', Symbol('s')],
+  ['{ f() {} }', { f() {} }],
+  ['{ x: 1, f: () => 0 }', { x: 1, f: () => 0 }],
+  ['{ id: 7, nested: { g: () => 0 } }', { id: 7, nested: { g: () => 0 } }],
+  ['[1, () => 0]', [1, () => 0]],
+  ['{ s: Symbol() }', { s: Symbol('member') }],
+  ['new Map([[1, () => 0]])', new Map([[1, () => 0]])],
+  ['an object whose toJSON() returns undefined', new (class NoJson { toJSON() { return undefined; } })()],
+  ['an object whose toJSON() returns null', new (class NullJson { toJSON() { return null; } })()],
+  ['an object whose toJSON() returns a function', new (class FnJson { toJSON() { return () => 0; } })()],
 ];
 
 type Call = [label: string, run: (v: Record<string, (...a: unknown[]) => unknown>) => unknown];
@@ -317,6 +336,165 @@ describe('EINVAL for open() options of the wrong type', () => {
       expect(again.version).toBe(version);
     } finally {
       again.close();
+    }
+  });
+});
+
+describe('values next to the EINVAL ones are stored and load back', () => {
+  test('undefined and null members or elements, symbol keys, class instances: as msgpackr keeps them', () => {
+    const s = newStore();
+    try {
+      const sym = Symbol('key');
+      const cases: Array<[unknown, unknown]> = [
+        [{ u: undefined }, { u: undefined }],
+        [{ a: null, b: 1 }, { a: null, b: 1 }],
+        [[undefined, null, 3], [undefined, null, 3]],
+        [{ [sym]: 1, kept: 2 }, { kept: 2 }], // symbol keys are not stored, as with JSON
+        [new (class Point { constructor(readonly x = 1, readonly y = 2) {} move() {} })(), { x: 1, y: 2 }], // own fields only
+        [{}, {}],
+        [[], []],
+        [0, 0],
+        ['', ''],
+        [false, false],
+        [{ id: 7, prot: 3 }, { id: 7, prot: 3 }], // the fast record path (after the shape is known)
+        [{ id: 8, prot: 4 }, { id: 8, prot: 4 }],
+      ];
+      cases.forEach(([value], i) => s.store(1000 + i, 1000 + i, value));
+      cases.forEach(([, expected], i) => expect(s.load(1000 + i), `value #${i}`).toStrictEqual(expected));
+      expect(s.count()).toBe(4 + cases.length);
+      s.check();
+    } finally {
+      s.close();
+    }
+  });
+
+  test('a refused value of a new shape does not disturb later values of that shape, after reopening too', () => {
+    const s = newStore();
+    expect(codeOf(() => s.store(500, 500, { brandNew: () => 0 }))).toBe('EINVAL');
+    expect(codeOf(() => s.store(500, 500, { brandNew: 1, sym: Symbol('x') }))).toBe('EINVAL');
+    s.store(501, 501, { brandNew: 5 });
+    s.store(502, 502, { brandNew: 6, sym: 'y' });
+    s.close();
+    const again = openStore<V>(file, { sync: 'none' });
+    try {
+      expect(again.load(500)).toBeUndefined();
+      expect(again.load(501)).toEqual({ brandNew: 5 });
+      expect(again.load(502)).toEqual({ brandNew: 6, sym: 'y' });
+      again.check();
+    } finally {
+      again.close();
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// EINVAL: transaction functions that return a promise (the types refuse them too:
+// test/transactionTypes.test.ts). The commit happens when the function returns, so whatever an
+// async function does after its first await runs on an ended transaction and fails there (ECLOSED)
+// with no caller waiting: the refusal must leave no unhandled rejection behind, which would end
+// the process under Node's default --unhandled-rejections=throw.
+
+describe('EINVAL for a transaction function that returns a promise', () => {
+  /** The store with transaction() typed loosely, to pass what its type refuses. */
+  type Loose = { transaction(fn: (t: { store(first: number, last: number, value: unknown): void }) => unknown): unknown };
+  const loose = (s: Store) => s as unknown as Loose;
+
+  /** Rejections nobody handled, seen by a listener while `body` runs and a few event-loop turns after. */
+  async function unhandledDuring(body: () => void): Promise<unknown[]> {
+    const seen: unknown[] = [];
+    const listener = (reason: unknown) => seen.push(reason);
+    process.on('unhandledRejection', listener);
+    try {
+      body();
+      // The async remainder runs in microtasks; Node reports unhandled rejections once they drain.
+      for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('unhandledRejection', listener);
+    }
+    return seen;
+  }
+
+  test('a native async function is refused before it runs: nothing of it executes, nothing is committed', async () => {
+    const s = newStore();
+    try {
+      let ran = false;
+      const unhandled = await unhandledDuring(() =>
+        expectRefusal(s, 'EINVAL', 'transaction(async fn)', () =>
+          loose(s).transaction(async (t) => {
+            ran = true;
+            t.store(100, 100, 'before the await');
+            await null;
+            t.store(101, 101, 'after the await');
+          }),
+        ),
+      );
+      expect(ran, 'the async function body ran').toBe(false);
+      expect(unhandled).toEqual([]);
+      // Bound async functions keep their tag: refused before running too.
+      const bound = async function (this: unknown) {
+        ran = true;
+      }.bind(null);
+      expectRefusal(s, 'EINVAL', 'transaction(bound async fn)', () => loose(s).transaction(bound));
+      expect(ran, 'the bound async function body ran').toBe(false);
+      s.check();
+    } finally {
+      s.close();
+    }
+  });
+
+  test('a plain function returning a promise (a transpiled async function) is refused; its later failure is not unhandled', async () => {
+    const s = newStore();
+    try {
+      const later: unknown[] = [];
+      const unhandled = await unhandledDuring(() =>
+        expectRefusal(s, 'EINVAL', 'transaction(fn returning a promise)', () =>
+          loose(s).transaction((t) => {
+            t.store(100, 100, 'before the await');
+            return (async () => {
+              await null;
+              try {
+                t.store(101, 101, 'after the await');
+              } catch (err) {
+                later.push(err);
+                throw err;
+              }
+            })();
+          }),
+        ),
+      );
+      // The remainder did run, failed on the ended transaction, and that rejection was handled.
+      expect(later.map((e) => (e as MapleError).code)).toEqual(['ECLOSED']);
+      expect(unhandled).toEqual([]);
+      expect(s.load(100)).toBeUndefined();
+      expect(s.load(101)).toBeUndefined();
+      // The store is usable afterwards: the refused transaction is over.
+      s.store(100, 100, 'ok');
+      expect(s.load(100)).toBe('ok');
+      s.check();
+    } finally {
+      s.close();
+    }
+  });
+
+  test('an already rejected promise, and thenables, are refused without an unhandled rejection', async () => {
+    const s = newStore();
+    try {
+      const unhandled = await unhandledDuring(() => {
+        expectRefusal(s, 'EINVAL', 'transaction(() => Promise.reject(...))', () => loose(s).transaction(() => Promise.reject(new Error('rejected'))));
+        expectRefusal(s, 'EINVAL', 'transaction(() => Promise.resolve(1))', () => loose(s).transaction(() => Promise.resolve(1)));
+        expectRefusal(s, 'EINVAL', 'transaction(() => thenable)', () => loose(s).transaction(() => ({ then: () => undefined })));
+        expectRefusal(s, 'EINVAL', 'transaction(() => thenable whose then throws)', () =>
+          loose(s).transaction(() => ({
+            then: () => {
+              throw new Error('then throws');
+            },
+          })),
+        );
+      });
+      expect(unhandled).toEqual([]);
+      s.check();
+    } finally {
+      s.close();
     }
   });
 });
@@ -549,13 +727,46 @@ describe('ENOTSTORE', () => {
     return out;
   }
 
-  function expectNotStore(label: string, bytes: Buffer): void {
+  /** Refused by every kind of open, and the file left as it was: same bytes, same mtime. */
+  function expectNotStore(label: string, bytes: Buffer, message?: RegExp): void {
     fs.writeFileSync(file, bytes);
-    for (const options of [{ sync: 'none' as const }, { readOnly: true }, {}]) {
-      expect(codeOf(() => openStore(file, options)), `${label}, open(${JSON.stringify(options)})`).toBe('ENOTSTORE');
-      expect(fs.readFileSync(file).equals(bytes), `${label}: the file was changed`).toBe(true);
+    // An mtime in the past, so that any write by the open would show.
+    const past = new Date(Date.UTC(2020, 0, 1));
+    fs.utimesSync(file, past, past);
+    const mtimeMs = fs.statSync(file).mtimeMs;
+    for (const options of [{ sync: 'none' as const }, { readOnly: true }, {}, { create: true }, { sync: 'full' as const }]) {
+      const what = `${label}, open(${JSON.stringify(options)})`;
+      let thrown: unknown;
+      try {
+        openStore(file, options).close();
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown instanceof MapleError ? thrown.code : String(thrown), what).toBe('ENOTSTORE');
+      if (message) expect((thrown as Error).message, what).toMatch(message);
+      expect(fs.readFileSync(file).equals(bytes), `${what}: the file was changed`).toBe(true);
+      expect(fs.statSync(file).mtimeMs, `${what}: the file's mtime changed`).toBe(mtimeMs);
     }
+    // Nothing left beside it: no lock, no reader registration, no half-made store.
+    expect(fs.readdirSync(dir), `${label}: files left beside the store`).toEqual([path.basename(file)]);
   }
+
+  // open() creates a store only where no file exists: an existing file is never formatted, even
+  // an empty one (storage/creation.ts publishes new stores whole, so no crash leaves one behind).
+  test('an empty (0-byte) file', () => {
+    expectNotStore('0 bytes', Buffer.alloc(0), /exists but is empty \(0 bytes\).*never formats an existing file/);
+  });
+
+  test('a file of zeros: 8 KiB (a header page and a ring slot), one page, one byte', () => {
+    for (const n of [8192, 4096, 1]) expectNotStore(`${n} zero bytes`, Buffer.alloc(n), /not a maple-store file.*never formats an existing file/);
+  });
+
+  test('a new store whose header page was zeroed', () => {
+    newStore().close();
+    const bytes = Buffer.from(fs.readFileSync(file));
+    bytes.fill(0, 0, 4096);
+    expectNotStore('zeroed header', bytes);
+  });
 
   test('a file of random bytes, of several sizes', () => {
     for (const [n, seedValue] of [

@@ -2,6 +2,7 @@
  * Store-level behaviour the model tests do not reach: space reuse and the grace period, big
  * values, bulk-load shape, iterator versions, leaked snapshots, rollback leaving the file as it was.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
 import { open } from '../src/index.js';
@@ -262,5 +263,52 @@ describe('versions', () => {
       s.check();
       s.close();
     }
+  });
+});
+
+describe('creation', () => {
+  /** A pid that belonged to a process that has exited (and been reaped). */
+  function deadPid(): number {
+    const r = spawnSync(process.execPath, ['-e', '']);
+    expect(r.pid).toBeGreaterThan(0);
+    return r.pid!;
+  }
+
+  test('opening a missing path creates a store and leaves no temporary file', () => {
+    const t = temp();
+    const s = open(t.file(), { sync: 'full' });
+    expect(s.version).toBe(0);
+    expect(s.count()).toBe(0);
+    expect(fs.readdirSync(t.dir).sort()).toEqual(['store.maple', 'store.maple.lock']);
+    s.store(1, 2, 'first');
+    s.close();
+    expect(fs.readdirSync(t.dir)).toEqual(['store.maple']);
+    const again = open(t.file(), { readOnly: true });
+    expect(again.load(1)).toBe('first');
+    again.check();
+    again.close();
+    // sync: 'none' creates the same way, without the fsyncs.
+    open(t.file('quick.maple'), { sync: 'none' }).close();
+    expect(fs.readdirSync(t.dir).sort()).toEqual(['quick.maple', 'store.maple']);
+  });
+
+  test('a dangling symbolic link is not followed to create a store: ENOENT, the link untouched', () => {
+    const t = temp();
+    fs.symlinkSync(t.file('target.maple'), t.file());
+    expect(() => open(t.file(), { sync: 'none' })).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    expect(fs.readdirSync(t.dir)).toEqual(['store.maple']);
+    expect(fs.readlinkSync(t.file())).toBe(t.file('target.maple'));
+  });
+
+  test('temporary files of creations whose process is gone are removed; live or foreign ones are kept', () => {
+    const t = temp();
+    const dead = deadPid();
+    const stale = [`store.maple.creating-${dead}-0123456789ab`, `store.maple.creating-${dead}-ba9876543210t1`];
+    // Ours (a live process), another store's, and a name that only looks similar.
+    const kept = [`store.maple.creating-${process.pid}-0123456789ab`, `other.maple.creating-${dead}-0123456789ab`, `store.maple.creating-${dead}-notahexname`];
+    for (const name of [...stale, ...kept]) fs.writeFileSync(t.file(name), 'half a store');
+    const s = open(t.file(), { sync: 'none' });
+    s.close();
+    expect(fs.readdirSync(t.dir).sort()).toEqual(['store.maple', ...kept].sort());
   });
 });

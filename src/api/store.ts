@@ -7,25 +7,29 @@ import { recover, type RecoveryReport } from '../../recovery/recover.js';
 import { checkStore } from '../../recovery/check.js';
 import { BufferPool } from '../../storage/io/bufferPool.js';
 import { type CommitProtocol, type DurableState, pendingSplit, treeOf, writeCommit } from '../../storage/commit/commit.js';
-import { NO_STRUCTURES, encodeCommitRecord } from '../../storage/format/commitRecord.js';
 import { type FileIO, NodeFileIO } from '../../storage/io/fileIO.js';
 import { WriterLock } from '../../storage/io/lockFile.js';
 import { OtherReaders, ReaderFile, readersDir } from '../../storage/io/readerFiles.js';
-import { encodeHeader, readHeader, ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
+import { readHeader } from '../../storage/format/pageFile.js';
+import { createStoreFile, formatMedium, unfinishedMedium } from '../../storage/io/creation.js';
 import { CellReader } from '../../storage/io/cellReader.js';
 import { loadCodec } from '../../storage/io/cellReader.js';
 import { describe } from './args.js';
-import { MapleError, invalid, closed, ioFailed, notFound, notStore, readOnly, ioError, AssertionError } from '../common/errors.js';
+import { MapleError, invalid, closed, ioFailed, notFound, readOnly, ioError, AssertionError } from '../common/errors.js';
 import { ReaderRegistry } from '../read/readerRegistry.js';
 import { ReadViewBase } from './readView.js';
 import { Snapshot } from './snapshot.js';
 import type { TreeState } from '../tree/write.js';
-import { type WriteTxn, WriteTxnImpl } from './txn.js';
+import { type SyncResult, type WriteTxn, WriteTxnImpl } from './txn.js';
 import { type Range, TreeReader } from '../read/treeReader.js';
 import { CELL_BASE, CELL_BYTES, PAGE_BYTES } from '../common/limits.js';
 
 export interface OpenOptions {
-  /** Create the file when missing (default true). */
+  /**
+   * Create the file when missing (default true), atomically: the new store appears at `path`
+   * whole or not at all. An existing file is never formatted — one that is not a store (an empty
+   * file too) is ENOTSTORE.
+   */
   create?: boolean;
   /** Open for reading only (default false): no writer lock, writes throw EREADONLY. */
   readOnly?: boolean;
@@ -49,7 +53,11 @@ export interface OpenOptions {
    * (values already written with structures still read).
    */
   sharedStructures?: boolean;
-  /** For tests: use this file implementation instead of opening `path` (no lock file is taken). */
+  /**
+   * For tests: use this file implementation instead of opening `path` (no lock file is taken).
+   * The medium is the store's alone: a blank one (or one whose creation crashed before its header
+   * was written) is formatted when `create` and not `readOnly` (storage/creation.ts).
+   */
   fileIO?: FileIO;
 }
 
@@ -132,12 +140,16 @@ export function open<V = unknown>(path: string, options?: OpenOptions): MapleSto
       if (!opts.readOnly) lock = WriterLock.acquire(path);
       // A reader registers before it reads which version is current (storage/io/readerFiles.ts).
       else readerFile = ReaderFile.register(path);
-      io = new NodeFileIO(path, opts.readOnly ? 'r' : exists ? 'r+' : 'w+');
+      // Created whole or not at all (storage/creation.ts). When a file appeared at `path` since the
+      // check, it is opened below like any existing file: checked, never formatted.
+      if (!exists && !createStoreFile(path, opts.sync === 'full') && !fs.existsSync(path)) {
+        throw notFound(`${path} could not be created: something without a file behind it is at that path (a symbolic link to a missing file?); open() creates a store only where nothing exists`);
+      }
+      io = new NodeFileIO(path, opts.readOnly ? 'r' : 'r+');
       lock?.lockInode(path);
-    }
-    if (unfinished(io)) {
-      if (opts.readOnly) throw notStore(`${path} is empty, not a maple-store file`);
-      initialize(io, opts.sync === 'full');
+    } else if (unfinishedMedium(io) && opts.create && !opts.readOnly) {
+      // A FileIO medium is the store's alone: with no header it is blank, or its creation crashed.
+      formatMedium(io, opts.sync === 'full');
     }
     readHeader(io, path);
     const pool = new BufferPool(io, opts.cacheSize);
@@ -155,42 +167,18 @@ export function open<V = unknown>(path: string, options?: OpenOptions): MapleSto
 }
 
 /**
- * A file that was never finished being created: no cells yet and a header page never written (all
- * zero). Creation writes the first commit record, syncs, then writes the header and syncs, so a
- * crash during creation leaves exactly this — and a file with any other content is not ours to
- * overwrite (ENOTSTORE).
+ * A transaction function returned a promise: the function's synchronous part has run on a
+ * transaction that is about to end uncommitted, and whatever the rest does will fail on it
+ * (ECLOSED) later, where no caller waits. A handler is attached first so that rejection is never
+ * unhandled (which would end the process), then the call is refused.
  */
-function unfinished(io: FileIO): boolean {
-  const size = io.size();
-  if (size === 0) return true;
-  if (size > CELL_BASE * CELL_BYTES) return false;
-  const page = new Uint8Array(PAGE_BYTES);
-  io.read(page, 0);
-  return page.every((b) => b === 0);
-}
-
-function initialize(io: FileIO, sync: boolean): void {
-  const rec = encodeCommitRecord({
-    commit: 0,
-    flags: 0,
-    main: { cell: 0, fresh: false, height: 0 },
-    ranges: 0,
-    nodes: 0,
-    space: { cell: 0, fresh: false, height: 0 },
-    pending: { cell: 0, fresh: false, height: 0 },
-    highWaterCell: CELL_BASE,
-    allocatedCells: 0,
-    pendingCells: 0,
-    highestCommit: 0,
-    nonce: 0,
-    structures: NO_STRUCTURES,
-  });
-  const page = new Uint8Array(PAGE_BYTES);
-  page.set(rec);
-  io.write(page, ringSlotOffsetBytes(0));
-  if (sync) io.sync();
-  io.write(encodeHeader(), 0);
-  if (sync) io.sync();
+function refuseThenable(result: PromiseLike<unknown>): never {
+  try {
+    result.then(undefined, () => {});
+  } catch {
+    // a thenable whose then() throws leaves nothing pending to handle
+  }
+  throw invalid('transaction functions must be synchronous (the function returned a promise); nothing was committed');
 }
 
 export class MapleStore<V = unknown> extends ReadViewBase<V> {
@@ -253,10 +241,24 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     return it as IterableIterator<Range<V>>;
   }
 
-  /** Runs `fn` as one atomic commit; a throw rolls everything back and leaves the file untouched. */
-  transaction<T>(fn: (txn: WriteTxn<V>) => T): T {
+  /**
+   * Runs `fn` as one atomic commit; a throw rolls everything back and leaves the file untouched.
+   * `fn` must be synchronous (SyncResult): the commit happens when it returns.
+   */
+  transaction<T>(fn: (txn: WriteTxn<V>) => SyncResult<T>): T {
     this.guard();
     if (typeof fn !== 'function') throw invalid(`transaction needs a function; got ${describe(fn)}`);
+    // A native async function is known by its prototype's tag (bound ones too): refused before
+    // it runs, so none of its body executes. A transpiled one is caught by its result in run().
+    if ((fn as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'AsyncFunction') {
+      throw invalid('transaction functions must be synchronous: an async function was passed; it was not run and nothing was committed');
+    }
+    return this.run(fn as (txn: WriteTxn<V>) => T);
+  }
+
+  /** transaction() without the checks of `fn` itself (the single-operation writes pass their own). */
+  private run<T>(fn: (txn: WriteTxn<V>) => T): T {
+    this.guard();
     if (this.opts.readOnly) throw readOnly(`store ${this.path} was opened read-only`);
     if (this.poisoned) throw ioFailed(`store ${this.path} had a failed write and must be reopened (${this.poisoned.message})`, this.poisoned);
     if (this.inTransaction) throw invalid('transactions do not nest: a transaction is already open on this store');
@@ -264,8 +266,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     const txn = new WriteTxnImpl<V>(this.pager, this.tree, this.state.rec.commit);
     try {
       const result = fn(txn);
-      if (result !== null && typeof result === 'object' && typeof (result as { then?: unknown }).then === 'function') {
-        throw invalid('transaction functions must be synchronous (the function returned a promise); nothing was committed');
+      if (((typeof result === 'object' && result !== null) || typeof result === 'function') && typeof (result as { then?: unknown }).then === 'function') {
+        refuseThenable(result as unknown as PromiseLike<unknown>);
       }
       txn.end();
       if (txn.changed) this.commit(txn);
@@ -311,22 +313,22 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   }
 
   store(first: number, last: number, value: V): void {
-    this.transaction((t) => t.store(first, last, value));
+    this.run((t) => t.store(first, last, value));
   }
   insert(first: number, last: number, value: V): void {
-    this.transaction((t) => t.insert(first, last, value));
+    this.run((t) => t.insert(first, last, value));
   }
   erase(index: number): V | undefined {
-    return this.transaction((t) => t.erase(index));
+    return this.run((t) => t.erase(index));
   }
   clear(first: number, last: number): void {
-    this.transaction((t) => t.clear(first, last));
+    this.run((t) => t.clear(first, last));
   }
   allocRange(size: number, min: number, max: number, value: V): number {
-    return this.transaction((t) => t.allocRange(size, min, max, value));
+    return this.run((t) => t.allocRange(size, min, max, value));
   }
   allocRangeRev(size: number, min: number, max: number, value: V): number {
-    return this.transaction((t) => t.allocRangeRev(size, min, max, value));
+    return this.run((t) => t.allocRangeRev(size, min, max, value));
   }
 
   /** An O(1) read-only view of the current version, kept until closed. */

@@ -23,6 +23,19 @@ export interface WriteTxn<V> extends ReadView<V> {
   allocRangeRev(size: number, min: number, max: number, value: V): number;
 }
 
+/**
+ * What a transaction function may return: anything but a promise (or other thenable). The store
+ * commits when the function returns, so an async function's work after its first `await` would
+ * run on a transaction that has already ended: `transaction(async (t) => …)` does not compile, and
+ * at run time it is refused with EINVAL before anything is committed (MapleStore.transaction).
+ */
+export type SyncResult<T> = T extends { then(...args: never[]): unknown } ? TransactionMustBeSynchronous : T;
+
+/** The type a promise-returning transaction function is told it should have returned instead. */
+export interface TransactionMustBeSynchronous {
+  'transaction functions must be synchronous: this one returns a promise, and the commit would not wait for it': never;
+}
+
 export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, WriteSink {
   readonly tree: TreeState;
   readonly frees: CellRun[] = [];

@@ -57,8 +57,11 @@ export interface HeaderSource {
 export function readHeader(io: HeaderSource, path: string): void {
   const page = Buffer.alloc(PAGE_BYTES);
   const n = io.read(page, 0);
+  // open() creates a store only where no file exists (storage/creation.ts): it never formats one.
+  const neverFormatted = 'open() never formats an existing file (create only makes new files): remove it, or choose another path, to create a store';
+  if (n === 0) throw notStore(`${path} exists but is empty (0 bytes), so it is not a maple-store file; ${neverFormatted}`);
   if (n < 32 || !page.subarray(0, 8).equals(MAGIC)) {
-    throw notStore(`${path} is not a maple-store file (bad magic in page 0)`);
+    throw notStore(`${path} exists but is not a maple-store file (bad magic in page 0); ${neverFormatted}`);
   }
   if (page.readUInt32LE(HEADER_CRC_OFFSET) !== crc32(page, 0, HEADER_CRC_OFFSET)) {
     throw corrupt(`${path}: header page 0 fails its checksum`);

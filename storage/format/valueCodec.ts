@@ -13,9 +13,22 @@
  *
  * Other options: extended types for typed arrays, and copied buffers so a decoded Uint8Array
  * never aliases a buffer-pool frame. Maps decode as plain objects.
+ *
+ * What is refused (EINVAL), because it would not load back as what was stored:
+ *   - at top level: null and undefined (they mean "empty"), a function, a symbol, and anything
+ *     whose encoding is msgpack nil or msgpackr's undefined (an object whose toJSON() returns
+ *     null or undefined): such a value would load as nothing, indistinguishable from an empty index;
+ *   - at any depth: a function (msgpackr would write undefined in its place, so `{ f() {} }` would
+ *     load as `{ f: undefined }`) and a symbol (msgpackr cannot encode one).
+ * Kept as msgpackr keeps them: a member or element that is undefined or null (it loads as such),
+ * and objects reduced to their own enumerable string-keyed properties (symbol keys, inherited
+ * members and a class's prototype are not stored, as with JSON). The checks cost the hot path
+ * nothing: functions meet msgpackr's writeFunction hook, which only functions reach; "encodes as
+ * nothing" is a look at values of at most 3 bytes that msgpackr packed; the fast record path
+ * (packRecord) only ever packs 32-bit integers.
  */
 import { Packr, REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from 'msgpackr';
-import { invalid, corrupt, cellPlace } from '../../src/common/errors.js';
+import { MapleError, invalid, corrupt, cellPlace } from '../../src/common/errors.js';
 import { InlineSlot, NewValue, type Slot } from './node.js';
 import { tooLarge } from './valueRecord.js';
 import { MAX_INLINE_BYTES, MAX_VALUE_BYTES } from '../../src/common/limits.js';
@@ -123,6 +136,23 @@ export const FAST_RECORDS = ((): boolean => {
   }
 })();
 
+/**
+ * msgpackr's writeFunction hook: called for a function met anywhere in a value (msgpackr would
+ * otherwise pack undefined in its place). The refusal propagates out of pack().
+ */
+function refuseFunction(): never {
+  throw invalid('value holds a function (as a member or element); functions cannot be stored (msgpack has no encoding for them: they would load as undefined)');
+}
+
+/**
+ * Whether msgpack bytes [start, start + n) are a lone nil (0xc0) or msgpackr's undefined (fixext 1,
+ * type 0, data 0: d4 00 00) — a value that would load as null or undefined.
+ */
+function encodesNothing(buf: Uint8Array, start: number, n: number): boolean {
+  if (n === 1) return buf[start] === 0xc0;
+  return n === 3 && buf[start] === 0xd4 && buf[start + 1] === 0 && buf[start + 2] === 0;
+}
+
 /** What pack() returns in PACK_MODE: its buffer with the value's bounds, or a view of the value. */
 type PackResult = Uint8Array & { start?: number; end?: number };
 
@@ -144,8 +174,8 @@ export class ValueCodec {
    */
   constructor(structures: Structure[] = [], readonly shared = true) {
     const table = structures.map((s) => s.slice());
-    this.dec = new Packr({ structures: table, mapsAsObjects: true, moreTypes: true, copyBuffers: true, saveStructures: () => true });
-    this.enc = shared ? this.dec : new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: true, copyBuffers: true });
+    this.dec = new Packr({ structures: table, mapsAsObjects: true, moreTypes: true, copyBuffers: true, saveStructures: () => true, writeFunction: refuseFunction });
+    this.enc = shared ? this.dec : new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: true, copyBuffers: true, writeFunction: refuseFunction });
   }
 
   private get table(): Structure[] {
@@ -174,10 +204,13 @@ export class ValueCodec {
       // A copy for a NewValue (scratch is a Buffer, whose slice() would be a view).
       if (n > 0) return n <= MAX_INLINE_BYTES ? new InlineSlot(this.scratch, 0, n) : new NewValue(new Uint8Array(this.scratch.buffer.slice(this.scratch.byteOffset, this.scratch.byteOffset + n)));
     }
+    if (typeof value === 'function') throw invalid('value is a function; functions cannot be stored (msgpack has no encoding for them: it would load as undefined)');
+    if (typeof value === 'symbol') throw invalid(`value is a symbol (${String(value)}); symbols cannot be stored`);
     let out: PackResult;
     try {
       out = this.enc.pack(value, PACK_MODE) as PackResult;
     } catch (err) {
+      if (err instanceof MapleError) throw err;
       throw invalid(`value cannot be encoded with msgpack: ${(err as Error).message}`);
     }
     // Packed into msgpackr's own buffer, which it returns whole with the value's [start, end) —
@@ -186,6 +219,10 @@ export class ValueCodec {
     const start = out.start ?? 0;
     const end = out.start === undefined ? out.length : out.end!;
     const n = end - start;
+    if (n <= 3 && encodesNothing(out, start, n)) {
+      const kind = typeof value === 'object' ? `an object of class ${(value as object).constructor?.name || '(none)'}` : `a ${typeof value}`;
+      throw invalid(`value (${kind}) encodes as msgpack ${n === 1 ? 'nil' : 'undefined'} (a toJSON() returning nothing?): it would load as ${n === 1 ? 'null' : 'undefined'}, like an empty index`);
+    }
     if (n > MAX_VALUE_BYTES) throw tooLarge(n);
     if (n <= MAX_INLINE_BYTES) return new InlineSlot(out, start, end);
     // A copy (Buffer#slice would be a view): the buffer is msgpackr's to reuse.

@@ -21,7 +21,8 @@ export interface FileIO {
 export class NodeFileIO implements FileIO {
   private fd: number;
 
-  constructor(path: string, flags: 'r' | 'r+' | 'w+') {
+  /** flags as fs.open's: 'wx+' creates the file, failing if it exists. */
+  constructor(path: string, flags: 'r' | 'r+' | 'wx+') {
     this.fd = fs.openSync(path, flags);
   }
 
