@@ -9,6 +9,7 @@ import { BufferPool } from '../storage/bufferPool.js';
 import { type CommitProtocol, type DurableState, ioError, pendingSplit, treeOf, writeCommit } from '../storage/commit.js';
 import { NO_STRUCTURES, encodeCommitRecord } from '../storage/commitRecord.js';
 import { type FileIO, NodeFileIO } from '../storage/fileIO.js';
+import type { LockEnv } from '../storage/lockEnv.js';
 import { WriterLock } from '../storage/lockFile.js';
 import { OtherReaders, ReaderFile, readersDir } from '../storage/readerFiles.js';
 import { CELL_BASE, CELL_BYTES, PAGE_BYTES, encodeHeader, readHeader, ringSlotOffsetBytes } from '../storage/pageFile.js';
@@ -48,8 +49,16 @@ export interface OpenOptions {
    * (values already written with structures still read).
    */
   sharedStructures?: boolean;
-  /** For tests: use this file implementation instead of opening `path` (no lock file is taken). */
+  /**
+   * @internal For tests: use this file implementation instead of opening `path`. No writer lock is
+   * taken unless `lockEnv` is given too.
+   */
   fileIO?: FileIO;
+  /**
+   * @internal For tests: the machine the writer lock lives on (storage/lockEnv.ts), instead of the
+   * real file system and /proc — the crash simulator's lock directory, or a machine without /proc.
+   */
+  lockEnv?: LockEnv;
 }
 
 export interface StoreStats {
@@ -83,7 +92,7 @@ export interface StoreStats {
 
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 
-function checkOptions(options: unknown): Required<Omit<OpenOptions, 'fileIO'>> & { fileIO?: FileIO } {
+function checkOptions(options: unknown): Required<Omit<OpenOptions, 'fileIO' | 'lockEnv'>> & { fileIO?: FileIO; lockEnv?: LockEnv } {
   if (options === undefined) options = {};
   if (typeof options !== 'object' || options === null) throw invalid(`options must be an object; got ${describe(options)}`);
   const o = options as Record<string, unknown>;
@@ -105,6 +114,8 @@ function checkOptions(options: unknown): Required<Omit<OpenOptions, 'fileIO'>> &
   }
   const fileIO = o.fileIO as FileIO | undefined;
   if (fileIO !== undefined && (typeof fileIO !== 'object' || typeof fileIO.read !== 'function')) throw invalid('option fileIO must implement FileIO');
+  const lockEnv = o.lockEnv as LockEnv | undefined;
+  if (lockEnv !== undefined && (typeof lockEnv !== 'object' || typeof lockEnv.self !== 'function')) throw invalid('option lockEnv must implement LockEnv');
   return {
     create: bool('create', true),
     readOnly: bool('readOnly', false),
@@ -114,6 +125,7 @@ function checkOptions(options: unknown): Required<Omit<OpenOptions, 'fileIO'>> &
     packValues: bool('packValues', true),
     sharedStructures: bool('sharedStructures', true),
     fileIO,
+    lockEnv,
   };
 }
 
@@ -128,11 +140,14 @@ export function open<V = unknown>(path: string, options?: OpenOptions): MapleSto
     if (!io) {
       const exists = fs.existsSync(path);
       if (!exists && (!opts.create || opts.readOnly)) throw new MapleError('ENOENT', `${path} does not exist${opts.readOnly ? ' (read-only open never creates)' : ' and create is false'}`);
-      if (!opts.readOnly) lock = WriterLock.acquire(path);
+      if (!opts.readOnly) lock = WriterLock.acquire(path, opts.lockEnv);
       // A reader registers before it reads which version is current (storage/readerFiles.ts).
       else readerFile = ReaderFile.register(path);
       io = new NodeFileIO(path, opts.readOnly ? 'r' : exists ? 'r+' : 'w+');
       lock?.lockInode(path);
+    } else if (opts.lockEnv && !opts.readOnly) {
+      lock = WriterLock.acquire(path, opts.lockEnv);
+      lock.lockInode(path);
     }
     if (unfinished(io)) {
       if (opts.readOnly) throw new MapleError('ENOTSTORE', `${path} is empty, not a maple-store file`);
@@ -141,7 +156,8 @@ export function open<V = unknown>(path: string, options?: OpenOptions): MapleSto
     readHeader(io, path);
     const pool = new BufferPool(io, opts.cacheSize);
     const recovered = recover(io, pool, path);
-    const store = new MapleStore<V>(path, io, pool, recovered.state, recovered.report, opts, lock, readerFile);
+    const report = { ...recovered.report, lockTakenOver: lock && lock.takenOver.length > 0 ? lock.takenOver.join('; ') : null };
+    const store = new MapleStore<V>(path, io, pool, recovered.state, report, opts, lock, readerFile);
     readerFile?.setVersion(recovered.state.rec.commit);
     return store;
   } catch (err) {
@@ -217,8 +233,9 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     private readonly readerFile?: ReaderFile,
   ) {
     super();
-    // The writer keeps what readers in other processes read (storage/readerFiles.ts).
-    this.otherReaders = lock !== undefined ? new OtherReaders(readersDir(path)) : undefined;
+    // The writer keeps what readers in other processes read (storage/readerFiles.ts); a test's
+    // file implementation (opts.fileIO) has no other processes.
+    this.otherReaders = lock !== undefined && opts.fileIO === undefined ? new OtherReaders(readersDir(path)) : undefined;
     this.pager = new Pager(io, pool);
     this.pager.codec = loadCodec(this.pager, state.rec.structures, state.rec.commit, opts.sharedStructures);
     this.state = state;
