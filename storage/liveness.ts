@@ -99,16 +99,31 @@ export class ProcProbe {
   }
 
   /**
-   * The calling thread: `/proc/thread-self` links to `<pid>/task/<tid>` (Linux 3.17+), in a Worker
-   * to the Worker's own thread. Four small reads; callers take it once per lock acquisition.
+   * This process without its thread: pid, start time and boot id (three small reads). A /proc of
+   * another PID namespace (its `self` is not our pid) is no /proc at all: its pids name other processes.
    */
-  self(): ThreadIdentity {
+  selfProcess(): ThreadIdentity {
     const id: ThreadIdentity = { pid: process.pid };
+    try {
+      if (fs.readlinkSync(`${this.root}/self`) !== String(process.pid)) return id;
+    } catch {
+      return id;
+    }
     const processStart = this.processStart(process.pid);
     if (processStart === undefined) return id;
     id.processStart = processStart;
     const bootId = this.bootId();
     if (bootId !== undefined) id.bootId = bootId;
+    return id;
+  }
+
+  /**
+   * The calling thread: `/proc/thread-self` links to `<pid>/task/<tid>` (Linux 3.17+), in a Worker
+   * to the Worker's own thread. Five small reads; callers take it once per lock acquisition.
+   */
+  self(): ThreadIdentity {
+    const id = this.selfProcess();
+    if (id.processStart === undefined) return id;
     let link: string;
     try {
       link = fs.readlinkSync(`${this.root}/thread-self`);

@@ -50,7 +50,7 @@ export class ReaderFile {
    */
   static register(storePath: string): ReaderFile | undefined {
     const dir = readersDir(storePath);
-    const self = PROC.self();
+    const self = PROC.selfProcess();
     const start = self.processStart;
     const boot = bootTag(self.bootId);
     const stem = `${process.pid}.${randomBytes(6).toString('hex')}${start === undefined ? '' : `t${start}`}${start === undefined || boot === undefined ? '' : `b${boot}`}`;
@@ -105,7 +105,7 @@ export class OtherReaders {
   private readonly ownBoot: string | undefined;
 
   constructor(private readonly dir: string) {
-    const self = PROC.self();
+    const self = PROC.selfProcess();
     this.ownStart = self.processStart;
     this.ownBoot = bootTag(self.bootId);
   }
