@@ -235,7 +235,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     super();
     // The writer keeps what readers in other processes read (storage/readerFiles.ts); a test's
     // file implementation (opts.fileIO) has no other processes.
-    this.otherReaders = lock !== undefined && opts.fileIO === undefined ? new OtherReaders(readersDir(path)) : undefined;
+    this.otherReaders = lock !== undefined && opts.fileIO === undefined ? new OtherReaders(readersDir(path), lock.self) : undefined;
     this.pager = new Pager(io, pool);
     this.pager.codec = loadCodec(this.pager, state.rec.structures, state.rec.commit, opts.sharedStructures);
     this.state = state;

@@ -75,7 +75,7 @@ export class WriterLock {
   /** What this lock took over, and why each was stale ("<lock file>: <reason>"). */
   readonly takenOver: string[] = [];
   /** The calling thread, probed once per acquisition. */
-  private readonly self: ThreadIdentity;
+  readonly self: ThreadIdentity;
 
   private constructor(
     private readonly env: LockEnv,

@@ -22,7 +22,7 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { canonicalPath } from './lockEnv.js';
-import { PROC, processAlive } from './liveness.js';
+import { PROC, type ThreadIdentity, processAlive } from './liveness.js';
 
 /** How long a reader's checked start time is trusted (OtherReaders.alive). */
 const START_CHECK_MS = 1000;
@@ -104,8 +104,11 @@ export class OtherReaders {
   private readonly ownStart: string | undefined;
   private readonly ownBoot: string | undefined;
 
-  constructor(private readonly dir: string) {
-    const self = PROC.selfProcess();
+  /** `self`: this process as the writer lock already probed it (saves reading /proc again). */
+  constructor(
+    private readonly dir: string,
+    self: ThreadIdentity = PROC.selfProcess(),
+  ) {
     this.ownStart = self.processStart;
     this.ownBoot = bootTag(self.bootId);
   }
