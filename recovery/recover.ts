@@ -26,6 +26,12 @@ export interface RecoveryReport {
   rejected: number[];
   cellsValidated: number;
   ms: number;
+  /**
+   * A writer open that found a stale writer lock and took it over says which and why, e.g.
+   * "/data/s.maple.lock: thread 4321 of process 4300 has ended" (several joined by "; "); null
+   * when the lock was free, and on read-only opens (they take no lock).
+   */
+  lockTakenOver: string | null;
 }
 
 export interface Recovered {
@@ -66,7 +72,7 @@ export function recover(io: FileIO, pool: BufferPool, path: string, maxCommit = 
       return {
         state: { rec: { ...candidate.rec, highestCommit }, slot: candidate.slot },
         highestCommit,
-        report: { commit: candidate.rec.commit, fellBack: rejected.length > 0, rejected, cellsValidated, ms: Number(process.hrtime.bigint() - started) / 1e6 },
+        report: { commit: candidate.rec.commit, fellBack: rejected.length > 0, rejected, cellsValidated, ms: Number(process.hrtime.bigint() - started) / 1e6, lockTakenOver: null },
       };
     }
     rejected.push(candidate.rec.commit);

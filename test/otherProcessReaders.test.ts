@@ -14,8 +14,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { open } from '../src/index.js';
 import type { MapleStore } from '../src/index.js';
 import { readersDir } from '../storage/io/readerFiles.js';
-import { processStart } from '../storage/io/lockFile.js';
+import { PROC } from '../storage/io/liveness.js';
 import { privateBuild, tempDir } from './helpers.js';
+
+const processStart = (pid: number): string | undefined => PROC.processStart(pid);
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const CHILD = path.join(here, 'child-reader.mjs');
@@ -91,7 +93,7 @@ describe('readers in other processes', () => {
     expect(await child.ready).toBe(`ready ${version} ${seen}`);
     const names = fs.readdirSync(readersDir(file));
     expect(names).toHaveLength(1);
-    expect(names[0]).toMatch(new RegExp(`^${child.pid}\\.[0-9a-f]+(t\\d+)?\\.${version}$`));
+    expect(names[0]).toMatch(new RegExp(`^${child.pid}\\.[0-9a-f]+(t\\d+(b[0-9a-f]{16})?)?\\.${version}$`));
 
     // Everything overwritten 30 times: without the registration the writer reuses the cells of
     // `version` from the second commit on (the child then sees ECORRUPT or different ranges).
@@ -121,7 +123,7 @@ describe('readers in other processes', () => {
     overwriteAll(store, 0);
     const seen = digest(store);
     const reader = open<Value>(file, { readOnly: true });
-    expect(fs.readdirSync(readersDir(file))).toEqual([expect.stringMatching(new RegExp(`^${process.pid}\\.[0-9a-f]+(t\\d+)?\\.${store.version}$`))]);
+    expect(fs.readdirSync(readersDir(file))).toEqual([expect.stringMatching(new RegExp(`^${process.pid}\\.[0-9a-f]+(t\\d+(b[0-9a-f]{16})?)?\\.${store.version}$`))]);
     for (let gen = 1; gen <= 20; gen++) overwriteAll(store, gen);
     expect(digest(reader)).toBe(seen);
     expect(store.stats().pendingBytes).toBeGreaterThan(0);
@@ -189,13 +191,45 @@ describe('readers in other processes', () => {
     store.close();
   });
 
+  test('a reader registered before a reboot is dropped, even when its pid and start match a live process', () => {
+    const file = dir.file('reboot.maple');
+    const store = open<Value>(file, { sync: 'none' });
+    overwriteAll(store, 0);
+    const readers = readersDir(file);
+    const parent = process.ppid;
+    const parentStart = processStart(parent);
+    const boot = PROC.bootId()?.replace(/-/g, '').slice(0, 16);
+    if (parentStart === undefined || boot === undefined) {
+      store.close();
+      return; // no /proc: boots cannot be told apart (the pid check alone is tested above)
+    }
+    // Another boot tag: the same digits with the first one changed.
+    const otherBoot = `${boot[0] === '0' ? '1' : '0'}${boot.slice(1)}`;
+    fs.mkdirSync(readers);
+    fs.writeFileSync(path.join(readers, `${parent}.0123456789abt${parentStart}b${otherBoot}.1`), '');
+    overwriteAll(store, 1);
+    expect(fs.existsSync(readers)).toBe(false);
+    expect(store.stats().pendingBytes).toBe(0);
+    // With this boot's tag the same reader holds the space.
+    fs.mkdirSync(readers);
+    fs.writeFileSync(path.join(readers, `${parent}.0123456789abt${parentStart}b${boot}.1`), '');
+    overwriteAll(store, 2);
+    expect(store.stats().pendingBytes).toBeGreaterThan(0);
+    expect(store.stats().readOnlyReaders).toBe(1);
+    fs.rmSync(readers, { recursive: true });
+    store.close();
+  });
+
   test('a read-only store registers with this process start time', () => {
     const file = dir.file('named.maple');
     open<Value>(file).close();
     const reader = open<Value>(file, { readOnly: true });
     const [name] = fs.readdirSync(readersDir(file));
     const start = processStart(process.pid);
-    expect(name).toMatch(start === undefined ? new RegExp(`^${process.pid}\\.[0-9a-f]{12}\\.\\d+$`) : new RegExp(`^${process.pid}\\.[0-9a-f]{12}t${start}\\.\\d+$`));
+    const boot = PROC.bootId()?.replace(/-/g, '').slice(0, 16);
+    expect(name).toMatch(
+      start === undefined ? new RegExp(`^${process.pid}\\.[0-9a-f]{12}\\.\\d+$`) : new RegExp(`^${process.pid}\\.[0-9a-f]{12}t${start}${boot === undefined ? '' : `b${boot}`}\\.\\d+$`),
+    );
     reader.close();
   });
 });

@@ -20,8 +20,14 @@
  *
  * Tearing is confined to the bytes a write covers: a sector the write touches only partly keeps
  * its untouched bytes (the "powersafe overwrite" property of modern drives and SQLite's default).
+ *
+ * The disk's machine also holds the store's writer lock files (recovery/simulatedLocks.ts,
+ * `lockEnv()`): `crashLockFiles(choice)` is what the same power loss leaves of them, and a disk made
+ * from a crash image and those files (`fromImage(image, locks)`) runs on the next boot.
  */
 import type { FileIO } from '../../storage/io/fileIO.js';
+import type { LockEnv } from '../../storage/io/lockEnv.js';
+import { SimulatedLockDir, type SimulatedLockState } from './simulatedLocks.js';
 
 export type CrashMode = 'drop-all' | 'keep-all' | 'random-subset' | 'reorder' | 'tear-512' | 'tear-4k';
 
@@ -145,15 +151,34 @@ export class SimulatedDisk {
   /** The event at which the disk crashed, if it has. */
   crashedAt: number | undefined;
   readonly counts = { reads: 0, writes: 0, truncates: 0, syncs: 0, bytesWritten: 0 };
+  /** The lock files of the machine this disk is in, and its boot. */
+  readonly locks: SimulatedLockDir;
 
-  /** A disk holding `image` durably (a fresh, empty file when omitted). */
-  constructor(image: Uint8Array = new Uint8Array(0)) {
+  /**
+   * A disk holding `image` durably (a fresh, empty file when omitted), on a machine holding the
+   * lock files `locks` left by a crash (none when omitted), booted after that crash.
+   */
+  constructor(image: Uint8Array = new Uint8Array(0), locks?: SimulatedLockState) {
     this.durable = new Image(image);
     this.cache = new Image(image);
+    this.locks = SimulatedLockDir.start(locks, () => this.checkAlive());
   }
 
-  static fromImage(image: Uint8Array): SimulatedDisk {
-    return new SimulatedDisk(image);
+  static fromImage(image: Uint8Array, locks?: SimulatedLockState): SimulatedDisk {
+    return new SimulatedDisk(image, locks);
+  }
+
+  /** The writer lock's machine (OpenOptions.lockEnv): lock files here, probes of this boot. */
+  lockEnv(): LockEnv {
+    return this.locks;
+  }
+
+  /**
+   * What a power loss now leaves of the lock files, for the same choice as crashImage (its own
+   * random stream, so the file image does not change): see recovery/simulatedLocks.ts.
+   */
+  crashLockFiles(choice: CrashChoice): SimulatedLockState {
+    return this.locks.crashState(choice.mode, new Prng(choice.seed ^ 0x10c4_f11e));
   }
 
   get crashed(): boolean {

@@ -36,8 +36,16 @@ export interface RollBackResult {
 
 export function rollBack(path: string, toCommit: number): RollBackResult {
   const lock = WriterLock.acquire(path);
-  const io = new NodeFileIO(path, 'r+');
+  let io: NodeFileIO;
   try {
+    io = new NodeFileIO(path, 'r+');
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  try {
+    // A writer that opened the store through a hard link holds only the device-and-inode lock.
+    lock.lockInode(path);
     readHeader(io, path);
     const ring = readRing(io);
     const newest = ring[0];

@@ -8,6 +8,7 @@ import { checkStore } from '../../recovery/check.js';
 import { BufferPool } from '../../storage/io/bufferPool.js';
 import { type CommitProtocol, type DurableState, pendingSplit, treeOf, writeCommit } from '../../storage/commit/commit.js';
 import { type FileIO, NodeFileIO } from '../../storage/io/fileIO.js';
+import type { LockEnv } from '../../storage/io/lockEnv.js';
 import { WriterLock } from '../../storage/io/lockFile.js';
 import { OtherReaders, ReaderFile, readersDir } from '../../storage/io/readerFiles.js';
 import { readHeader } from '../../storage/format/pageFile.js';
@@ -54,11 +55,17 @@ export interface OpenOptions {
    */
   sharedStructures?: boolean;
   /**
-   * For tests: use this file implementation instead of opening `path` (no lock file is taken).
-   * The medium is the store's alone: a blank one (or one whose creation crashed before its header
-   * was written) is formatted when `create` and not `readOnly` (storage/creation.ts).
+   * @internal For tests: use this file implementation instead of opening `path`. No writer lock is
+   * taken unless `lockEnv` is given too. The medium is the store's alone: a blank one (or one whose
+   * creation crashed before its header was written) is formatted when `create` and not `readOnly`
+   * (storage/io/creation.ts).
    */
   fileIO?: FileIO;
+  /**
+   * @internal For tests: the machine the writer lock lives on (storage/lockEnv.ts), instead of the
+   * real file system and /proc — the crash simulator's lock directory, or a machine without /proc.
+   */
+  lockEnv?: LockEnv;
 }
 
 export interface StoreStats {
@@ -92,7 +99,7 @@ export interface StoreStats {
 
 export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 
-function checkOptions(options: unknown): Required<Omit<OpenOptions, 'fileIO'>> & { fileIO?: FileIO } {
+function checkOptions(options: unknown): Required<Omit<OpenOptions, 'fileIO' | 'lockEnv'>> & { fileIO?: FileIO; lockEnv?: LockEnv } {
   if (options === undefined) options = {};
   if (typeof options !== 'object' || options === null) throw invalid(`options must be an object; got ${describe(options)}`);
   const o = options as Record<string, unknown>;
@@ -114,6 +121,8 @@ function checkOptions(options: unknown): Required<Omit<OpenOptions, 'fileIO'>> &
   }
   const fileIO = o.fileIO as FileIO | undefined;
   if (fileIO !== undefined && (typeof fileIO !== 'object' || typeof fileIO.read !== 'function')) throw invalid('option fileIO must implement FileIO');
+  const lockEnv = o.lockEnv as LockEnv | undefined;
+  if (lockEnv !== undefined && (typeof lockEnv !== 'object' || typeof lockEnv.self !== 'function')) throw invalid('option lockEnv must implement LockEnv');
   return {
     create: bool('create', true),
     readOnly: bool('readOnly', false),
@@ -123,6 +132,7 @@ function checkOptions(options: unknown): Required<Omit<OpenOptions, 'fileIO'>> &
     packValues: bool('packValues', true),
     sharedStructures: bool('sharedStructures', true),
     fileIO,
+    lockEnv,
   };
 }
 
@@ -137,7 +147,7 @@ export function open<V = unknown>(path: string, options?: OpenOptions): MapleSto
     if (!io) {
       const exists = fs.existsSync(path);
       if (!exists && (!opts.create || opts.readOnly)) throw notFound(`${path} does not exist${opts.readOnly ? ' (read-only open never creates)' : ' and create is false'}`);
-      if (!opts.readOnly) lock = WriterLock.acquire(path);
+      if (!opts.readOnly) lock = WriterLock.acquire(path, opts.lockEnv);
       // A reader registers before it reads which version is current (storage/io/readerFiles.ts).
       else readerFile = ReaderFile.register(path);
       // Created whole or not at all (storage/creation.ts). When a file appeared at `path` since the
@@ -147,14 +157,19 @@ export function open<V = unknown>(path: string, options?: OpenOptions): MapleSto
       }
       io = new NodeFileIO(path, opts.readOnly ? 'r' : 'r+');
       lock?.lockInode(path);
-    } else if (unfinishedMedium(io) && opts.create && !opts.readOnly) {
+    } else {
+      if (opts.lockEnv && !opts.readOnly) {
+        lock = WriterLock.acquire(path, opts.lockEnv);
+        lock.lockInode(path);
+      }
       // A FileIO medium is the store's alone: with no header it is blank, or its creation crashed.
-      formatMedium(io, opts.sync === 'full');
+      if (unfinishedMedium(io) && opts.create && !opts.readOnly) formatMedium(io, opts.sync === 'full');
     }
     readHeader(io, path);
     const pool = new BufferPool(io, opts.cacheSize);
     const recovered = recover(io, pool, path);
-    const store = new MapleStore<V>(path, io, pool, recovered.state, recovered.report, opts, lock, readerFile);
+    const report = { ...recovered.report, lockTakenOver: lock && lock.takenOver.length > 0 ? lock.takenOver.join('; ') : null };
+    const store = new MapleStore<V>(path, io, pool, recovered.state, report, opts, lock, readerFile);
     readerFile?.setVersion(recovered.state.rec.commit);
     return store;
   } catch (err) {
@@ -206,8 +221,9 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     private readonly readerFile?: ReaderFile,
   ) {
     super();
-    // The writer keeps what readers in other processes read (storage/io/readerFiles.ts).
-    this.otherReaders = lock !== undefined ? new OtherReaders(readersDir(path)) : undefined;
+    // The writer keeps what readers in other processes read (storage/io/readerFiles.ts); a test's
+    // file implementation (opts.fileIO) has no other processes.
+    this.otherReaders = lock !== undefined && opts.fileIO === undefined ? new OtherReaders(readersDir(path), lock.self) : undefined;
     this.pager = new CellReader(io, pool);
     this.pager.codec = loadCodec(this.pager, state.rec.structures, state.rec.commit, opts.sharedStructures);
     this.state = state;

@@ -29,7 +29,7 @@ import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { NO_STRUCTURES, encodeCommitRecord } from '../format/commitRecord.js';
 import { type FileIO, NodeFileIO } from './fileIO.js';
-import { ownStart, ownerAlive } from './lockFile.js';
+import { PROC } from './liveness.js';
 import { CELL_BASE, CELL_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
 import { encodeHeader, ringSlotOffsetBytes } from '../format/pageFile.js';
 
@@ -89,7 +89,7 @@ export function unfinishedMedium(io: FileIO): boolean {
  */
 export function createStoreFile(path: string, sync: boolean): boolean {
   removeStaleTemps(path);
-  const start = ownStart();
+  const start = PROC.selfProcess().processStart;
   const temp = `${path}${TEMP_INFIX}${process.pid}-${randomBytes(6).toString('hex')}${start === undefined ? '' : `t${start}`}`;
   const io = new NodeFileIO(temp, 'wx+');
   let published = false;
@@ -182,7 +182,8 @@ export function removeStaleTemps(path: string): void {
   }
   for (const name of names) {
     const owner = tempOwner(path, name);
-    if (owner === undefined || ownerAlive(owner.pid, owner.start)) continue;
+    // Removed only on evidence that its creator is gone (whyGone says why); a live or unknown one stays.
+    if (owner === undefined || PROC.whyGone({ pid: owner.pid, processStart: owner.start }) === undefined) continue;
     try {
       fs.unlinkSync(nodePath.join(dir, name));
     } catch {

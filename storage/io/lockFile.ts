@@ -1,173 +1,220 @@
 /**
- * One writer per file across processes: an exclusive lock file `<real path>.lock` (symlinks and
- * relative spellings resolved, so every spelling of one file meets the same lock) created with
- * O_EXCL holding "pid timeMs processStart" (the last where /proc tells it). A lock whose process is
- * gone is taken over — also when its pid now belongs to a process that started later. Hard links get
- * around a path, so the writer also takes a lock named by the file's device and inode (lockInode).
+ * One writer per file per machine, whatever the process, thread (worker_threads) or copy of this
+ * library: the writer holds a lock file `<real path>.lock` naming its thread (storage/lockRecord.ts:
+ * pid, tid, their start times, the boot id, a nonce and a CRC-32), and — since hard links are other
+ * paths to the same file — a second one named by the file's device and inode
+ * (storage/lockEnv.ts, inodeLockFile).
+ *
+ * No state in memory decides anything: a copy of the library in the same process, or a Worker, has
+ * its own module instance, so only the file and the kernel's view of who runs are shared. A lock is
+ * honoured (ELOCKED) when it decodes — exact grammar and checksum — and names a thread that still
+ * runs: same boot id, process alive with the same start time, thread alive with the same start time
+ * (storage/liveness.ts). Anything else is stale and is taken over, and the store reports what it
+ * took over and why (RecoveryReport.lockTakenOver). A lock naming the caller's own thread is live
+ * too: a store opened earlier on this thread and not closed, maybe through another copy of the
+ * library. Where /proc is missing only the pid can be checked: a lock naming a live pid is live,
+ * even one left by a Worker that ended — never take over a lock that may be live.
+ *
+ * Creating: the lock is written whole to a unique temporary file in the same directory
+ * (`<lock>.<16 hex>.tmp`), given the lock's name with link() — which fails with EEXIST when a lock
+ * exists — and the temporary name removed. An opener can never see a half-written lock of a live
+ * writer; only a power loss leaves a torn one (stale by the rules above). A process that dies
+ * between the two steps leaves a `.tmp` file, which nothing reads.
+ *
+ * Durability: nothing here is fsynced, neither the file nor its directory entry. A lock matters only
+ * while its writer runs; after a power loss its writer does not, and a lock that did not reach the
+ * disk is simply absent (as if released), one that did is from a previous boot (stale), one that
+ * reached it in part is torn (stale).
+ *
+ * Taking over a stale lock S at path P, race-safe between any number of openers:
+ *
+ *   1. Take the takeover marker `P.break`, created like a lock (temporary file + link) and naming
+ *      the taker's thread. A live marker means another opener is taking the lock over right now:
+ *      ELOCKED. A stale marker (its taker died mid-takeover, or it is torn) is itself taken over by
+ *      this same procedure one level down (`P.break.break`, at most MAX_MARKER_DEPTH levels).
+ *   2. Holding the marker, read P again. Only if it is still S — the same file (device and inode)
+ *      with the same bytes — remove P. Release the marker (remove it if it still holds our bytes).
+ *   3. Start over: link our lock to P (another opener may win that race; then we judge its lock).
+ *
+ *   A taker that dies between steps 2 and 3 leaves P.break behind: stale, it is taken over by the
+ *   next takeover that meets it (an opener that finds P free never looks at it).
+ *
+ *   Why this is safe: a name P is removed only (a) by the live writer whose lock it holds, on release,
+ *   or (b) in step 2 by the holder of P.break. So while we hold P.break and P holds S, whose writer
+ *   is gone (stale is permanent: a dead thread never runs again, a boot never comes back, and torn
+ *   bytes are not a writer), nobody but us can remove S; a newer lock cannot replace it either, since
+ *   link never replaces an existing name. So the S we re-read in step 2 is still there when we remove
+ *   it, and we never remove a live lock. The re-read is needed: between our first look and taking the
+ *   marker, another taker may have removed S and a new writer linked a live lock L; we then see L
+ *   (not S: every valid lock has its own nonce, and an inode is checked too) and leave it alone.
+ *   Two takers never hold P.break at once (link again), unless one judged the other's marker stale,
+ *   which needs that taker to have ended. The rename-and-check alternative (move P aside, look at
+ *   what was moved, put it back if it was a live lock) is not enough by itself: while P is moved
+ *   aside a third opener can link a fresh lock to P, the put-back then fails, and two writers each
+ *   believe they hold the lock.
+ *
+ * Not guarded: processes in different PID namespaces (containers sharing the volume) cannot see each
+ * other's pids; a file system without hard links (link fails) cannot hold the lock at all (EIO).
+ * Node has no flock to lock the store file itself.
  */
-import * as fs from 'node:fs';
-import * as nodePath from 'node:path';
-import * as os from 'node:os';
-import { MapleError, locked } from '../../src/common/errors.js';
+import { MapleError, locked, ioFailed } from '../../src/common/errors.js';
+import { type LockEnv, type LockFileRead, NODE_LOCK_ENV } from './lockEnv.js';
+import { type ThreadIdentity } from './liveness.js';
+import { describeOwner, decodeLockRecord, encodeLockRecord } from './lockRecord.js';
 
-/** Paths this process holds open for writing (a second open in the same process is refused too). */
-const heldHere = new Set<string>();
+/** Tries to take one lock (each try after a stale lock was removed, or the lock changed under us). */
+const MAX_ATTEMPTS = 8;
+/** Takeover markers of takeover markers: P.break, P.break.break, P.break.break.break. */
+const MAX_MARKER_DEPTH = 3;
 
-/** Whether a process with this pid exists (EPERM: it does, owned by another user). */
-export function processAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/**
- * When process `pid` started, in clock ticks since boot (field 22 of `/proc/<pid>/stat`), as
- * digits; undefined where there is no such file (no /proc, not Linux, no such process). A pid
- * names one process only while it runs: once it exits the kernel may give the pid to another,
- * and only the start time tells them apart.
- */
-export function processStart(pid: number): string | undefined {
-  let stat: string;
-  try {
-    stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
-    return undefined;
-  }
-  return startOfStat(stat);
-}
-
-/** Field 22 (starttime) of a `/proc/<pid>/stat` line, as digits, or undefined if malformed. */
-export function startOfStat(stat: string): string | undefined {
-  // The command name (field 2) is in parentheses and may hold spaces or ')': count from the last ')'.
-  const close = stat.lastIndexOf(')');
-  if (close < 0) return undefined;
-  const start = stat.slice(close + 2).split(' ')[19];
-  return start !== undefined && /^\d+$/.test(start) ? start : undefined;
-}
-
-let selfStart: string | null | undefined;
-
-/** This process's processStart, read once; undefined where it cannot be known. */
-export function ownStart(): string | undefined {
-  if (selfStart === undefined) selfStart = processStart(process.pid) ?? null;
-  return selfStart ?? undefined;
-}
-
-/**
- * Whether the process that recorded (`pid`, `start`) still runs: its pid is alive and, when the
- * start was recorded and the pid's start can be read, that start is the same (a different start
- * is another process that was given the same pid after the first one exited).
- */
-export function ownerAlive(pid: number, start: string | undefined): boolean {
-  if (!processAlive(pid)) return false;
-  if (start === undefined) return true;
-  const now = processStart(pid);
-  return now === undefined || now === start;
-}
-
-/** One spelling per file: the real path of its directory plus its name. */
-export function canonicalPath(storePath: string): string {
-  const abs = nodePath.resolve(storePath);
-  try {
-    if (fs.existsSync(abs)) return fs.realpathSync(abs);
-  } catch {
-    /* fall through to the directory's real path */
-  }
-  try {
-    return nodePath.join(fs.realpathSync(nodePath.dirname(abs)), nodePath.basename(abs));
-  } catch {
-    return abs;
-  }
-}
+type Verdict = { live: true; owner: ThreadIdentity } | { live: false; why: string };
 
 export class WriterLock {
+  private readonly held: { path: string; bytes: Uint8Array }[] = [];
   private released = false;
-  private inode: { path: string; key: string } | undefined;
-  private constructor(readonly lockPath: string, private readonly key: string) {}
+  /** What this lock took over, and why each was stale ("<lock file>: <reason>"). */
+  readonly takenOver: string[] = [];
+  /** The calling thread, probed once per acquisition. */
+  readonly self: ThreadIdentity;
 
-  static acquire(storePath: string): WriterLock {
-    const key = canonicalPath(storePath);
-    const lockPath = `${key}.lock`;
-    take(lockPath, key, storePath);
-    return new WriterLock(lockPath, key);
+  private constructor(
+    private readonly env: LockEnv,
+    private readonly storePath: string,
+    readonly lockPath: string,
+  ) {
+    this.self = env.self();
   }
 
-  /**
-   * Hard links are other paths to the same file, each with its own `<path>.lock`: writers also meet
-   * at a lock named by the file's device and inode, in `<os temp dir>/maple-store-locks/`, taken
-   * once the file exists. Where that directory cannot be written, only the path lock guards.
-   */
+  /** Takes `<path>.lock` for the store at `storePath`; ELOCKED when a live writer holds it. */
+  static acquire(storePath: string, env: LockEnv = NODE_LOCK_ENV): WriterLock {
+    const lock = new WriterLock(env, storePath, env.pathLockFile(storePath));
+    lock.take(lock.lockPath);
+    return lock;
+  }
+
+  /** Also takes the device-and-inode lock, once the store file exists (skipped where it cannot be kept). */
   lockInode(storePath: string): void {
-    let st: fs.BigIntStats;
-    let dir: string;
+    const path = this.env.inodeLockFile(storePath);
+    if (path === undefined) return;
     try {
-      st = fs.statSync(storePath, { bigint: true });
-      dir = nodePath.join(os.tmpdir(), 'maple-store-locks');
-      fs.mkdirSync(dir, { recursive: true });
-    } catch {
-      return;
-    }
-    const key = `inode ${st.dev}:${st.ino}`;
-    const lockPath = nodePath.join(dir, `${st.dev}-${st.ino}.lock`);
-    try {
-      take(lockPath, key, storePath);
+      this.take(path);
     } catch (err) {
-      if (err instanceof MapleError) throw err;
-      return; // the directory is not ours to write in
+      if (err instanceof MapleError && err.code === 'ELOCKED') throw err;
+      // The shared directory is not ours to write in (or cannot hold links): only the path lock guards.
     }
-    this.inode = { path: lockPath, key };
   }
 
+  /** Removes the lock files this holds, newest first. Best effort: a lock left behind is stale once we are gone. */
   release(): void {
     if (this.released) return;
     this.released = true;
-    for (const { path, key } of this.inode ? [{ path: this.lockPath, key: this.key }, this.inode] : [{ path: this.lockPath, key: this.key }]) {
-      heldHere.delete(key);
+    for (const { path, bytes } of this.held.splice(0).reverse()) {
       try {
-        fs.unlinkSync(path);
+        removeIfMine(this.env, path, bytes);
       } catch {
-        /* already gone */
+        /* left behind: stale once this thread ends */
       }
+    }
+  }
+
+  private newRecord(): Uint8Array {
+    return encodeLockRecord({ owner: this.self, timeMs: this.env.nowMs(), nonce: this.env.unique() });
+  }
+
+  private take(path: string): void {
+    const mine = this.newRecord();
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      if (place(this.env, path, mine)) {
+        this.held.push({ path, bytes: mine });
+        return;
+      }
+      const seen = this.env.read(path);
+      if (seen === undefined) continue; // released between our link and our read
+      const verdict = this.judge(seen.bytes);
+      if (verdict.live) throw this.refusal(verdict.owner, path);
+      if (this.removeStale(path, seen, 1)) this.takenOver.push(`${path}: ${verdict.why}`);
+    }
+    throw locked(`${this.storePath}: could not take the writer lock ${path}: it changed ${MAX_ATTEMPTS} times while other openers took it`);
+  }
+
+  /** Whether `bytes` are a lock naming a thread that may still run. */
+  private judge(bytes: Uint8Array): Verdict {
+    const rec = decodeLockRecord(bytes);
+    if (rec === undefined) return { live: false, why: `not a valid lock (${bytes.length} bytes: torn, damaged or not written by maple-store)` };
+    const { owner } = rec;
+    const boot = this.self.bootId;
+    if (owner.bootId !== undefined && boot !== undefined && owner.bootId !== boot) {
+      return { live: false, why: `${describeOwner(owner)} held it before a reboot (boot id ${owner.bootId}, now ${boot})` };
+    }
+    const gone = this.env.whyGone(owner);
+    return gone === undefined ? { live: true, owner } : { live: false, why: gone };
+  }
+
+  private refusal(owner: ThreadIdentity, path: string): MapleError {
+    const self = this.self;
+    const who =
+      owner.pid !== self.pid
+        ? describeOwner(owner)
+        : owner.threadId !== undefined && owner.threadId === self.threadId
+          ? `this thread (${describeOwner(owner)}: a store opened earlier and not closed, perhaps through another copy of maple-store)`
+          : `${describeOwner(owner)} (this process${owner.threadId === undefined ? '' : ', another thread'})`;
+    return locked(`${this.storePath} is open for writing by ${who} (lock file ${path})`);
+  }
+
+  /**
+   * Removes the stale `seen` from `path` under the takeover marker `<path>.break` (the argument at
+   * the top of this file). True when we removed it; false when it was already gone or replaced.
+   */
+  private removeStale(path: string, seen: LockFileRead, depth: number): boolean {
+    const marker = `${path}.break`;
+    if (depth > MAX_MARKER_DEPTH) {
+      throw locked(`${this.storePath}: the writer lock ${path} is stale, but so are ${MAX_MARKER_DEPTH} nested takeover markers; remove ${marker} by hand`);
+    }
+    const mine = this.newRecord();
+    for (let attempt = 0; ; attempt++) {
+      if (attempt >= MAX_ATTEMPTS) throw locked(`${this.storePath}: could not take the takeover marker ${marker}: other openers keep taking it`);
+      if (place(this.env, marker, mine)) break;
+      const other = this.env.read(marker);
+      if (other === undefined) continue;
+      const verdict = this.judge(other.bytes);
+      if (verdict.live) {
+        throw locked(`${this.storePath}: the writer lock ${path} is being taken over by ${describeOwner(verdict.owner)} right now (marker ${marker})`);
+      }
+      this.removeStale(marker, other, depth + 1);
+    }
+    try {
+      const now = this.env.read(path);
+      if (now === undefined || now.fileId !== seen.fileId || !sameBytes(now.bytes, seen.bytes)) return false;
+      this.env.remove(path);
+      return true;
+    } finally {
+      removeIfMine(this.env, marker, mine);
     }
   }
 }
 
-/** Creates `lockPath` exclusively with "pid timeMs processStart", taking over a lock whose process is gone. */
-function take(lockPath: string, key: string, storePath: string): void {
-  if (heldHere.has(key)) throw locked(`${storePath} is already open for writing in this process`);
-  for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const fd = fs.openSync(lockPath, 'wx');
-      const start = ownStart();
-      fs.writeSync(fd, start === undefined ? `${process.pid} ${Date.now()}\n` : `${process.pid} ${Date.now()} ${start}\n`);
-      fs.closeSync(fd);
-      heldHere.add(key);
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    let owner = NaN;
-    let ownerStart: string | undefined;
-    try {
-      const fields = fs.readFileSync(lockPath, 'utf8').trim().split(' ');
-      owner = Number.parseInt(fields[0] ?? '', 10);
-      ownerStart = fields[2] !== undefined && /^\d+$/.test(fields[2]) ? fields[2] : undefined;
-    } catch {
-      continue; // the lock vanished between our open and read: try again
-    }
-    if (ownerAlive(owner, ownerStart) && (owner !== process.pid || heldHere.has(key))) {
-      throw locked(`${storePath} is open for writing by process ${owner} (lock file ${lockPath})`);
-    }
-    // The owner is gone (or is us, from a store never closed): take the lock over.
-    try {
-      fs.unlinkSync(lockPath);
-    } catch {
-      /* raced with another taker; retry */
-    }
+/** Creates `path` holding `bytes`, atomically (temporary file + link); false when `path` exists. */
+function place(env: LockEnv, path: string, bytes: Uint8Array): boolean {
+  const tmp = `${path}.${env.unique()}.tmp`;
+  if (!env.create(tmp, bytes)) throw ioFailed(`temporary lock file ${tmp} already exists`);
+  try {
+    return env.link(tmp, path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw ioFailed(`cannot create the lock file ${path}${code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' ? ' (the file system does not support hard links, which the writer lock needs)' : ''}: ${String(err)}`, { cause: err });
+  } finally {
+    env.remove(tmp);
   }
-  throw locked(`could not take the writer lock ${lockPath}`);
+}
+
+/** Removes `path` if it still holds `bytes` (a lock we placed and nobody can have replaced while we live). */
+function removeIfMine(env: LockEnv, path: string, bytes: Uint8Array): void {
+  const now = env.read(path);
+  if (now !== undefined && sameBytes(now.bytes, bytes)) env.remove(path);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -1,7 +1,8 @@
 /**
  * Readers in other processes: a read-only open registers the version it reads as an empty file in
  * `<real path>.readers/`, named `<pid>.<random>.<version>` (the random part ends in `t<start>`, the
- * process's start time, where /proc gives it), and the writer — in whatever process —
+ * process's start time, and `b<boot>`, the first 16 hex digits of the boot id, where /proc gives
+ * them), and the writer — in whatever process —
  * keeps every cell that version can reach: its reclaim horizon is the oldest registered version
  * (LMDB keeps a reader table in its lock file for the same reason). Names, not contents, carry
  * the version, so a rename changes it atomically and the writer only lists the directory.
@@ -11,14 +12,17 @@
  * the registration keeps everything the reader may read; the one commit that may have listed it
  * before reuses only cells freed by versions the reader cannot read (they were already current when
  * the reader looked). A reader whose process is gone (killed, crashed) is removed by the writer, as
- * is one whose pid now belongs to a process with another start time.
+ * is one whose pid now belongs to a process with another start time, and one registered before a
+ * reboot (its boot tag differs: start times restart at each boot, so pid and start alone could
+ * match a process of the new boot).
  *
  * The directory exists only while a reader is registered: the last reader to leave removes it.
  */
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { canonicalPath, ownStart, ownerAlive } from './lockFile.js';
+import { canonicalPath } from './lockEnv.js';
+import { PROC, type ThreadIdentity, processAlive } from './liveness.js';
 
 /** How long a reader's checked start time is trusted (OtherReaders.alive). */
 const START_CHECK_MS = 1000;
@@ -46,8 +50,10 @@ export class ReaderFile {
    */
   static register(storePath: string): ReaderFile | undefined {
     const dir = readersDir(storePath);
-    const start = ownStart();
-    const stem = `${process.pid}.${randomBytes(6).toString('hex')}${start === undefined ? '' : `t${start}`}`;
+    const self = PROC.selfProcess();
+    const start = self.processStart;
+    const boot = bootTag(self.bootId);
+    const stem = `${process.pid}.${randomBytes(6).toString('hex')}${start === undefined ? '' : `t${start}`}${start === undefined || boot === undefined ? '' : `b${boot}`}`;
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
         fs.mkdirSync(dir, { recursive: true });
@@ -94,24 +100,35 @@ export class ReaderFile {
  * skip a listing: they tick coarsely, and a reader registering within the same tick would be missed.
  */
 export class OtherReaders {
-  constructor(private readonly dir: string) {}
+  /** This process's start time and boot tag, read once per writer. */
+  private readonly ownStart: string | undefined;
+  private readonly ownBoot: string | undefined;
+
+  /** `self`: this process as the writer lock already probed it (saves reading /proc again). */
+  constructor(
+    private readonly dir: string,
+    self: ThreadIdentity = PROC.selfProcess(),
+  ) {
+    this.ownStart = self.processStart;
+    this.ownBoot = bootTag(self.bootId);
+  }
 
   /** pid + start of readers found alive, and when: /proc is read again after START_CHECK_MS. */
   private checked = new Map<string, number>();
 
   /**
-   * ownerAlive, reading a reader's /proc start time at most every START_CHECK_MS (a commit may
+   * Whether a reader's process runs, reading its /proc start time at most every START_CHECK_MS (a commit may
    * list the directory thousands of times a second). A pid cannot change its start while it runs,
    * so within that time a cached answer errs only by keeping a reader that just exited — pinning
    * more, never less; `kill(pid, 0)` still runs every time.
    */
   private alive(pid: number, start: string | undefined): boolean {
-    if (start === undefined) return ownerAlive(pid, undefined);
+    if (start === undefined) return processAlive(pid);
     const key = `${pid}t${start}`;
     const at = this.checked.get(key);
     const now = Date.now();
-    if (at !== undefined && now - at < START_CHECK_MS) return ownerAlive(pid, undefined);
-    const alive = ownerAlive(pid, start);
+    if (at !== undefined && now - at < START_CHECK_MS) return processAlive(pid);
+    const alive = PROC.whyGone({ pid, processStart: start }) === undefined;
     if (alive) this.checked.set(key, now);
     else this.checked.delete(key);
     if (this.checked.size > 1024) this.checked.clear();
@@ -139,9 +156,14 @@ export class OtherReaders {
       const pid = Number(parts[0]);
       const version = Number(parts[2]);
       if (!Number.isSafeInteger(pid) || !Number.isSafeInteger(version) || version < 0) continue;
-      const start = /t(\d+)$/.exec(parts[1]!)?.[1];
+      const tags = /^[0-9a-f]+(?:t(\d+)(?:b([0-9a-f]{16}))?)?$/.exec(parts[1]!);
+      const start = tags?.[1];
+      const boot = tags?.[2];
+      // Registered before a reboot: gone, whatever runs under that pid now.
+      const earlierBoot = boot !== undefined && this.ownBoot !== undefined && boot !== this.ownBoot;
       // This process's own readers are alive — unless the start says an earlier process with the same pid left it.
-      const alive = pid === process.pid ? start === undefined || ownStart() === undefined || start === ownStart() : this.alive(pid, start);
+      const alive =
+        !earlierBoot && (pid === process.pid ? start === undefined || this.ownStart === undefined || start === this.ownStart : this.alive(pid, start));
       if (!alive) {
         try {
           fs.unlinkSync(nodePath.join(this.dir, name));
@@ -163,4 +185,9 @@ export class OtherReaders {
     }
     return oldest;
   }
+}
+
+/** The first 16 hex digits of a boot id (enough to tell boots apart), or undefined. */
+function bootTag(bootId: string | undefined): string | undefined {
+  return bootId?.replace(/-/g, '').slice(0, 16);
 }

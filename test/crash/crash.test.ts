@@ -9,7 +9,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { CRASH_MODES, SimulatedDisk, isSimulatedCrash, type CrashMode } from '../../recovery/testing/simulatedDisk.js';
-import { CrashRunner, crashStateTarget, describeError, openOn, parseRepro, runStep, type RunOptions } from './crashRunner.js';
+import { CrashRunner, crashStateTarget, describeError, lockTakeoverProblem, openOn, parseRepro, runStep, type RunOptions } from './crashRunner.js';
 import { allWorkloads, modelStates } from './workloads.js';
 
 const target = crashStateTarget();
@@ -63,10 +63,14 @@ if (repro === undefined) describe('crash during creation', () => {
       }
       CRASH_MODES.forEach((mode, m) => {
         const image = disk.crashImage({ mode, seed: k * 10 + m });
+        const locks = disk.crashLockFiles({ mode, seed: k * 10 + m });
         total++;
         try {
-          // Nothing was ever acknowledged, so nothing may block using the file.
-          const store = openOn(SimulatedDisk.fromImage(image), '/simulated/create-reopen');
+          // Nothing was ever acknowledged, so nothing may block using the file — nor its lock files.
+          const reopened = SimulatedDisk.fromImage(image, locks);
+          const store = openOn(reopened, '/simulated/create');
+          const lockProblem = lockTakeoverProblem(reopened, '/simulated/create', locks, store);
+          if (lockProblem) failures.push(`creation event ${k} ${mode}: ${lockProblem}`);
           store.check();
           if (store.count() !== 0 || store.version !== 0) failures.push(`creation event ${k} ${mode}: reopened with ${store.count()} ranges at version ${store.version}`);
           store.store(1, 2, 'first');
@@ -123,9 +127,11 @@ if (repro === undefined) describe('crash suite: every crash point of every workl
         const r = new CrashRunner(w, options({ seen: seenFor(w.name) })).run();
         total += r.states;
         console.log(
-          `${w.name}: ${r.events} disk events, ${r.states} crash states (recovered to the acknowledged commit ${r.recoveredTo.before}, to the one in flight ${r.recoveredTo.after})`,
+          `${w.name}: ${r.events} disk events, ${r.states} crash states (recovered to the acknowledged commit ${r.recoveredTo.before}, to the one in flight ${r.recoveredTo.after}; took over a crashed writer's lock ${r.lockTakeovers} times)`,
         );
         expect(r.failures).toEqual([]);
+        // Crash images come with the lock files the crash left: reopens must meet (and take over) some.
+        expect(r.lockTakeovers).toBeGreaterThan(0);
         // Both outcomes must actually occur, or the workload is not exercising the commit path.
         expect(r.recoveredTo.before).toBeGreaterThan(0);
         expect(r.recoveredTo.after).toBeGreaterThan(0);

@@ -12,12 +12,18 @@
  * but not completed — exactly what `crashAt = k` would leave — so the image is taken there and
  * checked on a separate disk while the workload runs on. A failure is reported as
  * (workload, step, event, mode, seed) and reruns alone with MAPLE_CRASH_REPRO.
+ *
+ * Stores open through the writer lock on the disk's simulated machine (OpenOptions.lockEnv): each
+ * crash image comes with what the same power loss left of the lock files (missing, torn, garbage,
+ * intact) on a new boot, and the reopen must take over whatever is there and say so in
+ * stats().recovery.lockTakenOver.
  */
 import * as zlib from 'node:zlib';
 import { open, type MapleStore, type Snapshot } from '../../src/index.js';
 import { decodeCommitRecord, COMMIT_RECORD_BYTES } from '../../storage/format/commitRecord.js';
 import { ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
 import { CRASH_MODES, Prng, SimulatedDisk, isSimulatedCrash, type CrashChoice, type CrashMode, type DiskEvent } from '../../recovery/testing/simulatedDisk.js';
+import type { SimulatedLockState } from '../../recovery/testing/simulatedLocks.js';
 import { RangeModel, diffRanges, type ModelRange } from './rangeModel.js';
 import { applyToModel, applyToWriter, checkResult, describeStep, modelStates, type Op, type Step, type Workload, type Writer } from './workloads.js';
 import { RING_SLOTS } from '../../src/common/limits.js';
@@ -48,6 +54,8 @@ export interface RunResult {
   failures: string[];
   /** Crash states by which side they recovered to. */
   recoveredTo: { before: number; after: number };
+  /** Reopens that took over a lock file the crash left (the rest found none). */
+  lockTakeovers: number;
 }
 
 /**
@@ -57,7 +65,21 @@ export interface RunResult {
  */
 export function openOn(disk: SimulatedDisk, path: string, protocol: 'one-sync' | 'two-sync' = 'one-sync', cacheSize = 512 * 1024): Store {
   // Small values are packed (an opt-in writer feature) so the crash suite covers blocks and records.
-  return open<unknown>(path, { fileIO: disk.fileIO(), sync: 'full', commitProtocol: protocol, cacheSize, packValues: true });
+  return open<unknown>(path, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv(), sync: 'full', commitProtocol: protocol, cacheSize, packValues: true });
+}
+
+/**
+ * Why a store just opened on `disk` (made from a crash image and `locks`) misreports the lock
+ * files it took over, or undefined: every lock file the crash left is from a previous boot or torn,
+ * so each one present must have been taken over, and named in stats().recovery.lockTakenOver.
+ */
+export function lockTakeoverProblem(disk: SimulatedDisk, path: string, locks: SimulatedLockState, store: Store): string | undefined {
+  const taken = store.stats().recovery.lockTakenOver;
+  const present = [disk.locks.pathLockFile(path), disk.locks.inodeLockFile()].filter((name): name is string => name !== undefined && locks.files.has(name));
+  if (present.length === 0) return taken === null ? undefined : `no lock file survived the crash, but stats().recovery.lockTakenOver is ${JSON.stringify(taken)}`;
+  if (taken === null) return `the crash left lock files ${present.join(', ')}, but stats().recovery.lockTakenOver is null`;
+  const missing = present.filter((name) => !taken.includes(`${name}: `));
+  return missing.length === 0 ? undefined : `stats().recovery.lockTakenOver (${taken}) does not name ${missing.join(', ')}`;
 }
 
 export function readAll(view: { ranges(): IterableIterator<{ first: number; last: number; value: unknown }> }): ModelRange[] {
@@ -175,6 +197,7 @@ export class CrashRunner {
   private failures: string[] = [];
   private states = 0;
   private recoveredTo = { before: 0, after: 0 };
+  private lockTakeovers = 0;
 
   constructor(
     private readonly workload: Workload,
@@ -186,7 +209,9 @@ export class CrashRunner {
     const protocol = w.protocol ?? 'one-sync';
     const models = modelStates(w.steps);
     const disk = new SimulatedDisk();
-    const live = openOn(disk, freshPath(w.name), protocol, 64 << 20);
+    // One path for the live store and every reopen: its lock file must be the one the crash left.
+    const path = freshPath(w.name);
+    const live = openOn(disk, path, protocol, 64 << 20);
     const versions: number[] = [live.version];
     const snapshots = new Map<string, { snap: Snapshot<unknown>; model: RangeModel; version: number }>();
     let stepIndex = -1;
@@ -204,7 +229,8 @@ export class CrashRunner {
         seen.add(key);
         this.states++;
         const where = `${w.name} step ${stepIndex} [${describeStep(step)}] event ${event.seq} (${event.kind}${event.kind === 'sync' ? '' : ` @${event.positionBytes}+${event.lengthBytes}`}) mode ${choice.mode} seed ${choice.seed}`;
-        const verdict = this.verifyImage(image, models[stepIndex - 1] as RangeModel, models[stepIndex] as RangeModel, versions[stepIndex - 1] as number, protocol, where, choice);
+        const locks = disk.crashLockFiles(choice);
+        const verdict = this.verifyImage(image, locks, path, models[stepIndex - 1] as RangeModel, models[stepIndex] as RangeModel, versions[stepIndex - 1] as number, protocol, where, choice);
         if (verdict?.version !== undefined) afterVersions.push({ version: verdict.version, where });
       }
     });
@@ -252,12 +278,14 @@ export class CrashRunner {
       finalSeen.add(imageKey(finalImage));
       this.states++;
       const last = models[models.length - 1] as RangeModel;
-      this.verifyImage(finalImage, last, last, versions[versions.length - 1] as number, protocol, `${w.name} after the last step (durable image)`, {
+      // The lock files: any state a power loss leaves (the store is closed, so none is current).
+      const locks = disk.crashLockFiles({ mode: 'random-subset', seed: 0 });
+      this.verifyImage(finalImage, locks, path, last, last, versions[versions.length - 1] as number, protocol, `${w.name} after the last step (durable image)`, {
         mode: 'drop-all',
         seed: 0,
       });
     }
-    return { workload: w.name, events: disk.events, states: this.states, failures: this.failures, recoveredTo: this.recoveredTo };
+    return { workload: w.name, events: disk.events, states: this.states, failures: this.failures, recoveredTo: this.recoveredTo, lockTakeovers: this.lockTakeovers };
   }
 
   private choicesAt(step: number, event: DiskEvent): CrashChoice[] {
@@ -291,6 +319,8 @@ export class CrashRunner {
    */
   private verifyImage(
     image: Uint8Array,
+    locks: SimulatedLockState,
+    path: string,
     before: RangeModel,
     after: RangeModel,
     beforeVersion: number,
@@ -302,8 +332,12 @@ export class CrashRunner {
     let phase = 'open';
     let store: Store | undefined;
     try {
-      const disk = SimulatedDisk.fromImage(image);
-      store = openOn(disk, freshPath('recovered'), protocol);
+      const disk = SimulatedDisk.fromImage(image, locks);
+      store = openOn(disk, path, protocol);
+      phase = 'lock takeover';
+      const lockProblem = lockTakeoverProblem(disk, path, locks, store);
+      if (lockProblem) this.fail(`${where}: ${lockProblem}`);
+      if (store.stats().recovery.lockTakenOver !== null) this.lockTakeovers++;
       phase = 'check()';
       store.check();
       phase = 'contents';
@@ -345,7 +379,7 @@ export class CrashRunner {
       }
       phase = 'new commit';
       const floor = maxRecordedCommit(image);
-      this.afterRecovery(disk, store, model, floor, protocol, where, rng);
+      this.afterRecovery(disk, path, store, model, floor, protocol, where, rng);
       return result;
     } catch (err) {
       this.fail(`${where}: ${phase} threw ${describeError(err)}`);
@@ -360,7 +394,7 @@ export class CrashRunner {
   }
 
   /** (c): new commits succeed, get fresh numbers, and a second crash among them recovers. */
-  private afterRecovery(disk: SimulatedDisk, store: Store, model: RangeModel, floor: number, protocol: 'one-sync' | 'two-sync', where: string, rng: Prng): void {
+  private afterRecovery(disk: SimulatedDisk, path: string, store: Store, model: RangeModel, floor: number, protocol: 'one-sync' | 'two-sync', where: string, rng: Prng): void {
     const steps = followUp(model, rng);
     const models = [model];
     for (const step of steps) {
@@ -372,13 +406,13 @@ export class CrashRunner {
     // Reservoir-sample one event of the follow-up as the second crash point.
     let eventsSeen = 0;
     let current = 0;
-    let picked: { image: Uint8Array; step: number; choice: CrashChoice; seq: number } | undefined;
+    let picked: { image: Uint8Array; locks: SimulatedLockState; step: number; choice: CrashChoice; seq: number } | undefined;
     const off = this.opts.secondCrash
       ? disk.onEvent((event, d) => {
           eventsSeen++;
           if (rng.below(eventsSeen) !== 0) return;
           const choice = { mode: CRASH_MODES[rng.below(CRASH_MODES.length)] as CrashMode, seed: rng.nextU32() };
-          picked = { image: d.crashImage(choice), step: current, choice, seq: event.seq };
+          picked = { image: d.crashImage(choice), locks: d.crashLockFiles(choice), step: current, choice, seq: event.seq };
         })
       : () => undefined;
     let lastVersion = store.version;
@@ -402,7 +436,11 @@ export class CrashRunner {
     let again: Store | undefined;
     let phase = 'open';
     try {
-      again = openOn(SimulatedDisk.fromImage(picked.image), freshPath('second'), protocol);
+      const secondDisk = SimulatedDisk.fromImage(picked.image, picked.locks);
+      again = openOn(secondDisk, path, protocol);
+      phase = 'lock takeover';
+      const lockProblem = lockTakeoverProblem(secondDisk, path, picked.locks, again);
+      if (lockProblem) this.fail(`${second}: ${lockProblem}`);
       phase = 'check()';
       again.check();
       phase = 'contents';

@@ -5,6 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { CRASH_MODES, Prng, SimulatedCrash, SimulatedDisk, isSimulatedCrash, type DiskEvent } from '../../recovery/testing/simulatedDisk.js';
 import { FaultyIO } from '../../recovery/testing/faultyIO.js';
+import { SIM_PID } from '../../recovery/testing/simulatedLocks.js';
+import { open as openStore } from '../../src/index.js';
+import { decodeLockRecord, encodeLockRecord } from '../../storage/io/lockRecord.js';
+import { expectMapleError } from '../helpers.js';
 
 function bytes(n: number, fill: number): Uint8Array {
   return new Uint8Array(n).fill(fill);
@@ -342,5 +346,70 @@ describe('FaultyIO', () => {
     expect(() => io.sync()).toThrow();
     io.sync();
     expect(io.fired).toHaveLength(3);
+  });
+});
+
+describe('SimulatedDisk: the writer lock on the simulated machine', () => {
+  const STORE = '/simulated/locked.maple';
+  const LOCK = `${STORE}.lock`;
+  const open = (disk: SimulatedDisk) => openStore<unknown>(STORE, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv(), sync: 'full', cacheSize: 1 << 20 });
+
+  it('a store holds its lock files on the disk\'s machine: a second writer is ELOCKED until close', () => {
+    const disk = new SimulatedDisk();
+    const store = open(disk);
+    expect(disk.locks.names()).toEqual([disk.locks.inodeLockFile(), LOCK].sort());
+    expect(decodeLockRecord(disk.locks.fileBytes(LOCK)!)!.owner).toEqual(disk.locks.self());
+    expectMapleError(() => open(disk), 'ELOCKED');
+    store.store(1, 1, 'one');
+    store.close();
+    expect(disk.locks.names()).toEqual([]);
+    const again = open(disk);
+    expect(again.load(1)).toBe('one');
+    expect(again.stats().recovery.lockTakenOver).toBeNull();
+    again.close();
+  });
+
+  it('a crash leaves the lock files missing, torn, zeroed, garbage or intact, on the next boot; the reopen takes them over', () => {
+    const disk = new SimulatedDisk();
+    const store = open(disk);
+    store.store(1, 1, 'one');
+    const intact = disk.locks.fileBytes(LOCK)!;
+    expect(CRASH_MODES.map((mode) => disk.crashLockFiles({ mode, seed: 1 }).boot)).toEqual(CRASH_MODES.map(() => disk.locks.boot));
+    // Nothing was on the machine at boot; keep-all keeps the files as they are.
+    expect(disk.crashLockFiles({ mode: 'drop-all', seed: 1 }).files.size).toBe(0);
+    expect(disk.crashLockFiles({ mode: 'keep-all', seed: 1 }).files.get(LOCK)).toEqual(intact);
+    const kinds = new Set<string>();
+    for (let seed = 0; seed < 200; seed++) {
+      const choice = { mode: 'tear-512' as const, seed };
+      const image = disk.crashImage(choice);
+      const locks = disk.crashLockFiles(choice);
+      // Its own random stream: the file image is the same whether the lock files are taken or not.
+      expect(disk.crashImage(choice)).toEqual(image);
+      expect(disk.crashLockFiles(choice)).toEqual(locks);
+      const left = locks.files.get(LOCK);
+      const kind = left === undefined ? 'missing' : Buffer.from(left).equals(intact) ? 'intact' : left.every((b) => b === 0) ? 'zeros' : Buffer.from(intact).subarray(0, left.length).equals(left) ? 'torn' : 'garbage';
+      kinds.add(kind);
+      const after = SimulatedDisk.fromImage(image, locks);
+      expect(after.locks.boot).toBe(disk.locks.boot + 1);
+      const reopened = open(after);
+      const taken = reopened.stats().recovery.lockTakenOver;
+      if (kind === 'missing') expect(taken ?? '').not.toContain(`${LOCK}: `);
+      else expect(taken).toContain(`${LOCK}: ${kind === 'intact' ? `thread ${SIM_PID} of process ${SIM_PID} held it before a reboot` : 'not a valid lock'}`);
+      expect(reopened.load(1)).toBe('one');
+      reopened.close();
+    }
+    expect([...kinds].sort()).toEqual(['garbage', 'intact', 'missing', 'torn', 'zeros']);
+    store.close();
+  });
+
+  it('the machine after a crash runs none of the crashed one\'s threads, and a lock of this boot is honoured', () => {
+    const disk = new SimulatedDisk();
+    open(disk);
+    const after = SimulatedDisk.fromImage(disk.crashImage({ mode: 'keep-all', seed: 0 }), disk.crashLockFiles({ mode: 'keep-all', seed: 0 }));
+    const old = decodeLockRecord(after.locks.fileBytes(LOCK)!)!.owner;
+    expect(old.bootId).not.toBe(after.locks.self().bootId);
+    // The same thread on this boot is another thread: a lock naming it is live.
+    after.locks.plant(LOCK, encodeLockRecord({ owner: after.locks.self(), timeMs: 0, nonce: 'bbbbbbbbbbbbbbbb' }));
+    expectMapleError(() => open(after), 'ELOCKED', /this thread/);
   });
 });

@@ -37,6 +37,26 @@ describe('maple recover --to-commit', () => {
     back.close();
   });
 
+  test('is refused while a writer holds the store, under its name or through a hard link', async () => {
+    const t = tempDir();
+    dirs.push(t);
+    const s = open<number>(t.file());
+    for (let i = 1; i <= 5; i++) s.store(i, i, i);
+    const hard = t.file('hard.maple');
+    fs.linkSync(t.file(), hard);
+    const before = fs.readFileSync(t.file());
+    for (const name of [t.file(), hard]) {
+      const r = await run('recover', name, '--to-commit', '4');
+      expect(r.code, name).not.toBe(0);
+      expect(r.out, name).toMatch(/ELOCKED/);
+      expect(fs.readFileSync(t.file()).equals(before)).toBe(true);
+    }
+    s.store(6, 6, 6);
+    s.close();
+    // Released by the refusals: the rollback goes through now.
+    expect((await run('recover', hard, '--to-commit', '5')).code).toBe(0);
+  });
+
   test('refuses a commit that is not in the ring, and leaves the file unchanged', async () => {
     const t = tempDir();
     dirs.push(t);

@@ -73,7 +73,7 @@ describe('the structure table format', () => {
         const real = encodeStructures(table);
         const damaged = real.slice(0, cut % (real.length + 1));
         const flipped = real.slice();
-        if (flipped.length > 0) flipped[cut % flipped.length] ^= 1 + (cut % 255);
+        if (flipped.length > 0) flipped[cut % flipped.length]! ^= 1 + (cut % 255);
         for (const bytes of [noise, damaged, flipped]) {
           const fast = readKeyLists(bytes);
           if (fast === undefined) continue;
@@ -191,7 +191,7 @@ describe('shared structures in a store', () => {
     const rec = newestRecord(t.file());
     expect(rec.structures.cell).toBeGreaterThan(0);
     const image = fs.readFileSync(t.file());
-    image[rec.structures.cell * CELL_BYTES + 30] ^= 0xff;
+    image[rec.structures.cell * CELL_BYTES + 30]! ^= 0xff;
     fs.writeFileSync(t.file(), image);
     const err = expectMapleError(() => open(t.file(), { readOnly: true }), 'ECORRUPT');
     expect(err.message).toMatch(new RegExp(`cell ${rec.structures.cell}\\b.*page ${Math.floor(rec.structures.cell / 16)}|page ${Math.floor(rec.structures.cell / 16)}`));
@@ -207,7 +207,7 @@ describe('shared structures in a store', () => {
     const rec = newestRecord(t.file());
     expect(rec.structures.fresh).toBe(true);
     const image = fs.readFileSync(t.file());
-    image[rec.structures.cell * CELL_BYTES + 30] ^= 0xff;
+    image[rec.structures.cell * CELL_BYTES + 30]! ^= 0xff;
     fs.writeFileSync(t.file(), image);
     const again = open<unknown>(t.file(), { readOnly: true });
     expect(again.stats().recovery.fellBack).toBe(true);

@@ -1,0 +1,74 @@
+// A worker_threads Worker for writerThreads.test.ts: a store in another thread of the test's
+// process, driven by messages. workerData.indexJs is a compiled src/index.js; each message
+// { id, op, ... } is answered with { id, ok: true, value } or { id, ok: false, code, message }.
+//
+//   open { path, noProc, barrier }  opens for writing (noProc: a lock environment without /proc;
+//                                   barrier: an Int32Array on shared memory to wait on first)
+//   store { first, last, value } / load { index } / lockTakenOver / close
+//   tid                              this thread's kernel id (/proc/thread-self), or null
+//   exit { code }                    process.exit in a Worker ends only the Worker
+//   crash                            an uncaught exception ends the Worker
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parentPort, workerData } from 'node:worker_threads';
+
+const { indexJs } = workerData;
+const lib = await import(pathToFileURL(indexJs).href);
+const storage = path.join(path.dirname(indexJs), '..', 'storage', 'io');
+let store;
+
+const ops = {
+  async open({ path: file, noProc, barrier }) {
+    let lockEnv;
+    if (noProc) {
+      const { NodeLockEnv } = await import(pathToFileURL(path.join(storage, 'lockEnv.js')).href);
+      const { ProcProbe } = await import(pathToFileURL(path.join(storage, 'liveness.js')).href);
+      lockEnv = new NodeLockEnv(new ProcProbe('/nonexistent-proc'));
+    }
+    if (barrier) Atomics.wait(barrier, 0, 0);
+    store = lib.open(file, { sync: 'full', lockEnv });
+    return store.version;
+  },
+  store({ first, last, value }) {
+    store.store(first, last, value);
+    return store.version;
+  },
+  load({ index }) {
+    return store.load(index);
+  },
+  lockTakenOver() {
+    return store.stats().recovery.lockTakenOver;
+  },
+  close() {
+    store.close();
+    store = undefined;
+    return null;
+  },
+  tid() {
+    try {
+      return Number(fs.readlinkSync('/proc/thread-self').split('/')[2]);
+    } catch {
+      return null;
+    }
+  },
+  exit({ code }) {
+    process.exit(code);
+  },
+  crash() {
+    setImmediate(() => {
+      throw new Error('worker crashed on purpose');
+    });
+    return null;
+  },
+};
+
+parentPort.on('message', async (msg) => {
+  try {
+    const value = await ops[msg.op](msg);
+    parentPort.postMessage({ id: msg.id, ok: true, value });
+  } catch (err) {
+    parentPort.postMessage({ id: msg.id, ok: false, code: err?.code, message: String(err?.message ?? err) });
+  }
+});
+parentPort.postMessage({ ready: true });
