@@ -215,18 +215,39 @@ describe('npm start (the demo)', () => {
   function cleanUp(out: string): void {
     fs.rmSync(path.dirname(demoFile(out)), { recursive: true, force: true });
   }
+  /** The last line names the file, the version it ends at, and the command to inspect it. */
+  function closingLine(out: string): { file: string; version: number } {
+    const lines = out.trimEnd().split('\n');
+    const m = /^the file (.+\.maple) is at version (\d+); inspect it: npx maple stats (.+\.maple)$/.exec(lines.at(-1)!);
+    expect(m, out).not.toBeNull();
+    expect(m![1]).toBe(m![3]);
+    expect(m![1]).toBe(demoFile(out));
+    return { file: m![1]!, version: Number(m![2]) };
+  }
+  /** The version the file holds, read as a user would: through open(), and through `maple stats`. */
+  function fileVersion(file: string): number {
+    const store = open(file, { readOnly: true });
+    const version = store.version;
+    store.close();
+    const stats = maple('stats', file, '--json');
+    expect(stats.code).toBe(0);
+    expect((JSON.parse(stats.out) as { version: number }).version).toBe(version);
+    return version;
+  }
 
   it('stores this machine\'s memory maps and answers before and after reopening', () => {
     const r = run(DEMO, []);
     try {
       expect(r.err).toBe('');
       expect(r.code).toBe(0);
-      for (const section of ['\nanswers\n', 'largest free gap', 'emptyArea probes', 'agrees', 'allocRangeRev', 'snapshot', 'stats: ranges', 'closed and reopened']) expect(r.out).toContain(section);
+      for (const section of ['which range holds an address (entry)', 'largest free gap (emptyArea', 'agrees', 'where a new 1 MiB mapping goes', 'emptyAreaRev', 'allocRangeRev', 'a snapshot keeps reading its version', 'closed and reopened']) expect(r.out).toContain(section);
       expect(r.out).toMatch(/^ {2}store +v\d+ load\(0x[0-9a-f]+\) -> nothing$/m);
       expect(r.out).toMatch(/^ {2}snapshot v\d+ load\(0x[0-9a-f]+\) -> rw-p \[demo mmap\]$/m);
-      expect(r.out).toContain('same answers after reopening: yes; check(): ok');
-      if (fs.existsSync('/proc/self/maps')) expect(r.out).toMatch(/^ {2}stack +0x[0-9a-f]{12,} +in [0-9a-f]+-[0-9a-f]+ rw-p \[stack\]$/m);
-      const check = maple('check', demoFile(r.out));
+      expect(r.out).toMatch(/same answers: yes; check\(\): ok$/m);
+      if (fs.existsSync('/proc/self/maps')) expect(r.out).toMatch(/^ {2}the stack +0x[0-9a-f]{12,} +in [0-9a-f]+-[0-9a-f]+ rw-p \[stack\]$/m);
+      const closing = closingLine(r.out);
+      expect(closing.version).toBe(fileVersion(closing.file));
+      const check = maple('check', closing.file);
       expect(check.code).toBe(0);
     } finally {
       cleanUp(r.out);
@@ -256,17 +277,21 @@ describe('npm start (the demo)', () => {
       expect(r.code).toBe(0);
       expect(r.out).toContain('read only /proc/self/maps was readable: 7 mappings');
       expect(r.out).toContain('7 ranges in one commit (1 above 2^53 left out');
-      expect(r.out).toContain('  stack 0x7fffffffe800  in 7ffffffde000-7fffffffefff rw-p [stack]');
-      expect(r.out).toMatch(/^ {2}heap {2}0x5555556[0-2][0-9a-f]{4} {2}in 555555600000-555555620fff rw-p \[heap\]$/m);
-      expect(r.out).toContain('  NULL  0x000000000010  unmapped; next mapping up: 555555554000-555555555fff r--p /usr/bin/demo');
+      expect(r.out).toContain('  the stack        0x7fffffffe800  in 7ffffffde000-7fffffffefff rw-p [stack]');
+      expect(r.out).toMatch(/^ {2}the heap {9}0x5555556[0-2][0-9a-f]{4} {2}in 555555600000-555555620fff rw-p \[heap\]$/m);
+      expect(r.out).toContain('  a null pointer   0x000000000010  unmapped; next mapping up: 555555554000-555555555fff r--p /usr/bin/demo');
       // The hole below the program (from mmap_min_addr, 64 KiB by default) is larger than heap..libc.
-      expect(r.out).toContain('largest free gap  000000010000-555555553fff 85.3 TiB');
+      expect(r.out).toContain('  000000010000-555555553fff 85.3 TiB; a walk over all 7 ranges agrees');
       // mmap_base is the top of the highest mapping 128 MiB below the stack ([vdso]); 1 MiB fits right under it.
-      expect(r.out).toContain('allocRangeRev below mmap_base ≈ 7ffff7fc3000');
-      expect(r.out).toContain('7ffff7ec1000-7ffff7fc0fff, right under r-xp [vdso]');
+      expect(r.out).toContain('emptyAreaRev below mmap_base ≈ 7ffff7fc3000');
+      expect(r.out).toContain('  7ffff7ec1000-7ffff7fc0fff, right under r-xp [vdso]');
       expect(r.out).toContain('  snapshot v2 load(0x7ffff7ec1000) -> rw-p [demo mmap]');
-      expect(r.out).toContain('stats: ranges 7, height 1, nodes 1');
-      expect(r.out).toContain('same answers after reopening: yes; check(): ok');
+      expect(r.out).toContain('  7 ranges in a tree of height 1, 1 node of 256 bytes');
+      expect(r.out).toContain('same answers: yes; check(): ok');
+      // One commit of the mappings, one mmap, one munmap; reopening only reads.
+      const closing = closingLine(r.out);
+      expect(closing.version).toBe(3);
+      expect(fileVersion(closing.file)).toBe(3);
     } finally {
       cleanUp(r.out);
     }
@@ -277,7 +302,9 @@ describe('npm start (the demo)', () => {
     try {
       expect(r.code).toBe(0);
       expect(r.out).toContain('using a built-in sample layout');
-      expect(r.out).toContain('same answers after reopening: yes; check(): ok');
+      expect(r.out).toContain('same answers: yes; check(): ok');
+      const closing = closingLine(r.out);
+      expect(closing.version).toBe(fileVersion(closing.file));
     } finally {
       cleanUp(r.out);
     }

@@ -3,14 +3,14 @@
  * tree per address space, key = byte address, value = { perms, path, offset } — in a durable
  * store. It answers the kernel's own questions (which mapping holds an address, where is the
  * largest hole, where would mmap put a new mapping), shows a snapshot outliving an munmap, then
- * closes, reopens and answers again.
+ * closes, reopens and answers again by reads alone, so the version it ends on is the file's.
  *
  * MAPLE_DEMO_PROC=<dir> reads a /proc-like tree instead of /proc (the tests use it).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { type MapleStore, type ReadView, open } from '../../src/index.js';
+import { type ReadView, open } from '../../src/index.js';
 import { type Mapping, type ProcessMaps, parseMaps, readAllMaps } from './procMaps.js';
 
 interface Vma {
@@ -29,6 +29,8 @@ const MIN_STACK_GAP_BYTES = 128 * MiB;
 /** The kernel's stack_guard_gap default: 256 pages. */
 const STACK_GUARD_GAP_BYTES = 256 * PAGE_BYTES;
 const NEW_MAPPING_BYTES = 1 * MiB;
+/** Width of the labels ("the stack", "a null pointer", …) in the answers. */
+const LABEL_WIDTH = 16;
 
 /** Used only where no /proc/<pid>/maps can be read at all (not Linux): a small real-looking layout. */
 const SAMPLE_MAPS = `55d0c1400000-55d0c1402000 r--p 00000000 fe:00 260131 /usr/bin/cat
@@ -107,9 +109,9 @@ function pickProbes(maps: ProcessMaps, mmapMin: number, stackLimit: number): Pro
   // A process without [heap] (static-pie, some runtimes) still has anonymous rw memory: take the largest.
   const heap = ms.find((m) => m.path === '[heap]') ?? largest(ms.filter((m) => m.path === '' && m.perms.startsWith('rw')));
   const labelled: [string, number][] = [];
-  if (stack) labelled.push(['stack', stack.last - 0x7ff]);
-  if (heap) labelled.push([heap.path === '[heap]' ? 'heap' : 'anon', heap.first + Math.floor(Math.random() * (heap.last - heap.first + 1))]);
-  labelled.push(['NULL', 0x10]);
+  if (stack) labelled.push(['the stack', stack.last - 0x7ff]);
+  if (heap) labelled.push([heap.path === '[heap]' ? 'the heap' : 'anonymous memory', heap.first + Math.floor(Math.random() * (heap.last - heap.first + 1))]);
+  labelled.push(['a null pointer', 0x10]);
   const high = Math.max(USER_TOP_MIN, ms.at(-1)?.last ?? 0);
   // mm/util.c: gap = clamp(stack rlimit + guard gap, MIN_GAP, …); mmap_base = page-aligned stack top − gap (minus randomisation).
   const stackTop = stack ? stack.last + 1 : high + 1;
@@ -178,41 +180,41 @@ function largestGapByWalk(view: ReadView<Vma>, low: number, high: number): { fir
   return { ...best, ranges };
 }
 
-/** Lines answering the questions; mmap-places a new mapping and returns its address too. */
-function answer(store: MapleStore<Vma>, probes: Probes): { lines: string[]; placed?: number; ok: boolean } {
-  const lines: string[] = [];
+/** Lines answering the questions, by reads alone (so asking again after reopening changes nothing). */
+function answer(view: ReadView<Vma>, probes: Probes): { lines: string[]; newMapping?: number; ok: boolean } {
+  const lines: string[] = ['which range holds an address (entry)'];
   let ok = true;
   for (const [label, at] of probes.labelled) {
-    const r = store.entry(at);
+    const r = view.entry(at);
     if (r) {
-      lines.push(`  ${label.padEnd(5)} 0x${addr(at)}  in ${span(r.first, r.last)} ${vma(r.value)}`);
+      lines.push(`  ${label.padEnd(LABEL_WIDTH)} 0x${addr(at)}  in ${span(r.first, r.last)} ${vma(r.value)}`);
     } else {
-      const above = store.find(at);
-      lines.push(`  ${label.padEnd(5)} 0x${addr(at)}  unmapped; next mapping up: ${above ? `${span(above.first, above.last)} ${vma(above.value)}` : 'none'}`);
+      const above = view.find(at);
+      lines.push(`  ${label.padEnd(LABEL_WIDTH)} 0x${addr(at)}  unmapped; next mapping up: ${above ? `${span(above.first, above.last)} ${vma(above.value)}` : 'none'}`);
     }
   }
-  const gap = largestGap(store, probes.low, probes.high);
-  const walked = largestGapByWalk(store, probes.low, probes.high);
+  const gap = largestGap(view, probes.low, probes.high);
+  const walked = largestGapByWalk(view, probes.low, probes.high);
   if (gap) {
     const agrees = gap.sizeBytes === walked.sizeBytes && gap.first === walked.first;
     ok &&= agrees;
-    lines.push(`  largest free gap  ${span(gap.first, gap.first + gap.sizeBytes - 1)} ${bytes(gap.sizeBytes)}: ${gap.probes} emptyArea probes;`);
-    lines.push(`                    a walk over all ${int(walked.ranges)} ranges ${agrees ? 'agrees' : `DISAGREES (${span(walked.first, walked.first + walked.sizeBytes - 1)})`}`);
+    lines.push(`largest free gap (emptyArea: ${gap.probes} searches, each O(log n))`);
+    lines.push(`  ${span(gap.first, gap.first + gap.sizeBytes - 1)} ${bytes(gap.sizeBytes)}; a walk over all ${int(walked.ranges)} ranges ${agrees ? 'agrees' : `DISAGREES (${span(walked.first, walked.first + walked.sizeBytes - 1)})`}`);
   } else {
     ok &&= walked.sizeBytes === 0;
-    lines.push('  largest free gap  none: the whole window is mapped');
+    lines.push('largest free gap: none, the whole window is mapped');
   }
-  let placed: number | undefined;
-  try {
-    placed = store.allocRangeRev(NEW_MAPPING_BYTES, probes.low, probes.mmapBase - 1, { perms: 'rw-p', path: '[demo mmap]', offset: 0 });
-    const above = store.find(placed + NEW_MAPPING_BYTES);
-    const touching = above && above.first === placed + NEW_MAPPING_BYTES;
-    lines.push(`  mmap ${bytes(NEW_MAPPING_BYTES)} top-down (allocRangeRev below mmap_base ≈ ${addr(probes.mmapBase)}):`);
-    lines.push(`                    ${span(placed, placed + NEW_MAPPING_BYTES - 1)}${touching ? `, right under ${vma(above.value)}` : ''}`);
-  } catch (err) {
-    lines.push(`  mmap ${bytes(NEW_MAPPING_BYTES)}: no room below mmap_base (${(err as Error).message})`);
+  // mmap places a new mapping top-down, at the highest gap that fits below mmap_base.
+  const newMapping = view.emptyAreaRev(probes.low, probes.mmapBase - 1, NEW_MAPPING_BYTES);
+  lines.push(`where a new ${bytes(NEW_MAPPING_BYTES)} mapping goes, top-down as mmap places it (emptyAreaRev below mmap_base ≈ ${addr(probes.mmapBase)})`);
+  if (newMapping === undefined) {
+    lines.push('  nowhere: no gap that large below mmap_base');
+  } else {
+    const above = view.find(newMapping + NEW_MAPPING_BYTES);
+    const touching = above && above.first === newMapping + NEW_MAPPING_BYTES;
+    lines.push(`  ${span(newMapping, newMapping + NEW_MAPPING_BYTES - 1)}${touching ? `, right under ${vma(above.value)}` : ''}`);
   }
-  return { lines, placed, ok };
+  return { lines, newMapping, ok };
 }
 
 // ---------------------------------------------------------------- the demo
@@ -222,7 +224,12 @@ function main(): number {
   const all = readAllMaps(procRoot);
   let chosen: ProcessMaps | undefined;
   for (const p of all.processes) if (!chosen || p.mappings.length > chosen.mappings.length) chosen = p;
-  const out: string[] = ['maple-store demo: memory maps kept as the kernel keeps them, one maple tree per address space'];
+  const out: string[] = [
+    'maple-store demo: the memory maps of a process on this machine, kept in a file the way the Linux',
+    'kernel keeps them in memory: each mapped address range with its permissions and file (a VMA),',
+    'in one maple tree per process.',
+    '',
+  ];
   if (!chosen) {
     chosen = { pid: 0, command: 'sample', ...parseMaps(SAMPLE_MAPS) };
     out.push(`no /proc/<pid>/maps readable under ${procRoot}: using a built-in sample layout`);
@@ -242,40 +249,34 @@ function main(): number {
     for (const m of maps.mappings) txn.insert(m.first, m.last, { perms: m.perms, path: m.path, offset: m.offset });
   });
   const left = maps.unaddressable.length ? ` (${maps.unaddressable.length} above 2^53 left out, e.g. [vsyscall])` : '';
-  out.push(`stored pid ${maps.pid} (${maps.command || '?'}), the most mappings: ${int(maps.mappings.length)} ranges in one commit${left}`);
+  out.push(`stored pid ${maps.pid} (${maps.command || '?'}), the one with the most: ${int(maps.mappings.length)} ranges in one commit${left}`);
   out.push(`  file ${file}`);
 
   const mmapMin = readSmallNumber(path.join(procRoot, 'sys/vm/mmap_min_addr'), 64 * KiB);
   const probes = pickProbes(maps, mmapMin, stackLimitBytes(procRoot, maps.pid));
   const first = answer(store, probes);
-  out.push('', 'answers', ...first.lines);
+  out.push('', ...first.lines);
   let ok = first.ok;
 
-  if (first.placed !== undefined) {
-    const at = first.placed;
+  if (first.newMapping !== undefined) {
+    // mmap, then munmap, with a snapshot taken between them: it keeps reading the mapped version.
+    const at = store.allocRangeRev(NEW_MAPPING_BYTES, probes.low, probes.mmapBase - 1, { perms: 'rw-p', path: '[demo mmap]', offset: 0 });
     const snap = store.snapshot();
-    store.erase(at); // munmap
+    store.erase(at);
     const now = store.load(at);
     const then = snap.load(at);
-    ok &&= now === undefined && then !== undefined;
-    out.push('', `snapshot, then munmap the new mapping (erase)`);
+    ok &&= at === first.newMapping && now === undefined && then !== undefined;
+    out.push('', `a snapshot keeps reading its version: map that ${bytes(NEW_MAPPING_BYTES)} (allocRangeRev), take a snapshot, unmap it (erase)`);
     out.push(`  store    v${store.version} load(0x${addr(at)}) -> ${now ? vma(now) : 'nothing'}`);
     out.push(`  snapshot v${snap.version} load(0x${addr(at)}) -> ${then ? vma(then) : 'nothing'}`);
     snap.close();
   }
-
-  const s = store.stats();
-  out.push('', `stats: ranges ${int(s.ranges)}, height ${s.height}, nodes ${int(s.nodes)}, fileBytes ${int(s.fileBytes)}, version ${s.version}`);
   store.close();
 
   store = open<Vma>(file);
-  const r = store.stats().recovery;
-  out.push('', `closed and reopened at commit ${r.commit} (recovery validated ${int(r.cellsValidated)} cells)`);
+  const s = store.stats();
   const again = answer(store, probes);
-  if (again.placed !== undefined) store.erase(again.placed);
   const same = again.lines.join('\n') === first.lines.join('\n');
-  ok &&= again.ok && same;
-  out.push(...again.lines);
   let checked = 'ok';
   try {
     store.check();
@@ -283,9 +284,13 @@ function main(): number {
     checked = `FAILED: ${(err as Error).message}`;
     ok = false;
   }
+  ok &&= again.ok && same;
+  // Everything after reopening only reads: the version now is the file's version.
+  const version = store.version;
   store.close();
-  out.push(`same answers after reopening: ${same ? 'yes' : 'NO'}; check(): ${checked}`);
-  out.push('', `inspect the file: npx maple stats ${file}   (or: maple dump, maple check)`);
+  out.push('', `closed and reopened (recovery validated ${int(s.recovery.cellsValidated)} cells): same answers: ${same ? 'yes' : 'NO'}; check(): ${checked}`);
+  out.push(`  ${int(s.ranges)} ranges in a tree of height ${s.height}, ${int(s.nodes)} node${s.nodes === 1 ? '' : 's'} of 256 bytes, file ${bytes(s.fileBytes)}`);
+  out.push('', `the file ${file} is at version ${version}; inspect it: npx maple stats ${file}`);
   console.log(out.join('\n'));
   return ok ? 0 : 1;
 }

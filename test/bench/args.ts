@@ -1,4 +1,4 @@
-// Command-line flags of `npm run bench` / `maple bench`, and the workload sizes they imply.
+// Command-line flags of `npm run bench`, and the workload sizes they imply.
 
 import type { Sizes } from './context.js';
 import { ENGINE_NAMES } from './engines/registry.js';
@@ -16,7 +16,7 @@ export interface BenchOptions {
   readonly help: boolean;
 }
 
-export const USAGE = `usage: npm run bench -- [flags]      (or: maple bench [flags])
+export const USAGE = `usage: npm run bench -- [flags]
   --ranges N        ranges in the data set (default 1,000,000; 20,000 with --quick)
   --reps N          repetitions per workload, the median is reported (default 3)
   --only LIST       workloads by id or number, comma-separated:

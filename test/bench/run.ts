@@ -1,5 +1,5 @@
-// Entry point of `npm run bench` (node dist/test/bench/run.js) and of `maple bench`, which imports
-// this module and calls main(argv). Progress goes to stderr, one line per workload; the tables go
+// Entry point of `npm run bench` (node dist/test/bench/run.js after a build with
+// tsconfig.bench.json). Progress goes to stderr, one line per workload; the tables go
 // to stdout; latest.json and chart.svg go to test/bench/results/ (or --out).
 
 import fs from 'node:fs';
@@ -30,8 +30,7 @@ function repositoryRoot(): string {
 function commandLine(argv: readonly string[]): string {
   const flags = argv.join(' ');
   if (process.env['npm_lifecycle_event'] === 'bench') return `npm run bench${flags === '' ? '' : ` -- ${flags}`}`;
-  const script = path.basename(process.argv[1] ?? '');
-  const base = script === 'run.js' ? 'node dist/test/bench/run.js' : 'maple bench';
+  const base = 'node dist/test/bench/run.js';
   return flags === '' ? base : `${base} ${flags}`;
 }
 

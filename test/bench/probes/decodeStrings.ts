@@ -1,5 +1,5 @@
 // msgpackr's decode of values holding strings, with and without its native string extractor
-// (README, design notes: why the ~22 ms of import it costs stays). Each entry point runs in a
+// (docs/design.md: why the ~22 ms of import it costs stays). Each entry point runs in a
 // child process of its own: `msgpackr` loads the extractor, `msgpackr/pack` does not.
 //
 //   node dist/test/bench/probes/decodeStrings.js

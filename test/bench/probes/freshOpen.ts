@@ -1,4 +1,4 @@
-// Open in a fresh process (README, design notes): N child processes each import maple-store,
+// Open in a fresh process (docs/design.md): N child processes each import maple-store,
 // open the bench's data set, load one key and close, timing each step; medians printed.
 //
 //   node dist/test/bench/probes/freshOpen.js [ranges=1000000] [processes=9]

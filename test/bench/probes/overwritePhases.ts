@@ -1,4 +1,4 @@
-// Where a batched-overwrite transaction's time goes (README, "What bounds maple").
+// Where a batched-overwrite transaction's time goes (docs/design.md, "What bounds maple").
 //
 //   node dist/test/bench/probes/overwritePhases.js [ranges=1000000] [reps=5]
 //

@@ -1,4 +1,4 @@
-// pread cost by size from the OS page cache (README, fault-around): 3,000 random reads each.
+// pread cost by size from the OS page cache (docs/design.md, fault-around): 3,000 random reads each.
 //
 //   node dist/test/bench/probes/preadSizes.js
 

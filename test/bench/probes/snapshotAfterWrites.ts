@@ -1,4 +1,4 @@
-// Snapshot loads after writes (README, "What bounds maple"): µs per load through a snapshot, in
+// Snapshot loads after writes (docs/design.md, "What bounds maple"): µs per load through a snapshot, in
 // batches of 10,000, with between batches nothing, a committed 1,000-store transaction, a
 // rolled-back one, the same followed by a full GC, 27 MB of short-lived allocation and a full GC, or 4, 8 or 16 MB of
 // short-lived allocation alone.

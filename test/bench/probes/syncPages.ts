@@ -1,4 +1,4 @@
-// fdatasync cost by the number of 4 KiB pages dirtied (README, "What bounds maple").
+// fdatasync cost by the number of 4 KiB pages dirtied (docs/design.md, "What bounds maple").
 //
 //   node dist/test/bench/probes/syncPages.js [cells=4000]
 //

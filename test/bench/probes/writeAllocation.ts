@@ -1,4 +1,4 @@
-// What a 1,000-store transaction allocates (README, "What bounds maple"): V8's sampling heap
+// What a 1,000-store transaction allocates (docs/design.md, "What bounds maple"): V8's sampling heap
 // profiler, keeping objects already collected, over 20 transactions of the bench's stores after
 // 10 untimed ones; bytes per transaction by allocating function (built-ins under their caller).
 //
