@@ -2,12 +2,14 @@
  * maple-store: the Linux kernel's maple tree, made durable. The public surface, exactly the
  * contract of API.md; everything else is internal.
  */
-export { open, MapleStore } from './api/store.js';
-export type { OpenOptions, StoreStats } from './api/store.js';
+export { open } from './api/open.js';
+export { MapleStore } from './api/store.js';
+export type { OpenOptions } from './api/options.js';
+export type { StoreStats } from './api/store.js';
 export { Snapshot } from './api/snapshot.js';
 export type { WriteTxn } from './api/txn.js';
 export type { ReadView, Range } from './api/readView.js';
-export { MapleError } from './common/errors.js';
+export { AssertionError, MapleError } from './common/errors.js';
 export type { MapleErrorCode } from './common/errors.js';
 export { MAX_INDEX } from './common/limits.js';
 export type { RecoveryReport } from '../recovery/recover.js';

@@ -27,7 +27,9 @@ const ops = {
       lockEnv = new NodeLockEnv(new ProcProbe('/nonexistent-proc'));
     }
     if (barrier) Atomics.wait(barrier, 0, 0);
-    store = lib.open(file, { sync: 'full', lockEnv });
+    // The lock environment is a test hook (src/api/open.ts openWith), not a user's option.
+    const { openWith } = await import(pathToFileURL(path.join(path.dirname(indexJs), 'api', 'open.js')).href);
+    store = lockEnv ? openWith(file, { sync: 'full' }, { lockEnv }) : lib.open(file, { sync: 'full' });
     return store.version;
   },
   store({ first, last, value }) {

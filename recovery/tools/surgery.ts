@@ -13,7 +13,7 @@ import { checkStore } from '../check.js';
 import { readRing, validateCommit } from '../recover.js';
 import { corrupt, invalid, MapleError, corruptCell } from '../../src/common/errors.js';
 import { MAX_INDEX, CELL_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
-import { open } from '../../src/api/store.js';
+import { open } from '../../src/api/open.js';
 import { BufferPool } from '../../storage/io/bufferPool.js';
 import { type CommitRecord, FLAG_CELLS_DURABLE, encodeCommitRecord } from '../../storage/format/commitRecord.js';
 import { NodeFileIO } from '../../storage/io/fileIO.js';

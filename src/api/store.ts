@@ -2,21 +2,16 @@
  * MapleStore: the public store. One writer (this object, holding the file's writer lock), any
  * number of snapshots; every write is a copy-on-write transaction committed atomically.
  */
-import * as fs from 'node:fs';
-import { recover, type RecoveryReport } from '../../recovery/recover.js';
+import { type RecoveryReport } from '../../recovery/recover.js';
 import { checkStore } from '../../recovery/check.js';
-import { BufferPool } from '../../storage/io/bufferPool.js';
+import type { BufferPool } from '../../storage/io/bufferPool.js';
 import { type CommitProtocol, type DurableState, pendingSplit, treeOf, writeCommit } from '../../storage/commit/commit.js';
-import { type FileIO, NodeFileIO } from '../../storage/io/fileIO.js';
-import type { LockEnv } from '../../storage/io/lockEnv.js';
-import { WriterLock } from '../../storage/io/lockFile.js';
-import { OtherReaders, ReaderFile, readersDir } from '../../storage/io/readerFiles.js';
-import { readHeader } from '../../storage/format/pageFile.js';
-import { createStoreFile, formatMedium, unfinishedMedium } from '../../storage/io/creation.js';
-import { CellReader } from '../../storage/io/cellReader.js';
-import { loadCodec } from '../../storage/io/cellReader.js';
+import type { FileIO } from '../../storage/io/fileIO.js';
+import type { WriterLock } from '../../storage/io/lockFile.js';
+import { OtherReaders, type ReaderFile, readersDir } from '../../storage/io/readerFiles.js';
+import { CellReader, loadCodec } from '../../storage/io/cellReader.js';
 import { describe } from './args.js';
-import { MapleError, invalid, closed, ioFailed, notFound, readOnly, ioError, AssertionError } from '../common/errors.js';
+import { MapleError, invalid, closed, ioFailed, readOnly, ioError, AssertionError } from '../common/errors.js';
 import { ReaderRegistry } from '../read/readerRegistry.js';
 import { ReadViewBase } from './readView.js';
 import { Snapshot } from './snapshot.js';
@@ -24,49 +19,7 @@ import type { TreeState } from '../tree/write.js';
 import { type SyncResult, type WriteTxn, WriteTxnImpl } from './txn.js';
 import { type Range, TreeReader } from '../read/treeReader.js';
 import { CELL_BASE, CELL_BYTES, PAGE_BYTES } from '../common/limits.js';
-
-export interface OpenOptions {
-  /**
-   * Create the file when missing (default true), atomically: the new store appears at `path`
-   * whole or not at all. An existing file is never formatted — one that is not a store (an empty
-   * file too) is ENOTSTORE.
-   */
-  create?: boolean;
-  /** Open for reading only (default false): no writer lock, writes throw EREADONLY. */
-  readOnly?: boolean;
-  /** 'full' (default): a commit returns once durable. 'none': no fsync. */
-  sync?: 'full' | 'none';
-  /** Buffer-pool budget in bytes (default 64 MiB). */
-  cacheSize?: number;
-  /** 'one-sync' (default): one fdatasync per commit, validated at open. 'two-sync': cells, sync, record, sync. */
-  commitProtocol?: CommitProtocol;
-  /**
-   * Pack small values (8..224 msgpack bytes) of one commit into shared 256-byte blocks instead of
-   * a record each (default true): bulk loads take ~4× less file. Survivors of a block down to four
-   * references are relocated so they do not pin it (README, design notes); false gives a record
-   * per value.
-   */
-  packValues?: boolean;
-  /**
-   * Encode objects with shared record structures (default true, as lmdb-js does): each object
-   * shape's key list is kept once in the file, and `{ id: 7, prot: 3 }` takes 3 bytes instead of
-   * 12 — small enough to sit inline in its leaf. false: every new value is self-described msgpack
-   * (values already written with structures still read).
-   */
-  sharedStructures?: boolean;
-  /**
-   * @internal For tests: use this file implementation instead of opening `path`. No writer lock is
-   * taken unless `lockEnv` is given too. The medium is the store's alone: a blank one (or one whose
-   * creation crashed before its header was written) is formatted when `create` and not `readOnly`
-   * (storage/io/creation.ts).
-   */
-  fileIO?: FileIO;
-  /**
-   * @internal For tests: the machine the writer lock lives on (storage/lockEnv.ts), instead of the
-   * real file system and /proc — the crash simulator's lock directory, or a machine without /proc.
-   */
-  lockEnv?: LockEnv;
-}
+import type { CheckedOptions } from './options.js';
 
 export interface StoreStats {
   version: number;
@@ -95,90 +48,6 @@ export interface StoreStats {
   sync: 'full' | 'none';
   commitProtocol: CommitProtocol;
   recovery: RecoveryReport;
-}
-
-export const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
-
-function checkOptions(options: unknown): Required<Omit<OpenOptions, 'fileIO' | 'lockEnv'>> & { fileIO?: FileIO; lockEnv?: LockEnv } {
-  if (options === undefined) options = {};
-  if (typeof options !== 'object' || options === null) throw invalid(`options must be an object; got ${describe(options)}`);
-  const o = options as Record<string, unknown>;
-  const bool = (name: string, dflt: boolean): boolean => {
-    const v = o[name];
-    if (v === undefined) return dflt;
-    if (typeof v !== 'boolean') throw invalid(`option ${name} must be a boolean; got ${describe(v)}`);
-    return v;
-  };
-  const oneOf = <T extends string>(name: string, allowed: readonly T[], dflt: T): T => {
-    const v = o[name];
-    if (v === undefined) return dflt;
-    if (typeof v !== 'string' || !allowed.includes(v as T)) throw invalid(`option ${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${describe(v)}`);
-    return v as T;
-  };
-  const cache = o.cacheSize;
-  if (cache !== undefined && (typeof cache !== 'number' || !Number.isFinite(cache) || cache <= 0)) {
-    throw invalid(`option cacheSize must be a positive number of bytes; got ${describe(cache)}`);
-  }
-  const fileIO = o.fileIO as FileIO | undefined;
-  if (fileIO !== undefined && (typeof fileIO !== 'object' || typeof fileIO.read !== 'function')) throw invalid('option fileIO must implement FileIO');
-  const lockEnv = o.lockEnv as LockEnv | undefined;
-  if (lockEnv !== undefined && (typeof lockEnv !== 'object' || typeof lockEnv.self !== 'function')) throw invalid('option lockEnv must implement LockEnv');
-  return {
-    create: bool('create', true),
-    readOnly: bool('readOnly', false),
-    sync: oneOf('sync', ['full', 'none'] as const, 'full'),
-    cacheSize: (cache as number | undefined) ?? DEFAULT_CACHE_BYTES,
-    commitProtocol: oneOf('commitProtocol', ['one-sync', 'two-sync'] as const, 'one-sync'),
-    packValues: bool('packValues', true),
-    sharedStructures: bool('sharedStructures', true),
-    fileIO,
-    lockEnv,
-  };
-}
-
-/** Opens (or creates) the store at `path`. */
-export function open<V = unknown>(path: string, options?: OpenOptions): MapleStore<V> {
-  if (typeof path !== 'string' || path.length === 0) throw invalid(`path must be a non-empty string; got ${describe(path)}`);
-  const opts = checkOptions(options);
-  let io: FileIO | undefined = opts.fileIO;
-  let lock: WriterLock | undefined;
-  let readerFile: ReaderFile | undefined;
-  try {
-    if (!io) {
-      const exists = fs.existsSync(path);
-      if (!exists && (!opts.create || opts.readOnly)) throw notFound(`${path} does not exist${opts.readOnly ? ' (read-only open never creates)' : ' and create is false'}`);
-      if (!opts.readOnly) lock = WriterLock.acquire(path, opts.lockEnv);
-      // A reader registers before it reads which version is current (storage/io/readerFiles.ts).
-      else readerFile = ReaderFile.register(path);
-      // Created whole or not at all (storage/creation.ts). When a file appeared at `path` since the
-      // check, it is opened below like any existing file: checked, never formatted.
-      if (!exists && !createStoreFile(path, opts.sync === 'full') && !fs.existsSync(path)) {
-        throw notFound(`${path} could not be created: something without a file behind it is at that path (a symbolic link to a missing file?); open() creates a store only where nothing exists`);
-      }
-      io = new NodeFileIO(path, opts.readOnly ? 'r' : 'r+');
-      lock?.lockInode(path);
-    } else {
-      if (opts.lockEnv && !opts.readOnly) {
-        lock = WriterLock.acquire(path, opts.lockEnv);
-        lock.lockInode(path);
-      }
-      // A FileIO medium is the store's alone: with no header it is blank, or its creation crashed.
-      if (unfinishedMedium(io) && opts.create && !opts.readOnly) formatMedium(io, opts.sync === 'full');
-    }
-    readHeader(io, path);
-    const pool = new BufferPool(io, opts.cacheSize);
-    const recovered = recover(io, pool, path);
-    const report = { ...recovered.report, lockTakenOver: lock && lock.takenOver.length > 0 ? lock.takenOver.join('; ') : null };
-    const store = new MapleStore<V>(path, io, pool, recovered.state, report, opts, lock, readerFile);
-    readerFile?.setVersion(recovered.state.rec.commit);
-    return store;
-  } catch (err) {
-    lock?.release();
-    readerFile?.release();
-    if (io && !opts.fileIO) io.close();
-    if (err instanceof MapleError) throw err;
-    throw ioError(`opening ${path}`, err);
-  }
 }
 
 /**
@@ -216,14 +85,16 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     private readonly pool: BufferPool,
     state: DurableState,
     private readonly recovery: RecoveryReport,
-    private readonly opts: ReturnType<typeof checkOptions>,
+    private readonly opts: CheckedOptions,
+    /** False when the file is a test's FileIO: it has no path others could open, and is not ours to close. */
+    private readonly ownsFile: boolean,
     private readonly lock: WriterLock | undefined,
     private readonly readerFile?: ReaderFile,
   ) {
     super();
     // The writer keeps what readers in other processes read (storage/io/readerFiles.ts); a test's
-    // file implementation (opts.fileIO) has no other processes.
-    this.otherReaders = lock !== undefined && opts.fileIO === undefined ? new OtherReaders(readersDir(path), lock.self) : undefined;
+    // file implementation (OpenHooks.fileIO) has no other processes.
+    this.otherReaders = lock !== undefined && ownsFile ? new OtherReaders(readersDir(path), lock.self) : undefined;
     this.pager = new CellReader(io, pool);
     this.pager.codec = loadCodec(this.pager, state.rec.structures, state.rec.commit, opts.sharedStructures);
     this.state = state;
@@ -400,7 +271,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     if (this.closed) return;
     this.closed = true;
     try {
-      if (!this.opts.fileIO) this.io.close();
+      if (this.ownsFile) this.io.close();
     } finally {
       this.lock?.release();
       this.readerFile?.release();

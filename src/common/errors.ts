@@ -40,6 +40,7 @@ export class MapleError extends Error {
 
 /** A broken internal invariant: a bug report, never caught (see the header). */
 export class AssertionError extends Error {
+  /** @internal thrown by assert() */
   constructor(message: string) {
     super(`maple-store internal invariant failed: ${message} (this is a bug; please report it)`);
     this.name = 'AssertionError';

@@ -27,6 +27,7 @@ import type { SimulatedLockState } from '../../recovery/testing/simulatedLocks.j
 import { RangeModel, diffRanges, type ModelRange } from './rangeModel.js';
 import { applyToModel, applyToWriter, checkResult, describeStep, modelStates, type Op, type Step, type Workload, type Writer } from './workloads.js';
 import { RING_SLOTS } from '../../src/common/limits.js';
+import { openWith } from '../../src/api/open.js';
 
 export type Store = MapleStore<unknown>;
 
@@ -65,7 +66,7 @@ export interface RunResult {
  */
 export function openOn(disk: SimulatedDisk, path: string, protocol: 'one-sync' | 'two-sync' = 'one-sync', cacheSize = 512 * 1024): Store {
   // Small values are packed (an opt-in writer feature) so the crash suite covers blocks and records.
-  return open<unknown>(path, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv(), sync: 'full', commitProtocol: protocol, cacheSize, packValues: true });
+  return openWith<unknown>(path, { sync: 'full', commitProtocol: protocol, cacheSize, packValues: true }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv() });
 }
 
 /**

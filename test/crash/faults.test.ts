@@ -14,6 +14,7 @@ import type { FileIO } from '../../storage/io/fileIO.js';
 import { describeError, readAll, runStep, type Store } from './crashRunner.js';
 import { RangeModel, diffRanges } from './rangeModel.js';
 import { bigValue, describeStep, modelStates, type Op, type Step } from './workloads.js';
+import { openWith as openStoreWith } from '../../src/api/open.js';
 
 type Protocol = 'one-sync' | 'two-sync';
 
@@ -36,7 +37,7 @@ const STEPS = faultSteps();
 const MODELS = modelStates(STEPS);
 
 function openWith(io: FileIO, protocol: Protocol, cacheSize: number): Store {
-  return open<unknown>('/simulated/faults.maple', { fileIO: io, sync: 'full', commitProtocol: protocol, cacheSize });
+  return openStoreWith<unknown>('/simulated/faults.maple', { sync: 'full', commitProtocol: protocol, cacheSize }, { fileIO: io });
 }
 
 /** A fresh store file on a disk, created without faults. */

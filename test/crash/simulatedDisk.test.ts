@@ -9,6 +9,7 @@ import { SIM_PID } from '../../recovery/testing/simulatedLocks.js';
 import { open as openStore } from '../../src/index.js';
 import { decodeLockRecord, encodeLockRecord } from '../../storage/io/lockRecord.js';
 import { expectMapleError } from '../helpers.js';
+import { openWith } from '../../src/api/open.js';
 
 function bytes(n: number, fill: number): Uint8Array {
   return new Uint8Array(n).fill(fill);
@@ -352,7 +353,7 @@ describe('FaultyIO', () => {
 describe('SimulatedDisk: the writer lock on the simulated machine', () => {
   const STORE = '/simulated/locked.maple';
   const LOCK = `${STORE}.lock`;
-  const open = (disk: SimulatedDisk) => openStore<unknown>(STORE, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv(), sync: 'full', cacheSize: 1 << 20 });
+  const open = (disk: SimulatedDisk) => openWith<unknown>(STORE, { sync: 'full', cacheSize: 1 << 20 }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv() });
 
   it('a store holds its lock files on the disk\'s machine: a second writer is ELOCKED until close', () => {
     const disk = new SimulatedDisk();

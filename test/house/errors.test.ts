@@ -11,6 +11,7 @@ import { open } from '../../src/index.js';
 import { AssertionError, MapleError, assert, corruptCell, ioError } from '../../src/common/errors.js';
 import type { FileIO } from '../../storage/io/fileIO.js';
 import { SimulatedDisk } from '../../recovery/testing/simulatedDisk.js';
+import { openWith } from '../../src/api/open.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -63,7 +64,7 @@ describe('assertions are bugs, not disk faults', () => {
   it('a commit that meets a failed assertion throws it as itself, and the store then refuses writes', () => {
     const disk = new SimulatedDisk();
     const io = new BuggyIO(disk.fileIO(), () => new AssertionError('planted in a write'));
-    const db = open<number>('/simulated/bug.maple', { fileIO: io });
+    const db = openWith<number>('/simulated/bug.maple', {}, { fileIO: io });
     db.store(1, 2, 3);
     io.failWrites = true;
     expect(() => db.store(5, 6, 7)).toThrow(AssertionError);
@@ -83,13 +84,13 @@ describe('assertions are bugs, not disk faults', () => {
 
   it('recovery does not take a failed assertion for an incomplete commit', () => {
     const disk = new SimulatedDisk();
-    const db = open<number>('/simulated/bug.maple', { fileIO: disk.fileIO() });
+    const db = openWith<number>('/simulated/bug.maple', {}, { fileIO: disk.fileIO() });
     db.store(1, 2, 3);
     db.close();
     const io = new BuggyIO(disk.fileIO(), () => new AssertionError('planted in a read'));
     io.failReads = true;
     // Falling back to an older commit would hide the bug: open must fail with it instead.
-    expect(() => open('/simulated/bug.maple', { fileIO: io })).toThrow(AssertionError);
+    expect(() => openWith('/simulated/bug.maple', {}, { fileIO: io })).toThrow(AssertionError);
   });
 
   it('corruptCell names the cell, its page and its byte offset', () => {

@@ -8,13 +8,14 @@ import { open, type MapleStore } from '../../src/index.js';
 import { SimulatedDisk } from '../../recovery/testing/simulatedDisk.js';
 import { prng } from '../helpers.js';
 import { PAGE_BYTES, RING_SLOTS } from '../../src/common/limits.js';
+import { openWith } from '../../src/api/open.js';
 
 type Model = Map<number, number>;
 
 const RING_END = (1 + RING_SLOTS) * PAGE_BYTES;
 
 function openDisk(disk: SimulatedDisk, sync: 'full' | 'none' = 'full'): MapleStore<number> {
-  return open<number>(`/simulated/${Math.random()}`, { fileIO: disk.fileIO(), sync, cacheSize: 4 << 20 });
+  return openWith<number>(`/simulated/${Math.random()}`, { sync, cacheSize: 4 << 20 }, { fileIO: disk.fileIO() });
 }
 
 /** Stores key i → value i·10+1 for single-index ranges, the model alongside. */

@@ -11,6 +11,7 @@ import { SimulatedDisk } from '../../recovery/testing/simulatedDisk.js';
 import { createStoreFile, tempOwner } from '../../storage/io/creation.js';
 import { NodeFileIO } from '../../storage/io/fileIO.js';
 import { readHeader } from '../../storage/format/pageFile.js';
+import { openWith } from '../../src/api/open.js';
 
 let dir: string;
 let storePath: string;
@@ -92,14 +93,14 @@ describe('a FileIO medium (no path: the crash simulator, the fault injector)', (
 
   it('a blank medium is formatted only by an open that may create; others find no store there', () => {
     const disk = new SimulatedDisk();
-    expect(codeOf(() => open('/simulated/blank', { fileIO: disk.fileIO(), create: false }))).toBe('ENOTSTORE');
-    expect(codeOf(() => open('/simulated/blank', { fileIO: disk.fileIO(), readOnly: true }))).toBe('ENOTSTORE');
+    expect(codeOf(() => openWith('/simulated/blank', { create: false }, { fileIO: disk.fileIO() }))).toBe('ENOTSTORE');
+    expect(codeOf(() => openWith('/simulated/blank', { readOnly: true }, { fileIO: disk.fileIO() }))).toBe('ENOTSTORE');
     expect(disk.fileIO().size()).toBe(0);
-    const s = open('/simulated/blank', { fileIO: disk.fileIO() });
+    const s = openWith('/simulated/blank', {}, { fileIO: disk.fileIO() });
     expect(s.version).toBe(0);
     s.store(1, 1, 'x');
     s.close();
-    const again = open('/simulated/blank', { fileIO: disk.fileIO(), create: false });
+    const again = openWith('/simulated/blank', { create: false }, { fileIO: disk.fileIO() });
     expect(again.load(1)).toBe('x');
     again.close();
   });

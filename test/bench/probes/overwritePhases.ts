@@ -8,9 +8,9 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { open } from '../../../src/index.js';
 import { storeOps } from '../data.js';
 import { TimedFileIO, arg, buildBenchStore, tempDir } from './common.js';
+import { openWith } from '../../../src/api/open.js';
 
 const ranges = arg(0, 1_000_000);
 const reps = arg(1, 5);
@@ -19,7 +19,7 @@ const file = path.join(dir, 's.maple');
 try {
   const data = buildBenchStore(file, ranges);
   const io = new TimedFileIO(file, 'r+');
-  const store = open(file, { fileIO: io });
+  const store = openWith(file, {}, { fileIO: io });
   for (let rep = 0; rep < reps; rep++) {
     const ops = storeOps(data, 10_000, 500 + rep, 20_000_000 + rep * 100_000);
     io.reset();

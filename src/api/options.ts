@@ -1,0 +1,96 @@
+/**
+ * The options of open(), their defaults and their checks.
+ */
+import { invalid } from '../common/errors.js';
+import { DEFAULT_CACHE_BYTES } from '../common/limits.js';
+import type { CommitProtocol } from '../../storage/commit/commit.js';
+import type { FileIO } from '../../storage/io/fileIO.js';
+import type { LockEnv } from '../../storage/io/lockEnv.js';
+import { describe } from './args.js';
+
+export interface OpenOptions {
+  /**
+   * Create the file when missing (default true), atomically: the new store appears at `path`
+   * whole or not at all. An existing file is never formatted — one that is not a store (an empty
+   * file too) is ENOTSTORE.
+   */
+  create?: boolean;
+  /** Open for reading only (default false): no writer lock, writes throw EREADONLY. */
+  readOnly?: boolean;
+  /** 'full' (default): a commit returns once durable. 'none': no fsync. */
+  sync?: 'full' | 'none';
+  /** Buffer-pool budget in bytes (default 64 MiB). */
+  cacheSize?: number;
+  /** 'one-sync' (default): one fdatasync per commit, validated at open. 'two-sync': cells, sync, record, sync. */
+  commitProtocol?: CommitProtocol;
+  /**
+   * Pack small values (8..224 msgpack bytes) of one commit into shared 256-byte blocks instead of
+   * a record each (default true): bulk loads take ~4× less file. Survivors of a block down to four
+   * references are relocated so they do not pin it (README, design notes); false gives a record
+   * per value.
+   */
+  packValues?: boolean;
+  /**
+   * Encode objects with shared record structures (default true, as lmdb-js does): each object
+   * shape's key list is kept once in the file, and `{ id: 7, prot: 3 }` takes 3 bytes instead of
+   * 12 — small enough to sit inline in its leaf. false: every new value is self-described msgpack
+   * (values already written with structures still read).
+   */
+  sharedStructures?: boolean;
+}
+
+/**
+ * What tests and `maple-store/testing` open a store on instead of a real file (not options: a
+ * user's options never change where the bytes go).
+ * @internal
+ */
+export interface OpenHooks {
+  /**
+   * The file implementation to use instead of opening `path`. The medium is the store's alone: a
+   * blank one (or one whose creation crashed before its header was written) is formatted when
+   * `create` and not `readOnly` (storage/io/creation.ts). No writer lock is taken unless `lockEnv`
+   * is given too.
+   */
+  fileIO?: FileIO;
+  /**
+   * The machine the writer lock lives on (storage/io/lockEnv.ts) instead of the real file system
+   * and /proc: the crash simulator's lock directory, or a machine without /proc.
+   */
+  lockEnv?: LockEnv;
+}
+
+/** The options with their defaults, each checked (EINVAL names the option and the value). */
+export type CheckedOptions = Required<OpenOptions>;
+
+/** @internal */
+export function checkOptions(options: unknown): CheckedOptions {
+  if (options === undefined) options = {};
+  if (typeof options !== 'object' || options === null) throw invalid(`options must be an object; got ${describe(options)}`);
+  const o = options as Record<string, unknown>;
+  const bool = (name: string, dflt: boolean): boolean => {
+    const v = o[name];
+    if (v === undefined) return dflt;
+    if (typeof v !== 'boolean') throw invalid(`option ${name} must be a boolean; got ${describe(v)}`);
+    return v;
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], dflt: T): T => {
+    const v = o[name];
+    if (v === undefined) return dflt;
+    if (typeof v !== 'string' || !allowed.includes(v as T)) throw invalid(`option ${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${describe(v)}`);
+    return v as T;
+  };
+  const cache = o.cacheSize;
+  if (cache !== undefined && (typeof cache !== 'number' || !Number.isFinite(cache) || cache <= 0)) {
+    throw invalid(`option cacheSize must be a positive number of bytes; got ${describe(cache)}`);
+  }
+  return {
+    create: bool('create', true),
+    readOnly: bool('readOnly', false),
+    sync: oneOf('sync', ['full', 'none'] as const, 'full'),
+    cacheSize: (cache as number | undefined) ?? DEFAULT_CACHE_BYTES,
+    commitProtocol: oneOf('commitProtocol', ['one-sync', 'two-sync'] as const, 'one-sync'),
+    packValues: bool('packValues', true),
+    sharedStructures: bool('sharedStructures', true),
+  };
+}
+
