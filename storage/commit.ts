@@ -28,8 +28,21 @@ import { type MemNode, type Ref, NewValue, PackedSlot, RecordSlot, encodeNodeAt,
 import { CELL_BYTES, PAGE_BYTES, RING_SLOTS, ringSlotOffsetBytes } from './pageFile.js';
 import type { Pager } from './pager.js';
 import { type CellRun, SpaceMap } from './spaceMap.js';
-import { RECORD_HEADER_BYTES, encodeRecordAt, recordCells } from './valueRecord.js';
+import { encodeRecordAt, recordCells } from './valueRecord.js';
 import { FreeList } from './freeList.js';
+import {
+  BY_COMMIT_CHUNK_RUNS,
+  CHUNK_PLACEHOLDER,
+  MAX_COMMITS,
+  PENDING_KEYS_PER_COMMIT,
+  WINDOWED_CHUNK_RUNS,
+  WINDOWED_KEY_BASE,
+  byCommitKey,
+  decodePendingEntry,
+  encodeChunk,
+  windowedKey,
+} from './pendingList.js';
+import { BirthBands, type ReaderSet, horizonOf, readerInWindow } from './readerSet.js';
 import { type Block, PACK_MAX_BYTES, blockEntries, encodeBlock, packValues } from './valueBlock.js';
 import { encodeStructures } from './structures.js';
 
@@ -47,8 +60,8 @@ export interface CommitInput {
   frees: CellRun[];
   /** Reference-count changes of packed value blocks, by block cell. */
   packedDeltas: Map<number, number>;
-  /** Pending entries of commits ≤ horizon may be released. */
-  horizon: number;
+  /** The versions open readers read: what they reach stays pending (storage/readerSet.ts). */
+  readers: ReaderSet;
   /** newValuesCreated (storage/node.ts) before the transaction: unchanged, the main tree holds no NewValue. */
   newValueMark: number;
 }
@@ -66,17 +79,13 @@ export interface CommitResult {
 }
 
 const PENDING_SLACK_RUNS = 8;
+/** Pinned windowed entries a commit's free list looks past before it leaves the rest for later (step 1). */
+const PINNED_SCAN_LIMIT = 16;
 /** A commit writing at most this many cells may take them as one run from the space map (below). */
 const SMALL_COMMIT_CELLS = 64;
 /** … when all free cells (loaded or pending) exceed its need by at most this many. */
 const SMALL_COMMIT_SLACK = 8;
 
-/** Pending-list keys per commit: a commit's list may take this many chunks (commits < 2^37). */
-export const PENDING_KEYS_PER_COMMIT = 65536;
-/** Runs per pending-list chunk: one cell minus the record header, so a chunk fits any hole. */
-const CHUNK_RUNS = Math.floor((CELL_BYTES - RECORD_HEADER_BYTES) / 8);
-/** The bytes of a pending-list chunk until it is filled in (only its length is read). */
-const CHUNK_PLACEHOLDER = new Uint8Array(CHUNK_RUNS * 8);
 /**
  * A commit writing at least this many cells syncs them before writing its record (two-sync) and
  * marks the record CELLS_DURABLE, so open never has to validate a big commit: open time stays
@@ -99,16 +108,6 @@ function rootOf(tree: TreeState): TreeRoot {
   if (typeof r === 'number') return { cell: r, fresh: false, height: tree.height };
   assert(r.cell !== 0, 'root has a cell');
   return { cell: r.cell, fresh: true, height: tree.height };
-}
-
-/** Decodes a pending record's runs. */
-export function pendingRuns(bytes: Uint8Array): CellRun[] {
-  const runs: CellRun[] = [];
-  for (let at = 0; at + 8 <= bytes.length; at += 8) {
-    const count = (bytes[at + 4]! | (bytes[at + 5]! << 8) | (bytes[at + 6]! << 16) | (bytes[at + 7]! << 24)) >>> 0;
-    if (count > 0) runs.push({ start: (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0, count });
-  }
-  return runs;
 }
 
 /**
@@ -282,17 +281,22 @@ function byLevel(nodes: MemNode[], levels: number[]): MemNode[] {
   return out;
 }
 
-/** Cells on pending lists: reusable now (freed by commits ≤ horizon) and still waiting. */
-export function pendingSplit(src: NodeSource, pager: Pager, rec: CommitRecord, horizon: number): { reusable: number; waiting: number } {
+/**
+ * Cells on pending lists: reusable by the next commit (no reader in `readers` reads a version in
+ * their entry's window) and still waiting.
+ */
+export function pendingSplit(src: NodeSource, pager: Pager, rec: CommitRecord, readers: ReaderSet): { reusable: number; waiting: number } {
   let reusable = 0;
   let waiting = 0;
   const pending = treeOf(rec.pending);
   for (const entry of iterate(src, pending, 0, MAX_INDEX, false)) {
     if (!(entry.slot instanceof RecordSlot)) continue;
+    const e = decodePendingEntry(entry.first, pager.recordBytes(entry.slot.cell, rec.commit).slice());
+    if (e === undefined) continue;
     let cells = 0;
-    for (const run of pendingRuns(pager.recordBytes(entry.slot.cell, rec.commit).slice())) cells += run.count;
-    if (Math.floor(entry.first / PENDING_KEYS_PER_COMMIT) <= horizon) reusable += cells;
-    else waiting += cells;
+    for (const run of e.runs) cells += run.count;
+    if (readerInWindow(readers, e.lowBirth, e.freedBy)) waiting += cells;
+    else reusable += cells;
   }
   return { reusable, waiting };
 }
@@ -314,23 +318,50 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   const pending = treeOf(prev.pending);
   let pendingCells = prev.pendingCells;
 
-  // 1. The free list: pending entries whose grace period is over (freed by commits no open
-  //    reader is older than), taken lazily as cells are needed.
-  const releaseUpTo = Math.min(input.horizon, prev.commit);
-  //    The newest releasable entry is taken first (found afresh each time, O(log n), as entries
-  //    are removed when taken). Newest first keeps small commits cycling through the few cells
-  //    the commits just before them freed, and touches one end of the pending tree instead of
-  //    both: measured on a 1,000,000-range store after 3,000 random overwrites, single-store
+  // 1. The free list: pending entries no open reader can reach, taken lazily as cells are needed.
+  //    By-commit entries are reusable up to the horizon (the oldest version read) — a key prefix;
+  //    windowed entries (storage/pendingList.ts) are reusable when no reader's version lies in
+  //    their window. A reusable entry is freed by a durable commit (≤ prev.commit), so neither the
+  //    last durable version nor a reader that opens during this commit reaches its cells.
+  assert(commit < MAX_COMMITS, `commit numbers stay below ${MAX_COMMITS} (pending-list keys)`);
+  const readers = input.readers;
+  const releaseUpTo = Math.min(horizonOf(readers, prev.commit), prev.commit);
+  //    Windowed entries are taken first, newest first: the young ones of the commit just before
+  //    (released now, unless a reader lies in their window) and the cells it left unused. A
+  //    pinned one is skipped; after PINNED_SCAN_LIMIT skipped, the rest of the windowed entries
+  //    above the horizon wait for it (those at or below it are reusable whatever their window):
+  //    the scan costs at most that many record reads per commit, however many entries a
+  //    long-held reader pins.
+  //    Then by-commit entries, the newest reusable first (found afresh each time, O(log n), as
+  //    entries are removed when taken). Newest first keeps small commits cycling through the few
+  //    cells the commits just before them freed, and touches one end of the pending tree instead
+  //    of both: measured on a 1,000,000-range store after 3,000 random overwrites, single-store
   //    commits wrote 13.5 cells instead of 16.3 (pending-tree nodes 5–6 → 2).
-  const releaseLimit = (releaseUpTo + 1) * PENDING_KEYS_PER_COMMIT - 1;
+  const releaseLimit = byCommitKey(releaseUpTo + 1, 0) - 1;
+  const windowedFloor = windowedKey(releaseUpTo + 1, 0) - 1;
+  let windowedCursor = readers.any ? windowedFloor : windowedKey(prev.commit + 1, 0) - 1;
+  let pinnedSkipped = 0;
+  const takeEntry = (first: number, last: number, runs: CellRun[]): CellRun[] => {
+    for (const run of runs) pendingCells -= run.count;
+    writeRange(sink, pending, first, last, null);
+    return runs;
+  };
   const free = new FreeList(() => {
+    while (windowedCursor >= WINDOWED_KEY_BASE) {
+      const entry = findFirst(sink, pending, WINDOWED_KEY_BASE, windowedCursor, true);
+      if (entry === undefined) break;
+      assert(entry.slot instanceof RecordSlot, `pending entry ${entry.first} holds a record`);
+      const e = decodePendingEntry(entry.first, pager.recordBytes(entry.slot.cell, prev.commit));
+      assert(e !== undefined, `windowed pending entry ${entry.first} has its lowest birth`);
+      if (entry.first <= windowedFloor || !readerInWindow(readers, e.lowBirth, e.freedBy)) return takeEntry(entry.first, entry.last, e.runs);
+      windowedCursor = entry.first - 1;
+      if (++pinnedSkipped >= PINNED_SCAN_LIMIT && windowedCursor > windowedFloor) windowedCursor = windowedFloor;
+    }
+    windowedCursor = WINDOWED_KEY_BASE - 1;
     const entry = findFirst(sink, pending, 0, releaseLimit, true);
     if (entry === undefined) return undefined;
     assert(entry.slot instanceof RecordSlot, `pending entry ${entry.first} holds a record`);
-    const runs = pendingRuns(pager.recordBytes(entry.slot.cell, prev.commit));
-    for (const run of runs) pendingCells -= run.count;
-    writeRange(sink, pending, entry.first, entry.last, null);
-    return runs;
+    return takeEntry(entry.first, entry.last, decodePendingEntry(entry.first, pager.recordBytes(entry.slot.cell, prev.commit))!.runs);
   });
   /** Gives each record a contiguous run: from the free list, else from the space map. */
   const placeRecords = (records: NewValue[]): void => {
@@ -410,7 +441,8 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   //    would have.
   const cells: number[] = [];
   let nodes: MemNode[] = [];
-  const chunks: NewValue[] = [];
+  const byCommitChunks: NewValue[] = [];
+  const windowedChunks: NewValue[] = [];
   let fromSpaceMap = false;
   const takeFromSpaceMap = (count: number, contiguous: boolean): void => {
     for (const run of space.allocate(count, contiguous)) {
@@ -447,69 +479,137 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     for (let round = 0; ; round++) {
       assert(round < MAX_ROUNDS, 'commit allocation converges');
       nodes = needed(false).nodes;
-      const need = nodes.length + chunks.length;
+      const need = nodes.length + byCommitChunks.length + windowedChunks.length;
       if (need <= cells.length) return;
       const missing = need - cells.length - takeCells(need, need - cells.length);
       if (missing > 0) takeFromSpaceMap(missing + 1, false);
     }
   };
 
-  // 4. This commit's pending list: every run it frees, in chunks of one cell each (a
-  //    chunk fits any hole), keyed commit × PENDING_KEYS_PER_COMMIT + chunk.
-  //    Chunks are added until the list fits; adding one can free a few space-map paths, hence
-  //    the loop. Each chunk keeps one run's room for its own unused tail, freed with the list.
-  //    A chunk's cell is taken with the nodes' (the chunk is freed by the next commit, like the
-  //    nodes at the top of the trees, so it belongs in their run).
-  assert(recordCells(CHUNK_RUNS * 8) === 1, 'a pending-list chunk is one cell');
-  let capacity = 0;
-  const addChunk = (): void => {
-    assert(chunks.length < PENDING_KEYS_PER_COMMIT, 'pending list fits its key space');
-    const chunk = new NewValue(CHUNK_PLACEHOLDER);
-    writeRange(sink, pending, commit * PENDING_KEYS_PER_COMMIT + chunks.length, commit * PENDING_KEYS_PER_COMMIT + chunks.length, chunk);
-    chunks.push(chunk);
-    capacity += CHUNK_RUNS - 1;
+  // 4. This commit's pending list: every run it frees, in chunks of one cell each (a chunk fits
+  //    any hole), split by who can reach the cells (storage/readerSet.ts, BirthBands): cells the
+  //    oldest reader may reach go to by-commit chunks (byCommitKey(commit, i)); cells only newer
+  //    readers reach, or none, to windowed chunks (windowedKey(commit, j)), one group per chunk
+  //    with the lowest birth among its cells. The cells this commit took and does not use — spare
+  //    cells and loaded runs left over — are reachable by no version: they join the young group
+  //    (whose window is empty when it holds nothing else), so that a reader held across commits
+  //    does not pin them. With no reader open everything is by-commit, as before windowed entries
+  //    existed: the next commit reuses it anyway.
+  //    Chunks are added until the lists fit; adding one can free a few space-map paths, hence
+  //    the loop. A chunk's cell is taken with the nodes' (the chunk is freed by the next commit,
+  //    like the nodes at the top of the trees, so it belongs in their run).
+  assert(recordCells(CHUNK_PLACEHOLDER.length) === 1, 'a pending-list chunk is one cell');
+  const bands = new BirthBands(readers, prev.commit);
+  /** The group of each entry of `frees` (−1 by-commit, else the windowed group). */
+  const freeGroups: number[] = [];
+  /** The lowest birth in each windowed group; `commit` (an empty window) while it has none. */
+  const lowBirths: number[] = new Array<number>(bands.groups).fill(commit);
+  const classify = (): void => {
+    for (let i = freeGroups.length; i < frees.length; i++) {
+      let group = -1;
+      if (bands.needsBirths) {
+        // Every freed object starts a run of its own (a node, a record, a block, a chunk).
+        const birth = pager.cellCommit(frees[i]!.start);
+        // A birth outside [1, prev.commit] is a damaged header: the oldest group, which is safe.
+        group = bands.groupOf(birth >= 1 && birth <= prev.commit ? birth : 0);
+        if (group >= 0 && birth < lowBirths[group]!) lowBirths[group] = birth;
+      }
+      freeGroups.push(group);
+    }
   };
-  do addChunk();
-  while (capacity < frees.length + PENDING_SLACK_RUNS);
-  for (;;) {
+  const chunkCount = (): number => byCommitChunks.length + windowedChunks.length;
+  /** Chunks needed for these runs per group (index 0 by-commit, g + 1 windowed group g). */
+  const chunksFor = (runsPerGroup: number[]): { byCommit: number; windowed: number } => {
+    let windowed = 0;
+    for (let g = 1; g < runsPerGroup.length; g++) windowed += Math.ceil(runsPerGroup[g]! / WINDOWED_CHUNK_RUNS);
+    return { byCommit: Math.ceil(runsPerGroup[0]! / BY_COMMIT_CHUNK_RUNS), windowed };
+  };
+  /** Runs per group before coalescing (an upper bound), with `unusedRuns` in the unreachable group. */
+  const runCounts = (unusedRuns: number): number[] => {
+    const counts = new Array<number>(bands.groups + 1).fill(0);
+    for (let i = 0; i < freeGroups.length; i++) counts[freeGroups[i]! + 1]!++;
+    counts[bands.unreachable + 1]! += unusedRuns;
+    return counts;
+  };
+  /** The final lists per group (index as in chunksFor), coalesced. */
+  const groupLists = (spare: number[]): CellRun[][] => {
+    const runs = frees.slice();
+    const groups = freeGroups.slice();
+    for (const c of spare) {
+      runs.push({ start: c, count: 1 });
+      groups.push(bands.unreachable);
+    }
+    for (const r of free.leftovers()) {
+      runs.push(r);
+      groups.push(bands.unreachable);
+    }
+    return coalesceGroups(runs, groups, bands.groups + 1);
+  };
+  const addChunk = (windowed: boolean): void => {
+    const list = windowed ? windowedChunks : byCommitChunks;
+    assert(list.length < PENDING_KEYS_PER_COMMIT, 'pending list fits its key space');
+    const key = windowed ? windowedKey(commit, list.length) : byCommitKey(commit, list.length);
+    const chunk = new NewValue(CHUNK_PLACEHOLDER);
+    writeRange(sink, pending, key, key, chunk);
+    list.push(chunk);
+  };
+  const addChunks = (need: { byCommit: number; windowed: number }): void => {
+    while (byCommitChunks.length < need.byCommit) addChunk(false);
+    while (windowedChunks.length < need.windowed) addChunk(true);
+  };
+  const fits = (need: { byCommit: number; windowed: number }): boolean => need.byCommit <= byCommitChunks.length && need.windowed <= windowedChunks.length;
+  classify();
+  const initial = runCounts(0);
+  // Room for the space-map and pending-tree paths freed while cells are placed (saves rounds).
+  if (initial[0]! > 0 || bands.groups === 0) initial[0]! += PENDING_SLACK_RUNS;
+  addChunks(chunksFor(initial));
+  for (let round = 0; ; round++) {
+    assert(round <= 2 * PENDING_KEYS_PER_COMMIT, 'the pending list converges');
     fillCells();
+    classify();
     // Coalescing only merges runs: when the runs fit uncoalesced they fit, so sort only if not.
-    const unused = cells.length - nodes.length - chunks.length + free.leftoverCount();
-    if (frees.length + unused <= capacity) break;
-    const { spare } = handOut(cells, nodes.length + chunks.length);
-    if (coalesce(frees.concat(spare.map((c): CellRun => ({ start: c, count: 1 })), free.leftovers())).length <= capacity) break;
-    addChunk();
+    const unused = cells.length - nodes.length - chunkCount() + free.leftoverCount();
+    if (fits(chunksFor(runCounts(unused)))) break;
+    const { spare } = handOut(cells, nodes.length + chunkCount());
+    const need = chunksFor(groupLists(spare).map((list) => list.length));
+    if (fits(need)) break;
+    addChunks(need);
   }
 
-  const { order, spare } = handOut(cells, nodes.length + chunks.length);
+  const { order, spare } = handOut(cells, nodes.length + chunkCount());
   nodes.forEach((node, i) => {
     node.cell = order[i]!;
   });
-  chunks.forEach((chunk, i) => {
+  byCommitChunks.forEach((chunk, i) => {
     chunk.cell = order[nodes.length + i]!;
   });
-  for (const c of spare) frees.push({ start: c, count: 1 });
-  // Free-list cells loaded but not used go back on the list, under this commit.
-  frees.push(...free.leftovers());
-  const list = coalesce(frees);
+  windowedChunks.forEach((chunk, i) => {
+    chunk.cell = order[nodes.length + byCommitChunks.length + i]!;
+  });
+  const lists = groupLists(spare);
+  const fill = (chunk: NewValue, runs: CellRun[], lowBirth: number | undefined): void => {
+    for (const run of runs) pendingCells += run.count;
+    chunk.bytes = encodeChunk(runs, lowBirth);
+  };
   let next = 0;
-  for (const chunk of chunks) {
-    const mine = list.slice(next, next + CHUNK_RUNS - 1);
+  for (const chunk of byCommitChunks) {
+    const mine = lists[0]!.slice(next, next + BY_COMMIT_CHUNK_RUNS);
     next += mine.length;
-    const reservedCells = recordCells(chunk.bytes.length);
-    const bytes = (mine.length + 1) * 8;
-    const usedCells = recordCells(bytes);
-    if (usedCells < reservedCells) mine.push({ start: chunk.cell + usedCells, count: reservedCells - usedCells });
-    const out = new Uint8Array(bytes);
-    for (let i = 0; i < mine.length; i++) {
-      const run = mine[i]!;
-      putU32(out, 8 * i, run.start);
-      putU32(out, 8 * i + 4, run.count);
-      pendingCells += run.count;
-    }
-    chunk.bytes = out;
+    fill(chunk, mine, undefined);
   }
-  assert(next === list.length, 'every freed run is in the pending list');
+  assert(next === lists[0]!.length, 'every by-commit run is in the pending list');
+  // Windowed chunks in key order: any not needed (the lists shrank as they coalesced) list nothing,
+  // then the groups by ascending birth, the young group last — on top, where the next commit's
+  // free list looks first.
+  let windowedNeeded = 0;
+  for (let g = 1; g < lists.length; g++) windowedNeeded += Math.ceil(lists[g]!.length / WINDOWED_CHUNK_RUNS);
+  let w = 0;
+  for (; w < windowedChunks.length - windowedNeeded; w++) fill(windowedChunks[w]!, [], commit);
+  for (let g = 1; g < lists.length; g++) {
+    const list = lists[g]!;
+    for (let at = 0; at < list.length; at += WINDOWED_CHUNK_RUNS) fill(windowedChunks[w++]!, list.slice(at, at + WINDOWED_CHUNK_RUNS), lowBirths[g - 1]!);
+  }
+  assert(w === windowedChunks.length, 'every windowed run is in the pending list');
 
   // 5. Encode, write, sync, publish. Every new cell is encoded straight into one buffer, in
   //    address order, and each contiguous run of cells is written with one call.
@@ -704,15 +804,23 @@ function randomNonce(): number {
   return (1 + Math.floor(Math.random() * 0xffff_fffe)) >>> 0;
 }
 
-function coalesce(runs: CellRun[]): CellRun[] {
-  const out: CellRun[] = [];
-  let last: CellRun | undefined;
+/**
+ * Each group's runs (groups[i] + 1 is the list of runs[i]) in address order, neighbours of one
+ * group merged; a cell listed twice is a bug, whatever the groups.
+ */
+function coalesceGroups(runs: CellRun[], groups: number[], lists: number): CellRun[][] {
+  const out: CellRun[][] = [];
+  for (let g = 0; g < lists; g++) out.push([]);
+  let end = -1;
   const order = orderByKey(runs.length, (k) => runs[k]!.start);
   for (let j = 0; j < order.length; j++) {
     const r = runs[order[j]!]!;
-    if (last !== undefined && !(last.start + last.count <= r.start)) assert(false, `cell ${r.start} freed twice in one commit`);
+    if (r.start < end) assert(false, `cell ${r.start} freed twice in one commit`);
+    end = r.start + r.count;
+    const list = out[groups[order[j]!]! + 1]!;
+    const last = list[list.length - 1];
     if (last !== undefined && last.start + last.count === r.start) last.count += r.count;
-    else out.push((last = { start: r.start, count: r.count }));
+    else list.push({ start: r.start, count: r.count });
   }
   return out;
 }

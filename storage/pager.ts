@@ -7,10 +7,10 @@
 import { MapleError } from '../src/errors.js';
 import type { BufferPool } from './bufferPool.js';
 import type { FileIO } from './fileIO.js';
-import { type MemNode, type Ref, NODE_INTERNAL, NODE_LEAF, OFF_TYPE, corruptCell, decodeNodeAt, nodeChecksumOkAt } from './node.js';
+import { type MemNode, type Ref, NODE_INTERNAL, NODE_LEAF, OFF_COMMIT, OFF_TYPE, corruptCell, decodeNodeAt, nodeChecksumOkAt } from './node.js';
 import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES } from './pageFile.js';
 import { RECORD_HEADER_BYTES, RECORD_TYPE, readRecordHeader, recordCells, verifyRecord } from './valueRecord.js';
-import { blockEntry } from './valueBlock.js';
+import { BLOCK_TYPE, blockEntry } from './valueBlock.js';
 import { ValueCodec } from './valueCodec.js';
 
 export class Pager {
@@ -113,6 +113,22 @@ export class Pager {
   packedBytes(cell: number, offset: number, version: number): Uint8Array {
     const at = this.verifiedNodeOffset(cell);
     return blockEntry(this.pool.slab.subarray(at, at + CELL_BYTES), cell, offset, version, true);
+  }
+
+  /**
+   * The commit that wrote the node, value record or packed block at `cell`, from its header,
+   * unverified (a damaged header is caught by whoever reads the cell); 0 for an unknown type.
+   * Nodes and blocks hold it in bytes 8..15, records in bytes 8..11 and 2..3 (high bits).
+   */
+  cellCommit(cell: number): number {
+    const pool = this.pool;
+    const offset = pool.frame(cell >>> CELLS_PER_PAGE_SHIFT) * PAGE_BYTES + (cell & (CELLS_PER_PAGE - 1)) * CELL_BYTES;
+    const slab = pool.slab;
+    const type = slab[offset + OFF_TYPE];
+    const low = pool.words[(offset + OFF_COMMIT) >>> 2]!;
+    if (type === RECORD_TYPE) return low + (slab[offset + 2]! | (slab[offset + 3]! << 8)) * 0x1_0000_0000;
+    if (type === NODE_LEAF || type === NODE_INTERNAL || type === BLOCK_TYPE) return low + pool.words[(offset + OFF_COMMIT + 4) >>> 2]! * 0x1_0000_0000;
+    return 0;
   }
 
   /** How many cells the record at `cell` occupies. */
