@@ -557,9 +557,37 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     while (byCommitChunks.length < need.byCommit) addChunk(false);
     while (windowedChunks.length < need.windowed) addChunk(true);
   };
+  /**
+   * While a reader is held, most commits free a cell or two it reaches, each listed in a chunk
+   * of its own that stays as long as the reader: measured, 10,000 single-store commits under one
+   * held snapshot kept ~2,000 such chunks — as many cells as the snapshot's whole version. So
+   * a commit that writes a by-commit chunk anyway takes the newest pinned by-commit entry into it
+   * when the two fit one chunk and no reader reads a version between the two commits (its cells
+   * are then pinned by exactly the same readers under this commit's number); its old chunk is
+   * freed like any other.
+   */
+  const carryPinnedList = (): void => {
+    if (releaseUpTo >= prev.commit || !freeGroups.includes(-1)) return;
+    const entry = findFirst(sink, pending, 0, byCommitKey(prev.commit + 1, 0) - 1, true);
+    if (entry === undefined || !(entry.slot instanceof RecordSlot)) return;
+    const e = decodePendingEntry(entry.first, pager.recordBytes(entry.slot.cell, prev.commit))!;
+    if (e.freedBy <= releaseUpTo || readerInWindow(readers, e.freedBy, commit)) return;
+    let runs = e.runs.length;
+    for (const g of freeGroups) if (g === -1) runs++;
+    if (runs > BY_COMMIT_CHUNK_RUNS - PENDING_SLACK_RUNS) return;
+    takeEntry(entry.first, entry.last, e.runs);
+    classify(); // the entry's chunk cell, freed just now
+    for (const run of e.runs) {
+      frees.push(run);
+      freeGroups.push(-1);
+    }
+  };
   const fits = (need: { byCommit: number; windowed: number }): boolean => need.byCommit <= byCommitChunks.length && need.windowed <= windowedChunks.length;
   classify();
-  const initial = runCounts(0);
+  carryPinnedList();
+  // Sized from the coalesced lists: a bulk rewrite frees thousands of neighbouring cells that
+  // coalesce into a few runs (sized uncoalesced, such a commit wrote dozens of empty chunks).
+  const initial = frees.length <= BY_COMMIT_CHUNK_RUNS ? runCounts(0) : groupLists([]).map((list) => list.length);
   // Room for the space-map and pending-tree paths freed while cells are placed (saves rounds).
   if (initial[0]! > 0 || bands.groups === 0) initial[0]! += PENDING_SLACK_RUNS;
   addChunks(chunksFor(initial));
