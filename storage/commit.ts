@@ -1,21 +1,24 @@
 /**
  * Commits: turn a transaction's new tree into cells on disk and swap the root atomically.
  *
- *  1. Reuse pending frees whose grace period is over: the cells freed by commit K are taken
- *     first (storage/freeList.ts) once no open reader is older than K (and K is durable — it is
- *     older than the commit being written). They stay allocated in the space map throughout, so
- *     reusing them touches only the pending tree.
+ *  1. Reuse pending frees no open reader can reach (storage/freeList.ts): a pending entry lists
+ *     cells written at or after its lowest birth and freed by commit K, which only the versions
+ *     in [lowest birth, K) reach; it is reusable once no reader reads such a version (and K is
+ *     durable — older than the commit being written). The cells stay allocated in the space map
+ *     throughout, so reusing them touches only the pending tree.
  *  2. Give every new node and value record a cell. Allocation changes the space map, whose new
  *     nodes need cells too; iterate to a fixed point (LMDB does the same with its free list).
  *     Nodes replaced during the iteration hand their cells back to a local pool first.
- *  3. Record what this commit freed: a pending entry keyed by this commit number whose record
- *     lists the freed runs (u32 start, u32 count each).
+ *  3. Record what this commit freed (storage/pendingList.ts): the cells the oldest reader may
+ *     reach under this commit's number (by-commit entries); those only newer readers reach, or
+ *     none, in windowed entries with their lowest birth; the cells it took and did not use,
+ *     which no version reaches, in a windowed entry with an empty window.
  *  4. Write every new cell (coalesced into contiguous writes) and the commit record into the ring
  *     slot after the current one, then one fdatasync ('one-sync', validated at open by walking
  *     FRESH pointers) or sync-record-sync ('two-sync').
  *
  * A commit writes only cells that are free in the last durable commit's space map — never a cell
- * that version or an open snapshot can reach.
+ * that version or an open reader (snapshot, iterator, read-only store in any process) can reach.
  */
 import { MapleError, assert } from '../src/errors.js';
 import { MAX_INDEX } from '../src/limits.js';

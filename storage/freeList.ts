@@ -1,10 +1,11 @@
 /**
- * The free list a commit allocates from first: the pending entries whose grace period is over
+ * The free list a commit allocates from first: the pending entries no open reader can reach
  * (LMDB reuses its freed pages the same way). Their cells are still allocated in the space map, so
  * reusing them changes only the right end of the pending tree — not a space-map leaf per run, which
- * is what releasing them would cost. Entries are taken whole, newest releasable first
+ * is what releasing them would cost. Entries are taken whole, newest reusable first
  * (storage/commit.ts says why); what a commit loads but does not use is listed again in its own
- * pending list.
+ * pending list, in a windowed entry with an empty window (storage/pendingList.ts): no version
+ * reaches those cells, so no reader pins them.
  *
  * Which loaded cells a commit takes decides how many separate writes (and dirty pages) it costs,
  * so node cells are taken as contiguously as the loaded runs allow (`bestFit`, `takeRuns`).
