@@ -351,8 +351,15 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   };
   const free = new FreeList(() => {
     while (windowedCursor >= WINDOWED_KEY_BASE) {
-      const entry = findFirst(sink, pending, WINDOWED_KEY_BASE, windowedCursor, true);
-      if (entry === undefined) break;
+      // The newest windowed entry, or (none left) the newest by-commit one: one descent when
+      // there is no windowed entry, as with no reader open. (This commit's own by-commit chunks,
+      // above releaseLimit, are found the same way: then the bounded search below.)
+      const entry = findFirst(sink, pending, 0, windowedCursor, true);
+      if (entry === undefined) return undefined;
+      if (entry.first < WINDOWED_KEY_BASE) {
+        windowedCursor = WINDOWED_KEY_BASE - 1;
+        if (entry.first > releaseLimit) break;
+      }
       assert(entry.slot instanceof RecordSlot, `pending entry ${entry.first} holds a record`);
       const e = decodePendingEntry(entry.first, pager.recordBytes(entry.slot.cell, prev.commit));
       assert(e !== undefined, `windowed pending entry ${entry.first} has its lowest birth`);
@@ -360,7 +367,6 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
       windowedCursor = entry.first - 1;
       if (++pinnedSkipped >= PINNED_SCAN_LIMIT && windowedCursor > windowedFloor) windowedCursor = windowedFloor;
     }
-    windowedCursor = WINDOWED_KEY_BASE - 1;
     const entry = findFirst(sink, pending, 0, releaseLimit, true);
     if (entry === undefined) return undefined;
     assert(entry.slot instanceof RecordSlot, `pending entry ${entry.first} holds a record`);
@@ -527,22 +533,25 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
     for (let g = 1; g < runsPerGroup.length; g++) windowed += Math.ceil(runsPerGroup[g]! / WINDOWED_CHUNK_RUNS);
     return { byCommit: Math.ceil(runsPerGroup[0]! / BY_COMMIT_CHUNK_RUNS), windowed };
   };
-  /** Runs per group before coalescing (an upper bound), with `unusedRuns` in the unreachable group. */
+  /** Runs per group of frees[0 .. countedFrees) once coalesced (set when the chunks are first sized). */
+  let countedRuns = new Array<number>(bands.groups + 1).fill(0);
+  let countedFrees = 0;
+  /** Runs per group (an upper bound: frees since countedFrees uncoalesced), with `unusedRuns` in the unreachable group. */
   const runCounts = (unusedRuns: number): number[] => {
-    const counts = new Array<number>(bands.groups + 1).fill(0);
-    for (let i = 0; i < freeGroups.length; i++) counts[freeGroups[i]! + 1]!++;
+    const counts = countedRuns.slice();
+    for (let i = countedFrees; i < freeGroups.length; i++) counts[freeGroups[i]! + 1]!++;
     counts[bands.unreachable + 1]! += unusedRuns;
     return counts;
   };
-  /** The final lists per group (index as in chunksFor), coalesced. */
-  const groupLists = (spare: number[]): CellRun[][] => {
+  /** The lists per group (index as in chunksFor), coalesced: the frees, and the unused cells unless `spare` is null. */
+  const groupLists = (spare: number[] | null): CellRun[][] => {
     const runs = frees.slice();
     const groups = freeGroups.slice();
-    for (const c of spare) {
+    for (const c of spare ?? []) {
       runs.push({ start: c, count: 1 });
       groups.push(bands.unreachable);
     }
-    for (const r of free.leftovers()) {
+    for (const r of spare === null ? [] : free.leftovers()) {
       runs.push(r);
       groups.push(bands.unreachable);
     }
@@ -590,7 +599,11 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   carryPinnedList();
   // Sized from the coalesced lists: a bulk rewrite frees thousands of neighbouring cells that
   // coalesce into a few runs (sized uncoalesced, such a commit wrote dozens of empty chunks).
-  const initial = frees.length <= BY_COMMIT_CHUNK_RUNS ? runCounts(0) : groupLists([]).map((list) => list.length);
+  if (frees.length > BY_COMMIT_CHUNK_RUNS) {
+    countedRuns = groupLists(null).map((list) => list.length);
+    countedFrees = frees.length;
+  }
+  const initial = runCounts(0);
   // Room for the space-map and pending-tree paths freed while cells are placed (saves rounds).
   if (initial[0]! > 0 || bands.groups === 0) initial[0]! += PENDING_SLACK_RUNS;
   addChunks(chunksFor(initial));
