@@ -337,14 +337,15 @@ function readersHeldReuse(): Workload {
   for (let i = 0; i < 40; i++) seed.push(sStore(i * 10, i * 10 + 7, rec(i)));
   steps.push(txn(seed));
   steps.push({ kind: 'snapshot-open', name: 'old' });
-  // The same ranges rewritten again and again: each commit frees the cells the one before wrote.
-  for (let i = 0; i < 8; i++) steps.push(store((i % 4) * 10, (i % 4) * 10 + 7, rec(100 + i, 'young')));
-  steps.push({ kind: 'snapshot-open', name: 'newer' });
   const rewrite = (gen: number): Step => {
     const ops: Op[] = [];
-    for (let i = 0; i < 40; i += 3) ops.push(sStore(i * 10, i * 10 + 7, rec(gen * 100 + i, `g${gen}`)));
+    for (let i = 0; i < 40; i++) ops.push(sStore(i * 10, i * 10 + 7, rec(gen * 100 + i, `g${gen}`.padEnd(240, 'g'))));
     return txn(ops);
   };
+  steps.push(rewrite(1)); // value records written after `old`
+  // The same ranges rewritten again and again: each commit frees the cells the one before wrote.
+  for (let i = 0; i < 8; i++) steps.push(store(1000 + (i % 4), 1000 + (i % 4), rec(100 + i, 'young')));
+  steps.push({ kind: 'snapshot-open', name: 'newer' });
   steps.push(rewrite(2)); // frees what `newer` reaches and `old` does not
   for (let i = 0; i < 4; i++) steps.push(store(1000 + i, 1000 + i, rec(300 + i)));
   steps.push({ kind: 'snapshot-close', name: 'newer' });
