@@ -26,8 +26,10 @@
  *
  * Cells reached by the oldest reader go to by-commit entries, found as a key prefix (every D up
  * to the horizon). A commit puts what it frees that only newer readers reach — or no reader:
- * cells written after the newest reader's version — in windowed entries, and the cells it took
- * for reuse but did not use (reachable by no version) in a windowed entry whose window is empty.
+ * cells written after the newest reader's version — in windowed entries. The cells it took for
+ * reuse but did not use reach no version: a large leftover goes back under the key of the entry
+ * it came from (a windowed one then gets lowBirth = D, an empty window), the rest joins its own
+ * windowed entry of cells no reader reaches (or its by-commit entry when no reader is open).
  */
 import { CELL_BYTES } from './pageFile.js';
 import type { CellRun } from './spaceMap.js';
