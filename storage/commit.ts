@@ -46,6 +46,7 @@ import {
   encodeChunk,
   isWindowedKey,
   type PendingEntry,
+  type PendingRun,
   windowedKey,
 } from './pendingList.js';
 import { BirthBands, type ReaderSet, horizonOf, readerInWindow } from './readerSet.js';
@@ -380,11 +381,10 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   //    when those do not cover their need (a commit carving its cells from a large leftover run
   //    otherwise never reuses the isolated cells the commits before it freed, and its list grows).
   const sources: { key: number; freedBy: number; windowed: boolean }[] = [];
-  const sourceOf = new Map<CellRun, number>();
   const load = (first: number, last: number, e: PendingEntry): CellRun[] => {
     const source = sources.length;
     sources.push({ key: first, freedBy: e.freedBy, windowed: isWindowedKey(first) });
-    for (const run of e.runs) sourceOf.set(run, source);
+    for (const run of e.runs) run.source = source;
     return takeEntry(first, last, e.runs);
   };
   const free = new FreeList(() => {
@@ -591,11 +591,12 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
    */
   const addSourceChunks = (): boolean => {
     let added = false;
+    const leftovers = free.leftovers() as PendingRun[];
+    let total = 0;
+    for (const run of leftovers) total += run.count;
+    if (total <= LEFTOVER_KEEP_CELLS) return false;
     const left = new Map<number, number>();
-    for (const run of free.leftovers()) {
-      const source = sourceOf.get(run)!;
-      left.set(source, (left.get(source) ?? 0) + run.count);
-    }
+    for (const run of leftovers) left.set(run.source, (left.get(run.source) ?? 0) + run.count);
     for (const [source, cellsLeft] of left) {
       if (sourceChunks.has(source) || cellsLeft <= LEFTOVER_KEEP_CELLS) continue;
       const key = sources[source]!.key;
@@ -630,7 +631,8 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
   /** Leftover runs that join this commit's own list (their source has no chunk of its own). */
   const unplacedLeftovers = (): number => {
     let n = 0;
-    for (const r of free.leftovers()) if (!sourceChunks.has(sourceOf.get(r)!)) n++;
+    if (sourceChunks.size === 0) return free.leftoverCount();
+    for (const r of free.leftovers() as PendingRun[]) if (!sourceChunks.has(r.source)) n++;
     return n;
   };
   /**
@@ -641,15 +643,14 @@ export function writeCommit(io: FileIO, pager: Pager, pool: BufferPool, state: D
    */
   const groupLists = (spare: number[], join: boolean, withLeftovers = true): CellRun[][] => {
     const runs = frees.slice();
-    const groups = join ? freeGroups.map(effective) : freeGroups.slice();
+    const groups = join && bands.groups > 1 ? freeGroups.map(effective) : freeGroups.slice();
     for (const c of spare) {
       runs.push({ start: c, count: 1 });
       groups.push(bands.unreachable);
     }
-    for (const r of withLeftovers ? free.leftovers() : []) {
-      const source = sourceOf.get(r)!;
+    for (const r of withLeftovers ? (free.leftovers() as PendingRun[]) : []) {
       runs.push(r);
-      groups.push(sourceChunks.has(source) ? bands.groups + source : bands.unreachable);
+      groups.push(sourceChunks.has(r.source) ? bands.groups + r.source : bands.unreachable);
     }
     return coalesceGroups(runs, groups, bands.groups + 1 + sources.length);
   };

@@ -69,20 +69,25 @@ export function freedByOf(key: number): number {
   return Math.floor((isWindowedKey(key) ? key - WINDOWED_KEY_BASE : key) / PENDING_KEYS_PER_COMMIT);
 }
 
+/** A listed run, with the free-list source it was loaded from (storage/commit.ts; −1 until loaded). */
+export interface PendingRun extends CellRun {
+  source: number;
+}
+
 export interface PendingEntry {
   /** The commit that freed the cells. */
   freedBy: number;
   /** No cell of the entry was written before this commit (0 for by-commit entries). */
   lowBirth: number;
-  runs: CellRun[];
+  runs: PendingRun[];
 }
 
 /** Decodes a list of runs (8 bytes each, from byte `from`). */
-export function pendingRuns(bytes: Uint8Array, from = 0): CellRun[] {
-  const runs: CellRun[] = [];
+export function pendingRuns(bytes: Uint8Array, from = 0): PendingRun[] {
+  const runs: PendingRun[] = [];
   for (let at = from; at + 8 <= bytes.length; at += 8) {
     const count = (bytes[at + 4]! | (bytes[at + 5]! << 8) | (bytes[at + 6]! << 16) | (bytes[at + 7]! << 24)) >>> 0;
-    if (count > 0) runs.push({ start: (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0, count });
+    if (count > 0) runs.push({ start: (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0, count, source: -1 });
   }
   return runs;
 }
@@ -102,25 +107,21 @@ export function decodePendingEntry(key: number, bytes: Uint8Array): PendingEntry
  */
 export function encodeChunk(runs: readonly CellRun[], lowBirth: number | undefined): Uint8Array {
   const header = lowBirth === undefined ? 0 : 8;
-  const out = new Uint8Array(header + Math.max(runs.length, 1) * 8);
+  const n = runs.length;
+  const out = new Uint8Array(header + (n > 0 ? n : 1) * 8);
+  const words = new DataView(out.buffer);
   if (lowBirth !== undefined) {
-    putU32(out, 0, lowBirth % TWO32);
-    putU32(out, 4, Math.floor(lowBirth / TWO32));
+    words.setUint32(0, lowBirth % TWO32, true);
+    words.setUint32(4, Math.floor(lowBirth / TWO32), true);
   }
-  for (let i = 0; i < runs.length; i++) {
-    putU32(out, header + 8 * i, runs[i]!.start);
-    putU32(out, header + 8 * i + 4, runs[i]!.count);
+  for (let i = 0; i < n; i++) {
+    const run = runs[i]!;
+    words.setUint32(header + 8 * i, run.start, true);
+    words.setUint32(header + 8 * i + 4, run.count, true);
   }
   return out;
 }
 
 function getU32(bytes: Uint8Array, at: number): number {
   return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
-}
-
-function putU32(out: Uint8Array, at: number, v: number): void {
-  out[at] = v & 0xff;
-  out[at + 1] = (v >>> 8) & 0xff;
-  out[at + 2] = (v >>> 16) & 0xff;
-  out[at + 3] = v >>> 24;
 }

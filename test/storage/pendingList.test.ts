@@ -50,17 +50,22 @@ describe('pending-list keys and chunks', () => {
   });
 
   test('chunks round-trip, full ones fit one cell, lowBirth beyond 2^32', () => {
+    // Decoded runs also carry the free-list source they are loaded from (−1 until then).
+    const decode = (key: number, bytes: Uint8Array) => {
+      const e = decodePendingEntry(key, bytes);
+      return e && { ...e, runs: e.runs.map(({ start, count }) => ({ start, count })) };
+    };
     const runs = Array.from({ length: BY_COMMIT_CHUNK_RUNS }, (_, i) => ({ start: 1000 + 3 * i, count: 1 + (i % 2) }));
     const byCommit = encodeChunk(runs, undefined);
     expect(byCommit.length).toBeLessThanOrEqual(CHUNK_BYTES);
-    expect(decodePendingEntry(byCommitKey(9, 0), byCommit)).toEqual({ freedBy: 9, lowBirth: 0, runs });
+    expect(decode(byCommitKey(9, 0), byCommit)).toEqual({ freedBy: 9, lowBirth: 0, runs });
     const lowBirth = 2 ** 33 + 17;
     const windowed = encodeChunk(runs.slice(0, WINDOWED_CHUNK_RUNS), lowBirth);
     expect(windowed.length).toBeLessThanOrEqual(CHUNK_BYTES);
-    expect(decodePendingEntry(windowedKey(2 ** 33 + 20, 1), windowed)).toEqual({ freedBy: 2 ** 33 + 20, lowBirth, runs: runs.slice(0, WINDOWED_CHUNK_RUNS) });
+    expect(decode(windowedKey(2 ** 33 + 20, 1), windowed)).toEqual({ freedBy: 2 ** 33 + 20, lowBirth, runs: runs.slice(0, WINDOWED_CHUNK_RUNS) });
     // Empty lists: one unused run, never an empty record.
-    expect(decodePendingEntry(byCommitKey(3, 0), encodeChunk([], undefined))).toEqual({ freedBy: 3, lowBirth: 0, runs: [] });
-    expect(decodePendingEntry(windowedKey(3, 0), encodeChunk([], 3))).toEqual({ freedBy: 3, lowBirth: 3, runs: [] });
+    expect(decode(byCommitKey(3, 0), encodeChunk([], undefined))).toEqual({ freedBy: 3, lowBirth: 0, runs: [] });
+    expect(decode(windowedKey(3, 0), encodeChunk([], 3))).toEqual({ freedBy: 3, lowBirth: 3, runs: [] });
     // A windowed record too short for its lowBirth.
     expect(decodePendingEntry(windowedKey(3, 0), new Uint8Array(4))).toBeUndefined();
   });
