@@ -14,11 +14,13 @@
  *    and every value decodes through it;
  *  - the range and node counts in the commit record;
  *  - space: every cell below the high-water mark is exactly one of reachable, pending or free —
- *    none twice, none leaked — and the allocated / pending totals in the commit record hold.
+ *    none twice, none leaked — and the allocated / pending totals in the commit record hold;
+ *  - pending entries (storage/pendingList.ts): freed by a commit ≤ the version; a windowed entry
+ *    names a lowest birth no later than the commit that freed it.
  */
 import { corruptCell, corrupt, cellPlace } from '../src/common/errors.js';
 import { MAX_INDEX, INTERNAL_MIN, LEAF_MIN, CELL_BASE } from '../src/common/limits.js';
-import { PENDING_KEYS_PER_COMMIT, pendingRuns } from '../storage/commit/commit.js';
+import { decodePendingEntry, isWindowedKey } from '../storage/format/pendingList.js';
 import type { CommitRecord, TreeRoot } from '../storage/format/commitRecord.js';
 import { InlineSlot, PackedSlot, RecordSlot } from '../storage/format/node.js';
 import { isAllocatedMarker, slotCount } from '../storage/commit/spaceMap.js';
@@ -85,9 +87,12 @@ export function checkStore(pager: CellReader, rec: CommitRecord): void {
   let pendingCells = 0;
   for (const e of pending.entries) {
     if (!(e.slot instanceof RecordSlot) || e.first !== e.last) throw corrupt(`pending entry [${e.first}, ${e.last}] is not a single key holding a record`);
-    const freedBy = Math.floor(e.first / PENDING_KEYS_PER_COMMIT);
+    const entry = decodePendingEntry(e.first, pager.recordBytes(e.slot.cell, rec.commit).slice());
+    if (entry === undefined) throw corruptCell(e.slot.cell, `windowed pending entry ${e.first} is too short to hold its lowest birth`);
+    const { freedBy, lowBirth, runs } = entry;
     if (freedBy > rec.commit) throw corrupt(`pending entry for commit ${freedBy} is newer than commit ${rec.commit}`);
-    const runs = pendingRuns(pager.recordBytes(e.slot.cell, rec.commit).slice());
+    // The window [lowBirth, freedBy) of a windowed entry: its cells were written before it freed them (an empty window lists cells no version reaches).
+    if (isWindowedKey(e.first) && lowBirth > freedBy) throw corruptCell(e.slot.cell, `windowed pending entry ${e.first} of commit ${freedBy} names a lowest birth ${lowBirth} after it`);
     mark(e.slot.cell, pager.recordCellCount(e.slot.cell), Owner.PendingRecord, `pending list of commit ${freedBy}`);
     for (const run of runs) {
       mark(run.start, run.count, Owner.Pending, `freed by commit ${freedBy}`);

@@ -250,7 +250,27 @@ function arbitraries(shape: Shape) {
       { weight: 1, arbitrary: fc.constant({ t: 'check' as const }) },
     )
     .map(printable);
-  return { index, pair, value, size, write, read, step };
+  /**
+   * Snapshots held across long runs of commits: mostly writes, so the cells those commits write
+   * and free again are reused around the held versions (storage/readerSet.ts), and every
+   * snapshot read is checked against its version.
+   */
+  const heldStep: fc.Arbitrary<Step> = fc
+    .oneof(
+      { weight: 12, arbitrary: write.map((w) => ({ t: 'write' as const, w })) },
+      { weight: 2, arbitrary: bulk },
+      { weight: 1, arbitrary: fc.constant({ t: 'snapOpen' as const }) },
+      { weight: 3, arbitrary: fc.tuple(fc.nat(7), read).map(([k, r]) => ({ t: 'snapRead' as const, k, r })) },
+      { weight: 1, arbitrary: fc.nat(7).map((k) => ({ t: 'snapClose' as const, k })) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(sortedPair, fc.boolean(), fc.nat(4), fc.array(write, { minLength: 1, maxLength: 6 }))
+          .map(([[from, to], reverse, take, ws]) => ({ t: 'iterWrite' as const, from, to, reverse, take, ws })),
+      },
+    )
+    .map(printable);
+  return { index, pair, value, size, write, read, step, heldStep };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -626,6 +646,17 @@ describe('model: small runs, check() after every step', () => {
     fc.assert(
       property(fc.array(step, { minLength: 1, maxLength: 20 }), { shape, open: {}, compareEvery: 1, checkEvery: 1, fullSnapshotCompare: true }),
       assertOptions(40),
+    );
+  });
+});
+
+describe('model: snapshots held while the cells around them are reused', () => {
+  test('long runs of writes with snapshots opened and closed in any order, check() after every step', () => {
+    const shape = { space: 120, edgeWeight: 1 };
+    const { heldStep } = arbitraries(shape);
+    fc.assert(
+      property(fc.array(heldStep, { minLength: 40, maxLength: 150 }), { shape, open: { sync: 'none' }, compareEvery: 1, checkEvery: 1, fullSnapshotCompare: true }),
+      assertOptions(60),
     );
   });
 });

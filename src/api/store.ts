@@ -10,6 +10,7 @@ import type { FileIO } from '../../storage/io/fileIO.js';
 import type { WriterLock } from '../../storage/io/lockFile.js';
 import { OtherReaders, type ReaderFile, readersDir } from '../../storage/io/readerFiles.js';
 import { CellReader, loadCodec } from '../../storage/io/cellReader.js';
+import { type ReaderSet, mergeReaders } from '../../storage/io/readerSet.js';
 import { describe } from './args.js';
 import { MapleError, invalid, closed, ioFailed, readOnly, ioError, AssertionError } from '../common/errors.js';
 import { ReaderRegistry } from '../read/readerRegistry.js';
@@ -27,9 +28,12 @@ export interface StoreStats {
   height: number;
   nodes: number;
   fileBytes: number;
-  /** Bytes below the high-water mark free for reuse now (never allocated, or freed with their grace period over). */
+  /**
+   * Bytes free for reuse by the next commit: below the high-water mark never allocated or freed
+   * and reachable by no open reader, plus the file beyond the high-water mark.
+   */
   freeBytes: number;
-  /** Bytes freed by commits that an open snapshot or iterator may still read. */
+  /** Bytes freed by commits that an open reader (snapshot, iterator, read-only store in any process) may still reach. */
   pendingBytes: number;
   snapshots: number;
   /** Read-only stores open on this file in any process (this one too), as the writer last counted them (storage/io/readerFiles.ts); 0 on a read-only store. */
@@ -166,9 +170,9 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   }
 
   private commit(txn: WriteTxnImpl<V>): void {
-    const horizon = this.horizon();
+    const readers = this.readerSet();
     try {
-      const { state, cellsWritten } = writeCommit(this.io, this.pager, this.pool, this.state, { main: txn.tree, frees: txn.frees, packedDeltas: txn.packedDeltas, horizon, newValueMark: txn.newValueMark }, {
+      const { state, cellsWritten } = writeCommit(this.io, this.pager, this.pool, this.state, { main: txn.tree, frees: txn.frees, packedDeltas: txn.packedDeltas, readers, newValueMark: txn.newValueMark }, {
         protocol: this.opts.commitProtocol,
         sync: this.opts.sync === 'full',
         packValues: this.opts.packValues,
@@ -192,12 +196,12 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     }
   }
 
-  /** The oldest version any open reader reads, here or in another process (the reclaim horizon). */
-  private horizon(): number {
-    const here = this.readers.oldest() ?? this.state.rec.commit;
-    const elsewhere = this.otherReaders?.oldest();
-    return elsewhere === undefined || elsewhere > here ? here : elsewhere;
+  /** Every version an open reader reads, here or in another process: what they reach is kept. */
+  private readerSet(): ReaderSet {
+    const here = this.readers.versions();
+    return this.otherReaders === undefined ? { versions: here, any: false } : mergeReaders(here, this.otherReaders.list());
   }
+
 
   store(first: number, last: number, value: V): void {
     this.run((t) => t.store(first, last, value));
@@ -240,7 +244,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     const fileBytes = this.io.size();
     const hwmBytes = rec.highWaterCell * CELL_BYTES;
     const reader = new TreeReader(this.pager, this.tree, rec.commit);
-    const { reusable, waiting } = pendingSplit(reader, this.pager, rec, this.horizon());
+    const { reusable, waiting } = pendingSplit(reader, this.pager, rec, this.readerSet());
     return {
       version: rec.commit,
       ranges: rec.ranges,

@@ -5,7 +5,6 @@
  */
 import { type MemNode, type Ref, type Slot, newValuesCreated } from '../../storage/format/node.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
-import type { CellRun } from '../../storage/commit/spaceMap.js';
 import { checkIndex, checkRange, checkSize } from './args.js';
 import { busy, closed, exists } from '../common/errors.js';
 import { findFirst, lookup } from '../tree/walk.js';
@@ -13,6 +12,7 @@ import { type ReadView, ReadViewBase, checkArea } from './readView.js';
 import { appendRange } from '../tree/append.js';
 import { type TreeState, type WriteSink, writeRange } from '../tree/write.js';
 import { type Range, TreeReader } from '../read/treeReader.js';
+import { type CellRun } from '../../storage/format/pageFile.js';
 
 export interface WriteTxn<V> extends ReadView<V> {
   store(first: number, last: number, value: V): void;

@@ -1,13 +1,13 @@
 /**
- * The reader registry: which versions open snapshots and live iterators still read. The writer's
- * reclaim horizon is the oldest registered version (RCU's grace period, on disk). Registering is
+ * The reader registry: which versions open snapshots and live iterators still read. The writer
+ * keeps every cell one of these versions reaches (RCU's grace period, on disk; storage/readerSet.ts). Registering is
  * O(1) and takes no lock. Readers garbage-collected while still registered are released by a
  * FinalizationRegistry and counted.
  *
  * Store iterators are held more cheaply (most are created, drained and dropped between two
  * commits): `hold` appends the iterator to a plain list and `releaseHeld` swap-removes it, both
  * O(1) with no Map or FinalizationRegistry work. The list is strong, so a held iterator cannot be
- * collected unnoticed; `oldest()` — what a commit asks for its horizon — first promotes every
+ * collected unnoticed; `versions()` — what a commit asks for its reader set — first promotes every
  * held iterator to a full registration (a token, watched by the FinalizationRegistry), so an
  * iterator that outlives a commit pins its version exactly as before, and an abandoned one is
  * released and counted once collected. The list is also promoted when it grows past
@@ -106,10 +106,19 @@ export class ReaderRegistry {
 
   /** The oldest version any reader holds, or undefined when none (promotes held readers first). */
   oldest(): number | undefined {
+    return this.versions()[0];
+  }
+
+  /**
+   * Every version a reader holds, distinct, ascending (promotes held readers first): a commit
+   * keeps what these versions reach (storage/readerSet.ts). O(distinct versions).
+   */
+  versions(): number[] {
     if (this.held.length > 0) this.promoteHeld();
-    let min: number | undefined;
-    for (const v of this.counts.keys()) if (min === undefined || v < min) min = v;
-    return min;
+    const out: number[] = [];
+    for (const v of this.counts.keys()) out.push(v);
+    if (out.length > 1) out.sort((a, b) => a - b);
+    return out;
   }
 }
 

@@ -1,15 +1,16 @@
+import { type CellRun } from '../format/pageFile.js';
 /**
- * The free list a commit allocates from first: the pending entries whose grace period is over
+ * The free list a commit allocates from first: the pending entries no open reader can reach
  * (LMDB reuses its freed pages the same way). Their cells are still allocated in the space map, so
  * reusing them changes only the right end of the pending tree — not a space-map leaf per run, which
- * is what releasing them would cost. Entries are taken whole, newest releasable first
- * (storage/commit/commit.ts says why); what a commit loads but does not use is listed again in its own
- * pending list.
+ * is what releasing them would cost. Entries are taken whole, newest reusable first
+ * (storage/commit/commit.ts says why); what a commit loads but does not use reaches no version, and is
+ * listed again where no reader pins it (storage/format/pendingList.ts): a large leftover under the key of
+ * the entry it came from, a small one with the cells of the commit that no reader reaches.
  *
  * Which loaded cells a commit takes decides how many separate writes (and dirty pages) it costs,
  * so node cells are taken as contiguously as the loaded runs allow (`bestFit`, `takeRuns`).
  */
-import type { CellRun } from './spaceMap.js';
 
 export class FreeList {
   private runs: CellRun[] = [];

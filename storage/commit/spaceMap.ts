@@ -15,6 +15,7 @@ import { type TreeState, type WriteSink, writeRange } from '../../src/tree/write
 import { InlineSlot, type NewValue, type Slot } from '../format/node.js';
 import { recordCells } from '../format/valueRecord.js';
 import { CELL_BASE, MAX_CELL } from '../../src/common/limits.js';
+import { type CellRun } from '../format/pageFile.js';
 
 /** The value of every allocated run: msgpack `true`, inline. */
 export const ALLOCATED = new InlineSlot(Uint8Array.of(0xc3));
@@ -42,10 +43,6 @@ export function slotCount(slot: Slot): number | undefined {
   return undefined;
 }
 
-export interface CellRun {
-  start: number;
-  count: number;
-}
 
 export class SpaceMap {
   constructor(

@@ -74,3 +74,9 @@ export function readHeader(io: HeaderSource, path: string): void {
     throw notStore(`${path} uses a page, cell or ring size this build does not support`);
   }
 }
+
+/** A run of `count` cells from cell `start` (allocations, frees, pending lists). */
+export interface CellRun {
+  start: number;
+  count: number;
+}

@@ -7,9 +7,9 @@
 import { corruptCell, corrupt, ioFailed } from '../../src/common/errors.js';
 import type { BufferPool } from './bufferPool.js';
 import type { FileIO } from './fileIO.js';
-import { type MemNode, type Ref, NODE_INTERNAL, NODE_LEAF, nodeTypeAt, decodeNodeAt, nodeChecksumOkAt } from '../format/node.js';
+import { type MemNode, type Ref, NODE_INTERNAL, NODE_LEAF, nodeCommitAt, nodeTypeAt, decodeNodeAt, nodeChecksumOkAt } from '../format/node.js';
 import { RECORD_HEADER_BYTES, RECORD_TYPE, readRecordHeader, recordCells, verifyRecord, recordCommitAt, recordLengthAt, recordTypeAt } from '../format/valueRecord.js';
-import { blockEntry } from '../format/valueBlock.js';
+import { BLOCK_TYPE, blockEntry } from '../format/valueBlock.js';
 import { ValueCodec } from '../format/valueCodec.js';
 import type { StructuresRef } from '../format/commitRecord.js';
 import { decodeStructures } from '../format/structures.js';
@@ -114,6 +114,22 @@ export class CellReader {
   packedBytes(cell: number, offset: number, version: number): Uint8Array {
     const at = this.verifiedNodeOffset(cell);
     return blockEntry(this.pool.slab.subarray(at, at + CELL_BYTES), cell, offset, version, true);
+  }
+
+  /**
+   * The commit that wrote the node, value record or packed block at `cell`, from its header,
+   * unverified (a damaged header is caught by whoever reads the cell); 0 for an unknown type.
+   * Nodes and blocks hold it in bytes 8..15, records in bytes 8..11 and 2..3 (high bits).
+   */
+  cellCommit(cell: number): number {
+    const pool = this.pool;
+    const offset = pool.frame(cell >>> CELLS_PER_PAGE_SHIFT) * PAGE_BYTES + (cell & (CELLS_PER_PAGE - 1)) * CELL_BYTES;
+    const slab = pool.slab;
+    const type = nodeTypeAt(slab, offset);
+    if (type === RECORD_TYPE) return recordCommitAt(slab, pool.words, offset);
+    // A packed block shares the node header's layout (storage/format/valueBlock.ts).
+    if (type === NODE_LEAF || type === NODE_INTERNAL || type === BLOCK_TYPE) return nodeCommitAt(pool.words, offset);
+    return 0;
   }
 
   /** How many cells the record at `cell` occupies. */

@@ -3,15 +3,15 @@
  * `<real path>.readers/`, named `<pid>.<random>.<version>` (the random part ends in `t<start>`, the
  * process's start time, and `b<boot>`, the first 16 hex digits of the boot id, where /proc gives
  * them), and the writer — in whatever process —
- * keeps every cell that version can reach: its reclaim horizon is the oldest registered version
- * (LMDB keeps a reader table in its lock file for the same reason). Names, not contents, carry
+ * keeps every cell that version can reach (storage/io/readerSet.ts; LMDB keeps a reader table in its lock file for the same reason). Names, not contents, carry
  * the version, so a rename changes it atomically and the writer only lists the directory.
  *
  * The race: a reader registers version 0 ("keep everything") before it reads which version is
  * current, and only then renames its file to that version. A commit that lists the directory after
  * the registration keeps everything the reader may read; the one commit that may have listed it
- * before reuses only cells freed by versions the reader cannot read (they were already current when
- * the reader looked). A reader whose process is gone (killed, crashed) is removed by the writer, as
+ * before reuses only cells freed by durable commits before it, which the version the reader reads
+ * (current when it looked, or newer) does not reach. The next commit sees the reader, at 0 or at
+ * that version, and keeps what that commit freed. A reader whose process is gone (killed, crashed) is removed by the writer, as
  * is one whose pid now belongs to a process with another start time, and one registered before a
  * reboot (its boot tag differs: start times restart at each boot, so pid and start alone could
  * match a process of the new boot).
@@ -23,6 +23,7 @@ import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { canonicalPath } from './lockEnv.js';
 import { PROC, type ThreadIdentity, processAlive } from './liveness.js';
+import { NO_READERS, type ReaderSet } from './readerSet.js';
 
 /** How long a reader's checked start time is trusted (OtherReaders.alive). */
 const START_CHECK_MS = 1000;
@@ -140,15 +141,25 @@ export class OtherReaders {
 
   /** The oldest version a live reader in any process reads, or undefined if none is registered. */
   oldest(): number | undefined {
+    const set = this.list();
+    return set.any ? 0 : set.versions[0];
+  }
+
+  /**
+   * The versions live readers in any process read (distinct, ascending); `any` when one is still
+   * registered as version 0 (it may read any version up to the current one).
+   */
+  list(): ReaderSet {
     this.count = 0;
-    if (fs.statSync(this.dir, { throwIfNoEntry: false }) === undefined) return undefined;
+    if (fs.statSync(this.dir, { throwIfNoEntry: false }) === undefined) return NO_READERS;
     let names: string[];
     try {
       names = fs.readdirSync(this.dir);
     } catch {
-      return undefined; // the last reader removed it between the stat and the listing
+      return NO_READERS; // the last reader removed it between the stat and the listing
     }
-    let oldest: number | undefined;
+    const versions: number[] = [];
+    let any = false;
     let left = names.length;
     for (const name of names) {
       const parts = name.split('.');
@@ -173,7 +184,8 @@ export class OtherReaders {
         }
         continue;
       }
-      if (oldest === undefined || version < oldest) oldest = version;
+      if (version === 0) any = true;
+      else if (!versions.includes(version)) versions.push(version);
       this.count++;
     }
     if (left === 0) {
@@ -183,7 +195,8 @@ export class OtherReaders {
         /* a reader has just registered (ENOTEMPTY), or it is gone */
       }
     }
-    return oldest;
+    if (versions.length > 1) versions.sort((a, b) => a - b);
+    return { versions, any };
   }
 }
 

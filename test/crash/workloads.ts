@@ -326,6 +326,37 @@ function snapshotsHeld(): Workload {
   return { name: 'snapshots-held', steps };
 }
 
+/**
+ * Snapshots held while the cells around them are reused (storage/readerSet.ts): what later commits
+ * write and free again is reused at once under an old snapshot; a newer snapshot closed before the
+ * older one releases what only it reached. Both stay checked against their versions every step.
+ */
+function readersHeldReuse(): Workload {
+  const steps: Step[] = [];
+  const seed: Op[] = [];
+  for (let i = 0; i < 40; i++) seed.push(sStore(i * 10, i * 10 + 7, rec(i)));
+  steps.push(txn(seed));
+  steps.push({ kind: 'snapshot-open', name: 'old' });
+  const rewrite = (gen: number): Step => {
+    const ops: Op[] = [];
+    for (let i = 0; i < 40; i++) ops.push(sStore(i * 10, i * 10 + 7, rec(gen * 100 + i, `g${gen}`.padEnd(240, 'g'))));
+    return txn(ops);
+  };
+  steps.push(rewrite(1)); // value records written after `old`
+  // The same ranges rewritten again and again: each commit frees the cells the one before wrote.
+  for (let i = 0; i < 8; i++) steps.push(store(1000 + (i % 4), 1000 + (i % 4), rec(100 + i, 'young')));
+  steps.push({ kind: 'snapshot-open', name: 'newer' });
+  steps.push(rewrite(2)); // frees what `newer` reaches and `old` does not
+  for (let i = 0; i < 4; i++) steps.push(store(1000 + i, 1000 + i, rec(300 + i)));
+  steps.push({ kind: 'snapshot-close', name: 'newer' });
+  steps.push(rewrite(4)); // may reuse what only `newer` reached
+  steps.push(rewrite(5));
+  for (let i = 0; i < 4; i++) steps.push(store((i % 2) * 10, (i % 2) * 10 + 7, rec(600 + i, 'again')));
+  steps.push({ kind: 'snapshot-close', name: 'old' });
+  steps.push(rewrite(7));
+  return { name: 'readers-held-reuse', steps };
+}
+
 function mixedTwoSync(): Workload {
   const w = spanning();
   return { name: 'spanning-stores-two-sync', steps: w.steps, protocol: 'two-sync' };
@@ -345,6 +376,7 @@ export function allWorkloads(): Workload[] {
     fileGrowth(),
     ringWrap(),
     snapshotsHeld(),
+    readersHeldReuse(),
     ringWrap('two-sync'),
     mixedTwoSync(),
   ];

@@ -1,0 +1,181 @@
+/**
+ * What a held reader pins (storage/readerSet.ts, storage/pendingList.ts): only the cells its
+ * version reaches. Space freed before it opened stays reusable, and what later commits write and
+ * free again is reused while it stays open — for in-process snapshots and for read-only stores
+ * (registered through reader files, as in another process). Sizes and counts only, never time.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { open, type MapleStore } from '../src/index.js';
+import { readersDir } from '../storage/io/readerFiles.js';
+import { prng, tempDir } from './helpers.js';
+import { CELL_BASE, CELL_BYTES } from '../src/common/limits.js';
+
+const dirs: { cleanup: () => void }[] = [];
+function temp() {
+  const t = tempDir('maple-reader-space-');
+  dirs.push(t);
+  return t;
+}
+afterEach(() => {
+  for (const d of dirs.splice(0)) d.cleanup();
+});
+
+type Value = { i: number; gen: number; pad: string };
+type Reader = { load(index: number): unknown; ranges(): IterableIterator<{ first: number; last: number; value: unknown }>; close(): void };
+type Kind = 'snapshot' | 'read-only open';
+
+function openReader(s: MapleStore<Value>, file: string, kind: Kind): Reader {
+  return kind === 'snapshot' ? s.snapshot() : open<Value>(file, { readOnly: true });
+}
+
+/** Bytes the current version reaches: every allocated cell that is not pending. */
+function reachableBytes(s: MapleStore<Value>): number {
+  const st = s.stats();
+  return st.fileBytes - CELL_BASE * CELL_BYTES - st.freeBytes - st.pendingBytes;
+}
+
+function contents(r: Reader): string {
+  let out = '';
+  for (const x of r.ranges()) out += `${x.first}-${x.last}=${JSON.stringify(x.value)};`;
+  return out;
+}
+
+describe('a held reader pins only what it can reach', () => {
+  for (const kind of ['snapshot', 'read-only open'] as const) {
+    test(`${kind}: space cleared before it opened stays usable through 3,000 small commits (file within 1.5×)`, () => {
+      const t = temp();
+      const file = t.file();
+      const s = open<Value>(file, { sync: 'none' });
+      s.transaction((tx) => {
+        for (let i = 0; i < 4000; i++) tx.store(i * 10, i * 10 + 5, { i, gen: 0, pad: 'x'.repeat(900) });
+      });
+      expect(s.stats().fileBytes).toBeGreaterThan(4_000_000);
+      s.clear(0, 1e9);
+      s.store(1, 1, { i: 1, gen: 0, pad: 'kept' });
+      s.store(2, 2, { i: 2, gen: 0, pad: 'kept' });
+      const reader = openReader(s, file, kind);
+      const seen = contents(reader);
+      const before = s.stats();
+      for (let i = 0; i < 3000; i++) s.store(100 + (i % 50), 100 + (i % 50), { i, gen: 1, pad: 'y'.repeat(20) });
+      const after = s.stats();
+      expect(after.fileBytes).toBeLessThanOrEqual(1.5 * before.fileBytes);
+      // The cleared space is free, not pending: the reader reaches a few cells only.
+      expect(after.pendingBytes).toBeLessThan(64 * CELL_BYTES);
+      expect(after.freeBytes).toBeGreaterThan(3_500_000);
+      expect(contents(reader)).toBe(seen);
+      reader.close();
+      s.check();
+      s.close();
+    });
+
+    test(`${kind}: held for 10,000 small commits, it pins what it reaches and little more`, () => {
+      const t = temp();
+      const RANGES = 2000;
+      /** Loads a store, overwrites a while, opens the reader (or not), then 10,000 single-store commits. */
+      const run = (file: string, withReader: boolean) => {
+        const s = open<Value>(file, { sync: 'none' });
+        const rand = prng(7);
+        s.transaction((tx) => {
+          for (let i = 0; i < RANGES; i++) tx.store(i * 10, i * 10 + 4, { i, gen: 0, pad: 'p'.repeat(i % 300) });
+        });
+        // Overwrite a while first, so that the reader's version is a mix of old and recent cells.
+        for (let n = 0; n < 500; n++) {
+          const i = Math.floor(rand() * RANGES);
+          s.store(i * 10, i * 10 + 4, { i, gen: 1, pad: 'q'.repeat((i + n) % 300) });
+        }
+        const reach = reachableBytes(s);
+        const reader = withReader ? openReader(s, file, kind) : undefined;
+        const expected = new Map<number, unknown>();
+        for (const r of reader?.ranges() ?? []) expected.set(r.first, r.value);
+        const seen = reader ? contents(reader) : '';
+        let maxPending = 0;
+        for (let n = 0; n < 10_000; n++) {
+          const i = Math.floor(rand() * RANGES);
+          s.store(i * 10, i * 10 + 4, { i, gen: 2 + n, pad: 'r'.repeat((i * 3 + n) % 300) });
+          if (n % 500 === 499) {
+            maxPending = Math.max(maxPending, s.stats().pendingBytes);
+            const k = 10 * Math.floor(rand() * RANGES);
+            if (reader) expect(reader.load(k)).toEqual(expected.get(k));
+          }
+        }
+        if (reader) expect(contents(reader)).toBe(seen);
+        const fileBytes = s.stats().fileBytes;
+        reader?.close();
+        s.check();
+        s.close();
+        return { reach, maxPending, fileBytes };
+      };
+      const held = run(t.file('held.maple'), true);
+      const alone = run(t.file('alone.maple'), false);
+      // Pinned: at most the reader's version (most of it replaced by now), plus the last commit's
+      // young and unused cells, which the next commit releases.
+      expect(held.maxPending).toBeLessThanOrEqual(held.reach + 64 * CELL_BYTES);
+      // The file: what the same commits need without a reader, plus that pinned copy and the
+      // pending lists that list it (one chunk cell for up to 29 runs).
+      expect(held.fileBytes).toBeLessThanOrEqual(alone.fileBytes + 1.2 * held.reach);
+    });
+  }
+
+  test('a newer snapshot closed before an older one releases what only it reached', () => {
+    const t = temp();
+    const s = open<Value>(t.file(), { sync: 'none' });
+    const N = 1500;
+    const rewrite = (gen: number): void =>
+      s.transaction((tx) => {
+        for (let i = 0; i < N; i++) tx.store(i * 10, i * 10 + 4, { i, gen, pad: 'z'.repeat(250) });
+      });
+    rewrite(0);
+    const a = s.snapshot();
+    const seenA = contents(a);
+    rewrite(1);
+    const b = s.snapshot();
+    const seenB = contents(b);
+    rewrite(2); // frees what b (not a) reaches: held for b alone
+    for (let n = 0; n < 200; n++) s.store(100_000 + (n % 20), 100_000 + (n % 20), { i: n, gen: 3, pad: 'w'.repeat(300) });
+    expect(contents(b)).toBe(seenB);
+    expect(contents(a)).toBe(seenA);
+    b.close();
+    const grown = s.stats().fileBytes;
+    // b's cells are reusable now although a, older, stays open: two more rewrites fit in them.
+    rewrite(4);
+    rewrite(5);
+    expect(s.stats().fileBytes).toBeLessThanOrEqual(grown + 64 * CELL_BYTES);
+    expect(contents(a)).toBe(seenA);
+    a.close();
+    s.check();
+    s.close();
+  });
+
+  test('a reader that registers after a commit listed the readers keeps what that commit freed', () => {
+    const t = temp();
+    const file = t.file();
+    const s = open<Value>(file, { sync: 'none' });
+    const N = 300;
+    const rewrite = (gen: number): void =>
+      s.transaction((tx) => {
+        for (let i = 0; i < N; i++) tx.store(i * 10, i * 10 + 4, { i, gen, pad: 'v'.repeat(250) });
+      });
+    rewrite(0);
+    const old = s.snapshot(); // so that what the next commits free is young: written after every reader
+    rewrite(1);
+    // A read-only store at the current version, whose registration the next commit does not see
+    // (as if it registered just after that commit listed the reader directory).
+    const late = open<Value>(file, { readOnly: true });
+    const seen = contents(late);
+    const dir = readersDir(file);
+    const name = fs.readdirSync(dir).find((n) => n.endsWith(`.${late.version}`))!;
+    fs.renameSync(path.join(dir, name), path.join(dir, `${name}.hidden`));
+    rewrite(2); // frees the cells `late` reads, young (written after `old`)
+    fs.renameSync(path.join(dir, `${name}.hidden`), path.join(dir, name));
+    // The next commits see `late` and must not reuse them.
+    for (let n = 0; n < 50; n++) s.store(100_000 + n, 100_000 + n, { i: n, gen: 3, pad: 'u'.repeat(250) });
+    rewrite(4);
+    expect(contents(late)).toBe(seen);
+    late.close();
+    old.close();
+    s.check();
+    s.close();
+  });
+});
