@@ -137,6 +137,7 @@ function isLink(path: string): boolean {
     fs.lstatSync(path);
     return true;
   } catch {
+    // ENOENT (nothing there) or no permission to look: not a link we could follow.
     return false;
   }
 }
@@ -178,6 +179,7 @@ export function removeStaleTemps(path: string): void {
   try {
     names = fs.readdirSync(dir);
   } catch {
+    // The directory cannot be listed (no permission): stale temps stay, harmless.
     return;
   }
   for (const name of names) {

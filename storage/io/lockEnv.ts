@@ -51,6 +51,7 @@ export function canonicalPath(storePath: string): string {
   try {
     return nodePath.join(fs.realpathSync(nodePath.dirname(abs)), nodePath.basename(abs));
   } catch {
+    // The directory does not resolve either (missing, no permission): the path as given; opening it fails next.
     return abs;
   }
 }
@@ -87,6 +88,7 @@ export class NodeLockEnv implements LockEnv {
       fs.mkdirSync(dir, { recursive: true });
       return nodePath.join(dir, `${st.dev}-${st.ino}.lock`);
     } catch {
+      // The file cannot be stat'ed or the temp dir written: hard links go unguarded (README, Limits).
       return undefined;
     }
   }
