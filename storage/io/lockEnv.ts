@@ -1,8 +1,8 @@
 /**
- * What the writer lock (storage/lockFile.ts) needs from the machine, as one small interface: the
+ * What the writer lock (storage/io/lockFile.ts) needs from the machine, as one small interface: the
  * names of the lock files, a handful of file operations in their directories, and the probes of who
  * runs. The default is the real file system and /proc (NodeLockEnv); the crash simulator
- * (recovery/simulatedLocks.ts) stands in a simulated lock directory whose files a power loss can
+ * (recovery/testing/simulatedLocks.ts) stands in a simulated lock directory whose files a power loss can
  * drop or tear and a "boot" that changes at every crash. Internal: not part of the public API.
  */
 import * as fs from 'node:fs';
