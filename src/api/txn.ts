@@ -3,7 +3,7 @@
  * transaction's own writes; nothing reaches the file until the store commits it, and a throw
  * from the transaction's function discards it whole.
  */
-import { type MemNode, type Ref, type Slot, newValuesCreated } from '../../storage/format/node.js';
+import { type MemNode, type Ref, type Slot, NewValue, newValuesCreated } from '../../storage/format/node.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
 import { checkIndex, checkRange, checkSize } from './args.js';
 import { busy, closed, exists } from '../common/errors.js';
@@ -57,6 +57,8 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
   /** Changes to the reference counts of packed value blocks, by block cell. */
   readonly packedDeltas = new Map<number, number>();
   changed = false;
+  /** Encoded bytes of the values this transaction stored (a group's size cap, src/api/writeQueue.ts). */
+  valueBytes = 0;
   private active = true;
   /** Unfinished iterators of this transaction (detachIterators). */
   private iterators: Set<TxnRanges<V>> | null = null;
@@ -64,9 +66,15 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
   /** newValuesCreated when the transaction began (storage/format/node.ts). */
   readonly newValueMark = newValuesCreated;
 
-  constructor(private readonly pager: CellReader, base: TreeState, private readonly baseVersion: number) {
+  /**
+   * A transaction over `base` (the tree is copied, its nodes are not). `gen`, when given, is the
+   * savepoint generation of this transaction's writes (TreeState.gen): the new nodes of `base`,
+   * of earlier generations, stay as they are whatever this transaction does.
+   */
+  constructor(private readonly pager: CellReader, base: TreeState, private readonly baseVersion: number, gen?: number) {
     super();
     this.tree = { ...base };
+    if (gen !== undefined) this.tree.gen = gen;
   }
 
   /** The version this transaction started from (it commits as a later one). */
@@ -137,6 +145,12 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
     its.clear();
   }
 
+  private encode(value: V): Slot {
+    const slot = this.pager.codec.encode(value);
+    this.valueBytes += slot instanceof NewValue ? slot.bytes.length : 8;
+    return slot;
+  }
+
   private write(first: number, last: number, slot: Slot | null): void {
     this.detachIterators();
     writeRange(this, this.tree, first, last, slot);
@@ -146,13 +160,13 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
   store(first: number, last: number, value: V): void {
     this.live();
     checkRange(first, last);
-    this.write(first, last, this.pager.codec.encode(value));
+    this.write(first, last, this.encode(value));
   }
 
   insert(first: number, last: number, value: V): void {
     this.live();
     checkRange(first, last);
-    const slot = this.pager.codec.encode(value);
+    const slot = this.encode(value);
     this.detachIterators();
     // Beyond every stored key nothing can overlap: the append path needs no search.
     if (appendRange(this.tree, first, last, slot)) {
@@ -192,7 +206,7 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
     const r = this.reader();
     checkSize(size);
     checkArea(min, max, size);
-    const slot = this.pager.codec.encode(value);
+    const slot = this.encode(value);
     const start = r.emptyArea(min, max, size, reverse);
     if (start === undefined) throw busy(`no empty area of size ${size} in [${min}, ${max}]`);
     this.write(start, start + size - 1, slot);
