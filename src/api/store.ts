@@ -5,7 +5,9 @@
 import { type RecoveryReport } from '../../recovery/recover.js';
 import { checkStore } from '../../recovery/check.js';
 import type { BufferPool } from '../../storage/io/bufferPool.js';
-import { type CommitProtocol, type DurableState, pendingSplit, treeOf, writeCommit } from '../../storage/commit/commit.js';
+import { type CommitInput, type CommitProtocol, type CommitResult, type DurableState, pendingSplit, treeOf, writeCommit } from '../../storage/commit/commit.js';
+import { CommitIO } from '../../storage/commit/commitIO.js';
+import { FLAG_CELLS_DURABLE } from '../../storage/format/commitRecord.js';
 import type { FileIO } from '../../storage/io/fileIO.js';
 import type { WriterLock } from '../../storage/io/lockFile.js';
 import { OtherReaders, type ReaderFile, readersDir } from '../../storage/io/readerFiles.js';
@@ -17,10 +19,12 @@ import { ReaderRegistry } from '../read/readerRegistry.js';
 import { ReadViewBase } from './readView.js';
 import { Snapshot } from './snapshot.js';
 import type { TreeState } from '../tree/write.js';
-import { type SyncResult, type WriteTxn, WriteTxnImpl } from './txn.js';
+import { type SyncResult, type WriteTxn, WriteTxnImpl, isThenable, refuseThenable } from './txn.js';
 import { type Range, TreeReader } from '../read/treeReader.js';
 import { CELL_BASE, CELL_BYTES, PAGE_BYTES } from '../common/limits.js';
 import type { CheckedOptions } from './options.js';
+import { WriteGroup } from './writeGroup.js';
+import { type GroupHost, WriteQueue } from './writeQueue.js';
 
 /** What `stats()` reports: a snapshot of counters, taken when called. */
 export interface StoreStats {
@@ -59,6 +63,10 @@ export interface StoreStats {
   cacheReadAhead: number;
   /** Commits this store object made. */
   commits: number;
+  /** fdatasync calls its commits made (one per commit with `sync: 'full'`; two for a commit synced in two steps). */
+  syncs: number;
+  /** Asynchronous writes (`write()`, `storeAsync()`, …) not yet run: queued, or waiting for room in the queue. */
+  writesQueued: number;
   /** 256-byte cells those commits wrote. */
   cellsWritten: number;
   /** The end of the cells ever allocated; the file beyond it is free. */
@@ -73,20 +81,14 @@ export interface StoreStats {
   recovery: RecoveryReport;
 }
 
-/**
- * A transaction function returned a promise: the function's synchronous part has run on a
- * transaction that is about to end uncommitted, and whatever the rest does will fail on it
- * (ECLOSED) later, where no caller waits. A handler is attached first so that rejection is never
- * unhandled (which would end the process), then the call is refused.
- */
-function refuseThenable(result: PromiseLike<unknown>): never {
-  try {
-    result.then(undefined, () => {});
-  } catch {
-    // a thenable whose then() throws leaves nothing pending to handle
-  }
-  throw invalid('transaction functions must be synchronous (the function returned a promise); nothing was committed');
+/** A group's commit, prepared (src/api/writeQueue.ts): its captured file operations and its result. */
+interface PreparedCommit {
+  readonly io: CommitIO;
+  readonly result: CommitResult;
 }
+
+/** What a commit commits: a transaction's or a write group's changes (CommitInput without the readers). */
+type CommitChanges = Omit<CommitInput, 'main' | 'readers'> & { tree: CommitInput['main'] };
 
 export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private readonly pager: CellReader;
@@ -97,7 +99,19 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private inTransaction = false;
   private poisoned: MapleError | null = null;
   private commits = 0;
+  private syncs = 0;
   private cellsWritten = 0;
+  /** close() or closeAsync() has begun: new writes are refused, queued ones still commit. */
+  private closing = false;
+  private readonly queue: WriteQueue<V, PreparedCommit>;
+  /**
+   * Commits a synchronous call took over while some of their asynchronous writes were in flight
+   * (storage/commit/commitIO.ts): until those land, each keeps its version as if a reader read it,
+   * so no later commit reuses a cell a late write could land on, and the file stays open.
+   */
+  private fences: PreparedCommit[] = [];
+  /** Settles once the file and the writer lock are released. */
+  private released: Promise<void> = Promise.resolve();
   private readonly otherReaders: OtherReaders | undefined;
   private treeReader: TreeReader | null = null;
 
@@ -122,6 +136,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     this.pager.codec = loadCodec(this.pager, state.rec.structures, state.rec.commit, opts.sharedStructures);
     this.state = state;
     this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);
+    this.queue = new WriteQueue<V, PreparedCommit>(this.groupHost(), { groupWrites: opts.maxGroupWrites, groupBytes: opts.maxGroupBytes, queuedWrites: opts.maxQueuedWrites });
   }
 
   /** The commit the store reads: 0 for a new store, one more per commit. */
@@ -168,19 +183,75 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     return this.run(fn as (txn: WriteTxn<V>) => T);
   }
 
-  /** transaction() without the checks of `fn` itself (the single-operation writes pass their own). */
-  private run<T>(fn: (txn: WriteTxn<V>) => T): T {
+  /**
+   * Queues `fn` to run in the next commit group (src/api/writeQueue.ts): it runs on a savepoint of
+   * the group, after every write queued before it, and the promise resolves with its return value
+   * once the group is durable and published — or rejects with what it threw, leaving nothing of
+   * it in the group. Like transaction(), `fn` must be synchronous.
+   */
+  write<T>(fn: (txn: WriteTxn<V>) => SyncResult<T>): Promise<T> {
+    if (typeof fn !== 'function') return Promise.reject(invalid(`write needs a function; got ${describe(fn)}`));
+    if ((fn as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'AsyncFunction') {
+      return Promise.reject(invalid('transaction functions must be synchronous: an async function was passed to write(); it was not run and nothing was committed'));
+    }
+    return this.enqueue(fn as (txn: WriteTxn<V>) => T);
+  }
+
+  /** write() without the checks of `fn` itself (the single-operation writes pass their own). */
+  private enqueue<T>(fn: (txn: WriteTxn<V>) => T): Promise<T> {
+    try {
+      this.writable();
+      if (this.closing) throw closed(`store ${this.path} is closing`);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.queue.add(fn);
+  }
+
+  /** store() in the next commit group; resolves once durable (see write()). */
+  storeAsync(first: number, last: number, value: V): Promise<void> {
+    return this.enqueue((t) => t.store(first, last, value));
+  }
+  /** insert() in the next commit group; `EEXIST` rejects its own promise only. */
+  insertAsync(first: number, last: number, value: V): Promise<void> {
+    return this.enqueue((t) => t.insert(first, last, value));
+  }
+  /** erase() in the next commit group; resolves with the erased value once durable. */
+  eraseAsync(index: number): Promise<V | undefined> {
+    return this.enqueue((t) => t.erase(index));
+  }
+  /** clear() in the next commit group. */
+  clearAsync(first: number, last: number): Promise<void> {
+    return this.enqueue((t) => t.clear(first, last));
+  }
+  /** allocRange() in the next commit group; resolves with the start once durable, `EBUSY` rejects its own promise only. */
+  allocRangeAsync(size: number, min: number, max: number, value: V): Promise<number> {
+    return this.enqueue((t) => t.allocRange(size, min, max, value));
+  }
+  /** allocRangeRev() in the next commit group. */
+  allocRangeRevAsync(size: number, min: number, max: number, value: V): Promise<number> {
+    return this.enqueue((t) => t.allocRangeRev(size, min, max, value));
+  }
+
+  /** Throws why the store takes no write now (closed, read-only, a failed commit). */
+  private writable(): void {
     this.guard();
     if (this.opts.readOnly) throw readOnly(`store ${this.path} was opened read-only`);
     if (this.poisoned) throw ioFailed(`store ${this.path} had a failed write and must be reopened (${this.poisoned.message})`, this.poisoned);
+  }
+
+  /** transaction() without the checks of `fn` itself (the single-operation writes pass their own). */
+  private run<T>(fn: (txn: WriteTxn<V>) => T): T {
+    this.writable();
+    if (this.closing) throw closed(`store ${this.path} is closing`);
     if (this.inTransaction) throw invalid('transactions do not nest: a transaction is already open on this store');
+    // Asynchronous writes called before this one commit before it, in order.
+    if (this.queue.busy) this.queue.drainSync();
     this.inTransaction = true;
     const txn = new WriteTxnImpl<V>(this.pager, this.tree, this.state.rec.commit);
     try {
       const result = fn(txn);
-      if (((typeof result === 'object' && result !== null) || typeof result === 'function') && typeof (result as { then?: unknown }).then === 'function') {
-        refuseThenable(result as unknown as PromiseLike<unknown>);
-      }
+      if (isThenable(result)) refuseThenable(result);
       txn.end();
       if (txn.changed) this.commit(txn);
       return result;
@@ -191,38 +262,93 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   }
 
   private commit(txn: WriteTxnImpl<V>): void {
+    this.publish(this.prepare(txn, null), null);
+  }
+
+  /**
+   * Prepares the commit of `changes`: on `capture` its file operations are only recorded
+   * (performed later, storage/commit/commitIO.ts), else they are performed now. A failure makes
+   * the store refuse writes, and is thrown.
+   */
+  private prepare(changes: CommitChanges, capture: CommitIO | null): CommitResult {
     const readers = this.readerSet();
     try {
-      const { state, cellsWritten } = writeCommit(this.io, this.pager, this.pool, this.state, { main: txn.tree, frees: txn.frees, packedDeltas: txn.packedDeltas, readers, newValueMark: txn.newValueMark }, {
+      return writeCommit(capture ?? this.io, this.pager, this.pool, this.state, { main: changes.tree, frees: changes.frees, packedDeltas: changes.packedDeltas, readers, newValueMark: changes.newValueMark }, {
         protocol: this.opts.commitProtocol,
         sync: this.opts.sync === 'full',
         packValues: this.opts.packValues,
       });
-      this.state = state;
-      this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);
-      this.treeReader = null;
-      this.commits++;
-      this.cellsWritten += cellsWritten;
     } catch (err) {
-      // The file is suspect: never reuse the commit number, re-read every page, refuse writes.
-      this.state = { ...this.state, rec: { ...this.state.rec, highestCommit: this.state.rec.highestCommit + 1 } };
-      this.pool.invalidateAll();
-      if (err instanceof AssertionError) {
-        // A bug, not an I/O fault: it is thrown as itself, and the store refuses writes after it.
-        this.poisoned = ioFailed(`a commit stopped on an internal error (${err.message})`, err);
-        throw err;
-      }
-      this.poisoned = err instanceof MapleError && err.code !== 'EIO' ? ioFailed(`commit failed: ${err.message}`, err) : ioError('commit', err);
-      throw this.poisoned;
+      throw this.failCommit(err);
     }
+  }
+
+  /** Makes a durable commit the current version; `io` is its captured I/O (null: performed by writeCommit). */
+  private publish({ state, cellsWritten }: CommitResult, io: CommitIO | null): void {
+    this.state = state;
+    this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);
+    this.treeReader = null;
+    this.commits++;
+    this.cellsWritten += cellsWritten;
+    if (io === null) this.syncs += this.opts.sync === 'full' ? ((state.rec.flags & FLAG_CELLS_DURABLE) !== 0 ? 2 : 1) : 0;
+    else this.syncs += io.syncs;
+  }
+
+  /** A commit failed: the store refuses writes from now on. Returns the error its callers get. */
+  private failCommit(err: unknown): MapleError | AssertionError {
+    // The file is suspect: never reuse the commit number, re-read every page, refuse writes.
+    this.state = { ...this.state, rec: { ...this.state.rec, highestCommit: this.state.rec.highestCommit + 1 } };
+    this.pool.invalidateAll();
+    if (err instanceof AssertionError) {
+      // A bug, not an I/O fault: it is thrown as itself, and the store refuses writes after it.
+      this.poisoned = ioFailed(`a commit stopped on an internal error (${err.message})`, err);
+      return err;
+    }
+    this.poisoned = err instanceof MapleError && err.code !== 'EIO' ? ioFailed(`commit failed: ${err.message}`, err) : ioError('commit', err);
+    return this.poisoned;
+  }
+
+  /** How the write queue (src/api/writeQueue.ts) runs groups on this store. */
+  private groupHost(): GroupHost<V, PreparedCommit> {
+    return {
+      checkWritable: () => this.writable(),
+      inGroup: (body) => {
+        this.inTransaction = true;
+        try {
+          return body(new WriteGroup<V>(this.pager, this.tree, this.state.rec.commit));
+        } finally {
+          this.inTransaction = false;
+        }
+      },
+      prepare: (group) => {
+        const io = new CommitIO(this.io);
+        return { io, result: this.prepare(group, io) };
+      },
+      commitSync: (group) => this.publish(this.prepare(group, null), null),
+      publish: (prepared) => {
+        // A page read from the file while the writes were in flight may hold old bytes of the new cells.
+        prepared.io.refresh(this.pool);
+        if (prepared.io.lingering > 0) this.fences.push(prepared);
+        this.publish(prepared.result, prepared.io);
+      },
+      fail: (err) => this.failCommit(err),
+    };
   }
 
   /** Every version an open reader reads, here or in another process: what they reach is kept. */
   private readerSet(): ReaderSet {
-    const here = this.readers.versions();
+    let here = this.readers.versions();
+    if (this.fences.length > 0) here = this.withFences(here);
     return this.otherReaders === undefined ? { versions: here, any: false } : mergeReaders(here, this.otherReaders.list());
   }
 
+  /** `versions` (ascending, distinct) with the version of every commit whose late writes have not landed. */
+  private withFences(versions: number[]): number[] {
+    this.fences = this.fences.filter((f) => f.io.lingering > 0);
+    const all = new Set(versions);
+    for (const f of this.fences) all.add(f.result.state.rec.commit);
+    return [...all].sort((a, b) => a - b);
+  }
 
   /** One commit storing `value` over `[first, last]` (see WriteTxn.store). */
   store(first: number, last: number, value: V): void {
@@ -297,6 +423,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       cacheMisses: this.pool.misses,
       cacheReadAhead: this.pool.readAhead,
       commits: this.commits,
+      syncs: this.syncs,
+      writesQueued: this.queue.pending,
       cellsWritten: this.cellsWritten,
       highWaterBytes: hwmBytes,
       spaceMapHeight: rec.space.height,
@@ -306,16 +434,54 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     };
   }
 
-  /** Releases the file, the writer lock or reader registration; idempotent; later use is `ECLOSED`. */
+  /**
+   * Releases the file, the writer lock or reader registration; idempotent; later use is `ECLOSED`.
+   * Asynchronous writes still queued or in flight are committed first, synchronously, and their
+   * promises settle (closeAsync() does it without blocking the event loop). The file is closed
+   * once no write a synchronous call took over is still in flight (storage/commit/commitIO.ts).
+   */
   close(): void {
     if (this.closed) return;
+    if (this.inTransaction) throw invalid('close() inside a transaction function: close the store after the function returns');
+    this.closing = true;
+    try {
+      if (this.queue.busy) this.queue.drainSync(true);
+    } catch {
+      // Any error: a commit failed; its callers got the error, and the writes behind it are refused below.
+    }
     this.closed = true;
+    this.queue.refuseAll(closed(`store ${this.path} was closed after a failed commit, before this write could run`));
+    const late = this.fences.filter((f) => f.io.lingering > 0);
+    this.fences = [];
+    if (late.length === 0) this.release();
+    else this.released = Promise.all(late.map((f) => f.io.landed())).then(() => this.release());
+  }
+
+  /**
+   * Closes the store once every asynchronous write called before has committed, without
+   * blocking the event loop (close() commits them synchronously); writes called meanwhile are
+   * refused with ECLOSED. Settles once the file and the writer lock are released.
+   */
+  async closeAsync(): Promise<void> {
+    if (this.closed) return this.released;
+    this.closing = true;
+    await this.queue.idle();
+    this.close();
+    return this.released;
+  }
+
+  private release(): void {
     try {
       if (this.ownsFile) this.io.close();
     } finally {
       this.lock?.release();
       this.readerFile?.release();
     }
+  }
+
+  /** `await using store = open(…)`: closeAsync(). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.closeAsync();
   }
 
   [Symbol.dispose](): void {

@@ -6,7 +6,7 @@
 import { type MemNode, type Ref, type Slot, NewValue, newValuesCreated } from '../../storage/format/node.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
 import { checkIndex, checkRange, checkSize } from './args.js';
-import { busy, closed, exists } from '../common/errors.js';
+import { busy, closed, exists, invalid } from '../common/errors.js';
 import { findFirst, lookup } from '../tree/walk.js';
 import { type ReadView, ReadViewBase, checkArea } from './readView.js';
 import { appendRange } from '../tree/append.js';
@@ -49,6 +49,26 @@ export type SyncResult<T> = T extends { then(...args: never[]): unknown } ? Tran
 /** The type a promise-returning transaction function is told it should have returned instead. */
 export interface TransactionMustBeSynchronous {
   'transaction functions must be synchronous: this one returns a promise, and the commit would not wait for it': never;
+}
+
+/**
+ * A transaction function returned a promise: the function's synchronous part has run on a
+ * transaction that is about to end uncommitted, and whatever the rest does will fail on it
+ * (ECLOSED) later, where no caller waits. A handler is attached first so that rejection is never
+ * unhandled (which would end the process), then the call is refused.
+ */
+/** Whether a transaction function's result is a promise (or any thenable). */
+export function isThenable(result: unknown): result is PromiseLike<unknown> {
+  return ((typeof result === 'object' && result !== null) || typeof result === 'function') && typeof (result as { then?: unknown }).then === 'function';
+}
+
+export function refuseThenable(result: PromiseLike<unknown>): never {
+  try {
+    result.then(undefined, () => {});
+  } catch {
+    // a thenable whose then() throws leaves nothing pending to handle
+  }
+  throw invalid('transaction functions must be synchronous (the function returned a promise); nothing was committed');
 }
 
 export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, WriteSink {

@@ -66,6 +66,15 @@ export const HELD_LIMIT = 256;
 /** How long a reader process's checked start time is trusted. */
 export const START_CHECK_MS = 1000;
 
+// ── Asynchronous writes (src/api/writeQueue.ts) ─────────────────────────────────────────────
+
+/** Functions per commit group (OpenOptions.maxGroupWrites): bounds the main thread's work per group. */
+export const DEFAULT_GROUP_WRITES = 1000;
+/** Encoded value bytes per commit group (OpenOptions.maxGroupBytes). */
+export const DEFAULT_GROUP_BYTES = 4 * 1024 * 1024;
+/** Asynchronous writes queued (OpenOptions.maxQueuedWrites); more wait for room. */
+export const DEFAULT_QUEUED_WRITES = 100_000;
+
 // ── Relations the code relies on ──────────────────────────────────────────────────────────────
 
 function must(condition: boolean, relation: string): void {
