@@ -240,6 +240,35 @@ describe('group commit', () => {
     s.close();
   });
 
+  it('pages read from the file while a group’s writes were in flight are refreshed when it is published', async () => {
+    // Free cells scattered among live ones, so the group's new cells share pages with old ones.
+    const disk = new SimulatedDisk();
+    let s = openOnDisk<V>(disk, '/held/refresh', { packValues: false });
+    s.transaction((t) => {
+      for (let i = 0; i < 600; i++) t.store(i * 10, i * 10 + 5, `v${i}`.repeat(12));
+    });
+    for (let i = 0; i < 600; i += 3) s.store(i * 10, i * 10 + 5, `w${i}`.repeat(12));
+    s.close();
+    // A pool of 16 pages: the reader below evicts and re-reads them from the file.
+    const io = new HeldIO(disk.fileIO());
+    s = openOnFile<V>(io, '/held/refresh', { packValues: false, cacheSize: 64 * 1024 });
+    const p = s.write((t) => {
+      for (let i = 1; i < 600; i += 3) t.store(i * 10, i * 10 + 5, `x${i}`.repeat(12));
+    });
+    await turns();
+    expect(io.held.length).toBeGreaterThan(0);
+    // Meanwhile a reader of the published version reads every page (before the writes land).
+    expect([...s.ranges()].length).toBe(600);
+    for (let i = 0; i < 10 && io.held.length > 0; i++) {
+      io.release();
+      await turns();
+    }
+    await p;
+    for (let i = 0; i < 600; i++) expect(s.load(i * 10)).toBe(i % 3 === 1 ? `x${i}`.repeat(12) : i % 3 === 0 ? `w${i}`.repeat(12) : `v${i}`.repeat(12));
+    s.check();
+    s.close();
+  });
+
   it('a synchronous write with asynchronous ones pending commits them first, in order', async () => {
     const s = open<V>(dir.file());
     const order: string[] = [];
