@@ -31,8 +31,10 @@ interface AsyncWorkload {
   keys: number;
   /** Chance a value is long enough for a record of its own (else inline or packed). */
   bigValues: number;
-  /** Chance a write is synchronous (a takeover of the group in flight). */
+  /** Chance a write is synchronous (it commits the queue first). */
   syncWrites: number;
+  /** Chance, at each turn of the event loop, of a burst of synchronous commits (a takeover of the group in flight). */
+  bursts: number;
   /** Chance a function throws after its writes (nothing of it may reach the file). */
   failing: number;
   protocol?: 'one-sync' | 'two-sync';
@@ -40,9 +42,9 @@ interface AsyncWorkload {
 }
 
 const WORKLOADS: AsyncWorkload[] = [
-  { name: 'async-small-values', writers: 6, writesEach: 30, keys: 3000, bigValues: 0, syncWrites: 0, failing: 0.1, seed: 1 },
-  { name: 'async-mixed-with-sync-takeovers', writers: 8, writesEach: 25, keys: 2000, bigValues: 0.3, syncWrites: 0.06, failing: 0.1, seed: 2 },
-  { name: 'async-two-sync', writers: 5, writesEach: 20, keys: 5000, bigValues: 0.5, syncWrites: 0.05, failing: 0.05, protocol: 'two-sync', seed: 3 },
+  { name: 'async-small-values', writers: 6, writesEach: 30, keys: 3000, bigValues: 0, syncWrites: 0, bursts: 0, failing: 0.1, seed: 1 },
+  { name: 'async-mixed-with-sync-takeovers', writers: 8, writesEach: 25, keys: 2000, bigValues: 0.3, syncWrites: 0.06, bursts: 0.3, failing: 0.1, seed: 2 },
+  { name: 'async-two-sync', writers: 5, writesEach: 20, keys: 5000, bigValues: 0.5, syncWrites: 0.05, bursts: 0.2, failing: 0.05, protocol: 'two-sync', seed: 3 },
 ];
 
 /** A function that returned: its ops, in the order functions ran, and the version its group read. */
@@ -90,6 +92,32 @@ class AsyncCrashRun {
         this.verify(disk, path, event, choice, live.version);
       });
     });
+    /**
+     * A burst of synchronous commits in one turn of the event loop: the first takes over the
+     * group in flight (its writes may not have landed yet), the next ones free and would reuse the
+     * cells it wrote before its late writes land, were those not pinned (storage/commit/commitIO.ts).
+     */
+    const syncBurst = (tag: string): void => {
+      for (let k = 1 + rng.below(5); k > 0; k--) {
+        const ops: Op[] = [{ t: 'store', first: w.keys + 5, last: w.keys + 5, value: k }, randomOp(rng, w, tag), randomOp(rng, w, tag), randomOp(rng, w, tag)];
+        try {
+          live.transaction((t) => {
+            for (const op of ops) applyToWriter(t as unknown as Writer, op);
+            this.log.push({ base: (t as unknown as { version: number }).version, ops });
+          });
+        } catch (err) {
+          this.expectRefusal(err, `synchronous burst ${tag}`);
+        }
+      }
+    };
+    let writersDone = false;
+    /** Between the turns the disk's writes land on, sometimes a synchronous burst. */
+    const interrupter = async (): Promise<void> => {
+      for (let turn = 0; !writersDone && turn < 100_000; turn++) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (rng.chance(w.bursts)) syncBurst(`turn ${turn}`);
+      }
+    };
     let snapshot: Snapshot<unknown> | undefined;
     let snapshotWant: RangeModel | undefined;
     const writer = async (id: number): Promise<void> => {
@@ -133,7 +161,10 @@ class AsyncCrashRun {
       }
     };
     try {
+      const interrupting = interrupter();
       await Promise.all(Array.from({ length: w.writers }, (_, id) => writer(id)));
+      writersDone = true;
+      await interrupting;
       snapshot?.close();
       // Writes still queued when the store closes: close() commits them.
       const last = (first: number, value: string): Promise<void> =>
