@@ -89,16 +89,7 @@ export class FaultyIO implements FileIO {
     return this.inner.size();
   }
 
-  /** write() asynchronously (the inner file's writeAsync when it has one), counted and failed as write(). */
-  async writeAsync(buf: Uint8Array, positionBytes: number): Promise<void> {
-    const inner = this.inner;
-    const bytes = buf.slice();
-    // The fault (and its count) comes when the write lands, as the inner file's event would.
-    if (inner.writeAsync) await new Promise<void>((resolve) => setImmediate(resolve));
-    this.write(bytes, positionBytes);
-  }
-
-  /** sync() asynchronously, counted and failed as sync(). */
+  /** sync() on a later turn of the event loop (when the inner file syncs asynchronously), counted and failed as sync(). */
   async syncAsync(): Promise<void> {
     if (this.inner.syncAsync) await new Promise<void>((resolve) => setImmediate(resolve));
     this.sync();

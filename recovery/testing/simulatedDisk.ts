@@ -357,15 +357,9 @@ class SimulatedFileIO implements FileIO {
   }
 
   /**
-   * write() on a later turn of the event loop, as Node's thread pool would do it: the event (and
-   * any crash point) comes when the write lands, not when it is issued.
+   * sync() on a later turn of the event loop, as Node's thread pool would do it: the event (and
+   * any crash point) comes when the sync happens, not when it is asked for.
    */
-  writeAsync(buf: Uint8Array, positionBytes: number): Promise<void> {
-    const bytes = buf.slice();
-    return later(() => this.write(bytes, positionBytes));
-  }
-
-  /** sync() on a later turn of the event loop (see writeAsync). */
   syncAsync(): Promise<void> {
     return later(() => this.sync());
   }

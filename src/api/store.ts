@@ -104,14 +104,6 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   /** close() or closeAsync() has begun: new writes are refused, queued ones still commit. */
   private closing = false;
   private readonly queue: WriteQueue<V, PreparedCommit>;
-  /**
-   * Commits a synchronous call took over while some of their asynchronous writes were in flight
-   * (storage/commit/commitIO.ts): until those land, each keeps its version as if a reader read it,
-   * so no later commit reuses a cell a late write could land on, and the file stays open.
-   */
-  private fences: PreparedCommit[] = [];
-  /** Settles once the file and the writer lock are released. */
-  private released: Promise<void> = Promise.resolve();
   private readonly otherReaders: OtherReaders | undefined;
   private treeReader: TreeReader | null = null;
 
@@ -325,29 +317,15 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
         return { io, result: this.prepare(group, io) };
       },
       commitSync: (group) => this.publish(this.prepare(group, null), null),
-      publish: (prepared) => {
-        // A page read from the file while the writes were in flight may hold old bytes of the new cells.
-        prepared.io.refresh(this.pool);
-        if (prepared.io.lingering > 0) this.fences.push(prepared);
-        this.publish(prepared.result, prepared.io);
-      },
+      publish: (prepared) => this.publish(prepared.result, prepared.io),
       fail: (err) => this.failCommit(err),
     };
   }
 
   /** Every version an open reader reads, here or in another process: what they reach is kept. */
   private readerSet(): ReaderSet {
-    let here = this.readers.versions();
-    if (this.fences.length > 0) here = this.withFences(here);
+    const here = this.readers.versions();
     return this.otherReaders === undefined ? { versions: here, any: false } : mergeReaders(here, this.otherReaders.list());
-  }
-
-  /** `versions` (ascending, distinct) with the version of every commit whose late writes have not landed. */
-  private withFences(versions: number[]): number[] {
-    this.fences = this.fences.filter((f) => f.io.lingering > 0);
-    const all = new Set(versions);
-    for (const f of this.fences) all.add(f.result.state.rec.commit);
-    return [...all].sort((a, b) => a - b);
   }
 
   /** One commit storing `value` over `[first, last]` (see WriteTxn.store). */
@@ -437,8 +415,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   /**
    * Releases the file, the writer lock or reader registration; idempotent; later use is `ECLOSED`.
    * Asynchronous writes still queued or in flight are committed first, synchronously, and their
-   * promises settle (closeAsync() does it without blocking the event loop). The file is closed
-   * once no write a synchronous call took over is still in flight (storage/commit/commitIO.ts).
+   * promises settle (closeAsync() does it without blocking the event loop).
    */
   close(): void {
     if (this.closed) return;
@@ -451,32 +428,24 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     }
     this.closed = true;
     this.queue.refuseAll(closed(`store ${this.path} was closed after a failed commit, before this write could run`));
-    const late = this.fences.filter((f) => f.io.lingering > 0);
-    this.fences = [];
-    if (late.length === 0) this.release();
-    else this.released = Promise.all(late.map((f) => f.io.landed())).then(() => this.release());
-  }
-
-  /**
-   * Closes the store once every asynchronous write called before has committed, without
-   * blocking the event loop (close() commits them synchronously); writes called meanwhile are
-   * refused with ECLOSED. Settles once the file and the writer lock are released.
-   */
-  async closeAsync(): Promise<void> {
-    if (this.closed) return this.released;
-    this.closing = true;
-    await this.queue.idle();
-    this.close();
-    return this.released;
-  }
-
-  private release(): void {
     try {
       if (this.ownsFile) this.io.close();
     } finally {
       this.lock?.release();
       this.readerFile?.release();
     }
+  }
+
+  /**
+   * Closes the store once every asynchronous write called before has committed, without
+   * blocking the event loop (close() commits them synchronously); writes called meanwhile are
+   * refused with ECLOSED.
+   */
+  async closeAsync(): Promise<void> {
+    if (this.closed) return;
+    this.closing = true;
+    await this.queue.idle();
+    this.close();
   }
 
   /** `await using store = open(…)`: closeAsync(). */

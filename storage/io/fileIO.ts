@@ -16,12 +16,9 @@ export interface FileIO {
   truncate(sizeBytes: number): void;
   close(): void;
   /**
-   * write() off the calling thread (Node's thread pool), settled once every byte is written.
-   * Optional: a FileIO without it is written with write() (storage/commit/commitIO.ts). Two
-   * writes in flight at once never overlap (a commit's cells are distinct).
+   * sync() off the calling thread (Node's thread pool): settles once every write completed before
+   * the call is durable. Optional: a FileIO without it is synced with sync() (storage/commit/commitIO.ts).
    */
-  writeAsync?(buf: Uint8Array, positionBytes: number): Promise<void>;
-  /** sync() off the calling thread, settled once every write completed before the call is durable. Optional, as writeAsync. */
   syncAsync?(): Promise<void>;
 }
 
@@ -66,22 +63,6 @@ export class NodeFileIO implements FileIO {
   close(): void {
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
-  }
-
-  writeAsync(buf: Uint8Array, positionBytes: number): Promise<void> {
-    const fd = this.fd;
-    return new Promise((resolve, reject) => {
-      // A short write (rare: a signal, a full device) goes on from where it stopped.
-      const from = (done: number): void => {
-        fs.write(fd, buf, done, buf.length - done, positionBytes + done, (err, n) => {
-          if (err) reject(err);
-          else if (n === 0) reject(Object.assign(new Error(`EIO: write of ${buf.length - done} bytes at ${positionBytes + done} wrote nothing`), { code: 'EIO' }));
-          else if (done + n >= buf.length) resolve();
-          else from(done + n);
-        });
-      };
-      from(0);
-    });
   }
 
   syncAsync(): Promise<void> {
