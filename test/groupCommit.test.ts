@@ -391,7 +391,7 @@ describe('group commit', () => {
 
   it('refusals: async functions, read-only stores, nesting, closing inside a function', async () => {
     const s = open<V>(dir.file());
-    expect(await outcome(s.write(async () => 1))).toBe('EINVAL');
+    expect(await outcome(s.write((async () => 1) as never))).toBe('EINVAL');
     expect(await outcome(s.write(42 as never))).toBe('EINVAL');
     expect(await outcome(s.write(() => s.store(1, 1, 'nested')))).toBe('EINVAL');
     expect(await outcome(s.write(() => s.close()))).toBe('EINVAL');
@@ -460,10 +460,21 @@ const batchArb: fc.Arbitrary<Batch> = fc.oneof(
 /** Applies `fn` to a writer (a transaction or the reference): throws what the first refused op throws. */
 function apply(w: Record<string, (...args: never[]) => unknown>, fn: Fn): void {
   for (const o of fn.ops) {
-    if (o.op === 'store' || o.op === 'insert') (w[o.op] as (a: number, b: number, v: V) => void)(o.first, o.last, o.value);
-    else if (o.op === 'clear') (w.clear as (a: number, b: number) => void)(o.first, o.last);
-    else if (o.op === 'erase') (w.erase as (i: number) => void)(o.index);
-    else (w[o.op] as (s: number, a: number, b: number, v: V) => void)(o.size, o.min, o.max, o.value);
+    switch (o.op) {
+      case 'store':
+      case 'insert':
+        (w[o.op] as (a: number, b: number, v: V) => void)(o.first, o.last, o.value);
+        break;
+      case 'clear':
+        (w.clear as (a: number, b: number) => void)(o.first, o.last);
+        break;
+      case 'erase':
+        (w.erase as (i: number) => void)(o.index);
+        break;
+      case 'allocRange':
+      case 'allocRangeRev':
+        (w[o.op] as (s: number, a: number, b: number, v: V) => void)(o.size, o.min, o.max, o.value);
+    }
   }
   if (fn.fail) throw new Error('rollback');
 }
