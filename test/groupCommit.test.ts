@@ -301,6 +301,28 @@ describe('group commit', () => {
     s.close();
   });
 
+  it('a synchronous write between a group’s functions and its commit commits the group first', async () => {
+    const s = open<V>(dir.file());
+    let ran = false;
+    const p = s.write((t) => {
+      ran = true;
+      t.store(1, 1, 'group');
+    });
+    // One turn: the group's functions run; its commit is prepared at the next turn.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(ran).toBe(true);
+    expect(s.load(1)).toBe(undefined);
+    s.transaction((t) => t.store(2, 2, `after ${String(t.load(1))}`));
+    expect(contents(s)).toEqual([
+      [1, 1, 'group'],
+      [2, 2, 'after group'],
+    ]);
+    await p;
+    await turns();
+    expect(s.stats().commits).toBe(2);
+    s.close();
+  });
+
   it('close() commits what is queued and settles its promises; later writes are ECLOSED', async () => {
     const s = open<V>(dir.file());
     const calls = [s.storeAsync(1, 1, 'a'), s.insertAsync(1, 1, 'clash'), s.storeAsync(2, 2, 'b')];

@@ -39,7 +39,7 @@ export interface OpenOptions {
   sharedStructures?: boolean;
   /**
    * Asynchronous writes (`write()`, `storeAsync()`, …) are committed in groups: everything queued
-   * while the previous group's commit is in flight, up to this many functions (default 1000) …
+   * while the previous group's commit is in flight, up to this many functions (default 256) …
    */
   maxGroupWrites?: number;
   /** … or this many encoded value bytes (default 4 MiB; a group stops after the write that reaches it). */

@@ -7,10 +7,13 @@
  * committed with its group → published (readers of the store see it) → its promise settles.
  *
  * Groups. The first write into an idle queue starts a group at setImmediate, so the writes of the
- * same event-loop turn join it; no timer waits for more. While a group's I/O is in flight, writes
- * queue; once it is published, the next group takes everything queued, up to `groupWrites`
- * functions or `groupBytes` bytes of stored values (a group stops after the function that reaches
- * either), which bounds the main thread's work per group. A group's functions run in call order.
+ * same event-loop turn join it; no timer waits for more. While a group is in flight, writes queue;
+ * once it is published, the next group takes everything queued, up to `groupWrites` functions or
+ * `groupBytes` bytes of stored values (a group stops after the function that reaches either). A
+ * group's functions run in call order, in one turn of the event loop; its commit is prepared in
+ * the next turn (the two halves of its work on the main thread, each bounded by the caps, never
+ * block the loop together), then its writes go to the page cache and its fdatasync to the thread
+ * pool (storage/commit/commitIO.ts).
  *
  * Failure isolation: a function that throws (EEXIST, EBUSY, its own error, a promise it returned)
  * rejects its own promise only; the rest of the group commits. A failed commit (I/O) rejects every
@@ -20,8 +23,9 @@
  * Backpressure: at most `queuedWrites` writes are queued; calls beyond wait, in call order, for
  * room before they are queued. No caller is ever blocked in Atomics.wait: waiting is the promise.
  *
- * drainSync() is how a synchronous call keeps order: it takes the group in flight over (finishing
- * its I/O synchronously) and commits every write queued before it, synchronously, group by group.
+ * drainSync() is how a synchronous call keeps order: it takes the group in flight over (preparing
+ * its commit, or finishing its I/O, synchronously) and commits every write queued before it,
+ * synchronously, group by group.
  */
 import type { MapleError } from '../common/errors.js';
 import type { CommitIO } from '../../storage/commit/commitIO.js';
@@ -93,9 +97,12 @@ class JobList<V> {
   }
 }
 
+/** A group between running its functions and being published. */
 interface Flight<V, P> {
   jobs: Job<V>[];
-  prepared: P;
+  group: WriteGroup<V>;
+  /** Its commit, once prepared (null: its functions have run, the commit is prepared next turn). */
+  prepared: P | null;
 }
 
 export class WriteQueue<V, P extends PreparedGroup> {
@@ -151,14 +158,24 @@ export class WriteQueue<V, P extends PreparedGroup> {
     const flight = this.flight;
     if (flight !== null) {
       this.flight = null;
-      try {
-        flight.prepared.io.finishSync();
-      } catch (err) {
-        const error = this.host.fail(err);
-        this.rejectJobs(flight.jobs, error);
-        throw error;
+      const prepared = flight.prepared;
+      if (prepared === null) {
+        try {
+          this.host.commitSync(flight.group);
+        } catch (err) {
+          this.rejectJobs(flight.jobs, err);
+          throw err;
+        }
+      } else {
+        try {
+          prepared.io.finishSync();
+        } catch (err) {
+          const error = this.host.fail(err);
+          this.rejectJobs(flight.jobs, error);
+          throw error;
+        }
+        this.host.publish(prepared);
       }
-      this.host.publish(flight.prepared);
       this.settle(flight.jobs);
     }
     let left = this.pending;
@@ -195,7 +212,7 @@ export class WriteQueue<V, P extends PreparedGroup> {
     });
   }
 
-  /** Starts the next group, its I/O asynchronous. */
+  /** Runs the next group's functions; its commit is prepared at the next turn (prepare()). */
   private next(): void {
     if (this.flight !== null) return;
     if (this.pending === 0) {
@@ -213,16 +230,26 @@ export class WriteQueue<V, P extends PreparedGroup> {
       this.schedule();
       return;
     }
+    const flight: Flight<V, P> = { jobs, group, prepared: null };
+    this.flight = flight;
+    setImmediate(() => this.prepare(flight));
+  }
+
+  /** Prepares the commit of the group in flight and performs its I/O (asynchronously). */
+  private prepare(flight: Flight<V, P>): void {
+    if (this.flight !== flight) return; // taken over by drainSync
+    const { jobs, group } = flight;
     let prepared: P;
     try {
       prepared = this.host.prepare(group);
     } catch (err) {
+      this.flight = null;
       this.rejectJobs(jobs, err);
       this.schedule();
+      if (!this.busy) this.wakeIdle();
       return;
     }
-    const flight: Flight<V, P> = { jobs, prepared };
-    this.flight = flight;
+    flight.prepared = prepared;
     prepared.io.perform().then(
       () => {
         if (this.flight !== flight) return; // taken over by drainSync

@@ -68,8 +68,12 @@ export const START_CHECK_MS = 1000;
 
 // ── Asynchronous writes (src/api/writeQueue.ts) ─────────────────────────────────────────────
 
-/** Functions per commit group (OpenOptions.maxGroupWrites): bounds the main thread's work per group. */
-export const DEFAULT_GROUP_WRITES = 1000;
+/**
+ * Functions per commit group (OpenOptions.maxGroupWrites): bounds the main thread's work per group
+ * — measured, about 25 µs per small random store to run and 30 µs to commit on this machine, so a
+ * full group blocks the event loop for some 6 ms at most in each of its two turns.
+ */
+export const DEFAULT_GROUP_WRITES = 256;
 /** Encoded value bytes per commit group (OpenOptions.maxGroupBytes). */
 export const DEFAULT_GROUP_BYTES = 4 * 1024 * 1024;
 /** Asynchronous writes queued (OpenOptions.maxQueuedWrites); more wait for room. */
