@@ -10,7 +10,8 @@
 // Each cell (engine × C) runs on a fresh store for a fixed time and reports ops/s, per-op latency
 // p50/p99 (from the moment the writer is ready to issue the op to its acknowledgement, so a
 // synchronous engine's writers are charged the time they wait for each other), the event loop's
-// delay p99 during the run (perf_hooks.monitorEventLoopDelay), and fsyncs per op. Those are
+// delay p99 during the run (perf_hooks.monitorEventLoopDelay), its utilization (the share of the
+// run the main thread was busy: near 1, the main thread is what bounds the rate), and fsyncs per op. Those are
 // counted: for maple by its stats (syncs), and for every engine, when strace can trace, by a
 // separate untimed run of the same cell in a child process under `strace -f -c` (fsync,
 // fdatasync, msync). Every acknowledged write is checked to be in the store afterwards.
@@ -20,7 +21,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { open as openLmdb } from 'lmdb';
@@ -102,6 +103,8 @@ export interface CellResult {
   readonly p50Us: number;
   readonly p99Us: number;
   readonly loopP99Ms: number;
+  /** Event-loop utilization during the run: the share of time the main thread was busy. */
+  readonly elu: number;
   /** Counted by the engine's own stats (maple), else undefined. */
   readonly statsSyncsPerOp: number | undefined;
 }
@@ -129,6 +132,7 @@ export async function runCell(engine: ConcurrentEngine, writers: number, dir: st
   const deadline = limit.seconds === undefined ? undefined : started + BigInt(Math.round(limit.seconds * 1e9));
   const more = (): boolean => (limit.ops === undefined || issued < limit.ops) && (deadline === undefined || process.hrtime.bigint() < deadline);
   monitor.enable();
+  const eluBefore = performance.eventLoopUtilization();
   const writer = async (id: number): Promise<void> => {
     for (let seq = 0; more(); seq++) {
       issued++;
@@ -144,6 +148,7 @@ export async function runCell(engine: ConcurrentEngine, writers: number, dir: st
   };
   await Promise.all(Array.from({ length: writers }, (_, id) => writer(id)));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const elu = performance.eventLoopUtilization(eluBefore).utilization;
   monitor.disable();
   const syncsAfter = target.syncs();
   const held = target.count();
@@ -158,6 +163,7 @@ export async function runCell(engine: ConcurrentEngine, writers: number, dir: st
     p50Us: percentile(sorted, 0.5),
     p99Us: percentile(sorted, 0.99),
     loopP99Ms: monitor.percentile(99) / 1e6,
+    elu,
     statsSyncsPerOp: syncsBefore === undefined || syncsAfter === undefined ? undefined : (syncsAfter - syncsBefore) / acknowledged,
   };
 }

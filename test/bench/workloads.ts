@@ -694,7 +694,7 @@ async function concurrent(ctx: BenchContext): Promise<WorkloadResult> {
   };
   const rows: EngineRow[] = cells.map(({ cell, traced }) => {
     const rate = cell.ops / cell.seconds;
-    const extra: Record<string, number> = { p50: cell.p50Us / 1000, p99: cell.p99Us / 1000, loop: cell.loopP99Ms };
+    const extra: Record<string, number> = { p50: cell.p50Us / 1000, p99: cell.p99Us / 1000, loop: cell.loopP99Ms, elu: cell.elu };
     if (traced !== undefined) extra.fsyncs = traced;
     if (cell.statsSyncsPerOp !== undefined) extra.statsSyncs = cell.statsSyncsPerOp;
     const sqlite = rateOf('sqlite-full', cell.writers);
@@ -707,7 +707,7 @@ async function concurrent(ctx: BenchContext): Promise<WorkloadResult> {
     `each cell: C writers on a fresh store, each awaiting its write before the next, for ${seconds} s; keys distinct, values { id, prot }; every acknowledged write checked present afterwards; the repetition with the median ops/s of ${ctx.reps}`,
     'latency: from the writer being ready to issue the op to its acknowledgement (synchronous engines: writers take turns, one op per turn of the event loop)',
     'fsyncs/op: fsync + fdatasync + msync calls counted by strace -f in an untimed child run of the same cell; "stats" is maple\'s own count (stats().syncs)',
-    'vs sqlite-full / vs lmdb-async: ops/s ÷ theirs at the same C',
+    'vs sqlite-full / vs lmdb-async: ops/s ÷ theirs at the same C; busy: event-loop utilization (the share of the run the main thread was working)',
   ];
   const maple64 = rateOf('maple-async', 64);
   const sqlite64 = rateOf('sqlite-full', 64);
@@ -730,6 +730,7 @@ async function concurrent(ctx: BenchContext): Promise<WorkloadResult> {
       { key: 'fsyncs', label: 'fsyncs/op', digits: 3 },
       { key: 'statsSyncs', label: 'stats', digits: 3 },
       { key: 'loop', label: 'loop p99 ms', digits: 2 },
+      { key: 'elu', label: 'busy', digits: 2 },
       { key: 'vsSqlite', label: 'vs sqlite-full', digits: 1 },
       { key: 'vsLmdb', label: 'vs lmdb-async', digits: 2 },
     ],
