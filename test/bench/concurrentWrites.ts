@@ -168,6 +168,15 @@ export async function runCell(engine: ConcurrentEngine, writers: number, dir: st
   };
 }
 
+/** The event loop's delay p99 (ms) over `seconds` with nothing to do: the machine's noise floor. */
+export async function idleLoopP99Ms(seconds: number): Promise<number> {
+  const monitor = monitorEventLoopDelay({ resolution: 1 });
+  monitor.enable();
+  await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+  monitor.disable();
+  return monitor.percentile(99) / 1e6;
+}
+
 /**
  * fsync-family calls per op of a cell, counted by strace in a child process running `ops` writes
  * (untimed: tracing slows every call); undefined when strace cannot trace here.

@@ -15,7 +15,7 @@ import { BenchContext, measure, median, Slot, stateDigest } from './context.js';
 import { GAP_WINDOW_KEYS, firstFitQueries, gapQueries, generateRanges, stabQueries, storeOps, windowQueries, type RangeData, type StoreOps } from './data.js';
 import type { Engine, ReadView } from './engines/engine.js';
 import { defaultPrograms, recordTrace, replayOp, type TraceOp } from './vmaTrace.js';
-import { CONCURRENT_ENGINES, WRITER_COUNTS, countSyncsPerOp, runCell, type CellResult, type ConcurrentEngine } from './concurrentWrites.js';
+import { CONCURRENT_ENGINES, WRITER_COUNTS, countSyncsPerOp, idleLoopP99Ms, runCell, type CellResult, type ConcurrentEngine } from './concurrentWrites.js';
 
 export const WORKLOAD_IDS = ['bulk', 'stab-warm', 'stab-cold', 'ranges', 'overwrite', 'durable', 'gaps', 'vma', 'size-open', 'snapshot', 'gaps-all', 'concurrent'] as const;
 export type WorkloadId = (typeof WORKLOAD_IDS)[number];
@@ -665,6 +665,7 @@ async function concurrent(ctx: BenchContext): Promise<WorkloadResult> {
   const countOps = ctx.quick ? 200 : 1000;
   // Every cell runs once per repetition (engines rotated, so none always runs last); the
   // repetition with the median ops/s is reported whole (its latencies and loop delay with it).
+  const idleBefore = await idleLoopP99Ms(seconds);
   const runs = new Map<string, CellResult[]>();
   for (let rep = 0; rep < ctx.reps; rep++) {
     for (const writers of WRITER_COUNTS) {
@@ -677,6 +678,7 @@ async function concurrent(ctx: BenchContext): Promise<WorkloadResult> {
       }
     }
   }
+  const idleAfter = await idleLoopP99Ms(seconds);
   const cells: Array<{ cell: CellResult; traced: number | undefined }> = [];
   let traceWorks = true;
   for (const writers of WRITER_COUNTS) {
@@ -709,6 +711,7 @@ async function concurrent(ctx: BenchContext): Promise<WorkloadResult> {
     'fsyncs/op: fsync + fdatasync + msync calls counted by strace -f in an untimed child run of the same cell; "stats" is maple\'s own count (stats().syncs)',
     'vs sqlite-full / vs lmdb-async: ops/s ÷ theirs at the same C; busy: event-loop utilization (the share of the run the main thread was working)',
   ];
+  notes.push(`the event loop's delay p99 with nothing to do, before and after the cells: ${idleBefore.toFixed(2)} ms, ${idleAfter.toFixed(2)} ms (what other work on the machine adds to every loop p99)`);
   const maple64 = rateOf('maple-async', 64);
   const sqlite64 = rateOf('sqlite-full', 64);
   const lmdb64 = rateOf('lmdb-async', 64);
