@@ -5,7 +5,7 @@ import { orderByKey } from './sort.js';
  * (LMDB reuses its freed pages the same way). Their cells are still allocated in the space map, so
  * reusing them changes only the right end of the pending tree — not a space-map leaf per run, which
  * is what releasing them would cost. Entries are taken whole, newest reusable first
- * (storage/commit/commit.ts says why); what a commit loads but does not use reaches no version, and is
+ * (storage/commit/release.ts says why); what a commit loads but does not use reaches no version, and is
  * listed again where no reader pins it (storage/format/pendingList.ts): a large leftover under the key of
  * the entry it came from, a small one with the cells of the commit that no reader reaches.
  *
