@@ -5,7 +5,9 @@
 import { type RecoveryReport } from '../../recovery/recover.js';
 import { checkStore } from '../../recovery/check.js';
 import type { BufferPool } from '../../storage/io/bufferPool.js';
-import { type CommitProtocol, type DurableState, pendingSplit, treeOf, writeCommit } from '../../storage/commit/commit.js';
+import { type CommitContext, type CommitProtocol, type DurableState, pendingSplit, treeOf, writeCommit } from '../../storage/commit/commit.js';
+import { CommitBuffers } from '../../storage/commit/writeCells.js';
+import { WriteScratch } from '../tree/writeScratch.js';
 import type { FileIO } from '../../storage/io/fileIO.js';
 import type { WriterLock } from '../../storage/io/lockFile.js';
 import { OtherReaders, type ReaderFile, readersDir } from '../../storage/io/readerFiles.js';
@@ -100,6 +102,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private cellsWritten = 0;
   private readonly otherReaders: OtherReaders | undefined;
   private treeReader: TreeReader | null = null;
+  /** The writer's working memory, allocated once: the write path's scratch, the commit buffers. */
+  private readonly committer: CommitContext;
 
   /** @internal use open() */
   constructor(
@@ -119,9 +123,18 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     // file implementation (OpenHooks.fileIO) has no other processes.
     this.otherReaders = lock !== undefined && ownsFile ? new OtherReaders(readersDir(path), lock.self) : undefined;
     this.pager = new CellReader(io, pool);
+    this.committer = { io, pager: this.pager, pool, scratch: new WriteScratch(), buffers: new CommitBuffers() };
     this.pager.codec = loadCodec(this.pager, state.rec.structures, state.rec.commit, opts.sharedStructures);
     this.state = state;
     this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);
+  }
+
+  /**
+   * @internal The write path's scratch of this store: tests switch its fast paths off
+   * (pathWrite, appendPath) to compare their trees with the general path's.
+   */
+  get writeScratch(): WriteScratch {
+    return this.committer.scratch;
   }
 
   /** The commit the store reads: 0 for a new store, one more per commit. */
@@ -175,7 +188,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     if (this.poisoned) throw ioFailed(`store ${this.path} had a failed write and must be reopened (${this.poisoned.message})`, this.poisoned);
     if (this.inTransaction) throw invalid('transactions do not nest: a transaction is already open on this store');
     this.inTransaction = true;
-    const txn = new WriteTxnImpl<V>(this.pager, this.tree, this.state.rec.commit);
+    const txn = new WriteTxnImpl<V>(this.pager, this.committer.scratch, this.tree, this.state.rec.commit);
     try {
       const result = fn(txn);
       if (((typeof result === 'object' && result !== null) || typeof result === 'function') && typeof (result as { then?: unknown }).then === 'function') {
@@ -193,7 +206,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private commit(txn: WriteTxnImpl<V>): void {
     const readers = this.readerSet();
     try {
-      const { state, cellsWritten } = writeCommit(this.io, this.pager, this.pool, this.state, { main: txn.tree, frees: txn.frees, packedDeltas: txn.packedDeltas, readers, newValueMark: txn.newValueMark }, {
+      const { state, cellsWritten } = writeCommit(this.committer, this.state, { main: txn.tree, frees: txn.frees, packedDeltas: txn.packedDeltas, readers }, {
         protocol: this.opts.commitProtocol,
         sync: this.opts.sync === 'full',
         packValues: this.opts.packValues,
