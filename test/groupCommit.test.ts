@@ -1,6 +1,6 @@
 /**
  * Asynchronous writes with group commit (src/api/writeQueue.ts, writeGroup.ts,
- * storage/commit/commitIO.ts): grouping, failure isolation on savepoints, durability before a
+ * storage/commit/writeAsync.ts): grouping, failure isolation on savepoints, durability before a
  * promise resolves, publication, ordering with synchronous calls, close(), backpressure, failed
  * I/O, and a model-based run of random groups against test/reference.ts.
  */

@@ -5,9 +5,11 @@
 import { type RecoveryReport } from '../../recovery/recover.js';
 import { checkStore } from '../../recovery/check.js';
 import type { BufferPool } from '../../storage/io/bufferPool.js';
-import { type CommitInput, type CommitProtocol, type CommitResult, type DurableState, pendingSplit, treeOf, writeCommit } from '../../storage/commit/commit.js';
-import { CommitIO } from '../../storage/commit/commitIO.js';
+import { type CommitContext, type CommitInput, type CommitOptions, type CommitProtocol, type DurableState, pendingSplit, planCommit, treeOf, writeCommit } from '../../storage/commit/commit.js';
+import { AsyncCommitWrite } from '../../storage/commit/writeAsync.js';
+import { CommitBuffers, type PreparedCommit, refreshPool } from '../../storage/commit/writeCells.js';
 import { FLAG_CELLS_DURABLE } from '../../storage/format/commitRecord.js';
+import { WriteScratch } from '../tree/writeScratch.js';
 import type { FileIO } from '../../storage/io/fileIO.js';
 import type { WriterLock } from '../../storage/io/lockFile.js';
 import { OtherReaders, type ReaderFile, readersDir } from '../../storage/io/readerFiles.js';
@@ -81,10 +83,9 @@ export interface StoreStats {
   recovery: RecoveryReport;
 }
 
-/** A group's commit, prepared (src/api/writeQueue.ts): its captured file operations and its result. */
-interface PreparedCommit {
-  readonly io: CommitIO;
-  readonly result: CommitResult;
+/** A group's commit, prepared (src/api/writeQueue.ts): its I/O, performed asynchronously. */
+interface GroupCommit {
+  readonly io: AsyncCommitWrite;
 }
 
 /** What a commit commits: a transaction's or a write group's changes (CommitInput without the readers). */
@@ -103,9 +104,11 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private cellsWritten = 0;
   /** close() or closeAsync() has begun: new writes are refused, queued ones still commit. */
   private closing = false;
-  private readonly queue: WriteQueue<V, PreparedCommit>;
+  private readonly queue: WriteQueue<V, GroupCommit>;
   private readonly otherReaders: OtherReaders | undefined;
   private treeReader: TreeReader | null = null;
+  /** The writer's working memory, allocated once: the write path's scratch, the commit buffers. */
+  private readonly committer: CommitContext;
 
   /** @internal use open() */
   constructor(
@@ -125,10 +128,19 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     // file implementation (OpenHooks.fileIO) has no other processes.
     this.otherReaders = lock !== undefined && ownsFile ? new OtherReaders(readersDir(path), lock.self) : undefined;
     this.pager = new CellReader(io, pool);
+    this.committer = { io, pager: this.pager, pool, scratch: new WriteScratch(), buffers: new CommitBuffers() };
     this.pager.codec = loadCodec(this.pager, state.rec.structures, state.rec.commit, opts.sharedStructures);
     this.state = state;
     this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);
-    this.queue = new WriteQueue<V, PreparedCommit>(this.groupHost(), { groupWrites: opts.maxGroupWrites, groupBytes: opts.maxGroupBytes, queuedWrites: opts.maxQueuedWrites });
+    this.queue = new WriteQueue<V, GroupCommit>(this.groupHost(), { groupWrites: opts.maxGroupWrites, groupBytes: opts.maxGroupBytes, queuedWrites: opts.maxQueuedWrites });
+  }
+
+  /**
+   * @internal The write path's scratch of this store: tests switch its fast paths off
+   * (pathWrite, appendPath) to compare their trees with the general path's.
+   */
+  get writeScratch(): WriteScratch {
+    return this.committer.scratch;
   }
 
   /** The commit the store reads: 0 for a new store, one more per commit. */
@@ -240,7 +252,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     // Asynchronous writes called before this one commit before it, in order.
     if (this.queue.busy) this.queue.drainSync();
     this.inTransaction = true;
-    const txn = new WriteTxnImpl<V>(this.pager, this.tree, this.state.rec.commit);
+    const txn = new WriteTxnImpl<V>(this.pager, this.committer.scratch, this.tree, this.state.rec.commit);
     try {
       const result = fn(txn);
       if (isThenable(result)) refuseThenable(result);
@@ -253,37 +265,41 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     }
   }
 
-  private commit(txn: WriteTxnImpl<V>): void {
-    this.publish(this.prepare(txn, null), null);
+  /** Commits `changes` synchronously and publishes it. A failure makes the store refuse writes, and is thrown. */
+  private commit(changes: CommitChanges): void {
+    const readers = this.readerSet();
+    let result;
+    try {
+      result = writeCommit(this.committer, this.state, { main: changes.tree, frees: changes.frees, packedDeltas: changes.packedDeltas, readers }, this.commitOptions());
+    } catch (err) {
+      throw this.failCommit(err);
+    }
+    const flags = result.state.rec.flags;
+    this.publish(result.state, result.cellsWritten, this.opts.sync === 'full' ? ((flags & FLAG_CELLS_DURABLE) !== 0 ? 2 : 1) : 0);
   }
 
-  /**
-   * Prepares the commit of `changes`: on `capture` its file operations are only recorded
-   * (performed later, storage/commit/commitIO.ts), else they are performed now. A failure makes
-   * the store refuse writes, and is thrown.
-   */
-  private prepare(changes: CommitChanges, capture: CommitIO | null): CommitResult {
+  /** The commit of `changes`, encoded and not yet written (storage/commit/commit.ts planCommit). Fails as commit(). */
+  private plan(changes: CommitChanges): PreparedCommit {
     const readers = this.readerSet();
     try {
-      return writeCommit(capture ?? this.io, this.pager, this.pool, this.state, { main: changes.tree, frees: changes.frees, packedDeltas: changes.packedDeltas, readers, newValueMark: changes.newValueMark }, {
-        protocol: this.opts.commitProtocol,
-        sync: this.opts.sync === 'full',
-        packValues: this.opts.packValues,
-      });
+      return planCommit(this.committer, this.state, { main: changes.tree, frees: changes.frees, packedDeltas: changes.packedDeltas, readers }, this.commitOptions());
     } catch (err) {
       throw this.failCommit(err);
     }
   }
 
-  /** Makes a durable commit the current version; `io` is its captured I/O (null: performed by writeCommit). */
-  private publish({ state, cellsWritten }: CommitResult, io: CommitIO | null): void {
+  private commitOptions(): CommitOptions {
+    return { protocol: this.opts.commitProtocol, sync: this.opts.sync === 'full', packValues: this.opts.packValues };
+  }
+
+  /** Makes a durable commit the current version. */
+  private publish(state: DurableState, cellsWritten: number, syncs: number): void {
     this.state = state;
     this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);
     this.treeReader = null;
     this.commits++;
     this.cellsWritten += cellsWritten;
-    if (io === null) this.syncs += this.opts.sync === 'full' ? ((state.rec.flags & FLAG_CELLS_DURABLE) !== 0 ? 2 : 1) : 0;
-    else this.syncs += io.syncs;
+    this.syncs += syncs;
   }
 
   /** A commit failed: the store refuses writes from now on. Returns the error its callers get. */
@@ -301,23 +317,24 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   }
 
   /** How the write queue (src/api/writeQueue.ts) runs groups on this store. */
-  private groupHost(): GroupHost<V, PreparedCommit> {
+  private groupHost(): GroupHost<V, GroupCommit> {
     return {
       checkWritable: () => this.writable(),
       inGroup: (body) => {
         this.inTransaction = true;
         try {
-          return body(new WriteGroup<V>(this.pager, this.tree, this.state.rec.commit));
+          return body(new WriteGroup<V>(this.pager, this.committer.scratch, this.tree, this.state.rec.commit));
         } finally {
           this.inTransaction = false;
         }
       },
-      prepare: (group) => {
-        const io = new CommitIO(this.io);
-        return { io, result: this.prepare(group, io) };
+      prepare: (group) => ({ io: new AsyncCommitWrite(this.io, this.plan(group)) }),
+      commitSync: (group) => this.commit(group),
+      publish: ({ io }) => {
+        const p = io.prepared;
+        refreshPool(this.pool, p);
+        this.publish({ rec: p.rec, slot: p.slot }, p.cellsWritten, io.syncs);
       },
-      commitSync: (group) => this.publish(this.prepare(group, null), null),
-      publish: (prepared) => this.publish(prepared.result, prepared.io),
       fail: (err) => this.failCommit(err),
     };
   }

@@ -3,7 +3,7 @@
  * transaction's own writes; nothing reaches the file until the store commits it, and a throw
  * from the transaction's function discards it whole.
  */
-import { type MemNode, type Ref, type Slot, NewValue, newValuesCreated } from '../../storage/format/node.js';
+import { type MemNode, type Ref, type Slot, NewValue } from '../../storage/format/node.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
 import { checkIndex, checkRange, checkSize } from './args.js';
 import { busy, closed, exists, invalid } from '../common/errors.js';
@@ -11,6 +11,7 @@ import { findFirst, lookup } from '../tree/walk.js';
 import { type ReadView, ReadViewBase, checkArea } from './readView.js';
 import { appendRange } from '../tree/append.js';
 import { type TreeState, type WriteSink, writeRange } from '../tree/write.js';
+import type { WriteScratch } from '../tree/writeScratch.js';
 import { type Range, TreeReader } from '../read/treeReader.js';
 import { type CellRun } from '../../storage/format/pageFile.js';
 
@@ -83,15 +84,19 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
   /** Unfinished iterators of this transaction (detachIterators). */
   private iterators: Set<TxnRanges<V>> | null = null;
 
-  /** newValuesCreated when the transaction began (storage/format/node.ts). */
-  readonly newValueMark = newValuesCreated;
-
   /**
    * A transaction over `base` (the tree is copied, its nodes are not). `gen`, when given, is the
    * savepoint generation of this transaction's writes (TreeState.gen): the new nodes of `base`,
    * of earlier generations, stay as they are whatever this transaction does.
    */
-  constructor(private readonly pager: CellReader, base: TreeState, private readonly baseVersion: number, gen?: number) {
+  constructor(
+    private readonly pager: CellReader,
+    /** The store's write-path scratch (WriteSink.scratch). */
+    readonly scratch: WriteScratch,
+    base: TreeState,
+    private readonly baseVersion: number,
+    gen?: number,
+  ) {
     super();
     this.tree = { ...base };
     if (gen !== undefined) this.tree.gen = gen;
@@ -189,7 +194,7 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
     const slot = this.encode(value);
     this.detachIterators();
     // Beyond every stored key nothing can overlap: the append path needs no search.
-    if (appendRange(this.tree, first, last, slot)) {
+    if (appendRange(this.scratch, this.tree, first, last, slot)) {
       this.changed = true;
       return;
     }

@@ -10,9 +10,9 @@
  * group's, and its frees and packed-block changes join the group's.
  */
 import type { CellRun } from '../../storage/format/pageFile.js';
-import { newValuesCreated } from '../../storage/format/node.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
 import type { TreeState } from '../tree/write.js';
+import type { WriteScratch } from '../tree/writeScratch.js';
 import { type WriteTxn, WriteTxnImpl, isThenable, refuseThenable } from './txn.js';
 
 export class WriteGroup<V> {
@@ -27,13 +27,12 @@ export class WriteGroup<V> {
   /** Functions run, and encoded bytes of the values they stored (the group's caps). */
   writes = 0;
   valueBytes = 0;
-  /** newValuesCreated (storage/format/node.ts) when the group began. */
-  readonly newValueMark = newValuesCreated;
   private gen = 0;
 
   /** A group over `base`, the tree of the published version `version`. */
   constructor(
     private readonly pager: CellReader,
+    private readonly scratch: WriteScratch,
     base: TreeState,
     private readonly version: number,
   ) {
@@ -46,7 +45,7 @@ export class WriteGroup<V> {
    */
   run<T>(fn: (txn: WriteTxn<V>) => T): T {
     this.writes++;
-    const txn = new WriteTxnImpl<V>(this.pager, this.tree, this.version, ++this.gen);
+    const txn = new WriteTxnImpl<V>(this.pager, this.scratch, this.tree, this.version, ++this.gen);
     try {
       const result = fn(txn);
       if (isThenable(result)) refuseThenable(result);

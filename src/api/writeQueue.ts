@@ -1,7 +1,7 @@
 /**
  * Asynchronous writes (`write(fn)` and the *Async methods): a queue of transaction functions,
  * committed in groups — one commit and one fdatasync per group, the file operations off the main
- * thread (storage/commit/commitIO.ts).
+ * thread (storage/commit/writeAsync.ts).
  *
  * A write's life: queued → run (its group's turn, on a savepoint: src/api/writeGroup.ts) →
  * committed with its group → published (readers of the store see it) → its promise settles.
@@ -13,7 +13,7 @@
  * group's functions run in call order, in one turn of the event loop; its commit is prepared in
  * the next turn (the two halves of its work on the main thread, each bounded by the caps, never
  * block the loop together), then its writes go to the page cache and its fdatasync to the thread
- * pool (storage/commit/commitIO.ts).
+ * pool (storage/commit/writeAsync.ts).
  *
  * Failure isolation: a function that throws (EEXIST, EBUSY, its own error, a promise it returned)
  * rejects its own promise only; the rest of the group commits. A failed commit (I/O) rejects every
@@ -28,7 +28,7 @@
  * synchronously, group by group.
  */
 import type { MapleError } from '../common/errors.js';
-import type { CommitIO } from '../../storage/commit/commitIO.js';
+import type { AsyncCommitWrite } from '../../storage/commit/writeAsync.js';
 import type { WriteGroup } from './writeGroup.js';
 import type { WriteTxn } from './txn.js';
 
@@ -44,7 +44,7 @@ export interface WriteLimits {
 
 /** A group's commit, prepared: its file operations captured, nothing published. */
 export interface PreparedGroup {
-  readonly io: CommitIO;
+  readonly io: AsyncCommitWrite;
 }
 
 /** What the queue needs from the store. */

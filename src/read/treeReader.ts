@@ -17,13 +17,14 @@ import { cellPlace } from '../common/errors.js';
 
 export type { Range } from './frameRanges.js';
 
-const sharedHit = new Hit();
-
 function where(cell: number): string {
   return cellPlace(cell);
 }
 
 export class TreeReader implements NodeSource {
+  /** fastLookup's result, reused by every point read of this reader (made at its first). */
+  private hit: Hit | null = null;
+
   constructor(readonly pager: CellReader, readonly tree: TreeState, readonly version: number) {}
 
   node(ref: Ref, max: number): MemNode {
@@ -54,7 +55,8 @@ export class TreeReader implements NodeSource {
     const root = this.tree.root;
     if (root === null) return undefined;
     if (typeof root === 'number') {
-      return fastLookup(this.pager, root, this.tree.height, this.version, index, sharedHit) ? this.fastSlotValue(sharedHit) : undefined;
+      const hit = (this.hit ??= new Hit());
+      return fastLookup(this.pager, root, this.tree.height, this.version, index, hit) ? this.fastSlotValue(hit) : undefined;
     }
     const e = lookup(this, this.tree, index);
     return e === undefined ? undefined : this.value(e.slot);
@@ -64,9 +66,10 @@ export class TreeReader implements NodeSource {
     const root = this.tree.root;
     if (root === null) return undefined;
     if (typeof root === 'number') {
-      if (!fastLookup(this.pager, root, this.tree.height, this.version, index, sharedHit)) return undefined;
-      const { first, last } = sharedHit;
-      return { first, last, value: this.fastSlotValue(sharedHit) };
+      const hit = (this.hit ??= new Hit());
+      if (!fastLookup(this.pager, root, this.tree.height, this.version, index, hit)) return undefined;
+      const { first, last } = hit;
+      return { first, last, value: this.fastSlotValue(hit) };
     }
     const e = lookup(this, this.tree, index);
     return e === undefined ? undefined : { first: e.first, last: e.last, value: this.value(e.slot) };

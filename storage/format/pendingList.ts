@@ -69,7 +69,7 @@ export function freedByOf(key: number): number {
   return Math.floor((isWindowedKey(key) ? key - WINDOWED_KEY_BASE : key) / PENDING_KEYS_PER_COMMIT);
 }
 
-/** A listed run, with the free-list source it was loaded from (storage/commit/commit.ts; −1 until loaded). */
+/** A listed run, with the free-list source it was loaded from (storage/commit/release.ts; −1 until loaded). */
 export interface PendingRun extends CellRun {
   source: number;
 }

@@ -28,7 +28,7 @@ import { CELL_BYTES } from '../../src/common/limits.js';
 export const BLOCK_TYPE = 5;
 export const BLOCK_ENTRIES_OFFSET = 16;
 const BLOCK_END = 248;
-const ENTRY_HEADER_BYTES = 8;
+export const ENTRY_HEADER_BYTES = 8;
 /** Largest value that is packed; larger ones get a record of their own. */
 export const PACK_MAX_BYTES = BLOCK_END - BLOCK_ENTRIES_OFFSET - ENTRY_HEADER_BYTES;
 

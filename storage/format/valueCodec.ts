@@ -36,8 +36,6 @@ import { MAX_INLINE_BYTES, MAX_VALUE_BYTES } from '../../src/common/limits.js';
 /** One shared structure: the keys of an object shape, in order. */
 export type Structure = string[];
 
-const span = { start: 0, end: 0 };
-
 /** pack() into msgpackr's buffer in place, starting over at the same offset next time. */
 const PACK_MODE = REUSE_BUFFER_MODE | RESET_BUFFER_MODE;
 
@@ -167,6 +165,8 @@ export class ValueCodec {
   private scratchEnd = 0;
   private lastRecord = 0;
   private readonly dec: Packr;
+  /** decodeAt's byte range, handed to msgpackr (reused: no object per decode). */
+  private readonly span = { start: 0, end: 0 };
 
   /**
    * @param structures the table read from the file (empty for a new store)
@@ -282,6 +282,7 @@ export class ValueCodec {
    * its DataView on `buf`, so decoding from the pool slab allocates nothing but the value).
    */
   decodeAt(buf: Uint8Array, start: number, end: number, cell: number): unknown {
+    const span = this.span;
     span.start = start;
     span.end = end;
     try {

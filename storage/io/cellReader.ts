@@ -7,7 +7,7 @@
 import { corruptCell, corrupt, ioFailed } from '../../src/common/errors.js';
 import type { BufferPool } from './bufferPool.js';
 import type { FileIO } from './fileIO.js';
-import { type MemNode, type Ref, NODE_INTERNAL, NODE_LEAF, nodeCommitAt, nodeTypeAt, decodeNodeAt, nodeChecksumOkAt } from '../format/node.js';
+import { type MemNode, type Ref, NODE_INTERNAL, NODE_LEAF, nodeCommitAt, nodeTypeAt, decodeNodeAt, nodeChecksumOkAt, NodeDecodeScratch } from '../format/node.js';
 import { RECORD_HEADER_BYTES, RECORD_TYPE, readRecordHeader, recordCells, verifyRecord, recordCommitAt, recordLengthAt, recordTypeAt } from '../format/valueRecord.js';
 import { BLOCK_TYPE, blockEntry } from '../format/valueBlock.js';
 import { ValueCodec } from '../format/valueCodec.js';
@@ -18,6 +18,8 @@ import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES } from '..
 export class CellReader {
   /** The store's value codec, with its shared-structures table (set at open). */
   codec = new ValueCodec();
+  /** decodeNodeAt's working arrays, reused by every node this reader decodes. */
+  private readonly decodeScratch = new NodeDecodeScratch();
 
   constructor(readonly io: FileIO, readonly pool: BufferPool) {}
 
@@ -57,7 +59,7 @@ export class CellReader {
     if (typeof ref !== 'number') return ref;
     const offset = this.verifiedNodeOffset(ref);
     // Decoded straight from the slab: no view object per node.
-    const node = decodeNodeAt(this.pool.slab, offset, ref, max);
+    const node = decodeNodeAt(this.pool.slab, offset, ref, max, this.decodeScratch);
     if (node.commit > version) throw corruptCell(ref, `written by commit ${node.commit}, newer than the version ${version} being read`);
     return node;
   }

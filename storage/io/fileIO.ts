@@ -17,7 +17,7 @@ export interface FileIO {
   close(): void;
   /**
    * sync() off the calling thread (Node's thread pool): settles once every write completed before
-   * the call is durable. Optional: a FileIO without it is synced with sync() (storage/commit/commitIO.ts).
+   * the call is durable. Optional: a FileIO without it is synced with sync() (storage/commit/writeAsync.ts).
    */
   syncAsync?(): Promise<void>;
 }

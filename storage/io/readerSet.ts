@@ -22,7 +22,8 @@ export interface ReaderSet {
   readonly any: boolean;
 }
 
-export const NO_READERS: ReaderSet = { versions: [], any: false };
+/** No reader at all (frozen: shared by every caller). */
+export const NO_READERS: ReaderSet = Object.freeze({ versions: Object.freeze([]), any: false });
 
 /** The reader set of `a` and `b` together (both ascending, distinct). */
 export function mergeReaders(a: readonly number[], b: ReaderSet): ReaderSet {

@@ -94,8 +94,8 @@ class AsyncCrashRun {
     });
     /**
      * A burst of synchronous commits in one turn of the event loop: the first takes over the
-     * group in flight (its writes may not have landed yet), the next ones free and would reuse the
-     * cells it wrote before its late writes land, were those not pinned (storage/commit/commitIO.ts).
+     * group in flight (storage/commit/writeAsync.ts), the next ones free and reuse the cells it
+     * wrote, so a write of it landing late (were writes asynchronous) would tear durable cells.
      */
     const syncBurst = (tag: string): void => {
       for (let k = 1 + rng.below(5); k > 0; k--) {
