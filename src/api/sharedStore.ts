@@ -18,7 +18,7 @@ import { CellReader, loadCodec } from '../../storage/io/cellReader.js';
 import { NodeFileIO } from '../../storage/io/fileIO.js';
 import { PROC } from '../../storage/io/liveness.js';
 import { dropWrittenPages } from '../../storage/io/pageLog.js';
-import { type PublishedRoot, publishCount } from '../../storage/io/publishedRoot.js';
+import { type PublishedRoot, publishCount, readPublished } from '../../storage/io/publishedRoot.js';
 import { ReaderTable, type SlotOwner } from '../../storage/io/readerTable.js';
 import { SharedArea } from '../../storage/io/sharedArea.js';
 import { treeOf } from '../../storage/commit/commit.js';
@@ -233,7 +233,8 @@ export class SharedStore<V = unknown> extends ReadViewBase<V> {
   stats(): SharedStats {
     this.guard();
     return {
-      version: this.version,
+      // Read, not pinned: stats() holds nothing open.
+      version: readPublished(this.area)?.commit ?? 0,
       snapshots: this.pins.snapshots,
       snapshotsLeaked: this.pins.leaked.snapshot,
       iteratorsLeaked: this.pins.leaked.iterator,
