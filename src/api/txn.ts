@@ -14,12 +14,27 @@ import { type TreeState, type WriteSink, writeRange } from '../tree/write.js';
 import { type Range, TreeReader } from '../read/treeReader.js';
 import { type CellRun } from '../../storage/format/pageFile.js';
 
+/**
+ * Writing inside `transaction(fn)`: every call joins the transaction's one atomic commit, and the
+ * transaction's reads (ReadView) see its own writes. A txn used after `fn` returned is `ECLOSED`.
+ * The same calls on the store are each a commit of their own.
+ */
 export interface WriteTxn<V> extends ReadView<V> {
+  /** Stores `value` over `[first, last]`: neighbours are trimmed or split, covered ranges vanish. `null`/`undefined` are `EINVAL` (use `clear`). */
   store(first: number, last: number, value: V): void;
+  /** Stores `value` over `[first, last]` only if all of it is empty; else `EEXIST`. */
   insert(first: number, last: number, value: V): void;
+  /** Removes the whole range holding `index`; returns its value (undefined when `index` was empty). */
   erase(index: number): V | undefined;
+  /** Makes `[first, last]` empty, trimming the ranges that reach into it. */
   clear(first: number, last: number): void;
+  /**
+   * Stores `value` at `emptyArea(min, max, size)` and returns its start; `EBUSY` when no gap fits.
+   * The size comes first, as in the kernel's `mtree_alloc_range(mt, startp, entry, size, min, max)`,
+   * and the value last, as in every write here.
+   */
   allocRange(size: number, min: number, max: number, value: V): number;
+  /** Stores `value` at `emptyAreaRev(min, max, size)` (the highest gap) and returns its start; `EBUSY` when none fits. */
   allocRangeRev(size: number, min: number, max: number, value: V): number;
 }
 
@@ -54,7 +69,7 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
     this.tree = { ...base };
   }
 
-  /** The version this transaction will commit as, once it does. */
+  /** The version this transaction started from (it commits as a later one). */
   get version(): number {
     this.reader();
     return this.baseVersion;

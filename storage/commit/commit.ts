@@ -1,7 +1,7 @@
 /**
  * Commits: turn a transaction's new tree into cells on disk and swap the root atomically.
  *
- *  1. Reuse pending frees no open reader can reach (storage/freeList.ts): a pending entry lists
+ *  1. Reuse pending frees no open reader can reach (storage/commit/freeList.ts): a pending entry lists
  *     cells written at or after its lowest birth and freed by commit K, which only the versions
  *     in [lowest birth, K) reach; it is reusable once no reader reads such a version (and K is
  *     durable — older than the commit being written). The cells stay allocated in the space map
@@ -9,7 +9,7 @@
  *  2. Give every new node and value record a cell. Allocation changes the space map, whose new
  *     nodes need cells too; iterate to a fixed point (LMDB does the same with its free list).
  *     Nodes replaced during the iteration hand their cells back to a local pool first.
- *  3. Record what this commit freed (storage/pendingList.ts): the cells the oldest reader may
+ *  3. Record what this commit freed (storage/format/pendingList.ts): the cells the oldest reader may
  *     reach under this commit's number (by-commit entries); those only newer readers reach, or
  *     none, in windowed entries with their lowest birth. The cells it took and did not use reach
  *     no version: a large leftover goes back under the key of the entry it came from, the rest
@@ -84,7 +84,7 @@ const PENDING_SLACK_RUNS = 8;
  */
 const LEFTOVER_KEEP_CELLS = 64;
 /**
- * A reader band (cells only readers newer than the oldest reach, storage/readerSet.ts) gets
+ * A reader band (cells only readers newer than the oldest reach, storage/io/readerSet.ts) gets
  * windowed chunks of its own only when it frees at least this many cells; a smaller one joins the
  * by-commit list. Readers that close oldest first release both together anyway: with two
  * snapshots reopened after random holds of up to 2,000 single-store commits on 20,000 ranges
@@ -334,7 +334,7 @@ export function writeCommit(io: FileIO, pager: CellReader, pool: BufferPool, sta
 
   // 1. The free list: pending entries no open reader can reach, taken lazily as cells are needed.
   //    By-commit entries are reusable up to the horizon (the oldest version read) — a key prefix;
-  //    windowed entries (storage/pendingList.ts) are reusable when no reader's version lies in
+  //    windowed entries (storage/format/pendingList.ts) are reusable when no reader's version lies in
   //    their window. A reusable entry is freed by a durable commit (≤ prev.commit), so neither the
   //    last durable version nor a reader that opens during this commit reaches its cells.
   assert(commit < MAX_COMMITS, `commit numbers stay below ${MAX_COMMITS} (pending-list keys)`);
@@ -530,7 +530,7 @@ export function writeCommit(io: FileIO, pager: CellReader, pool: BufferPool, sta
   };
 
   // 4. This commit's pending list: every run it frees, in chunks of one cell each (a chunk fits
-  //    any hole), split by who can reach the cells (storage/readerSet.ts, BirthBands): cells the
+  //    any hole), split by who can reach the cells (storage/io/readerSet.ts, BirthBands): cells the
   //    oldest reader may reach go to by-commit chunks (byCommitKey(commit, i)); cells only newer
   //    readers reach, or none, to windowed chunks (windowedKey(commit, j)), one group per chunk
   //    with the lowest birth among its cells. The cells this commit took and does not use — spare
@@ -568,7 +568,7 @@ export function writeCommit(io: FileIO, pager: CellReader, pool: BufferPool, sta
       freeGroups.push(group);
     }
   };
-  /** The chunk put back under each source's key (storage/freeList.ts leftovers), when it left any. */
+  /** The chunk put back under each source's key (storage/commit/freeList.ts leftovers), when it left any. */
   const sourceChunks = new Map<number, NewValue>();
   const chunkCount = (): number => byCommitChunks.length + windowedChunks.length + sourceChunks.size;
   /**

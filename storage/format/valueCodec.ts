@@ -132,6 +132,7 @@ export const FAST_RECORDS = ((): boolean => {
     }
     return true;
   } catch {
+    // Any failure of the probe (an msgpackr that packs differently or throws): pack with msgpackr only.
     return false;
   }
 })();
