@@ -11,7 +11,7 @@ import { openSharedWith } from '../src/api/sharedStore.js';
 import { MapleError } from '../src/common/errors.js';
 import { BufferPool } from '../storage/io/bufferPool.js';
 import { NodeFileIO } from '../storage/io/fileIO.js';
-import { PageLogWriter, dropWrittenPages } from '../storage/io/pageLog.js';
+import { LoggingFileIO, PageLogWriter, dropWrittenPages } from '../storage/io/pageLog.js';
 import { SharedArea } from '../storage/io/sharedArea.js';
 import { ReaderTable } from '../storage/io/readerTable.js';
 import { CELL_BASE, CELL_BYTES, PAGE_BYTES, SHARED_READER_SLOTS } from '../src/common/limits.js';
@@ -355,3 +355,27 @@ function poolHas(pool: BufferPool, page: number): boolean {
   pool.misses = misses;
   return hit;
 }
+
+describe('the writer\'s file when shared', () => {
+  test('asynchronous writes are noted when issued, as synchronous ones', async () => {
+    const t = temp();
+    const file = t.file('pages.bin');
+    fs.writeFileSync(file, Buffer.alloc(64 * PAGE_BYTES));
+    const io = new NodeFileIO(file, 'r+');
+    closers.push(io);
+    const area = SharedArea.create(4, 64);
+    const log = new PageLogWriter(area);
+    const logged = new LoggingFileIO(io, log);
+    const first = CELL_BASE / 16;
+    const written = logged.writeAsync(new Uint8Array(2 * PAGE_BYTES).fill(7), (first + 3) * PAGE_BYTES);
+    // Noted before the write can land: a reader catching up now drops both pages.
+    expect(log.end).toBe(2);
+    await written;
+    await logged.syncAsync();
+    logged.write(new Uint8Array(10).fill(9), (first + 9) * PAGE_BYTES + 4090);
+    expect(log.end).toBe(4);
+    const back = new Uint8Array(PAGE_BYTES);
+    io.read(back, (first + 4) * PAGE_BYTES);
+    expect(back.every((b) => b === 7)).toBe(true);
+  });
+});

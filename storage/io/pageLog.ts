@@ -68,8 +68,26 @@ export class LoggingFileIO implements FileIO {
   }
 
   write(buf: Uint8Array, positionBytes: number): void {
-    if (buf.length > 0) this.log.note(Math.floor(positionBytes / PAGE_BYTES), Math.floor((positionBytes + buf.length - 1) / PAGE_BYTES));
+    this.note(buf, positionBytes);
     this.inner.write(buf, positionBytes);
+  }
+
+  private note(buf: Uint8Array, positionBytes: number): void {
+    if (buf.length > 0) this.log.note(Math.floor(positionBytes / PAGE_BYTES), Math.floor((positionBytes + buf.length - 1) / PAGE_BYTES));
+  }
+
+  /** write() off the calling thread when the file can (asynchronous commits): noted when issued. */
+  writeAsync(buf: Uint8Array, positionBytes: number): Promise<void> {
+    this.note(buf, positionBytes);
+    const inner = this.inner as FileIO & { writeAsync?(buf: Uint8Array, positionBytes: number): Promise<void> };
+    if (inner.writeAsync !== undefined) return inner.writeAsync(buf, positionBytes);
+    return new Promise((resolve) => resolve(inner.write(buf, positionBytes)));
+  }
+
+  syncAsync(): Promise<void> {
+    const inner = this.inner as FileIO & { syncAsync?(): Promise<void> };
+    if (inner.syncAsync !== undefined) return inner.syncAsync();
+    return new Promise((resolve) => resolve(inner.sync()));
   }
 
   sync(): void {
