@@ -141,18 +141,20 @@ function nextMessage(worker: Worker): Promise<Record<string, unknown>> {
 
 interface ReaderRun {
   loadsPerSec: number;
+  /** Loads per second the readers spent on a CPU (NaN where /proc does not say). */
+  loadsPerCpuSec: number;
   histogram: number[];
   commitsPerSec: number;
 }
 
 /** R readers for `durationMs`, with the main thread committing single overwrites meanwhile or idle. */
-async function readersRun(store: ConcurrentStore, queries: Float64Array, expectedHits: number, readers: number, durationMs: number, withWriter: boolean, rng: Rng, count: number): Promise<ReaderRun> {
+async function readersRun(store: ConcurrentStore, queries: Float64Array, expectedHits: number, readers: number, durationMs: number, withWriter: boolean, rng: Rng, count: number, pinned: boolean): Promise<ReaderRun> {
   const go = new Int32Array(new SharedArrayBuffer(4));
   const workers: Worker[] = [];
   try {
     const answers: Promise<Record<string, unknown>>[] = [];
     for (let r = 0; r < readers; r++) {
-      const worker = new Worker(WORKER, { workerData: { engine: store.engine, queries, expectedHits, go, durationMs, ...store.readerData() } });
+      const worker = new Worker(WORKER, { workerData: { engine: store.engine, queries, expectedHits, go, durationMs, pinned, ...store.readerData() } });
       workers.push(worker);
       // Watched only once the Worker exists (maple frees its slots at exit).
       store.readerData(worker);
@@ -176,13 +178,17 @@ async function readersRun(store: ConcurrentStore, queries: Float64Array, expecte
     const writerSeconds = Number(process.hrtime.bigint() - started) / 1e9;
     const histogram: number[] = [];
     let loadsPerSec = 0;
+    let loads = 0;
+    let cpu = 0;
     for (const result of await Promise.all(done)) {
       const errors = result['errors'] as string[];
       if (errors.length > 0) throw new Error(`a ${store.engine} reader failed: ${errors.join('; ')}`);
       loadsPerSec += (result['loads'] as number) / (result['seconds'] as number);
+      loads += result['loads'] as number;
+      cpu += result['cpu'] as number;
       addHistogram(histogram, result['histogram'] as number[]);
     }
-    return { loadsPerSec, histogram, commitsPerSec: commits / writerSeconds };
+    return { loadsPerSec, loadsPerCpuSec: loads / cpu, histogram, commitsPerSec: commits / writerSeconds };
   } finally {
     for (const worker of workers) await worker.terminate();
   }
@@ -203,9 +209,9 @@ function median(values: number[]): number {
 /** Workload 12. */
 export async function workerReaders(ctx: BenchContext, data: RangeData): Promise<WorkloadResult> {
   const count = Math.min(data.count, MAX_RANGES);
-  const durationMs = ctx.quick ? 1000 : 3000;
+  const durationMs = ctx.quick ? 500 : 1000;
   const readerCounts = ctx.quick ? [1, 2] : [1, 2, 4];
-  const reps = ctx.quick ? 1 : ctx.reps;
+  const pairs = ctx.quick ? 2 : Math.max(5, ctx.reps);
   const cut: RangeData = { ...data, count };
   const queries = stabQueries(cut, Math.min(count, 100_000), ctx.seed + 1200);
   // The reference's answer: points inside one of the first `count` ranges.
@@ -215,29 +221,49 @@ export async function workerReaders(ctx: BenchContext, data: RangeData): Promise
   for (const engine of enginesOf(ctx)) {
     const store = await openStore(ctx, engine, data, count, 'workers');
     try {
-      for (const readers of readerCounts) {
+      // maple also runs one reader through a single snapshot (it never moves to newer versions): what
+      // the writer costs a reader that is not the renewal itself (the machine, the caches).
+      const variants = [...readerCounts.map((readers) => ({ readers, pinned: false })), ...(engine === 'maple' ? [{ readers: 1, pinned: true }] : [])];
+      for (const { readers, pinned } of variants) {
+        // Pairs of runs, alone and with the writer, alternating which goes first: each pair sees
+        // about the same load from whatever else runs on the machine; its ratio is what is kept.
         const alone: number[] = [];
         const withWriter: number[] = [];
+        const kept: number[] = [];
+        const keptCpu: number[] = [];
         const commits: number[] = [];
         const histAlone: number[] = [];
         const histWriter: number[] = [];
-        for (let rep = 0; rep < reps; rep++) {
-          const rng = new Rng(ctx.seed + 1300 + rep);
-          const a = await readersRun(store, queries, expectedHits, readers, durationMs, false, rng, count);
-          const w = await readersRun(store, queries, expectedHits, readers, durationMs, true, rng, count);
+        for (let pair = 0; pair < pairs; pair++) {
+          const rng = new Rng(ctx.seed + 1300 + pair);
+          const runAlone = (): Promise<ReaderRun> => readersRun(store, queries, expectedHits, readers, durationMs, false, rng, count, pinned);
+          const runWith = (): Promise<ReaderRun> => readersRun(store, queries, expectedHits, readers, durationMs, true, rng, count, pinned);
+          let a: ReaderRun;
+          let w: ReaderRun;
+          if (pair % 2 === 0) {
+            a = await runAlone();
+            w = await runWith();
+          } else {
+            w = await runWith();
+            a = await runAlone();
+          }
           alone.push(a.loadsPerSec);
           withWriter.push(w.loadsPerSec);
+          kept.push((100 * w.loadsPerSec) / a.loadsPerSec);
+          keptCpu.push((100 * w.loadsPerCpuSec) / a.loadsPerCpuSec);
           commits.push(w.commitsPerSec);
           addHistogram(histAlone, a.histogram);
           addHistogram(histWriter, w.histogram);
         }
         const loadsWith = median(withWriter);
         const loadsAlone = median(alone);
-        ctx.log(`  ${engine} ${readers} reader(s): ${Math.round(loadsWith)} loads/s with the writer, ${Math.round(loadsAlone)} alone (${((100 * loadsWith) / loadsAlone).toFixed(1)}%)`);
+        const label = `${engine} ×${readers}${pinned ? ' (one snapshot)' : ''}`;
+        ctx.log(`  ${label}: ${Math.round(loadsWith)} loads/s with the writer, ${Math.round(loadsAlone)} alone; kept ${median(kept).toFixed(1)}% (pairs: ${kept.map((k) => k.toFixed(0)).join(', ')}), per CPU-second ${median(keptCpu).toFixed(1)}%`);
         rows.push(
-          row(`${engine} ×${readers}`, loadsWith, [1], `${readers} reader Worker(s); writer: single-store durable commits on the main thread`, {
+          row(label, loadsWith, [1], `${readers} reader Worker(s)${pinned ? ' reading one snapshot' : ''}; writer: single-store durable commits on the main thread`, {
             alone: loadsAlone,
-            kept: (100 * loadsWith) / loadsAlone,
+            kept: median(kept),
+            keptCpu: median(keptCpu),
             p99With: percentile(histWriter, 0.99) / 1000,
             p99Alone: percentile(histAlone, 0.99) / 1000,
             commits: median(commits),
@@ -251,6 +277,7 @@ export async function workerReaders(ctx: BenchContext, data: RangeData): Promise
   const columns: ExtraColumn[] = [
     { key: 'alone', label: 'loads/s alone', digits: 0 },
     { key: 'kept', label: '% kept', digits: 1 },
+    { key: 'keptCpu', label: '% kept per CPU-s', digits: 1 },
     { key: 'p99With', label: 'p99 µs (writer)', digits: 1 },
     { key: 'p99Alone', label: 'p99 µs (alone)', digits: 1 },
     { key: 'commits', label: 'commits/s', digits: 0 },
@@ -258,17 +285,19 @@ export async function workerReaders(ctx: BenchContext, data: RangeData): Promise
   return {
     id: 'worker-readers',
     number: 12,
-    title: `Reader Workers while the main thread commits continuously (${count.toLocaleString('en-US')} ranges, ${durationMs / 1000} s per run)`,
+    title: `Reader Workers while the main thread commits continuously (${count.toLocaleString('en-US')} ranges)`,
     opName: 'load',
     opsName: 'loads',
     chart: false,
     extraColumns: columns,
     notes: [
-      'loads/s: all readers together, while the main thread commits single-store durable overwrites back to back; "alone": the same readers, the main thread idle; "% kept" = the two divided',
+      'loads/s: all readers together, while the main thread commits single-store durable overwrites back to back; "alone": the same readers, the main thread idle (medians of the runs)',
+      '"% kept": median over pairs of runs (alone, with the writer; alternating which runs first) of the ratio of their loads/s; "per CPU-s": the same with loads per second the readers spent on a CPU (/proc/thread-self/schedstat), which leaves out time lost to other threads and processes',
       'p99: per-load latency (timed one by one, log buckets ±2%) over every reader and repetition',
       'maple readers: openShared(handle) in each Worker, the store\'s own reads (newest published version); lmdb readers: the same environment opened in each Worker, implicit read transactions',
       'each reader yields to its event loop every 1,000 loads; the machine\'s cores are shared by the readers and the writer',
-      `medians of ${reps} repetition(s)`,
+      'maple ×1 (one snapshot): a control, the reader loads through one snapshot opened before the run, so it never moves to the writer\'s new versions',
+      `${pairs} pairs of ${durationMs / 1000} s runs per row`,
     ],
     rows,
   };

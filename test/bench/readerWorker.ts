@@ -2,19 +2,34 @@
 // thread writes, timed one by one into a log-bucket histogram, for a fixed time after a shared start
 // signal.
 //
-//   maple: openShared(handle) — the store's own reads, each reading the newest published version.
+//   maple: openShared(handle) — the store's own reads, each reading the newest published version
+//          (workerData.pinned: through one snapshot instead, a control that never moves on).
 //   lmdb:  the same environment opened in this thread (lmdb-js shares one per process); a load is
 //          the reverse range read of limit 1 the lmdb engine uses, in lmdb-js's implicit read
 //          transaction (renewed once per event turn).
 //
 // Every BATCH loads the thread yields to its event loop (setImmediate) so both engines move to
 // newer versions as they would in a server. Messages: { ready } once warm, then { loads, seconds,
-// histogram, errors } when done. workerData.hold instead holds one snapshot until told to close it
+// cpu, histogram, errors } when done (cpu: the thread's seconds on a CPU meanwhile). workerData.hold instead holds one snapshot until told to close it
 // (held-snapshot workload): { held: version }, then on the message 'release', { released: true }.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
+import fs from 'node:fs';
 import { HISTOGRAM_BUCKETS, bucketOf } from './latency.js';
+
+/**
+ * This thread's time on a CPU in seconds (/proc/thread-self/schedstat, nanoseconds), or NaN where
+ * Linux does not give it: loads per CPU-second tell the reader's own cost from time it lost to
+ * other threads and processes.
+ */
+function cpuSeconds(): number {
+  try {
+    return Number(fs.readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[0]) / 1e9;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 interface Job {
   readonly engine: 'maple' | 'lmdb';
@@ -27,6 +42,8 @@ interface Job {
   readonly go: Int32Array;
   readonly durationMs: number;
   readonly hold?: boolean;
+  /** maple: load through one snapshot opened before the start (a control: no move to newer versions). */
+  readonly pinned?: boolean;
 }
 
 const BATCH = 1000;
@@ -40,6 +57,10 @@ async function openLoad(): Promise<{ load: Load; close: () => void; snapshot?: (
   if (job.engine === 'maple') {
     const lib = (await import('../../src/index.js')) as typeof import('../../src/index.js');
     const store = lib.openShared(job.handle as import('../../src/index.js').SharedHandle);
+    if (job.pinned) {
+      const snap = store.snapshot();
+      return { load: (index) => snap.load(index), close: () => store.close() };
+    }
     return { load: (index) => store.load(index), close: () => store.close(), snapshot: () => store.snapshot() };
   }
   const { open } = await import('lmdb');
@@ -81,6 +102,7 @@ async function main(): Promise<void> {
   const histogram = new Float64Array(HISTOGRAM_BUCKETS);
   let loads = 0;
   let q = 0;
+  const cpuStarted = cpuSeconds();
   const started = performance.now();
   const deadline = started + job.durationMs;
   let now = started;
@@ -107,8 +129,9 @@ async function main(): Promise<void> {
     now = performance.now();
   }
   const seconds = (now - started) / 1000;
+  const cpu = cpuSeconds() - cpuStarted;
   reader.close();
-  port.postMessage({ loads, seconds, histogram: Array.from(histogram), errors });
+  port.postMessage({ loads, seconds, cpu, histogram: Array.from(histogram), errors });
 }
 
 void main();
