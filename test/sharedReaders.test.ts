@@ -217,9 +217,13 @@ describe('share() and openShared() in one thread', () => {
     let n = 1;
     for (const x of it) {
       expect(x.value.gen).toBe(0);
+      // Newer reads in between re-read the pages the commits wrote, in the frames the iterator
+      // found its cells in: the cells it reads are unchanged.
+      expect(r.load(n * 10)).toEqual({ i: n, gen: 4, pad: 'p'.repeat(40) });
       n++;
     }
     expect(n).toBe(50);
+    await Promise.resolve();
     expect(s.stats().sharedReaders).toBe(0);
   });
 
