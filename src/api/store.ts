@@ -110,6 +110,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private sharing: SharedWriter | undefined;
   /** The file commits write: `io`, or once shared, `io` noting the pages written (storage/io/pageLog.ts). */
   private writeIO: FileIO;
+  /** What share() returns, made once with the shared area. */
   private sharedHandle: SharedHandle | undefined;
 
   /** @internal use open() */
