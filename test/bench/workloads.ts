@@ -13,12 +13,15 @@ import { BenchContext, measure, median, Slot, stateDigest } from './context.js';
 import { GAP_WINDOW_KEYS, firstFitQueries, gapQueries, generateRanges, stabQueries, storeOps, windowQueries, type RangeData, type StoreOps } from './data.js';
 import type { Engine, ReadView } from './engines/engine.js';
 import { defaultPrograms, recordTrace, replayOp, type TraceOp } from './vmaTrace.js';
+import { heldSnapshot, workerReaders } from './concurrency.js';
 
-export const WORKLOAD_IDS = ['bulk', 'stab-warm', 'stab-cold', 'ranges', 'overwrite', 'durable', 'gaps', 'vma', 'size-open', 'snapshot', 'gaps-all'] as const;
+export const WORKLOAD_IDS = ['bulk', 'stab-warm', 'stab-cold', 'ranges', 'overwrite', 'durable', 'gaps', 'vma', 'size-open', 'snapshot', 'gaps-all', 'worker-readers', 'held-snapshot'] as const;
 export type WorkloadId = (typeof WORKLOAD_IDS)[number];
 
 /** The run order (see the header comment). */
-const RUN_ORDER: readonly WorkloadId[] = ['bulk', 'size-open', 'stab-warm', 'stab-cold', 'ranges', 'gaps', 'gaps-all', 'overwrite', 'snapshot', 'durable', 'vma'];
+const RUN_ORDER: readonly WorkloadId[] = ['bulk', 'size-open', 'stab-warm', 'stab-cold', 'ranges', 'gaps', 'gaps-all', 'overwrite', 'snapshot', 'durable', 'vma', 'worker-readers', 'held-snapshot'];
+/** Workloads on stores of their own (concurrency.ts), not the bulk-loaded ones. */
+const OWN_STORES: readonly WorkloadId[] = ['vma', 'worker-readers', 'held-snapshot'];
 
 export interface ExtraColumn {
   readonly key: string;
@@ -65,6 +68,8 @@ const NUMBER_OF: Record<WorkloadId, number> = {
   'size-open': 9,
   snapshot: 10,
   'gaps-all': 11,
+  'worker-readers': 12,
+  'held-snapshot': 13,
 };
 
 /** Collects per-engine timings and answers over the repetitions of one workload. */
@@ -594,7 +599,7 @@ export async function runWorkloads(ctx: BenchContext, selected: ReadonlySet<Work
   for (const [at, id] of order.entries()) {
     ctx.log(`[${at + 1}/${order.length}] workload ${NUMBER_OF[id]} (${id}) …`);
     const started = process.hrtime.bigint();
-    if (state !== undefined && id !== 'bulk' && id !== 'vma') await ensureMainStores(state, id);
+    if (state !== undefined && id !== 'bulk' && !OWN_STORES.includes(id)) await ensureMainStores(state, id);
     let outcome: WorkloadResult;
     switch (id) {
       case 'bulk':
@@ -627,6 +632,12 @@ export async function runWorkloads(ctx: BenchContext, selected: ReadonlySet<Work
         break;
       case 'vma':
         outcome = await vma(ctx);
+        break;
+      case 'worker-readers':
+        outcome = await workerReaders(ctx, state!.data);
+        break;
+      case 'held-snapshot':
+        outcome = await heldSnapshot(ctx, state!.data);
         break;
     }
     for (const failure of ctx.failures) {
