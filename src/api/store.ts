@@ -15,6 +15,10 @@ import type { WriterLock } from '../../storage/io/lockFile.js';
 import { OtherReaders, type ReaderFile, readersDir } from '../../storage/io/readerFiles.js';
 import { CellReader, loadCodec } from '../../storage/io/cellReader.js';
 import { type ReaderSet, mergeReaders } from '../../storage/io/readerSet.js';
+import { type ExitingThread, SharedWriter } from '../../storage/io/sharedWriter.js';
+import { NodeFileIO } from '../../storage/io/fileIO.js';
+import { threadId } from 'node:worker_threads';
+import { type SharedHandle, makeHandle } from './sharedStore.js';
 import { describe } from './args.js';
 import { MapleError, invalid, closed, ioFailed, readOnly, ioError, AssertionError } from '../common/errors.js';
 import { ReaderRegistry } from '../read/readerRegistry.js';
@@ -51,6 +55,8 @@ export interface StoreStats {
   snapshots: number;
   /** Read-only stores open on this file in any process (this one too), as the writer last counted them (storage/io/readerFiles.ts); 0 on a read-only store. */
   readOnlyReaders: number;
+  /** Versions worker threads hold open through share()/openShared (slots of the shared reader table in use). */
+  sharedReaders: number;
   /** Snapshots released by the garbage collector instead of `close()`. */
   snapshotsLeaked: number;
   /** Store iterators dropped unfinished and released by the garbage collector. */
@@ -109,6 +115,10 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private treeReader: TreeReader | null = null;
   /** The writer's working memory, allocated once: the write path's scratch, the commit buffers. */
   private readonly committer: CommitContext;
+  /** Worker-thread readers (share()); undefined until the first share(). */
+  private sharing: SharedWriter | undefined;
+  /** What share() returns, made once with the shared area. */
+  private sharedHandle: SharedHandle | undefined;
 
   /** @internal use open() */
   constructor(
@@ -300,6 +310,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     this.commits++;
     this.cellsWritten += cellsWritten;
     this.syncs += syncs;
+    this.sharing?.publish(state.rec);
   }
 
   /** A commit failed: the store refuses writes from now on. Returns the error its callers get. */
@@ -328,7 +339,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
           this.inTransaction = false;
         }
       },
-      prepare: (group) => ({ io: new AsyncCommitWrite(this.io, this.plan(group)) }),
+      prepare: (group) => ({ io: new AsyncCommitWrite(this.committer.io, this.plan(group)) }),
       commitSync: (group) => this.commit(group),
       publish: ({ io }) => {
         const p = io.prepared;
@@ -339,9 +350,10 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     };
   }
 
-  /** Every version an open reader reads, here or in another process: what they reach is kept. */
+  /** Every version an open reader reads, here (worker threads too) or in another process: what they reach is kept. */
   private readerSet(): ReaderSet {
-    const here = this.readers.versions();
+    let here: readonly number[] = this.readers.versions();
+    if (this.sharing !== undefined) here = mergeReaders(here, { versions: this.sharing.versions(), any: false }).versions;
     return this.otherReaders === undefined ? { versions: here, any: false } : mergeReaders(here, this.otherReaders.list());
   }
 
@@ -385,6 +397,32 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   }
 
   /**
+   * A handle for reading this store from worker threads of this process: post it to a Worker
+   * (postMessage or workerData: plain data and a SharedArrayBuffer, shared, not copied) and call
+   * openShared(handle) there. Every call returns the same handle. Given a Worker, the store frees
+   * that thread's reader slots as soon as it exits; slots of other threads that ended are freed
+   * by a periodic check of the thread (Linux /proc).
+   */
+  share(worker?: ExitingThread): SharedHandle {
+    this.guard();
+    if (worker !== undefined && (typeof worker !== 'object' || worker === null || typeof worker.threadId !== 'number' || typeof worker.once !== 'function')) {
+      throw invalid(`share() takes a worker_threads Worker (or nothing); got ${describe(worker)}`);
+    }
+    if (worker !== undefined && worker.threadId < 0) throw invalid('share() was given a Worker that has already exited');
+    if (!this.ownsFile || !(this.io instanceof NodeFileIO)) throw invalid(`store ${this.path} is on a file implementation of its own (a test's FileIO): other threads cannot open it`);
+    let sharing = this.sharing;
+    if (sharing === undefined) {
+      sharing = new SharedWriter(this.io, this.state.rec, threadId + 1);
+      this.sharing = sharing;
+      // Commits now write through `io` noting the pages written (storage/io/pageLog.ts).
+      this.committer.io = sharing.io;
+      this.sharedHandle = makeHandle(this.path, this.io.identity(), sharing.area.buffer);
+    }
+    if (worker !== undefined) sharing.watch(worker);
+    return this.sharedHandle!;
+  }
+
+  /**
    * Verifies every checksum and invariant of the current version — every cell reachable, pending
    * or free exactly once, every gap field exact; throws `ECORRUPT` naming the cell.
    */
@@ -411,6 +449,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       pendingBytes: waiting * CELL_BYTES,
       snapshots: this.readers.snapshots,
       readOnlyReaders: this.otherReaders?.count ?? 0,
+      sharedReaders: this.sharing?.pinned ?? 0,
       snapshotsLeaked: this.readers.leaked.snapshot,
       iteratorsLeaked: this.readers.leaked.iterator,
       cacheBytes: this.pool.maxFrames * PAGE_BYTES,
@@ -444,6 +483,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       // Any error: a commit failed; its callers got the error, and the writes behind it are refused below.
     }
     this.closed = true;
+    this.sharing?.close();
     this.queue.refuseAll(closed(`store ${this.path} was closed after a failed commit, before this write could run`));
     try {
       if (this.ownsFile) this.io.close();

@@ -123,6 +123,24 @@ export const SMALL_SORT = 32;
 /** Position bits of a sort key (key × 2^bits + position); larger inputs use a comparator sort. */
 export const SORT_INDEX_BITS = 20;
 
+// ── Readers in worker threads (storage/io/sharedArea.ts) ─────────────────────────────────────
+
+/**
+ * Slots of a shared store's reader table: versions pinned at once by the threads reading it (a
+ * thread takes one slot per distinct version it holds open, usually one or two).
+ */
+export const SHARED_READER_SLOTS = 128;
+/**
+ * Entries of the written-pages log (a power of two): a worker whose buffer pool is further behind
+ * than this drops its whole pool instead of the pages the commits since wrote. A small commit
+ * writes a few pages, so this covers hundreds of commits.
+ */
+export const PAGE_LOG_ENTRIES = 4096;
+/** Retries of a lock-free read of the published root or of a slot's re-check before giving up (EBUSY). */
+export const SHARED_READ_RETRIES = 10_000;
+/** Claimed idle slots a thread keeps for its next versions instead of handing them back. */
+export const IDLE_SLOTS_KEPT = 2;
+
 // ── Asynchronous writes (src/api/writeQueue.ts) ─────────────────────────────────────────────
 
 /**
@@ -147,6 +165,7 @@ must(RING_SLOTS >= 2, 'the commit ring has a slot besides the last durable recor
 must(2 * LEAF_MIN <= LEAF_SLOTS + 1 && 2 * INTERNAL_MIN <= INTERNAL_SLOTS + 1, 'an overfull node splits into two minimally full ones');
 must(MAX_INLINE_BYTES < 8, 'an inline value and its length tag fit a slot of 8 bytes');
 must(MIN_FRAMES <= INITIAL_FRAMES, 'the pool starts at or above its minimum');
+must((PAGE_LOG_ENTRIES & (PAGE_LOG_ENTRIES - 1)) === 0, 'the page log has a power-of-two size (positions wrap at 2^32)');
 must(Number.isSafeInteger(MAX_CELL * CELL_BYTES), 'every byte offset of a cell is an exact integer');
 must(Number.isSafeInteger((MAX_CELL + 1) * 2 ** SORT_INDEX_BITS), 'a sort key (cell × 2^SORT_INDEX_BITS + position) is an exact integer');
 must(SCRATCH_INITIAL_BYTES <= SCRATCH_MAX_BYTES, 'the commit buffer starts within its bound');

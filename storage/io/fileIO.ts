@@ -60,6 +60,12 @@ export class NodeFileIO implements FileIO {
     fs.ftruncateSync(this.fd, sizeBytes);
   }
 
+  /** Device and inode of the open file (to tell it from another file at the same path). */
+  identity(): { device: bigint; inode: bigint } {
+    const st = fs.fstatSync(this.fd, { bigint: true });
+    return { device: st.dev, inode: st.ino };
+  }
+
   close(): void {
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;

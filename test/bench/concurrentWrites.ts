@@ -1,4 +1,4 @@
-// Workload 12 (issue 12, benchmark 1): durable writes by C = 1, 8, 64, 256 concurrent writers,
+// Workload 14 (issue 12, benchmark 1): durable writes by C = 1, 8, 64, 256 concurrent writers,
 // each awaiting its write before the next (a closed loop, like request handlers), small values:
 //
 //   maple-sync     store() per op (one durable commit each); writers take turns at setImmediate

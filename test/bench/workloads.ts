@@ -1,12 +1,13 @@
 // The ten workloads of issue 4, plus 11 (first-fit gap search over the whole key space), each run
 // against every engine on the same seeded data, timed per repetition, and cross-checked against the
-// reference before any number is kept; and 12 (issue 12: durable writes by concurrent awaiting
-// writers, concurrentWrites.ts), which checks every acknowledged write instead.
+// reference before any number is kept; 12 and 13 (issue 12: worker-thread readers, a held
+// snapshot; concurrency.ts); and 14 (issue 12: durable writes by concurrent awaiting writers,
+// concurrentWrites.ts), which checks every acknowledged write instead.
 //
 // They run in an order that lets the read workloads share the bulk-loaded stores:
 // 1 bulk load → 9 size/open → 2 warm stabs → 3 cold-ish stabs → 4 ranges → 7 gaps → 11 first fit →
 // 5 overwrites → 10 snapshot during overwrites → 6 durable single commits → 8 VMA traces →
-// 12 concurrent writers.
+// 12 worker readers → 13 held snapshot → 14 concurrent writers.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,13 +16,16 @@ import { BenchContext, measure, median, Slot, stateDigest } from './context.js';
 import { GAP_WINDOW_KEYS, firstFitQueries, gapQueries, generateRanges, stabQueries, storeOps, windowQueries, type RangeData, type StoreOps } from './data.js';
 import type { Engine, ReadView } from './engines/engine.js';
 import { defaultPrograms, recordTrace, replayOp, type TraceOp } from './vmaTrace.js';
+import { heldSnapshot, workerReaders } from './concurrency.js';
 import { CONCURRENT_ENGINES, WRITER_COUNTS, countSyncsPerOp, idleLoopP99Ms, runCell, type CellResult, type ConcurrentEngine } from './concurrentWrites.js';
 
-export const WORKLOAD_IDS = ['bulk', 'stab-warm', 'stab-cold', 'ranges', 'overwrite', 'durable', 'gaps', 'vma', 'size-open', 'snapshot', 'gaps-all', 'concurrent'] as const;
+export const WORKLOAD_IDS = ['bulk', 'stab-warm', 'stab-cold', 'ranges', 'overwrite', 'durable', 'gaps', 'vma', 'size-open', 'snapshot', 'gaps-all', 'worker-readers', 'held-snapshot', 'concurrent'] as const;
 export type WorkloadId = (typeof WORKLOAD_IDS)[number];
 
 /** The run order (see the header comment). */
-const RUN_ORDER: readonly WorkloadId[] = ['bulk', 'size-open', 'stab-warm', 'stab-cold', 'ranges', 'gaps', 'gaps-all', 'overwrite', 'snapshot', 'durable', 'vma', 'concurrent'];
+const RUN_ORDER: readonly WorkloadId[] = ['bulk', 'size-open', 'stab-warm', 'stab-cold', 'ranges', 'gaps', 'gaps-all', 'overwrite', 'snapshot', 'durable', 'vma', 'worker-readers', 'held-snapshot', 'concurrent'];
+/** Workloads on stores of their own (concurrency.ts, concurrentWrites.ts), not the bulk-loaded ones. */
+const OWN_STORES: readonly WorkloadId[] = ['vma', 'worker-readers', 'held-snapshot', 'concurrent'];
 
 export interface ExtraColumn {
   readonly key: string;
@@ -68,7 +72,9 @@ const NUMBER_OF: Record<WorkloadId, number> = {
   'size-open': 9,
   snapshot: 10,
   'gaps-all': 11,
-  concurrent: 12,
+  'worker-readers': 12,
+  'held-snapshot': 13,
+  concurrent: 14,
 };
 
 /** Collects per-engine timings and answers over the repetitions of one workload. */
@@ -598,7 +604,7 @@ export async function runWorkloads(ctx: BenchContext, selected: ReadonlySet<Work
   for (const [at, id] of order.entries()) {
     ctx.log(`[${at + 1}/${order.length}] workload ${NUMBER_OF[id]} (${id}) …`);
     const started = process.hrtime.bigint();
-    if (state !== undefined && id !== 'bulk' && id !== 'vma' && id !== 'concurrent') await ensureMainStores(state, id);
+    if (state !== undefined && id !== 'bulk' && !OWN_STORES.includes(id)) await ensureMainStores(state, id);
     let outcome: WorkloadResult;
     switch (id) {
       case 'bulk':
@@ -631,6 +637,12 @@ export async function runWorkloads(ctx: BenchContext, selected: ReadonlySet<Work
         break;
       case 'vma':
         outcome = await vma(ctx);
+        break;
+      case 'worker-readers':
+        outcome = await workerReaders(ctx, state!.data);
+        break;
+      case 'held-snapshot':
+        outcome = await heldSnapshot(ctx, state!.data);
         break;
       case 'concurrent':
         outcome = await concurrent(ctx);
