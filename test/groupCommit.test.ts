@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MapleError, open, type MapleStore, type OpenOptions } from '../src/index.js';
+import { MapleError, open, openShared, type MapleStore, type OpenOptions } from '../src/index.js';
 import { FaultyIO, SimulatedDisk, openOnDisk, openOnFile, type FileIO } from '../recovery/testing/index.js';
 import { Reference, RefError } from './reference.js';
 import { tempDir } from './helpers.js';
@@ -321,6 +321,32 @@ describe('group commit', () => {
     await turns();
     expect(s.stats().commits).toBe(2);
     s.close();
+  });
+
+  it('readers in other threads (share()/openShared) see each group once it is published, never a stale page', async () => {
+    // The reader's own buffer pool caches pages that later groups rewrite: they must be noted in
+    // the shared page log like a synchronous commit's.
+    const s = open<{ i: number; gen: number; pad: string }>(dir.file());
+    const n = 300;
+    s.transaction((t) => {
+      for (let i = 0; i < n; i++) t.store(i * 10, i * 10 + 4, { i, gen: 0, pad: 'p'.repeat(40) });
+    });
+    const r = openShared<{ i: number; gen: number; pad: string }>(s.share());
+    try {
+      const gens = (): number[] => [...new Set([...r.ranges()].map((x) => x.value.gen))];
+      expect(gens()).toEqual([0]);
+      for (let gen = 1; gen <= 6; gen++) {
+        const writes = Array.from({ length: n }, (_, i) => s.storeAsync(i * 10, i * 10 + 4, { i, gen, pad: 'p'.repeat(40) }));
+        await turns(1);
+        expect(gens()).toEqual([gen - 1]); // nothing of the groups in flight
+        await Promise.all(writes);
+        expect(gens()).toEqual([gen]);
+        expect(r.count()).toBe(n);
+      }
+    } finally {
+      r.close();
+      s.close();
+    }
   });
 
   it('close() commits what is queued and settles its promises; later writes are ECLOSED', async () => {
