@@ -125,4 +125,25 @@ console.log(JSON.stringify({ images: images.length, before, after }));
       fs.rmSync(project, { recursive: true, force: true });
     }
   });
+
+  it('builds with TypeScript alone: no benchmark engine (lmdb, better-sqlite3) is needed to build the library', () => {
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'maple-build-'));
+    try {
+      for (const entry of ['src', 'storage', 'recovery', 'examples', 'tsconfig.json', 'package.json']) {
+        fs.cpSync(path.join(ROOT, entry), path.join(copy, entry), { recursive: true });
+      }
+      fs.mkdirSync(path.join(copy, 'node_modules', '@types'), { recursive: true });
+      for (const dep of ['typescript', 'msgpackr', '@types/node']) {
+        fs.symlinkSync(path.join(ROOT, 'node_modules', dep), path.join(copy, 'node_modules', dep), 'dir');
+      }
+      const tsc = path.join(copy, 'node_modules', 'typescript', 'bin', 'tsc');
+      const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: copy, encoding: 'utf8' });
+      expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+      expect(fs.existsSync(path.join(copy, 'dist', 'src', 'index.js'))).toBe(true);
+      const modules = fs.readdirSync(path.join(copy, 'node_modules'));
+      expect(modules.filter((m) => m === 'lmdb' || m === 'better-sqlite3')).toEqual([]);
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+  });
 });
