@@ -71,9 +71,10 @@ class MapleEngine implements Engine {
   }
 
   bulkLoad(input: SortedRanges): void {
+    const shape = input.shape;
     this.store.transaction((txn) => {
       for (let i = 0; i < input.count; i++) {
-        txn.store(input.firsts[i]!, input.lasts[i]!, { id: input.ids[i]!, prot: input.prots[i]! });
+        txn.store(input.firsts[i]!, input.lasts[i]!, shape.make(input.ids[i]!, input.prots[i]!));
       }
     });
   }
