@@ -2,6 +2,7 @@
  * MapleStore: the public store. One writer (this object, holding the file's writer lock), any
  * number of snapshots; every write is a copy-on-write transaction committed atomically.
  */
+import { ValueArena } from '../../storage/format/valueArena.js';
 import { type RecoveryReport } from '../../recovery/recover.js';
 import { checkStore } from '../../recovery/check.js';
 import type { BufferPool } from '../../storage/io/bufferPool.js';
@@ -81,6 +82,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private cellsWritten = 0;
   private readonly otherReaders: OtherReaders | undefined;
   private treeReader: TreeReader | null = null;
+  /** Where transactions encode their values (storage/format/valueArena.ts); made by the first one. */
+  private arena: ValueArena | null = null;
 
   /** @internal use open() */
   constructor(
@@ -154,7 +157,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     if (this.poisoned) throw ioFailed(`store ${this.path} had a failed write and must be reopened (${this.poisoned.message})`, this.poisoned);
     if (this.inTransaction) throw invalid('transactions do not nest: a transaction is already open on this store');
     this.inTransaction = true;
-    const txn = new WriteTxnImpl<V>(this.pager, this.tree, this.state.rec.commit);
+    const txn = new WriteTxnImpl<V>(this.pager, this.tree, this.state.rec.commit, (this.arena ??= new ValueArena()));
     try {
       const result = fn(txn);
       if (((typeof result === 'object' && result !== null) || typeof result === 'function') && typeof (result as { then?: unknown }).then === 'function') {
@@ -172,7 +175,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private commit(txn: WriteTxnImpl<V>): void {
     const readers = this.readerSet();
     try {
-      const { state, cellsWritten } = writeCommit(this.io, this.pager, this.pool, this.state, { main: txn.tree, frees: txn.frees, packedDeltas: txn.packedDeltas, readers, newValueMark: txn.newValueMark }, {
+      const { state, cellsWritten } = writeCommit(this.io, this.pager, this.pool, this.state, { main: txn.tree, frees: txn.frees, readers, values: txn.arena }, {
         protocol: this.opts.commitProtocol,
         sync: this.opts.sync === 'full',
         packValues: this.opts.packValues,

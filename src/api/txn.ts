@@ -3,7 +3,8 @@
  * transaction's own writes; nothing reaches the file until the store commits it, and a throw
  * from the transaction's function discards it whole.
  */
-import { type MemNode, type Ref, type Slot, newValuesCreated } from '../../storage/format/node.js';
+import type { MemNode, Ref, Slot } from '../../storage/format/node.js';
+import type { ValueArena } from '../../storage/format/valueArena.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
 import { checkIndex, checkRange, checkSize } from './args.js';
 import { busy, closed, exists } from '../common/errors.js';
@@ -39,19 +40,19 @@ export interface TransactionMustBeSynchronous {
 export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, WriteSink {
   readonly tree: TreeState;
   readonly frees: CellRun[] = [];
-  /** Changes to the reference counts of packed value blocks, by block cell. */
-  readonly packedDeltas = new Map<number, number>();
   changed = false;
   private active = true;
   /** Unfinished iterators of this transaction (detachIterators). */
   private iterators: Set<TxnRanges<V>> | null = null;
 
-  /** newValuesCreated when the transaction began (storage/format/node.ts). */
-  readonly newValueMark = newValuesCreated;
-
-  constructor(private readonly pager: CellReader, base: TreeState, private readonly baseVersion: number) {
+  /**
+   * @param arena where the transaction's values are encoded (the store's, reset here): the
+   *   tree's new slots hold handles into it until the commit copies them into cells
+   */
+  constructor(private readonly pager: CellReader, base: TreeState, private readonly baseVersion: number, readonly arena: ValueArena) {
     super();
     this.tree = { ...base };
+    arena.reset();
   }
 
   /** The version this transaction will commit as, once it does. */
@@ -68,20 +69,19 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
   node(ref: Ref, max: number): MemNode {
     return this.pager.node(ref, max, this.baseVersion);
   }
-  freeNode(cell: number): void {
+  freeNode(cell: number, node: MemNode): void {
     this.frees.push({ start: cell, count: 1 });
+    // A leaf's value area is its alone: it goes with the leaf.
+    if (node.area !== 0) this.frees.push({ start: node.area, count: node.areaCells });
   }
   dropNew(): void {}
   freeRecord(cell: number): void {
     this.frees.push({ start: cell, count: this.pager.recordCellCount(cell) });
   }
-  recordBytes(cell: number): Uint8Array {
-    return this.pager.recordBytes(cell, this.baseVersion).slice();
-  }
-  refPacked(cell: number, delta: number): void {
-    const n = (this.packedDeltas.get(cell) ?? 0) + delta;
-    if (n === 0) this.packedDeltas.delete(cell);
-    else this.packedDeltas.set(cell, n);
+  copyRecord(cell: number): Slot {
+    const buf = this.pager.recordValue(cell, this.baseVersion);
+    const start = this.pager.valueStart;
+    return this.arena.copyIn(buf, start, start + this.pager.valueLength);
   }
 
   /** Writes check this instead of building a reader they would not use. */
@@ -91,7 +91,7 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
 
   protected reader(): TreeReader {
     this.live();
-    return new TreeReader(this.pager, { ...this.tree }, this.baseVersion);
+    return new TreeReader(this.pager, { ...this.tree }, this.baseVersion, this.arena);
   }
 
   protected iterator(reader: TreeReader, from: number, to: number, reverse: boolean): IterableIterator<Range<V>> {
@@ -131,13 +131,13 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
   store(first: number, last: number, value: V): void {
     this.live();
     checkRange(first, last);
-    this.write(first, last, this.pager.codec.encode(value));
+    this.write(first, last, this.pager.codec.encode(value, this.arena));
   }
 
   insert(first: number, last: number, value: V): void {
     this.live();
     checkRange(first, last);
-    const slot = this.pager.codec.encode(value);
+    const slot = this.pager.codec.encode(value, this.arena);
     this.detachIterators();
     // Beyond every stored key nothing can overlap: the append path needs no search.
     if (appendRange(this.tree, first, last, slot)) {
@@ -177,7 +177,7 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
     const r = this.reader();
     checkSize(size);
     checkArea(min, max, size);
-    const slot = this.pager.codec.encode(value);
+    const slot = this.pager.codec.encode(value, this.arena);
     const start = r.emptyArea(min, max, size, reverse);
     if (start === undefined) throw busy(`no empty area of size ${size} in [${min}, ${max}]`);
     this.write(start, start + size - 1, slot);

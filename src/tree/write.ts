@@ -26,7 +26,7 @@
 import { appendRange } from './append.js';
 import { assert, corruptCell } from '../common/errors.js';
 import { MAX_INDEX, INTERNAL_MIN, INTERNAL_SLOTS, LEAF_MIN, LEAF_SLOTS } from '../common/limits.js';
-import { type MemNode, type Ref, type Slot, NewValue, PackedSlot, RecordSlot, newInternal, newLeaf } from '../../storage/format/node.js';
+import { type MemNode, type Ref, type Slot, NewValue, RecordSlot, newInternal, newLeaf } from '../../storage/format/node.js';
 
 /** What the tree algorithms need from the storage layer. */
 export interface NodeSource {
@@ -40,16 +40,20 @@ export interface NodeSource {
 
 /** Side effects of a write, applied only once the write's plan is final. */
 export interface WriteSink extends NodeSource {
-  /** A committed node cell is no longer referenced by the new version. */
-  freeNode(cell: number): void;
+  /**
+   * A committed node is no longer referenced by the new version: its cell `cell` (and a leaf's
+   * value area, `node.area`, which only that leaf references).
+   */
+  freeNode(cell: number, node: MemNode): void;
   /** A node built earlier in this transaction was replaced (its cell, if assigned, is unused). */
   dropNew(node: MemNode): void;
   /** A committed value record is no longer referenced. */
   freeRecord(cell: number): void;
-  /** The msgpack bytes of a committed record (to copy it when a store splits its range). */
-  recordBytes(cell: number): Uint8Array;
-  /** Slots pointing into the packed value block at `cell` changed by `delta`. */
-  refPacked(cell: number, delta: number): void;
+  /**
+   * A copy of the value of a committed record, for the second half of a range a store splits (a
+   * record has exactly one referencing slot).
+   */
+  copyRecord(cell: number): Slot;
 }
 
 export interface TreeState {
@@ -180,10 +184,6 @@ function collect(src: NodeSource, tree: TreeState, lo: number, hi: number): RunN
   return runs;
 }
 
-function isRecordLike(s: Slot | null): s is RecordSlot | NewValue {
-  return s instanceof RecordSlot || s instanceof NewValue;
-}
-
 /** Appends an entry, merging it into a preceding gap when both are empty. */
 function pushEntry(e: Entries, last: number, slot: Slot | null): void {
   const n = e.n;
@@ -219,8 +219,6 @@ function pushChild(e: Entries, last: number, child: Ref, gap: number): void {
 interface LeafPlan {
   entries: Entries;
   freedRecords: number[];
-  /** Packed value blocks whose reference counts change: +1 for a shared split, −1 for a drop. */
-  packedDeltas: number[];
   rangeDelta: number;
 }
 
@@ -228,7 +226,6 @@ function applyToLeaves(sink: WriteSink, run: RunNode[], first: number, last: num
   const e = leafScratch;
   e.n = 0;
   const freedRecords: number[] = [];
-  const packedDeltas: number[] = [];
   let before = 0;
   let placed = false;
   for (const r of run) {
@@ -254,13 +251,15 @@ function applyToLeaves(sink: WriteSink, run: RunNode[], first: number, last: num
           let right = s;
           if (s !== null) {
             kept++;
-            if (kept === 2 && isRecordLike(s)) right = new NewValue(s instanceof NewValue ? s.bytes : sink.recordBytes(s.cell));
-            if (kept === 2 && s instanceof PackedSlot) packedDeltas.push(s.cell, 1);
+            // The second half of a split range: a record has one referencing slot, so it is
+            // copied; a value in the transaction's arena or in a leaf's area is shared (each
+            // leaf copies its values into its own area at commit).
+            if (kept === 2 && s instanceof RecordSlot) right = sink.copyRecord(s.cell);
+            else if (kept === 2 && s instanceof NewValue) right = new NewValue(s.bytes);
           }
           pushEntry(e, hi, right);
         }
         if (kept === 0 && s instanceof RecordSlot) freedRecords.push(s.cell);
-        if (kept === 0 && s instanceof PackedSlot) packedDeltas.push(s.cell, -1);
       }
       lo = hi + 1;
     }
@@ -269,7 +268,7 @@ function applyToLeaves(sink: WriteSink, run: RunNode[], first: number, last: num
   let after = 0;
   for (let i = 0; i < e.n; i++) if (e.slots[i] !== null) after++;
   if (e.n > leafUsed) leafUsed = e.n;
-  return { entries: e, freedRecords, packedDeltas, rangeDelta: after - before };
+  return { entries: e, freedRecords, rangeDelta: after - before };
 }
 
 /** Largest empty run in a leaf's entries [from, to) starting at index `min`. */
@@ -391,7 +390,6 @@ function replaceInParents(parents: RunNode[], runMin: number, runMax: number, bu
 
 function applyValueEffects(sink: WriteSink, plan: LeafPlan): void {
   for (const cell of plan.freedRecords) sink.freeRecord(cell);
-  for (let i = 0; i < plan.packedDeltas.length; i += 2) sink.refPacked(plan.packedDeltas[i]!, plan.packedDeltas[i + 1]!);
 }
 
 /**
@@ -453,7 +451,7 @@ function updatePath(sink: WriteSink, tree: TreeState, runs: RunNode[][], level: 
     const run = runs[l]!;
     removed += run.length;
     for (const r of run) {
-      if (typeof r.ref === 'number') sink.freeNode(r.ref);
+      if (typeof r.ref === 'number') sink.freeNode(r.ref, r.node);
       else sink.dropNew(r.ref);
     }
   }
@@ -463,9 +461,12 @@ function updatePath(sink: WriteSink, tree: TreeState, runs: RunNode[][], level: 
   let node = child.node;
   let oldRef = child.ref;
   if (typeof oldRef === 'number') {
-    sink.freeNode(oldRef);
+    sink.freeNode(oldRef, node);
+    // The decoded object becomes the new node: a leaf's values get a new area at commit.
     node.cell = 0;
     node.commit = 0;
+    node.area = 0;
+    node.areaCells = 0;
   }
   const n = entries.n;
   node.lasts = entries.lasts.slice(0, n);
@@ -486,7 +487,7 @@ function updatePath(sink: WriteSink, tree: TreeState, runs: RunNode[][], level: 
     p.children[i] = node;
     p.gaps[i] = gap;
     if (!wasNew) {
-      sink.freeNode(parent.ref as number);
+      sink.freeNode(parent.ref as number, p);
       p.cell = 0;
       p.commit = 0;
     }
@@ -581,7 +582,7 @@ function write(sink: WriteSink, tree: TreeState, first: number, last: number, sl
     // The plan is final: apply its side effects.
     for (const run of runs) {
       for (const r of run) {
-        if (typeof r.ref === 'number') sink.freeNode(r.ref);
+        if (typeof r.ref === 'number') sink.freeNode(r.ref, r.node);
         else sink.dropNew(r.ref);
       }
     }

@@ -6,9 +6,12 @@
  *     in [lowest birth, K) reach; it is reusable once no reader reads such a version (and K is
  *     durable — older than the commit being written). The cells stay allocated in the space map
  *     throughout, so reusing them touches only the pending tree.
- *  2. Give every new node and value record a cell. Allocation changes the space map, whose new
- *     nodes need cells too; iterate to a fixed point (LMDB does the same with its free list).
- *     Nodes replaced during the iteration hand their cells back to a local pool first.
+ *  2. Settle the new leaves' values (storage/commit/valueAreas.ts): each new leaf with values too
+ *     long for its slots gets a value area of its own, values too long for an area a record.
+ *     Give every value area and record a run of cells, every new node a cell. Allocation
+ *     changes the space map, whose new nodes need cells too; iterate to a fixed point (LMDB does
+ *     the same with its free list). Nodes replaced during the iteration hand their cells back to
+ *     a local pool first.
  *  3. Record what this commit freed (storage/pendingList.ts): the cells the oldest reader may
  *     reach under this commit's number (by-commit entries); those only newer readers reach, or
  *     none, in windowed entries with their lowest birth. The cells it took and did not use reach
@@ -22,19 +25,20 @@
  * that version or an open reader (snapshot, iterator, read-only store in any process) can reach.
  */
 import { assert, corruptCell } from '../../src/common/errors.js';
-import { MAX_INDEX, NODE_BYTES, CELL_BYTES, PAGE_BYTES, RING_SLOTS } from '../../src/common/limits.js';
-import { findFirst, iterate, lookup } from '../../src/tree/walk.js';
+import { AREA_VALUE_MAX_BYTES, MAX_INDEX, MAX_INLINE_BYTES, NODE_BYTES, CELL_BYTES, PAGE_BYTES, RING_SLOTS } from '../../src/common/limits.js';
+import { findFirst, iterate } from '../../src/tree/walk.js';
 import { type NodeSource, type TreeState, type WriteSink, writeRange } from '../../src/tree/write.js';
 import type { BufferPool } from '../io/bufferPool.js';
 import { type CommitRecord, type StructuresRef, type TreeRoot, FLAG_CELLS_DURABLE, encodeCommitRecord } from '../format/commitRecord.js';
 import type { FileIO } from '../io/fileIO.js';
-import { type MemNode, type Ref, NewValue, PackedSlot, RecordSlot, encodeNodeAt, newValuesCreated } from '../format/node.js';
+import { type MemNode, type Ref, NewValue, RecordSlot, encodeNodeAt } from '../format/node.js';
+import type { ValueArena } from '../format/valueArena.js';
+import { type LeafArea, encodeArea, settleValues } from './valueAreas.js';
 import { ringSlotOffsetBytes, type CellRun } from '../format/pageFile.js';
 import type { CellReader } from '../io/cellReader.js';
 import { SpaceMap } from './spaceMap.js';
 import { encodeRecordAt, recordCells } from '../format/valueRecord.js';
 import { FreeList } from './freeList.js';
-import { type Block, PACK_MAX_BYTES, blockEntries, encodeBlock, packValues } from '../format/valueBlock.js';
 import { encodeStructures } from '../format/structures.js';
 import { BY_COMMIT_CHUNK_RUNS, CHUNK_PLACEHOLDER, MAX_COMMITS, PENDING_KEYS_PER_COMMIT, WINDOWED_CHUNK_RUNS, WINDOWED_KEY_BASE, byCommitKey, decodePendingEntry, encodeChunk, isWindowedKey, type PendingEntry, type PendingRun, windowedKey } from '../format/pendingList.js';
 import { BirthBands, type ReaderSet, horizonOf, readerInWindow } from '../io/readerSet.js';
@@ -51,18 +55,16 @@ export interface CommitInput {
   main: TreeState;
   /** Cells the transaction stopped referencing. */
   frees: CellRun[];
-  /** Reference-count changes of packed value blocks, by block cell. */
-  packedDeltas: Map<number, number>;
   /** The versions open readers read: what they reach stays pending (storage/io/readerSet.ts). */
   readers: ReaderSet;
-  /** newValuesCreated (storage/format/node.ts) before the transaction: unchanged, the main tree holds no NewValue. */
-  newValueMark: number;
+  /** The transaction's values, for the slots that are handles (null: it stored none). */
+  values: ValueArena | null;
 }
 
 export interface CommitOptions {
   protocol: CommitProtocol;
   sync: boolean;
-  /** Pack small new values into shared blocks (OpenOptions.packValues). */
+  /** Values of up to AREA_VALUE_MAX_BYTES in their leaf's value area (OpenOptions.packValues); false: a record each. */
   packValues: boolean;
 }
 
@@ -122,129 +124,6 @@ function rootOf(tree: TreeState): TreeRoot {
   if (typeof r === 'number') return { cell: r, fresh: false, height: tree.height };
   assert(r.cell !== 0, 'root has a cell');
   return { cell: r.cell, fresh: true, height: tree.height };
-}
-
-/**
- * The small new values of the main tree, in key order, cut into runs of neighbours: values of one
- * new leaf, or of new leaves that touch. Only neighbours share a block — they tend to be
- * overwritten together, so a block empties and is freed as a whole instead of being pinned by one
- * survivor of an unrelated write. Values with no new neighbour share blocks among themselves
- * (measured: cheaper than a 256-byte record each even though survivors pin their block).
- */
-function neighbourRuns(root: Ref | null): NewValue[][] {
-  const runs: NewValue[][] = [];
-  const loners: NewValue[] = [];
-  let current: NewValue[] = [];
-  let lastMax = -2;
-  const walk = (ref: Ref, min: number, max: number): void => {
-    if (typeof ref === 'number') return;
-    if (ref.leaf) {
-      if (min !== lastMax + 1 && current.length > 0) {
-        if (current.length > 1) runs.push(current);
-        else loners.push(...current);
-        current = [];
-      }
-      let lo = min;
-      ref.slots.forEach((s, i) => {
-        if (s instanceof NewValue && s.bytes.length <= PACK_MAX_BYTES) {
-          s.key = lo;
-          current.push(s);
-        }
-        lo = ref.lasts[i]! + 1;
-      });
-      lastMax = max;
-      return;
-    }
-    let lo = min;
-    for (let i = 0; i < ref.lasts.length; i++) {
-      walk(ref.children[i]!, lo, ref.lasts[i]!);
-      lo = ref.lasts[i]! + 1;
-    }
-  };
-  if (root !== null) walk(root, 0, MAX_INDEX);
-  if (current.length > 1) runs.push(current);
-  else loners.push(...current);
-  if (loners.length > 0) runs.push(loners);
-  return runs;
-}
-
-/** A commit with at most this many new small values fills their blocks with neighbours. */
-const GATHER_AT = 4;
-/** Entry bytes of a packed value block (valueBlock.ts: 232 bytes, 8-byte entry headers). */
-const BLOCK_ENTRY_ROOM = PACK_MAX_BYTES + 8;
-
-/**
- * A commit of a few small values would give each a block of its own — a 256-byte cell for a
- * dozen bytes, kept as long as the value lives: single-store commits grew a 100,000-range store
- * of `{ id, gen }` values 2.06× over 200,000 overwrites, against the 1.5× that space reuse
- * promises. Such a commit also moves the packed values of the new leaves it writes anyway into
- * that block, as far as it has room: a leaf's values then share one block, which the leaf's next
- * rewrite empties and frees whole. Only leaf slots change (the leaf is new in this commit), so it
- * costs no other node.
- */
-function gatherNeighbours(pager: CellReader, version: number, root: Ref | null, deltas: Map<number, number>): void {
-  const leaves: MemNode[] = [];
-  let small = 0;
-  const walk = (ref: Ref): boolean => {
-    if (typeof ref === 'number') return true;
-    if (ref.leaf) {
-      let mine = 0;
-      for (const s of ref.slots) if (s instanceof NewValue && s.bytes.length <= PACK_MAX_BYTES) mine++;
-      if (mine > 0) leaves.push(ref);
-      small += mine;
-      return small <= GATHER_AT;
-    }
-    for (const c of ref.children) if (!walk(c)) return false;
-    return true;
-  };
-  if (root === null || !walk(root) || small === 0) return;
-  for (const leaf of leaves) {
-    let room = BLOCK_ENTRY_ROOM;
-    for (const s of leaf.slots) if (s instanceof NewValue && s.bytes.length <= PACK_MAX_BYTES) room -= 8 + s.bytes.length;
-    const slots = leaf.slots;
-    for (let i = 0; i < slots.length; i++) {
-      const s = slots[i];
-      if (!(s instanceof PackedSlot)) continue;
-      const bytes = pager.packedBytes(s.cell, s.offset, version);
-      if (8 + bytes.length > room) continue;
-      room -= 8 + bytes.length;
-      slots[i] = new NewValue(bytes.slice());
-      deltas.set(s.cell, (deltas.get(s.cell) ?? 0) - 1);
-    }
-  }
-}
-
-/** A block whose reference count falls to this or below has its survivors moved. */
-const RELOCATE_AT = 4;
-
-/**
- * Blocks this commit leaves with at most RELOCATE_AT references: find each surviving entry
- * through the key stored with it and store its value again, so it lands in this commit's new
- * block and the old cell can be freed instead of being pinned by a survivor. A survivor whose
- * range no longer starts at its key (trimmed on the left) stays where it is.
- */
-function relocateSurvivors(pager: CellReader, version: number, space: SpaceMap, main: TreeState, deltas: Map<number, number>, frees: CellRun[]): void {
-  const sink: WriteSink = {
-    node: (ref, max) => pager.node(ref, max, version),
-    freeNode: (cell) => frees.push({ start: cell, count: 1 }),
-    dropNew: (node) => assert(node.cell === 0, 'main-tree nodes have no cells before allocation'),
-    freeRecord: (cell) => frees.push({ start: cell, count: pager.recordCellCount(cell) }),
-    recordBytes: (cell) => pager.recordBytes(cell, version).slice(),
-    refPacked: (cell, delta) => deltas.set(cell, (deltas.get(cell) ?? 0) + delta),
-  };
-  for (const [cell, delta] of [...deltas]) {
-    if (delta >= 0) continue;
-    const left = space.blockCount(cell) + delta;
-    if (left <= 0 || left > RELOCATE_AT) continue;
-    const at = pager.verifiedNodeOffset(cell);
-    const entries = blockEntries(pager.pool.slab.slice(at, at + CELL_BYTES));
-    for (const e of entries) {
-      if (!Number.isSafeInteger(e.key)) continue; // a damaged key finds nothing to move
-      const hit = lookup(sink, main, e.key);
-      if (!hit || hit.first !== e.key || !(hit.slot instanceof PackedSlot) || hit.slot.cell !== cell || hit.slot.offset !== e.offset) continue;
-      writeRange(sink, main, hit.first, hit.last, new NewValue(e.bytes));
-    }
-  }
 }
 
 /**
@@ -322,11 +201,13 @@ export function writeCommit(io: FileIO, pager: CellReader, pool: BufferPool, sta
   const frees: CellRun[] = input.frees.slice();
   const sink: WriteSink = {
     node: (ref, max) => pager.node(ref, max, prev.commit),
-    freeNode: (cell) => frees.push({ start: cell, count: 1 }),
+    freeNode: (cell, node) => {
+      assert(node.area === 0, 'the space map and pending trees hold no value areas');
+      frees.push({ start: cell, count: 1 });
+    },
     dropNew: (node) => assert(node.cell === 0, 'a node is replaced only before it has a cell'),
     freeRecord: (cell) => frees.push({ start: cell, count: pager.recordCellCount(cell) }),
-    recordBytes: (cell) => pager.recordBytes(cell, prev.commit).slice(),
-    refPacked: () => assert(false, 'the space map and pending trees hold no packed values'),
+    copyRecord: (cell) => new NewValue(pager.recordBytes(cell, prev.commit).slice()),
   };
   const space = new SpaceMap(treeOf(prev.space), prev.highWaterCell, prev.allocatedCells, sink);
   const pending = treeOf(prev.pending);
@@ -406,33 +287,35 @@ export function writeCommit(io: FileIO, pager: CellReader, pool: BufferPool, sta
       return load(entry.first, entry.last, decodePendingEntry(entry.first, pager.recordBytes(entry.slot.cell, prev.commit))!);
     }
   });
-  /** Gives each record a contiguous run: from the free list, else from the space map. */
-  const placeRecords = (records: NewValue[]): void => {
-    const rest: NewValue[] = [];
-    for (const r of records) {
-      const start = free.run(recordCells(r.bytes.length));
-      if (start === undefined) rest.push(r);
-      else r.cell = start;
+  /** Gives each object (record or value area) a contiguous run: from the free list, else from the space map. */
+  const placeRuns = (objects: { cells: number; cell: number }[]): void => {
+    const rest: { cells: number; cell: number }[] = [];
+    for (const o of objects) {
+      const start = free.run(o.cells);
+      if (start === undefined) rest.push(o);
+      else o.cell = start;
     }
-    space.allocateRecords(rest);
+    space.allocateRuns(rest);
+  };
+  const placeRecords = (records: NewValue[]): void => {
+    const objects = records.map((r) => ({ cells: recordCells(r.bytes.length), cell: 0 }));
+    placeRuns(objects);
+    records.forEach((r, i) => {
+      r.cell = objects[i]!.cell;
+    });
   };
 
-  // 2. Blocks whose last reference went are freed; small new values are packed into new blocks;
-  //    larger ones get records, each a contiguous run, first-fit into holes, else at the tail.
-  const deltas = new Map(input.packedDeltas);
-  if (options.packValues) {
-    if (newValuesCreated !== input.newValueMark) gatherNeighbours(pager, prev.commit, input.main.root, deltas);
-    relocateSurvivors(pager, prev.commit, space, input.main, deltas, frees);
-  }
-
-  // The main tree is final from here on (only the space map and pending tree change while cells
-  // are placed), so its new nodes and values are collected once.
+  // 2. The main tree is final from here on (only the space map and pending tree change while
+  //    cells are placed), so its new nodes are collected once, and their values settled: each new
+  //    leaf's values too long for its slots go to a value area of its own, values too long for an
+  //    area to records. Areas and records each get a contiguous run, first-fit into holes, else at
+  //    the tail.
   const mainNodes: MemNode[] = [];
   const mainLevels: number[] = [];
   const mainRecords: NewValue[] = [];
-  // (A transaction that made no NewValue, nor did relocation above, has none to look for.)
-  visitNew(input.main.root, mainNodes, newValuesCreated !== input.newValueMark ? mainRecords : null, mainLevels);
+  visitNew(input.main.root, mainNodes, null, mainLevels);
   const mainOrdered = byLevel(mainNodes, mainLevels);
+  const areas = settleValues(mainOrdered, input.values, options.packValues ? AREA_VALUE_MAX_BYTES : MAX_INLINE_BYTES, mainRecords);
 
   /** Every new node still to place, and (when asked) every new value. */
   const needed = (withValues = true): { nodes: MemNode[]; records: NewValue[] } => {
@@ -442,19 +325,12 @@ export function writeCommit(io: FileIO, pager: CellReader, pool: BufferPool, sta
     visitNew(pending.root, nodes, records);
     return { nodes, records: records ?? [] };
   };
-  for (const [cell, delta] of deltas) {
-    if (delta !== 0 && space.adjustBlock(cell, delta)) frees.push({ start: cell, count: 1 });
+  placeRuns(areas);
+  for (const a of areas) {
+    a.leaf.area = a.cell;
+    a.leaf.areaCells = a.cells;
   }
-  const blocks = options.packValues && mainRecords.some((r) => r.bytes.length <= PACK_MAX_BYTES) ? packValues(neighbourRuns(input.main.root)) : [];
-  const blockCells = blocks.map(() => free.cell() ?? 0);
-  const unplaced = blockCells.filter((c) => c === 0).length;
-  if (unplaced > 0) {
-    const fresh: number[] = [];
-    for (const run of space.allocate(unplaced, false)) for (let c = 0; c < run.count; c++) fresh.push(run.start + c);
-    for (let i = 0, k = 0; i < blockCells.length; i++) if (blockCells[i] === 0) blockCells[i] = fresh[k++]!;
-  }
-  blocks.forEach((block, i) => space.setBlockCount(blockCells[i]!, block.values.length, block.values));
-  placeRecords(needed().records.filter((v) => v.offset < 0));
+  placeRecords(needed().records);
 
   //    Values of this transaction may use shared structures the file does not hold yet: write the
   //    whole table again (it only grows) and free the old one.
@@ -753,16 +629,16 @@ export function writeCommit(io: FileIO, pager: CellReader, pool: BufferPool, sta
   // 5. Encode, write, sync, publish. Every new cell is encoded straight into one buffer, in
   //    address order, and each contiguous run of cells is written with one call.
   const extras: Extra[] = [];
-  for (const r of needed().records) if (r.offset < 0) extras.push({ cell: r.cell, cells: recordCells(r.bytes.length), record: r.bytes, block: null });
-  if (table) extras.push({ cell: table.cell, cells: recordCells(table.bytes.length), record: table.bytes, block: null });
-  blocks.forEach((block, i) => extras.push({ cell: blockCells[i]!, cells: 1, record: null, block }));
+  for (const r of needed().records) extras.push({ cell: r.cell, cells: recordCells(r.bytes.length), record: r.bytes, area: null });
+  if (table) extras.push({ cell: table.cell, cells: recordCells(table.bytes.length), record: table.bytes, area: null });
+  for (const a of areas) extras.push({ cell: a.cell, cells: a.cells, record: null, area: a });
   const extrasByCell = extras.length > 1 ? orderByKey(extras.length, (i) => extras[i]!.cell).map((i) => extras[i]!) : extras;
   // The shared buffers are free unless this commit runs inside another's I/O (a test's disk
   // hook committing to a second store): then it takes buffers of its own.
   const shared = !scratchBusy;
   scratchBusy = true;
   try {
-    const result = finishCommit(io, pool, state, input, options, { commit, nonce, space, pending, pendingCells, structures, nodes, extras: extrasByCell, shared });
+    const result = finishCommit(io, pager, pool, state, input, options, { commit, nonce, space, pending, pendingCells, structures, nodes, extras: extrasByCell, shared });
     return result;
   } finally {
     if (shared) scratchBusy = false;
@@ -771,6 +647,7 @@ export function writeCommit(io: FileIO, pager: CellReader, pool: BufferPool, sta
 
 function finishCommit(
   io: FileIO,
+  pager: CellReader,
   pool: BufferPool,
   state: DurableState,
   input: CommitInput,
@@ -778,7 +655,7 @@ function finishCommit(
   c: { commit: number; nonce: number; space: SpaceMap; pending: TreeState; pendingCells: number; structures: StructuresRef; nodes: MemNode[]; extras: Extra[]; shared: boolean },
 ): CommitResult {
   const { commit, nonce, space, pending, pendingCells, structures } = c;
-  const { buf, writes } = encodeCells(byCell(c.nodes), c.extras, commit, nonce, c.shared);
+  const { buf, writes } = encodeCells(byCell(c.nodes), c.extras, commit, nonce, c.shared, input.values, pager, state.rec.commit);
   let cellsWritten = 0;
   for (let i = 0; i < writes.length; i++) cellsWritten += writes[i]!.length / CELL_BYTES;
   const twoSync = options.sync && (options.protocol === 'two-sync' || cellsWritten >= ADAPTIVE_TWO_SYNC_CELLS);
@@ -958,12 +835,12 @@ function coalesceGroups(runs: CellRun[], groups: number[], lists: number): CellR
   return out;
 }
 
-/** A new cell other than a node: a value record (or the structures table), or a packed value block. */
+/** New cells other than a node: a value record (or the structures table, or a pending-list chunk), or a leaf's value area. */
 interface Extra {
   cell: number;
   cells: number;
   record: Uint8Array | null;
-  block: Block | null;
+  area: LeafArea | null;
 }
 
 /** One contiguous write: `length` bytes at byte `at` of the commit's buffer, to cell `cell` on. */
@@ -987,7 +864,7 @@ const RECORD_PAGE = new Uint8Array(PAGE_BYTES);
  * Encodes the commit's nodes (sorted by cell, as assigned) and other cells (sorted by cell) into
  * one zeroed buffer in address order, and cuts it into contiguous writes.
  */
-function encodeCells(nodes: MemNode[], extras: Extra[], commit: number, nonce: number, shared: boolean): { buf: Uint8Array; writes: CellWrite[] } {
+function encodeCells(nodes: MemNode[], extras: Extra[], commit: number, nonce: number, shared: boolean, values: ValueArena | null, pager: CellReader, version: number): { buf: Uint8Array; writes: CellWrite[] } {
   let total = nodes.length * NODE_BYTES;
   for (const e of extras) total += e.cells * CELL_BYTES;
   let buf: Uint8Array;
@@ -1012,12 +889,12 @@ function encodeCells(nodes: MemNode[], extras: Extra[], commit: number, nonce: n
       const node = nodes[n++]!;
       cell = node.cell;
       cells = 1;
-      encodeNodeAt(node, commit, buf, dv, at, nonce);
+      encodeNodeAt(node, commit, buf, dv, at, nonce, values);
     } else {
       const x = extras[e++]!;
       cell = x.cell;
       cells = x.cells;
-      if (x.block !== null) encodeBlock(x.block, commit, nonce, buf.subarray(at, at + CELL_BYTES));
+      if (x.area !== null) encodeArea(x.area, values, pager, version, commit, nonce, buf, dv, at);
       else encodeRecordAt(x.record!, commit, nonce, buf, at);
     }
     if (!(cell >= end)) assert(false, `cell ${cell} written twice in one commit`);

@@ -23,7 +23,7 @@ import { crc32 } from '../../src/common/checksum.js';
 import { corrupt, notStore } from '../../src/common/errors.js';
 
 import { CELL_BYTES, PAGE_BYTES, RING_SLOTS } from '../../src/common/limits.js';
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 const MAGIC = Buffer.from('MAPLESTR', 'latin1');
 const HEADER_CRC_OFFSET = 28;
