@@ -16,8 +16,7 @@
  * old area, through the buffer pool) into the cells it writes.
  */
 import { assert } from '../../src/common/errors.js';
-import { MAX_INLINE_BYTES } from '../../src/common/limits.js';
-import { type MemNode, AreaSlot, NewValue, areaBytesOf, inArea } from '../format/node.js';
+import { type MemNode, AreaSlot, NewValue, areaBytesOf, inArea, sharedAreaSlot } from '../format/node.js';
 import { AREA_HEADER_BYTES, areaCells, sealAreaAt } from '../format/valueArea.js';
 import type { ValueArena } from '../format/valueArena.js';
 import type { CellReader } from '../io/cellReader.js';
@@ -44,25 +43,20 @@ export function settleValues(leaves: readonly MemNode[], arena: ValueArena | nul
     const leaf = leaves[k]!;
     if (!leaf.leaf) continue;
     const slots = leaf.slots;
-    let bytes = 0;
     for (let i = 0; i < slots.length; i++) {
       const s = slots[i]!;
       if (typeof s === 'number') {
         const length = arena!.lengthOf(s);
-        if (length <= MAX_INLINE_BYTES) continue;
-        if (length <= areaMaxBytes) {
-          bytes += length;
-          continue;
-        }
+        if (length <= areaMaxBytes) continue;
         const record = new NewValue(arena!.view(s));
         slots[i] = record;
         records.push(record);
-      } else if (s instanceof AreaSlot) {
-        bytes += s.length;
       } else if (s instanceof NewValue) {
         records.push(s);
       }
     }
+    // What is left for the area: short handles and kept area values, once each.
+    const bytes = areaBytesOf(leaf, arena);
     leaf.area = 0;
     leaf.areaCells = 0;
     if (bytes > 0) areas.push({ leaf, bytes, cells: areaCells(bytes), cell: 0 });
@@ -83,7 +77,7 @@ export function encodeArea(area: LeafArea, arena: ValueArena | null, pager: Cell
   let offset = 0;
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i]!;
-    if (!inArea(s, arena)) continue;
+    if (!inArea(s, arena) || sharedAreaSlot(slots, i) >= 0) continue;
     if (typeof s === 'number') {
       arena!.copyTo(s, buf, base + offset);
       offset += arena!.lengthOf(s);

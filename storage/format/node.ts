@@ -244,18 +244,29 @@ export function inArea(slot: Slot | null, values: ValueBytes | null): boolean {
   return slot instanceof AreaSlot;
 }
 
+/**
+ * The earlier slot of `slots` whose area value slot `i` shares (-1: none). Slots holding the same
+ * value — the halves of a split range: one handle, or one committed area value — share its bytes
+ * in the leaf's area, so a split costs a slot, not a copy.
+ */
+export function sharedAreaSlot(slots: readonly (Slot | null)[], i: number): number {
+  const s = slots[i];
+  for (let j = 0; j < i; j++) {
+    const t = slots[j];
+    if (t === s) return j;
+    if (s instanceof AreaSlot && t instanceof AreaSlot && t.area === s.area && t.offset === s.offset && t.length === s.length) return j;
+  }
+  return -1;
+}
+
 /** The value bytes a leaf's area holds (0: it needs none). */
 export function areaBytesOf(leaf: MemNode, values: ValueBytes | null): number {
   let n = 0;
   const slots = leaf.slots;
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i]!;
-    if (typeof s === 'number') {
-      const length = values!.lengthOf(s);
-      if (length > MAX_INLINE_BYTES) n += length;
-    } else if (s instanceof AreaSlot) {
-      n += s.length;
-    }
+    if (!inArea(s, values) || sharedAreaSlot(slots, i) >= 0) continue;
+    n += typeof s === 'number' ? values!.lengthOf(s) : (s as AreaSlot).length;
   }
   return n;
 }
@@ -312,14 +323,17 @@ function writeU64(dv: DataView, offset: number, value: number): void {
   if (value >= TWO32) dv.setUint32(offset + 4, value / TWO32, true);
 }
 
-/** Writes an area slot at byte `s` for a value of `length` bytes at offset `areaAt`; returns the next offset. */
-function encodeAreaSlot(buf: Uint8Array, s: number, areaAt: number, length: number): number {
-  buf[s] = areaAt & 0xff;
-  buf[s + 1] = areaAt >>> 8;
+/**
+ * Writes an area slot at byte `s` for a value of `length` bytes at `offset`; returns the next free
+ * offset (`areaAt` moved past the value when it is the one just placed there).
+ */
+function encodeAreaSlot(buf: Uint8Array, s: number, areaAt: number, offset: number, length: number): number {
+  buf[s] = offset & 0xff;
+  buf[s + 1] = offset >>> 8;
   buf[s + 2] = length & 0xff;
   buf[s + 3] = length >>> 8;
   buf[s + 7] = SLOT_AREA;
-  return areaAt + length;
+  return offset === areaAt ? areaAt + length : areaAt;
 }
 
 /** CRC-32 of bytes 8..255 then 0..3 of the cell starting at byte `at` of `buf`. */
@@ -360,20 +374,23 @@ export function encodeNodeAt(node: MemNode, commit: number, buf: Uint8Array, dv:
       const slot = slots[i] ?? null;
       if (slot === null) continue;
       const s = at + OFF_LEAF_SLOTS + 8 * i;
-      if (typeof slot === 'number') {
-        const length = values!.lengthOf(slot);
-        if (length <= MAX_INLINE_BYTES) {
-          values!.copyTo(slot, buf, s);
-          buf[s + 7] = length;
+      if (typeof slot === 'number' && values!.lengthOf(slot) <= MAX_INLINE_BYTES) {
+        values!.copyTo(slot, buf, s);
+        buf[s + 7] = values!.lengthOf(slot);
+      } else if (typeof slot === 'number' || slot instanceof AreaSlot) {
+        const length = typeof slot === 'number' ? values!.lengthOf(slot) : slot.length;
+        const same = sharedAreaSlot(slots, i);
+        if (same < 0) {
+          areaAt = encodeAreaSlot(buf, s, areaAt, areaAt, length);
         } else {
-          areaAt = encodeAreaSlot(buf, s, areaAt, length);
+          // The earlier slot's bytes: its offset is already encoded.
+          const earlier = at + OFF_LEAF_SLOTS + 8 * same;
+          encodeAreaSlot(buf, s, areaAt, buf[earlier]! | (buf[earlier + 1]! << 8), length);
         }
       } else if (slot instanceof InlineSlot) {
         const high = slot.high29;
         dv.setUint32(s, slot.low30 | (high << 30), true);
         dv.setUint32(s + 4, high >>> 2, true);
-      } else if (slot instanceof AreaSlot) {
-        areaAt = encodeAreaSlot(buf, s, areaAt, slot.length);
       } else if (slot instanceof RecordSlot) {
         dv.setUint32(s, slot.cell, true);
         buf[s + 7] = SLOT_RECORD;
