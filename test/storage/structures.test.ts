@@ -84,7 +84,7 @@ describe('the structure table format', () => {
     );
   });
 
-  test('a codec with structures encodes { id, prot } in 7 bytes (inline); without, in 15', () => {
+  test('a codec with structures encodes { id, prot } in 7 bytes (inline); without, in 17', () => {
     const arena = new ValueArena();
     const shared = new ValueCodec();
     const plain = new ValueCodec([], false);
@@ -92,7 +92,7 @@ describe('the structure table format', () => {
     const a = shared.encode(value, arena);
     const b = plain.encode(value, arena);
     expect(arena.lengthOf(a)).toBe(7);
-    expect(arena.lengthOf(b)).toBe(15);
+    expect(arena.lengthOf(b)).toBe(17); // msgpackr writes an object as a map16 (3 bytes) without variableMapSize
     expect(shared.structures()).toEqual([['id', 'prot']]);
     expect(plain.structures()).toEqual([]);
     // A reader given only the table decodes what the writer encoded.
