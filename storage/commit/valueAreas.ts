@@ -16,7 +16,8 @@
  * old area, through the buffer pool) into the cells it writes.
  */
 import { assert } from '../../src/common/errors.js';
-import { type MemNode, AreaSlot, NewValue, areaBytesOf, inArea, sharedAreaSlot } from '../format/node.js';
+import { MAX_INLINE_BYTES } from '../../src/common/limits.js';
+import { type MemNode, AreaSlot, NewValue, inArea, sharedAreaSlot } from '../format/node.js';
 import { AREA_HEADER_BYTES, areaCells, sealAreaAt } from '../format/valueArea.js';
 import type { ValueArena } from '../format/valueArena.js';
 import type { CellReader } from '../io/cellReader.js';
@@ -43,20 +44,26 @@ export function settleValues(leaves: readonly MemNode[], arena: ValueArena | nul
     const leaf = leaves[k]!;
     if (!leaf.leaf) continue;
     const slots = leaf.slots;
+    // One pass: the bytes the area needs (each value once: slots sharing one value share its bytes).
+    let bytes = 0;
     for (let i = 0; i < slots.length; i++) {
       const s = slots[i]!;
       if (typeof s === 'number') {
         const length = arena!.lengthOf(s);
-        if (length <= areaMaxBytes) continue;
-        const record = new NewValue(arena!.view(s));
-        slots[i] = record;
-        records.push(record);
+        if (length <= MAX_INLINE_BYTES) continue;
+        if (length > areaMaxBytes) {
+          const record = new NewValue(arena!.view(s));
+          slots[i] = record;
+          records.push(record);
+          continue;
+        }
+        if (sharedAreaSlot(slots, i) < 0) bytes += length;
+      } else if (s instanceof AreaSlot) {
+        if (sharedAreaSlot(slots, i) < 0) bytes += s.length;
       } else if (s instanceof NewValue) {
         records.push(s);
       }
     }
-    // What is left for the area: short handles and kept area values, once each.
-    const bytes = areaBytesOf(leaf, arena);
     leaf.area = 0;
     leaf.areaCells = 0;
     if (bytes > 0) areas.push({ leaf, bytes, cells: areaCells(bytes), cell: 0 });
@@ -79,8 +86,7 @@ export function encodeArea(area: LeafArea, arena: ValueArena | null, pager: Cell
     const s = slots[i]!;
     if (!inArea(s, arena) || sharedAreaSlot(slots, i) >= 0) continue;
     if (typeof s === 'number') {
-      arena!.copyTo(s, buf, base + offset);
-      offset += arena!.lengthOf(s);
+      offset += arena!.copyTo(s, buf, base + offset);
     } else {
       const old = s as AreaSlot;
       const from = pager.areaValue(old.area, old.cells, old.leaf, version, old.offset, old.length);
@@ -90,6 +96,6 @@ export function encodeArea(area: LeafArea, arena: ValueArena | null, pager: Cell
       offset += old.length;
     }
   }
-  assert(offset === area.bytes && offset === areaBytesOf(leaf, arena), 'a value area holds exactly its leaf\'s values');
+  assert(offset === area.bytes, "a value area holds exactly its leaf's values");
   sealAreaAt(buf, dv, at, offset, commit, nonce, leaf.cell);
 }

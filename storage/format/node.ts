@@ -151,7 +151,8 @@ export type Slot = InlineSlot | RecordSlot | AreaSlot | NewValue | number;
 /** The transaction's value bytes by handle, as the commit encodes them (storage/format/valueArena.ts). */
 export interface ValueBytes {
   lengthOf(handle: number): number;
-  copyTo(handle: number, buf: Uint8Array, at: number): void;
+  /** Copies the value's bytes to `at` of `buf`; returns how many. */
+  copyTo(handle: number, buf: Uint8Array, at: number): number;
 }
 
 /**
@@ -374,11 +375,13 @@ export function encodeNodeAt(node: MemNode, commit: number, buf: Uint8Array, dv:
       const slot = slots[i] ?? null;
       if (slot === null) continue;
       const s = at + OFF_LEAF_SLOTS + 8 * i;
-      if (typeof slot === 'number' && values!.lengthOf(slot) <= MAX_INLINE_BYTES) {
+      const handleLength = typeof slot === 'number' ? values!.lengthOf(slot) : 0;
+      if (typeof slot === 'number' && handleLength <= MAX_INLINE_BYTES) {
         values!.copyTo(slot, buf, s);
-        buf[s + 7] = values!.lengthOf(slot);
+        buf[s + 7] = handleLength;
       } else if (typeof slot === 'number' || slot instanceof AreaSlot) {
-        const length = typeof slot === 'number' ? values!.lengthOf(slot) : slot.length;
+        const length = typeof slot === 'number' ? handleLength : slot.length;
+        if (!(length <= 0xffff)) assert(false, `an area value of ${length} bytes`);
         const same = sharedAreaSlot(slots, i);
         if (same < 0) {
           areaAt = encodeAreaSlot(buf, s, areaAt, areaAt, length);

@@ -122,8 +122,8 @@ export class ValueArena {
     return (chunk[at]! | (chunk[at + 1]! << 8) | (chunk[at + 2]! << 16)) + chunk[at + 3]! * 0x100_0000;
   }
 
-  /** Copies the value's msgpack to byte `at` of `buf`. */
-  copyTo(handle: number, buf: Uint8Array, at: number): void {
+  /** Copies the value's msgpack to byte `at` of `buf`; returns its length. */
+  copyTo(handle: number, buf: Uint8Array, at: number): number {
     const chunk = this.chunks[handle >>> CHUNK_SHIFT]!;
     const start = ((handle & UNIT_MASK) << UNIT_SHIFT) + ARENA_LENGTH_BYTES;
     const n = this.lengthOf(handle);
@@ -133,6 +133,7 @@ export class ValueArena {
     } else {
       chunk.copy(buf, at, start, start + n);
     }
+    return n;
   }
 
   /** A view of the value's msgpack (for a value that becomes a record of its own). */
