@@ -16,7 +16,7 @@
  *  - the range and node counts in the commit record;
  *  - space: every cell below the high-water mark is exactly one of reachable, pending or free —
  *    none twice, none leaked — and the allocated / pending totals in the commit record hold;
- *  - pending entries (storage/pendingList.ts): freed by a commit ≤ the version; a windowed entry
+ *  - pending entries (storage/format/pendingList.ts): freed by a commit ≤ the version; a windowed entry
  *    names a lowest birth no later than the commit that freed it.
  */
 import { corruptCell, corrupt, cellPlace } from '../src/common/errors.js';

@@ -25,7 +25,9 @@ export interface RecoveryReport {
   fellBack: boolean;
   /** Commit numbers of the records rejected, newest first. */
   rejected: number[];
+  /** Cells of the newest commit open validated (its checksums, commit number and nonce). */
   cellsValidated: number;
+  /** Time recovery took, in milliseconds. */
   ms: number;
   /**
    * A writer open that found a stale writer lock and took it over says which and why, e.g.

@@ -17,7 +17,6 @@ import * as path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { appendPath } from '../src/tree/append.js';
 import { MapleError, type MapleStore, open } from '../src/index.js';
 import type { WriteTxn } from '../src/api/txn.js';
 import { type MemNode, type Ref, NewValue } from '../storage/format/node.js';
@@ -262,8 +261,9 @@ class Rollback extends Error {}
  * Runs a scenario on a store; `observe` sees every transaction's tree just before it ends.
  * Returns the store (open) and the reference.
  */
-function runScenario(s: Scenario, file: string, observe?: (txn: number, t: WriteTxn<Value>) => void): { store: MapleStore<Value>; ref: Reference<Value> } {
+function runScenario(s: Scenario, file: string, observe?: (txn: number, t: WriteTxn<Value>) => void, appendPath = true): { store: MapleStore<Value>; ref: Reference<Value> } {
   const store = open<Value>(file, { sync: 'none' });
+  store.writeScratch.appendPath = appendPath;
   let ref = new Reference<Value>();
   try {
     s.txns.forEach((txn, n) => {
@@ -338,16 +338,15 @@ describe('append fast path', () => {
         const trees: unknown[] = [];
         try {
           // The general path alone: record each transaction's tree just before it ends.
-          appendPath.enabled = false;
-          let general: MapleStore<Value>;
-          try {
-            general = runScenario(s, fileB, (n, t) => {
+          const general = runScenario(
+            s,
+            fileB,
+            (n, t) => {
               const { root, height, ranges, nodes } = treeOf(t);
               trees[n] = { height, ranges, nodes, shape: treeShape(root) };
-            }).store;
-          } finally {
-            appendPath.enabled = true;
-          }
+            },
+            false,
+          ).store;
           const { recovery: _a, ...generalStats } = general.stats();
           general.close();
           let appended = 0;

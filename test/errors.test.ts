@@ -752,7 +752,7 @@ describe('ENOTSTORE', () => {
   }
 
   // open() creates a store only where no file exists: an existing file is never formatted, even
-  // an empty one (storage/creation.ts publishes new stores whole, so no crash leaves one behind).
+  // an empty one (storage/io/creation.ts publishes new stores whole, so no crash leaves one behind).
   test('an empty (0-byte) file', () => {
     expectNotStore('0 bytes', Buffer.alloc(0), /exists but is empty \(0 bytes\).*never formats an existing file/);
   });

@@ -257,7 +257,7 @@ function arbitraries(shape: Shape) {
     .map(printable);
   /**
    * Snapshots held across long runs of commits: mostly writes, so the cells those commits write
-   * and free again are reused around the held versions (storage/readerSet.ts), and every
+   * and free again are reused around the held versions (storage/io/readerSet.ts), and every
    * snapshot read is checked against its version.
    */
   const heldStep: fc.Arbitrary<Step> = fc

@@ -9,7 +9,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, describe, expect, test } from 'vitest';
 import { type MapleStore, open } from '../src/index.js';
-import { pathWrite } from '../src/tree/write.js';
 import type { WriteTxn } from '../src/api/txn.js';
 import { type MemNode, type Ref } from '../storage/format/node.js';
 import { prng, tempDir } from './helpers.js';
@@ -42,8 +41,9 @@ function valueOf(r: () => number): Value {
 }
 
 /** Seeded transactions over a store of `count` ranges spread over [0, span). */
-function run(file: string, seed: number, count: number, txns: number, opsPerTxn: number, observe: (n: number, tree: Tree) => void): MapleStore<Value> {
+function run(file: string, seed: number, count: number, txns: number, opsPerTxn: number, pathWrite: boolean, observe: (n: number, tree: Tree) => void): MapleStore<Value> {
   const store = open<Value>(file, { sync: 'none' });
+  store.writeScratch.pathWrite = pathWrite;
   const span = count * 40;
   store.transaction((t) => {
     let x = 0;
@@ -90,20 +90,14 @@ describe('path update', () => {
         const trees: unknown[] = [];
         const fileA = tmp.file(`general-${count}-${seed}.maple`);
         const fileB = tmp.file(`path-${count}-${seed}.maple`);
-        pathWrite.enabled = false;
-        let general: MapleStore<Value>;
-        try {
-          general = run(fileA, seed, count, txns, ops, (n, t) => {
-            trees[n] = { height: t.height, ranges: t.ranges, nodes: t.nodes, shape: treeShape(t.root) };
-          });
-        } finally {
-          pathWrite.enabled = true;
-        }
+        const general = run(fileA, seed, count, txns, ops, false, (n, t) => {
+          trees[n] = { height: t.height, ranges: t.ranges, nodes: t.nodes, shape: treeShape(t.root) };
+        });
         const generalRanges = [...general.ranges()];
         const { recovery: _a, ...generalStats } = general.stats();
         general.close();
         let seen = 0;
-        const fast = run(fileB, seed, count, txns, ops, (n, t) => {
+        const fast = run(fileB, seed, count, txns, ops, true, (n, t) => {
           const other = trees[n];
           const mine = { height: t.height, ranges: t.ranges, nodes: t.nodes, shape: treeShape(t.root) };
           if (!isDeepStrictEqual(mine, other)) throw new Error(`seed ${seed}, transaction ${n}: the path update built a different tree`);

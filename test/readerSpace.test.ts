@@ -1,5 +1,5 @@
 /**
- * What a held reader pins (storage/readerSet.ts, storage/pendingList.ts): only the cells its
+ * What a held reader pins (storage/io/readerSet.ts, storage/format/pendingList.ts): only the cells its
  * version reaches. Space freed before it opened stays reusable, and what later commits write and
  * free again is reused while it stays open — for in-process snapshots and for read-only stores
  * (registered through reader files, as in another process). Sizes and counts only, never time.

@@ -103,7 +103,7 @@ describe('space reuse', () => {
     }
     // Everything the snapshot can see is still pending (the first round replaced all of it), and
     // it still reads its version; what later rounds wrote and replaced it cannot see, and that
-    // was reused instead of pinned (storage/readerSet.ts).
+    // was reused instead of pinned (storage/io/readerSet.ts).
     const pinned = s.stats().pendingBytes;
     expect(pinned).toBeGreaterThanOrEqual(atStart.pendingBytes + reachableBytes);
     expect(pinned).toBeLessThanOrEqual(atStart.pendingBytes + reachableBytes + 16 * CELL_BYTES);

@@ -21,7 +21,7 @@
  * Tearing is confined to the bytes a write covers: a sector the write touches only partly keeps
  * its untouched bytes (the "powersafe overwrite" property of modern drives and SQLite's default).
  *
- * The disk's machine also holds the store's writer lock files (recovery/simulatedLocks.ts,
+ * The disk's machine also holds the store's writer lock files (recovery/testing/simulatedLocks.ts,
  * `lockEnv()`): `crashLockFiles(choice)` is what the same power loss leaves of them, and a disk made
  * from a crash image and those files (`fromImage(image, locks)`) runs on the next boot.
  */
@@ -175,7 +175,7 @@ export class SimulatedDisk {
 
   /**
    * What a power loss now leaves of the lock files, for the same choice as crashImage (its own
-   * random stream, so the file image does not change): see recovery/simulatedLocks.ts.
+   * random stream, so the file image does not change): see recovery/testing/simulatedLocks.ts.
    */
   crashLockFiles(choice: CrashChoice): SimulatedLockState {
     return this.locks.crashState(choice.mode, new Prng(choice.seed ^ 0x10c4_f11e));

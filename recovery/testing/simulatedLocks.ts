@@ -1,8 +1,8 @@
 /**
- * The simulated machine a simulated disk's writer lock lives on (storage/lockEnv.ts's LockEnv):
+ * The simulated machine a simulated disk's writer lock lives on (storage/io/lockEnv.ts's LockEnv):
  * lock files in memory, one process (pid SIM_PID) with threads, and a boot number.
  *
- * Lock files are never synced (storage/lockFile.ts: a lock need not be durable), so a power loss
+ * Lock files are never synced (storage/io/lockFile.ts: a lock need not be durable), so a power loss
  * may leave each of them in any state: `crashState` keeps, per name that held bytes since boot,
  * one of — absent, as it was at boot, its last bytes, a torn prefix of them, zeros, or garbage —
  * chosen from a seed ('drop-all' keeps the files as they were at boot, 'keep-all' as they are now).

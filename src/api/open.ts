@@ -38,7 +38,7 @@ export function openWith<V = unknown>(path: string, options: OpenOptions | undef
       if (!opts.readOnly) lock = WriterLock.acquire(path, hooks.lockEnv);
       // A reader registers before it reads which version is current (storage/io/readerFiles.ts).
       else readerFile = ReaderFile.register(path);
-      // Created whole or not at all (storage/creation.ts). When a file appeared at `path` since the
+      // Created whole or not at all (storage/io/creation.ts). When a file appeared at `path` since the
       // check, it is opened below like any existing file: checked, never formatted.
       if (!exists && !createStoreFile(path, opts.sync === 'full') && !fs.existsSync(path)) {
         throw notFound(`${path} could not be created: something without a file behind it is at that path (a symbolic link to a missing file?); open() creates a store only where nothing exists`);

@@ -9,16 +9,38 @@ import type { Range, TreeReader } from '../read/treeReader.js';
 
 export type { Range } from '../read/treeReader.js';
 
+/**
+ * Reading one version of the store. `MapleStore` (the current version), `Snapshot` (one
+ * committed version, until closed) and `WriteTxn` (the transaction's own state) implement it.
+ * Indices are integers 0 … MAX_INDEX (2^53 − 1); anything else is `EINVAL`.
+ */
 export interface ReadView<V> {
+  /** The value of the range holding `index`, or undefined when `index` is empty. */
   load(index: number): V | undefined;
+  /** The range holding `index`, with its true bounds, or undefined when `index` is empty. */
   entry(index: number): Range<V> | undefined;
+  /** The first range that meets `[index, max]` (its `first` may lie below `index`). */
   find(index: number, max?: number): Range<V> | undefined;
+  /** The last range that meets `[min, index]` (its `last` may lie above `index`). */
   findRev(index: number, min?: number): Range<V> | undefined;
+  /**
+   * Every range that meets `[from, to]`, ascending. The iterator reads the version current when it
+   * was created, whatever is written meanwhile; on a transaction, the transaction as it was then.
+   */
   ranges(from?: number, to?: number): IterableIterator<Range<V>>;
+  /** Every range that meets `[from, to]`, descending (see `ranges`). */
   rangesRev(from?: number, to?: number): IterableIterator<Range<V>>;
+  /**
+   * The lowest `s` with `[s, s + size − 1]` empty and inside `[min, max]`, or undefined; O(log n).
+   * The window comes first, as in the kernel's `mas_empty_area(mas, min, max, size)`; a window
+   * narrower than `size` simply has no answer.
+   */
   emptyArea(min: number, max: number, size: number): number | undefined;
+  /** The highest `s` with `[s, s + size − 1]` empty and inside `[min, max]`, or undefined. */
   emptyAreaRev(min: number, max: number, size: number): number | undefined;
+  /** The number of ranges. */
   count(): number;
+  /** The commit this view reads: 0 for a new store, one more per commit. A transaction reports the version it started from. */
   readonly version: number;
 }
 

@@ -16,6 +16,7 @@ export class Snapshot<V = unknown> extends ReadViewBase<V> {
     super();
   }
 
+  /** The committed version this snapshot reads. */
   get version(): number {
     this.reader();
     return this.treeReader.version;
@@ -32,10 +33,12 @@ export class Snapshot<V = unknown> extends ReadViewBase<V> {
     return reader.frameRanges(from, to, reverse, () => void this.reader())! as IterableIterator<Range<V>>;
   }
 
+  /** Whether `close()` was called. */
   get isClosed(): boolean {
     return this.closed;
   }
 
+  /** Releases the version's cells for reuse (idempotent); later reads are `ECLOSED`. */
   close(): void {
     if (this.closed) return;
     this.closed = true;

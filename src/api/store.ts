@@ -6,7 +6,9 @@ import { ValueArena } from '../../storage/format/valueArena.js';
 import { type RecoveryReport } from '../../recovery/recover.js';
 import { checkStore } from '../../recovery/check.js';
 import type { BufferPool } from '../../storage/io/bufferPool.js';
-import { type CommitProtocol, type DurableState, pendingSplit, treeOf, writeCommit } from '../../storage/commit/commit.js';
+import { type CommitContext, type CommitProtocol, type DurableState, pendingSplit, treeOf, writeCommit } from '../../storage/commit/commit.js';
+import { CommitBuffers } from '../../storage/commit/writeCells.js';
+import { WriteScratch } from '../tree/writeScratch.js';
 import type { FileIO } from '../../storage/io/fileIO.js';
 import type { WriterLock } from '../../storage/io/lockFile.js';
 import { OtherReaders, type ReaderFile, readersDir } from '../../storage/io/readerFiles.js';
@@ -23,11 +25,17 @@ import { type Range, TreeReader } from '../read/treeReader.js';
 import { CELL_BASE, CELL_BYTES, PAGE_BYTES } from '../common/limits.js';
 import type { CheckedOptions } from './options.js';
 
+/** What `stats()` reports: a snapshot of counters, taken when called. */
 export interface StoreStats {
+  /** The commit the store reads. */
   version: number;
+  /** Ranges in the current version. */
   ranges: number;
+  /** Levels of the tree (0 when empty). */
   height: number;
+  /** Nodes of the tree. */
   nodes: number;
+  /** The file's size. */
   fileBytes: number;
   /**
    * Bytes free for reuse by the next commit: below the high-water mark never allocated or freed
@@ -36,22 +44,35 @@ export interface StoreStats {
   freeBytes: number;
   /** Bytes freed by commits that an open reader (snapshot, iterator, read-only store in any process) may still reach. */
   pendingBytes: number;
+  /** Snapshots open now. */
   snapshots: number;
   /** Read-only stores open on this file in any process (this one too), as the writer last counted them (storage/io/readerFiles.ts); 0 on a read-only store. */
   readOnlyReaders: number;
+  /** Snapshots released by the garbage collector instead of `close()`. */
   snapshotsLeaked: number;
+  /** Store iterators dropped unfinished and released by the garbage collector. */
   iteratorsLeaked: number;
+  /** The most the buffer pool grows to (the `cacheSize` option, in whole pages). */
   cacheBytes: number;
+  /** Page lookups the pool answered from memory. */
   cacheHits: number;
+  /** Page lookups that read the file. */
   cacheMisses: number;
   /** Pages the pool cached around a miss (fault-around, storage/io/bufferPool.ts) without being asked for them. */
   cacheReadAhead: number;
+  /** Commits this store object made. */
   commits: number;
+  /** 256-byte cells those commits wrote. */
   cellsWritten: number;
+  /** The end of the cells ever allocated; the file beyond it is free. */
   highWaterBytes: number;
+  /** Levels of the space map (the maple tree of allocated cells). */
   spaceMapHeight: number;
+  /** The `sync` option. */
   sync: 'full' | 'none';
+  /** The `commitProtocol` option. */
   commitProtocol: CommitProtocol;
+  /** What open found: the commit it chose, whether it fell back, cells validated, time, locks taken over. */
   recovery: RecoveryReport;
 }
 
@@ -82,6 +103,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private cellsWritten = 0;
   private readonly otherReaders: OtherReaders | undefined;
   private treeReader: TreeReader | null = null;
+  /** The writer's working memory, allocated once: the write path's scratch, the commit buffers. */
+  private readonly committer: CommitContext;
   /** Where transactions encode their values (storage/format/valueArena.ts); made by the first one. */
   private arena: ValueArena | null = null;
 
@@ -103,16 +126,27 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     // file implementation (OpenHooks.fileIO) has no other processes.
     this.otherReaders = lock !== undefined && ownsFile ? new OtherReaders(readersDir(path), lock.self) : undefined;
     this.pager = new CellReader(io, pool);
+    this.committer = { io, pager: this.pager, pool, scratch: new WriteScratch(), buffers: new CommitBuffers() };
     this.pager.codec = loadCodec(this.pager, state.rec.structures, state.rec.commit, opts.sharedStructures);
     this.state = state;
     this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);
   }
 
+  /**
+   * @internal The write path's scratch of this store: tests switch its fast paths off
+   * (pathWrite, appendPath) to compare their trees with the general path's.
+   */
+  get writeScratch(): WriteScratch {
+    return this.committer.scratch;
+  }
+
+  /** The commit the store reads: 0 for a new store, one more per commit. */
   get version(): number {
     this.guard();
     return this.state.rec.commit;
   }
 
+  /** Whether the store was opened with `readOnly` (every write is `EREADONLY`). */
   get readOnly(): boolean {
     return this.opts.readOnly;
   }
@@ -157,7 +191,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     if (this.poisoned) throw ioFailed(`store ${this.path} had a failed write and must be reopened (${this.poisoned.message})`, this.poisoned);
     if (this.inTransaction) throw invalid('transactions do not nest: a transaction is already open on this store');
     this.inTransaction = true;
-    const txn = new WriteTxnImpl<V>(this.pager, this.tree, this.state.rec.commit, (this.arena ??= new ValueArena()));
+    const txn = new WriteTxnImpl<V>(this.pager, this.committer.scratch, this.tree, this.state.rec.commit, (this.arena ??= new ValueArena()));
     try {
       const result = fn(txn);
       if (((typeof result === 'object' && result !== null) || typeof result === 'function') && typeof (result as { then?: unknown }).then === 'function') {
@@ -175,7 +209,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private commit(txn: WriteTxnImpl<V>): void {
     const readers = this.readerSet();
     try {
-      const { state, cellsWritten } = writeCommit(this.io, this.pager, this.pool, this.state, { main: txn.tree, frees: txn.frees, readers, values: txn.arena }, {
+      const { state, cellsWritten } = writeCommit(this.committer, this.state, { main: txn.tree, frees: txn.frees, readers, values: txn.arena }, {
         protocol: this.opts.commitProtocol,
         sync: this.opts.sync === 'full',
         packValues: this.opts.packValues,
@@ -206,26 +240,36 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   }
 
 
+  /** One commit storing `value` over `[first, last]` (see WriteTxn.store). */
   store(first: number, last: number, value: V): void {
     this.run((t) => t.store(first, last, value));
   }
+  /** One commit storing `value` over `[first, last]` if all of it is empty; else `EEXIST`. */
   insert(first: number, last: number, value: V): void {
     this.run((t) => t.insert(first, last, value));
   }
+  /** One commit removing the range holding `index`; returns its value. */
   erase(index: number): V | undefined {
     return this.run((t) => t.erase(index));
   }
+  /** One commit making `[first, last]` empty. */
   clear(first: number, last: number): void {
     this.run((t) => t.clear(first, last));
   }
+  /** One commit storing `value` in the lowest gap of `size` inside `[min, max]`; returns its start, `EBUSY` when none. */
   allocRange(size: number, min: number, max: number, value: V): number {
     return this.run((t) => t.allocRange(size, min, max, value));
   }
+  /** One commit storing `value` in the highest gap of `size` inside `[min, max]`; returns its start, `EBUSY` when none. */
   allocRangeRev(size: number, min: number, max: number, value: V): number {
     return this.run((t) => t.allocRangeRev(size, min, max, value));
   }
 
-  /** An O(1) read-only view of the current version, kept until closed. */
+  /**
+   * An O(1) read-only view of the current version, without locks, until `close()` (or `using`).
+   * The cells it reads are not reused while it is open; one garbage-collected unclosed is released
+   * and counted in `stats().snapshotsLeaked`.
+   */
   snapshot(): Snapshot<V> {
     this.guard();
     const reader = new TreeReader(this.pager, this.tree, this.state.rec.commit);
@@ -235,12 +279,16 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     return snap;
   }
 
-  /** Verifies every on-disk invariant and checksum of the current version; throws ECORRUPT. */
+  /**
+   * Verifies every checksum and invariant of the current version — every cell reachable, pending
+   * or free exactly once, every gap field exact; throws `ECORRUPT` naming the cell.
+   */
   check(): void {
     this.guard();
     checkStore(this.pager, this.state.rec);
   }
 
+  /** Counters and sizes of the store (StoreStats). */
   stats(): StoreStats {
     this.guard();
     const rec = this.state.rec;
@@ -274,6 +322,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     };
   }
 
+  /** Releases the file, the writer lock or reader registration; idempotent; later use is `ECLOSED`. */
   close(): void {
     if (this.closed) return;
     this.closed = true;

@@ -12,15 +12,31 @@ import { findFirst, lookup } from '../tree/walk.js';
 import { type ReadView, ReadViewBase, checkArea } from './readView.js';
 import { appendRange } from '../tree/append.js';
 import { type TreeState, type WriteSink, writeRange } from '../tree/write.js';
+import type { WriteScratch } from '../tree/writeScratch.js';
 import { type Range, TreeReader } from '../read/treeReader.js';
 import { type CellRun } from '../../storage/format/pageFile.js';
 
+/**
+ * Writing inside `transaction(fn)`: every call joins the transaction's one atomic commit, and the
+ * transaction's reads (ReadView) see its own writes. A txn used after `fn` returned is `ECLOSED`.
+ * The same calls on the store are each a commit of their own.
+ */
 export interface WriteTxn<V> extends ReadView<V> {
+  /** Stores `value` over `[first, last]`: neighbours are trimmed or split, covered ranges vanish. `null`/`undefined` are `EINVAL` (use `clear`). */
   store(first: number, last: number, value: V): void;
+  /** Stores `value` over `[first, last]` only if all of it is empty; else `EEXIST`. */
   insert(first: number, last: number, value: V): void;
+  /** Removes the whole range holding `index`; returns its value (undefined when `index` was empty). */
   erase(index: number): V | undefined;
+  /** Makes `[first, last]` empty, trimming the ranges that reach into it. */
   clear(first: number, last: number): void;
+  /**
+   * Stores `value` at `emptyArea(min, max, size)` and returns its start; `EBUSY` when no gap fits.
+   * The size comes first, as in the kernel's `mtree_alloc_range(mt, startp, entry, size, min, max)`,
+   * and the value last, as in every write here.
+   */
   allocRange(size: number, min: number, max: number, value: V): number;
+  /** Stores `value` at `emptyAreaRev(min, max, size)` (the highest gap) and returns its start; `EBUSY` when none fits. */
   allocRangeRev(size: number, min: number, max: number, value: V): number;
 }
 
@@ -46,16 +62,23 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
   private iterators: Set<TxnRanges<V>> | null = null;
 
   /**
+   * @param scratch the store's write-path scratch (WriteSink.scratch)
    * @param arena where the transaction's values are encoded (the store's, reset here): the
    *   tree's new slots hold handles into it until the commit copies them into cells
    */
-  constructor(private readonly pager: CellReader, base: TreeState, private readonly baseVersion: number, readonly arena: ValueArena) {
+  constructor(
+    private readonly pager: CellReader,
+    readonly scratch: WriteScratch,
+    base: TreeState,
+    private readonly baseVersion: number,
+    readonly arena: ValueArena,
+  ) {
     super();
     this.tree = { ...base };
     arena.reset();
   }
 
-  /** The version this transaction will commit as, once it does. */
+  /** The version this transaction started from (it commits as a later one). */
   get version(): number {
     this.reader();
     return this.baseVersion;
@@ -140,7 +163,7 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
     const slot = this.pager.codec.encode(value, this.arena);
     this.detachIterators();
     // Beyond every stored key nothing can overlap: the append path needs no search.
-    if (appendRange(this.tree, first, last, slot)) {
+    if (appendRange(this.scratch, this.tree, first, last, slot)) {
       this.changed = true;
       return;
     }

@@ -374,6 +374,7 @@ function isMainModule(): boolean {
   try {
     return fs.realpathSync(script) === fs.realpathSync(fileURLToPath(import.meta.url));
   } catch {
+    // The script path does not resolve (deleted, or not a file): not this module.
     return false;
   }
 }

@@ -79,6 +79,63 @@ export const HELD_LIMIT = 256;
 /** How long a reader process's checked start time is trusted. */
 export const START_CHECK_MS = 1000;
 
+// ── Commits (storage/commit/) ─────────────────────────────────────────────────────────────────
+
+/**
+ * Extra runs a commit's first by-commit pending-list chunks are sized for: room for the space-map
+ * and pending-tree paths freed while cells are placed (saves allocation rounds).
+ */
+export const PENDING_SLACK_RUNS = 8;
+/**
+ * A source entry of the free list (storage/commit/release.ts) with more cells than this left over
+ * gets them back under its own key, below the entries the next commits free, which are taken
+ * first; fewer join this commit's list, as one chunk costs less than two. Measured: with every
+ * leftover under its source's key, single-store commits on 100,000 ranges wrote 12.1 cells instead
+ * of 10.5 (test/bench/probes/heldReaders.ts); with every leftover in the commit's own list, 3,000
+ * small commits after clearing 4 MB carved every cell from the one large leftover run, never reused
+ * the isolated cells they freed, and wrote 12.9 cells per commit instead of 8.6 (the pending tree
+ * grew a level).
+ */
+export const LEFTOVER_KEEP_CELLS = 64;
+/**
+ * A reader band (cells only readers newer than the oldest reach, storage/io/readerSet.ts) gets
+ * windowed chunks of its own only when it frees at least this many cells; a smaller one joins the
+ * by-commit list. Readers that close oldest first release both together anyway: with two
+ * snapshots reopened after random holds of up to 2,000 single-store commits on 20,000 ranges
+ * (test/bench/probes/heldReaders.ts 20000 20000 2000), a chunk for every band wrote 13.8 cells per
+ * commit and grew the file to 1.86 MiB, this 10.5 and 1.54 MiB. A large band (a bulk rewrite
+ * under a newer snapshot, closed before an older one) is worth its chunk.
+ */
+export const BAND_MIN_CELLS = 16;
+/** Pinned windowed entries a commit's free list looks past before it leaves the rest for later. */
+export const PINNED_SCAN_LIMIT = 16;
+/** A commit writing at most this many cells may take them as one run from the space map … */
+export const SMALL_COMMIT_CELLS = 64;
+/** … when all free cells (loaded or pending) exceed its need by at most this many. */
+export const SMALL_COMMIT_SLACK = 8;
+/**
+ * A commit writing at least this many cells syncs them before writing its record (two-sync) and
+ * marks the record CELLS_DURABLE, so open never has to validate a big commit: open time stays
+ * bounded by this, whatever the size of the last commit. Small commits keep one fdatasync.
+ */
+export const ADAPTIVE_TWO_SYNC_CELLS = 2048;
+/** Rounds of taking cells before a commit's allocation must have converged (a bug otherwise). */
+export const MAX_ALLOCATION_ROUNDS = 64;
+/** A commit with at most this many new small values fills their blocks with neighbours (storage/commit/packing.ts). */
+export const GATHER_AT = 4;
+/** A packed value block whose reference count falls to this or below has its survivors moved. */
+export const RELOCATE_AT = 4;
+/** A contiguous write grows while it is shorter than this (so one call writes at most a little more). */
+export const MAX_WRITE_BYTES = 4 * 1024 * 1024;
+/** Commits writing up to this many bytes encode into the store's reused buffer; larger ones allocate. */
+export const SCRATCH_MAX_BYTES = 2 * 1024 * 1024;
+/** The reused commit buffer's first size; it doubles as commits need, up to SCRATCH_MAX_BYTES. */
+export const SCRATCH_INITIAL_BYTES = 64 * 1024;
+/** Below this many elements a commit's insertion sort is as cheap as the typed-array one (storage/commit/sort.ts). */
+export const SMALL_SORT = 32;
+/** Position bits of a sort key (key × 2^bits + position); larger inputs use a comparator sort. */
+export const SORT_INDEX_BITS = 20;
+
 // ── Relations the code relies on ──────────────────────────────────────────────────────────────
 
 function must(condition: boolean, relation: string): void {
@@ -94,3 +151,6 @@ must(Number.isSafeInteger(MAX_CELL * CELL_BYTES), 'every byte offset of a cell i
 must(LEAF_SLOTS * AREA_VALUE_MAX_BYTES < 0x1_0000, "a value area's offsets and lengths fit the 16-bit fields of a slot");
 must(Math.ceil((24 + LEAF_SLOTS * AREA_VALUE_MAX_BYTES) / CELL_BYTES) < 0x100, "a value area's cells fit the leaf's 8-bit count");
 must((ARENA_CHUNK_BYTES >>> 3) * ARENA_MAX_CHUNKS <= 0x4000_0000, 'a value handle (chunk, 8-byte unit) is a small integer (V8 SMI)');
+must(Number.isSafeInteger((MAX_CELL + 1) * 2 ** SORT_INDEX_BITS), 'a sort key (cell × 2^SORT_INDEX_BITS + position) is an exact integer');
+must(SCRATCH_INITIAL_BYTES <= SCRATCH_MAX_BYTES, 'the commit buffer starts within its bound');
+must(SMALL_COMMIT_CELLS < ADAPTIVE_TWO_SYNC_CELLS, 'a small commit keeps one sync');

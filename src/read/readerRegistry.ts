@@ -1,6 +1,6 @@
 /**
  * The reader registry: which versions open snapshots and live iterators still read. The writer
- * keeps every cell one of these versions reaches (RCU's grace period, on disk; storage/readerSet.ts). Registering is
+ * keeps every cell one of these versions reaches (RCU's grace period, on disk; storage/io/readerSet.ts). Registering is
  * O(1) and takes no lock. Readers garbage-collected while still registered are released by a
  * FinalizationRegistry and counted.
  *
@@ -111,7 +111,7 @@ export class ReaderRegistry {
 
   /**
    * Every version a reader holds, distinct, ascending (promotes held readers first): a commit
-   * keeps what these versions reach (storage/readerSet.ts). O(distinct versions).
+   * keeps what these versions reach (storage/io/readerSet.ts). O(distinct versions).
    */
   versions(): number[] {
     if (this.held.length > 0) this.promoteHeld();

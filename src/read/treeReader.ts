@@ -17,12 +17,10 @@ import type { NodeSource, TreeState } from '../tree/write.js';
 
 export type { Range } from './frameRanges.js';
 
-const sharedHit = new Hit();
-
-/** An inline slot's bytes, for decoding (reused: a decode allocates nothing but the value). */
-const inlineBytes = new Uint8Array(8);
-
 export class TreeReader implements NodeSource {
+  /** fastLookup's result, reused by every point read of this reader (made at its first). */
+  private hit: Hit | null = null;
+
   /** `arena`: a transaction's values, for the slots that are handles (null for committed versions). */
   constructor(readonly pager: CellReader, readonly tree: TreeState, readonly version: number, readonly arena: ValueArena | null = null) {}
 
@@ -37,8 +35,9 @@ export class TreeReader implements NodeSource {
       const n = slot.length;
       const lo = slot.lo;
       const hi = slot.hi;
-      for (let i = 0; i < n; i++) inlineBytes[i] = i < 4 ? lo >>> (8 * i) : hi >>> (8 * (i - 4));
-      return pager.codec.decodeAt(inlineBytes, 0, n, 0);
+      const bytes = pager.inlineScratch;
+      for (let i = 0; i < n; i++) bytes[i] = i < 4 ? lo >>> (8 * i) : hi >>> (8 * (i - 4));
+      return pager.codec.decodeAt(bytes, 0, n, 0);
     }
     if (slot instanceof AreaSlot) {
       const buf = pager.areaValue(slot.area, slot.cells, slot.leaf, this.version, slot.offset, slot.length);
@@ -67,7 +66,8 @@ export class TreeReader implements NodeSource {
     const root = this.tree.root;
     if (root === null) return undefined;
     if (typeof root === 'number') {
-      return fastLookup(this.pager, root, this.tree.height, this.version, index, sharedHit) ? this.fastSlotValue(sharedHit) : undefined;
+      const hit = (this.hit ??= new Hit());
+      return fastLookup(this.pager, root, this.tree.height, this.version, index, hit) ? this.fastSlotValue(hit) : undefined;
     }
     const e = lookup(this, this.tree, index);
     return e === undefined ? undefined : this.value(e.slot);
@@ -77,9 +77,10 @@ export class TreeReader implements NodeSource {
     const root = this.tree.root;
     if (root === null) return undefined;
     if (typeof root === 'number') {
-      if (!fastLookup(this.pager, root, this.tree.height, this.version, index, sharedHit)) return undefined;
-      const { first, last } = sharedHit;
-      return { first, last, value: this.fastSlotValue(sharedHit) };
+      const hit = (this.hit ??= new Hit());
+      if (!fastLookup(this.pager, root, this.tree.height, this.version, index, hit)) return undefined;
+      const { first, last } = hit;
+      return { first, last, value: this.fastSlotValue(hit) };
     }
     const e = lookup(this, this.tree, index);
     return e === undefined ? undefined : { first: e.first, last: e.last, value: this.value(e.slot) };

@@ -23,7 +23,8 @@
  * left to writeRange. Nothing is allocated except the new nodes: no plan, entry lists or runs.
  */
 import { MAX_INDEX, INTERNAL_SLOTS, LEAF_SLOTS } from '../common/limits.js';
-import { type MemNode, type Slot, newInternal, newLeaf } from '../../storage/format/node.js';
+import { type MemNode, type Slot, NewValue, newInternal, newLeaf } from '../../storage/format/node.js';
+import type { WriteScratch } from './writeScratch.js';
 
 /** The tree fields the fast path reads and updates (src/tree/write.ts TreeState). */
 interface AppendTree {
@@ -31,14 +32,8 @@ interface AppendTree {
   height: number;
   ranges: number;
   nodes: number;
+  newValues: number;
 }
-
-/** Tests switch the fast path off to compare its trees with writeRange's general path. */
-export const appendPath = { enabled: true };
-
-/** Scratch: the rightmost path, root first, and the min of its leaf. Reused by every call. */
-const pathNodes: MemNode[] = [];
-let pathLeafMin = 0;
 
 /** Largest empty run of a leaf whose first slot starts at `min`. */
 function leafGap(leaf: MemNode, min: number): number {
@@ -62,10 +57,11 @@ function internalGap(node: MemNode): number {
 }
 
 /**
- * Collects the rightmost path into the scratch array (and its leaf's min); false when a node on
+ * Collects the rightmost path into the scratch's path (and its leaf's min); false when a node on
  * it is committed (a cell address) rather than built by this transaction.
  */
-function rightmostPath(tree: AppendTree): boolean {
+function rightmostPath(s: WriteScratch, tree: AppendTree): boolean {
+  const pathNodes = s.path;
   let ref = tree.root;
   const h = tree.height;
   // The leaf's min is one past the pivot left of the rightmost child of the deepest node on the
@@ -75,7 +71,7 @@ function rightmostPath(tree: AppendTree): boolean {
     if (ref === null || typeof ref === 'number') return false;
     pathNodes[d] = ref;
     if (d === h - 1) {
-      pathLeafMin = minNode === null ? 0 : minNode.lasts[minNode.lasts.length - 2]! + 1;
+      s.pathLeafMin = minNode === null ? 0 : minNode.lasts[minNode.lasts.length - 2]! + 1;
       return ref.leaf;
     }
     const children = ref.children;
@@ -87,7 +83,7 @@ function rightmostPath(tree: AppendTree): boolean {
 }
 
 /** Whether the leaf left of the rightmost one is new to this transaction and full. */
-function leftLeafFull(h: number): boolean {
+function leftLeafFull(pathNodes: MemNode[], h: number): boolean {
   for (let d = h - 2; d >= 0; d--) {
     const children = pathNodes[d]!.children;
     if (children.length < 2) continue;
@@ -105,11 +101,19 @@ function leftLeafFull(h: number): boolean {
  * Stores `slot` over [first, last] when the range lies beyond every stored key and the rightmost
  * path is the transaction's own; returns false (having changed nothing) otherwise.
  */
-export function appendRange(tree: AppendTree, first: number, last: number, slot: Slot): boolean {
-  if (!appendPath.enabled || !rightmostPath(tree)) return false;
+export function appendRange(s: WriteScratch, tree: AppendTree, first: number, last: number, slot: Slot): boolean {
+  if (!appendInPlace(s, tree, first, last, slot)) return false;
+  if (slot instanceof NewValue) tree.newValues++;
+  return true;
+}
+
+/** appendRange for writeRange, which has counted the new value already. */
+export function appendInPlace(s: WriteScratch, tree: AppendTree, first: number, last: number, slot: Slot): boolean {
+  if (!s.appendPath || !rightmostPath(s, tree)) return false;
+  const pathNodes = s.path;
   const h = tree.height;
   const leaf = pathNodes[h - 1]!;
-  const leafMin = pathLeafMin;
+  const leafMin = s.pathLeafMin;
   const lasts = leaf.lasts;
   const slots = leaf.slots;
   const n = lasts.length;
@@ -122,7 +126,7 @@ export function appendRange(tree: AppendTree, first: number, last: number, slot:
   // to the left neighbour's last one: writeRange would rebuild the two leaves together, which
   // comes to the same two leaves only when the neighbour is full. Otherwise leave it to
   // writeRange, so both paths always build identical trees.
-  if (base === 0 && !leadGap && !leftLeafFull(h)) return false;
+  if (base === 0 && !leadGap && !leftLeafFull(pathNodes, h)) return false;
 
   const tail = last < MAX_INDEX;
   const k = (leadGap ? 1 : 0) + 1 + (tail ? 1 : 0);
@@ -151,7 +155,7 @@ export function appendRange(tree: AppendTree, first: number, last: number, slot:
         gaps[gaps.length - 1] = trailing;
       }
     } else {
-      refreshGaps(h - 1, leafGap(leaf, leafMin));
+      refreshGaps(pathNodes, h - 1, leafGap(leaf, leafMin));
     }
     return true;
   }
@@ -188,14 +192,14 @@ export function appendRange(tree: AppendTree, first: number, last: number, slot:
   tree.ranges++;
   const right = newLeaf(rLasts, rSlots);
   const closedMax = lasts[lasts.length - 1]!;
-  pushRight(tree, h - 1, leafGap(leaf, leafMin), closedMax, right, leafGap(right, closedMax + 1));
+  pushRight(pathNodes, tree, h - 1, leafGap(leaf, leafMin), closedMax, right, leafGap(right, closedMax + 1));
   return true;
 }
 
 /**
  * Recomputes the gap fields above path level `level`, whose node's largest gap is now `gap`.
  */
-function refreshGaps(level: number, gap: number): void {
+function refreshGaps(pathNodes: MemNode[], level: number, gap: number): void {
   for (let d = level - 1; d >= 0; d--) {
     const p = pathNodes[d]!;
     const gaps = p.gaps;
@@ -209,7 +213,7 @@ function refreshGaps(level: number, gap: number): void {
  * `closedGap`); `right` (largest gap `rightGap`) follows it as the new rightmost node of that
  * level. Pushes `right` into the parent, splitting full parents, growing a root if needed.
  */
-function pushRight(tree: AppendTree, level: number, closedGap: number, closedMax: number, right: MemNode, rightGap: number): void {
+function pushRight(pathNodes: MemNode[], tree: AppendTree, level: number, closedGap: number, closedMax: number, right: MemNode, rightGap: number): void {
   tree.nodes++;
   for (let d = level - 1; d >= 0; d--) {
     const p = pathNodes[d]!;
@@ -220,7 +224,7 @@ function pushRight(tree: AppendTree, level: number, closedGap: number, closedMax
       p.lasts.push(MAX_INDEX);
       p.children.push(right);
       p.gaps.push(rightGap);
-      refreshGaps(d, internalGap(p));
+      refreshGaps(pathNodes, d, internalGap(p));
       return;
     }
     // p is full: it is closed as is, and the new node alone starts the next rightmost node.

@@ -1,10 +1,11 @@
 import { type CellRun } from '../format/pageFile.js';
+import { orderByKey } from './sort.js';
 /**
  * The free list a commit allocates from first: the pending entries no open reader can reach
  * (LMDB reuses its freed pages the same way). Their cells are still allocated in the space map, so
  * reusing them changes only the right end of the pending tree — not a space-map leaf per run, which
  * is what releasing them would cost. Entries are taken whole, newest reusable first
- * (storage/commit/commit.ts says why); what a commit loads but does not use reaches no version, and is
+ * (storage/commit/release.ts says why); what a commit loads but does not use reaches no version, and is
  * listed again where no reader pins it (storage/format/pendingList.ts): a large leftover under the key of
  * the entry it came from, a small one with the cells of the commit that no reader reaches.
  *
@@ -122,7 +123,8 @@ export class FreeList {
     }
     if (taken < count && this.runs.length > 0) {
       const runs = this.runs;
-      const order = shortestFirst(runs);
+      // Shortest run first, ties in list order.
+      const order = orderByKey(runs.length, (k) => runs[k]!.count);
       for (const i of order) {
         if (taken >= count) break;
         const run = runs[i]!;
@@ -158,34 +160,3 @@ export class FreeList {
     if (run.count === 0) this.runs.splice(i, 1);
   }
 }
-
-/** Positions of `runs`, shortest run first, ties in list order (a stable counting order). */
-function shortestFirst(runs: CellRun[]): number[] {
-  const order: number[] = [];
-  if (runs.length < 32) {
-    // Insertion sort: few runs, and no allocation beyond the result.
-    for (let i = 0; i < runs.length; i++) {
-      const n = runs[i]!.count;
-      let j = order.length - 1;
-      order.push(i);
-      while (j >= 0 && runs[order[j]!]!.count > n) {
-        order[j + 1] = order[j]!;
-        j--;
-      }
-      order[j + 1] = i;
-    }
-    return order;
-  }
-  if (runs.length >= KEY_SCALE) {
-    for (let i = 0; i < runs.length; i++) order.push(i);
-    return order.sort((a, b) => runs[a]!.count - runs[b]!.count || a - b);
-  }
-  // A numeric sort of count × 2^20 + position (counts < 2^32, so keys stay below 2^53).
-  const keys = new Float64Array(runs.length);
-  for (let i = 0; i < runs.length; i++) keys[i] = runs[i]!.count * KEY_SCALE + i;
-  keys.sort();
-  for (let i = 0; i < keys.length; i++) order.push((keys[i]! % KEY_SCALE) | 0);
-  return order;
-}
-
-const KEY_SCALE = 2 ** 20;

@@ -450,7 +450,8 @@ export function nodeCommit(cell: Uint8Array): number {
 
 /**
  * Decodes a node cell. `max` is the node's max from its parent (the last pivot is implied).
- * Throws ECORRUPT naming the cell on a bad checksum, type or count.
+ * Throws ECORRUPT naming the cell on a bad checksum, type or count. (Hot paths decode through
+ * decodeNodeAt with a scratch of their own; this one makes one per call.)
  */
 export function decodeNode(cell: Uint8Array, address: number, max: number, verify = true): MemNode {
   if (verify && !nodeChecksumOk(cell)) throw corruptCell(address, 'node checksum mismatch');
@@ -462,14 +463,14 @@ export function decodeNode(cell: Uint8Array, address: number, max: number, verif
     if (count < 1 || count > (leaf ? LEAF_SLOTS : INTERNAL_SLOTS)) throw corruptCell(address, `slot count ${count}`);
     throw new RangeError(`a node cell is ${NODE_BYTES} bytes; got ${cell.length}`);
   }
-  return decodeNodeAt(cell, 0, address, max);
+  return decodeNodeAt(cell, 0, address, max, new NodeDecodeScratch());
 }
 
 /**
  * decodeNode of the (already verified) cell at byte `at` of `buf` — a buffer-pool slab, without
  * a view of the cell.
  */
-export function decodeNodeAt(buf: Uint8Array, at: number, address: number, max: number): MemNode {
+export function decodeNodeAt(buf: Uint8Array, at: number, address: number, max: number, scratch: NodeDecodeScratch): MemNode {
   const type = buf[at + OFF_TYPE];
   const count = buf[at + OFF_COUNT]!;
   const leaf = type === NODE_LEAF;
@@ -477,7 +478,7 @@ export function decodeNodeAt(buf: Uint8Array, at: number, address: number, max: 
   if (count < 1 || count > (leaf ? LEAF_SLOTS : INTERNAL_SLOTS)) throw corruptCell(address, `slot count ${count}`);
   // Read into scratch arrays, then copied at their exact size: a node decoded by a writer lives on
   // as (or beside) the transaction's new node, and arrays grown by push carry spare capacity.
-  const sl = scratchLasts;
+  const sl = scratch.lasts;
   let prev = -1;
   for (let i = 0; i < count; i++) {
     const p = at + OFF_PIVOTS + 8 * i;
@@ -491,7 +492,7 @@ export function decodeNodeAt(buf: Uint8Array, at: number, address: number, max: 
   if (leaf) {
     const area = u32(buf, at + OFF_AREA);
     const areaCells = buf[at + OFF_AREA_CELLS]!;
-    const ss = scratchSlots;
+    const ss = scratch.slots;
     for (let i = 0; i < count; i++) ss[i] = decodeSlot(buf, at + OFF_LEAF_SLOTS + 8 * i, address, area, areaCells);
     const slots = ss.slice(0, count);
     ss.fill(null, 0, count);
@@ -499,8 +500,8 @@ export function decodeNodeAt(buf: Uint8Array, at: number, address: number, max: 
     node.area = area;
     node.areaCells = areaCells;
   } else {
-    const sc = scratchChildren;
-    const sg = scratchGaps;
+    const sc = scratch.children;
+    const sg = scratch.gaps;
     for (let i = 0; i < count; i++) {
       sc[i] = u32(buf, at + OFF_CHILDREN + 8 * i);
       sg[i] = u32(buf, at + OFF_GAPS + 8 * i) + u32(buf, at + OFF_GAPS + 8 * i + 4) * TWO32;
@@ -512,17 +513,26 @@ export function decodeNodeAt(buf: Uint8Array, at: number, address: number, max: 
   return node;
 }
 
-/** decodeNodeAt's scratch arrays: packed, of the widest node's size. */
-const scratchLasts: number[] = [];
-const scratchSlots: (Slot | null)[] = [];
-const scratchChildren: Ref[] = [];
-const scratchGaps: number[] = [];
-for (let i = 0; i < LEAF_SLOTS; i++) {
-  scratchLasts.push(0.5);
-  scratchSlots.push(null);
-  scratchGaps.push(0.5);
+/**
+ * decodeNodeAt's scratch arrays, owned by one reader of cells (storage/io/cellReader.ts) and
+ * reused by every node it decodes: packed (doubles from the start, so copies hold keys unboxed),
+ * of the widest node's size.
+ */
+export class NodeDecodeScratch {
+  readonly lasts: number[] = [];
+  readonly slots: (Slot | null)[] = [];
+  readonly children: Ref[] = [];
+  readonly gaps: number[] = [];
+
+  constructor() {
+    for (let i = 0; i < LEAF_SLOTS; i++) {
+      this.lasts.push(0.5);
+      this.slots.push(null);
+      this.gaps.push(0.5);
+    }
+    for (let i = 0; i < INTERNAL_SLOTS; i++) this.children.push(0);
+  }
 }
-for (let i = 0; i < INTERNAL_SLOTS; i++) scratchChildren.push(0);
 
 /** The little-endian u32 at byte `at`. */
 function u32(b: Uint8Array, at: number): number {

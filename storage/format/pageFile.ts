@@ -57,7 +57,7 @@ export interface HeaderSource {
 export function readHeader(io: HeaderSource, path: string): void {
   const page = Buffer.alloc(PAGE_BYTES);
   const n = io.read(page, 0);
-  // open() creates a store only where no file exists (storage/creation.ts): it never formats one.
+  // open() creates a store only where no file exists (storage/io/creation.ts): it never formats one.
   const neverFormatted = 'open() never formats an existing file (create only makes new files): remove it, or choose another path, to create a store';
   if (n === 0) throw notStore(`${path} exists but is empty (0 bytes), so it is not a maple-store file; ${neverFormatted}`);
   if (n < 32 || !page.subarray(0, 8).equals(MAGIC)) {

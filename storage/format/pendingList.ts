@@ -1,10 +1,10 @@
 /**
  * The pending list: cells freed by commits, still allocated in the space map, that some version
  * may reach. It is the pending tree (a maple tree like the main tree), whose entries are one-cell
- * value records (storage/valueRecord.ts) listing runs of cells. An entry is reusable — it is then
- * the free list a commit allocates from first (storage/freeList.ts) — once no open reader reads a
+ * value records (storage/format/valueRecord.ts) listing runs of cells. An entry is reusable — it is then
+ * the free list a commit allocates from first (storage/commit/freeList.ts) — once no open reader reads a
  * version in its window: its cells were written at or after `lowBirth` and freed by commit D, so
- * only the versions in [lowBirth, D) reach them (storage/readerSet.ts).
+ * only the versions in [lowBirth, D) reach them (storage/io/readerSet.ts).
  *
  * Keys (commits < MAX_COMMITS = 2^36, so every key stays below 2^53):
  *
@@ -69,7 +69,7 @@ export function freedByOf(key: number): number {
   return Math.floor((isWindowedKey(key) ? key - WINDOWED_KEY_BASE : key) / PENDING_KEYS_PER_COMMIT);
 }
 
-/** A listed run, with the free-list source it was loaded from (storage/commit.ts; −1 until loaded). */
+/** A listed run, with the free-list source it was loaded from (storage/commit/release.ts; −1 until loaded). */
 export interface PendingRun extends CellRun {
   source: number;
 }

@@ -7,7 +7,7 @@
 import { corruptCell, corrupt, ioFailed } from '../../src/common/errors.js';
 import type { BufferPool } from './bufferPool.js';
 import type { FileIO } from './fileIO.js';
-import { type MemNode, type Ref, NODE_INTERNAL, NODE_LEAF, nodeCommitAt, nodeTypeAt, decodeNodeAt, nodeChecksumOkAt } from '../format/node.js';
+import { type MemNode, type Ref, NODE_INTERNAL, NODE_LEAF, nodeCommitAt, nodeTypeAt, decodeNodeAt, nodeChecksumOkAt, NodeDecodeScratch } from '../format/node.js';
 import { RECORD_HEADER_BYTES, RECORD_TYPE, readRecordHeader, recordCells, verifyRecord, recordChecksumAt, recordChecksumIn, recordCommitAt, recordLengthAt, recordTypeAt } from '../format/valueRecord.js';
 import { AREA_HEADER_BYTES, AREA_TYPE, areaChecksumAt, areaChecksumIn, areaCommitAt, checkAreaHeader } from '../format/valueArea.js';
 import { ValueCodec } from '../format/valueCodec.js';
@@ -57,6 +57,10 @@ export class CellReader {
   private readonly areaFrames = new Int32Array(MAX_SPAN_PAGES);
   /** The length the last recordValue found. */
   valueLength = 0;
+  /** An inline slot's bytes, gathered for decoding (reused). */
+  readonly inlineScratch = new Uint8Array(8);
+  /** decodeNodeAt's working arrays, reused by every node this reader decodes. */
+  private readonly decodeScratch = new NodeDecodeScratch();
 
   constructor(readonly io: FileIO, readonly pool: BufferPool) {}
 
@@ -96,7 +100,7 @@ export class CellReader {
     if (typeof ref !== 'number') return ref;
     const offset = this.verifiedNodeOffset(ref);
     // Decoded straight from the slab: no view object per node.
-    const node = decodeNodeAt(this.pool.slab, offset, ref, max);
+    const node = decodeNodeAt(this.pool.slab, offset, ref, max, this.decodeScratch);
     if (node.commit > version) throw corruptCell(ref, `written by commit ${node.commit}, newer than the version ${version} being read`);
     return node;
   }

@@ -4,8 +4,8 @@
  * A new store is a header page and commit-record slot 0 holding commit 0 (an empty tree):
  *
  *   byte offset   size   contents
- *   0             4096   header page (storage/pageFile.ts)
- *   4096          4096   ring slot 0: the commit record of commit 0, zero padded (storage/commitRecord.ts)
+ *   0             4096   header page (storage/format/pageFile.ts)
+ *   4096          4096   ring slot 0: the commit record of commit 0, zero padded (storage/format/commitRecord.ts)
  *
  * On a real path, `path` never names a half-made store: the file is built under a temporary name
  * in the same directory, synced, then given its name with link(2), which fails if `path` appeared
@@ -14,7 +14,7 @@
  * existing file that is not a valid store is never "a creation that crashed": it is ENOTSTORE.
  *
  * Temporary names: `<path>.creating-<pid>-<12 hex digits>[t<process start>]` (the start time,
- * in clock ticks since boot, where /proc gives it, as in storage/lockFile.ts). A crash between
+ * in clock ticks since boot, where /proc gives it, as in storage/io/lockFile.ts). A crash between
  * creating one and unlinking it leaves it behind, harmless (nothing opens it); the next creation of
  * a store at `path` removes those whose process is gone. Names of this form next to a store are
  * reserved for this.
@@ -137,6 +137,7 @@ function isLink(path: string): boolean {
     fs.lstatSync(path);
     return true;
   } catch {
+    // ENOENT (nothing there) or no permission to look: not a link we could follow.
     return false;
   }
 }
@@ -178,6 +179,7 @@ export function removeStaleTemps(path: string): void {
   try {
     names = fs.readdirSync(dir);
   } catch {
+    // The directory cannot be listed (no permission): stale temps stay, harmless.
     return;
   }
   for (const name of names) {

@@ -117,6 +117,7 @@ export class ProcProbe {
       const id = readSmall(`${this.root}/sys/kernel/random/boot_id`).trim();
       return isBootId(id) ? id : undefined;
     } catch {
+      // No such file (not Linux, no /proc mounted, no permission): the boot is unknown.
       return undefined;
     }
   }
@@ -130,6 +131,7 @@ export class ProcProbe {
     try {
       if (fs.readlinkSync(`${this.root}/self`) !== String(process.pid)) return id;
     } catch {
+      // No /proc/self (not Linux, not mounted): only the pid is known.
       return id;
     }
     const processStart = this.processStart(process.pid);
@@ -151,6 +153,7 @@ export class ProcProbe {
     try {
       link = fs.readlinkSync(`${this.root}/thread-self`);
     } catch {
+      // No /proc/thread-self (older kernels, no /proc): the thread is unknown, the process may not be.
       return this.selfProcess();
     }
     const m = /^(\d+)\/task\/(\d+)$/.exec(link);

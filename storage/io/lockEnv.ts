@@ -1,8 +1,8 @@
 /**
- * What the writer lock (storage/lockFile.ts) needs from the machine, as one small interface: the
+ * What the writer lock (storage/io/lockFile.ts) needs from the machine, as one small interface: the
  * names of the lock files, a handful of file operations in their directories, and the probes of who
  * runs. The default is the real file system and /proc (NodeLockEnv); the crash simulator
- * (recovery/simulatedLocks.ts) stands in a simulated lock directory whose files a power loss can
+ * (recovery/testing/simulatedLocks.ts) stands in a simulated lock directory whose files a power loss can
  * drop or tear and a "boot" that changes at every crash. Internal: not part of the public API.
  */
 import * as fs from 'node:fs';
@@ -51,6 +51,7 @@ export function canonicalPath(storePath: string): string {
   try {
     return nodePath.join(fs.realpathSync(nodePath.dirname(abs)), nodePath.basename(abs));
   } catch {
+    // The directory does not resolve either (missing, no permission): the path as given; opening it fails next.
     return abs;
   }
 }
@@ -87,6 +88,7 @@ export class NodeLockEnv implements LockEnv {
       fs.mkdirSync(dir, { recursive: true });
       return nodePath.join(dir, `${st.dev}-${st.ino}.lock`);
     } catch {
+      // The file cannot be stat'ed or the temp dir written: hard links go unguarded (README, Limits).
       return undefined;
     }
   }

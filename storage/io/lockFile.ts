@@ -1,15 +1,15 @@
 /**
  * One writer per file per machine, whatever the process, thread (worker_threads) or copy of this
- * library: the writer holds a lock file `<real path>.lock` naming its thread (storage/lockRecord.ts:
+ * library: the writer holds a lock file `<real path>.lock` naming its thread (storage/io/lockRecord.ts:
  * pid, tid, their start times, the boot id, a nonce and a CRC-32), and — since hard links are other
  * paths to the same file — a second one named by the file's device and inode
- * (storage/lockEnv.ts, inodeLockFile).
+ * (storage/io/lockEnv.ts, inodeLockFile).
  *
  * No state in memory decides anything: a copy of the library in the same process, or a Worker, has
  * its own module instance, so only the file and the kernel's view of who runs are shared. A lock is
  * honoured (ELOCKED) when it decodes — exact grammar and checksum — and names a thread that still
  * runs: same boot id, process alive with the same start time, thread alive with the same start time
- * (storage/liveness.ts). Anything else is stale and is taken over, and the store reports what it
+ * (storage/io/liveness.ts). Anything else is stale and is taken over, and the store reports what it
  * took over and why (RecoveryReport.lockTakenOver). A lock naming the caller's own thread is live
  * too: a store opened earlier on this thread and not closed, maybe through another copy of the
  * library. Where /proc is missing only the pid can be checked: a lock naming a live pid is live,

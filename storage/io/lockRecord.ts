@@ -1,5 +1,5 @@
 /**
- * The content of a writer lock file (and of a takeover marker, storage/lockFile.ts): one line of
+ * The content of a writer lock file (and of a takeover marker, storage/io/lockFile.ts): one line of
  * ASCII naming the thread that holds it, with a checksum.
  *
  *   field          form                                   meaning
@@ -10,7 +10,7 @@
  *   threadStart    decimal, or "-"                        starttime of the thread
  *   bootId         8-4-4-4-12 lowercase hex, or "-"       /proc/sys/kernel/random/boot_id
  *   nonce          16 lowercase hex                       random: no two locks have the same bytes
- *   crc            8 lowercase hex                        CRC-32 (storage/checksum.ts) of every byte
+ *   crc            8 lowercase hex                        CRC-32 (src/common/checksum.ts) of every byte
  *                                                         before the space that precedes it
  *
  * Fields are separated by one space; the line ends with "\n" and nothing follows. Decimals have no

@@ -1,6 +1,6 @@
 /**
  * The reader set a commit works with: every version an open reader reads — in-process snapshots
- * and iterators (src/readers.ts), read-only stores in any process (storage/readerFiles.ts).
+ * and iterators (src/read/readerRegistry.ts), read-only stores in any process (storage/io/readerFiles.ts).
  *
  * A cell written by commit B and freed by commit D is reachable exactly by the versions v with
  * B ≤ v < D, so it is pinned only while a reader's version lies in that window. The oldest version
@@ -16,13 +16,14 @@ export interface ReaderSet {
   readonly versions: readonly number[];
   /**
    * A reader in another process that has registered but not yet said which version it reads
-   * (registered as version 0, storage/readerFiles.ts): it may read any version up to the current
+   * (registered as version 0, storage/io/readerFiles.ts): it may read any version up to the current
    * one, so it pins everything, as if it read them all.
    */
   readonly any: boolean;
 }
 
-export const NO_READERS: ReaderSet = { versions: [], any: false };
+/** No reader at all (frozen: shared by every caller). */
+export const NO_READERS: ReaderSet = Object.freeze({ versions: Object.freeze([]), any: false });
 
 /** The reader set of `a` and `b` together (both ascending, distinct). */
 export function mergeReaders(a: readonly number[], b: ReaderSet): ReaderSet {

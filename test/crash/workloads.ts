@@ -333,7 +333,7 @@ function snapshotsHeld(): Workload {
 }
 
 /**
- * Snapshots held while the cells around them are reused (storage/readerSet.ts): what later commits
+ * Snapshots held while the cells around them are reused (storage/io/readerSet.ts): what later commits
  * write and free again is reused at once under an old snapshot; a newer snapshot closed before the
  * older one releases what only it reached. Both stay checked against their versions every step.
  */

@@ -1,5 +1,5 @@
 /**
- * Unit tests of store creation (storage/creation.ts): a new store is published at its path whole,
+ * Unit tests of store creation (storage/io/creation.ts): a new store is published at its path whole,
  * never over anything that appeared there first, and leaves no temporary file behind.
  */
 import * as fs from 'node:fs';

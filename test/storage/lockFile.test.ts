@@ -1,10 +1,10 @@
 /**
- * Unit tests of the writer lock (storage/lockFile.ts, storage/lockRecord.ts, storage/liveness.ts):
+ * Unit tests of the writer lock (storage/io/lockFile.ts, storage/io/lockRecord.ts, storage/io/liveness.ts):
  * the lock line's strict grammar and checksum; refusal while a live thread holds the lock; takeover
  * of anything else — dead processes and threads, earlier boots, torn, flipped, zeroed and garbage
  * files, for the path lock and the inode lock — reported with the reason; takeover markers and
  * temporary files; the machine without /proc; and every interleaving of two openers taking over
- * the same stale lock (on the simulated machine of recovery/simulatedLocks.ts).
+ * the same stale lock (on the simulated machine of recovery/testing/simulatedLocks.ts).
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';

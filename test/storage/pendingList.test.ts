@@ -1,6 +1,6 @@
 /**
- * The pending list's two entry kinds (storage/pendingList.ts) and the reader-set arithmetic that
- * decides when an entry is reusable (storage/readerSet.ts); check() on a damaged windowed entry.
+ * The pending list's two entry kinds (storage/format/pendingList.ts) and the reader-set arithmetic that
+ * decides when an entry is reusable (storage/io/readerSet.ts); check() on a damaged windowed entry.
  */
 import * as fs from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';

@@ -1,0 +1,135 @@
+/**
+ * Step 1 of a commit: the free list's source, the pending entries no open reader can reach, taken
+ * lazily as cells are needed (storage/commit/freeList.ts holds what was taken). By-commit entries
+ * are reusable up to the horizon (the oldest version read) — a key prefix; windowed entries
+ * (storage/format/pendingList.ts) are reusable when no reader's version lies in their window. A
+ * reusable entry is freed by a durable commit (≤ the last durable one), so neither the last
+ * durable version nor a reader that opens during this commit reaches its cells.
+ *
+ * Windowed entries are taken first, newest first: the young ones of the commit just before
+ * (released now, unless a reader lies in their window) and the cells it left unused. A pinned one
+ * is skipped; after PINNED_SCAN_LIMIT skipped, the rest of the windowed entries above the horizon
+ * wait for it (those at or below it are reusable whatever their window): the scan costs at most
+ * that many record reads per commit, however many entries a long-held reader pins.
+ * Then by-commit entries, the newest reusable first (found afresh each time, O(log n), as entries
+ * are removed when taken). Newest first keeps small commits cycling through the few cells the
+ * commits just before them freed, and touches one end of the pending tree instead of both:
+ * measured on a 1,000,000-range store after 3,000 random overwrites, single-store commits wrote
+ * 13.5 cells instead of 16.3 (pending-tree nodes 5–6 → 2).
+ *
+ * Entries the free list takes are its sources: what it leaves of one goes back under that entry's
+ * key (storage/commit/pendingChunks.ts), a key at or below the release limit, so it stays
+ * reusable whatever the readers — and, being older than the entries the next commits free, it is
+ * loaded only when those do not cover their need (a commit carving its cells from a large
+ * leftover run otherwise never reuses the isolated cells the commits before it freed, and its
+ * list grows).
+ */
+import { corruptCell } from '../../src/common/errors.js';
+import { MAX_INDEX, PINNED_SCAN_LIMIT } from '../../src/common/limits.js';
+import { findFirst, iterate } from '../../src/tree/walk.js';
+import type { NodeSource } from '../../src/tree/write.js';
+import type { CommitRecord } from '../format/commitRecord.js';
+import { RecordSlot } from '../format/node.js';
+import type { CellRun } from '../format/pageFile.js';
+import { WINDOWED_KEY_BASE, byCommitKey, decodePendingEntry, isWindowedKey, type PendingEntry, windowedKey } from '../format/pendingList.js';
+import type { CellReader } from '../io/cellReader.js';
+import { type ReaderSet, readerInWindow } from '../io/readerSet.js';
+import { type CommitPlan, treeOf } from './commitPlan.js';
+import { FreeList } from './freeList.js';
+
+/** A pending entry the free list took: where its leftovers go back (storage/commit/pendingChunks.ts). */
+export interface PendingSource {
+  key: number;
+  freedBy: number;
+  windowed: boolean;
+}
+
+/** The releasable pending entries of one commit, in the order the free list takes them. */
+class ReleasableEntries {
+  /** The entries taken so far; a run's `source` indexes this list. */
+  readonly sources: PendingSource[] = [];
+  /** The largest by-commit key at or below the horizon. */
+  private readonly releaseLimit: number;
+  /** Windowed entries at or below this key are reusable whatever their window. */
+  private readonly windowedFloor: number;
+  private windowedCursor: number;
+  private byCommitCursor: number;
+  private pinnedSkipped = 0;
+
+  constructor(private readonly plan: CommitPlan) {
+    const { prev, releaseUpTo } = plan;
+    this.releaseLimit = byCommitKey(releaseUpTo + 1, 0) - 1;
+    this.windowedFloor = windowedKey(releaseUpTo + 1, 0) - 1;
+    this.windowedCursor = plan.readers.any ? this.windowedFloor : windowedKey(prev.commit + 1, 0) - 1;
+    this.byCommitCursor = this.releaseLimit;
+  }
+
+  /** Takes the next releasable entry out of the pending tree: its runs, or undefined when none is left. */
+  next(): CellRun[] | undefined {
+    const { sink, pending, pager, prev, readers } = this.plan;
+    while (this.windowedCursor >= WINDOWED_KEY_BASE) {
+      // The newest windowed entry, or (none left) the newest by-commit one: one descent when
+      // there is no windowed entry, as with no reader open. (This commit's own by-commit chunks,
+      // above releaseLimit, are found the same way: then the bounded search below.)
+      const entry = findFirst(sink, pending, 0, this.windowedCursor, true);
+      if (entry === undefined) return undefined;
+      if (entry.first < WINDOWED_KEY_BASE) {
+        this.windowedCursor = WINDOWED_KEY_BASE - 1;
+        if (entry.first > this.releaseLimit) break;
+      }
+      // A chunk this commit put back under a key it emptied lists nothing to take yet.
+      if (!(entry.slot instanceof RecordSlot)) {
+        if (entry.first < WINDOWED_KEY_BASE) this.byCommitCursor = entry.first - 1;
+        else this.windowedCursor = entry.first - 1;
+        continue;
+      }
+      const e = decodePendingEntry(entry.first, pager.recordBytes(entry.slot.cell, prev.commit));
+      if (e === undefined) throw corruptCell(entry.slot.cell, `windowed pending entry ${entry.first} is too short to hold its lowest birth`);
+      if (entry.first <= this.windowedFloor || !readerInWindow(readers, e.lowBirth, e.freedBy)) return this.load(entry.first, entry.last, e);
+      this.windowedCursor = entry.first - 1;
+      if (++this.pinnedSkipped >= PINNED_SCAN_LIMIT && this.windowedCursor > this.windowedFloor) this.windowedCursor = this.windowedFloor;
+    }
+    for (;;) {
+      const entry = findFirst(sink, pending, 0, this.byCommitCursor, true);
+      if (entry === undefined) return undefined;
+      if (!(entry.slot instanceof RecordSlot)) {
+        this.byCommitCursor = entry.first - 1;
+        continue;
+      }
+      return this.load(entry.first, entry.last, decodePendingEntry(entry.first, pager.recordBytes(entry.slot.cell, prev.commit))!);
+    }
+  }
+
+  private load(first: number, last: number, e: PendingEntry): CellRun[] {
+    const source = this.sources.length;
+    this.sources.push({ key: first, freedBy: e.freedBy, windowed: isWindowedKey(first) });
+    for (const run of e.runs) run.source = source;
+    return this.plan.takeEntry(first, last, e.runs);
+  }
+}
+
+/** The commit's free list over its releasable pending entries, and the list of entries it takes. */
+export function openFreeList(plan: CommitPlan): { free: FreeList; sources: PendingSource[] } {
+  const entries = new ReleasableEntries(plan);
+  return { free: new FreeList(() => entries.next()), sources: entries.sources };
+}
+
+/**
+ * Cells on pending lists: reusable by the next commit (no reader in `readers` reads a version in
+ * their entry's window) and still waiting.
+ */
+export function pendingSplit(src: NodeSource, pager: CellReader, rec: CommitRecord, readers: ReaderSet): { reusable: number; waiting: number } {
+  let reusable = 0;
+  let waiting = 0;
+  const pending = treeOf(rec.pending);
+  for (const entry of iterate(src, pending, 0, MAX_INDEX, false)) {
+    if (!(entry.slot instanceof RecordSlot)) continue;
+    const e = decodePendingEntry(entry.first, pager.recordBytes(entry.slot.cell, rec.commit).slice());
+    if (e === undefined) continue;
+    let cells = 0;
+    for (const run of e.runs) cells += run.count;
+    if (readerInWindow(readers, e.lowBirth, e.freedBy)) waiting += cells;
+    else reusable += cells;
+  }
+  return { reusable, waiting };
+}
