@@ -46,8 +46,7 @@ export function tempDir(name: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `maple-probe-${name}-`));
 }
 
-/** Writes the bench's data set (seed 1) into a new store at `file` and returns the data. */
-/** A store of the bench's ranges; values of the named shape (values.ts), `{ id, prot }` by default. */
+/** Writes the bench's data set (seed 1) into a new store at `file`, values of the named shape (values.ts, `{ id, prot }` by default), and returns the data. */
 export function buildBenchStore(file: string, ranges: number, shapeName = 'inline'): RangeData {
   const shape = shapeNamed(shapeName);
   const data = generateRanges(ranges, 1, shape);
