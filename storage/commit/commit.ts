@@ -104,8 +104,8 @@ export function writeCommit(ctx: CommitContext, state: DurableState, input: Comm
   for (let i = 0; i < nodes.length; i++) nodes[i]!.cell = order[i]!;
   list.write(order, nodes.length, spare);
   // 4. Encode, write, sync, publish.
-  const sources = { values: input.values, pager: ctx.pager, version: state.rec.commit };
-  const prepared = prepare(ctx, plan, state, options, byCell(nodes), extrasOf(plan, table, areas), sources, structures);
+  const valueSources = { values: input.values, pager: ctx.pager, version: state.rec.commit };
+  const prepared = prepare(ctx, plan, state, options, byCell(nodes), extrasOf(plan, table, areas), valueSources, structures);
   writePrepared(ctx.io, prepared);
   refreshPool(ctx.pool, prepared);
   return { state: { rec: prepared.rec, slot: prepared.slot }, cellsWritten: prepared.cellsWritten };
