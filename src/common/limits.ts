@@ -121,10 +121,6 @@ export const SMALL_COMMIT_SLACK = 8;
 export const ADAPTIVE_TWO_SYNC_CELLS = 2048;
 /** Rounds of taking cells before a commit's allocation must have converged (a bug otherwise). */
 export const MAX_ALLOCATION_ROUNDS = 64;
-/** A commit with at most this many new small values fills their blocks with neighbours (storage/commit/packing.ts). */
-export const GATHER_AT = 4;
-/** A packed value block whose reference count falls to this or below has its survivors moved. */
-export const RELOCATE_AT = 4;
 /** A contiguous write grows while it is shorter than this (so one call writes at most a little more). */
 export const MAX_WRITE_BYTES = 4 * 1024 * 1024;
 /** Commits writing up to this many bytes encode into the store's reused buffer; larger ones allocate. */

@@ -106,7 +106,7 @@ export function writeCommit(ctx: CommitContext, state: DurableState, input: Comm
   // 4. Encode, write, sync, publish.
   const valueSources = { values: input.values, pager: ctx.pager, version: state.rec.commit };
   const prepared = prepare(ctx, plan, state, options, byCell(nodes), extrasOf(plan, table, areas), valueSources, structures);
-  writePrepared(ctx.io, prepared);
+  writePrepared(ctx.io, ctx.pool, prepared);
   refreshPool(ctx.pool, prepared);
   return { state: { rec: prepared.rec, slot: prepared.slot }, cellsWritten: prepared.cellsWritten };
 }
