@@ -7,6 +7,8 @@ export { MapleStore } from './api/store.js';
 export type { OpenOptions } from './api/options.js';
 export type { StoreStats } from './api/store.js';
 export { Snapshot } from './api/snapshot.js';
+export { openShared, SharedStore } from './api/sharedStore.js';
+export type { SharedHandle, SharedOptions, SharedStats } from './api/sharedStore.js';
 export type { WriteTxn } from './api/txn.js';
 export type { ReadView, Range } from './api/readView.js';
 export { AssertionError, MapleError } from './common/errors.js';

@@ -89,6 +89,12 @@ export class FaultyIO implements FileIO {
     return this.inner.size();
   }
 
+  /** sync() on a later turn of the event loop (when the inner file syncs asynchronously), counted and failed as sync(). */
+  async syncAsync(): Promise<void> {
+    if (this.inner.syncAsync) await new Promise<void>((resolve) => setImmediate(resolve));
+    this.sync();
+  }
+
   close(): void {
     this.inner.close();
   }

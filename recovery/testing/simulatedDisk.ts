@@ -356,9 +356,31 @@ class SimulatedFileIO implements FileIO {
     this.closed = true;
   }
 
+  /**
+   * sync() on a later turn of the event loop, as Node's thread pool would do it: the event (and
+   * any crash point) comes when the sync happens, not when it is asked for.
+   */
+  syncAsync(): Promise<void> {
+    return later(() => this.sync());
+  }
+
   private checkOpen(): void {
     if (this.closed) throw Object.assign(new Error('EBADF: bad file descriptor (simulated file closed)'), { code: 'EBADF' });
   }
+}
+
+/** Runs `op` at setImmediate; settles as it returns or throws. */
+function later(op: () => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    setImmediate(() => {
+      try {
+        op();
+        resolve();
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
 }
 
 function checkPosition(positionBytes: number): void {

@@ -2,7 +2,7 @@
  * The options of open(), their defaults and their checks.
  */
 import { invalid } from '../common/errors.js';
-import { DEFAULT_CACHE_BYTES } from '../common/limits.js';
+import { DEFAULT_CACHE_BYTES, DEFAULT_GROUP_BYTES, DEFAULT_GROUP_WRITES, DEFAULT_QUEUED_WRITES } from '../common/limits.js';
 import type { CommitProtocol } from '../../storage/commit/commit.js';
 import type { FileIO } from '../../storage/io/fileIO.js';
 import type { LockEnv } from '../../storage/io/lockEnv.js';
@@ -37,6 +37,15 @@ export interface OpenOptions {
    * (values already written with structures still read).
    */
   sharedStructures?: boolean;
+  /**
+   * Asynchronous writes (`write()`, `storeAsync()`, …) are committed in groups: everything queued
+   * while the previous group's commit is in flight, up to this many functions (default 256) …
+   */
+  maxGroupWrites?: number;
+  /** … or this many encoded value bytes (default 4 MiB; a group stops after the write that reaches it). */
+  maxGroupBytes?: number;
+  /** Asynchronous writes queued at most (default 100,000): calls beyond wait for room before they are queued. */
+  maxQueuedWrites?: number;
 }
 
 /**
@@ -79,6 +88,12 @@ export function checkOptions(options: unknown): CheckedOptions {
     if (typeof v !== 'string' || !allowed.includes(v as T)) throw invalid(`option ${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}; got ${describe(v)}`);
     return v as T;
   };
+  const count = (name: string, dflt: number): number => {
+    const v = o[name];
+    if (v === undefined) return dflt;
+    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw invalid(`option ${name} must be a positive integer; got ${describe(v)}`);
+    return v;
+  };
   const cache = o.cacheSize;
   if (cache !== undefined && (typeof cache !== 'number' || !Number.isFinite(cache) || cache <= 0)) {
     throw invalid(`option cacheSize must be a positive number of bytes; got ${describe(cache)}`);
@@ -91,6 +106,9 @@ export function checkOptions(options: unknown): CheckedOptions {
     commitProtocol: oneOf('commitProtocol', ['one-sync', 'two-sync'] as const, 'one-sync'),
     packValues: bool('packValues', true),
     sharedStructures: bool('sharedStructures', true),
+    maxGroupWrites: count('maxGroupWrites', DEFAULT_GROUP_WRITES),
+    maxGroupBytes: count('maxGroupBytes', DEFAULT_GROUP_BYTES),
+    maxQueuedWrites: count('maxQueuedWrites', DEFAULT_QUEUED_WRITES),
   };
 }
 

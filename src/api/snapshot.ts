@@ -4,7 +4,7 @@
  * committed later, and its cells are not reused while it is open.
  */
 import { closed } from '../common/errors.js';
-import type { ReaderToken } from '../read/readerRegistry.js';
+import type { ReleasableToken } from '../read/readerRegistry.js';
 import { ReadViewBase } from './readView.js';
 import type { Range, TreeReader } from '../read/treeReader.js';
 
@@ -12,7 +12,7 @@ export class Snapshot<V = unknown> extends ReadViewBase<V> {
   private closed = false;
 
   /** @internal */
-  constructor(private readonly treeReader: TreeReader, private readonly token: ReaderToken, private readonly storeOpen: () => boolean) {
+  constructor(private readonly treeReader: TreeReader, private readonly token: ReleasableToken, private readonly storeOpen: () => boolean) {
     super();
   }
 

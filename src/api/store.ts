@@ -6,24 +6,32 @@ import { ValueArena } from '../../storage/format/valueArena.js';
 import { type RecoveryReport } from '../../recovery/recover.js';
 import { checkStore } from '../../recovery/check.js';
 import type { BufferPool } from '../../storage/io/bufferPool.js';
-import { type CommitContext, type CommitProtocol, type DurableState, pendingSplit, treeOf, writeCommit } from '../../storage/commit/commit.js';
-import { CommitBuffers } from '../../storage/commit/writeCells.js';
+import { type CommitContext, type CommitInput, type CommitOptions, type CommitProtocol, type DurableState, pendingSplit, planCommit, treeOf, writeCommit } from '../../storage/commit/commit.js';
+import { AsyncCommitWrite } from '../../storage/commit/writeAsync.js';
+import { CommitBuffers, type PreparedCommit, refreshPool } from '../../storage/commit/writeCells.js';
+import { FLAG_CELLS_DURABLE } from '../../storage/format/commitRecord.js';
 import { WriteScratch } from '../tree/writeScratch.js';
 import type { FileIO } from '../../storage/io/fileIO.js';
 import type { WriterLock } from '../../storage/io/lockFile.js';
 import { OtherReaders, type ReaderFile, readersDir } from '../../storage/io/readerFiles.js';
 import { CellReader, loadCodec } from '../../storage/io/cellReader.js';
 import { type ReaderSet, mergeReaders } from '../../storage/io/readerSet.js';
+import { type ExitingThread, SharedWriter } from '../../storage/io/sharedWriter.js';
+import { NodeFileIO } from '../../storage/io/fileIO.js';
+import { threadId } from 'node:worker_threads';
+import { type SharedHandle, makeHandle } from './sharedStore.js';
 import { describe } from './args.js';
 import { MapleError, invalid, closed, ioFailed, readOnly, ioError, AssertionError } from '../common/errors.js';
 import { ReaderRegistry } from '../read/readerRegistry.js';
 import { ReadViewBase } from './readView.js';
 import { Snapshot } from './snapshot.js';
 import type { TreeState } from '../tree/write.js';
-import { type SyncResult, type WriteTxn, WriteTxnImpl } from './txn.js';
+import { type SyncResult, type WriteTxn, WriteTxnImpl, isThenable, refuseThenable } from './txn.js';
 import { type Range, TreeReader } from '../read/treeReader.js';
 import { CELL_BASE, CELL_BYTES, PAGE_BYTES } from '../common/limits.js';
 import type { CheckedOptions } from './options.js';
+import { WriteGroup } from './writeGroup.js';
+import { type GroupHost, WriteQueue } from './writeQueue.js';
 
 /** What `stats()` reports: a snapshot of counters, taken when called. */
 export interface StoreStats {
@@ -48,6 +56,8 @@ export interface StoreStats {
   snapshots: number;
   /** Read-only stores open on this file in any process (this one too), as the writer last counted them (storage/io/readerFiles.ts); 0 on a read-only store. */
   readOnlyReaders: number;
+  /** Versions worker threads hold open through share()/openShared (slots of the shared reader table in use). */
+  sharedReaders: number;
   /** Snapshots released by the garbage collector instead of `close()`. */
   snapshotsLeaked: number;
   /** Store iterators dropped unfinished and released by the garbage collector. */
@@ -62,6 +72,10 @@ export interface StoreStats {
   cacheReadAhead: number;
   /** Commits this store object made. */
   commits: number;
+  /** fdatasync calls its commits made (one per commit with `sync: 'full'`; two for a commit synced in two steps). */
+  syncs: number;
+  /** Asynchronous writes (`write()`, `storeAsync()`, …) not yet run: queued, or waiting for room in the queue. */
+  writesQueued: number;
   /** 256-byte cells those commits wrote. */
   cellsWritten: number;
   /** The end of the cells ever allocated; the file beyond it is free. */
@@ -76,20 +90,14 @@ export interface StoreStats {
   recovery: RecoveryReport;
 }
 
-/**
- * A transaction function returned a promise: the function's synchronous part has run on a
- * transaction that is about to end uncommitted, and whatever the rest does will fail on it
- * (ECLOSED) later, where no caller waits. A handler is attached first so that rejection is never
- * unhandled (which would end the process), then the call is refused.
- */
-function refuseThenable(result: PromiseLike<unknown>): never {
-  try {
-    result.then(undefined, () => {});
-  } catch {
-    // a thenable whose then() throws leaves nothing pending to handle
-  }
-  throw invalid('transaction functions must be synchronous (the function returned a promise); nothing was committed');
+/** A group's commit, prepared (src/api/writeQueue.ts): its I/O, performed asynchronously. */
+interface GroupCommit {
+  readonly io: AsyncCommitWrite;
 }
+
+/** What a commit commits: a transaction's or a write group's changes (CommitInput without the readers). */
+/** What a transaction or a write group commits: its tree, the cells it freed, the arena its values are in. */
+type CommitChanges = { tree: CommitInput['main']; frees: CommitInput['frees']; arena: ValueArena };
 
 export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private readonly pager: CellReader;
@@ -100,13 +108,21 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private inTransaction = false;
   private poisoned: MapleError | null = null;
   private commits = 0;
+  private syncs = 0;
   private cellsWritten = 0;
+  /** close() or closeAsync() has begun: new writes are refused, queued ones still commit. */
+  private closing = false;
+  private readonly queue: WriteQueue<V, GroupCommit>;
   private readonly otherReaders: OtherReaders | undefined;
   private treeReader: TreeReader | null = null;
   /** The writer's working memory, allocated once: the write path's scratch, the commit buffers. */
   private readonly committer: CommitContext;
   /** Where transactions encode their values (storage/format/valueArena.ts); made by the first one. */
   private arena: ValueArena | null = null;
+  /** Worker-thread readers (share()); undefined until the first share(). */
+  private sharing: SharedWriter | undefined;
+  /** What share() returns, made once with the shared area. */
+  private sharedHandle: SharedHandle | undefined;
 
   /** @internal use open() */
   constructor(
@@ -130,6 +146,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     this.pager.codec = loadCodec(this.pager, state.rec.structures, state.rec.commit, opts.sharedStructures);
     this.state = state;
     this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);
+    this.queue = new WriteQueue<V, GroupCommit>(this.groupHost(), { groupWrites: opts.maxGroupWrites, groupBytes: opts.maxGroupBytes, queuedWrites: opts.maxQueuedWrites });
   }
 
   /**
@@ -184,19 +201,77 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     return this.run(fn as (txn: WriteTxn<V>) => T);
   }
 
-  /** transaction() without the checks of `fn` itself (the single-operation writes pass their own). */
-  private run<T>(fn: (txn: WriteTxn<V>) => T): T {
+  /**
+   * Queues `fn` to run in the next commit group (src/api/writeQueue.ts): it runs on a savepoint of
+   * the group, after every write queued before it, and the promise resolves with its return value
+   * once the group is durable and published — or rejects with what it threw, leaving nothing of
+   * it in the group. Like transaction(), `fn` must be synchronous.
+   */
+  write<T>(fn: (txn: WriteTxn<V>) => SyncResult<T>): Promise<T> {
+    if (typeof fn !== 'function') return Promise.reject(invalid(`write needs a function; got ${describe(fn)}`));
+    if ((fn as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'AsyncFunction') {
+      return Promise.reject(invalid('transaction functions must be synchronous: an async function was passed to write(); it was not run and nothing was committed'));
+    }
+    return this.enqueue(fn as (txn: WriteTxn<V>) => T);
+  }
+
+  /** write() without the checks of `fn` itself (the single-operation writes pass their own). */
+  private enqueue<T>(fn: (txn: WriteTxn<V>) => T): Promise<T> {
+    try {
+      this.writable();
+      if (this.closing) throw closed(`store ${this.path} is closing`);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.queue.add(fn);
+  }
+
+  /** store() in the next commit group; resolves once durable (see write()). */
+  storeAsync(first: number, last: number, value: V): Promise<void> {
+    return this.enqueue((t) => t.store(first, last, value));
+  }
+  /** insert() in the next commit group; `EEXIST` rejects its own promise only. */
+  insertAsync(first: number, last: number, value: V): Promise<void> {
+    return this.enqueue((t) => t.insert(first, last, value));
+  }
+  /** erase() in the next commit group; resolves with the erased value once durable. */
+  eraseAsync(index: number): Promise<V | undefined> {
+    return this.enqueue((t) => t.erase(index));
+  }
+  /** clear() in the next commit group. */
+  clearAsync(first: number, last: number): Promise<void> {
+    return this.enqueue((t) => t.clear(first, last));
+  }
+  /** allocRange() in the next commit group; resolves with the start once durable, `EBUSY` rejects its own promise only. */
+  allocRangeAsync(size: number, min: number, max: number, value: V): Promise<number> {
+    return this.enqueue((t) => t.allocRange(size, min, max, value));
+  }
+  /** allocRangeRev() in the next commit group. */
+  allocRangeRevAsync(size: number, min: number, max: number, value: V): Promise<number> {
+    return this.enqueue((t) => t.allocRangeRev(size, min, max, value));
+  }
+
+  /** Throws why the store takes no write now (closed, read-only, a failed commit). */
+  private writable(): void {
     this.guard();
     if (this.opts.readOnly) throw readOnly(`store ${this.path} was opened read-only`);
     if (this.poisoned) throw ioFailed(`store ${this.path} had a failed write and must be reopened (${this.poisoned.message})`, this.poisoned);
+  }
+
+  /** transaction() without the checks of `fn` itself (the single-operation writes pass their own). */
+  private run<T>(fn: (txn: WriteTxn<V>) => T): T {
+    this.writable();
+    if (this.closing) throw closed(`store ${this.path} is closing`);
     if (this.inTransaction) throw invalid('transactions do not nest: a transaction is already open on this store');
+    // Asynchronous writes called before this one commit before it, in order.
+    if (this.queue.busy) this.queue.drainSync();
     this.inTransaction = true;
-    const txn = new WriteTxnImpl<V>(this.pager, this.committer.scratch, this.tree, this.state.rec.commit, (this.arena ??= new ValueArena()));
+    const arena = (this.arena ??= new ValueArena());
+    arena.reset();
+    const txn = new WriteTxnImpl<V>(this.pager, this.committer.scratch, this.tree, this.state.rec.commit, arena);
     try {
       const result = fn(txn);
-      if (((typeof result === 'object' && result !== null) || typeof result === 'function') && typeof (result as { then?: unknown }).then === 'function') {
-        refuseThenable(result as unknown as PromiseLike<unknown>);
-      }
+      if (isThenable(result)) refuseThenable(result);
       txn.end();
       if (txn.changed) this.commit(txn);
       return result;
@@ -206,39 +281,91 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     }
   }
 
-  private commit(txn: WriteTxnImpl<V>): void {
+  /** Commits `changes` synchronously and publishes it. A failure makes the store refuse writes, and is thrown. */
+  private commit(changes: CommitChanges): void {
+    const readers = this.readerSet();
+    let result;
+    try {
+      result = writeCommit(this.committer, this.state, this.commitInput(changes, readers), this.commitOptions());
+    } catch (err) {
+      throw this.failCommit(err);
+    }
+    const flags = result.state.rec.flags;
+    this.publish(result.state, result.cellsWritten, this.opts.sync === 'full' ? ((flags & FLAG_CELLS_DURABLE) !== 0 ? 2 : 1) : 0);
+  }
+
+  /** The commit of `changes`, encoded and not yet written (storage/commit/commit.ts planCommit). Fails as commit(). */
+  private plan(changes: CommitChanges): PreparedCommit {
     const readers = this.readerSet();
     try {
-      const { state, cellsWritten } = writeCommit(this.committer, this.state, { main: txn.tree, frees: txn.frees, readers, values: txn.arena }, {
-        protocol: this.opts.commitProtocol,
-        sync: this.opts.sync === 'full',
-        packValues: this.opts.packValues,
-      });
-      this.state = state;
-      this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);
-      this.treeReader = null;
-      this.commits++;
-      this.cellsWritten += cellsWritten;
+      return planCommit(this.committer, this.state, this.commitInput(changes, readers), this.commitOptions());
     } catch (err) {
-      // The file is suspect: never reuse the commit number, re-read every page, refuse writes.
-      this.state = { ...this.state, rec: { ...this.state.rec, highestCommit: this.state.rec.highestCommit + 1 } };
-      this.pool.invalidateAll();
-      if (err instanceof AssertionError) {
-        // A bug, not an I/O fault: it is thrown as itself, and the store refuses writes after it.
-        this.poisoned = ioFailed(`a commit stopped on an internal error (${err.message})`, err);
-        throw err;
-      }
-      this.poisoned = err instanceof MapleError && err.code !== 'EIO' ? ioFailed(`commit failed: ${err.message}`, err) : ioError('commit', err);
-      throw this.poisoned;
+      throw this.failCommit(err);
     }
   }
 
-  /** Every version an open reader reads, here or in another process: what they reach is kept. */
-  private readerSet(): ReaderSet {
-    const here = this.readers.versions();
-    return this.otherReaders === undefined ? { versions: here, any: false } : mergeReaders(here, this.otherReaders.list());
+  private commitInput(changes: CommitChanges, readers: ReaderSet): CommitInput {
+    return { main: changes.tree, frees: changes.frees, readers, values: changes.arena };
   }
 
+  private commitOptions(): CommitOptions {
+    return { protocol: this.opts.commitProtocol, sync: this.opts.sync === 'full', packValues: this.opts.packValues };
+  }
+
+  /** Makes a durable commit the current version. */
+  private publish(state: DurableState, cellsWritten: number, syncs: number): void {
+    this.state = state;
+    this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);
+    this.treeReader = null;
+    this.commits++;
+    this.cellsWritten += cellsWritten;
+    this.syncs += syncs;
+    this.sharing?.publish(state.rec);
+  }
+
+  /** A commit failed: the store refuses writes from now on. Returns the error its callers get. */
+  private failCommit(err: unknown): MapleError | AssertionError {
+    // The file is suspect: never reuse the commit number, re-read every page, refuse writes.
+    this.state = { ...this.state, rec: { ...this.state.rec, highestCommit: this.state.rec.highestCommit + 1 } };
+    this.pool.invalidateAll();
+    if (err instanceof AssertionError) {
+      // A bug, not an I/O fault: it is thrown as itself, and the store refuses writes after it.
+      this.poisoned = ioFailed(`a commit stopped on an internal error (${err.message})`, err);
+      return err;
+    }
+    this.poisoned = err instanceof MapleError && err.code !== 'EIO' ? ioFailed(`commit failed: ${err.message}`, err) : ioError('commit', err);
+    return this.poisoned;
+  }
+
+  /** How the write queue (src/api/writeQueue.ts) runs groups on this store. */
+  private groupHost(): GroupHost<V, GroupCommit> {
+    return {
+      checkWritable: () => this.writable(),
+      inGroup: (body) => {
+        this.inTransaction = true;
+        try {
+          return body(new WriteGroup<V>(this.pager, this.committer.scratch, this.tree, this.state.rec.commit, (this.arena ??= new ValueArena())));
+        } finally {
+          this.inTransaction = false;
+        }
+      },
+      prepare: (group) => ({ io: new AsyncCommitWrite(this.committer.io, this.pool, this.plan(group)) }),
+      commitSync: (group) => this.commit(group),
+      publish: ({ io }) => {
+        const p = io.prepared;
+        refreshPool(this.pool, p);
+        this.publish({ rec: p.rec, slot: p.slot }, p.cellsWritten, io.syncs);
+      },
+      fail: (err) => this.failCommit(err),
+    };
+  }
+
+  /** Every version an open reader reads, here (worker threads too) or in another process: what they reach is kept. */
+  private readerSet(): ReaderSet {
+    let here: readonly number[] = this.readers.versions();
+    if (this.sharing !== undefined) here = mergeReaders(here, { versions: this.sharing.versions(), any: false }).versions;
+    return this.otherReaders === undefined ? { versions: here, any: false } : mergeReaders(here, this.otherReaders.list());
+  }
 
   /** One commit storing `value` over `[first, last]` (see WriteTxn.store). */
   store(first: number, last: number, value: V): void {
@@ -280,6 +407,32 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   }
 
   /**
+   * A handle for reading this store from worker threads of this process: post it to a Worker
+   * (postMessage or workerData: plain data and a SharedArrayBuffer, shared, not copied) and call
+   * openShared(handle) there. Every call returns the same handle. Given a Worker, the store frees
+   * that thread's reader slots as soon as it exits; slots of other threads that ended are freed
+   * by a periodic check of the thread (Linux /proc).
+   */
+  share(worker?: ExitingThread): SharedHandle {
+    this.guard();
+    if (worker !== undefined && (typeof worker !== 'object' || worker === null || typeof worker.threadId !== 'number' || typeof worker.once !== 'function')) {
+      throw invalid(`share() takes a worker_threads Worker (or nothing); got ${describe(worker)}`);
+    }
+    if (worker !== undefined && worker.threadId < 0) throw invalid('share() was given a Worker that has already exited');
+    if (!this.ownsFile || !(this.io instanceof NodeFileIO)) throw invalid(`store ${this.path} is on a file implementation of its own (a test's FileIO): other threads cannot open it`);
+    let sharing = this.sharing;
+    if (sharing === undefined) {
+      sharing = new SharedWriter(this.io, this.state.rec, threadId + 1);
+      this.sharing = sharing;
+      // Commits now write through `io` noting the pages written (storage/io/pageLog.ts).
+      this.committer.io = sharing.io;
+      this.sharedHandle = makeHandle(this.path, this.io.identity(), sharing.area.buffer);
+    }
+    if (worker !== undefined) sharing.watch(worker);
+    return this.sharedHandle!;
+  }
+
+  /**
    * Verifies every checksum and invariant of the current version — every cell reachable, pending
    * or free exactly once, every gap field exact; throws `ECORRUPT` naming the cell.
    */
@@ -306,6 +459,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       pendingBytes: waiting * CELL_BYTES,
       snapshots: this.readers.snapshots,
       readOnlyReaders: this.otherReaders?.count ?? 0,
+      sharedReaders: this.sharing?.pinned ?? 0,
       snapshotsLeaked: this.readers.leaked.snapshot,
       iteratorsLeaked: this.readers.leaked.iterator,
       cacheBytes: this.pool.maxFrames * PAGE_BYTES,
@@ -313,6 +467,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       cacheMisses: this.pool.misses,
       cacheReadAhead: this.pool.readAhead,
       commits: this.commits,
+      syncs: this.syncs,
+      writesQueued: this.queue.pending,
       cellsWritten: this.cellsWritten,
       highWaterBytes: hwmBytes,
       spaceMapHeight: rec.space.height,
@@ -322,16 +478,46 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     };
   }
 
-  /** Releases the file, the writer lock or reader registration; idempotent; later use is `ECLOSED`. */
+  /**
+   * Releases the file, the writer lock or reader registration; idempotent; later use is `ECLOSED`.
+   * Asynchronous writes still queued or in flight are committed first, synchronously, and their
+   * promises settle (closeAsync() does it without blocking the event loop).
+   */
   close(): void {
     if (this.closed) return;
+    if (this.inTransaction) throw invalid('close() inside a transaction function: close the store after the function returns');
+    this.closing = true;
+    try {
+      if (this.queue.busy) this.queue.drainSync(true);
+    } catch {
+      // Any error: a commit failed; its callers got the error, and the writes behind it are refused below.
+    }
     this.closed = true;
+    this.sharing?.close();
+    this.queue.refuseAll(closed(`store ${this.path} was closed after a failed commit, before this write could run`));
     try {
       if (this.ownsFile) this.io.close();
     } finally {
       this.lock?.release();
       this.readerFile?.release();
     }
+  }
+
+  /**
+   * Closes the store once every asynchronous write called before has committed, without
+   * blocking the event loop (close() commits them synchronously); writes called meanwhile are
+   * refused with ECLOSED.
+   */
+  async closeAsync(): Promise<void> {
+    if (this.closed) return;
+    this.closing = true;
+    await this.queue.idle();
+    this.close();
+  }
+
+  /** `await using store = open(…)`: closeAsync(). */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.closeAsync();
   }
 
   [Symbol.dispose](): void {

@@ -7,7 +7,7 @@ import type { MemNode, Ref, Slot } from '../../storage/format/node.js';
 import type { ValueArena } from '../../storage/format/valueArena.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
 import { checkIndex, checkRange, checkSize } from './args.js';
-import { busy, closed, exists } from '../common/errors.js';
+import { busy, closed, exists, invalid } from '../common/errors.js';
 import { findFirst, lookup } from '../tree/walk.js';
 import { type ReadView, ReadViewBase, checkArea } from './readView.js';
 import { appendRange } from '../tree/append.js';
@@ -53,18 +53,46 @@ export interface TransactionMustBeSynchronous {
   'transaction functions must be synchronous: this one returns a promise, and the commit would not wait for it': never;
 }
 
+/**
+ * A transaction function returned a promise: the function's synchronous part has run on a
+ * transaction that is about to end uncommitted, and whatever the rest does will fail on it
+ * (ECLOSED) later, where no caller waits. A handler is attached first so that rejection is never
+ * unhandled (which would end the process), then the call is refused.
+ */
+/** Whether a transaction function's result is a promise (or any thenable). */
+export function isThenable(result: unknown): result is PromiseLike<unknown> {
+  return ((typeof result === 'object' && result !== null) || typeof result === 'function') && typeof (result as { then?: unknown }).then === 'function';
+}
+
+export function refuseThenable(result: PromiseLike<unknown>): never {
+  try {
+    result.then(undefined, () => {});
+  } catch {
+    // a thenable whose then() throws leaves nothing pending to handle
+  }
+  throw invalid('transaction functions must be synchronous (the function returned a promise); nothing was committed');
+}
+
 export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, WriteSink {
   readonly tree: TreeState;
   readonly frees: CellRun[] = [];
   changed = false;
+  /** Encoded bytes of the values this transaction stored (a group's size cap, src/api/writeQueue.ts). */
+  valueBytes = 0;
   private active = true;
   /** Unfinished iterators of this transaction (detachIterators). */
   private iterators: Set<TxnRanges<V>> | null = null;
 
   /**
+   * A transaction over `base` (the tree is copied, its nodes are not). `gen`, when given, is the
+   * savepoint generation of this transaction's writes (TreeState.gen): the new nodes of `base`,
+   * of earlier generations, stay as they are whatever this transaction does.
+   *
    * @param scratch the store's write-path scratch (WriteSink.scratch)
-   * @param arena where the transaction's values are encoded (the store's, reset here): the
-   *   tree's new slots hold handles into it until the commit copies them into cells
+   * @param arena where the transaction's values are encoded (the store's, reset by the caller when
+   *   a transaction or a write group starts, not here: the savepoints of a group share it): the
+   *   tree's new slots hold handles into it until the commit copies them into cells. A dropped
+   *   savepoint's values stay in it, referenced by no slot, until the next reset.
    */
   constructor(
     private readonly pager: CellReader,
@@ -72,10 +100,11 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
     base: TreeState,
     private readonly baseVersion: number,
     readonly arena: ValueArena,
+    gen?: number,
   ) {
     super();
     this.tree = { ...base };
-    arena.reset();
+    if (gen !== undefined) this.tree.gen = gen;
   }
 
   /** The version this transaction started from (it commits as a later one). */
@@ -145,6 +174,13 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
     its.clear();
   }
 
+  private encode(value: V): Slot {
+    const slot = this.pager.codec.encode(value, this.arena);
+    // A handle (a number) is a value in the arena; anything else fits its slot's 8 bytes.
+    this.valueBytes += typeof slot === 'number' ? this.arena.lengthOf(slot) : 8;
+    return slot;
+  }
+
   private write(first: number, last: number, slot: Slot | null): void {
     this.detachIterators();
     writeRange(this, this.tree, first, last, slot);
@@ -154,13 +190,13 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
   store(first: number, last: number, value: V): void {
     this.live();
     checkRange(first, last);
-    this.write(first, last, this.pager.codec.encode(value, this.arena));
+    this.write(first, last, this.encode(value));
   }
 
   insert(first: number, last: number, value: V): void {
     this.live();
     checkRange(first, last);
-    const slot = this.pager.codec.encode(value, this.arena);
+    const slot = this.encode(value);
     this.detachIterators();
     // Beyond every stored key nothing can overlap: the append path needs no search.
     if (appendRange(this.scratch, this.tree, first, last, slot)) {
@@ -200,7 +236,7 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
     const r = this.reader();
     checkSize(size);
     checkArea(min, max, size);
-    const slot = this.pager.codec.encode(value, this.arena);
+    const slot = this.encode(value);
     const start = r.emptyArea(min, max, size, reverse);
     if (start === undefined) throw busy(`no empty area of size ${size} in [${min}, ${max}]`);
     this.write(start, start + size - 1, slot);

@@ -15,7 +15,7 @@ import { badBounds, enterNode } from './frameNode.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
 import { slotValue } from './frameLookup.js';
 import { MAX_INDEX } from '../common/limits.js';
-import type { HeldReader, ReaderRegistry, ReaderToken } from './readerRegistry.js';
+import type { HeldReader, HoldingRegistry, ReleasableToken } from './readerRegistry.js';
 
 export interface Range<V> {
   readonly first: number;
@@ -47,8 +47,8 @@ export class FrameRanges implements IterableIterator<Range<unknown>>, HeldReader
   private depth = -1;
   // HeldReader: see src/read/readerRegistry.ts.
   holdIndex = -1;
-  holdToken: ReaderToken | null = null;
-  registry: ReaderRegistry | null = null;
+  holdToken: ReleasableToken | null = null;
+  registry: HoldingRegistry | null = null;
 
   constructor(
     private readonly pager: CellReader,

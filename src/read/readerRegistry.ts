@@ -15,16 +15,27 @@
  */
 export const HELD_LIMIT = 256;
 
+/** A reader's registration: releasing it (once) lets the writer reuse what only its version reaches. */
+export interface ReleasableToken {
+  release(): void;
+}
+
 /** An iterator held by the registry (src/read/frameRanges.ts); the fields belong to the registry. */
 export interface HeldReader {
   readonly version: number;
   /** Position in the held list, −1 when not there. */
   holdIndex: number;
   /** Its full registration once promoted. */
-  holdToken: ReaderToken | null;
+  holdToken: ReleasableToken | null;
 }
 
-export class ReaderRegistry {
+/** What holds iterators: this registry, or a worker thread's pins (src/read/sharedPins.ts). */
+export interface HoldingRegistry {
+  /** The iterator finished: its hold ends. */
+  releaseHeld(reader: HeldReader): void;
+}
+
+export class ReaderRegistry implements HoldingRegistry {
   private readonly counts = new Map<number, number>();
   private open = 0;
   private readonly held: HeldReader[] = [];
@@ -122,7 +133,7 @@ export class ReaderRegistry {
   }
 }
 
-export class ReaderToken {
+export class ReaderToken implements ReleasableToken {
   released = false;
   constructor(private readonly registry: ReaderRegistry, readonly version: number, readonly kind: 'snapshot' | 'iterator') {}
 

@@ -33,6 +33,8 @@ interface AppendTree {
   ranges: number;
   nodes: number;
   newValues: number;
+  /** The generation whose new nodes the write may change (absent: 0; src/tree/write.ts TreeState.gen). */
+  gen?: number;
 }
 
 /** Largest empty run of a leaf whose first slot starts at `min`. */
@@ -58,9 +60,10 @@ function internalGap(node: MemNode): number {
 
 /**
  * Collects the rightmost path into the scratch's path (and its leaf's min); false when a node on
- * it is committed (a cell address) rather than built by this transaction.
+ * it is committed (a cell address) or frozen (an earlier savepoint generation's) rather than built
+ * by this generation of the transaction.
  */
-function rightmostPath(s: WriteScratch, tree: AppendTree): boolean {
+function rightmostPath(s: WriteScratch, tree: AppendTree, gen: number): boolean {
   const pathNodes = s.path;
   let ref = tree.root;
   const h = tree.height;
@@ -68,7 +71,7 @@ function rightmostPath(s: WriteScratch, tree: AppendTree): boolean {
   // path that has more than one child (0 when there is none).
   let minNode: MemNode | null = null;
   for (let d = 0; d < h; d++) {
-    if (ref === null || typeof ref === 'number') return false;
+    if (ref === null || typeof ref === 'number' || ref.gen !== gen) return false;
     pathNodes[d] = ref;
     if (d === h - 1) {
       s.pathLeafMin = minNode === null ? 0 : minNode.lasts[minNode.lasts.length - 2]! + 1;
@@ -82,14 +85,14 @@ function rightmostPath(s: WriteScratch, tree: AppendTree): boolean {
   return false;
 }
 
-/** Whether the leaf left of the rightmost one is new to this transaction and full. */
-function leftLeafFull(pathNodes: MemNode[], h: number): boolean {
+/** Whether the leaf left of the rightmost one is new to this generation and full. */
+function leftLeafFull(pathNodes: MemNode[], h: number, gen: number): boolean {
   for (let d = h - 2; d >= 0; d--) {
     const children = pathNodes[d]!.children;
     if (children.length < 2) continue;
     let ref = children[children.length - 2]!;
     for (let level = d + 1; ; level++) {
-      if (typeof ref === 'number') return false;
+      if (typeof ref === 'number' || ref.gen !== gen) return false;
       if (level === h - 1) return ref.lasts.length === LEAF_SLOTS;
       ref = ref.children[ref.children.length - 1]!;
     }
@@ -109,7 +112,8 @@ export function appendRange(s: WriteScratch, tree: AppendTree, first: number, la
 
 /** appendRange for writeRange, which has counted the new value already. */
 export function appendInPlace(s: WriteScratch, tree: AppendTree, first: number, last: number, slot: Slot): boolean {
-  if (!s.appendPath || !rightmostPath(s, tree)) return false;
+  const gen = tree.gen ?? 0;
+  if (!s.appendPath || !rightmostPath(s, tree, gen)) return false;
   const pathNodes = s.path;
   const h = tree.height;
   const leaf = pathNodes[h - 1]!;
@@ -126,7 +130,7 @@ export function appendInPlace(s: WriteScratch, tree: AppendTree, first: number, 
   // to the left neighbour's last one: writeRange would rebuild the two leaves together, which
   // comes to the same two leaves only when the neighbour is full. Otherwise leave it to
   // writeRange, so both paths always build identical trees.
-  if (base === 0 && !leadGap && !leftLeafFull(pathNodes, h)) return false;
+  if (base === 0 && !leadGap && !leftLeafFull(pathNodes, h, gen)) return false;
 
   const tail = last < MAX_INDEX;
   const k = (leadGap ? 1 : 0) + 1 + (tail ? 1 : 0);
@@ -190,7 +194,7 @@ export function appendInPlace(s: WriteScratch, tree: AppendTree, first: number, 
   // Overflow means base + k > LEAF_SLOTS, so the new leaf is never empty: it holds the trailing
   // gap, or (the gap-before case at base = LEAF_SLOTS − 1) the gap and the range.
   tree.ranges++;
-  const right = newLeaf(rLasts, rSlots);
+  const right = newLeaf(rLasts, rSlots, gen);
   const closedMax = lasts[lasts.length - 1]!;
   pushRight(pathNodes, tree, h - 1, leafGap(leaf, leafMin), closedMax, right, leafGap(right, closedMax + 1));
   return true;
@@ -214,6 +218,7 @@ function refreshGaps(pathNodes: MemNode[], level: number, gap: number): void {
  * level. Pushes `right` into the parent, splitting full parents, growing a root if needed.
  */
 function pushRight(pathNodes: MemNode[], tree: AppendTree, level: number, closedGap: number, closedMax: number, right: MemNode, rightGap: number): void {
+  const gen = tree.gen ?? 0;
   tree.nodes++;
   for (let d = level - 1; d >= 0; d--) {
     const p = pathNodes[d]!;
@@ -228,7 +233,7 @@ function pushRight(pathNodes: MemNode[], tree: AppendTree, level: number, closed
       return;
     }
     // p is full: it is closed as is, and the new node alone starts the next rightmost node.
-    const next = newInternal([MAX_INDEX], [right], [rightGap]);
+    const next = newInternal([MAX_INDEX], [right], [rightGap], gen);
     tree.nodes++;
     closedGap = internalGap(p);
     right = next;
@@ -236,7 +241,7 @@ function pushRight(pathNodes: MemNode[], tree: AppendTree, level: number, closed
   }
   // The root was closed: grow a new one.
   const oldRoot = pathNodes[0]!;
-  tree.root = newInternal([closedMax, MAX_INDEX], [oldRoot, right], [closedGap, rightGap]);
+  tree.root = newInternal([closedMax, MAX_INDEX], [oldRoot, right], [closedGap, rightGap], gen);
   tree.height++;
   tree.nodes++;
 }

@@ -27,7 +27,7 @@ import { appendInPlace } from './append.js';
 import { type Entries, type RunNode, NO_CHILDREN, NO_GAPS, NO_SLOTS, type WriteScratch } from './writeScratch.js';
 import { assert, corruptCell } from '../common/errors.js';
 import { MAX_INDEX, INTERNAL_MIN, INTERNAL_SLOTS, LEAF_MIN, LEAF_SLOTS } from '../common/limits.js';
-import { type MemNode, type Ref, type Slot, NewValue, RecordSlot, newInternal, newLeaf } from '../../storage/format/node.js';
+import { type MemNode, type Ref, type Slot, NewValue, RecordSlot, copyNode, newInternal, newLeaf } from '../../storage/format/node.js';
 
 /** What the tree algorithms need from the storage layer. */
 export interface NodeSource {
@@ -71,6 +71,27 @@ export interface TreeState {
    * load of inline values committed in 157 ms instead of 199).
    */
   newValues: number;
+  /**
+   * The savepoint generation writing this tree (absent: 0). A write changes in place only new
+   * nodes of this generation and gives the nodes it builds this generation; a new node of an
+   * earlier one is frozen — treated as a committed node is, copied and replaced, never changed —
+   * so a tree kept from before the savepoint still reads as it did (src/api/writeGroup.ts).
+   */
+  gen?: number;
+}
+
+/** Whether a write of generation `gen` may change `ref` in place: a new node of that generation. */
+function isOwn(ref: Ref, gen: number): ref is MemNode {
+  return typeof ref !== 'number' && ref.gen === gen;
+}
+
+/**
+ * The node behind `ref` as a write uses it: a committed node decoded (a new object), a frozen one
+ * (an earlier generation's) copied, the generation's own node itself.
+ */
+function nodeToWrite(src: NodeSource, ref: Ref, max: number, gen: number): MemNode {
+  if (typeof ref !== 'number' && ref.gen !== gen) return copyNode(ref);
+  return src.node(ref, max);
 }
 
 export function emptyTree(): TreeState {
@@ -117,10 +138,11 @@ function releaseRuns(s: WriteScratch): void {
 
 function collect(s: WriteScratch, src: NodeSource, tree: TreeState, lo: number, hi: number): RunNode[][] {
   const height = tree.height;
+  const gen = tree.gen ?? 0;
   const runs: RunNode[][] = new Array(height);
   const root = tree.root!;
   s.runPoolUsed = 0;
-  runs[height - 1] = [runNode(s, root, src.node(root, MAX_INDEX), 0, MAX_INDEX)];
+  runs[height - 1] = [runNode(s, root, nodeToWrite(src, root, MAX_INDEX, gen), 0, MAX_INDEX)];
   for (let level = height - 2; level >= 0; level--) {
     let run: RunNode[] | null = null;
     const parents = runs[level + 1]!;
@@ -133,7 +155,7 @@ function collect(s: WriteScratch, src: NodeSource, tree: TreeState, lo: number, 
         const cmax = lasts[i]!;
         if (cmax >= lo && cmin <= hi) {
           const ref = p.children[i]!;
-          const r = runNode(s, ref, src.node(ref, cmax), cmin, cmax);
+          const r = runNode(s, ref, nodeToWrite(src, ref, cmax, gen), cmin, cmax);
           // Most runs are one node: an array literal of one, grown only when more follow.
           if (run === null) run = [r];
           else run.push(r);
@@ -301,14 +323,14 @@ interface LevelResult {
   mins: number[];
 }
 
-function buildLevel(e: Entries, leaf: boolean, runMin: number, ends: number[]): LevelResult {
+function buildLevel(e: Entries, leaf: boolean, runMin: number, ends: number[], gen: number): LevelResult {
   const nodes: MemNode[] = [];
   const mins: number[] = [];
   let start = 0;
   let min = runMin;
   for (const end of ends) {
     const lasts = e.lasts.slice(start, end);
-    const node = leaf ? newLeaf(lasts, e.slots.slice(start, end)) : newInternal(lasts, e.children.slice(start, end), e.gaps.slice(start, end));
+    const node = leaf ? newLeaf(lasts, e.slots.slice(start, end), gen) : newInternal(lasts, e.children.slice(start, end), e.gaps.slice(start, end), gen);
     nodes.push(node);
     mins.push(min);
     min = lasts[lasts.length - 1]! + 1;
@@ -365,7 +387,8 @@ function applyValueEffects(sink: WriteSink, plan: LeafPlan): void {
  * and the gap fields above it instead of rebuilding the path. Ascending bulk loads live here.
  */
 function updateInPlace(sink: WriteSink, tree: TreeState, runs: RunNode[][], plan: LeafPlan): boolean {
-  for (const run of runs) if (run.length !== 1 || typeof run[0]!.ref === 'number') return false;
+  const gen = tree.gen ?? 0;
+  for (const run of runs) if (run.length !== 1 || !isOwn(run[0]!.ref, gen)) return false;
   const leafRun = runs[0]![0]!;
   const n = plan.entries.n;
   const isRoot = tree.height === 1;
@@ -421,16 +444,20 @@ function updatePath(sink: WriteSink, tree: TreeState, runs: RunNode[][], level: 
   }
   tree.nodes += created - removed;
   const height = tree.height;
+  const gen = tree.gen ?? 0;
   let child = runs[level]![0]!;
   let node = child.node;
   let oldRef = child.ref;
-  if (typeof oldRef === 'number') {
-    sink.freeNode(oldRef, node);
-    // The decoded object becomes the new node: a leaf's values get a new area at commit.
+  if (!isOwn(oldRef, gen)) {
+    // A decoded committed node becomes the new node: its cell and value area go (a leaf's values
+    // get a new area at commit); a frozen new node of an earlier generation has neither yet.
+    if (typeof oldRef === 'number') sink.freeNode(oldRef, node);
+    else sink.dropNew(oldRef);
     node.cell = 0;
     node.commit = 0;
     node.area = 0;
     node.areaCells = 0;
+    node.gen = gen;
   }
   const n = entries.n;
   node.lasts = entries.lasts.slice(0, n);
@@ -446,14 +473,16 @@ function updatePath(sink: WriteSink, tree: TreeState, runs: RunNode[][], level: 
     const p = parent.node;
     const i = p.children.indexOf(oldRef);
     assert(i >= 0, 'the path update finds the child in its parent');
-    const wasNew = typeof parent.ref !== 'number';
+    const wasNew = isOwn(parent.ref, gen);
     if (wasNew && oldRef === node && p.gaps[i] === gap) return;
     p.children[i] = node;
     p.gaps[i] = gap;
     if (!wasNew) {
-      sink.freeNode(parent.ref as number, p);
+      if (typeof parent.ref === 'number') sink.freeNode(parent.ref, p);
+      else sink.dropNew(parent.ref);
       p.cell = 0;
       p.commit = 0;
+      p.gen = gen;
     }
     oldRef = parent.ref;
     node = p;
@@ -476,13 +505,14 @@ export function writeRange(sink: WriteSink, tree: TreeState, first: number, last
 }
 
 function write(sink: WriteSink, tree: TreeState, first: number, last: number, slot: Slot | null): void {
+  const gen = tree.gen ?? 0;
   if (tree.root === null) {
     if (slot === null) return;
     const e: Entries = { lasts: [], slots: [], children: NO_CHILDREN, gaps: NO_GAPS, n: 0 };
     if (first > 0) pushEntry(e, first - 1, null);
     pushEntry(e, last, slot);
     if (last < MAX_INDEX) pushEntry(e, MAX_INDEX, null);
-    tree.root = newLeaf(e.lasts, e.slots);
+    tree.root = newLeaf(e.lasts, e.slots, gen);
     tree.height = 1;
     tree.ranges = 1;
     tree.nodes = 1;
@@ -533,7 +563,7 @@ function write(sink: WriteSink, tree: TreeState, first: number, last: number, sl
         converged = level;
         break;
       }
-      built = buildLevel(entries, leaf, runMin, ends);
+      built = buildLevel(entries, leaf, runMin, ends, gen);
       created += built.nodes.length;
       if (!isTop) entries = replaceInParents(scratch, runs[level + 1]!, runMin, runMax, built);
     }
@@ -560,7 +590,7 @@ function write(sink: WriteSink, tree: TreeState, first: number, last: number, sl
     let height = tree.height;
     while (top.nodes.length > 1) {
       const e = entriesOf(top);
-      top = buildLevel(e, false, 0, cutPoints(e.n, INTERNAL_SLOTS, true, null));
+      top = buildLevel(e, false, 0, cutPoints(e.n, INTERNAL_SLOTS, true, null), gen);
       created += top.nodes.length;
       height++;
     }

@@ -14,7 +14,8 @@
  *     (storage/commit/handOut.ts) and encode the pending list.
  *  4. Encode every new cell into one buffer and the commit record for the next ring slot
  *     (storage/commit/writeCells.ts, prepareCommit), then write, sync, publish (writePrepared)
- *     and copy the new cells into the buffer pool.
+ *     and copy the new cells into the buffer pool. planCommit stops before the writes, for a
+ *     write group whose syncs run off the main thread (storage/commit/writeAsync.ts).
  *
  * A commit writes only cells that are free in the last durable commit's space map — never a cell
  * that version or an open reader (snapshot, iterator, read-only store in any process) can reach.
@@ -86,6 +87,20 @@ export interface CommitResult {
 }
 
 export function writeCommit(ctx: CommitContext, state: DurableState, input: CommitInput, options: CommitOptions): CommitResult {
+  const prepared = planCommit(ctx, state, input, options);
+  writePrepared(ctx.io, ctx.pool, prepared);
+  refreshPool(ctx.pool, prepared);
+  return { state: { rec: prepared.rec, slot: prepared.slot }, cellsWritten: prepared.cellsWritten };
+}
+
+/**
+ * Steps 1–4 without the I/O: the commit, encoded and ready to write (nothing of it has reached the
+ * file). Its buffers are the store's (CommitBuffers): write it, and refresh the pool from it,
+ * before the store prepares another commit. A commit too large for those buffers is encoded as it
+ * is written (PreparedCommit.windowed): until its cells are written, the transaction's arena
+ * (input.values) and the version it read must stay as they are.
+ */
+export function planCommit(ctx: CommitContext, state: DurableState, input: CommitInput, options: CommitOptions): PreparedCommit {
   const plan = new CommitPlan(ctx.pager, ctx.scratch, state.rec, input.main, input.frees, input.readers);
   // 1. The free list.
   const { free, sources } = openFreeList(plan);
@@ -103,12 +118,9 @@ export function writeCommit(ctx: CommitContext, state: DurableState, input: Comm
   const { order, spare } = handOut(alloc.cells, nodes.length + list.chunkCount());
   for (let i = 0; i < nodes.length; i++) nodes[i]!.cell = order[i]!;
   list.write(order, nodes.length, spare);
-  // 4. Encode, write, sync, publish.
+  // 4. Encode (the caller writes, syncs and publishes).
   const valueSources = { values: input.values, pager: ctx.pager, version: state.rec.commit };
-  const prepared = prepare(ctx, plan, state, options, byCell(nodes), extrasOf(plan, table, areas), valueSources, structures);
-  writePrepared(ctx.io, ctx.pool, prepared);
-  refreshPool(ctx.pool, prepared);
-  return { state: { rec: prepared.rec, slot: prepared.slot }, cellsWritten: prepared.cellsWritten };
+  return prepare(ctx, plan, state, options, byCell(nodes), extrasOf(plan, table, areas), valueSources, structures);
 }
 
 /**

@@ -114,9 +114,7 @@ export function prepareCommit(
  * wipes the slot (part of the record may have landed: the failed commit must not come back).
  */
 export function writePrepared(io: FileIO, pool: BufferPool, p: PreparedCommit): void {
-  const w = p.windowed;
-  if (w !== null) encodeCells(w.buffers, w.nodes, w.extras, w.sources, p.rec.commit, p.rec.nonce, io, pool);
-  else writeRuns(io, p.buf, p.writes);
+  writeCommitCells(io, pool, p);
   if (p.twoSync) io.sync();
   try {
     io.write(p.recordPage, ringSlotOffsetBytes(p.slot));
@@ -130,6 +128,17 @@ export function writePrepared(io: FileIO, pool: BufferPool, p: PreparedCommit): 
     throw err;
   }
   if (p.sync) io.sync();
+}
+
+/**
+ * The first step of a commit's I/O, the same for the synchronous (writePrepared) and the
+ * asynchronous (storage/commit/writeAsync.ts) paths: the cells, each contiguous run with one call
+ * — a windowed commit's encoded window by window as they are written, and copied into `pool`.
+ */
+export function writeCommitCells(io: FileIO, pool: BufferPool, p: PreparedCommit): void {
+  const w = p.windowed;
+  if (w !== null) encodeCells(w.buffers, w.nodes, w.extras, w.sources, p.rec.commit, p.rec.nonce, io, pool);
+  else writeRuns(io, p.buf, p.writes);
 }
 
 /** Writes each run of `buf` with one call. */

@@ -292,6 +292,13 @@ export interface MemNode {
   /** A leaf's value area: its first cell (0: none) and how many cells it takes; set at commit for new leaves. */
   area: number;
   areaCells: number;
+  /**
+   * The savepoint generation that built this node (new nodes; 0 for decoded ones and outside
+   * savepoints). The write path changes in place only nodes of the tree's own generation
+   * (src/tree/write.ts, TreeState.gen): a node of an earlier one is frozen, copied like a
+   * committed node, so dropping a later part of a transaction leaves it as it was.
+   */
+  gen: number;
 }
 
 /**
@@ -302,12 +309,21 @@ const NO_SLOTS: (Slot | null)[] = [];
 const NO_CHILDREN: Ref[] = [];
 const NO_GAPS: number[] = [];
 
-export function newLeaf(lasts: number[], slots: (Slot | null)[]): MemNode {
-  return { leaf: true, lasts, slots, children: NO_CHILDREN, gaps: NO_GAPS, cell: 0, commit: 0, area: 0, areaCells: 0 };
+export function newLeaf(lasts: number[], slots: (Slot | null)[], gen = 0): MemNode {
+  return { leaf: true, lasts, slots, children: NO_CHILDREN, gaps: NO_GAPS, cell: 0, commit: 0, area: 0, areaCells: 0, gen };
 }
 
-export function newInternal(lasts: number[], children: Ref[], gaps: number[]): MemNode {
-  return { leaf: false, lasts, slots: NO_SLOTS, children, gaps, cell: 0, commit: 0, area: 0, areaCells: 0 };
+export function newInternal(lasts: number[], children: Ref[], gaps: number[], gen = 0): MemNode {
+  return { leaf: false, lasts, slots: NO_SLOTS, children, gaps, cell: 0, commit: 0, area: 0, areaCells: 0, gen };
+}
+
+/**
+ * A private copy of `node` (its arrays copied, the children and values shared), as a write
+ * decodes a committed node: it may change the copy and put it in the tree in the original's place.
+ * Only new nodes are copied (a frozen savepoint generation's): they have no value area yet.
+ */
+export function copyNode(node: MemNode): MemNode {
+  return node.leaf ? newLeaf(node.lasts.slice(), node.slots.slice(), node.gen) : newInternal(node.lasts.slice(), node.children.slice(), node.gaps.slice(), node.gen);
 }
 
 export function readU64(buf: Uint8Array, offset: number): number {

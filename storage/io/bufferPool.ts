@@ -364,6 +364,20 @@ export class BufferPool {
     }
   }
 
+  /**
+   * Marks `page` stale if resident (another thread's commit wrote it: storage/io/pageLog.ts): its
+   * next use reads the page again, 4 KiB into the same frame (a miss, as for a page frameForCell
+   * read in part), keeping the frame's place in the clock. The bytes stay as they were until then,
+   * so an iterator that found a cell there before keeps reading it (the cell is unchanged for its
+   * version) until the miss count tells it to look again.
+   */
+  forget(page: number): void {
+    const frame = this.lookup(page);
+    if (frame === undefined) return;
+    this.loaded[frame] = 0;
+    this.verified[frame] = 0;
+  }
+
   /** Drops every frame (after a failed write, the file is suspect: re-read everything). */
   invalidateAll(): void {
     this.table.clear();

@@ -15,6 +15,11 @@ export interface FileIO {
   size(): number;
   truncate(sizeBytes: number): void;
   close(): void;
+  /**
+   * sync() off the calling thread (Node's thread pool): settles once every write completed before
+   * the call is durable. Optional: a FileIO without it is synced with sync() (storage/commit/writeAsync.ts).
+   */
+  syncAsync?(): Promise<void>;
 }
 
 /** The real file, through synchronous fs calls. */
@@ -55,8 +60,19 @@ export class NodeFileIO implements FileIO {
     fs.ftruncateSync(this.fd, sizeBytes);
   }
 
+  /** Device and inode of the open file (to tell it from another file at the same path). */
+  identity(): { device: bigint; inode: bigint } {
+    const st = fs.fstatSync(this.fd, { bigint: true });
+    return { device: st.dev, inode: st.ino };
+  }
+
   close(): void {
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
+  }
+
+  syncAsync(): Promise<void> {
+    const fd = this.fd;
+    return new Promise((resolve, reject) => fs.fdatasync(fd, (err) => (err ? reject(err) : resolve())));
   }
 }

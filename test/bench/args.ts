@@ -17,9 +17,9 @@ export interface BenchOptions {
   readonly help: boolean;
   /** Value shapes workloads 1–11 run with, each on its own stores. */
   readonly values: readonly ValueShape[];
-  /** Value shapes of the sweep (workload 12). */
+  /** Value shapes of the sweep (workload 15). */
   readonly sweep: readonly ValueShape[];
-  /** Value shapes of the single-store commit size workload (13). */
+  /** Value shapes of the single-store commit size workload (16). */
   readonly commitValues: readonly ValueShape[];
 }
 
@@ -35,8 +35,8 @@ export const USAGE = `usage: npm run bench -- [flags]
                     ${WORKLOAD_IDS.map((id, at) => `${at + 1}=${id}`).join(' ')}
   --values LIST     value shapes workloads 1-11 run with, each on stores of its own
                     (default ${DEFAULT_VALUES.join(',')}, with --quick ${QUICK_VALUES.join(',')}; known: ${SHAPE_NAMES.join(',')})
-  --sweep LIST      value shapes of workload 12 (default: all)
-  --commit-values LIST  value shapes of workload 13 (default ${DEFAULT_COMMIT_VALUES.join(',')}, with --quick ${QUICK_COMMIT_VALUES.join(',')})
+  --sweep LIST      value shapes of workload 15 (default: all)
+  --commit-values LIST  value shapes of workload 16 (default ${DEFAULT_COMMIT_VALUES.join(',')}, with --quick ${QUICK_COMMIT_VALUES.join(',')})
   --engines LIST    ${ENGINE_NAMES.join(',')} (the reference always runs: it is the oracle)
   --quick           small sizes for a smoke run (seconds)
   --seed N          data seed (default 1)
@@ -146,7 +146,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     engines,
     outDir,
     help,
-    // --quick: one shape through workloads 1-11 and one through 13, to stay a matter of seconds.
+    // --quick: one shape through workloads 1-11 and one through 16, to stay a matter of seconds.
     values: (values ?? (quick ? QUICK_VALUES : DEFAULT_VALUES)).map(shapeNamed),
     sweep: sweep.map(shapeNamed),
     commitValues: (commitValues ?? (quick ? QUICK_COMMIT_VALUES : DEFAULT_COMMIT_VALUES)).map(shapeNamed),

@@ -75,13 +75,15 @@ export async function main(argv: string[]): Promise<BenchReport | undefined> {
     log(`${factories.map((factory) => factory.name).join(', ')} on ${options.sizes.ranges.toLocaleString('en-US')} ranges, ${options.reps} reps, in ${workDir}`);
     const workloads: WorkloadResult[] = [];
     const suite = [...options.only].some((id) => id !== 'values' && id !== 'commit-size');
-    for (const shape of suite ? options.values : []) {
+    for (const [at, shape] of (suite ? options.values : []).entries()) {
       // Each value shape on stores of its own; its directory goes when its workloads are done.
       const dir = path.join(workDir, shape.name);
       fs.mkdirSync(dir);
       const ctx = new BenchContext(dir, options.sizes, options.reps, options.seed, options.quick, factories, log, shape, shared);
       contexts.push(ctx);
-      workloads.push(...(await runWorkloads(ctx, options.only)));
+      // Workloads 12–14 store values of their own ({ id, prot }): they run with the first shape only.
+      const only = at === 0 ? options.only : new Set([...options.only].filter((id) => !SHAPE_FREE.includes(id)));
+      workloads.push(...(await runWorkloads(ctx, only)));
       fs.rmSync(dir, { recursive: true, force: true });
     }
     const env = { workDir, sizes: options.sizes, reps: options.reps, seed: options.seed, quick: options.quick, factories, log };
@@ -123,6 +125,9 @@ export async function main(argv: string[]): Promise<BenchReport | undefined> {
     fs.rmSync(workDir, { recursive: true, force: true });
   }
 }
+
+/** Workloads whose values do not follow --values (concurrency.ts, concurrentWrites.ts). */
+const SHAPE_FREE: readonly string[] = ['worker-readers', 'held-snapshot', 'concurrent'];
 
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
 if (invokedDirectly) {

@@ -1,11 +1,11 @@
-// Workloads 12 and 13: how each engine's speed and size depend on the values it stores.
+// Workloads 15 and 16: how each engine's speed and size depend on the values it stores.
 //
-// 12 (values): for each value shape of --sweep, a bulk load, the bytes per range after it, warm
+// 15 (values): for each value shape of --sweep, a bulk load, the bytes per range after it, warm
 // stabbing loads and batched overwrites — workloads 1, 9, 2 and 5 run on a data set of that
 // shape. Shapes above SWEEP_FULL_BYTES get proportionally fewer ranges, so that every shape loads
 // about the same number of value bytes (a million 3 KB values would be 3 GB per engine).
 //
-// 13 (commit-size): for each shape of --commit-values, COMMIT_RANGES ranges bulk-loaded, then
+// 16 (commit-size): for each shape of --commit-values, COMMIT_RANGES ranges bulk-loaded, then
 // single-store commits that each give one random range a new value (the same range, so the range
 // count stays put), and the bytes per range on disk after them. The commits are not durable (maple
 // sync 'none', LMDB noSync, SQLite synchronous=OFF): what a file keeps does not depend on the
@@ -43,7 +43,7 @@ export function sweepRanges(ranges: number, bytes: number, quick: boolean): numb
 
 const SWEEP_WORKLOADS: ReadonlySet<WorkloadId> = new Set<WorkloadId>(['bulk', 'size-open', 'stab-warm', 'overwrite']);
 
-/** Workload 12: the sweep, one result per shape and figure. */
+/** Workload 15: the sweep, one result per shape and figure. */
 export async function valueSweep(env: SweepEnv, shapes: readonly ValueShape[]): Promise<WorkloadResult[]> {
   const results: WorkloadResult[] = [];
   for (const shape of shapes) {
@@ -52,11 +52,11 @@ export async function valueSweep(env: SweepEnv, shapes: readonly ValueShape[]): 
     const dir = path.join(env.workDir, `sweep-${shape.name}`);
     fs.mkdirSync(dir, { recursive: true });
     const ctx = new BenchContext(dir, sizesFor(ranges, env.quick), env.reps, env.seed, env.quick, env.factories, env.log, shape);
-    env.log(`workload 12 (values): ${shape.name} values, ${bytes.toFixed(1)} bytes each, ${ranges.toLocaleString('en-US')} ranges`);
+    env.log(`workload 15 (values): ${shape.name} values, ${bytes.toFixed(1)} bytes each, ${ranges.toLocaleString('en-US')} ranges`);
     try {
       for (const r of await runWorkloads(ctx, SWEEP_WORKLOADS)) {
         const note = `${shape.name}: ${shape.describe}; mean ${bytes.toFixed(1)} msgpack bytes with shared structures (maple, LMDB); ${ranges.toLocaleString('en-US')} ranges`;
-        results.push({ ...r, id: 'values', number: 12, measure: r.id, title: `Value sweep: ${r.title}`, chart: false, notes: [note, ...r.notes] });
+        results.push({ ...r, id: 'values', number: 15, measure: r.id, title: `Value sweep: ${r.title}`, chart: false, notes: [note, ...r.notes] });
       }
     } finally {
       await ctx.closeAll();
@@ -67,12 +67,12 @@ export async function valueSweep(env: SweepEnv, shapes: readonly ValueShape[]): 
   return results;
 }
 
-/** Ranges and single-store commits of workload 13 (the issue's setting; --quick shrinks them). */
+/** Ranges and single-store commits of workload 16 (the issue's setting; --quick shrinks them). */
 export function commitSizes(quick: boolean): { ranges: number; commits: number } {
   return quick ? { ranges: 2000, commits: 5000 } : { ranges: 20_000, commits: 100_000 };
 }
 
-/** Workload 13: bytes per range after many single-store commits, per shape. */
+/** Workload 16: bytes per range after many single-store commits, per shape. */
 export async function commitSize(env: SweepEnv, shapes: readonly ValueShape[]): Promise<WorkloadResult[]> {
   const { ranges, commits } = commitSizes(env.quick);
   const results: WorkloadResult[] = [];
@@ -80,7 +80,7 @@ export async function commitSize(env: SweepEnv, shapes: readonly ValueShape[]): 
     const dir = path.join(env.workDir, `commit-${shape.name}`);
     fs.mkdirSync(dir, { recursive: true });
     const ctx = new BenchContext(dir, env.sizes, 1, env.seed, env.quick, env.factories, env.log, shape);
-    env.log(`workload 13 (commit-size): ${shape.name} values, ${ranges.toLocaleString('en-US')} ranges, ${commits.toLocaleString('en-US')} single-store commits`);
+    env.log(`workload 16 (commit-size): ${shape.name} values, ${ranges.toLocaleString('en-US')} ranges, ${commits.toLocaleString('en-US')} single-store commits`);
     const data = generateRanges(ranges, env.seed + 13, shape);
     const rng = new Rng(env.seed + 1300);
     const picks = new Uint32Array(commits);

@@ -1,10 +1,14 @@
 // The ten workloads of issue 4, plus 11 (first-fit gap search over the whole key space), each run
 // against every engine on the same seeded data, timed per repetition, and cross-checked against the
-// reference before any number is kept.
+// reference before any number is kept; 12 and 13 (issue 12: worker-thread readers, a held
+// snapshot; concurrency.ts); and 14 (issue 12: durable writes by concurrent awaiting writers,
+// concurrentWrites.ts), which checks every acknowledged write instead; 15 and 16 (issue 11: the
+// value sweep and bytes per range after single-store commits) run in their own module (sweep.ts).
 //
 // They run in an order that lets the read workloads share the bulk-loaded stores:
 // 1 bulk load → 9 size/open → 2 warm stabs → 3 cold-ish stabs → 4 ranges → 7 gaps → 11 first fit →
-// 5 overwrites → 10 snapshot during overwrites → 6 durable single commits → 8 VMA traces.
+// 5 overwrites → 10 snapshot during overwrites → 6 durable single commits → 8 VMA traces →
+// 12 worker readers → 13 held snapshot → 14 concurrent writers.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -14,12 +18,16 @@ import { GAP_WINDOW_KEYS, firstFitQueries, gapQueries, generateRanges, stabQueri
 import type { Engine, ReadView } from './engines/engine.js';
 import { defaultPrograms, recordTrace, replayOp, type TraceOp } from './vmaTrace.js';
 import type { ValueShape } from './values.js';
+import { heldSnapshot, workerReaders } from './concurrency.js';
+import { CONCURRENT_ENGINES, WRITER_COUNTS, countSyncsPerOp, idleLoopP99Ms, runCell, type CellResult, type ConcurrentEngine } from './concurrentWrites.js';
 
-export const WORKLOAD_IDS = ['bulk', 'stab-warm', 'stab-cold', 'ranges', 'overwrite', 'durable', 'gaps', 'vma', 'size-open', 'snapshot', 'gaps-all', 'values', 'commit-size'] as const;
+export const WORKLOAD_IDS = ['bulk', 'stab-warm', 'stab-cold', 'ranges', 'overwrite', 'durable', 'gaps', 'vma', 'size-open', 'snapshot', 'gaps-all', 'worker-readers', 'held-snapshot', 'concurrent', 'values', 'commit-size'] as const;
 export type WorkloadId = (typeof WORKLOAD_IDS)[number];
 
 /** The run order (see the header comment). */
-const RUN_ORDER: readonly WorkloadId[] = ['bulk', 'size-open', 'stab-warm', 'stab-cold', 'ranges', 'gaps', 'gaps-all', 'overwrite', 'snapshot', 'durable', 'vma'];
+const RUN_ORDER: readonly WorkloadId[] = ['bulk', 'size-open', 'stab-warm', 'stab-cold', 'ranges', 'gaps', 'gaps-all', 'overwrite', 'snapshot', 'durable', 'vma', 'worker-readers', 'held-snapshot', 'concurrent'];
+/** Workloads on stores of their own (concurrency.ts, concurrentWrites.ts), not the bulk-loaded ones. */
+const OWN_STORES: readonly WorkloadId[] = ['vma', 'worker-readers', 'held-snapshot', 'concurrent'];
 
 export interface ExtraColumn {
   readonly key: string;
@@ -45,7 +53,7 @@ export interface WorkloadResult {
   readonly number: number;
   /** The value shape stored (values.ts). */
   readonly values: string;
-  /** For the value sweep (12) and commit-size (13) workloads: which figure of that shape this is. */
+  /** For the value sweep (15) and commit-size (16) workloads: which figure of that shape this is. */
   readonly measure?: string;
   readonly title: string;
   /** What one "op" is, singular and plural, for table headers. */
@@ -70,8 +78,11 @@ const NUMBER_OF: Record<WorkloadId, number> = {
   'size-open': 9,
   snapshot: 10,
   'gaps-all': 11,
-  values: 12,
-  'commit-size': 13,
+  'worker-readers': 12,
+  'held-snapshot': 13,
+  concurrent: 14,
+  values: 15,
+  'commit-size': 16,
 };
 
 /** Collects per-engine timings and answers over the repetitions of one workload. */
@@ -153,7 +164,8 @@ function result(
   extraColumns: ExtraColumn[] = [],
   chart = true,
 ): WorkloadResult {
-  const values = ctx.shape.name;
+  // Workload 14 stores values of its own, { id, prot } with a numeric prot (the inline shape).
+  const values = id === 'concurrent' ? 'inline' : ctx.shape.name;
   return { id, number: NUMBER_OF[id], values, title: `${title} [${values} values]`, opName, opsName: plural(opName), chart, extraColumns, notes, rows };
 }
 
@@ -623,13 +635,13 @@ export async function runWorkloads(ctx: BenchContext, selected: ReadonlySet<Work
   const order = RUN_ORDER.filter((id) => selected.has(id));
   const results: WorkloadResult[] = [];
   const wroteMain: WorkloadId[] = [];
-  const needsData = order.some((id) => id !== 'vma');
+  const needsData = order.some((id) => id !== 'vma' && id !== 'concurrent');
   const data = needsData ? generateRanges(ctx.sizes.ranges, ctx.seed, ctx.shape) : undefined;
   const state = data === undefined ? undefined : { ctx, data };
   for (const [at, id] of order.entries()) {
     ctx.log(`[${at + 1}/${order.length}] workload ${NUMBER_OF[id]} (${id}), ${ctx.shape.name} values …`);
     const started = process.hrtime.bigint();
-    if (state !== undefined && id !== 'bulk' && id !== 'vma') await ensureMainStores(state, id);
+    if (state !== undefined && id !== 'bulk' && !OWN_STORES.includes(id)) await ensureMainStores(state, id);
     let outcome: WorkloadResult;
     switch (id) {
       case 'bulk':
@@ -663,6 +675,15 @@ export async function runWorkloads(ctx: BenchContext, selected: ReadonlySet<Work
       case 'vma':
         outcome = await vma(ctx);
         break;
+      case 'worker-readers':
+        outcome = await workerReaders(ctx, state!.data);
+        break;
+      case 'held-snapshot':
+        outcome = await heldSnapshot(ctx, state!.data);
+        break;
+      case 'concurrent':
+        outcome = await concurrent(ctx);
+        break;
       default:
         throw new Error(`workload ${id} runs in its own module (sweep.ts)`);
     }
@@ -683,6 +704,92 @@ export async function runWorkloads(ctx: BenchContext, selected: ReadonlySet<Work
   }
   await ctx.closeAll();
   return results;
+}
+
+/** The bench engine each engine of workload 12 stands for (it runs when that one is chosen). */
+const CONCURRENT_BASE: Record<ConcurrentEngine, string> = { 'maple-sync': 'maple', 'maple-async': 'maple', 'lmdb-async': 'lmdb', 'sqlite-full': 'sqlite' };
+
+async function concurrent(ctx: BenchContext): Promise<WorkloadResult> {
+  const chosen = new Set(ctx.slots.map((slot) => slot.name));
+  const engines = CONCURRENT_ENGINES.filter((engine) => chosen.has(CONCURRENT_BASE[engine]));
+  const seconds = ctx.quick ? 0.5 : 2;
+  const countOps = ctx.quick ? 200 : 1000;
+  // Every cell runs once per repetition (engines rotated, so none always runs last); the
+  // repetition with the median ops/s is reported whole (its latencies and loop delay with it).
+  const idleBefore = await idleLoopP99Ms(seconds);
+  const runs = new Map<string, CellResult[]>();
+  for (let rep = 0; rep < ctx.reps; rep++) {
+    for (const writers of WRITER_COUNTS) {
+      const order = engines.map((_, at) => engines[(at + rep) % engines.length]!);
+      for (const engine of order) {
+        const cell = await runCell(engine, writers, ctx.freshDir(`concurrent-${engine}-${writers}-${rep}`), { seconds });
+        ctx.log(`  rep ${rep + 1} ${engine} C=${writers}: ${Math.round(cell.ops / cell.seconds)} ops/s, p99 ${(cell.p99Us / 1000).toFixed(2)} ms, loop p99 ${cell.loopP99Ms.toFixed(2)} ms`);
+        const key = `${engine} ${writers}`;
+        runs.set(key, [...(runs.get(key) ?? []), cell]);
+      }
+    }
+  }
+  const idleAfter = await idleLoopP99Ms(seconds);
+  const cells: Array<{ cell: CellResult; traced: number | undefined }> = [];
+  let traceWorks = true;
+  for (const writers of WRITER_COUNTS) {
+    for (const engine of engines) {
+      const reps = [...runs.get(`${engine} ${writers}`)!].sort((x, y) => x.ops / x.seconds - y.ops / y.seconds);
+      const cell = reps[(reps.length - 1) >> 1]!;
+      const traced = traceWorks ? countSyncsPerOp(engine, writers, countOps, ctx.freshDir(`concurrent-${engine}-${writers}-strace`)) : undefined;
+      if (traced === undefined) traceWorks = false;
+      cells.push({ cell, traced });
+    }
+  }
+  const rateOf = (engine: ConcurrentEngine, writers: number): number | undefined => {
+    const hit = cells.find((c) => c.cell.engine === engine && c.cell.writers === writers);
+    return hit === undefined ? undefined : hit.cell.ops / hit.cell.seconds;
+  };
+  const rows: EngineRow[] = cells.map(({ cell, traced }) => {
+    const rate = cell.ops / cell.seconds;
+    const extra: Record<string, number> = { p50: cell.p50Us / 1000, p99: cell.p99Us / 1000, loop: cell.loopP99Ms, elu: cell.elu };
+    if (traced !== undefined) extra.fsyncs = traced;
+    if (cell.statsSyncsPerOp !== undefined) extra.statsSyncs = cell.statsSyncsPerOp;
+    const sqlite = rateOf('sqlite-full', cell.writers);
+    const lmdb = rateOf('lmdb-async', cell.writers);
+    if (sqlite !== undefined) extra.vsSqlite = rate / sqlite;
+    if (lmdb !== undefined) extra.vsLmdb = rate / lmdb;
+    return { engine: `${cell.engine} C=${cell.writers}`, ops: cell.ops, seconds: [cell.seconds], medianSeconds: cell.seconds, opsPerSec: rate, usPerOp: (cell.seconds * 1e6) / cell.ops, checksum: '', settings: '', extra };
+  });
+  const notes = [
+    `each cell: C writers on a fresh store, each awaiting its write before the next, for ${seconds} s; keys distinct, values { id, prot }; every acknowledged write checked present afterwards; the repetition with the median ops/s of ${ctx.reps}`,
+    'latency: from the writer being ready to issue the op to its acknowledgement (synchronous engines: writers take turns, one op per turn of the event loop)',
+    'fsyncs/op: fsync + fdatasync + msync calls counted by strace -f in an untimed child run of the same cell; "stats" is maple\'s own count (stats().syncs)',
+    'vs sqlite-full / vs lmdb-async: ops/s ÷ theirs at the same C; busy: event-loop utilization (the share of the run the main thread was working)',
+  ];
+  notes.push(`the event loop's delay p99 with nothing to do, before and after the cells: ${idleBefore.toFixed(2)} ms, ${idleAfter.toFixed(2)} ms (what other work on the machine adds to every loop p99)`);
+  const maple64 = rateOf('maple-async', 64);
+  const sqlite64 = rateOf('sqlite-full', 64);
+  const lmdb64 = rateOf('lmdb-async', 64);
+  const loop64 = cells.find((c) => c.cell.engine === 'maple-async' && c.cell.writers === 64)?.cell.loopP99Ms;
+  if (maple64 !== undefined) {
+    notes.push(
+      `targets at C=64: maple-async ${maple64.toFixed(0)}/s = ${sqlite64 === undefined ? '—' : (maple64 / sqlite64).toFixed(1)}× sqlite-full per commit (target ≥ 10×), ${lmdb64 === undefined ? '—' : (maple64 / lmdb64).toFixed(2)}× lmdb-async (target ≥ 1×); event-loop delay p99 ${loop64?.toFixed(2)} ms (target < 5 ms)`,
+    );
+  }
+  return result(
+    ctx,
+    'concurrent',
+    `durable writes by C concurrent awaiting writers (C = ${WRITER_COUNTS.join(', ')})`,
+    'write',
+    rows,
+    notes,
+    [
+      { key: 'p50', label: 'p50 ms', digits: 2 },
+      { key: 'p99', label: 'p99 ms', digits: 2 },
+      { key: 'fsyncs', label: 'fsyncs/op', digits: 3 },
+      { key: 'statsSyncs', label: 'stats', digits: 3 },
+      { key: 'loop', label: 'loop p99 ms', digits: 2 },
+      { key: 'elu', label: 'busy', digits: 2 },
+      { key: 'vsSqlite', label: 'vs sqlite-full', digits: 1 },
+      { key: 'vsLmdb', label: 'vs lmdb-async', digits: 2 },
+    ],
+  );
 }
 
 /** Workloads that change the bulk-loaded stores. */

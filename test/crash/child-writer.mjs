@@ -5,10 +5,16 @@
 // Commit c is one transaction: [c*10, c*10+4] = { c, pad } and [0, 0] = c (an overwrite, so
 // every commit also frees cells). On start it continues from the counter stored at index 0.
 //
-//   node child-writer.mjs <compiled index.js path> <store path>
+// With `async`, WRITERS loops each await write() calls of the same transaction, grouped by the
+// store; a counter is printed when its promise resolves. Counters are taken in call order and a
+// group runs its functions in that order, so [0, 0] holds the newest counter committed, and the
+// promises resolve — and print — in counter order too.
+//
+//   node child-writer.mjs <compiled index.js path> <store path> [async]
 import { pathToFileURL } from 'node:url';
 
-const [indexPath, storePath] = process.argv.slice(2);
+const [indexPath, storePath, mode] = process.argv.slice(2);
+const WRITERS = 16;
 if (!indexPath || !storePath) {
   process.stderr.write('usage: child-writer.mjs <index.js> <store path>\n');
   process.exit(2);
@@ -23,6 +29,19 @@ function valueOf(c) {
 const store = open(storePath, { sync: 'full' });
 let c = store.load(0) ?? 0;
 process.stdout.write(`ready ${c}\n`);
+if (mode === 'async') {
+  const writer = async () => {
+    for (;;) {
+      const mine = ++c;
+      await store.write((t) => {
+        t.store(mine * 10, mine * 10 + 4, valueOf(mine));
+        t.store(0, 0, mine);
+      });
+      process.stdout.write(`${mine}\n`);
+    }
+  };
+  await Promise.all(Array.from({ length: WRITERS }, writer));
+}
 for (;;) {
   c++;
   store.transaction((t) => {

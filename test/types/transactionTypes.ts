@@ -44,4 +44,16 @@ db.transaction(namedAsync);
 // @ts-expect-error an async function with its result type given explicitly
 db.transaction<Promise<number>>(async () => 1);
 
-export { answer, erased, nothing, record, start };
+// write() takes the same functions, its promise carrying their result type.
+const written: Promise<number> = db.write(() => 42);
+const erasedLater: Promise<string | undefined> = db.eraseAsync(3);
+const allocated: Promise<number> = db.allocRangeAsync(1, 0, 100, 'x');
+const storedLater: Promise<void> = db.storeAsync(1, 2, 'a');
+// @ts-expect-error write() refuses an async function too
+void db.write(async (t) => {
+  t.store(1, 2, 'a');
+});
+// @ts-expect-error write() refuses a function returning a promise
+void db.write(() => Promise.resolve(1));
+
+export { allocated, answer, erased, erasedLater, nothing, record, start, storedLater, written };

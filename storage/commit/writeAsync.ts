@@ -1,0 +1,99 @@
+/**
+ * The asynchronous variant of a commit's I/O (writePrepared, storage/commit/writeCells.ts), for a
+ * write group (src/api/writeQueue.ts): the same steps in the same order — the cells, a sync when
+ * two-sync, the record, a sync — with each sync (the fdatasync, milliseconds) on Node's thread
+ * pool, awaited before anything after it. The writes stay synchronous: each is a copy into the
+ * page cache, microseconds for a group of small writes.
+ *
+ * Why not asynchronous writes too: a synchronous call may take the commit over at any await
+ * (finishSync), and a write still in flight then would land after the takeover had made the
+ * commit durable — an unsynced write over durable cells, which a power loss can tear (the crash
+ * suite's torn-write modes found exactly that: test/crash/asyncCrash.test.ts). With the writes
+ * synchronous, only a sync can be in flight at a takeover, and a late fdatasync changes no byte.
+ *
+ * finishSync() performs synchronously every step not known to have completed (a sync in flight is
+ * repeated), so the commit is durable when it returns; perform() then stops at its next step.
+ */
+import { PAGE_BYTES } from '../../src/common/limits.js';
+import { ringSlotOffsetBytes } from '../format/pageFile.js';
+import type { BufferPool } from '../io/bufferPool.js';
+import type { FileIO } from '../io/fileIO.js';
+import { type PreparedCommit, writeCommitCells } from './writeCells.js';
+
+/** The steps of a commit's I/O, in order. */
+const CELLS = 0;
+const CELLS_SYNC = 1;
+const RECORD = 2;
+const RECORD_SYNC = 3;
+const DONE = 4;
+
+export class AsyncCommitWrite {
+  /** The first step not known to have completed. */
+  private step = CELLS;
+  private takenOver = false;
+  /** fdatasyncs performed (the store counts them). */
+  syncs = 0;
+
+  /** `pool`: where a windowed commit's cells are copied as they are written (writeCommitCells). */
+  constructor(
+    private readonly io: FileIO,
+    private readonly pool: BufferPool,
+    readonly prepared: PreparedCommit,
+  ) {}
+
+  /** Performs the commit's I/O; settles once it is durable, or once finishSync() has taken it over. */
+  async perform(): Promise<void> {
+    for (let step = this.step; step < DONE && !this.takenOver; step = this.step) {
+      if (this.needsSync(step)) {
+        const io = this.io;
+        if (io.syncAsync) await io.syncAsync();
+        else io.sync();
+        this.syncs++;
+        if (this.takenOver) return;
+      } else this.perform1(step);
+      this.step = step + 1;
+    }
+  }
+
+  /** Takes the commit over: performs every step not known to have completed, synchronously. */
+  finishSync(): void {
+    this.takenOver = true;
+    for (let step = this.step; step < DONE; step++) {
+      if (this.needsSync(step)) {
+        this.io.sync();
+        this.syncs++;
+      } else this.perform1(step);
+      this.step = step + 1;
+    }
+  }
+
+  /** Whether `step` is a sync this commit makes. */
+  private needsSync(step: number): boolean {
+    const p = this.prepared;
+    return (step === CELLS_SYNC && p.twoSync) || (step === RECORD_SYNC && p.sync);
+  }
+
+  /** A step that is not a sync (a sync step the commit does not make does nothing). */
+  private perform1(step: number): void {
+    const p = this.prepared;
+    if (step === CELLS) {
+      // The same writes as writePrepared's. perform() reaches this step synchronously, in the call
+      // that follows planCommit: a windowed commit reads the transaction's arena while nothing
+      // else can have reset it.
+      writeCommitCells(this.io, this.pool, p);
+    } else if (step === RECORD) {
+      try {
+        this.io.write(p.recordPage, ringSlotOffsetBytes(p.slot));
+      } catch (err) {
+        // Part of the record may have landed: wipe the slot so the failed commit cannot come back.
+        try {
+          this.io.write(new Uint8Array(PAGE_BYTES), ringSlotOffsetBytes(p.slot));
+          this.io.sync();
+        } catch {
+          // Any error: the device is gone; reopening re-validates the ring.
+        }
+        throw err;
+      }
+    }
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The shared area: the one SharedArrayBuffer a store hands to the worker threads that read it
+ * (MapleStore.share, src/api/sharedStore.ts). A SharedArrayBuffer posted to a Worker (postMessage,
+ * workerData) is shared, not copied, so every thread of the process sees the same bytes; all of
+ * them are read and written with Atomics only (sequentially consistent), never plainly.
+ *
+ * Three parts, each owned by its module, which describes its words:
+ *   - the published root (storage/io/publishedRoot.ts): what a reader needs to read the newest
+ *     version, readable without a lock;
+ *   - the reader table (storage/io/readerTable.ts): the versions worker threads read, so the
+ *     writer keeps what they reach;
+ *   - the page log (storage/io/pageLog.ts): the pages commits wrote, so a worker's own buffer pool
+ *     drops what changed under it.
+ *
+ *   byte offset        size            meaning
+ *   0                  4               magic "MSA1"
+ *   4                  4               slots in the reader table
+ *   8                  4               entries in the page log (a power of two)
+ *   12                 4               closed: 1 once the store that shared the area is closed
+ *   16                 4               publish count (publishedRoot.ts)
+ *   20                 4               page-log reserve position (pageLog.ts)
+ *   24                 4               slot high-water: slots ever claimed (readerTable.ts)
+ *   28                 4               zero
+ *   32                 2 × 64          published root, two copies (publishedRoot.ts)
+ *   160                slots × 32      reader slots (readerTable.ts)
+ *   160 + slots × 32   entries × 4     page-log ring (pageLog.ts)
+ */
+import { invalid } from '../../src/common/errors.js';
+
+const MAGIC = 0x3141_534d; // "MSA1" little-endian
+
+/** Word indexes of the header fields. */
+export const W_MAGIC = 0;
+export const W_SLOTS = 1;
+export const W_LOG_ENTRIES = 2;
+export const W_CLOSED = 3;
+export const W_PUBLISH_COUNT = 4;
+export const W_LOG_RESERVE = 5;
+export const W_SLOT_HIGH_WATER = 6;
+
+/** Bytes of one published-root copy. */
+export const ROOT_COPY_BYTES = 64;
+const ROOT_AT_BYTES = 32;
+/** Bytes of one reader slot. */
+export const SLOT_BYTES = 32;
+const SLOTS_AT_BYTES = ROOT_AT_BYTES + 2 * ROOT_COPY_BYTES;
+
+export class SharedArea {
+  /** The whole area as 32-bit words. */
+  readonly words: Int32Array;
+  /** The whole area as 64-bit words (slot versions). */
+  readonly bigs: BigInt64Array;
+  readonly slots: number;
+  readonly logEntries: number;
+  /** Word index of the first published-root copy. */
+  readonly rootWord = ROOT_AT_BYTES / 4;
+  /** Byte offset of slot 0. */
+  readonly slotsAtBytes = SLOTS_AT_BYTES;
+  /** Word index of the page-log ring. */
+  readonly logWord: number;
+
+  private constructor(readonly buffer: SharedArrayBuffer) {
+    this.words = new Int32Array(buffer);
+    this.bigs = new BigInt64Array(buffer, 0, Math.floor(buffer.byteLength / 8));
+    this.slots = Atomics.load(this.words, W_SLOTS);
+    this.logEntries = Atomics.load(this.words, W_LOG_ENTRIES);
+    this.logWord = (SLOTS_AT_BYTES + this.slots * SLOT_BYTES) / 4;
+  }
+
+  /** A new area (zeroed: no version published, every slot free). */
+  static create(slots: number, logEntries: number): SharedArea {
+    const buffer = new SharedArrayBuffer(SLOTS_AT_BYTES + slots * SLOT_BYTES + logEntries * 4);
+    const words = new Int32Array(buffer);
+    words[W_SLOTS] = slots;
+    words[W_LOG_ENTRIES] = logEntries;
+    Atomics.store(words, W_MAGIC, MAGIC);
+    return new SharedArea(buffer);
+  }
+
+  /** The area in `buffer`, as another thread created it; EINVAL when it is not one. */
+  static attach(buffer: unknown): SharedArea {
+    if (!(buffer instanceof SharedArrayBuffer) || buffer.byteLength < SLOTS_AT_BYTES) {
+      throw invalid('the shared handle holds no shared area (a SharedArrayBuffer made by MapleStore.share())');
+    }
+    const words = new Int32Array(buffer);
+    const slots = Atomics.load(words, W_SLOTS);
+    const entries = Atomics.load(words, W_LOG_ENTRIES);
+    if (
+      Atomics.load(words, W_MAGIC) !== MAGIC ||
+      slots <= 0 ||
+      entries <= 0 ||
+      (entries & (entries - 1)) !== 0 ||
+      buffer.byteLength !== SLOTS_AT_BYTES + slots * SLOT_BYTES + entries * 4
+    ) {
+      throw invalid('the shared handle\'s buffer is not a shared area of this version of maple-store (made by MapleStore.share() of the same package)');
+    }
+    return new SharedArea(buffer);
+  }
+
+  get closed(): boolean {
+    return Atomics.load(this.words, W_CLOSED) !== 0;
+  }
+
+  markClosed(): void {
+    Atomics.store(this.words, W_CLOSED, 1);
+  }
+}
