@@ -8,8 +8,9 @@
  *  - internal nodes: each gap field equals the largest gap below that child;
  *  - occupancy: non-root nodes that are not the rightmost of their level hold at least
  *    LEAF_MIN / INTERNAL_MIN slots;
- *  - values: inline, packed and record values decode as msgpack; records and blocks pass their
- *    checksums with commit ≤ the version; every block's reference count equals its slots;
+ *  - values: inline, area and record values decode as msgpack; records pass their checksums with
+ *    commit ≤ the version; a leaf's value area is written by the leaf's own commit, names the leaf
+ *    as its owner, passes its checksum, and every area slot lies inside it;
  *  - the shared-structures table decodes, lists as many structures as the commit record says,
  *    and every value decodes through it;
  *  - the range and node counts in the commit record;
@@ -22,8 +23,10 @@ import { corruptCell, corrupt, cellPlace } from '../src/common/errors.js';
 import { MAX_INDEX, INTERNAL_MIN, LEAF_MIN, CELL_BASE } from '../src/common/limits.js';
 import { decodePendingEntry, isWindowedKey } from '../storage/format/pendingList.js';
 import type { CommitRecord, TreeRoot } from '../storage/format/commitRecord.js';
-import { InlineSlot, PackedSlot, RecordSlot } from '../storage/format/node.js';
-import { isAllocatedMarker, slotCount } from '../storage/commit/spaceMap.js';
+import { AreaSlot, InlineSlot, RecordSlot } from '../storage/format/node.js';
+import { areaCommitAt } from '../storage/format/valueArea.js';
+import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES } from '../src/common/limits.js';
+import { isAllocatedMarker } from '../storage/commit/spaceMap.js';
 import type { CellReader } from '../storage/io/cellReader.js';
 import { loadCodec } from '../storage/io/cellReader.js';
 
@@ -35,19 +38,29 @@ const enum Owner {
   PendingNode,
   PendingRecord,
   Pending,
+  ValueArea,
 }
-const OWNER_NAMES = ['free', 'a main-tree node', 'a value record', 'a space-map node', 'a pending-tree node', 'a pending-free list', 'pending (freed, awaiting its grace period)'];
+const OWNER_NAMES = ['free', 'a main-tree node', 'a value record', 'a space-map node', 'a pending-tree node', 'a pending-free list', 'pending (freed, awaiting its grace period)', "a leaf's value area"];
 
 interface Entry {
   first: number;
   last: number;
-  slot: InlineSlot | RecordSlot | PackedSlot;
+  slot: InlineSlot | RecordSlot | AreaSlot;
+}
+
+/** A leaf with a value area: where the area is and which commit wrote the leaf. */
+interface AreaOwner {
+  leaf: number;
+  area: number;
+  cells: number;
+  commit: number;
 }
 
 interface TreeFacts {
   ranges: number;
   nodes: number;
   entries: Entry[];
+  areas: AreaOwner[];
 }
 
 export function checkStore(pager: CellReader, rec: CommitRecord): void {
@@ -67,23 +80,32 @@ export function checkStore(pager: CellReader, rec: CommitRecord): void {
   // Values decode through the table this version holds, not the store's newer in-memory one.
   const codec = loadCodec(pager, rec.structures, rec.commit, true);
   if (rec.structures.cell !== 0) mark(rec.structures.cell, pager.recordCellCount(rec.structures.cell), Owner.MainRecord, 'shared-structures table');
-  const blockRefs = new Map<number, number>();
+  for (const a of main.areas) {
+    // Written with its leaf, by the leaf's commit: an area has exactly one owner, and is freed with it.
+    mark(a.area, a.cells, Owner.ValueArea, `value area of the leaf at cell ${a.leaf}`);
+    const at = pager.pool.frame(a.area >>> CELLS_PER_PAGE_SHIFT) * PAGE_BYTES + (a.area & (CELLS_PER_PAGE - 1)) * CELL_BYTES;
+    const written = areaCommitAt(pager.pool.slab, pager.pool.words, at);
+    if (written !== a.commit) throw corruptCell(a.area, `value area written by commit ${written}, but its leaf at cell ${a.leaf} by commit ${a.commit}`);
+  }
   for (const e of main.entries) {
     if (e.slot instanceof InlineSlot) {
       codec.decode(e.slot.bytes, `the inline value of [${e.first}, ${e.last}]`);
     } else if (e.slot instanceof RecordSlot) {
       codec.decode(pager.recordBytes(e.slot.cell, rec.commit), `the value record at ${cellPlace(e.slot.cell)}`);
       mark(e.slot.cell, pager.recordCellCount(e.slot.cell), Owner.MainRecord, `value of [${e.first}, ${e.last}]`);
-    } else if (e.slot instanceof PackedSlot) {
-      codec.decode(pager.packedBytes(e.slot.cell, e.slot.offset, rec.commit), `the packed value at ${cellPlace(e.slot.cell)}, offset ${e.slot.offset}`);
-      const n = blockRefs.get(e.slot.cell) ?? 0;
-      if (n === 0) mark(e.slot.cell, 1, Owner.MainRecord, `value block of [${e.first}, ${e.last}]`);
-      blockRefs.set(e.slot.cell, n + 1);
+    } else if (e.slot instanceof AreaSlot) {
+      const s = e.slot;
+      const buf = pager.areaValue(s.area, s.cells, s.leaf, rec.commit, s.offset, s.length);
+      codec.decode(buf.subarray(pager.valueStart, pager.valueStart + s.length), `the value of [${e.first}, ${e.last}] in the value area at ${cellPlace(s.area)}, offset ${s.offset}`);
     }
   }
 
   const space = walkTree(pager, rec, rec.space, Owner.SpaceNode, mark, 'space map');
   const pending = walkTree(pager, rec, rec.pending, Owner.PendingNode, mark, 'pending tree');
+  for (const [tree, name] of [[space, 'space map'], [pending, 'pending tree']] as const) {
+    const a = tree.areas[0];
+    if (a !== undefined) throw corruptCell(a.leaf, `a ${name} leaf has a value area (only main-tree leaves hold values)`);
+  }
   let pendingCells = 0;
   for (const e of pending.entries) {
     if (!(e.slot instanceof RecordSlot) || e.first !== e.last) throw corrupt(`pending entry [${e.first}, ${e.last}] is not a single key holding a record`);
@@ -104,20 +126,11 @@ export function checkStore(pager: CellReader, rec: CommitRecord): void {
   const allocated = new Uint8Array(hwm);
   let allocatedCells = 0;
   for (const e of space.entries) {
-    const count = slotCount(e.slot);
-    if (count !== undefined) {
-      if (e.first !== e.last) throw corrupt(`space-map block entry [${e.first}, ${e.last}] spans more than one cell`);
-      const refs = blockRefs.get(e.first) ?? 0;
-      if (refs !== count) throw corruptCell(e.first, `value block has ${refs} referencing slots; the space map counts ${count}`);
-      blockRefs.delete(e.first);
-    } else if (!isAllocatedMarker(e.slot)) {
-      throw corrupt(`space-map entry [${e.first}, ${e.last}] holds neither the allocated marker nor a block count`);
-    }
+    if (!isAllocatedMarker(e.slot)) throw corrupt(`space-map entry [${e.first}, ${e.last}] does not hold the allocated marker`);
     if (e.first < CELL_BASE || e.last >= hwm) throw corrupt(`space-map run [${e.first}, ${e.last}] lies outside the cell area [${CELL_BASE}, ${hwm})`);
     allocated.fill(1, e.first, e.last + 1);
     allocatedCells += e.last - e.first + 1;
   }
-  for (const [cell, refs] of blockRefs) throw corruptCell(cell, `value block is referenced by ${refs} slots but has no count in the space map`);
   if (allocatedCells !== rec.allocatedCells) throw corrupt(`commit ${rec.commit} records ${rec.allocatedCells} allocated cells; the space map holds ${allocatedCells}`);
   for (let c = CELL_BASE; c < hwm; c++) {
     if (owner[c] !== Owner.Free && !allocated[c]) throw corruptCell(c, `is ${OWNER_NAMES[owner[c]!]} but free in the space map`);
@@ -133,7 +146,7 @@ function walkTree(
   mark: (start: number, count: number, who: Owner, from: string) => void,
   name: string,
 ): TreeFacts {
-  const facts: TreeFacts = { ranges: 0, nodes: 0, entries: [] };
+  const facts: TreeFacts = { ranges: 0, nodes: 0, entries: [], areas: [] };
   if (root.cell === 0) {
     if (root.height !== 0) throw corrupt(`${name} of commit ${rec.commit} has no root but height ${root.height}`);
     return facts;
@@ -150,6 +163,8 @@ function walkTree(
     const rightmost = max === MAX_INDEX;
     if (node.leaf) {
       if (depth !== root.height - 1) throw corruptCell(cell, `leaf at depth ${depth}, tree height ${root.height}`);
+      if (node.area !== 0) facts.areas.push({ leaf: cell, area: node.area, cells: node.areaCells, commit: node.commit });
+      else if (node.areaCells !== 0) throw corruptCell(cell, `leaf gives ${node.areaCells} cells to a value area it does not have`);
       if (!isRoot && !rightmost && n < LEAF_MIN) throw corruptCell(cell, `leaf holds ${n} slots, below the minimum ${LEAF_MIN}`);
       let gap = 0;
       let lo = min;
@@ -161,7 +176,7 @@ function walkTree(
           gap = Math.max(gap, hi - lo + 1);
         } else {
           facts.ranges++;
-          facts.entries.push({ first: lo, last: hi, slot: slot as InlineSlot | RecordSlot | PackedSlot });
+          facts.entries.push({ first: lo, last: hi, slot: slot as InlineSlot | RecordSlot | AreaSlot });
         }
         lo = hi + 1;
       }

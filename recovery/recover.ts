@@ -1,7 +1,8 @@
 /**
  * Recovery at open (DESIGN.md §5): take the newest commit record whose checksum holds, then
  * validate every cell that commit wrote by walking only FRESH pointers from its three roots (and
- * its shared-structures table, when it wrote one) —
+ * its shared-structures table, when it wrote one; and the value area of every leaf it validates,
+ * which is always written with its leaf) —
  * each must carry that commit number and a valid checksum. If any fails, the commit never
  * completed: fall back to the next older record. Cost: O(cells written by the last commit),
  * independent of file size. The highest commit number seen in any record is never reused.
@@ -11,8 +12,8 @@ import type { BufferPool } from '../storage/io/bufferPool.js';
 import { type CommitRecord, type TreeRoot, COMMIT_RECORD_BYTES, FLAG_CELLS_DURABLE, decodeCommitRecord } from '../storage/format/commitRecord.js';
 import type { DurableState } from '../storage/commit/commit.js';
 import type { FileIO } from '../storage/io/fileIO.js';
-import { NODE_LEAF, childAt, nodeCountAt, nodeTypeAt, slotAt, slotTag, slotTarget, nodeChecksumOk, nodeCommit, nodeNonce, pointerIsFresh, SLOT_PACKED } from '../storage/format/node.js';
-import { BLOCK_TYPE } from '../storage/format/valueBlock.js';
+import { NODE_LEAF, childAt, leafAreaAt, leafAreaCellsAt, nodeCountAt, nodeTypeAt, slotAt, slotTarget, nodeChecksumOk, nodeCommit, nodeNonce, pointerIsFresh } from '../storage/format/node.js';
+import { AREA_HEADER_BYTES, AREA_TYPE, areaCells, areaChecksumAt, areaChecksumIn, areaCommitAt, areaLengthAt, areaNonceAt, areaOwnerAt } from '../storage/format/valueArea.js';
 import { ringSlotOffsetBytes } from '../storage/format/pageFile.js';
 import { RECORD_HEADER_BYTES, readRecordHeader, recordCells, verifyRecord } from '../storage/format/valueRecord.js';
 import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES, RING_SLOTS } from '../src/common/limits.js';
@@ -114,13 +115,11 @@ function validNode(io: FileIO, pool: BufferPool, cell: number, commit: number, n
   const leaf = nodeTypeAt(bytes, 0) === NODE_LEAF;
   const count = nodeCountAt(bytes, 0);
   const words = new Uint32Array(bytes.buffer, bytes.byteOffset, CELL_BYTES >>> 2);
+  if (leaf && leafAreaAt(words, 0) !== 0 && !validArea(io, leafAreaAt(words, 0), leafAreaCellsAt(bytes, 0), cell, commit, nonce, counter)) return false;
   for (let i = 0; i < count; i++) {
     if (!pointerIsFresh(bytes, leaf, i)) continue;
     if (leaf) {
-      const slot = slotAt(0, i);
-      const child = slotTarget(bytes, slot);
-      const packed = slotTag(bytes, slot) === SLOT_PACKED;
-      if (packed ? !validBlock(pool, child, commit, nonce, counter) : !validRecord(io, child, commit, nonce, counter)) return false;
+      if (!validRecord(io, slotTarget(bytes, slotAt(0, i)), commit, nonce, counter)) return false;
     } else if (!validNode(io, pool, childAt(words, 0, i), commit, nonce, counter, depth + 1)) {
       return false;
     }
@@ -128,13 +127,21 @@ function validNode(io: FileIO, pool: BufferPool, cell: number, commit: number, n
   return true;
 }
 
-function validBlock(pool: BufferPool, cell: number, commit: number, nonce: number, counter: { cells: number }): boolean {
-  const frame = pool.frame(cell >>> CELLS_PER_PAGE_SHIFT);
-  const offset = frame * PAGE_BYTES + (cell & (CELLS_PER_PAGE - 1)) * CELL_BYTES;
-  const bytes = pool.slab.subarray(offset, offset + CELL_BYTES);
-  counter.cells++;
-  return bytes[0] === BLOCK_TYPE && nodeChecksumOk(bytes) && nodeCommit(bytes) === commit && nodeNonce(bytes) === nonce;
+/** A leaf's value area: written by the leaf's commit (so with its nonce), owned by it, intact. */
+function validArea(io: FileIO, cell: number, cells: number, leaf: number, commit: number, nonce: number, counter: { cells: number }): boolean {
+  if (cells < 1) return false;
+  const bytes = new Uint8Array(cells * CELL_BYTES);
+  if (io.read(bytes, cell * CELL_BYTES) < bytes.length) return false;
+  counter.cells += cells;
+  const words = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2);
+  if (bytes[0] !== AREA_TYPE || areaCommitAt(bytes, words, 0) !== commit || areaNonceAt(words, 0) !== nonce || areaOwnerAt(words, 0) !== leaf) return false;
+  const length = areaLengthAt(words, 0);
+  if (areaCells(length) !== cells || AREA_HEADER_BYTES + length > bytes.length) return false;
+  // The whole area lies in `bytes` from byte 0: one span, no further pages.
+  return areaChecksumAt(words, 0) === areaChecksumIn(bytes, 0, bytes.length, length, NO_FRAMES, 0);
 }
+
+const NO_FRAMES: number[] = [];
 
 function validRecord(io: FileIO, cell: number, commit: number, nonce: number, counter: { cells: number }): boolean {
   const head = new Uint8Array(RECORD_HEADER_BYTES);

@@ -195,6 +195,38 @@ describe('group commit', () => {
     s.close();
   });
 
+  it('a group larger than the commit buffer (its cells encoded window by window) with dropped savepoints: the survivors\' values, whole, and after reopening', async () => {
+    const file = dir.file();
+    const s = open<V>(file, { maxGroupWrites: 10_000, maxGroupBytes: 64 << 20 });
+    const ref = new Reference<V>();
+    const valueOf = (i: number): V => (i % 3 === 0 ? { i, path: `/usr/lib/${'x'.repeat(i % 150)}`, list: [i, 'r-x'] } : i % 3 === 1 ? 's'.repeat(8 + (i % 400)) : { i, big: 'b'.repeat(600 + (i % 50)) });
+    const calls: Promise<unknown>[] = [];
+    for (let f = 0; f < 60; f++) {
+      const base = f * 1000;
+      const doomed = f % 7 === 3;
+      calls.push(
+        s
+          .write((t) => {
+            for (let k = 0; k < 400; k++) t.store(base + k, base + k, doomed ? `doomed ${'d'.repeat(100)}` : valueOf(base + k));
+            if (doomed) throw new Error('rollback');
+          })
+          .catch(() => 'rolled back'),
+      );
+      if (!doomed) for (let k = 0; k < 400; k++) ref.store(base + k, base + k, valueOf(base + k));
+    }
+    await Promise.all(calls);
+    expect(s.stats().commits).toBe(1);
+    expect(s.stats().cellsWritten * 256, 'the group wrote more than the 2 MB commit buffer').toBeGreaterThan(2 * 1024 * 1024);
+    const want = ref.all().map((r) => [r.first, r.last, r.value]);
+    expect(contents(s)).toEqual(want);
+    s.check();
+    s.close();
+    const again = open<V>(file);
+    expect(contents(again)).toEqual(want);
+    again.check();
+    again.close();
+  });
+
   it('a promise resolves only once its group is durable; readers see the group when it is published', async () => {
     const disk = new SimulatedDisk();
     const io = new HeldIO(disk.fileIO());
@@ -488,7 +520,15 @@ interface Fn {
 type Batch = { kind: 'async'; fns: Fn[] } | { kind: 'sync'; fn: Fn } | { kind: 'snapshot' } | { kind: 'reopen' };
 
 const KEYS = 400;
-const valueArb = fc.oneof(fc.integer({ min: 0, max: 1000 }), fc.string({ maxLength: 5 }), fc.string({ minLength: 30, maxLength: 300 }), fc.record({ k: fc.integer(), s: fc.string({ maxLength: 12 }) }));
+// Values of every placement: inline, a leaf's value area (up to AREA_VALUE_MAX_BYTES), a record of its own, nested shapes.
+const valueArb = fc.oneof(
+  fc.integer({ min: 0, max: 1000 }),
+  fc.string({ maxLength: 5 }),
+  fc.string({ minLength: 30, maxLength: 300 }),
+  fc.string({ minLength: 520, maxLength: 900 }),
+  fc.record({ k: fc.integer(), s: fc.string({ maxLength: 12 }) }),
+  fc.record({ a: fc.array(fc.integer(), { maxLength: 8 }), n: fc.record({ s: fc.string({ maxLength: 40 }) }) }),
+);
 const spanArb = fc.tuple(fc.integer({ min: 0, max: KEYS }), fc.integer({ min: 0, max: 20 })).map(([first, len]) => ({ first, last: first + len }));
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   fc.tuple(spanArb, valueArb).map(([s, value]) => ({ op: 'store' as const, ...s, value })),

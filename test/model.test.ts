@@ -26,7 +26,7 @@ const RUNS = process.env.MAPLE_RUNS !== undefined ? Number(process.env.MAPLE_RUN
 // ---------------------------------------------------------------------------------------------
 // Steps: plain data, so fast-check can shrink them and print them as API calls.
 
-type Value = number | string | boolean | { k: number; s: string } | number[] | Uint8Array | Date;
+type Value = number | string | boolean | { k: number; s: string } | { id: number; prot: string; path: string } | { id: number; map: { start: number; flags: string[] } } | number[] | Uint8Array | Date;
 
 type WriteOp =
   | { op: 'store' | 'insert' | 'clear'; first: number; last: number; value?: Value }
@@ -174,7 +174,12 @@ function arbitraries(shape: Shape) {
     { weight: 1, arbitrary: fc.string({ unit: 'grapheme', maxLength: 4 }) },
     { weight: 1, arbitrary: fc.uint8Array({ maxLength: 40 }) },
     { weight: 1, arbitrary: fc.date({ noInvalidDate: true }) },
-    // Large enough to need a value record rather than an inline slot.
+    // Values of real size, in their leaf's value area: objects with a string, nested values.
+    { weight: 2, arbitrary: fc.record({ id: fc.nat(), prot: fc.constantFrom('r-x', 'rw-'), path: fc.string({ maxLength: 120 }) }) },
+    { weight: 1, arbitrary: fc.record({ id: fc.nat(99), map: fc.record({ start: fc.nat(), flags: fc.array(fc.string({ maxLength: 8 }), { maxLength: 4 }) }) }) },
+    // Around the area's bound: 507 .. 513 msgpack bytes (a string of n characters packs to n + 3).
+    { weight: 1, arbitrary: fc.integer({ min: 504, max: 510 }).map((n) => 'y'.repeat(n)) },
+    // Large enough to need a value record of its own (or an area, below 512 bytes).
     { weight: 1, arbitrary: fc.integer({ min: 200, max: 3000 }).map((n) => 'x'.repeat(n)) },
   ).map(positiveZero);
   const size = fc.oneof(

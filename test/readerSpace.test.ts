@@ -113,8 +113,11 @@ describe('a held reader pins only what it can reach', () => {
       // young and unused cells, which the next commit releases.
       expect(held.maxPending).toBeLessThanOrEqual(held.reach + 64 * CELL_BYTES);
       // The file: what the same commits need without a reader, plus that pinned copy and the
-      // pending lists that list it (one chunk cell for up to 29 runs).
-      expect(held.fileBytes).toBeLessThanOrEqual(alone.fileBytes + 1.2 * held.reach);
+      // pending lists that list it (one chunk cell for up to 29 runs), plus the holes the pinned
+      // cells leave where value areas of varying sizes do not fit while it is held (measured 1.27×
+      // the reach over the file without it; both files are about half what they were when areas
+      // took single free runs only, storage/commit/freeList.ts spanningRun).
+      expect(held.fileBytes).toBeLessThanOrEqual(alone.fileBytes + 1.5 * held.reach);
     });
   }
 

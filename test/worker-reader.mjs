@@ -6,18 +6,30 @@
 //           random indices through the store's own reads (each reads the newest version: its
 //           generation lies between the versions before and after); posts { snapshots, loads,
 //           versions, errors } at the end.
+//           With workerData.sized, range n's pad is sizedPad(n, gen) (values of every size: a leaf's
+//           value area, a record of its own, nested shapes) and is checked whole.
 //   hold    opens a snapshot, posts { held: version }, then stays alive until terminated.
 import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { indexJs, handle, mode, ranges, base, stop } = workerData;
+const { indexJs, handle, mode, ranges, base, stop, sized } = workerData;
+
+/** The pad of range n in generation gen for `sized` runs (workerReaders.test.ts writes the same). */
+export function sizedPad(n, gen) {
+  const len = n % 97 === 0 ? 700 + (gen % 50) : 3 + ((n * 7 + gen) % 180);
+  return n % 5 === 0 ? { text: 'v'.repeat(len), list: [n, gen, 'x'.repeat(n % 13)], nested: { gen } } : String.fromCharCode(97 + (n % 26)).repeat(len);
+}
+
+function padOk(pad, n, gen) {
+  return !sized || JSON.stringify(pad) === JSON.stringify(sizedPad(n, gen));
+}
 const lib = await import(pathToFileURL(indexJs).href);
 const store = lib.openShared(handle);
 
 function check(view, expectGen, errors) {
   let n = 0;
   for (const r of view.ranges()) {
-    if (r.first !== n * 10 || r.value.i !== n || r.value.gen !== expectGen) {
+    if (r.first !== n * 10 || r.value.i !== n || r.value.gen !== expectGen || !padOk(r.value.pad, n, expectGen)) {
       errors.push(`version ${view.version}: range ${n} is ${JSON.stringify(r)}, expected generation ${expectGen}`);
       return;
     }
@@ -47,7 +59,7 @@ if (mode === 'verify') {
         const value = store.load(i * 10 + 3);
         const after = store.version;
         loads++;
-        if (value?.i !== i || value.gen < before - base || value.gen > after - base) {
+        if (value?.i !== i || value.gen < before - base || value.gen > after - base || !padOk(value.pad, i, value.gen)) {
           errors.push(`own read between versions ${before} and ${after}: index ${i * 10 + 3} gave ${JSON.stringify(value)}`);
           break;
         }

@@ -14,7 +14,7 @@ import { PROC } from '../storage/io/liveness.js';
 import { START_CHECK_MS } from '../src/common/limits.js';
 import { privateBuild, tempDir } from './helpers.js';
 
-type Value = { i: number; gen: number; pad: string };
+type Value = { i: number; gen: number; pad: unknown };
 const WORKER_SCRIPT = path.join(import.meta.dirname, 'worker-reader.mjs');
 const hasProc = PROC.self().threadId !== undefined;
 
@@ -49,7 +49,13 @@ function overwriteAll(s: MapleStore<Value>, n: number, gen: number, pad = 'p'.re
   });
 }
 
-function startWorker(data: { handle: SharedHandle; mode: 'verify' | 'hold'; ranges: number; base?: number; stop?: Int32Array }): { worker: Worker; messages: AsyncIterator<Record<string, unknown>>; exited: Promise<number> } {
+/** Range n's pad in generation gen for values of every size (test/worker-reader.mjs checks the same). */
+function sizedPad(n: number, gen: number): unknown {
+  const len = n % 97 === 0 ? 700 + (gen % 50) : 3 + ((n * 7 + gen) % 180);
+  return n % 5 === 0 ? { text: 'v'.repeat(len), list: [n, gen, 'x'.repeat(n % 13)], nested: { gen } } : String.fromCharCode(97 + (n % 26)).repeat(len);
+}
+
+function startWorker(data: { handle: SharedHandle; mode: 'verify' | 'hold'; ranges: number; base?: number; stop?: Int32Array; sized?: boolean }): { worker: Worker; messages: AsyncIterator<Record<string, unknown>>; exited: Promise<number> } {
   const worker = new Worker(WORKER_SCRIPT, { workerData: { indexJs, ...data } });
   workers.push(worker);
   const queue: Record<string, unknown>[] = [];
@@ -96,6 +102,42 @@ describe('worker threads reading a store the main thread writes', () => {
     expect(result.snapshots).toBeGreaterThan(0);
     expect(result.versions).toBeGreaterThan(1);
     expect(s.stats().sharedReaders).toBe(0);
+    s.check();
+  });
+
+  test('values of every size (leaf value areas, records, nested shapes) read whole in a worker while the main thread rewrites them, in transactions and in write groups', async () => {
+    const RANGES = 200; // a group takes up to 256 functions: each write group below is one commit
+    const s = writer();
+    const base = s.version + 1;
+    const writeGen = (gen: number): void =>
+      s.transaction((tx) => {
+        for (let i = 0; i < RANGES; i++) tx.store(i * 10, i * 10 + 4, { i, gen, pad: sizedPad(i, gen) });
+      });
+    writeGen(0);
+    const stop = new Int32Array(new SharedArrayBuffer(4));
+    const { messages } = startWorker({ handle: s.share(), mode: 'verify', ranges: RANGES, base, stop, sized: true });
+    expect((await messages.next()).value).toEqual({ ready: true });
+    for (let gen = 1; gen <= 40; gen++) {
+      if (gen % 2 === 0) writeGen(gen);
+      else {
+        // One write group: a function per range, one of them throwing (its savepoint is dropped).
+        const writes: Promise<unknown>[] = [];
+        for (let i = 0; i < RANGES; i++) writes.push(s.write((tx) => tx.store(i * 10, i * 10 + 4, { i, gen, pad: sizedPad(i, gen) })));
+        const dropped = s.write((tx) => {
+          tx.store(3, 3, { i: -1, gen, pad: 'dropped'.repeat(50) });
+          throw new Error('dropped');
+        });
+        await Promise.all(writes);
+        await expect(dropped).rejects.toThrow('dropped');
+        expect(s.version, 'one group, one version').toBe(base + gen);
+      }
+      if (gen % 10 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    Atomics.store(stop, 0, 1);
+    const result = (await messages.next()).value as { snapshots: number; loads: number; versions: number; errors: string[] };
+    expect(result.errors).toEqual([]);
+    expect(result.snapshots).toBeGreaterThan(0);
+    expect(s.load(3)).toEqual({ i: 0, gen: 40, pad: sizedPad(0, 40) });
     s.check();
   });
 

@@ -12,13 +12,14 @@
 import { checkStore } from '../check.js';
 import { readRing, validateCommit } from '../recover.js';
 import { corrupt, invalid, MapleError, corruptCell } from '../../src/common/errors.js';
-import { MAX_INDEX, CELL_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
+import { MAX_INDEX, CELL_BYTES, CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, PAGE_BYTES } from '../../src/common/limits.js';
 import { open } from '../../src/api/open.js';
 import { BufferPool } from '../../storage/io/bufferPool.js';
 import { type CommitRecord, FLAG_CELLS_DURABLE, encodeCommitRecord } from '../../storage/format/commitRecord.js';
 import { NodeFileIO } from '../../storage/io/fileIO.js';
 import { WriterLock } from '../../storage/io/lockFile.js';
-import { type Ref, InlineSlot, NewValue, PackedSlot, nodeCommit, nodeNonce, pointerIsFresh } from '../../storage/format/node.js';
+import { type Ref, AreaSlot, InlineSlot, NewValue, nodeCommit, nodeNonce, pointerIsFresh } from '../../storage/format/node.js';
+import { areaNonceAt } from '../../storage/format/valueArea.js';
 import { readRecordHeader } from '../../storage/format/valueRecord.js';
 import { readHeader, ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
 import { CellReader } from '../../storage/io/cellReader.js';
@@ -105,6 +106,11 @@ export function salvage(path: string, outPath: string): SalvageResult {
       const bytes = pool.slab.subarray(at, at + CELL_BYTES);
       return nodeCommit(bytes) === version && nodeNonce(bytes) === nonce;
     };
+    /** A value area is written with its leaf: a leaf of this commit has an area with its nonce. */
+    const ownArea = (cell: number): boolean => {
+      const at = pool.frame(cell >>> CELLS_PER_PAGE_SHIFT) * PAGE_BYTES + (cell & (CELLS_PER_PAGE - 1)) * CELL_BYTES;
+      return areaNonceAt(pool.words, at) === nonce;
+    };
     // Values that use shared structures need the table; without it only those are skipped.
     let codec: ValueCodec;
     try {
@@ -142,16 +148,16 @@ export function salvage(path: string, outPath: string): SalvageResult {
                 try {
                   if (pointerIsFresh(raw, true, i)) {
                     const cell = (slot as { cell: number }).cell;
-                    if (slot instanceof PackedSlot ? !ownCell(cell) : readRecordHeader(pager.recordBytesRaw(cell), cell).nonce !== nonce) {
-                      throw corruptCell(cell, 'a fresh pointer leads to a value of another commit');
-                    }
+                    if (readRecordHeader(pager.recordBytesRaw(cell), cell).nonce !== nonce) throw corruptCell(cell, 'a fresh pointer leads to a value of another commit');
                   }
-                  const bytes =
-                    slot instanceof InlineSlot || slot instanceof NewValue
-                      ? slot.bytes
-                      : slot instanceof PackedSlot
-                        ? pager.packedBytes(slot.cell, slot.offset, version)
-                        : pager.recordBytes(slot.cell, version);
+                  if (slot instanceof AreaSlot && node.commit === version && !ownArea(slot.area)) throw corruptCell(slot.area, 'a leaf of this commit points at a value area of another commit');
+                  let bytes: Uint8Array;
+                  if (slot instanceof InlineSlot || slot instanceof NewValue) bytes = slot.bytes;
+                  else if (slot instanceof AreaSlot) {
+                    const buf = pager.areaValue(slot.area, slot.cells, slot.leaf, version, slot.offset, slot.length);
+                    bytes = buf.subarray(pager.valueStart, pager.valueStart + slot.length);
+                  } else if (typeof slot === 'number') throw corruptCell(ref as number, 'a committed leaf holds an unwritten value');
+                  else bytes = pager.recordBytes(slot.cell, version);
                   const value = codec.decode(bytes);
                   if (value === null || value === undefined) throw corruptCell(ref as number, `slot ${i} decodes to ${value}`);
                   tx.store(lo, hi, value);

@@ -2,6 +2,7 @@
  * MapleStore: the public store. One writer (this object, holding the file's writer lock), any
  * number of snapshots; every write is a copy-on-write transaction committed atomically.
  */
+import { ValueArena } from '../../storage/format/valueArena.js';
 import { type RecoveryReport } from '../../recovery/recover.js';
 import { checkStore } from '../../recovery/check.js';
 import type { BufferPool } from '../../storage/io/bufferPool.js';
@@ -95,7 +96,8 @@ interface GroupCommit {
 }
 
 /** What a commit commits: a transaction's or a write group's changes (CommitInput without the readers). */
-type CommitChanges = Omit<CommitInput, 'main' | 'readers'> & { tree: CommitInput['main'] };
+/** What a transaction or a write group commits: its tree, the cells it freed, the arena its values are in. */
+type CommitChanges = { tree: CommitInput['main']; frees: CommitInput['frees']; arena: ValueArena };
 
 export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private readonly pager: CellReader;
@@ -115,6 +117,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private treeReader: TreeReader | null = null;
   /** The writer's working memory, allocated once: the write path's scratch, the commit buffers. */
   private readonly committer: CommitContext;
+  /** Where transactions encode their values (storage/format/valueArena.ts); made by the first one. */
+  private arena: ValueArena | null = null;
   /** Worker-thread readers (share()); undefined until the first share(). */
   private sharing: SharedWriter | undefined;
   /** What share() returns, made once with the shared area. */
@@ -262,7 +266,9 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     // Asynchronous writes called before this one commit before it, in order.
     if (this.queue.busy) this.queue.drainSync();
     this.inTransaction = true;
-    const txn = new WriteTxnImpl<V>(this.pager, this.committer.scratch, this.tree, this.state.rec.commit);
+    const arena = (this.arena ??= new ValueArena());
+    arena.reset();
+    const txn = new WriteTxnImpl<V>(this.pager, this.committer.scratch, this.tree, this.state.rec.commit, arena);
     try {
       const result = fn(txn);
       if (isThenable(result)) refuseThenable(result);
@@ -280,7 +286,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     const readers = this.readerSet();
     let result;
     try {
-      result = writeCommit(this.committer, this.state, { main: changes.tree, frees: changes.frees, packedDeltas: changes.packedDeltas, readers }, this.commitOptions());
+      result = writeCommit(this.committer, this.state, this.commitInput(changes, readers), this.commitOptions());
     } catch (err) {
       throw this.failCommit(err);
     }
@@ -292,10 +298,14 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private plan(changes: CommitChanges): PreparedCommit {
     const readers = this.readerSet();
     try {
-      return planCommit(this.committer, this.state, { main: changes.tree, frees: changes.frees, packedDeltas: changes.packedDeltas, readers }, this.commitOptions());
+      return planCommit(this.committer, this.state, this.commitInput(changes, readers), this.commitOptions());
     } catch (err) {
       throw this.failCommit(err);
     }
+  }
+
+  private commitInput(changes: CommitChanges, readers: ReaderSet): CommitInput {
+    return { main: changes.tree, frees: changes.frees, readers, values: changes.arena };
   }
 
   private commitOptions(): CommitOptions {
@@ -334,12 +344,12 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       inGroup: (body) => {
         this.inTransaction = true;
         try {
-          return body(new WriteGroup<V>(this.pager, this.committer.scratch, this.tree, this.state.rec.commit));
+          return body(new WriteGroup<V>(this.pager, this.committer.scratch, this.tree, this.state.rec.commit, (this.arena ??= new ValueArena())));
         } finally {
           this.inTransaction = false;
         }
       },
-      prepare: (group) => ({ io: new AsyncCommitWrite(this.committer.io, this.plan(group)) }),
+      prepare: (group) => ({ io: new AsyncCommitWrite(this.committer.io, this.pool, this.plan(group)) }),
       commitSync: (group) => this.commit(group),
       publish: ({ io }) => {
         const p = io.prepared;

@@ -3,7 +3,8 @@
  * transaction's own writes; nothing reaches the file until the store commits it, and a throw
  * from the transaction's function discards it whole.
  */
-import { type MemNode, type Ref, type Slot, NewValue } from '../../storage/format/node.js';
+import type { MemNode, Ref, Slot } from '../../storage/format/node.js';
+import type { ValueArena } from '../../storage/format/valueArena.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
 import { checkIndex, checkRange, checkSize } from './args.js';
 import { busy, closed, exists, invalid } from '../common/errors.js';
@@ -75,8 +76,6 @@ export function refuseThenable(result: PromiseLike<unknown>): never {
 export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, WriteSink {
   readonly tree: TreeState;
   readonly frees: CellRun[] = [];
-  /** Changes to the reference counts of packed value blocks, by block cell. */
-  readonly packedDeltas = new Map<number, number>();
   changed = false;
   /** Encoded bytes of the values this transaction stored (a group's size cap, src/api/writeQueue.ts). */
   valueBytes = 0;
@@ -88,13 +87,19 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
    * A transaction over `base` (the tree is copied, its nodes are not). `gen`, when given, is the
    * savepoint generation of this transaction's writes (TreeState.gen): the new nodes of `base`,
    * of earlier generations, stay as they are whatever this transaction does.
+   *
+   * @param scratch the store's write-path scratch (WriteSink.scratch)
+   * @param arena where the transaction's values are encoded (the store's, reset by the caller when
+   *   a transaction or a write group starts, not here: the savepoints of a group share it): the
+   *   tree's new slots hold handles into it until the commit copies them into cells. A dropped
+   *   savepoint's values stay in it, referenced by no slot, until the next reset.
    */
   constructor(
     private readonly pager: CellReader,
-    /** The store's write-path scratch (WriteSink.scratch). */
     readonly scratch: WriteScratch,
     base: TreeState,
     private readonly baseVersion: number,
+    readonly arena: ValueArena,
     gen?: number,
   ) {
     super();
@@ -116,20 +121,19 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
   node(ref: Ref, max: number): MemNode {
     return this.pager.node(ref, max, this.baseVersion);
   }
-  freeNode(cell: number): void {
+  freeNode(cell: number, node: MemNode): void {
     this.frees.push({ start: cell, count: 1 });
+    // A leaf's value area is its alone: it goes with the leaf.
+    if (node.area !== 0) this.frees.push({ start: node.area, count: node.areaCells });
   }
   dropNew(): void {}
   freeRecord(cell: number): void {
     this.frees.push({ start: cell, count: this.pager.recordCellCount(cell) });
   }
-  recordBytes(cell: number): Uint8Array {
-    return this.pager.recordBytes(cell, this.baseVersion).slice();
-  }
-  refPacked(cell: number, delta: number): void {
-    const n = (this.packedDeltas.get(cell) ?? 0) + delta;
-    if (n === 0) this.packedDeltas.delete(cell);
-    else this.packedDeltas.set(cell, n);
+  copyRecord(cell: number): Slot {
+    const buf = this.pager.recordValue(cell, this.baseVersion);
+    const start = this.pager.valueStart;
+    return this.arena.copyIn(buf, start, start + this.pager.valueLength);
   }
 
   /** Writes check this instead of building a reader they would not use. */
@@ -139,7 +143,7 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
 
   protected reader(): TreeReader {
     this.live();
-    return new TreeReader(this.pager, { ...this.tree }, this.baseVersion);
+    return new TreeReader(this.pager, { ...this.tree }, this.baseVersion, this.arena);
   }
 
   protected iterator(reader: TreeReader, from: number, to: number, reverse: boolean): IterableIterator<Range<V>> {
@@ -171,8 +175,9 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
   }
 
   private encode(value: V): Slot {
-    const slot = this.pager.codec.encode(value);
-    this.valueBytes += slot instanceof NewValue ? slot.bytes.length : 8;
+    const slot = this.pager.codec.encode(value, this.arena);
+    // A handle (a number) is a value in the arena; anything else fits its slot's 8 bytes.
+    this.valueBytes += typeof slot === 'number' ? this.arena.lengthOf(slot) : 8;
     return slot;
   }
 

@@ -5,11 +5,14 @@
  * Each function runs on a savepoint: a transaction of its own over the group's tree so far, with
  * a savepoint generation of its own (TreeState.gen, src/tree/write.ts). The new nodes of earlier
  * functions are frozen for it — copied, never changed — so when it throws, its transaction is
- * dropped and the group's tree, the cells its functions freed and their packed-block counts are
- * exactly what they were: only that caller is refused. When it returns, its tree becomes the
- * group's, and its frees and packed-block changes join the group's.
+ * dropped and the group's tree and the cells its functions freed are exactly what they were: only
+ * that caller is refused. When it returns, its tree becomes the group's, and its frees join the
+ * group's. The functions encode their values into one arena, the group's (reset when the group
+ * starts): the values of a dropped function stay in it unreferenced — no slot of the group's tree
+ * holds their handles, so the commit copies none of them — until the next transaction or group.
  */
 import type { CellRun } from '../../storage/format/pageFile.js';
+import type { ValueArena } from '../../storage/format/valueArena.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
 import type { TreeState } from '../tree/write.js';
 import type { WriteScratch } from '../tree/writeScratch.js';
@@ -20,8 +23,6 @@ export class WriteGroup<V> {
   tree: TreeState;
   /** Cells the group's functions stopped referencing. */
   readonly frees: CellRun[] = [];
-  /** Changes to the reference counts of packed value blocks, by block cell. */
-  readonly packedDeltas = new Map<number, number>();
   /** Whether any function that returned wrote something. */
   changed = false;
   /** Functions run, and encoded bytes of the values they stored (the group's caps). */
@@ -29,14 +30,16 @@ export class WriteGroup<V> {
   valueBytes = 0;
   private gen = 0;
 
-  /** A group over `base`, the tree of the published version `version`. */
+  /** A group over `base`, the tree of the published version `version`, its values in `arena` (reset here). */
   constructor(
     private readonly pager: CellReader,
     private readonly scratch: WriteScratch,
     base: TreeState,
     private readonly version: number,
+    readonly arena: ValueArena,
   ) {
     this.tree = base;
+    arena.reset();
   }
 
   /**
@@ -45,7 +48,7 @@ export class WriteGroup<V> {
    */
   run<T>(fn: (txn: WriteTxn<V>) => T): T {
     this.writes++;
-    const txn = new WriteTxnImpl<V>(this.pager, this.scratch, this.tree, this.version, ++this.gen);
+    const txn = new WriteTxnImpl<V>(this.pager, this.scratch, this.tree, this.version, this.arena, ++this.gen);
     try {
       const result = fn(txn);
       if (isThenable(result)) refuseThenable(result);
@@ -54,11 +57,6 @@ export class WriteGroup<V> {
       if (txn.changed) {
         this.tree = txn.tree;
         for (const run of txn.frees) this.frees.push(run);
-        for (const [cell, delta] of txn.packedDeltas) {
-          const n = (this.packedDeltas.get(cell) ?? 0) + delta;
-          if (n === 0) this.packedDeltas.delete(cell);
-          else this.packedDeltas.set(cell, n);
-        }
         this.changed = true;
       }
       return result;

@@ -46,3 +46,28 @@ export function crc32(bytes: Uint8Array, start: number, end: number, initial = 0
   for (; i < end; i++) c = t[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return ~c >>> 0;
 }
+
+/**
+ * CRC-32 of bytes [from, to) of an object spread over buffer-pool frames, continuing from
+ * `initial`: its bytes 0 .. firstSpan−1 at byte `at` of `slab`, then page by page (`pageBytes`
+ * each) at the frames `frames[0 .. frameCount)`.
+ */
+export function crc32Spread(slab: Uint8Array, at: number, firstSpan: number, pageBytes: number, frames: ArrayLike<number>, frameCount: number, from: number, to: number, initial = 0): number {
+  let c = initial;
+  let b = from;
+  if (b < firstSpan) {
+    const n = Math.min(to, firstSpan);
+    c = crc32(slab, at + b, at + n, c);
+    b = n;
+  }
+  while (b < to) {
+    const page = Math.floor((b - firstSpan) / pageBytes);
+    if (page >= frameCount) throw new RangeError(`byte ${b} lies past the ${frameCount + 1} pages given`);
+    const inPage = (b - firstSpan) % pageBytes;
+    const n = Math.min(to - b, pageBytes - inPage);
+    const start = frames[page]! * pageBytes + inPage;
+    c = crc32(slab, start, start + n, c);
+    b += n;
+  }
+  return c;
+}

@@ -39,10 +39,23 @@ export const INTERNAL_MIN = 4;
 /** A value whose msgpack encoding is at most this long lives in its leaf slot. */
 export const MAX_INLINE_BYTES = 7;
 
-// ── Values (storage/format/valueRecord.ts, valueBlock.ts) ─────────────────────────────────────
+// ── Values (storage/format/valueArea.ts, valueRecord.ts, valueArena.ts) ─────────────────────────
 
 /** Largest encoded value. */
 export const MAX_VALUE_BYTES = 64 * 1024 * 1024;
+/**
+ * A value longer than MAX_INLINE_BYTES and at most this long lives in its leaf's value area
+ * (rewritten with the leaf: at most LEAF_SLOTS of them, 7.5 KiB); a longer one gets a value record
+ * of its own. The issue's "values of real size" reach 300 bytes.
+ */
+export const AREA_VALUE_MAX_BYTES = 512;
+/**
+ * A transaction encodes its values into chunks of this size (storage/format/valueArena.ts), and
+ * refers to a value by chunk and 8-byte unit: a small integer, no object per value.
+ */
+export const ARENA_CHUNK_BYTES = 1024 * 1024;
+/** Chunks a transaction's values may take: 8 GiB (a longer value takes a chunk of its own). */
+export const ARENA_MAX_CHUNKS = 8192;
 
 // ── Buffer pool (storage/io/bufferPool.ts) ────────────────────────────────────────────────────
 
@@ -108,10 +121,6 @@ export const SMALL_COMMIT_SLACK = 8;
 export const ADAPTIVE_TWO_SYNC_CELLS = 2048;
 /** Rounds of taking cells before a commit's allocation must have converged (a bug otherwise). */
 export const MAX_ALLOCATION_ROUNDS = 64;
-/** A commit with at most this many new small values fills their blocks with neighbours (storage/commit/packing.ts). */
-export const GATHER_AT = 4;
-/** A packed value block whose reference count falls to this or below has its survivors moved. */
-export const RELOCATE_AT = 4;
 /** A contiguous write grows while it is shorter than this (so one call writes at most a little more). */
 export const MAX_WRITE_BYTES = 4 * 1024 * 1024;
 /** Commits writing up to this many bytes encode into the store's reused buffer; larger ones allocate. */
@@ -167,6 +176,9 @@ must(MAX_INLINE_BYTES < 8, 'an inline value and its length tag fit a slot of 8 b
 must(MIN_FRAMES <= INITIAL_FRAMES, 'the pool starts at or above its minimum');
 must((PAGE_LOG_ENTRIES & (PAGE_LOG_ENTRIES - 1)) === 0, 'the page log has a power-of-two size (positions wrap at 2^32)');
 must(Number.isSafeInteger(MAX_CELL * CELL_BYTES), 'every byte offset of a cell is an exact integer');
+must(LEAF_SLOTS * AREA_VALUE_MAX_BYTES < 0x1_0000, "a value area's offsets and lengths fit the 16-bit fields of a slot");
+must(Math.ceil((24 + LEAF_SLOTS * AREA_VALUE_MAX_BYTES) / CELL_BYTES) < 0x100, "a value area's cells fit the leaf's 8-bit count");
+must((ARENA_CHUNK_BYTES >>> 3) * ARENA_MAX_CHUNKS <= 0x4000_0000, 'a value handle (chunk, 8-byte unit) is a small integer (V8 SMI)');
 must(Number.isSafeInteger((MAX_CELL + 1) * 2 ** SORT_INDEX_BITS), 'a sort key (cell × 2^SORT_INDEX_BITS + position) is an exact integer');
 must(SCRATCH_INITIAL_BYTES <= SCRATCH_MAX_BYTES, 'the commit buffer starts within its bound');
 must(SMALL_COMMIT_CELLS < ADAPTIVE_TWO_SYNC_CELLS, 'a small commit keeps one sync');

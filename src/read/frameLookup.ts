@@ -2,11 +2,11 @@
  * The read hot path: a point lookup on a committed version, reading node fields straight out of
  * buffer-pool frames — no object per visited node. Offsets are those of storage/format/node.ts.
  */
-import { SLOT_PACKED, SLOT_RECORD, childAt, nodeCountAt, pivotAt, slotAt, slotPackedOffset, slotTag, slotTarget } from '../../storage/format/node.js';
+import { SLOT_AREA, SLOT_RECORD, childAt, leafAreaAt, leafAreaCellsAt, nodeCountAt, pivotAt, slotAreaLength, slotAreaOffset, slotAt, slotTag, slotTarget } from '../../storage/format/node.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
 import { enterNode } from './frameNode.js';
 import { MAX_INDEX, MAX_INLINE_BYTES, CELL_BYTES, CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, PAGE_BYTES } from '../common/limits.js';
-import { corruptCell, cellPlace } from '../common/errors.js';
+import { corruptCell } from '../common/errors.js';
 
 
 /** Where a lookup landed: reused between calls, so a lookup allocates nothing itself. */
@@ -57,7 +57,7 @@ export function fastLookup(pager: CellReader, rootCell: number, height: number, 
       const s = slotAt(off, i);
       const tag = slotTag(slab, s);
       if (tag === 0) return false;
-      if (tag > MAX_INLINE_BYTES && tag !== SLOT_RECORD && tag !== SLOT_PACKED) throw corruptCell(cell, `unknown slot tag ${tag}`);
+      if (tag > MAX_INLINE_BYTES && tag !== SLOT_RECORD && tag !== SLOT_AREA) throw corruptCell(cell, `unknown slot tag ${tag}`);
       hit.first = lo;
       hit.last = hi;
       hit.slotOffset = s;
@@ -72,19 +72,27 @@ export function fastLookup(pager: CellReader, rootCell: number, height: number, 
   throw corruptCell(rootCell, `no leaf within the tree's height ${height}`);
 }
 
-function where(cell: number): string {
-  return cellPlace(cell);
-}
-
 /**
- * The value of the non-empty leaf slot at slab offset `s` (tag `tag`) of leaf `cell`. Reading a
- * record or packed block may evict frames: callers read everything else of the leaf first.
+ * The value of the non-empty leaf slot at slab offset `s` (tag `tag`) of leaf `cell`, decoded in
+ * place: nothing is allocated but the value. Reading a value area or record may evict frames:
+ * callers read everything else of the leaf first.
  */
 export function slotValue(pager: CellReader, version: number, s: number, tag: number, cell: number): unknown {
-  const slab = pager.pool.slab;
+  const pool = pager.pool;
+  const slab = pool.slab;
   if (tag <= MAX_INLINE_BYTES) return pager.codec.decodeAt(slab, s, s + tag, cell);
-  if (tag !== SLOT_RECORD && tag !== SLOT_PACKED) throw corruptCell(cell, `unknown slot tag ${tag}`);
+  if (tag === SLOT_AREA) {
+    // Cells are CELL_BYTES-aligned in the slab: the leaf starts at the slot's cell boundary.
+    const leafAt = s & ~(CELL_BYTES - 1);
+    const area = leafAreaAt(pool.words, leafAt);
+    const cells = leafAreaCellsAt(slab, leafAt);
+    if (area === 0 || cells === 0) throw corruptCell(cell, 'a slot names a value area the leaf does not have');
+    const length = slotAreaLength(slab, s);
+    const buf = pager.areaValue(area, cells, cell, version, slotAreaOffset(slab, s), length);
+    return pager.codec.decodeAt(buf, pager.valueStart, pager.valueStart + length, area);
+  }
+  if (tag !== SLOT_RECORD) throw corruptCell(cell, `unknown slot tag ${tag}`);
   const target = slotTarget(slab, s);
-  if (tag === SLOT_PACKED) return pager.codec.decode(pager.packedBytes(target, slotPackedOffset(slab, s), version), where(target));
-  return pager.codec.decode(pager.recordBytes(target, version), where(target));
+  const buf = pager.recordValue(target, version);
+  return pager.codec.decodeAt(buf, pager.valueStart, pager.valueStart + pager.valueLength, target);
 }

@@ -5,7 +5,8 @@
  * transaction's own version, which mixes new in-memory nodes with committed cells, goes through
  * decoded nodes.
  */
-import { type MemNode, type Ref, type Slot, InlineSlot, NewValue, PackedSlot } from '../../storage/format/node.js';
+import { type MemNode, type Ref, type Slot, AreaSlot, InlineSlot, NewValue } from '../../storage/format/node.js';
+import type { ValueArena } from '../../storage/format/valueArena.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
 import { findFirst, iterate, lookup } from '../tree/walk.js';
 import { Hit, fastLookup, slotValue } from './frameLookup.js';
@@ -13,28 +14,38 @@ import { emptyArea } from '../tree/gaps.js';
 import { fastEmptyArea } from './frameGaps.js';
 import { FrameRanges, type Range } from './frameRanges.js';
 import type { NodeSource, TreeState } from '../tree/write.js';
-import { cellPlace } from '../common/errors.js';
 
 export type { Range } from './frameRanges.js';
-
-function where(cell: number): string {
-  return cellPlace(cell);
-}
 
 export class TreeReader implements NodeSource {
   /** fastLookup's result, reused by every point read of this reader (made at its first). */
   private hit: Hit | null = null;
 
-  constructor(readonly pager: CellReader, readonly tree: TreeState, readonly version: number) {}
+  /** `arena`: a transaction's values, for the slots that are handles (null for committed versions). */
+  constructor(readonly pager: CellReader, readonly tree: TreeState, readonly version: number, readonly arena: ValueArena | null = null) {}
 
   node(ref: Ref, max: number): MemNode {
     return this.pager.node(ref, max, this.version);
   }
 
   value(slot: Slot): unknown {
-    if (slot instanceof InlineSlot || slot instanceof NewValue) return this.pager.codec.decode(slot.bytes, 'an inline value');
-    if (slot instanceof PackedSlot) return this.pager.codec.decode(this.pager.packedBytes(slot.cell, slot.offset, this.version), where(slot.cell));
-    return this.pager.codec.decode(this.pager.recordBytes(slot.cell, this.version), where(slot.cell));
+    const pager = this.pager;
+    if (typeof slot === 'number') return pager.codec.decodeHandle(this.arena!, slot);
+    if (slot instanceof InlineSlot) {
+      const n = slot.length;
+      const lo = slot.lo;
+      const hi = slot.hi;
+      const bytes = pager.inlineScratch;
+      for (let i = 0; i < n; i++) bytes[i] = i < 4 ? lo >>> (8 * i) : hi >>> (8 * (i - 4));
+      return pager.codec.decodeAt(bytes, 0, n, 0);
+    }
+    if (slot instanceof AreaSlot) {
+      const buf = pager.areaValue(slot.area, slot.cells, slot.leaf, this.version, slot.offset, slot.length);
+      return pager.codec.decodeAt(buf, pager.valueStart, pager.valueStart + slot.length, slot.area);
+    }
+    if (slot instanceof NewValue) return pager.codec.decode(slot.bytes, 'a new value');
+    const buf = pager.recordValue(slot.cell, this.version);
+    return pager.codec.decodeAt(buf, pager.valueStart, pager.valueStart + pager.valueLength, slot.cell);
   }
 
   private fastSlotValue(hit: Hit): unknown {

@@ -27,7 +27,7 @@ import { appendInPlace } from './append.js';
 import { type Entries, type RunNode, NO_CHILDREN, NO_GAPS, NO_SLOTS, type WriteScratch } from './writeScratch.js';
 import { assert, corruptCell } from '../common/errors.js';
 import { MAX_INDEX, INTERNAL_MIN, INTERNAL_SLOTS, LEAF_MIN, LEAF_SLOTS } from '../common/limits.js';
-import { type MemNode, type Ref, type Slot, NewValue, PackedSlot, RecordSlot, copyNode, newInternal, newLeaf } from '../../storage/format/node.js';
+import { type MemNode, type Ref, type Slot, NewValue, RecordSlot, copyNode, newInternal, newLeaf } from '../../storage/format/node.js';
 
 /** What the tree algorithms need from the storage layer. */
 export interface NodeSource {
@@ -41,16 +41,20 @@ export interface NodeSource {
 
 /** Side effects of a write, applied only once the write's plan is final. */
 export interface WriteSink extends NodeSource {
-  /** A committed node cell is no longer referenced by the new version. */
-  freeNode(cell: number): void;
+  /**
+   * A committed node is no longer referenced by the new version: its cell `cell` (and a leaf's
+   * value area, `node.area`, which only that leaf references).
+   */
+  freeNode(cell: number, node: MemNode): void;
   /** A node built earlier in this transaction was replaced (its cell, if assigned, is unused). */
   dropNew(node: MemNode): void;
   /** A committed value record is no longer referenced. */
   freeRecord(cell: number): void;
-  /** The msgpack bytes of a committed record (to copy it when a store splits its range). */
-  recordBytes(cell: number): Uint8Array;
-  /** Slots pointing into the packed value block at `cell` changed by `delta`. */
-  refPacked(cell: number, delta: number): void;
+  /**
+   * A copy of the value of a committed record, for the second half of a range a store splits (a
+   * record has exactly one referencing slot).
+   */
+  copyRecord(cell: number): Slot;
   /** The writer's working memory (src/tree/writeScratch.ts), reused by every write. */
   readonly scratch: WriteScratch;
 }
@@ -166,10 +170,6 @@ function collect(s: WriteScratch, src: NodeSource, tree: TreeState, lo: number, 
   return runs;
 }
 
-function isRecordLike(s: Slot | null): s is RecordSlot | NewValue {
-  return s instanceof RecordSlot || s instanceof NewValue;
-}
-
 /** Appends an entry, merging it into a preceding gap when both are empty. */
 function pushEntry(e: Entries, last: number, slot: Slot | null): void {
   const n = e.n;
@@ -205,8 +205,6 @@ function pushChild(e: Entries, last: number, child: Ref, gap: number): void {
 interface LeafPlan {
   entries: Entries;
   freedRecords: number[];
-  /** Packed value blocks whose reference counts change: +1 for a shared split, −1 for a drop. */
-  packedDeltas: number[];
   rangeDelta: number;
 }
 
@@ -214,7 +212,6 @@ function applyToLeaves(sink: WriteSink, tree: TreeState, run: RunNode[], first: 
   const e = sink.scratch.leaf;
   e.n = 0;
   const freedRecords: number[] = [];
-  const packedDeltas: number[] = [];
   let before = 0;
   let placed = false;
   for (const r of run) {
@@ -240,16 +237,18 @@ function applyToLeaves(sink: WriteSink, tree: TreeState, run: RunNode[], first: 
           let right = s;
           if (s !== null) {
             kept++;
-            if (kept === 2 && isRecordLike(s)) {
-              right = new NewValue(s instanceof NewValue ? s.bytes : sink.recordBytes(s.cell));
+            // The second half of a split range: a record has one referencing slot, so it is
+            // copied; a value in the transaction's arena or in a leaf's area is shared (each
+            // leaf copies its values into its own area at commit).
+            if (kept === 2 && s instanceof RecordSlot) right = sink.copyRecord(s.cell);
+            else if (kept === 2 && s instanceof NewValue) {
+              right = new NewValue(s.bytes);
               tree.newValues++; // counted even if this attempt is dropped: the count only gates a search
             }
-            if (kept === 2 && s instanceof PackedSlot) packedDeltas.push(s.cell, 1);
           }
           pushEntry(e, hi, right);
         }
         if (kept === 0 && s instanceof RecordSlot) freedRecords.push(s.cell);
-        if (kept === 0 && s instanceof PackedSlot) packedDeltas.push(s.cell, -1);
       }
       lo = hi + 1;
     }
@@ -258,7 +257,7 @@ function applyToLeaves(sink: WriteSink, tree: TreeState, run: RunNode[], first: 
   let after = 0;
   for (let i = 0; i < e.n; i++) if (e.slots[i] !== null) after++;
   if (e.n > sink.scratch.leafUsed) sink.scratch.leafUsed = e.n;
-  return { entries: e, freedRecords, packedDeltas, rangeDelta: after - before };
+  return { entries: e, freedRecords, rangeDelta: after - before };
 }
 
 /** Largest empty run in a leaf's entries [from, to) starting at index `min`. */
@@ -380,7 +379,6 @@ function replaceInParents(s: WriteScratch, parents: RunNode[], runMin: number, r
 
 function applyValueEffects(sink: WriteSink, plan: LeafPlan): void {
   for (const cell of plan.freedRecords) sink.freeRecord(cell);
-  for (let i = 0; i < plan.packedDeltas.length; i += 2) sink.refPacked(plan.packedDeltas[i]!, plan.packedDeltas[i + 1]!);
 }
 
 /**
@@ -440,7 +438,7 @@ function updatePath(sink: WriteSink, tree: TreeState, runs: RunNode[][], level: 
     const run = runs[l]!;
     removed += run.length;
     for (const r of run) {
-      if (typeof r.ref === 'number') sink.freeNode(r.ref);
+      if (typeof r.ref === 'number') sink.freeNode(r.ref, r.node);
       else sink.dropNew(r.ref);
     }
   }
@@ -451,10 +449,14 @@ function updatePath(sink: WriteSink, tree: TreeState, runs: RunNode[][], level: 
   let node = child.node;
   let oldRef = child.ref;
   if (!isOwn(oldRef, gen)) {
-    if (typeof oldRef === 'number') sink.freeNode(oldRef);
+    // A decoded committed node becomes the new node: its cell and value area go (a leaf's values
+    // get a new area at commit); a frozen new node of an earlier generation has neither yet.
+    if (typeof oldRef === 'number') sink.freeNode(oldRef, node);
     else sink.dropNew(oldRef);
     node.cell = 0;
     node.commit = 0;
+    node.area = 0;
+    node.areaCells = 0;
     node.gen = gen;
   }
   const n = entries.n;
@@ -476,7 +478,7 @@ function updatePath(sink: WriteSink, tree: TreeState, runs: RunNode[][], level: 
     p.children[i] = node;
     p.gaps[i] = gap;
     if (!wasNew) {
-      if (typeof parent.ref === 'number') sink.freeNode(parent.ref);
+      if (typeof parent.ref === 'number') sink.freeNode(parent.ref, p);
       else sink.dropNew(parent.ref);
       p.cell = 0;
       p.commit = 0;
@@ -576,7 +578,7 @@ function write(sink: WriteSink, tree: TreeState, first: number, last: number, sl
     // The plan is final: apply its side effects.
     for (const run of runs) {
       for (const r of run) {
-        if (typeof r.ref === 'number') sink.freeNode(r.ref);
+        if (typeof r.ref === 'number') sink.freeNode(r.ref, r.node);
         else sink.dropNew(r.ref);
       }
     }

@@ -1,7 +1,7 @@
 /**
- * Placing a commit's new cells: packed value blocks and value records first (each record a
- * contiguous run, from the free list, else first-fit into holes of the space map, else at the
- * tail), then every new node and pending-list chunk. Allocating changes the space map, whose new
+ * Placing a commit's new cells: leaves' value areas and value records first (each a contiguous
+ * run, from the free list, else first-fit into holes of the space map, else at the tail), then
+ * every new node and pending-list chunk. Allocating changes the space map, whose new
  * nodes need cells too: take cells, re-count, take more until everything fits (new nodes replace
  * nodes that are already new, so this converges in a few rounds). Node cells are handed out only
  * at the end (storage/commit/handOut.ts); any left over are freed by this very commit, so the
@@ -19,8 +19,8 @@
 import { assert } from '../../src/common/errors.js';
 import { MAX_ALLOCATION_ROUNDS, SMALL_COMMIT_CELLS, SMALL_COMMIT_SLACK } from '../../src/common/limits.js';
 import type { MemNode, NewValue } from '../format/node.js';
+import type { LeafArea } from './valueAreas.js';
 import { PENDING_KEYS_PER_COMMIT } from '../format/pendingList.js';
-import type { Block } from '../format/valueBlock.js';
 import { recordCells } from '../format/valueRecord.js';
 import type { CommitPlan } from './commitPlan.js';
 import type { FreeList } from './freeList.js';
@@ -39,29 +39,33 @@ export class CellAllocation {
     private readonly free: FreeList,
   ) {}
 
-  /** A cell for each block: from the free list, else from the space map. */
-  placeBlocks(blocks: Block[]): number[] {
-    const space = this.plan.space;
-    const blockCells = blocks.map(() => this.free.cell() ?? 0);
-    const unplaced = blockCells.filter((c) => c === 0).length;
-    if (unplaced > 0) {
-      const fresh: number[] = [];
-      for (const run of space.allocate(unplaced, false)) for (let c = 0; c < run.count; c++) fresh.push(run.start + c);
-      for (let i = 0, k = 0; i < blockCells.length; i++) if (blockCells[i] === 0) blockCells[i] = fresh[k++]!;
+  /** Gives each object (a record or a value area) a contiguous run of its cells: from the free list, else from the space map. */
+  private placeRuns(objects: readonly { cells: number; cell: number }[]): void {
+    const rest: { cells: number; cell: number }[] = [];
+    for (const o of objects) {
+      const start = this.free.run(o.cells);
+      if (start === undefined) rest.push(o);
+      else o.cell = start;
     }
-    blocks.forEach((block, i) => space.setBlockCount(blockCells[i]!, block.values.length, block.values));
-    return blockCells;
+    this.plan.space.allocateRuns(rest);
   }
 
-  /** Gives each record a contiguous run: from the free list, else from the space map. */
-  placeRecords(records: NewValue[]): void {
-    const rest: NewValue[] = [];
-    for (const r of records) {
-      const start = this.free.run(recordCells(r.bytes.length));
-      if (start === undefined) rest.push(r);
-      else r.cell = start;
+  /** Places each new leaf's value area, and tells the leaf where it is. */
+  placeAreas(areas: readonly LeafArea[]): void {
+    this.placeRuns(areas);
+    for (const a of areas) {
+      a.leaf.area = a.cell;
+      a.leaf.areaCells = a.cells;
     }
-    this.plan.space.allocateRecords(rest);
+  }
+
+  /** Gives each record a contiguous run. */
+  placeRecords(records: NewValue[]): void {
+    const objects = records.map((r) => ({ cells: recordCells(r.bytes.length), cell: 0 }));
+    this.placeRuns(objects);
+    records.forEach((r, i) => {
+      r.cell = objects[i]!.cell;
+    });
   }
 
   /** Takes cells until there is one for every new node and each of `chunks` chunks. */

@@ -5,9 +5,9 @@
  *  1. Open the free list (storage/commit/release.ts): the pending entries no open reader can
  *     reach, taken lazily, newest first, as cells are needed. Their cells stay allocated in the
  *     space map throughout, so reusing them touches only the pending tree.
- *  2. Settle the packed value blocks and pack small new values into new blocks
- *     (storage/commit/packing.ts); place blocks, value records and the shared-structures table
- *     (storage/commit/allocate.ts).
+ *  2. Settle the new leaves' values (storage/commit/valueAreas.ts): a leaf whose values are too
+ *     long for its slots gets a value area of its own, a value too long for an area a record;
+ *     place the areas, the records and the shared-structures table (storage/commit/allocate.ts).
  *  3. Take cells for every new node and pending-list chunk (allocate.ts), to a fixed point:
  *     allocation changes the space map, whose new nodes need cells too, and the commit's pending
  *     list (storage/commit/pendingChunks.ts) grows with what it frees. Hand the cells out
@@ -25,9 +25,10 @@ import type { TreeState } from '../../src/tree/write.js';
 import type { WriteScratch } from '../../src/tree/writeScratch.js';
 import type { CommitRecord, StructuresRef } from '../format/commitRecord.js';
 import { type MemNode, NewValue } from '../format/node.js';
+import { AREA_VALUE_MAX_BYTES, MAX_INLINE_BYTES } from '../../src/common/limits.js';
 import type { CellRun } from '../format/pageFile.js';
 import { encodeStructures } from '../format/structures.js';
-import type { Block } from '../format/valueBlock.js';
+import type { ValueArena } from '../format/valueArena.js';
 import { recordCells } from '../format/valueRecord.js';
 import type { BufferPool } from '../io/bufferPool.js';
 import type { CellReader } from '../io/cellReader.js';
@@ -36,11 +37,11 @@ import type { ReaderSet } from '../io/readerSet.js';
 import { CellAllocation, allocateCells } from './allocate.js';
 import { CommitPlan, rootOf } from './commitPlan.js';
 import { byCell, handOut } from './handOut.js';
-import { newBlocks, settleBlocks } from './packing.js';
+import { type LeafArea, settleValues } from './valueAreas.js';
 import { PendingChunks } from './pendingChunks.js';
 import { openFreeList } from './release.js';
 import { orderByKey } from './sort.js';
-import { type CommitBuffers, type CommitProtocol, type Extra, type PreparedCommit, prepareCommit, refreshPool, writePrepared } from './writeCells.js';
+import { type CommitBuffers, type CommitProtocol, type Extra, type PreparedCommit, type ValueSources, prepareCommit, refreshPool, writePrepared } from './writeCells.js';
 
 export { treeOf } from './commitPlan.js';
 export { pendingSplit } from './release.js';
@@ -63,20 +64,20 @@ export interface CommitContext {
 }
 
 export interface CommitInput {
-  /** The transaction's tree; its newValues count says whether it holds any NewValue. */
+  /** The transaction's tree. */
   main: TreeState;
   /** Cells the transaction stopped referencing. */
   frees: CellRun[];
-  /** Reference-count changes of packed value blocks, by block cell. */
-  packedDeltas: Map<number, number>;
   /** The versions open readers read: what they reach stays pending (storage/io/readerSet.ts). */
   readers: ReaderSet;
+  /** The transaction's values, for the slots that are handles (null: it stored none). */
+  values: ValueArena | null;
 }
 
 export interface CommitOptions {
   protocol: CommitProtocol;
   sync: boolean;
-  /** Pack small new values into shared blocks (OpenOptions.packValues). */
+  /** Values of up to AREA_VALUE_MAX_BYTES in their leaf's value area (OpenOptions.packValues); false: a record each. */
   packValues: boolean;
 }
 
@@ -87,7 +88,7 @@ export interface CommitResult {
 
 export function writeCommit(ctx: CommitContext, state: DurableState, input: CommitInput, options: CommitOptions): CommitResult {
   const prepared = planCommit(ctx, state, input, options);
-  writePrepared(ctx.io, prepared);
+  writePrepared(ctx.io, ctx.pool, prepared);
   refreshPool(ctx.pool, prepared);
   return { state: { rec: prepared.rec, slot: prepared.slot }, cellsWritten: prepared.cellsWritten };
 }
@@ -95,19 +96,20 @@ export function writeCommit(ctx: CommitContext, state: DurableState, input: Comm
 /**
  * Steps 1–4 without the I/O: the commit, encoded and ready to write (nothing of it has reached the
  * file). Its buffers are the store's (CommitBuffers): write it, and refresh the pool from it,
- * before the store prepares another commit.
+ * before the store prepares another commit. A commit too large for those buffers is encoded as it
+ * is written (PreparedCommit.windowed): until its cells are written, the transaction's arena
+ * (input.values) and the version it read must stay as they are.
  */
 export function planCommit(ctx: CommitContext, state: DurableState, input: CommitInput, options: CommitOptions): PreparedCommit {
   const plan = new CommitPlan(ctx.pager, ctx.scratch, state.rec, input.main, input.frees, input.readers);
   // 1. The free list.
   const { free, sources } = openFreeList(plan);
-  // 2. Blocks, records, the structures table.
-  settleBlocks(plan, input.packedDeltas, options.packValues);
+  // 2. Value areas, records, the structures table.
   plan.collectMain();
-  const blocks = options.packValues ? newBlocks(plan) : [];
+  const areas = settleValues(plan.mainOrdered, input.values, options.packValues ? AREA_VALUE_MAX_BYTES : MAX_INLINE_BYTES, plan.mainRecords);
   const alloc = new CellAllocation(plan, free);
-  const blockCells = alloc.placeBlocks(blocks);
-  alloc.placeRecords(plan.needed().records.filter((v) => v.offset < 0));
+  alloc.placeAreas(areas);
+  alloc.placeRecords(plan.needed().records);
   const { structures, table } = placeStructures(plan, alloc);
   // 3. Nodes and the pending list.
   const list = new PendingChunks(plan, free, sources);
@@ -117,7 +119,8 @@ export function planCommit(ctx: CommitContext, state: DurableState, input: Commi
   for (let i = 0; i < nodes.length; i++) nodes[i]!.cell = order[i]!;
   list.write(order, nodes.length, spare);
   // 4. Encode (the caller writes, syncs and publishes).
-  return prepare(ctx, plan, state, options, byCell(nodes), extrasOf(plan, table, blocks, blockCells), structures);
+  const valueSources = { values: input.values, pager: ctx.pager, version: state.rec.commit };
+  return prepare(ctx, plan, state, options, byCell(nodes), extrasOf(plan, table, areas), valueSources, structures);
 }
 
 /**
@@ -134,22 +137,26 @@ function placeStructures(plan: CommitPlan, alloc: CellAllocation): { structures:
   return { structures: { cell: table.cell, fresh: true, count: codec.structureCount }, table };
 }
 
-/** The new cells other than nodes (records, the structures table, blocks), sorted by cell. */
-function extrasOf(plan: CommitPlan, table: NewValue | null, blocks: Block[], blockCells: number[]): Extra[] {
+/** The new cells other than nodes (records, the structures table, value areas), sorted by cell. */
+function extrasOf(plan: CommitPlan, table: NewValue | null, areas: LeafArea[]): Extra[] {
   const extras: Extra[] = [];
-  for (const r of plan.needed().records) if (r.offset < 0) extras.push({ cell: r.cell, cells: recordCells(r.bytes.length), record: r.bytes, block: null });
-  if (table) extras.push({ cell: table.cell, cells: recordCells(table.bytes.length), record: table.bytes, block: null });
-  blocks.forEach((block, i) => extras.push({ cell: blockCells[i]!, cells: 1, record: null, block }));
-  return extras.length > 1 ? orderByKey(extras.length, (i) => extras[i]!.cell).map((i) => extras[i]!) : extras;
+  for (const r of plan.needed().records) extras.push({ cell: r.cell, cells: recordCells(r.bytes.length), record: r.bytes, area: null });
+  if (table) extras.push({ cell: table.cell, cells: recordCells(table.bytes.length), record: table.bytes, area: null });
+  for (const a of areas) extras.push({ cell: a.cell, cells: a.cells, record: null, area: a });
+  // Areas are placed in leaf order, mostly ascending: sorted only when they are not.
+  let sorted = true;
+  for (let i = 1; i < extras.length && sorted; i++) sorted = extras[i - 1]!.cell < extras[i]!.cell;
+  return sorted ? extras : orderByKey(extras.length, (i) => extras[i]!.cell).map((i) => extras[i]!);
 }
 
 /** The commit's cells (nodes sorted by cell, extras) and record, encoded for writing. */
-function prepare(ctx: CommitContext, plan: CommitPlan, state: DurableState, options: CommitOptions, nodes: MemNode[], extras: Extra[], structures: StructuresRef): PreparedCommit {
+function prepare(ctx: CommitContext, plan: CommitPlan, state: DurableState, options: CommitOptions, nodes: MemNode[], extras: Extra[], sources: ValueSources, structures: StructuresRef): PreparedCommit {
   const { commit, space, main } = plan;
   return prepareCommit(
     ctx.buffers,
     nodes,
     extras,
+    sources,
     {
       commit,
       main: rootOf(main),

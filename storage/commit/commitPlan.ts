@@ -1,6 +1,6 @@
 /**
  * The state one commit's steps share (storage/commit/commit.ts runs them in order): the commit's
- * number and nonce, the three trees it changes (the main tree, final once the values are packed;
+ * number and nonce, the three trees it changes (the main tree, final once its values are settled;
  * the space map; the pending tree), the cells it frees and the count of pending cells. The steps
  * take it as an argument instead of closing over the locals of one long function.
  */
@@ -47,8 +47,8 @@ export class CommitPlan {
   /** Pending entries freed at or before this commit are reachable by no open reader's horizon. */
   readonly releaseUpTo: number;
   /** The main tree's new nodes in hand-out order (leaves first, byLevel), set by collectMain. */
-  private mainOrdered: MemNode[] = [];
-  /** The main tree's new values (when it holds any), set by collectMain. */
+  mainOrdered: MemNode[] = [];
+  /** The main tree's new value records, set when its values are settled (storage/commit/valueAreas.ts). */
   mainRecords: NewValue[] = [];
 
   constructor(
@@ -64,11 +64,13 @@ export class CommitPlan {
     this.frees = frees.slice();
     this.sink = {
       node: (ref, max) => pager.node(ref, max, prev.commit),
-      freeNode: (cell) => this.frees.push({ start: cell, count: 1 }),
+      freeNode: (cell, node) => {
+        assert(node.area === 0, 'the space map and pending trees hold no value areas');
+        this.frees.push({ start: cell, count: 1 });
+      },
       dropNew: (node) => assert(node.cell === 0, 'a node is replaced only before it has a cell'),
       freeRecord: (cell) => this.frees.push({ start: cell, count: pager.recordCellCount(cell) }),
-      recordBytes: (cell) => pager.recordBytes(cell, prev.commit).slice(),
-      refPacked: () => assert(false, 'the space map and pending trees hold no packed values'),
+      copyRecord: (cell) => new NewValue(pager.recordBytes(cell, prev.commit).slice()),
       scratch,
     };
     this.space = new SpaceMap(treeOf(prev.space), prev.highWaterCell, prev.allocatedCells, this.sink);
@@ -86,15 +88,15 @@ export class CommitPlan {
   }
 
   /**
-   * Collects the main tree's new nodes and values once it is final (only the space map and
-   * pending tree change while cells are placed). A tree no NewValue was written into has none to
-   * look for.
+   * Collects the main tree's new nodes once it is final (only the space map and pending tree
+   * change while cells are placed); settling their values (storage/commit/valueAreas.ts) fills
+   * mainRecords.
    */
   collectMain(): void {
     const nodes: MemNode[] = [];
     const levels: number[] = [];
     this.mainRecords = [];
-    visitNew(this.main.root, nodes, this.main.newValues > 0 ? this.mainRecords : null, levels);
+    visitNew(this.main.root, nodes, null, levels);
     this.mainOrdered = byLevel(nodes, levels);
   }
 

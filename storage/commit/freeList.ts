@@ -57,7 +57,10 @@ export class FreeList {
     }
   }
 
-  /** `count` contiguous cells, or undefined when no loaded or loadable run is long enough. */
+  /**
+   * `count` contiguous cells, or undefined when no loaded or loadable run is long enough — nor,
+   * once everything is loaded, a chain of adjacent runs (spanningRun).
+   */
   run(count: number): number | undefined {
     for (;;) {
       for (let i = this.runs.length - 1; i >= 0; i--) {
@@ -67,8 +70,46 @@ export class FreeList {
         this.takeFrom(i, count);
         return start;
       }
-      if (!this.loadNext()) return undefined;
+      if (!this.loadNext()) return this.spanningRun(count);
     }
+  }
+
+  /**
+   * `count` contiguous cells from loaded runs that touch end to start (they came from different
+   * pending entries: cells freed by different commits), taken from the start of the chain; undefined
+   * when no chain is long enough. Without it, a value area or record needing more cells than any
+   * single run went to the end of the file although its cells were free side by side, and the
+   * free list fragmented under commits of areas of varying sizes (docs/benchmarks.md, workload 16).
+   */
+  private spanningRun(count: number): number | undefined {
+    const runs = this.runs;
+    if (runs.length < 2) return undefined;
+    const order = orderByKey(runs.length, (k) => runs[k]!.start);
+    let head = 0;
+    let length = runs[order[0]!]!.count;
+    for (let p = 1; p < order.length; p++) {
+      const prev = runs[order[p - 1]!]!;
+      const cur = runs[order[p]!]!;
+      if (prev.start + prev.count === cur.start) length += cur.count;
+      else {
+        head = p;
+        length = cur.count;
+      }
+      if (length < count) continue;
+      const start = runs[order[head]!]!.start;
+      const takes: Array<{ index: number; cells: number }> = [];
+      let need = count;
+      for (let q = head; q <= p && need > 0; q++) {
+        const n = Math.min(need, runs[order[q]!]!.count);
+        takes.push({ index: order[q]!, cells: n });
+        need -= n;
+      }
+      // takeFrom removes emptied runs: highest index first, so the others keep theirs.
+      takes.sort((a, b) => b.index - a.index);
+      for (const t of takes) this.takeFrom(t.index, t.cells);
+      return start;
+    }
+    return undefined;
   }
 
   /**

@@ -14,10 +14,11 @@
  * finishSync() performs synchronously every step not known to have completed (a sync in flight is
  * repeated), so the commit is durable when it returns; perform() then stops at its next step.
  */
-import { CELL_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
+import { PAGE_BYTES } from '../../src/common/limits.js';
 import { ringSlotOffsetBytes } from '../format/pageFile.js';
+import type { BufferPool } from '../io/bufferPool.js';
 import type { FileIO } from '../io/fileIO.js';
-import type { PreparedCommit } from './writeCells.js';
+import { type PreparedCommit, writeCommitCells } from './writeCells.js';
 
 /** The steps of a commit's I/O, in order. */
 const CELLS = 0;
@@ -33,8 +34,10 @@ export class AsyncCommitWrite {
   /** fdatasyncs performed (the store counts them). */
   syncs = 0;
 
+  /** `pool`: where a windowed commit's cells are copied as they are written (writeCommitCells). */
   constructor(
     private readonly io: FileIO,
+    private readonly pool: BufferPool,
     readonly prepared: PreparedCommit,
   ) {}
 
@@ -74,10 +77,10 @@ export class AsyncCommitWrite {
   private perform1(step: number): void {
     const p = this.prepared;
     if (step === CELLS) {
-      for (let i = 0; i < p.writes.length; i++) {
-        const w = p.writes[i]!;
-        this.io.write(p.buf.subarray(w.at, w.at + w.length), w.cell * CELL_BYTES);
-      }
+      // The same writes as writePrepared's. perform() reaches this step synchronously, in the call
+      // that follows planCommit: a windowed commit reads the transaction's arena while nothing
+      // else can have reset it.
+      writeCommitCells(this.io, this.pool, p);
     } else if (step === RECORD) {
       try {
         this.io.write(p.recordPage, ringSlotOffsetBytes(p.slot));

@@ -7,13 +7,22 @@
  * Preparing is pure (prepareCommit: the buffer, the writes, the record and its slot, how to
  * sync); writing is one small step of its own (writePrepared), so that another I/O strategy (an
  * asynchronous one for group commit) can replace it without touching the rest.
+ *
+ * A commit of more than SCRATCH_MAX_BYTES of cells (a bulk load) is not encoded into one buffer
+ * of its size: allocating it and touching every page of it cost more than encoding it (measured:
+ * a fresh 55 MB buffer written once took 140–280 ms, the reused 2 MB one refilled 27 times about
+ * 7 ms). Its cells are encoded into the store's buffer window by window as they are written
+ * (writePrepared), each window also copied into the buffer pool at once: no reader reaches a cell
+ * a commit writes, and a failed commit drops the pool (MapleStore.commit).
  */
 import { assert } from '../../src/common/errors.js';
 import { ADAPTIVE_TWO_SYNC_CELLS, CELL_BYTES, MAX_WRITE_BYTES, NODE_BYTES, PAGE_BYTES, RING_SLOTS, SCRATCH_INITIAL_BYTES, SCRATCH_MAX_BYTES } from '../../src/common/limits.js';
 import { type CommitRecord, FLAG_CELLS_DURABLE, encodeCommitRecord } from '../format/commitRecord.js';
 import { type MemNode, encodeNodeAt } from '../format/node.js';
 import { ringSlotOffsetBytes } from '../format/pageFile.js';
-import { type Block, encodeBlock } from '../format/valueBlock.js';
+import type { ValueArena } from '../format/valueArena.js';
+import type { CellReader } from '../io/cellReader.js';
+import { type LeafArea, encodeArea } from './valueAreas.js';
 import { encodeRecordAt } from '../format/valueRecord.js';
 import type { BufferPool } from '../io/bufferPool.js';
 import type { FileIO } from '../io/fileIO.js';
@@ -32,12 +41,22 @@ export class CommitBuffers {
   readonly recordPage = new Uint8Array(PAGE_BYTES);
 }
 
-/** A new cell other than a node: a value record (or the structures table), or a packed value block. */
+/** New cells other than a node: a value record (or the structures table, or a pending-list chunk), or a leaf's value area. */
 export interface Extra {
   cell: number;
   cells: number;
   record: Uint8Array | null;
-  block: Block | null;
+  area: LeafArea | null;
+}
+
+/**
+ * Where the values of a commit's new leaves come from: the transaction's arena (slots that are
+ * handles) and the older value areas its new leaves keep values of, read at `version`.
+ */
+export interface ValueSources {
+  values: ValueArena | null;
+  pager: CellReader;
+  version: number;
 }
 
 /** One contiguous write: `length` bytes at byte `at` of the commit's buffer, to cell `cell` on. */
@@ -49,9 +68,11 @@ export interface CellWrite {
 
 /** A commit ready to write: nothing of it has reached the file yet. */
 export interface PreparedCommit {
-  /** Every new cell, encoded in address order. */
+  /** Every new cell, encoded in address order (empty when the cells are `windowed`). */
   buf: Uint8Array;
   writes: CellWrite[];
+  /** A commit too large for one buffer: its cells, encoded window by window as they are written. */
+  windowed: { buffers: CommitBuffers; nodes: MemNode[]; extras: Extra[]; sources: ValueSources } | null;
   cellsWritten: number;
   rec: CommitRecord;
   /** `rec` encoded into a whole page, written at ringSlotOffsetBytes(slot). */
@@ -71,30 +92,29 @@ export function prepareCommit(
   buffers: CommitBuffers,
   nodes: MemNode[],
   extras: Extra[],
+  sources: ValueSources,
   record: Omit<CommitRecord, 'flags'>,
   prevSlot: number,
   options: { protocol: CommitProtocol; sync: boolean },
 ): PreparedCommit {
-  const { buf, writes } = encodeCells(buffers, nodes, extras, record.commit, record.nonce);
-  let cellsWritten = 0;
-  for (let i = 0; i < writes.length; i++) cellsWritten += writes[i]!.length / CELL_BYTES;
+  let cellsWritten = nodes.length;
+  for (const e of extras) cellsWritten += e.cells;
+  const large = cellsWritten * CELL_BYTES > SCRATCH_MAX_BYTES;
+  const { buf, writes } = large ? { buf: new Uint8Array(0), writes: [] } : encodeCells(buffers, nodes, extras, sources, record.commit, record.nonce, null, null);
   const twoSync = options.sync && (options.protocol === 'two-sync' || cellsWritten >= ADAPTIVE_TWO_SYNC_CELLS);
   const rec: CommitRecord = { ...record, flags: twoSync ? FLAG_CELLS_DURABLE : 0 };
   const recordPage = buffers.recordPage.fill(0);
   recordPage.set(encodeCommitRecord(rec));
-  return { buf, writes, cellsWritten, rec, recordPage, slot: (prevSlot + 1) % RING_SLOTS, sync: options.sync, twoSync };
+  const windowed = large ? { buffers, nodes, extras, sources } : null;
+  return { buf, writes, windowed, cellsWritten, rec, recordPage, slot: (prevSlot + 1) % RING_SLOTS, sync: options.sync, twoSync };
 }
 
 /**
  * The commit's I/O: the cells, a sync when two-sync, the record, a sync. A failed record write
  * wipes the slot (part of the record may have landed: the failed commit must not come back).
  */
-export function writePrepared(io: FileIO, p: PreparedCommit): void {
-  const { buf, writes } = p;
-  for (let i = 0; i < writes.length; i++) {
-    const w = writes[i]!;
-    io.write(buf.subarray(w.at, w.at + w.length), w.cell * CELL_BYTES);
-  }
+export function writePrepared(io: FileIO, pool: BufferPool, p: PreparedCommit): void {
+  writeCommitCells(io, pool, p);
   if (p.twoSync) io.sync();
   try {
     io.write(p.recordPage, ringSlotOffsetBytes(p.slot));
@@ -110,10 +130,33 @@ export function writePrepared(io: FileIO, p: PreparedCommit): void {
   if (p.sync) io.sync();
 }
 
-/** Copies every cell the commit wrote into the buffer pool's cached pages. */
+/**
+ * The first step of a commit's I/O, the same for the synchronous (writePrepared) and the
+ * asynchronous (storage/commit/writeAsync.ts) paths: the cells, each contiguous run with one call
+ * — a windowed commit's encoded window by window as they are written, and copied into `pool`.
+ */
+export function writeCommitCells(io: FileIO, pool: BufferPool, p: PreparedCommit): void {
+  const w = p.windowed;
+  if (w !== null) encodeCells(w.buffers, w.nodes, w.extras, w.sources, p.rec.commit, p.rec.nonce, io, pool);
+  else writeRuns(io, p.buf, p.writes);
+}
+
+/** Writes each run of `buf` with one call. */
+function writeRuns(io: FileIO, buf: Uint8Array, writes: CellWrite[]): void {
+  for (let i = 0; i < writes.length; i++) {
+    const w = writes[i]!;
+    io.write(buf.subarray(w.at, w.at + w.length), w.cell * CELL_BYTES);
+  }
+}
+
+/** Copies every cell the commit wrote into the buffer pool's cached pages (a windowed commit's went in as written). */
 export function refreshPool(pool: BufferPool, p: PreparedCommit): void {
-  for (let i = 0; i < p.writes.length; i++) {
-    const w = p.writes[i]!;
+  refreshRuns(pool, p.buf, p.writes);
+}
+
+function refreshRuns(pool: BufferPool, buf: Uint8Array, writes: CellWrite[]): void {
+  for (let i = 0; i < writes.length; i++) {
+    const w = writes[i]!;
     let at = w.at;
     const end = w.at + w.length;
     let offset = w.cell * CELL_BYTES;
@@ -121,7 +164,7 @@ export function refreshPool(pool: BufferPool, p: PreparedCommit): void {
       const page = Math.floor(offset / PAGE_BYTES);
       const inPage = offset % PAGE_BYTES;
       const n = Math.min(PAGE_BYTES - inPage, end - at);
-      pool.update(page, inPage, p.buf.subarray(at, at + n));
+      pool.update(page, inPage, buf.subarray(at, at + n));
       at += n;
       offset += n;
     }
@@ -130,38 +173,59 @@ export function refreshPool(pool: BufferPool, p: PreparedCommit): void {
 
 /**
  * Encodes the nodes and extras into one zeroed buffer in address order, and cuts it into
- * contiguous writes.
+ * contiguous writes. With `io` (a windowed commit), into the store's buffer instead, written out
+ * (and copied into `pool`) each time it fills and at the end; a cell run longer than the buffer (a
+ * long value record) gets a buffer of its own.
  */
-function encodeCells(buffers: CommitBuffers, nodes: MemNode[], extras: Extra[], commit: number, nonce: number): { buf: Uint8Array; writes: CellWrite[] } {
+function encodeCells(buffers: CommitBuffers, nodes: MemNode[], extras: Extra[], sources: ValueSources, commit: number, nonce: number, io: FileIO | null, pool: BufferPool | null): { buf: Uint8Array; writes: CellWrite[] } {
+  const values = sources.values;
   let total = nodes.length * NODE_BYTES;
   for (const e of extras) total += e.cells * CELL_BYTES;
-  const buf = bufferFor(buffers, total);
-  const dv = new DataView(buf.buffer, buf.byteOffset, total);
+  const buf = bufferFor(buffers, io === null ? total : Math.min(total, SCRATCH_MAX_BYTES));
+  const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
   const writes: CellWrite[] = [];
   let run: CellWrite | null = null;
   let end = -1;
   let at = 0;
   let n = 0;
   let e = 0;
+  const flush = (): void => {
+    writeRuns(io!, buf, writes);
+    refreshRuns(pool!, buf, writes);
+    buf.fill(0, 0, at);
+    writes.length = 0;
+    run = null;
+    at = 0;
+  };
   while (n < nodes.length || e < extras.length) {
-    let cell: number;
-    let cells: number;
-    if (e >= extras.length || (n < nodes.length && nodes[n]!.cell < extras[e]!.cell)) {
-      const node = nodes[n++]!;
-      cell = node.cell;
-      cells = 1;
-      encodeNodeAt(node, commit, buf, dv, at, nonce);
-    } else {
-      const x = extras[e++]!;
-      cell = x.cell;
-      cells = x.cells;
-      if (x.block !== null) encodeBlock(x.block, commit, nonce, buf.subarray(at, at + CELL_BYTES));
-      else encodeRecordAt(x.record!, commit, nonce, buf, at);
-    }
+    const isNode = e >= extras.length || (n < nodes.length && nodes[n]!.cell < extras[e]!.cell);
+    const cell = isNode ? nodes[n]!.cell : extras[e]!.cell;
+    const cells = isNode ? 1 : extras[e]!.cells;
     if (!(cell >= end)) assert(false, `cell ${cell} written twice in one commit`);
     const bytes = cells * CELL_BYTES;
-    if (run !== null && cell === end && run.length < MAX_WRITE_BYTES) {
-      run.length += bytes;
+    if (io !== null && bytes > buf.length) {
+      const x = extras[e++]!;
+      const own = new Uint8Array(bytes);
+      encodeRecordAt(x.record!, commit, nonce, own, 0);
+      const single = [{ cell, at: 0, length: bytes }];
+      writeRuns(io, own, single);
+      refreshRuns(pool!, own, single);
+      // The window's open run ends here: a cell right after this record must start a run of its own.
+      run = null;
+      end = cell + cells;
+      continue;
+    }
+    if (io !== null && at + bytes > buf.length) flush();
+    if (isNode) {
+      encodeNodeAt(nodes[n++]!, commit, buf, dv, at, nonce, values);
+    } else {
+      const x = extras[e++]!;
+      if (x.area !== null) encodeArea(x.area, values, sources.pager, sources.version, commit, nonce, buf, dv, at);
+      else encodeRecordAt(x.record!, commit, nonce, buf, at);
+    }
+    const r = run as CellWrite | null;
+    if (r !== null && cell === end && r.length < MAX_WRITE_BYTES) {
+      r.length += bytes;
     } else {
       run = { cell, at, length: bytes };
       writes.push(run);
@@ -169,6 +233,7 @@ function encodeCells(buffers: CommitBuffers, nodes: MemNode[], extras: Extra[], 
     end = cell + cells;
     at += bytes;
   }
+  if (io !== null) flush();
   return { buf, writes };
 }
 

@@ -6,7 +6,8 @@
  *   offset  size  meaning
  *   0       1     type: NODE_LEAF (1) or NODE_INTERNAL (2)
  *   1       1     count: slots in use (leaf 1..LEAF_SLOTS, internal 1..INTERNAL_SLOTS)
- *   2       2     zero
+ *   2       1     leaf: cells of its value area (0: none); internal: zero
+ *   3       1     zero
  *   4       4     CRC-32 of bytes 8..255 then bytes 0..3
  *   8       4     writing commit number, low 32 bits
  *   12      4     writing commit number, high bits
@@ -16,14 +17,14 @@
  *   16      14×8  pivots, u64 little-endian (keys ≤ 2^53−1, read as two u32 halves)
  *   128     15×8  slots (below)
  *   248     4     commit nonce: the writing commit's random number (recovery matches it)
- *   252     4     zero
+ *   252     4     the first cell of its value area (storage/format/valueArea.ts), 0 when it has none
  *
  * Leaf slot (8 bytes), byte 7 is the tag:
  *   tag 0            empty (a gap); all 8 bytes zero
  *   tag 1..7         inline value: msgpack bytes 0..tag−1
  *   tag SLOT_RECORD  value record: bytes 0..3 cell address (u32), byte 4 flags (bit 0 FRESH)
- *   tag SLOT_PACKED  packed value (storage/format/valueBlock.ts): bytes 0..3 block cell (u32), byte 4 flags
- *                    (bit 0 FRESH), byte 5 byte offset of the entry inside the block
+ *   tag SLOT_AREA    a value in the leaf's value area: bytes 0..1 its offset in the area's value
+ *                    bytes (u16), bytes 2..3 its length (u16)
  *
  * Internal (kernel maple_arange_64): child i covers (pivot[i−1], pivot[i]].
  *   16      9×8   pivots
@@ -33,7 +34,9 @@
  *   252     4     zero
  *
  * FRESH marks a pointer to a cell written by the same commit as this node: recovery walks only
- * FRESH pointers to validate the newest commit (DESIGN.md §5).
+ * FRESH pointers to validate the newest commit (DESIGN.md §5). A leaf's value area is always
+ * written by the leaf's own commit, so it needs no flag: recovery validates the area of every
+ * leaf it validates.
  */
 import { assert, corruptCell } from '../../src/common/errors.js';
 import { INTERNAL_SLOTS, LEAF_SLOTS, MAX_INLINE_BYTES, NODE_BYTES } from '../../src/common/limits.js';
@@ -51,8 +54,10 @@ export const OFF_LEAF_SLOTS = 128;
 export const OFF_CHILDREN = 88;
 export const OFF_GAPS = 168;
 export const OFF_NONCE = 248;
+export const OFF_AREA_CELLS = 2;
+export const OFF_AREA = 252;
 export const SLOT_RECORD = 0x10;
-export const SLOT_PACKED = 0x11;
+export const SLOT_AREA = 0x12;
 export const FLAG_FRESH = 1;
 const TWO32 = 0x1_0000_0000;
 
@@ -107,23 +112,48 @@ export function childEntryAt(at: number, i: number): number {
   return at + OFF_CHILDREN + 8 * i;
 }
 
-/** A slot's tag (byte 7): 0 empty, 1..MAX_INLINE_BYTES inline length, SLOT_RECORD, SLOT_PACKED. */
+/** A slot's tag (byte 7): 0 empty, 1..MAX_INLINE_BYTES inline length, SLOT_RECORD, SLOT_AREA. */
 export function slotTag(slab: Uint8Array, slot: number): number {
   return slab[slot + 7]!;
 }
 
-/** The cell a record or packed slot points at (bytes 0..3). */
+/** The cell a record slot points at (bytes 0..3). */
 export function slotTarget(slab: Uint8Array, slot: number): number {
   return (slab[slot]! | (slab[slot + 1]! << 8) | (slab[slot + 2]! << 16)) + slab[slot + 3]! * 0x100_0000;
 }
 
-/** A packed slot's byte offset inside its block (byte 5). */
-export function slotPackedOffset(slab: Uint8Array, slot: number): number {
-  return slab[slot + 5]!;
+/** An area slot's value: its offset in the area's value bytes (bytes 0..1). */
+export function slotAreaOffset(slab: Uint8Array, slot: number): number {
+  return slab[slot]! | (slab[slot + 1]! << 8);
 }
 
-/** A value in a leaf slot, as held in memory. */
-export type Slot = InlineSlot | RecordSlot | PackedSlot | NewValue;
+/** An area slot's value: its length (bytes 2..3). */
+export function slotAreaLength(slab: Uint8Array, slot: number): number {
+  return slab[slot + 2]! | (slab[slot + 3]! << 8);
+}
+
+/** The first cell of a leaf's value area (0: it has none). */
+export function leafAreaAt(words: Uint32Array, at: number): number {
+  return words[(at + OFF_AREA) >>> 2]!;
+}
+
+/** How many cells a leaf's value area takes. */
+export function leafAreaCellsAt(slab: Uint8Array, at: number): number {
+  return slab[at + OFF_AREA_CELLS]!;
+}
+
+/**
+ * A value in a leaf slot, as held in memory. A number is a value this transaction stored: its
+ * handle in the transaction's arena (storage/format/valueArena.ts), copied into cells at commit.
+ */
+export type Slot = InlineSlot | RecordSlot | AreaSlot | NewValue | number;
+
+/** The transaction's value bytes by handle, as the commit encodes them (storage/format/valueArena.ts). */
+export interface ValueBytes {
+  lengthOf(handle: number): number;
+  /** Copies the value's bytes to `at` of `buf`; returns how many. */
+  copyTo(handle: number, buf: Uint8Array, at: number): number;
+}
 
 /**
  * A value of at most MAX_INLINE_BYTES msgpack bytes, kept in the slot itself. It holds the slot's
@@ -180,22 +210,66 @@ export class RecordSlot {
   constructor(readonly cell: number) {}
 }
 
-/** A committed packed value: an entry of a value block, shared by every slot that points at it. */
-export class PackedSlot {
-  constructor(readonly cell: number, readonly offset: number) {}
+/**
+ * A committed value in a leaf's value area: `length` bytes at `offset` of the area at cell `area`
+ * (`cells` long) of the leaf at cell `leaf`. A new leaf that keeps it copies it into its own area.
+ */
+export class AreaSlot {
+  constructor(
+    readonly leaf: number,
+    readonly area: number,
+    readonly cells: number,
+    readonly offset: number,
+    readonly length: number,
+  ) {}
 }
 
 /**
- * A value this transaction will write; at commit it gets a `cell` — its own record, or, when
- * `offset` ≥ 0, an entry at that byte offset of a packed value block.
+ * A value record a commit will write (a pending-list chunk, the structures table, a value longer
+ * than AREA_VALUE_MAX_BYTES); at commit it gets a `cell`.
  */
 export class NewValue {
   cell = 0;
-  offset = -1;
-  /** The first index of the range it is written for, when packed (kept in the block entry). */
-  key = 0;
   /** Fixed once the value is in a tree, except the pending list, sized last (storage/commit/commit.ts). */
   constructor(public bytes: Uint8Array) {}
+}
+
+/**
+ * Whether a leaf slot's value goes to the leaf's value area when encoded: a value of this
+ * transaction longer than MAX_INLINE_BYTES (longer ones than the area takes were made records
+ * before), or a committed area value the new leaf keeps. encodeNodeAt and the commit's area
+ * encoder (storage/commit/valueAreas.ts) lay a leaf's area out by this rule, in slot order.
+ */
+export function inArea(slot: Slot | null, values: ValueBytes | null): boolean {
+  if (typeof slot === 'number') return values!.lengthOf(slot) > MAX_INLINE_BYTES;
+  return slot instanceof AreaSlot;
+}
+
+/**
+ * The earlier slot of `slots` whose area value slot `i` shares (-1: none). Slots holding the same
+ * value — the halves of a split range: one handle, or one committed area value — share its bytes
+ * in the leaf's area, so a split costs a slot, not a copy.
+ */
+export function sharedAreaSlot(slots: readonly (Slot | null)[], i: number): number {
+  const s = slots[i];
+  for (let j = 0; j < i; j++) {
+    const t = slots[j];
+    if (t === s) return j;
+    if (s instanceof AreaSlot && t instanceof AreaSlot && t.area === s.area && t.offset === s.offset && t.length === s.length) return j;
+  }
+  return -1;
+}
+
+/** The value bytes a leaf's area holds (0: it needs none). */
+export function areaBytesOf(leaf: MemNode, values: ValueBytes | null): number {
+  let n = 0;
+  const slots = leaf.slots;
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!;
+    if (!inArea(s, values) || sharedAreaSlot(slots, i) >= 0) continue;
+    n += typeof s === 'number' ? values!.lengthOf(s) : (s as AreaSlot).length;
+  }
+  return n;
 }
 
 /** A child reference: a committed cell address, or a node built by the open transaction. */
@@ -215,6 +289,9 @@ export interface MemNode {
   cell: number;
   /** Commit number that wrote this node (decoded nodes) or 0 (new nodes). */
   commit: number;
+  /** A leaf's value area: its first cell (0: none) and how many cells it takes; set at commit for new leaves. */
+  area: number;
+  areaCells: number;
   /**
    * The savepoint generation that built this node (new nodes; 0 for decoded ones and outside
    * savepoints). The write path changes in place only nodes of the tree's own generation
@@ -233,16 +310,17 @@ const NO_CHILDREN: Ref[] = [];
 const NO_GAPS: number[] = [];
 
 export function newLeaf(lasts: number[], slots: (Slot | null)[], gen = 0): MemNode {
-  return { leaf: true, lasts, slots, children: NO_CHILDREN, gaps: NO_GAPS, cell: 0, commit: 0, gen };
+  return { leaf: true, lasts, slots, children: NO_CHILDREN, gaps: NO_GAPS, cell: 0, commit: 0, area: 0, areaCells: 0, gen };
 }
 
 export function newInternal(lasts: number[], children: Ref[], gaps: number[], gen = 0): MemNode {
-  return { leaf: false, lasts, slots: NO_SLOTS, children, gaps, cell: 0, commit: 0, gen };
+  return { leaf: false, lasts, slots: NO_SLOTS, children, gaps, cell: 0, commit: 0, area: 0, areaCells: 0, gen };
 }
 
 /**
  * A private copy of `node` (its arrays copied, the children and values shared), as a write
  * decodes a committed node: it may change the copy and put it in the tree in the original's place.
+ * Only new nodes are copied (a frozen savepoint generation's): they have no value area yet.
  */
 export function copyNode(node: MemNode): MemNode {
   return node.leaf ? newLeaf(node.lasts.slice(), node.slots.slice(), node.gen) : newInternal(node.lasts.slice(), node.children.slice(), node.gaps.slice(), node.gen);
@@ -262,22 +340,37 @@ function writeU64(dv: DataView, offset: number, value: number): void {
   if (value >= TWO32) dv.setUint32(offset + 4, value / TWO32, true);
 }
 
+/**
+ * Writes an area slot at byte `s` for a value of `length` bytes at `offset`; returns the next free
+ * offset (`areaAt` moved past the value when it is the one just placed there).
+ */
+function encodeAreaSlot(buf: Uint8Array, s: number, areaAt: number, offset: number, length: number): number {
+  buf[s] = offset & 0xff;
+  buf[s + 1] = offset >>> 8;
+  buf[s + 2] = length & 0xff;
+  buf[s + 3] = length >>> 8;
+  buf[s + 7] = SLOT_AREA;
+  return offset === areaAt ? areaAt + length : areaAt;
+}
+
 /** CRC-32 of bytes 8..255 then 0..3 of the cell starting at byte `at` of `buf`. */
 function nodeCrcAt(buf: Uint8Array, at: number): number {
   return crc32(buf, at, at + 4, crc32(buf, at + 8, at + NODE_BYTES));
 }
 
 /** Encodes `node` into a zeroed 256-byte `out`, marking pointers to cells written by `commit`. */
-export function encodeNode(node: MemNode, commit: number, out: Uint8Array, nonce = 0): void {
+export function encodeNode(node: MemNode, commit: number, out: Uint8Array, nonce = 0, values: ValueBytes | null = null): void {
   assert(out.length === NODE_BYTES, 'node buffer is one cell');
-  encodeNodeAt(node, commit, out, new DataView(out.buffer, out.byteOffset, NODE_BYTES), 0, nonce);
+  encodeNodeAt(node, commit, out, new DataView(out.buffer, out.byteOffset, NODE_BYTES), 0, nonce, values);
 }
 
 /**
  * encodeNode into the zeroed cell at byte `at` of `buf`; `dv` views the same bytes as `buf`
- * (commits encode all their cells into one buffer).
+ * (commits encode all their cells into one buffer). `values` holds the bytes of the slots that
+ * are handles (this transaction's values); a leaf whose values need an area has been given one
+ * (node.area, node.areaCells).
  */
-export function encodeNodeAt(node: MemNode, commit: number, buf: Uint8Array, dv: DataView, at: number, nonce: number): void {
+export function encodeNodeAt(node: MemNode, commit: number, buf: Uint8Array, dv: DataView, at: number, nonce: number, values: ValueBytes | null = null): void {
   const count = node.lasts.length;
   buf[at + OFF_TYPE] = node.leaf ? NODE_LEAF : NODE_INTERNAL;
   buf[at + OFF_COUNT] = count;
@@ -292,32 +385,45 @@ export function encodeNodeAt(node: MemNode, commit: number, buf: Uint8Array, dv:
   if (node.leaf) {
     if (!(count >= 1 && count <= LEAF_SLOTS)) assert(false, `leaf slot count ${count}`);
     const slots = node.slots;
+    // Offset of the next value in the leaf's area: values go there in slot order (inArea).
+    let areaAt = 0;
     for (let i = 0; i < count; i++) {
       const slot = slots[i] ?? null;
       if (slot === null) continue;
       const s = at + OFF_LEAF_SLOTS + 8 * i;
-      if (slot instanceof InlineSlot) {
+      const handleLength = typeof slot === 'number' ? values!.lengthOf(slot) : 0;
+      if (typeof slot === 'number' && handleLength <= MAX_INLINE_BYTES) {
+        values!.copyTo(slot, buf, s);
+        buf[s + 7] = handleLength;
+      } else if (typeof slot === 'number' || slot instanceof AreaSlot) {
+        const length = typeof slot === 'number' ? handleLength : slot.length;
+        if (!(length <= 0xffff)) assert(false, `an area value of ${length} bytes`);
+        const same = sharedAreaSlot(slots, i);
+        if (same < 0) {
+          areaAt = encodeAreaSlot(buf, s, areaAt, areaAt, length);
+        } else {
+          // The earlier slot's bytes: its offset is already encoded.
+          const earlier = at + OFF_LEAF_SLOTS + 8 * same;
+          encodeAreaSlot(buf, s, areaAt, buf[earlier]! | (buf[earlier + 1]! << 8), length);
+        }
+      } else if (slot instanceof InlineSlot) {
         const high = slot.high29;
         dv.setUint32(s, slot.low30 | (high << 30), true);
         dv.setUint32(s + 4, high >>> 2, true);
       } else if (slot instanceof RecordSlot) {
         dv.setUint32(s, slot.cell, true);
         buf[s + 7] = SLOT_RECORD;
-      } else if (slot instanceof PackedSlot) {
-        dv.setUint32(s, slot.cell, true);
-        buf[s + 5] = slot.offset;
-        buf[s + 7] = SLOT_PACKED;
       } else {
         assert(slot.cell !== 0, 'new value has a cell before encoding');
         dv.setUint32(s, slot.cell, true);
         buf[s + 4] = FLAG_FRESH;
-        if (slot.offset >= 0) {
-          buf[s + 5] = slot.offset;
-          buf[s + 7] = SLOT_PACKED;
-        } else {
-          buf[s + 7] = SLOT_RECORD;
-        }
+        buf[s + 7] = SLOT_RECORD;
       }
+    }
+    if (areaAt > 0) {
+      assert(node.area !== 0 && node.areaCells > 0 && node.areaCells < 0x100, 'a leaf with area values has an area');
+      buf[at + OFF_AREA_CELLS] = node.areaCells;
+      dv.setUint32(at + OFF_AREA, node.area, true);
     }
   } else {
     if (!(count >= 1 && count <= INTERNAL_SLOTS)) assert(false, `internal slot count ${count}`);
@@ -400,11 +506,15 @@ export function decodeNodeAt(buf: Uint8Array, at: number, address: number, max: 
   const lasts = sl.slice(0, count);
   let node: MemNode;
   if (leaf) {
+    const area = u32(buf, at + OFF_AREA);
+    const areaCells = buf[at + OFF_AREA_CELLS]!;
     const ss = scratch.slots;
-    for (let i = 0; i < count; i++) ss[i] = decodeSlot(buf, at + OFF_LEAF_SLOTS + 8 * i, address);
+    for (let i = 0; i < count; i++) ss[i] = decodeSlot(buf, at + OFF_LEAF_SLOTS + 8 * i, address, area, areaCells);
     const slots = ss.slice(0, count);
     ss.fill(null, 0, count);
     node = newLeaf(lasts, slots);
+    node.area = area;
+    node.areaCells = areaCells;
   } else {
     const sc = scratch.children;
     const sg = scratch.gaps;
@@ -445,20 +555,23 @@ function u32(b: Uint8Array, at: number): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
-function decodeSlot(cell: Uint8Array, at: number, address: number): Slot | null {
+function decodeSlot(cell: Uint8Array, at: number, address: number, area: number, areaCells: number): Slot | null {
   const tag = cell[at + 7]!;
   if (tag === 0) return null;
   if (tag <= MAX_INLINE_BYTES) return new InlineSlot(cell, at, at + tag);
   if (tag === SLOT_RECORD) return new RecordSlot(u32(cell, at));
-  if (tag === SLOT_PACKED) return new PackedSlot(u32(cell, at), cell[at + 5]!);
+  if (tag === SLOT_AREA) {
+    if (area === 0 || areaCells === 0) throw corruptCell(address, 'a slot names a value area the leaf does not have');
+    return new AreaSlot(address, area, areaCells, cell[at]! | (cell[at + 1]! << 8), cell[at + 2]! | (cell[at + 3]! << 8));
+  }
   throw corruptCell(address, `unknown slot tag ${tag}`);
 }
 
-/** True when child/slot `i` of the encoded node carries the FRESH flag. */
+/** True when child/slot `i` of the encoded node carries the FRESH flag (a leaf's records only). */
 export function pointerIsFresh(cell: Uint8Array, leaf: boolean, i: number): boolean {
   if (leaf) {
     const tag = cell[OFF_LEAF_SLOTS + 8 * i + 7];
-    return (cell[OFF_LEAF_SLOTS + 8 * i + 4]! & FLAG_FRESH) !== 0 && (tag === SLOT_RECORD || tag === SLOT_PACKED);
+    return (cell[OFF_LEAF_SLOTS + 8 * i + 4]! & FLAG_FRESH) !== 0 && tag === SLOT_RECORD;
   }
   return (cell[OFF_CHILDREN + 8 * i + 4]! & FLAG_FRESH) !== 0;
 }

@@ -1,7 +1,18 @@
 /**
  * Values are msgpackr-encoded. An encoding of at most MAX_INLINE_BYTES bytes lives inline in its
- * leaf slot, like the kernel's value entries; any other is packed into a shared block or becomes
- * a value record written at commit.
+ * leaf slot, like the kernel's value entries; one of at most AREA_VALUE_MAX_BYTES in its leaf's
+ * value area (storage/format/valueArea.ts); a longer one in a value record of its own.
+ *
+ * A transaction encodes each value straight into its arena (storage/format/valueArena.ts): msgpackr
+ * is pointed at the arena's current chunk (useBuffer) and packs there, in place, with four bytes
+ * reserved in front for the length; the slot gets the value's handle. No buffer, view or object
+ * is made per value. Between two values msgpackr is left pointed at a full "parking" buffer of the
+ * codec's own, so any other msgpackr user in the process (sharing msgpackr's module-level target)
+ * starts a buffer of its own instead of writing into the arena.
+ *
+ * Every value goes through msgpackr: no encoder is special-cased for a shape. (An earlier
+ * hand-written encoder for records of 32-bit integers is gone; msgpackr packs `{ id, prot }` into
+ * the arena in 70–80 ns, measured with `node dist/test/bench/probes/encodeShapes.js`.)
  *
  * Shared record structures (msgpackr's records, what lmdb-js does by default): the first time an
  * object shape is stored, its key list joins the store's structure table and every later object
@@ -24,116 +35,26 @@
  * and objects reduced to their own enumerable string-keyed properties (symbol keys, inherited
  * members and a class's prototype are not stored, as with JSON). The checks cost the hot path
  * nothing: functions meet msgpackr's writeFunction hook, which only functions reach; "encodes as
- * nothing" is a look at values of at most 3 bytes that msgpackr packed; the fast record path
- * (packRecord) only ever packs 32-bit integers.
+ * nothing" is a look at values of at most 3 bytes.
  */
-import { Packr, REUSE_BUFFER_MODE, RESET_BUFFER_MODE } from 'msgpackr';
+import { Packr, REUSE_BUFFER_MODE, RESERVE_START_SPACE } from 'msgpackr';
 import { MapleError, invalid, corrupt, cellPlace } from '../../src/common/errors.js';
-import { InlineSlot, NewValue, type Slot } from './node.js';
+import { ARENA_LENGTH_BYTES, type ValueArena } from './valueArena.js';
 import { tooLarge } from './valueRecord.js';
-import { MAX_INLINE_BYTES, MAX_VALUE_BYTES } from '../../src/common/limits.js';
+import { MAX_VALUE_BYTES } from '../../src/common/limits.js';
 
 /** One shared structure: the keys of an object shape, in order. */
 export type Structure = string[];
 
-/** pack() into msgpackr's buffer in place, starting over at the same offset next time. */
-const PACK_MODE = REUSE_BUFFER_MODE | RESET_BUFFER_MODE;
-
-/** Record ids 0x40..0x5f are one byte; msgpackr shares at most 32 structures. */
-const ONE_BYTE_RECORDS = 32;
-const SCRATCH_BYTES = 256;
-
+/** pack() in place into the buffer msgpackr is given, four bytes reserved in front for the length. */
+const PACK_MODE = REUSE_BUFFER_MODE | RESERVE_START_SPACE | ARENA_LENGTH_BYTES;
 /**
- * Writes `v` at `p` as msgpackr packs a number in records mode, when it is a 32-bit integer
- * (unsigned, or negative signed): the position after it, or −1 for anything else. Small, so that
- * the compiler inlines it into packAs; each sign's encodings are a function of their own.
+ * Free bytes a chunk must have before msgpackr packs into it: msgpackr starts a buffer of its own
+ * when fewer than 2 KiB are left (a value longer than what is left is then copied into the arena).
  */
-function packInt(buf: Uint8Array, p: number, v: unknown): number {
-  if (typeof v !== 'number') return -1;
-  if (v >>> 0 === v) return packUint(buf, p, v);
-  if (v >> 0 === v) return packNegative(buf, p, v);
-  return -1;
-}
-
-/** packInt for an integer in [0, 2^32). */
-function packUint(buf: Uint8Array, p: number, v: number): number {
-  if (v < 0x40) {
-    buf[p] = v;
-    return p + 1;
-  }
-  if (v < 0x100) {
-    buf[p] = 0xcc;
-    buf[p + 1] = v;
-    return p + 2;
-  }
-  if (v < 0x10000) {
-    buf[p] = 0xcd;
-    buf[p + 1] = v >>> 8;
-    buf[p + 2] = v & 0xff;
-    return p + 3;
-  }
-  buf[p] = 0xce;
-  buf[p + 1] = v >>> 24;
-  buf[p + 2] = (v >>> 16) & 0xff;
-  buf[p + 3] = (v >>> 8) & 0xff;
-  buf[p + 4] = v & 0xff;
-  return p + 5;
-}
-
-/** packInt for an integer in [−2^31, 0). */
-function packNegative(buf: Uint8Array, p: number, v: number): number {
-  if (v >= -0x20) {
-    buf[p] = 0x100 + v;
-    return p + 1;
-  }
-  if (v >= -0x80) {
-    buf[p] = 0xd0;
-    buf[p + 1] = v + 0x100;
-    return p + 2;
-  }
-  if (v >= -0x8000) {
-    buf[p] = 0xd1;
-    buf[p + 1] = (v >> 8) & 0xff;
-    buf[p + 2] = v & 0xff;
-    return p + 3;
-  }
-  buf[p] = 0xd2;
-  buf[p + 1] = (v >>> 24) & 0xff;
-  buf[p + 2] = (v >>> 16) & 0xff;
-  buf[p + 3] = (v >>> 8) & 0xff;
-  buf[p + 4] = v & 0xff;
-  return p + 5;
-}
-
-/**
- * Whether packInt and the one-byte record id agree with this msgpackr, checked once at load on a
- * scratch Packr (options as ValueCodec's, a table of its own): integers at every encoding
- * boundary, and records of shared structures 0 and 31. On any difference msgpackr packs every value.
- */
-export const FAST_RECORDS = ((): boolean => {
-  try {
-    const table: Structure[] = [];
-    for (let i = 0; i < ONE_BYTE_RECORDS; i++) table.push([`k${i}`, 'v']);
-    const probe = new Packr({ structures: table, mapsAsObjects: true, moreTypes: true, copyBuffers: true, saveStructures: () => true });
-    const ints = [0, 1, 0x1f, 0x20, 0x3f, 0x40, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0xffffff, 0x1000000, 0x7fffffff, 0x80000000, 0xffffffff];
-    const all = ints.concat(ints.map((v) => -v - 1), [-0x20, -0x21, -0x80, -0x81, -0x8000, -0x8001, -0x80000000]);
-    const buf = new Uint8Array(SCRATCH_BYTES);
-    for (const index of [0, ONE_BYTE_RECORDS - 1]) {
-      for (const v of all) {
-        const q = packInt(buf, 1, v);
-        if (q < 0) continue; // not a 32-bit integer: left to msgpackr
-        buf[0] = 0x40 + index;
-        const p = packInt(buf, q, 0x41);
-        const expected = probe.pack({ [`k${index}`]: v, v: 0x41 });
-        if (p !== expected.length || !buf.subarray(0, p).every((b, i) => b === expected[i])) return false;
-      }
-    }
-    return true;
-  } catch {
-    // Any failure of the probe (an msgpackr that packs differently or throws): pack with msgpackr only.
-    return false;
-  }
-})();
+const PACK_ROOM_BYTES = 0x800 + 32;
+/** The parking buffer's size: what msgpackr allocates for another user who finds it full. */
+const PARKING_BYTES = 8192;
 
 /**
  * msgpackr's writeFunction hook: called for a function met anywhere in a value (msgpackr would
@@ -157,15 +78,10 @@ type PackResult = Uint8Array & { start?: number; end?: number };
 
 export class ValueCodec {
   private readonly enc: Packr;
-  /**
-   * packRecord's output, and the structure it matched last (tried first next time). A Buffer like
-   * msgpackr's, so InlineSlot's constructor sees one kind of array.
-   */
-  private readonly scratch: Uint8Array = Buffer.allocUnsafeSlow(SCRATCH_BYTES);
-  private scratchEnd = 0;
-  private lastRecord = 0;
   private readonly dec: Packr;
-  /** decodeAt's byte range, handed to msgpackr (reused: no object per decode). */
+  /** msgpackr's target between two encodes: full, never written (see the module comment). */
+  private readonly parking: Buffer = Buffer.allocUnsafeSlow(PARKING_BYTES);
+  /** The bounds given to unpack (reused: a decode allocates nothing but the value). */
   private readonly span = { start: 0, end: 0 };
 
   /**
@@ -193,88 +109,52 @@ export class ValueCodec {
     return this.table.map((s) => [...s]);
   }
 
-  encode(value: unknown): Slot {
+  /** Encodes `value` into `arena` and returns its handle (storage/format/valueArena.ts). */
+  encode(value: unknown, arena: ValueArena): number {
     if (value === null || value === undefined) throw invalid(`value is ${value}; store a value, or use clear()/erase() to make a range empty`);
-    if (this.shared && FAST_RECORDS && typeof value === 'object') {
-      let n = 0;
-      try {
-        if ((value as object).constructor === Object) n = this.packRecord(value as Record<string, unknown>);
-      } catch {
-        // a throwing getter or proxy: msgpackr meets it again below and reports it as EINVAL
-      }
-      // A copy for a NewValue (scratch is a Buffer, whose slice() would be a view).
-      if (n > 0) return n <= MAX_INLINE_BYTES ? new InlineSlot(this.scratch, 0, n) : new NewValue(new Uint8Array(this.scratch.buffer.slice(this.scratch.byteOffset, this.scratch.byteOffset + n)));
-    }
     if (typeof value === 'function') throw invalid('value is a function; functions cannot be stored (msgpack has no encoding for them: it would load as undefined)');
     if (typeof value === 'symbol') throw invalid(`value is a symbol (${String(value)}); symbols cannot be stored`);
+    arena.room(PACK_ROOM_BYTES);
+    const chunk = arena.current;
+    const enc = this.enc;
+    enc.useBuffer(chunk);
+    enc.position = arena.end;
     let out: PackResult;
     try {
-      out = this.enc.pack(value, PACK_MODE) as PackResult;
+      out = enc.pack(value, PACK_MODE) as PackResult;
     } catch (err) {
       if (err instanceof MapleError) throw err;
       throw invalid(`value cannot be encoded with msgpack: ${(err as Error).message}`);
+    } finally {
+      enc.useBuffer(this.parking);
+      enc.position = PARKING_BYTES;
     }
-    // Packed into msgpackr's own buffer, which it returns whole with the value's [start, end) —
-    // no view allocated per value — and reuses from `start` for the next value. When the value
-    // added a shared structure, msgpackr returns a view of just the value instead (no start/end).
-    const start = out.start ?? 0;
-    const end = out.start === undefined ? out.length : out.end!;
-    const n = end - start;
-    if (n <= 3 && encodesNothing(out, start, n)) {
+    // Packed in the chunk, which msgpackr returns whole with the value's [start, end) (the
+    // reserved length first); when the value added a shared structure, a view of just the value.
+    // Anything else was packed into a buffer of msgpackr's own (the value outgrew the chunk).
+    let start: number;
+    let end: number;
+    let inChunk = true;
+    if (out === chunk) {
+      start = out.start!;
+      end = out.end!;
+    } else if (out.buffer === chunk.buffer && out.start === undefined) {
+      start = out.byteOffset - chunk.byteOffset;
+      end = start + out.length;
+    } else {
+      start = out.start ?? 0;
+      end = out.start === undefined ? out.length : out.end!;
+      inChunk = false;
+    }
+    const from = start + ARENA_LENGTH_BYTES;
+    const n = end - from;
+    if (n <= 3 && encodesNothing(inChunk ? chunk : out, from, n)) {
       const kind = typeof value === 'object' ? `an object of class ${(value as object).constructor?.name || '(none)'}` : `a ${typeof value}`;
       throw invalid(`value (${kind}) encodes as msgpack ${n === 1 ? 'nil' : 'undefined'} (a toJSON() returning nothing?): it would load as ${n === 1 ? 'null' : 'undefined'}, like an empty index`);
     }
     if (n > MAX_VALUE_BYTES) throw tooLarge(n);
-    if (n <= MAX_INLINE_BYTES) return new InlineSlot(out, start, end);
-    // A copy (Buffer#slice would be a view): the buffer is msgpackr's to reuse.
-    const at = out.byteOffset + start;
-    return new NewValue(new Uint8Array(out.buffer.slice(at, at + n)));
-  }
-
-  /**
-   * The bytes msgpackr writes for a plain object whose keys, in order, are a shared structure
-   * already in the table and whose values are all 32-bit integers — the common record shape — packed
-   * into `scratch` without msgpackr (its per-call set-up costs more than the packing): the record id
-   * 0x40 + index, then each value as msgpackr packs integers. Returns the length, or 0 (nothing to
-   * rely on) when the value is anything else, for msgpackr to pack. FAST_RECORDS checks these rules
-   * against msgpackr itself at load; test/storage/fastRecords.test.ts compares bytes too.
-   */
-  private packRecord(value: Record<string, unknown>): number {
-    const table = this.table as Structure[] & { sharedLength?: number };
-    const shared = Math.min(table.sharedLength ?? 0, ONE_BYTE_RECORDS);
-    if (shared === 0) return 0;
-    let index = this.lastRecord;
-    if (index >= shared || !this.packAs(value, table[index]!, index)) {
-      index = -1;
-      for (let i = 0; i < shared; i++) {
-        if (i !== this.lastRecord && this.packAs(value, table[i]!, i)) {
-          index = i;
-          break;
-        }
-      }
-      if (index < 0) return 0;
-      this.lastRecord = index;
-    }
-    return this.scratchEnd;
-  }
-
-  /** Packs `value` into scratch as record `index` (keys `keys`); false when it is not one. */
-  private packAs(value: Record<string, unknown>, keys: Structure, index: number): boolean {
-    const buf = this.scratch;
-    buf[0] = 0x40 + index;
-    let p = 1;
-    let j = 0;
-    const own = typeof value.hasOwnProperty === 'function';
-    for (const key in value) {
-      if (own && !value.hasOwnProperty(key)) continue; // as msgpackr skips inherited keys
-      if (j === keys.length || key !== keys[j]) return false;
-      j++;
-      p = packInt(buf, p, value[key]);
-      if (p < 0 || p > SCRATCH_BYTES - 8) return false;
-    }
-    if (j !== keys.length) return false;
-    this.scratchEnd = p;
-    return true;
+    if (inChunk) return arena.claim(start, end);
+    return arena.copyIn(out, from, end);
   }
 
   /**
@@ -288,8 +168,16 @@ export class ValueCodec {
     try {
       return this.dec.unpack(buf, span);
     } catch (err) {
-      throw corrupt(`the inline value in ${cellPlace(cell)} does not decode as msgpack: ${(err as Error).message}`);
+      throw corrupt(`the value in ${cellPlace(cell)} does not decode as msgpack: ${(err as Error).message}`);
     }
+  }
+
+  /** Decodes the value of `handle` in `arena` (a transaction's own value). */
+  decodeHandle(arena: ValueArena, handle: number): unknown {
+    const span = this.span;
+    span.start = arena.startOf(handle);
+    span.end = span.start + arena.lengthOf(handle);
+    return this.dec.unpack(arena.chunkOf(handle), span);
   }
 
   /** Decodes a value; bytes that are not valid msgpack are ECORRUPT naming `where`. */

@@ -16,8 +16,8 @@
  * second half gets a copy (so a record is freed exactly when its one slot goes).
  */
 import { MapleError, corruptCell, invalid } from '../../src/common/errors.js';
-import { crc32 } from '../../src/common/checksum.js';
-import { CELL_BYTES, MAX_VALUE_BYTES } from '../../src/common/limits.js';
+import { crc32, crc32Spread } from '../../src/common/checksum.js';
+import { CELL_BYTES, MAX_VALUE_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
 
 export const RECORD_TYPE = 3;
 export const RECORD_HEADER_BYTES = 24;
@@ -37,6 +37,20 @@ export function recordCommitAt(slab: Uint8Array, words: Uint32Array, at: number)
 /** The length of the record's msgpack bytes (they start at at + RECORD_HEADER_BYTES). */
 export function recordLengthAt(words: Uint32Array, at: number): number {
   return words[(at + 12) >>> 2]!;
+}
+
+/** The stored checksum. */
+export function recordChecksumAt(words: Uint32Array, at: number): number {
+  return words[(at + 4) >>> 2]!;
+}
+
+/**
+ * The checksum of a record spread over buffer-pool frames (its first `firstSpan` bytes at byte
+ * `at` of `slab`, then a page from each of `frames[0 .. frameCount)`); compare with recordChecksumAt.
+ */
+export function recordChecksumIn(slab: Uint8Array, at: number, firstSpan: number, lengthBytes: number, frames: ArrayLike<number>, frameCount: number): number {
+  const c = crc32Spread(slab, at, firstSpan, PAGE_BYTES, frames, frameCount, 8, RECORD_HEADER_BYTES + lengthBytes);
+  return crc32(slab, at, at + 4, c) >>> 0;
 }
 
 export function recordCells(lengthBytes: number): number {

@@ -2,6 +2,7 @@
 
 import type { Sizes } from './context.js';
 import { ENGINE_NAMES } from './engines/registry.js';
+import { SHAPE_NAMES, shapeNamed, type ValueShape } from './values.js';
 import { WORKLOAD_IDS, type WorkloadId } from './workloads.js';
 
 export interface BenchOptions {
@@ -14,13 +15,28 @@ export interface BenchOptions {
   readonly engines: readonly string[] | undefined;
   readonly outDir: string | undefined;
   readonly help: boolean;
+  /** Value shapes workloads 1–11 run with, each on its own stores. */
+  readonly values: readonly ValueShape[];
+  /** Value shapes of the sweep (workload 15). */
+  readonly sweep: readonly ValueShape[];
+  /** Value shapes of the single-store commit size workload (16). */
+  readonly commitValues: readonly ValueShape[];
 }
+
+export const DEFAULT_VALUES = ['inline', '10B', '120B'];
+export const DEFAULT_COMMIT_VALUES = ['10B', '40B', '120B'];
+const QUICK_VALUES = ['10B'];
+const QUICK_COMMIT_VALUES = ['40B'];
 
 export const USAGE = `usage: npm run bench -- [flags]
   --ranges N        ranges in the data set (default 1,000,000; 20,000 with --quick)
   --reps N          repetitions per workload, the median is reported (default 3)
   --only LIST       workloads by id or number, comma-separated:
                     ${WORKLOAD_IDS.map((id, at) => `${at + 1}=${id}`).join(' ')}
+  --values LIST     value shapes workloads 1-11 run with, each on stores of its own
+                    (default ${DEFAULT_VALUES.join(',')}, with --quick ${QUICK_VALUES.join(',')}; known: ${SHAPE_NAMES.join(',')})
+  --sweep LIST      value shapes of workload 15 (default: all)
+  --commit-values LIST  value shapes of workload 16 (default ${DEFAULT_COMMIT_VALUES.join(',')}, with --quick ${QUICK_COMMIT_VALUES.join(',')})
   --engines LIST    ${ENGINE_NAMES.join(',')} (the reference always runs: it is the oracle)
   --quick           small sizes for a smoke run (seconds)
   --seed N          data seed (default 1)
@@ -67,6 +83,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
   let engines: string[] | undefined;
   let outDir: string | undefined;
   let help = false;
+  let values: readonly string[] | undefined;
+  let sweep: readonly string[] = SHAPE_NAMES;
+  let commitValues: readonly string[] | undefined;
   for (let at = 0; at < argv.length; at++) {
     const flag = argv[at]!;
     const next = (): string | undefined => argv[++at];
@@ -101,6 +120,15 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         outDir = next();
         if (outDir === undefined) throw new Error('--out needs a directory');
         break;
+      case '--values':
+        values = list(flag, next());
+        break;
+      case '--sweep':
+        sweep = list(flag, next());
+        break;
+      case '--commit-values':
+        commitValues = list(flag, next());
+        break;
       case '--help':
       case '-h':
         help = true;
@@ -109,5 +137,18 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
         throw new Error(`unknown flag '${flag}'\n${USAGE}`);
     }
   }
-  return { sizes: sizesFor(ranges ?? (quick ? QUICK_RANGES : DEFAULT_RANGES), quick), reps, seed, quick, only: new Set(only), engines, outDir, help };
+  return {
+    sizes: sizesFor(ranges ?? (quick ? QUICK_RANGES : DEFAULT_RANGES), quick),
+    reps,
+    seed,
+    quick,
+    only: new Set(only),
+    engines,
+    outDir,
+    help,
+    // --quick: one shape through workloads 1-11 and one through 16, to stay a matter of seconds.
+    values: (values ?? (quick ? QUICK_VALUES : DEFAULT_VALUES)).map(shapeNamed),
+    sweep: sweep.map(shapeNamed),
+    commitValues: (commitValues ?? (quick ? QUICK_COMMIT_VALUES : DEFAULT_COMMIT_VALUES)).map(shapeNamed),
+  };
 }

@@ -96,7 +96,7 @@ export function renderChart(report: BenchReport): string {
       );
     });
     const centre = groupX + (present.length * (BAR_WIDTH + BAR_GAP)) / 2;
-    parts.push(`<text x="${centre.toFixed(1)}" y="${TOP + PLOT_HEIGHT + 16}" font-size="12" text-anchor="middle">${workload.number}. ${escapeXml(workload.id)}</text>`);
+    parts.push(`<text x="${centre.toFixed(1)}" y="${TOP + PLOT_HEIGHT + 16}" font-size="12" text-anchor="middle">${workload.number}. ${escapeXml(`${workload.id} ${workload.values}`)}</text>`);
     parts.push(`<text x="${centre.toFixed(1)}" y="${TOP + PLOT_HEIGHT + 30}" font-size="10" text-anchor="middle" fill="#555">${escapeXml(`${workload.opsName}/s`)}</text>`);
   });
   parts.push(

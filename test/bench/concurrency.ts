@@ -285,6 +285,7 @@ export async function workerReaders(ctx: BenchContext, data: RangeData): Promise
   return {
     id: 'worker-readers',
     number: 12,
+    values: 'inline',
     title: `Reader Workers while the main thread commits continuously (${count.toLocaleString('en-US')} ranges)`,
     opName: 'load',
     opsName: 'loads',
@@ -383,6 +384,7 @@ export async function heldSnapshot(ctx: BenchContext, data: RangeData): Promise<
   return {
     id: 'held-snapshot',
     number: 13,
+    values: 'inline',
     title: `A snapshot held ${holdMs / 1000} s by a reader Worker under churn (${count.toLocaleString('en-US')} ranges; commits of 100 random overwrites)`,
     opName: 'commit',
     opsName: 'commits',

@@ -5,6 +5,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Digest } from './checksum.js';
 import type { Engine, EngineFactory, ReadView } from './engines/engine.js';
+import type { ValueShape } from './values.js';
+import type { TraceRecording } from './vmaTrace.js';
+
+/** What the contexts of one run share (one per value shape): the VMA trace, recorded once. */
+export interface RunShared {
+  trace: Promise<TraceRecording> | undefined;
+}
 
 export const MAX_INDEX = Number.MAX_SAFE_INTEGER;
 
@@ -43,10 +50,10 @@ export function measure(body: () => void): number {
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
-/** A digest of every range in the view (the whole state), for end-of-workload checks. */
-export function stateDigest(view: ReadView): string {
-  const digest = new Digest();
-  view.ranges(0, MAX_INDEX, (first, last, value) => digest.addRange(first, last, value));
+/** A digest of every range in the view (the whole state, every byte of every value), for end-of-workload checks. */
+export function stateDigest(view: ReadView, shape: ValueShape): string {
+  const digest = new Digest(shape);
+  view.ranges(0, MAX_INDEX, (first, last, value) => digest.addRangeDeep(first, last, value));
   return digest.hex();
 }
 
@@ -59,7 +66,10 @@ export class Slot {
   /** How the open handle was opened, to state it beside the numbers. */
   openedWith: { durable: boolean; cacheBytes: number | undefined } = { durable: true, cacheBytes: undefined };
 
-  constructor(readonly factory: EngineFactory) {}
+  constructor(
+    readonly factory: EngineFactory,
+    readonly shape: ValueShape,
+  ) {}
 
   get name(): string {
     return this.factory.name;
@@ -68,7 +78,7 @@ export class Slot {
   async open(durable: boolean, cacheBytes?: number): Promise<Engine> {
     if (this.mainDir === undefined) throw new Error(`engine '${this.name}' has no main store yet`);
     await this.close();
-    this.engine = await this.factory.open({ dir: this.mainDir, durable, ...(cacheBytes === undefined ? {} : { cacheBytes }) });
+    this.engine = await this.factory.open({ dir: this.mainDir, durable, shape: this.shape, ...(cacheBytes === undefined ? {} : { cacheBytes }) });
     this.openedWith = { durable, cacheBytes };
     return this.engine;
   }
@@ -104,8 +114,11 @@ export class BenchContext {
     readonly quick: boolean,
     factories: EngineFactory[],
     readonly log: (line: string) => void,
+    /** The values every workload of this context stores. */
+    readonly shape: ValueShape,
+    readonly shared: RunShared = { trace: undefined },
   ) {
-    this.slots = factories.map((factory) => new Slot(factory));
+    this.slots = factories.map((factory) => new Slot(factory, shape));
     if (this.slots[0]?.factory.inMemory !== true) throw new Error('the reference engine must come first');
   }
 

@@ -2,9 +2,11 @@
 //
 // The ranges look like a process's mappings measured in pages: lengths skewed toward small
 // (1..2048 pages), half of them adjacent to their predecessor and the rest after a hole of
-// 1..4096 pages, values `{ id, prot }`.
+// 1..4096 pages. Each range has an id and prot bits; its value is made from them by the run's
+// value shape (values.ts).
 
 import type { SortedRanges } from './engines/engine.js';
+import type { ValueShape } from './values.js';
 
 const TWO_32 = 2 ** 32;
 export const MAX_RANGE_PAGES = 2048;
@@ -62,7 +64,7 @@ export interface RangeData extends SortedRanges {
   readonly endIndex: number;
 }
 
-export function generateRanges(count: number, seed: number): RangeData {
+export function generateRanges(count: number, seed: number, shape: ValueShape): RangeData {
   const rng = new Rng(seed);
   const firsts = new Float64Array(count);
   const lasts = new Float64Array(count);
@@ -78,7 +80,7 @@ export function generateRanges(count: number, seed: number): RangeData {
     prots[i] = rng.prot();
     next = lasts[i]! + 1;
   }
-  return { count, firsts, lasts, ids, prots, endIndex: next };
+  return { count, shape, firsts, lasts, ids, prots, endIndex: next };
 }
 
 /** `count` stabbing points, half inside a range and half in a hole, shuffled. */

@@ -125,14 +125,75 @@ export function formatReport(report: BenchReport): string {
     `medians of ${report.reps} repetitions; "vs X" = ops/s ÷ X's ops/s (> 1 is faster than X)`,
     '',
   ];
+  // Stable: each workload's value shapes stay in the order they ran.
   const byNumber = [...report.workloads].sort((a, b) => a.number - b.number);
   for (const workload of byNumber) lines.push(formatTable(workload), '');
+  const summary = formatShapeSummary(report.workloads);
+  if (summary !== '') lines.push(summary, '');
   lines.push('engine settings:');
   for (const [engine, settings] of Object.entries(report.engines)) lines.push(`  ${engine}: ${settings}`);
   for (const note of report.notes) lines.push(`note: ${note}`);
   for (const failure of report.failures) lines.push(`FAILED: ${failure.engine} in workload ${failure.workload}: ${failure.message}`);
   lines.push(`total ${report.totalSeconds.toFixed(1)} s`);
   return lines.join('\n');
+}
+
+/** What a summary column shows of a workload's row: ops/s, or an extra figure. */
+interface SummaryFigure {
+  readonly label: string;
+  /** The workload's id, or the sweep's measure. */
+  readonly measure: string;
+  readonly extra?: string;
+  /** Lower is better (bytes): the ratio is the other engine's ÷ maple's. */
+  readonly lowerIsBetter?: boolean;
+}
+
+const SUMMARY_FIGURES: readonly SummaryFigure[] = [
+  { label: 'bulk load ranges/s', measure: 'bulk' },
+  { label: 'warm loads/s', measure: 'stab-warm' },
+  { label: 'batched overwrites stores/s', measure: 'overwrite' },
+  { label: 'durable single commits/s', measure: 'durable' },
+  { label: 'bytes/range after load', measure: 'size-open', extra: 'bytesPerRange', lowerIsBetter: true },
+  { label: 'bytes/range after single commits', measure: 'commit-size', extra: 'bytesPerRange', lowerIsBetter: true },
+];
+
+/**
+ * One line per value shape and figure: maple, LMDB, SQLite and the reference side by side, with
+ * maple's ratios (for bytes, the other engine's size ÷ maple's: above 1, maple's file is smaller).
+ */
+export function formatShapeSummary(workloads: readonly WorkloadResult[]): string {
+  const header = ['values', 'figure', 'maple', 'LMDB', 'SQLite', 'reference', 'maple vs LMDB', 'maple vs SQLite', 'maple vs reference'];
+  const body: string[][] = [];
+  const shapes = [...new Set(workloads.map((w) => w.values))];
+  for (const shape of shapes) {
+    for (const figure of SUMMARY_FIGURES) {
+      const found = workloads.filter((w) => w.values === shape && (w.measure ?? w.id) === figure.measure);
+      for (const w of found) {
+        const value = (engine: string): number | undefined => {
+          const row = rowOf(w, engine);
+          if (row === undefined) return undefined;
+          return figure.extra === undefined ? row.opsPerSec : row.extra[figure.extra];
+        };
+        const maple = value('maple');
+        if (maple === undefined) continue;
+        const versus = (engine: string): string => {
+          const other = value(engine);
+          if (other === undefined || !(other > 0) || !(maple > 0)) return '—';
+          return formatRatio(figure.lowerIsBetter === true ? other / maple : maple / other);
+        };
+        const show = (engine: string): string => {
+          const v = value(engine);
+          return v === undefined ? '—' : formatNumber(v, v >= 100 ? 0 : 1);
+        };
+        const where = w.id === 'values' ? ' (sweep)' : '';
+        body.push([shape, `${figure.label}${where}`, show('maple'), show('lmdb'), show('sqlite'), show('reference'), versus('lmdb'), versus('sqlite'), figure.extra === undefined ? versus('reference') : '—']);
+      }
+    }
+  }
+  if (body.length === 0) return '';
+  const widths = header.map((title, at) => Math.max(title.length, ...body.map((cells) => cells[at]!.length)));
+  const line = (cells: string[]): string => cells.map((cell, at) => (at < 2 ? cell.padEnd(widths[at]!) : cell.padStart(widths[at]!))).join('  ');
+  return ['== By value shape (one run; bytes: the other engine ÷ maple, above 1 maple is smaller)', line(header), line(widths.map((width) => '-'.repeat(width))), ...body.map(line)].join('\n');
 }
 
 export function writeJson(report: BenchReport, file: string): void {

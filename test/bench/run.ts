@@ -13,7 +13,9 @@ import type { EngineFactory } from './engines/engine.js';
 import { mapleUnavailable } from './engines/maple.js';
 import { createFactories } from './engines/registry.js';
 import { formatReport, machineInfo, writeJson, type BenchReport } from './report.js';
-import { runWorkloads } from './workloads.js';
+import { commitSize, valueSweep } from './sweep.js';
+import { measureShape } from './values.js';
+import { runWorkloads, type WorkloadResult } from './workloads.js';
 
 /** The repository root: the nearest folder above this file whose package.json is maple-store's. */
 function repositoryRoot(): string {
@@ -67,10 +69,27 @@ export async function main(argv: string[]): Promise<BenchReport | undefined> {
   const factories = await chooseEngines(options.engines, notes);
   for (const note of notes) log(note);
   const workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'maple-bench-'));
-  const ctx = new BenchContext(workDir, options.sizes, options.reps, options.seed, options.quick, factories, log);
+  const contexts: BenchContext[] = [];
+  const shared = { trace: undefined };
   try {
     log(`${factories.map((factory) => factory.name).join(', ')} on ${options.sizes.ranges.toLocaleString('en-US')} ranges, ${options.reps} reps, in ${workDir}`);
-    const workloads = await runWorkloads(ctx, options.only);
+    const workloads: WorkloadResult[] = [];
+    const suite = [...options.only].some((id) => id !== 'values' && id !== 'commit-size');
+    for (const [at, shape] of (suite ? options.values : []).entries()) {
+      // Each value shape on stores of its own; its directory goes when its workloads are done.
+      const dir = path.join(workDir, shape.name);
+      fs.mkdirSync(dir);
+      const ctx = new BenchContext(dir, options.sizes, options.reps, options.seed, options.quick, factories, log, shape, shared);
+      contexts.push(ctx);
+      // Workloads 12–14 store values of their own ({ id, prot }): they run with the first shape only.
+      const only = at === 0 ? options.only : new Set([...options.only].filter((id) => !SHAPE_FREE.includes(id)));
+      workloads.push(...(await runWorkloads(ctx, only)));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    const env = { workDir, sizes: options.sizes, reps: options.reps, seed: options.seed, quick: options.quick, factories, log };
+    if (options.only.has('values')) workloads.push(...(await valueSweep(env, options.sweep)));
+    if (options.only.has('commit-size')) workloads.push(...(await commitSize(env, options.commitValues)));
+    const failures = contexts.flatMap((ctx) => ctx.failures);
     const engines: Record<string, string> = {};
     for (const factory of factories) engines[factory.name] = factory.describe(true, undefined);
     const report: BenchReport = {
@@ -84,11 +103,11 @@ export async function main(argv: string[]): Promise<BenchReport | undefined> {
       engines,
       notes: [
         ...notes,
-        'every engine stores the same value objects { id, prot }: maple and SQLite as msgpack (msgpackr), LMDB in lmdb-js msgpack with shared record structures',
+        `every engine stores the same value objects: maple as msgpack (msgpackr) with shared structures, LMDB in lmdb-js msgpack with shared record structures, SQLite as self-described msgpack maps; value shapes: ${[...new Set([...options.values, ...options.sweep, ...options.commitValues])].map((shape) => `${shape.name} = ${shape.describe} (mean ${measureShape(shape).toFixed(1)} bytes)`).join('; ')}`,
         'keys are page numbers; the data set has random lengths (1..2048) and holes (none for half of the ranges, else 1..4096)',
       ],
       workloads,
-      failures: ctx.failures,
+      failures,
       totalSeconds: Number(process.hrtime.bigint() - started) / 1e9,
     };
     process.stdout.write(`${formatReport(report)}\n`);
@@ -96,16 +115,19 @@ export async function main(argv: string[]): Promise<BenchReport | undefined> {
     writeJson(report, path.join(outDir, 'latest.json'));
     writeChart(report, path.join(outDir, 'chart.svg'));
     log(`wrote ${path.join(outDir, 'latest.json')} and chart.svg`);
-    if (ctx.failures.length > 0) {
+    if (failures.length > 0) {
       // The numbers of the other engines are written above; the run still fails.
-      throw new Error(`${ctx.failures.map((f) => `${f.engine} failed in ${f.workload}: ${f.message}`).join('; ')}`);
+      throw new Error(`${failures.map((f) => `${f.engine} failed in ${f.workload}: ${f.message}`).join('; ')}`);
     }
     return report;
   } finally {
-    await ctx.closeAll();
+    for (const ctx of contexts) await ctx.closeAll();
     fs.rmSync(workDir, { recursive: true, force: true });
   }
 }
+
+/** Workloads whose values do not follow --values (concurrency.ts, concurrentWrites.ts). */
+const SHAPE_FREE: readonly string[] = ['worker-readers', 'held-snapshot', 'concurrent'];
 
 const invokedDirectly = process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href;
 if (invokedDirectly) {

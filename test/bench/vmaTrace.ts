@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Writer } from './engines/engine.js';
 import type { Digest } from './checksum.js';
+import type { ValueShape } from './values.js';
 
 const PAGE_BYTES = 4096;
 const PAGES_PER_SPACE = 2 ** 36;
@@ -306,10 +307,10 @@ function protFromPerms(perms: string): number {
 }
 
 /** Replays one operation as its own transaction, folding what it read into `digest`. */
-export function replayOp(op: TraceOp, writer: Writer, digest: Digest): void {
+export function replayOp(op: TraceOp, writer: Writer, digest: Digest, shape: ValueShape): void {
   switch (op.kind) {
     case 'map':
-      writer.store(op.first, op.last, { id: op.id, prot: op.prot });
+      writer.store(op.first, op.last, shape.make(op.id, op.prot));
       return;
     case 'unmap':
       writer.clear(op.first, op.last);
@@ -318,10 +319,10 @@ export function replayOp(op: TraceOp, writer: Writer, digest: Digest): void {
       // mprotect splits the mappings it covers; holes stay holes.
       const pieces: [number, number, number][] = [];
       writer.ranges(op.first, op.last, (first, last, value) => {
-        pieces.push([Math.max(first, op.first), Math.min(last, op.last), value.id]);
+        pieces.push([Math.max(first, op.first), Math.min(last, op.last), shape.idOf(value)]);
       });
       for (const [first, last, id] of pieces) {
-        writer.store(first, last, { id, prot: op.prot });
+        writer.store(first, last, shape.make(id, op.prot));
         digest.add(first);
       }
       digest.add(pieces.length);
@@ -331,15 +332,15 @@ export function replayOp(op: TraceOp, writer: Writer, digest: Digest): void {
       const moved = writer.load(op.fromFirst);
       digest.addValue(moved);
       writer.clear(op.fromFirst, op.fromLast);
-      writer.store(op.toFirst, op.toLast, moved ?? { id: op.id, prot: 3 });
+      writer.store(op.toFirst, op.toLast, moved ?? shape.make(op.id, 3));
       return;
     }
     case 'fork': {
       const from = op.fromSpace * PAGES_PER_SPACE;
       const shift = (op.toSpace - op.fromSpace) * PAGES_PER_SPACE;
-      const copies: [number, number, { id: number; prot: number }][] = [];
+      const copies: [number, number, unknown][] = [];
       writer.ranges(from, from + PAGES_PER_SPACE - 1, (first, last, value) => copies.push([first, last, value]));
-      for (const [first, last, value] of copies) writer.store(first + shift, last + shift, { id: value.id, prot: value.prot });
+      for (const [first, last, value] of copies) writer.store(first + shift, last + shift, shape.make(shape.idOf(value), shape.protOf(value)));
       digest.add(copies.length);
       return;
     }

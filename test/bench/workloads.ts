@@ -2,7 +2,8 @@
 // against every engine on the same seeded data, timed per repetition, and cross-checked against the
 // reference before any number is kept; 12 and 13 (issue 12: worker-thread readers, a held
 // snapshot; concurrency.ts); and 14 (issue 12: durable writes by concurrent awaiting writers,
-// concurrentWrites.ts), which checks every acknowledged write instead.
+// concurrentWrites.ts), which checks every acknowledged write instead; 15 and 16 (issue 11: the
+// value sweep and bytes per range after single-store commits) run in their own module (sweep.ts).
 //
 // They run in an order that lets the read workloads share the bulk-loaded stores:
 // 1 bulk load → 9 size/open → 2 warm stabs → 3 cold-ish stabs → 4 ranges → 7 gaps → 11 first fit →
@@ -16,10 +17,11 @@ import { BenchContext, measure, median, Slot, stateDigest } from './context.js';
 import { GAP_WINDOW_KEYS, firstFitQueries, gapQueries, generateRanges, stabQueries, storeOps, windowQueries, type RangeData, type StoreOps } from './data.js';
 import type { Engine, ReadView } from './engines/engine.js';
 import { defaultPrograms, recordTrace, replayOp, type TraceOp } from './vmaTrace.js';
+import type { ValueShape } from './values.js';
 import { heldSnapshot, workerReaders } from './concurrency.js';
 import { CONCURRENT_ENGINES, WRITER_COUNTS, countSyncsPerOp, idleLoopP99Ms, runCell, type CellResult, type ConcurrentEngine } from './concurrentWrites.js';
 
-export const WORKLOAD_IDS = ['bulk', 'stab-warm', 'stab-cold', 'ranges', 'overwrite', 'durable', 'gaps', 'vma', 'size-open', 'snapshot', 'gaps-all', 'worker-readers', 'held-snapshot', 'concurrent'] as const;
+export const WORKLOAD_IDS = ['bulk', 'stab-warm', 'stab-cold', 'ranges', 'overwrite', 'durable', 'gaps', 'vma', 'size-open', 'snapshot', 'gaps-all', 'worker-readers', 'held-snapshot', 'concurrent', 'values', 'commit-size'] as const;
 export type WorkloadId = (typeof WORKLOAD_IDS)[number];
 
 /** The run order (see the header comment). */
@@ -49,6 +51,10 @@ export interface EngineRow {
 export interface WorkloadResult {
   readonly id: WorkloadId;
   readonly number: number;
+  /** The value shape stored (values.ts). */
+  readonly values: string;
+  /** For the value sweep (15) and commit-size (16) workloads: which figure of that shape this is. */
+  readonly measure?: string;
   readonly title: string;
   /** What one "op" is, singular and plural, for table headers. */
   readonly opName: string;
@@ -75,6 +81,8 @@ const NUMBER_OF: Record<WorkloadId, number> = {
   'worker-readers': 12,
   'held-snapshot': 13,
   concurrent: 14,
+  values: 15,
+  'commit-size': 16,
 };
 
 /** Collects per-engine timings and answers over the repetitions of one workload. */
@@ -147,6 +155,7 @@ async function measureAsync(body: () => Promise<void>): Promise<number> {
 }
 
 function result(
+  ctx: BenchContext,
   id: WorkloadId,
   title: string,
   opName: string,
@@ -155,7 +164,24 @@ function result(
   extraColumns: ExtraColumn[] = [],
   chart = true,
 ): WorkloadResult {
-  return { id, number: NUMBER_OF[id], title, opName, opsName: plural(opName), chart, extraColumns, notes, rows };
+  // Workload 14 stores values of its own, { id, prot } with a numeric prot (the inline shape).
+  const values = id === 'concurrent' ? 'inline' : ctx.shape.name;
+  return { id, number: NUMBER_OF[id], values, title: `${title} [${values} values]`, opName, opsName: plural(opName), chart, extraColumns, notes, rows };
+}
+
+/** A WorkloadResult of the sweep workloads (12, 13): one figure of one value shape. */
+export function sweepResult(
+  ctx: BenchContext,
+  id: 'values' | 'commit-size',
+  measure: string,
+  title: string,
+  opName: string,
+  rows: EngineRow[],
+  notes: string[] = [],
+  extraColumns: ExtraColumn[] = [],
+  chart = false,
+): WorkloadResult {
+  return { ...result(ctx, id, title, opName, rows, notes, extraColumns, chart), measure };
 }
 
 function plural(noun: string): string {
@@ -170,8 +196,8 @@ interface RunState {
   readonly data: RangeData;
 }
 
-function stabAll(view: ReadView, queries: Float64Array): [number, string] {
-  const digest = new Digest();
+export function stabAll(view: ReadView, queries: Float64Array, shape: ValueShape): [number, string] {
+  const digest = new Digest(shape);
   const seconds = measure(() => {
     for (let q = 0; q < queries.length; q++) digest.addValue(view.load(queries[q]!));
   });
@@ -179,18 +205,18 @@ function stabAll(view: ReadView, queries: Float64Array): [number, string] {
 }
 
 /** Applies `ops` in transactions of `perTransaction` stores each. */
-function applyStores(engine: Engine, ops: StoreOps, from: number, to: number, perTransaction: number): void {
+export function applyStores(engine: Engine, ops: StoreOps, from: number, to: number, perTransaction: number, shape: ValueShape): void {
   for (let start = from; start < to; start += perTransaction) {
     const end = Math.min(to, start + perTransaction);
     engine.transaction((writer) => {
-      for (let k = start; k < end; k++) writer.store(ops.firsts[k]!, ops.lasts[k]!, { id: ops.ids[k]!, prot: ops.prots[k]! });
+      for (let k = start; k < end; k++) writer.store(ops.firsts[k]!, ops.lasts[k]!, shape.make(ops.ids[k]!, ops.prots[k]!));
     });
   }
 }
 
 /** Untimed: what the store now says at and around each written range. */
-function probeStores(view: ReadView, ops: StoreOps): string {
-  const digest = new Digest();
+export function probeStores(view: ReadView, ops: StoreOps, shape: ValueShape): string {
+  const digest = new Digest(shape);
   for (let k = 0; k < ops.count; k++) {
     const first = ops.firsts[k]!;
     const last = ops.lasts[k]!;
@@ -202,7 +228,7 @@ function probeStores(view: ReadView, ops: StoreOps): string {
   return digest.hex();
 }
 
-function engineOf(slot: Slot): Engine {
+export function engineOf(slot: Slot): Engine {
   if (slot.engine === undefined) throw new Error(`engine '${slot.name}' is not open`);
   return slot.engine;
 }
@@ -222,7 +248,7 @@ async function ensureMainStores(state: RunState, workload: string): Promise<void
   await ctx.each(workload, ctx.slots, async (slot) => {
     if (slot.mainDir !== undefined || slot.factory.cloneOf !== undefined) return;
     const dir = ctx.freshDir(`${slot.name}-main`);
-    const engine = await slot.factory.open({ dir, durable: true });
+    const engine = await slot.factory.open({ dir, durable: true, shape: ctx.shape });
     engine.bulkLoad(state.data);
     await engine.close();
     slot.mainDir = dir;
@@ -238,7 +264,7 @@ async function bulk(state: RunState): Promise<WorkloadResult> {
       await slot.close();
       if (slot.mainDir !== undefined) fs.rmSync(slot.mainDir, { recursive: true, force: true });
       const dir = ctx.freshDir(`${slot.name}-bulk${rep}`);
-      const engine = await slot.factory.open({ dir, durable: true });
+      const engine = await slot.factory.open({ dir, durable: true, shape: ctx.shape });
       const repSeconds = measure(() => engine.bulkLoad(data));
       push(seconds, slot, repSeconds);
       logSlowRep(ctx, 'bulk', slot, repSeconds);
@@ -250,11 +276,12 @@ async function bulk(state: RunState): Promise<WorkloadResult> {
   const tally = new Tally(ctx, 'bulk');
   let expected: string | undefined;
   await ctx.each('bulk', slots, async (slot) => {
-    const digest = stateDigest(await slot.open(true));
+    const digest = stateDigest(await slot.open(true), ctx.shape);
     if (slot === ctx.reference) expected = digest;
     for (const repSeconds of seconds.get(slot) ?? []) tally.record(slot, repSeconds, digest, expected);
   });
   return result(
+    ctx,
     'bulk',
     `Bulk load of ${data.count.toLocaleString('en-US')} sorted ranges in one transaction (durable commit)`,
     'range',
@@ -267,13 +294,13 @@ async function sizeOpen(state: RunState): Promise<WorkloadResult> {
   const { ctx, data } = state;
   const slots = ctx.slotsFor('size-open').filter((slot) => slot.mainDir !== undefined && slot.factory.inMemory !== true);
   const probe = data.firsts[data.count >> 1]!;
-  const expected = new Digest();
+  const expected = new Digest(ctx.shape);
   expected.addValue((ctx.reference.engine ?? (await ctx.reference.open(true))).load(probe));
   const tally = new Tally(ctx, 'size-open');
   for (let rep = 0; rep < ctx.reps; rep++) {
     await ctx.each('size-open', ctx.repOrder([ctx.reference, ...slots], rep).slice(1), async (slot) => {
       await slot.close();
-      const answer = new Digest();
+      const answer = new Digest(ctx.shape);
       const seconds = await measureAsync(async () => {
         answer.addValue((await slot.open(true)).load(probe)); // open, then the first read
       });
@@ -283,6 +310,7 @@ async function sizeOpen(state: RunState): Promise<WorkloadResult> {
     });
   }
   return result(
+    ctx,
     'size-open',
     `File size per range after workload 1, and open time (open + first load) of that file`,
     'open',
@@ -313,14 +341,14 @@ async function stabs(state: RunState, id: 'stab-warm' | 'stab-cold'): Promise<Wo
   } else {
     await openMain(ctx, id);
     const warmup = queries.subarray(0, Math.max(1000, queries.length >> 3));
-    await ctx.each(id, slots, (slot) => { stabAll(engineOf(slot), warmup); });
+    await ctx.each(id, slots, (slot) => { stabAll(engineOf(slot), warmup, ctx.shape); });
     notes.push('a warm-up pass over 1/8 of the queries precedes the timed repetitions');
   }
   const tally = new Tally(ctx, id);
   for (let rep = 0; rep < ctx.reps; rep++) {
     let expected: string | undefined;
     await ctx.each(id, ctx.repOrder(slots, rep), async (slot) => {
-      const [seconds, answer] = stabAll(engineOf(slot), queries);
+      const [seconds, answer] = stabAll(engineOf(slot), queries, ctx.shape);
       if (slot === ctx.reference) expected = answer;
       tally.add(slot, seconds, answer, expected);
     });
@@ -331,7 +359,7 @@ async function stabs(state: RunState, id: 'stab-warm' | 'stab-cold'): Promise<Wo
   const title = cold
     ? `${count} random stabbing loads, engine cache ${(ctx.sizes.coldCacheBytes / 1024).toFixed(0)} KiB (much smaller than the file)`
     : `${count} random stabbing loads (half hits, half misses), warm cache`;
-  return result(id, title, 'load', rows, notes);
+  return result(ctx, id, title, 'load', rows, notes);
 }
 
 async function rangeWindows(state: RunState): Promise<WorkloadResult> {
@@ -344,7 +372,7 @@ async function rangeWindows(state: RunState): Promise<WorkloadResult> {
     let expected: string | undefined;
     await ctx.each('ranges', ctx.repOrder(slots, rep), async (slot) => {
       const engine = engineOf(slot);
-      const digest = new Digest();
+      const digest = new Digest(ctx.shape);
       let visited = 0;
       const seconds = measure(() => {
         for (let q = 0; q < froms.length; q++) {
@@ -360,6 +388,7 @@ async function rangeWindows(state: RunState): Promise<WorkloadResult> {
     });
   }
   return result(
+    ctx,
     'ranges',
     `${froms.length.toLocaleString('en-US')} ranges(a, b) queries over small windows`,
     'query',
@@ -390,7 +419,7 @@ async function gaps(state: RunState, id: 'gaps' | 'gaps-all'): Promise<WorkloadR
     let expected: string | undefined;
     await ctx.each(id, ctx.repOrder(slots, rep), async (slot) => {
       const engine = engineOf(slot);
-      const digest = new Digest();
+      const digest = new Digest(ctx.shape);
       let found = 0;
       const seconds = measure(() => {
         for (let q = 0; q < queries.count; q++) {
@@ -405,6 +434,7 @@ async function gaps(state: RunState, id: 'gaps' | 'gaps-all'): Promise<WorkloadR
     });
   }
   return result(
+    ctx,
     id,
     id === 'gaps'
       ? `${queries.count.toLocaleString('en-US')} gap searches (emptyArea), log-uniform sizes 1..8192 in windows of up to 2^24 keys (~${Math.round(GAP_WINDOW_KEYS / (data.endIndex / data.count)).toLocaleString('en-US')} ranges)`
@@ -423,7 +453,7 @@ async function gaps(state: RunState, id: 'gaps' | 'gaps-all'): Promise<WorkloadR
 async function checkStates(ctx: BenchContext, workload: string, slots: Slot[]): Promise<void> {
   let expected: string | undefined;
   await ctx.each(workload, slots, async (slot) => {
-    const digest = stateDigest(engineOf(slot));
+    const digest = stateDigest(engineOf(slot), ctx.shape);
     if (slot === ctx.reference) expected = digest;
     else ctx.check(workload, slot.name, digest, expected);
   });
@@ -440,13 +470,14 @@ async function overwrite(state: RunState): Promise<WorkloadResult> {
     let expected: string | undefined;
     await ctx.each('overwrite', ctx.repOrder(slots, rep), async (slot) => {
       const engine = engineOf(slot);
-      const seconds = measure(() => applyStores(engine, ops, 0, ops.count, perTransaction));
-      const answer = probeStores(engine, ops);
+      const seconds = measure(() => applyStores(engine, ops, 0, ops.count, perTransaction, ctx.shape));
+      const answer = probeStores(engine, ops, ctx.shape);
       if (slot === ctx.reference) expected = answer;
       tally.add(slot, seconds, answer, expected);
     });
   }
   return result(
+    ctx,
     'overwrite',
     `${overwrites.toLocaleString('en-US')} random overwriting stores, ${perTransaction.toLocaleString('en-US')} per transaction (durable commits)`,
     'store',
@@ -470,12 +501,12 @@ async function snapshotDuringWrites(state: RunState): Promise<WorkloadResult> {
       const engine = engineOf(slot);
       const snapshot = engine.snapshot();
       const bytesBefore = engine.diskBytes();
-      const digest = new Digest();
+      const digest = new Digest(ctx.shape);
       let readSeconds = 0;
       let writeSeconds = 0;
       for (let t = 0; t < transactions; t++) {
         const start = t * perTransaction;
-        writeSeconds += measure(() => applyStores(engine, ops, start, Math.min(ops.count, start + perTransaction), perTransaction));
+        writeSeconds += measure(() => applyStores(engine, ops, start, Math.min(ops.count, start + perTransaction), perTransaction, ctx.shape));
         const reads = queries.subarray(Math.floor((t * queries.length) / transactions), Math.floor(((t + 1) * queries.length) / transactions));
         readSeconds += measure(() => {
           for (let q = 0; q < reads.length; q++) digest.addValue(snapshot.load(reads[q]!));
@@ -489,6 +520,7 @@ async function snapshotDuringWrites(state: RunState): Promise<WorkloadResult> {
     });
   }
   return result(
+    ctx,
     'snapshot',
     `A snapshot held open during ${overwrites.toLocaleString('en-US')} overwriting stores: ${snapshotReads.toLocaleString('en-US')} loads through it, interleaved`,
     'snapshot load',
@@ -532,8 +564,8 @@ async function durable(state: RunState): Promise<WorkloadResult> {
     let expected: string | undefined;
     await ctx.each('durable', ctx.repOrder(taking, rep), async (slot) => {
       const engine = engineOf(slot);
-      const seconds = measure(() => applyStores(engine, ops, 0, ops.count, 1));
-      const answer = probeStores(engine, ops);
+      const seconds = measure(() => applyStores(engine, ops, 0, ops.count, 1, ctx.shape));
+      const answer = probeStores(engine, ops, ctx.shape);
       if (slot === ctx.reference) expected = answer;
       tally.add(slot, seconds, answer, expected);
     });
@@ -548,6 +580,7 @@ async function durable(state: RunState): Promise<WorkloadResult> {
     slot.mainDir = undefined;
   });
   return result(
+    ctx,
     'durable',
     `${commits.toLocaleString('en-US')} single-store durable commits (an fsync each)`,
     'commit',
@@ -557,8 +590,12 @@ async function durable(state: RunState): Promise<WorkloadResult> {
 }
 
 async function vma(ctx: BenchContext): Promise<WorkloadResult> {
-  const traceDir = ctx.freshDir('trace');
-  const trace = await recordTrace(defaultPrograms(traceDir, ctx.quick), traceDir);
+  // Recorded once per run: every value shape replays the same operations.
+  if (ctx.shared.trace === undefined) {
+    const traceDir = ctx.freshDir('trace');
+    ctx.shared.trace = recordTrace(defaultPrograms(traceDir, ctx.quick), traceDir);
+  }
+  const trace = await ctx.shared.trace;
   const kinds: Record<string, number> = {};
   for (const op of trace.ops) kinds[op.kind] = (kinds[op.kind] ?? 0) + 1;
   const notes = [
@@ -574,10 +611,10 @@ async function vma(ctx: BenchContext): Promise<WorkloadResult> {
       let expected: string | undefined;
       await ctx.each('vma', ctx.repOrder(slots, rep), async (slot) => {
         const dir = ctx.freshDir(`${slot.name}-vma${rep}`);
-        const engine = await slot.factory.open({ dir, durable: false });
-        const digest = new Digest();
-        const seconds = measure(() => replayAll(engine, trace.ops, digest));
-        const answer = `${digest.hex()}|${stateDigest(engine)}`;
+        const engine = await slot.factory.open({ dir, durable: false, shape: ctx.shape });
+        const digest = new Digest(ctx.shape);
+        const seconds = measure(() => replayAll(engine, trace.ops, digest, ctx.shape));
+        const answer = `${digest.hex()}|${stateDigest(engine, ctx.shape)}`;
         await engine.close();
         fs.rmSync(dir, { recursive: true, force: true });
         if (slot === ctx.reference) expected = answer;
@@ -586,11 +623,11 @@ async function vma(ctx: BenchContext): Promise<WorkloadResult> {
     }
   }
   const rows = tally.rows(trace.ops.length, slots, (slot) => slot.factory.describe(false, undefined));
-  return result('vma', `Real VMA traces replayed (${trace.ops.length.toLocaleString('en-US')} operations from ${trace.source})`, 'op', rows, notes);
+  return result(ctx, 'vma', `Real VMA traces replayed (${trace.ops.length.toLocaleString('en-US')} operations from ${trace.source})`, 'op', rows, notes);
 }
 
-function replayAll(engine: Engine, ops: TraceOp[], digest: Digest): void {
-  for (const op of ops) engine.transaction((writer) => replayOp(op, writer, digest));
+function replayAll(engine: Engine, ops: TraceOp[], digest: Digest, shape: ValueShape): void {
+  for (const op of ops) engine.transaction((writer) => replayOp(op, writer, digest, shape));
 }
 
 /** Runs the selected workloads in the fixed order, logging one progress line per workload. */
@@ -599,10 +636,10 @@ export async function runWorkloads(ctx: BenchContext, selected: ReadonlySet<Work
   const results: WorkloadResult[] = [];
   const wroteMain: WorkloadId[] = [];
   const needsData = order.some((id) => id !== 'vma' && id !== 'concurrent');
-  const data = needsData ? generateRanges(ctx.sizes.ranges, ctx.seed) : undefined;
+  const data = needsData ? generateRanges(ctx.sizes.ranges, ctx.seed, ctx.shape) : undefined;
   const state = data === undefined ? undefined : { ctx, data };
   for (const [at, id] of order.entries()) {
-    ctx.log(`[${at + 1}/${order.length}] workload ${NUMBER_OF[id]} (${id}) …`);
+    ctx.log(`[${at + 1}/${order.length}] workload ${NUMBER_OF[id]} (${id}), ${ctx.shape.name} values …`);
     const started = process.hrtime.bigint();
     if (state !== undefined && id !== 'bulk' && !OWN_STORES.includes(id)) await ensureMainStores(state, id);
     let outcome: WorkloadResult;
@@ -647,6 +684,8 @@ export async function runWorkloads(ctx: BenchContext, selected: ReadonlySet<Work
       case 'concurrent':
         outcome = await concurrent(ctx);
         break;
+      default:
+        throw new Error(`workload ${id} runs in its own module (sweep.ts)`);
     }
     for (const failure of ctx.failures) {
       if (failure.workload === id) outcome.notes.push(`${failure.engine} FAILED here and was left out of the rest of the run: ${failure.message}`);
@@ -734,6 +773,7 @@ async function concurrent(ctx: BenchContext): Promise<WorkloadResult> {
     );
   }
   return result(
+    ctx,
     'concurrent',
     `durable writes by C concurrent awaiting writers (C = ${WRITER_COUNTS.join(', ')})`,
     'write',

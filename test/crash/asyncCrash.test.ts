@@ -29,7 +29,7 @@ interface AsyncWorkload {
   writesEach: number;
   /** Keys are drawn from [0, keys). */
   keys: number;
-  /** Chance a value is long enough for a record of its own (else inline or packed). */
+  /** Chance a value is long enough for a record of its own (else inline, or in its leaf's value area). */
   bigValues: number;
   /** Chance a write is synchronous (it commits the queue first). */
   syncWrites: number;

@@ -3,19 +3,19 @@
  * in a small store file. Open must fall back to a valid commit or throw a MapleError (ECORRUPT
  * naming the page, or ENOTSTORE); once open, every read either returns the model's value for the
  * version the store reports or throws ECORRUPT; nothing may throw anything but a MapleError.
- * Plus fuzzing: random files, and node, value-record and packed value-block cells rewritten with
- * random bytes under a recomputed checksum so the decoders themselves see the garbage. A forged
- * block is held to more than clean refusals: unless its random bytes happen to spell another
- * valid value for an entry a leaf points at (which no checksum can catch once it is forged),
- * check() must refuse it or every read must still return the right value.
+ * Plus fuzzing: random files, and node, value-record and value-area cells rewritten with random
+ * bytes under a recomputed checksum so the decoders themselves see the garbage. A forged area is
+ * held to more than clean refusals: unless its random bytes happen to spell another valid value
+ * for a slot of its leaf (which no checksum can catch once it is forged), check() must refuse it
+ * or every read must still return the right value.
  */
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MapleError } from '../../src/index.js';
 import { Prng, SimulatedDisk } from '../../recovery/testing/simulatedDisk.js';
 import { MAX_INDEX, CELL_BASE, CELL_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
-import { NODE_INTERNAL, NODE_LEAF, OFF_NONCE, PackedSlot, decodeNode, nodeChecksumOk, nodeNonce } from '../../storage/format/node.js';
-import { BLOCK_ENTRIES_OFFSET, BLOCK_TYPE, PACK_MAX_BYTES, blockEntry } from '../../storage/format/valueBlock.js';
+import { AreaSlot, NODE_INTERNAL, NODE_LEAF, OFF_NONCE, decodeNode, nodeChecksumOk, nodeNonce } from '../../storage/format/node.js';
+import { AREA_HEADER_BYTES, AREA_TYPE } from '../../storage/format/valueArea.js';
 import { ValueCodec } from '../../storage/format/valueCodec.js';
 import { decodeStructures } from '../../storage/format/structures.js';
 import { readRing } from '../../recovery/recover.js';
@@ -30,14 +30,14 @@ interface Base {
   byVersion: Map<number, RangeModel>;
 }
 
-/** Bigger than PACK_MAX_BYTES once encoded, so it gets a value record of its own. */
+/** Bigger than AREA_VALUE_MAX_BYTES once encoded, so it gets a value record of its own. */
 function recordSized(i: number): { id: number; name: string; pad: string } {
-  return { id: i, name: `range-${i}`, pad: 'p'.repeat(240 + i) };
+  return { id: i, name: `range-${i}`, pad: 'p'.repeat(520 + i) };
 }
 
 /**
  * A small store with enough commits to fill the ring, height 2, and every kind of value: inline,
- * packed (several blocks, one entry shared by both halves of a split range) and records.
+ * in leaves' value areas (one shared by both halves of a split range) and records.
  */
 function buildBase(): Base {
   const disk = new SimulatedDisk();
@@ -55,10 +55,10 @@ function buildBase(): Base {
   commit((m) => m.store(500, 520, bigValue(3000, 9)));
   commit((m) => m.store(12, 47, 'spans'));
   commit((m) => m.store(600, 600, { deep: { nested: [1, 2, 3] } }));
-  // Split the packed range [80, 85]: both halves point at one block entry.
+  // Split the range [80, 85], whose value is in its leaf's area: both halves keep it.
   commit((m) => m.store(82, 83, 'mid'));
   commit((m) => {
-    for (let i = 0; i < 24; i++) m.store(700 + i * 4, 702 + i * 4, { small: i, tag: 'packed-in-commit-7' });
+    for (let i = 0; i < 24; i++) m.store(700 + i * 4, 702 + i * 4, { small: i, tag: 'in-an-area-of-commit-7' });
     m.store(800, 809, recordSized(99));
   });
   commit((m) => m.store(0, 3, 7));
@@ -67,6 +67,14 @@ function buildBase(): Base {
 }
 
 const BASE = buildBase();
+
+/** A value area's checksum (CRC-32 of bytes 8 .. 24 + length, then 0..3) holds. */
+function areaChecksumHolds(bytes: Uint8Array): boolean {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset);
+  const end = AREA_HEADER_BYTES + dv.getUint32(12, true);
+  if (end > bytes.length) return false;
+  return dv.getUint32(4, true) === zlib.crc32(bytes.subarray(0, 4), zlib.crc32(bytes.subarray(8, end))) >>> 0;
+}
 
 /** Why `err` is not an acceptable refusal, or undefined when it is. */
 function badError(err: unknown, allowed: readonly string[]): string | undefined {
@@ -248,14 +256,16 @@ describe('fuzzing', () => {
 
   it('node and value cells rewritten with random bytes under a valid checksum', () => {
     const rng = new Prng(4);
-    const cells: Array<{ at: number; kind: 'node' | 'record' }> = [];
+    const cells: Array<{ at: number; kind: 'node' | 'record' | 'area' }> = [];
     for (let at = CELL_BASE * CELL_BYTES; at + CELL_BYTES <= BASE.image.length; at += CELL_BYTES) {
       const cell = BASE.image.subarray(at, at + CELL_BYTES);
       if ((cell[0] === NODE_LEAF || cell[0] === NODE_INTERNAL) && nodeChecksumOk(cell)) cells.push({ at, kind: 'node' });
       else if (cell[0] === RECORD_TYPE) cells.push({ at, kind: 'record' });
+      else if (cell[0] === AREA_TYPE) cells.push({ at, kind: 'area' });
     }
     expect(cells.filter((c) => c.kind === 'node').length).toBeGreaterThan(3);
     expect(cells.filter((c) => c.kind === 'record').length).toBeGreaterThan(3);
+    expect(cells.filter((c) => c.kind === 'area').length).toBeGreaterThan(3);
     const unforged: string[] = [];
     // Forgeries that keep the header must keep the commit nonce too: recovery matches it against
     // the commit record, so a garbled nonce would be refused before any decoder saw the cell.
@@ -288,8 +298,9 @@ describe('fuzzing', () => {
             const fixed = zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, CELL_BYTES)));
             new DataView(cell.buffer, cell.byteOffset).setUint32(4, fixed, true);
           } else {
-            // Keep the header (type, commit, length, nonce) so the record passes every check but
-            // its checksum, then garble its msgpack bytes (across all its cells) and re-checksum.
+            // Keep the header (type, commit, length, nonce, and an area's owner) so the record or
+            // area passes every check but its checksum, then garble its msgpack bytes (across all
+            // its cells) and re-checksum: both have the same header layout and checksum span.
             const original = BASE.image.subarray(at, at + RECORD_HEADER_BYTES);
             cell.set(original);
             const length = new DataView(original.buffer, original.byteOffset).getUint32(12, true);
@@ -301,13 +312,11 @@ describe('fuzzing', () => {
             const crc = zlib.crc32(image.subarray(at, at + 4), zlib.crc32(image.subarray(at + 8, at + RECORD_HEADER_BYTES + length)));
             new DataView(cell.buffer, cell.byteOffset).setUint32(4, crc, true);
           }
-          const keptNonce =
-            kind === 'node'
-              ? from === 0 || nodeNonce(cell) === nodeNonce(originalCell)
-              : readRecordHeader(cell, at / CELL_BYTES).nonce === readRecordHeader(originalCell, at / CELL_BYTES).nonce;
+          // Records and areas keep the nonce at bytes 16..19.
+          const keptNonce = kind === 'node' ? from === 0 || nodeNonce(cell) === nodeNonce(originalCell) : cell.subarray(16, 20).every((b, i) => b === originalCell[16 + i]);
           if (!keptNonce) lostNonce.push(`${kind} cell at byte ${at}, round ${round}`);
           // The forgery must pass the store's own checksum test, or the decoders never see it.
-          const passes = kind === 'node' ? nodeChecksumOk(cell) : verifies(image.subarray(at), at / CELL_BYTES);
+          const passes = kind === 'node' ? nodeChecksumOk(cell) : kind === 'record' ? verifies(image.subarray(at), at / CELL_BYTES) : areaChecksumHolds(image.subarray(at));
           if (!passes) unforged.push(`${kind} cell at byte ${at}, round ${round}`);
           yield [`${kind} cell at byte ${at}, round ${round}`, image];
         }
@@ -318,51 +327,40 @@ describe('fuzzing', () => {
     expect(unforged, 'forged cells the store\'s checksum rejects (the forger no longer matches the format)').toEqual([]);
     expect(lostNonce, 'forged cells whose commit nonce changed (recovery would refuse them unseen)').toEqual([]);
   });
-  it('packed value blocks rewritten with random entry bytes under a valid checksum', () => {
+  it('value areas rewritten with random value bytes under a valid checksum', () => {
     const rng = new Prng(5);
     const image = BASE.image;
-    // Every (block, offset) some leaf in the file points at — reachable or stale, an over-estimate
-    // that only makes the strict judgement below rarer, never wrong.
-    const referenced = new Map<number, Set<number>>();
-    const blocks: number[] = [];
+    // Every (area, offset, length) some leaf in the file points at — reachable or stale, an
+    // over-estimate that only makes the strict judgement below rarer, never wrong.
+    const referenced = new Map<number, Array<[number, number]>>();
+    const areas: number[] = [];
     for (let c = CELL_BASE; (c + 1) * CELL_BYTES <= image.length; c++) {
       const cell = image.subarray(c * CELL_BYTES, (c + 1) * CELL_BYTES);
-      if (!nodeChecksumOk(cell)) continue;
-      if (cell[0] === BLOCK_TYPE) blocks.push(c);
-      if (cell[0] !== NODE_LEAF) continue;
+      if (cell[0] === AREA_TYPE && areaChecksumHolds(image.subarray(c * CELL_BYTES))) areas.push(c);
+      if (cell[0] !== NODE_LEAF || !nodeChecksumOk(cell)) continue;
       for (const slot of decodeNode(cell, c, MAX_INDEX).slots) {
-        if (!(slot instanceof PackedSlot)) continue;
-        const set = referenced.get(slot.cell) ?? new Set<number>();
-        set.add(slot.offset);
-        referenced.set(slot.cell, set);
+        if (!(slot instanceof AreaSlot)) continue;
+        const list = referenced.get(slot.area) ?? [];
+        list.push([slot.offset, slot.length]);
+        referenced.set(slot.area, list);
       }
     }
-    expect(blocks.length).toBeGreaterThan(3);
-    // The split in the base left one entry that two slots of one leaf share.
-    expect(blocks.some((b) => (referenced.get(b)?.size ?? 0) > 0)).toBe(true);
+    expect(areas.length).toBeGreaterThan(3);
+    // The split in the base left one area value that two slots of one leaf share.
+    expect([...referenced.values()].some((list) => list.some(([o, l], i) => list.findIndex(([o2, l2]) => o2 === o && l2 === l) !== i))).toBe(true);
 
-    // Entries decode through the base's shared-structures table, as the store decodes them.
+    // Values decode through the base's shared-structures table, as the store decodes them.
     const newest = readRing(SimulatedDisk.fromImage(image).fileIO())[0]!.rec;
     const tableAt = newest.structures.cell * CELL_BYTES;
     const codec = new ValueCodec(decodeStructures(verifyRecord(image.subarray(tableAt), newest.structures.cell), newest.structures.cell, newest.structures.count));
-    const entryValue = (cell: Uint8Array, address: number, offset: number): { ok: true; value: unknown } | { ok: false } => {
+    const valueAt = (bytes: Uint8Array, at: number, offset: number, length: number): { ok: true; value: unknown } | { ok: false } => {
       try {
-        return { ok: true, value: codec.decode(blockEntry(cell, address, offset, Number.MAX_SAFE_INTEGER, false)) };
+        const start = at + AREA_HEADER_BYTES + offset;
+        return { ok: true, value: codec.decode(bytes.subarray(start, start + length)) };
       } catch (err) {
         if (!(err instanceof MapleError)) throw err;
         return { ok: false };
       }
-    };
-    /** Each entry: u8 length, 7-byte key (u56 LE, only used at commit to find survivors), bytes. */
-    const ENTRY_HEADER = 8;
-    /** The original block's entries in order: [offset, length]. */
-    const entriesOf = (cell: Uint8Array): Array<[number, number]> => {
-      const out: Array<[number, number]> = [];
-      for (let off = BLOCK_ENTRIES_OFFSET, i = 0; i < cell[1]! && off + ENTRY_HEADER + cell[off]! <= OFF_NONCE; i++) {
-        out.push([off, cell[off]!]);
-        off += ENTRY_HEADER + cell[off]!;
-      }
-      return out;
     };
 
     let strictCount = 0;
@@ -370,57 +368,43 @@ describe('fuzzing', () => {
     const undetectable: string[] = [];
     const unforged: string[] = [];
     const failures: string[] = [];
-    const keyForgeryChangedValue: string[] = [];
-    let keyOnlyRounds = 0;
-    for (let round = 0; round < 60; round++) {
-      for (const address of blocks) {
+    for (let round = 0; round < 40; round++) {
+      for (const address of areas) {
         const forged = image.slice();
         const at = address * CELL_BYTES;
-        const cell = forged.subarray(at, at + CELL_BYTES);
-        const original = image.subarray(at, at + CELL_BYTES);
-        const entries = entriesOf(original);
-        const end = entries.length ? entries.at(-1)![0] + ENTRY_HEADER + entries.at(-1)![1] : BLOCK_ENTRIES_OFFSET;
-        const mode = round % 5;
+        const length = new DataView(image.buffer, image.byteOffset + at).getUint32(12, true);
+        const data = forged.subarray(at + AREA_HEADER_BYTES, at + AREA_HEADER_BYTES + length);
+        const mode = round % 4;
         if (mode === 0) {
-          // The whole entry area, length bytes included.
-          rng.fill(cell.subarray(BLOCK_ENTRIES_OFFSET, OFF_NONCE));
+          rng.fill(data);
         } else if (mode === 1) {
-          // The msgpack bytes of every entry, lengths and keys kept (a type byte now and then).
-          for (const [off, len] of entries) {
-            const start = off + ENTRY_HEADER;
-            rng.fill(cell.subarray(start, start + len));
-            if (round % 10 === 6 && len > 0) cell[start] = [0x80, 0x90, 0xa0, 0xdc, 0xde, 0xc7, 0xd4, 0xc1][rng.below(8)] as number;
+          // Each referenced value's bytes, a msgpack type byte now and then.
+          for (const [off, len] of referenced.get(address) ?? []) {
+            rng.fill(data.subarray(off, off + len));
+            if (round % 8 === 5 && len > 0) data[off] = [0x80, 0x90, 0xa0, 0xdc, 0xde, 0xc7, 0xd4, 0xc1][rng.below(8)] as number;
           }
         } else if (mode === 2) {
-          // Only bytes no entry uses: the unused tail, the zero fields.
-          rng.fill(cell.subarray(end, OFF_NONCE));
-          rng.fill(cell.subarray(2, 4));
-          rng.fill(cell.subarray(OFF_NONCE + 4, CELL_BYTES));
-        } else if (mode === 4) {
-          // Only the keys: harmless for reads (keys only find survivors at commit), so every
-          // entry must read back its own value and the store must read exactly the model.
-          for (const [off] of entries) rng.fill(cell.subarray(off + 1, off + ENTRY_HEADER));
+          // Only bytes no value uses: the zero byte of the header and the last cell's tail.
+          forged[at + 1] = 1 + rng.below(255);
+          const cells = Math.ceil((AREA_HEADER_BYTES + length) / CELL_BYTES);
+          rng.fill(forged.subarray(at + AREA_HEADER_BYTES + length, at + cells * CELL_BYTES));
         } else {
-          // A random span inside the entry area.
-          const from = BLOCK_ENTRIES_OFFSET + rng.below(PACK_MAX_BYTES);
-          rng.fill(cell.subarray(from, from + 1 + rng.below(OFF_NONCE - from)));
+          const from = rng.below(Math.max(1, length));
+          rng.fill(data.subarray(from, from + 1 + rng.below(Math.max(1, length - from))));
         }
-        const crc = zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, CELL_BYTES)));
-        new DataView(cell.buffer, cell.byteOffset).setUint32(4, crc, true);
-        const what = `block at cell ${address}, round ${round} (mode ${mode})`;
-        if (!nodeChecksumOk(cell) || nodeNonce(cell) !== nodeNonce(original)) unforged.push(what);
-        // Does any referenced entry now spell a different valid value? Then no reader can tell.
+        const end = at + AREA_HEADER_BYTES + length;
+        const crc = zlib.crc32(forged.subarray(at, at + 4), zlib.crc32(forged.subarray(at + 8, end))) >>> 0;
+        new DataView(forged.buffer, forged.byteOffset + at).setUint32(4, crc, true);
+        const what = `area at cell ${address}, round ${round} (mode ${mode})`;
+        if (!areaChecksumHolds(forged.subarray(at))) unforged.push(what);
+        // Does any referenced value now spell a different valid value? Then no reader can tell.
         let spoofed = false;
         let broken = false;
-        for (const offset of referenced.get(address) ?? []) {
-          const before = entryValue(original, address, offset);
-          const after = entryValue(cell, address, offset);
+        for (const [offset, len] of referenced.get(address) ?? []) {
+          const before = valueAt(image, at, offset, len);
+          const after = valueAt(forged, at, offset, len);
           if (!after.ok) broken = true;
           else if (!before.ok || !sameValue(after.value, before.value)) spoofed = true;
-        }
-        if (mode === 4) {
-          keyOnlyRounds++;
-          if (spoofed || broken) keyForgeryChangedValue.push(what);
         }
         if (spoofed) {
           undetectable.push(what);
@@ -435,16 +419,10 @@ describe('fuzzing', () => {
         if (failures.length >= 20) break;
       }
     }
-    console.log(
-      `forged block: ${strictCount} judged strictly (${detectable} with a broken entry), ${undetectable.length} spelled another valid value (clean refusals only), ${failures.length} failures`,
-    );
+    console.log(`forged area: ${strictCount} judged strictly (${detectable} with a broken value), ${undetectable.length} spelled another valid value (clean refusals only), ${failures.length} failures`);
     expect(failures).toEqual([]);
-    expect(unforged, 'forged blocks the store\'s checksum rejects or whose nonce changed').toEqual([]);
-    // Forged keys alone change no value (and were judged strictly above: the store reads the model).
-    expect(keyOnlyRounds).toBeGreaterThanOrEqual(blocks.length * 12);
-    expect(keyForgeryChangedValue).toEqual([]);
-    // The strict judgement must be the rule, and must see entries the forgery really broke.
-    expect(strictCount).toBeGreaterThan(undetectable.length * 5);
-    expect(detectable).toBeGreaterThan(blocks.length);
+    expect(unforged).toEqual([]);
+    expect(strictCount).toBeGreaterThan(undetectable.length);
+    expect(detectable).toBeGreaterThan(areas.length);
   });
 });

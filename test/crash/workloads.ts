@@ -2,7 +2,8 @@
  * Scripted workloads for the crash suite: each is a list of steps (single-operation commits,
  * transactions, snapshot opens/closes) chosen to drive one structural edge of the store through
  * commits — root splits and merges, height changes, spanning stores, bulk loads, large values,
- * allocation, space-map and file growth, ring wrap-around, snapshots pinning old cells.
+ * allocation, leaves' value areas (across pages, freed and rewritten), file growth, ring
+ * wrap-around, snapshots pinning old cells.
  * Every step is applied both to the store and to the reference model.
  */
 import { RangeModel, sameValue, describeValue } from './rangeModel.js';
@@ -273,26 +274,31 @@ function allocationChurn(): Workload {
   return { name: 'allocation-churn', steps };
 }
 
-function spaceMapGrowth(): Workload {
-  // Many small neighbouring values packed into blocks (each block cell is its own space-map entry,
-  // holding its reference count), mixed with ~2-cell records, then every other one erased: the
-  // space map holds dozens of separate entries and must grow to several levels.
-  const n = 700;
+/** A value of exactly `bytes` msgpack bytes (a string; 8 .. 65,535), distinct per `seed`. */
+function sized(bytes: number, seed: number): string {
+  const chars = bytes <= 32 ? bytes - 1 : bytes <= 257 ? bytes - 2 : bytes - 3;
+  return `${seed}:`.padEnd(chars, String.fromCharCode(97 + (seed % 26))).slice(0, chars);
+}
+
+function valueAreas(): Workload {
+  // Leaves whose value areas span pages (15 values of ~500 bytes: 30 cells), values around the
+  // area's bounds (8 and 512 bytes in it, 7 inline, 513 a record), then every other range
+  // erased (each leaf rewritten: its area freed, a new one written), single-store commits that
+  // rewrite one leaf and its area at a time, and splits whose halves share an area value.
+  const n = 300;
+  const sizes = [8, 120, 500, 512, 7, 513, 40, 300];
   const load: Op[] = [];
-  for (let i = 0; i < n; i++) load.push(sStore(i * 10, i * 10 + 3, i % 7 === 0 ? { i, pad: 'y'.repeat(300) } : { i, pad: 'y'.repeat(8) }));
+  for (let i = 0; i < n; i++) load.push(sStore(i * 10, i * 10 + 6, sized(sizes[i % sizes.length]!, i)));
   const holes: Op[] = [];
   for (let i = 0; i < n; i += 2) holes.push({ t: 'erase', index: i * 10 });
-  const steps: Step[] = [txn(load), txn(holes)];
-  for (let i = 0; i < 4; i++) steps.push(store(100_000 + i, 100_000 + i, small(i)));
-  steps.push({ kind: 'expect', stat: 'spaceMapHeight', atLeast: 2 });
-  // Refill some holes and punch others while the space map is deep.
-  for (let c = 0; c < 3; c++) {
-    const ops: Op[] = [];
-    for (let i = c * 6; i < n; i += 40) ops.push(sStore(i * 10, i * 10 + 1, { refill: i, pad: 'z'.repeat(280) }));
-    for (let i = 2 * c + 1; i < n; i += 50) ops.push({ t: 'erase', index: i * 10 });
-    steps.push(txn(ops));
+  const steps: Step[] = [txn(load), { kind: 'expect', stat: 'height', atLeast: 2 }, txn(holes)];
+  for (let k = 0; k < 12; k++) {
+    const i = (k * 37) % n;
+    steps.push(store(i * 10, i * 10 + 6, sized(sizes[(i + k) % sizes.length]!, 1000 + k)));
   }
-  return { name: 'space-map-growth', steps };
+  for (let k = 0; k < 6; k++) steps.push(store(k * 40 + 3, k * 40 + 3, small(k))); // splits
+  steps.push(txn([sStore(1001, 1999, sized(511, 7)), sStore(1500, 1500, 'mid'), sStore(1700, 1710, sized(9, 8))]));
+  return { name: 'value-areas', steps };
 }
 
 function fileGrowth(): Workload {
@@ -372,7 +378,7 @@ export function allWorkloads(): Workload[] {
     largeValues(),
     allocRanges(),
     allocationChurn(),
-    spaceMapGrowth(),
+    valueAreas(),
     fileGrowth(),
     ringWrap(),
     snapshotsHeld(),

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { open, type MapleStore } from '../../src/index.js';
 import { SimulatedDisk } from '../../recovery/testing/simulatedDisk.js';
 import { prng } from '../helpers.js';
-import { PAGE_BYTES, RING_SLOTS } from '../../src/common/limits.js';
+import { PAGE_BYTES, RING_SLOTS, SCRATCH_MAX_BYTES } from '../../src/common/limits.js';
 import { openWith } from '../../src/api/open.js';
 
 type Model = Map<number, number>;
@@ -121,5 +121,50 @@ describe('commit writes', () => {
     expectContents(s, model, 'after the small commits');
     s.check();
     s.close();
+  });
+  it('a commit larger than the reused buffer is encoded and written window by window: contents, snapshots, a failed write and reopen', () => {
+    const disk = new SimulatedDisk();
+    const s = openWith<unknown>(`/simulated/${Math.random()}`, { sync: 'full', cacheSize: 4 << 20 }, { fileIO: disk.fileIO() });
+    const valueOf = (i: number, round: number): unknown => ({ id: i, round, name: `mapping-${i}`.padEnd(90, 'x'), prot: 'r-x' });
+    const big = 'B'.repeat(SCRATCH_MAX_BYTES + 100_000); // one value record longer than the whole buffer
+    const RANGES = 30_000;
+    const load = (round: number): void =>
+      s.transaction((tx) => {
+        for (let i = 0; i < RANGES; i++) tx.store(i * 4, i * 4 + 1, valueOf(i, round));
+        tx.store(RANGES * 4 + 10, RANGES * 4 + 10, round === 0 ? big : `small-${round}`);
+      });
+    let cellBytes = 0;
+    let maxWriteBytes = 0;
+    const off = disk.onEvent((e) => {
+      if (e.kind !== 'write' || e.positionBytes < RING_END) return;
+      cellBytes += e.lengthBytes!;
+      if (e.lengthBytes! < SCRATCH_MAX_BYTES + 100_000) maxWriteBytes = Math.max(maxWriteBytes, e.lengthBytes!);
+    });
+    load(0);
+    off();
+    expect(cellBytes, 'the commit wrote more than one buffer of cells').toBeGreaterThan(3 * SCRATCH_MAX_BYTES);
+    expect(maxWriteBytes, 'no write but the long record exceeds the buffer').toBeLessThanOrEqual(SCRATCH_MAX_BYTES);
+    const expectRound = (st: { load(i: number): unknown }, round: number, what: string): void => {
+      for (let i = 0; i < RANGES; i += 997) expect(st.load(i * 4 + 1), `${what} ${i}`).toEqual(valueOf(i, round));
+      const last = st.load(RANGES * 4 + 10);
+      expect(last === (round === 0 ? big : `small-${round}`), `${what}: the last value (${JSON.stringify(last).slice(0, 60)})`).toBe(true);
+    };
+    expectRound(s, 0, 'after the load');
+    const snap = s.snapshot();
+    load(1);
+    expectRound(s, 1, 'after the second load');
+    expectRound(snap, 0, 'the snapshot taken before it');
+    snap.close();
+    s.check();
+    // A write failing halfway through the windows: the commit throws, and the file reopens as it was.
+    let cellWrites = 0;
+    disk.onEvent((e) => {
+      if (e.kind === 'write' && e.positionBytes >= RING_END && ++cellWrites === 2) throw new Error('injected: the device went away');
+    });
+    expect(() => load(2)).toThrow();
+    const again = openWith<unknown>(`/simulated/${Math.random()}`, { sync: 'full', cacheSize: 4 << 20 }, { fileIO: SimulatedDisk.fromImage(disk.durableImage()).fileIO() });
+    expectRound(again, 1, 'reopened after the failed commit');
+    again.check();
+    again.close();
   });
 });

@@ -7,8 +7,10 @@ import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MapleError, AssertionError } from '../../src/common/errors.js';
 import { MAX_INDEX, INTERNAL_SLOTS, LEAF_SLOTS, NODE_BYTES, CELL_BASE } from '../../src/common/limits.js';
-import { FLAG_FRESH, InlineSlot, NODE_INTERNAL, NODE_LEAF, NewValue, OFF_CHILDREN, OFF_COMMIT, OFF_COUNT, OFF_CRC, OFF_GAPS, OFF_LEAF_SLOTS, OFF_NONCE, OFF_PIVOTS, OFF_TYPE, PackedSlot, RecordSlot, SLOT_PACKED, SLOT_RECORD, decodeNode, encodeNode, newInternal, newLeaf, nodeChecksumOk, nodeCommit, nodeNonce, pointerIsFresh, readU64, type MemNode, type Slot } from '../../storage/format/node.js';
+import { AreaSlot, FLAG_FRESH, InlineSlot, NODE_INTERNAL, NODE_LEAF, NewValue, OFF_AREA, OFF_AREA_CELLS, OFF_CHILDREN, OFF_COMMIT, OFF_COUNT, OFF_CRC, OFF_GAPS, OFF_LEAF_SLOTS, OFF_NONCE, OFF_PIVOTS, OFF_TYPE, RecordSlot, SLOT_AREA, SLOT_RECORD, decodeNode, encodeNode, newInternal, newLeaf, nodeChecksumOk, nodeCommit, nodeNonce, pointerIsFresh, readU64, type MemNode, type Slot } from '../../storage/format/node.js';
 import { expectMapleError } from '../helpers.js';
+import { ValueArena } from '../../storage/format/valueArena.js';
+import { ValueCodec } from '../../storage/format/valueCodec.js';
 
 const TWO32 = 0x1_0000_0000;
 
@@ -75,38 +77,50 @@ describe('leaf round trip', () => {
     expect((back.slots[4] as RecordSlot).cell).toBe(CELL_BASE + 33);
   });
 
-  it('round trips packed slots: committed PackedSlot and a fresh NewValue with an offset', () => {
-    const fresh = new NewValue(new Uint8Array(14).fill(3));
-    fresh.cell = CELL_BASE + 71;
-    fresh.offset = 231;
-    const cell = encode(newLeaf([10, 20, 30], [new PackedSlot(CELL_BASE + 9, 16), fresh, new PackedSlot(0xfedc_ba98, 247)]), 5);
-    // Committed packed slot: u32 cell, no flags, offset in byte 5, tag SLOT_PACKED.
-    expect(Array.from(cell.subarray(128, 136))).toEqual([(CELL_BASE + 9) & 0xff, (CELL_BASE + 9) >>> 8, 0, 0, 0, 16, 0, SLOT_PACKED]);
-    // A NewValue with offset ≥ 0 becomes a packed slot marked FRESH.
-    expect(Array.from(cell.subarray(136, 144))).toEqual([(CELL_BASE + 71) & 0xff, (CELL_BASE + 71) >>> 8, 0, 0, FLAG_FRESH, 231, 0, SLOT_PACKED]);
-    expect(u32(cell, 144)).toBe(0xfedc_ba98);
-    expect(cell[144 + 5]).toBe(247);
-    expect([0, 1, 2].map((i) => pointerIsFresh(cell, true, i))).toEqual([false, true, false]);
-    const back = decodeNode(cell, CELL_BASE, 30);
-    expect(back.slots[0]).toBeInstanceOf(PackedSlot);
-    expect(back.slots[0]).toEqual(new PackedSlot(CELL_BASE + 9, 16));
-    expect(back.slots[1]).toBeInstanceOf(PackedSlot);
-    expect(back.slots[1]).toEqual(new PackedSlot(CELL_BASE + 71, 231));
-    expect(back.slots[2]).toEqual(new PackedSlot(0xfedc_ba98, 247));
-    // Re-encoding the decoded leaf gives the same bytes apart from the FRESH flag (and the CRC).
-    const again = encode(back, 5);
-    const expected = cell.slice();
-    expected[136 + 4] = 0;
-    expect(Array.from(again.subarray(8))).toEqual(Array.from(expected.subarray(8)));
+  it('lays a leaf\'s area values out in slot order: area slots carry offset and length, the leaf its area', () => {
+    const arena = new ValueArena();
+    const codec = new ValueCodec([], false);
+    const short = codec.encode(5, arena); // 1 byte: inline
+    const ten = codec.encode('0123456789', arena); // 11 bytes: to the area
+    const kept = new AreaSlot(CELL_BASE + 3, CELL_BASE + 40, 2, 100, 33); // a committed area value the leaf keeps
+    const node = newLeaf([10, 20, 30, 40], [short, ten, null, kept]);
+    node.area = CELL_BASE + 90;
+    node.areaCells = 1;
+    const out = new Uint8Array(NODE_BYTES);
+    encodeNode(node, 5, out, 0, arena);
+    // The handle of a short value is copied inline.
+    expect(Array.from(out.subarray(128, 136))).toEqual([0x05, 0, 0, 0, 0, 0, 0, 1]);
+    // Area slots: offset u16, length u16, tag SLOT_AREA; values in slot order from offset 0.
+    expect(Array.from(out.subarray(136, 144))).toEqual([0, 0, 11, 0, 0, 0, 0, SLOT_AREA]);
+    expect(Array.from(out.subarray(152, 160))).toEqual([11, 0, 33, 0, 0, 0, 0, SLOT_AREA]);
+    expect(out[OFF_AREA_CELLS]).toBe(1);
+    expect(u32(out, OFF_AREA)).toBe(CELL_BASE + 90);
+    expect([0, 1, 2, 3].map((i) => pointerIsFresh(out, true, i))).toEqual([false, false, false, false]);
+    const back = decodeNode(out, CELL_BASE + 7, 40);
+    expect(back.area).toBe(CELL_BASE + 90);
+    expect(back.areaCells).toBe(1);
+    expect(back.slots[1]).toEqual(new AreaSlot(CELL_BASE + 7, CELL_BASE + 90, 1, 0, 11));
+    expect(back.slots[3]).toEqual(new AreaSlot(CELL_BASE + 7, CELL_BASE + 90, 1, 11, 33));
   });
 
-  it('a NewValue without an offset stays a record slot', () => {
+  it('refuses to encode area values without an area, and decodes an area slot without one as ECORRUPT', () => {
+    const arena = new ValueArena();
+    const codec = new ValueCodec([], false);
+    const node = newLeaf([10], [codec.encode('a string long enough', arena)]);
+    expect(() => encodeNode(node, 5, new Uint8Array(NODE_BYTES), 0, arena)).toThrow(AssertionError);
+    const cell = encode(newLeaf([10], [new InlineSlot(Uint8Array.of(1))]));
+    cell[OFF_LEAF_SLOTS + 7] = SLOT_AREA;
+    fixCrc(cell);
+    expectCorrupt(() => decodeNode(cell, CELL_BASE, 10), /value area the leaf does not have/);
+  });
+
+  it('a NewValue stays a record slot marked FRESH', () => {
     const v = new NewValue(new Uint8Array(300));
     v.cell = CELL_BASE + 2;
-    expect(v.offset).toBe(-1);
     const cell = encode(newLeaf([1], [v]));
     expect(cell[OFF_LEAF_SLOTS + 7]).toBe(SLOT_RECORD);
     expect(cell[OFF_LEAF_SLOTS + 5]).toBe(0);
+    expect(pointerIsFresh(cell, true, 0)).toBe(true);
     expect(decodeNode(cell, CELL_BASE, 1).slots[0]).toBeInstanceOf(RecordSlot);
   });
 
@@ -288,7 +302,7 @@ describe('structural refusals (under a valid checksum)', () => {
   });
 
   it('unknown slot tag', () => {
-    for (const tag of [8, 0x0f, 0x12, 0x20, 0xff]) {
+    for (const tag of [8, 0x0f, 0x11, 0x13, 0x20, 0xff]) {
       const cell = base();
       cell[OFF_LEAF_SLOTS + 8 + 7] = tag;
       fixCrc(cell);

@@ -129,6 +129,13 @@ describe('header', () => {
     }
   });
 
+  it('a file of format version 1 (an earlier release) is ENOTSTORE saying how to bring its ranges over', () => {
+    expect(FORMAT_VERSION).toBe(2);
+    const err = refusal(withField(8, 1));
+    expect(err.code).toBe('ENOTSTORE');
+    expect(err.message).toMatch(/format version 1; this build reads version 2: it was written by an earlier release .*copy its ranges into a new store/);
+  });
+
   it('unsupported page, cell or ring size (under a valid CRC) is ENOTSTORE', () => {
     expect(refusal(withField(12, 8192)).code).toBe('ENOTSTORE');
     expect(refusal(withField(16, 512)).code).toBe('ENOTSTORE');

@@ -1,11 +1,9 @@
 // The one interface every benchmarked engine implements, so that each workload is written once and
 // runs unchanged against maple-store, LMDB, SQLite and the in-memory reference.
 
-/** The value stored with every range: a small object shaped like a VMA's attributes. */
-export interface RangeValue {
-  readonly id: number;
-  readonly prot: number;
-}
+import type { RangeValue, ValueShape } from '../values.js';
+
+export type { RangeValue, ValueShape };
 
 /** Calls `visit` for each range intersecting [from, to], ascending. */
 export type RangeVisitor = (first: number, last: number, value: RangeValue) => void;
@@ -31,9 +29,10 @@ export interface EngineSnapshot extends ReadView {
   close(): void;
 }
 
-/** Sorted, non-overlapping input for a bulk load; value i is `{ id: ids[i], prot: prots[i] }`. */
+/** Sorted, non-overlapping input for a bulk load; value i is `shape.make(ids[i], prots[i])`. */
 export interface SortedRanges {
   readonly count: number;
+  readonly shape: ValueShape;
   readonly firsts: Float64Array;
   readonly lasts: Float64Array;
   readonly ids: Float64Array;
@@ -47,6 +46,8 @@ export interface OpenSpec {
   readonly durable: boolean;
   /** Page-cache budget in bytes for the engine's own cache, where it has one. */
   readonly cacheBytes?: number;
+  /** The values of this run (the reference keeps (id, prot) and makes values with it). */
+  readonly shape: ValueShape;
 }
 
 export interface Engine extends ReadView {

@@ -125,9 +125,10 @@ class LmdbEngine implements Engine {
 
   bulkLoad(input: SortedRanges): void {
     const db = this.root;
+    const shape = input.shape;
     db.transactionSync(() => {
       for (let i = 0; i < input.count; i++) {
-        db.putSync(input.firsts[i]!, [input.lasts[i]!, { id: input.ids[i]!, prot: input.prots[i]! }], { append: true });
+        db.putSync(input.firsts[i]!, [input.lasts[i]!, shape.make(input.ids[i]!, input.prots[i]!)], { append: true });
       }
     });
   }

@@ -7,7 +7,7 @@
 // store moves at most one chunk instead of half of a 1M-entry array (that took ~0.5 ms per store and
 // made the reference the slowest writer of the bench).
 
-import type { Engine, EngineFactory, EngineSnapshot, OpenSpec, RangeValue, RangeVisitor, SortedRanges, Writer } from './engine.js';
+import type { Engine, EngineFactory, EngineSnapshot, OpenSpec, RangeValue, RangeVisitor, SortedRanges, ValueShape, Writer } from './engine.js';
 import { scanForGap } from './gapScan.js';
 
 const CHUNK_RANGES = 1024;
@@ -34,8 +34,9 @@ class Chunk {
     return low - 1;
   }
 
-  value(at: number): RangeValue {
-    return { id: this.ids[at]!, prot: this.prots[at]! };
+  /** The value at `at`, made again from its (id, prot): a load returns a new value, as a store's does. */
+  value(at: number, shape: ValueShape): RangeValue {
+    return shape.make(this.ids[at]!, this.prots[at]!);
   }
 
   /** Moves entries [from, count) to start at `to` (either direction). */
@@ -47,11 +48,11 @@ class Chunk {
     this.count += to - from;
   }
 
-  set(at: number, first: number, last: number, value: RangeValue): void {
+  set(at: number, first: number, last: number, value: RangeValue, shape: ValueShape): void {
     this.firsts[at] = first;
     this.lasts[at] = last;
-    this.ids[at] = value.id;
-    this.prots[at] = value.prot;
+    this.ids[at] = shape.idOf(value);
+    this.prots[at] = shape.protOf(value);
   }
 
   /** A new chunk holding entries [from, count); this one keeps [0, from). */
@@ -82,7 +83,10 @@ export class SortedRangeArrays {
   /** heads[c] = chunks[c].firsts[0]; rebuilt whenever a store changes the chunk list or a head. */
   private heads = new Float64Array(0);
 
-  constructor(private chunks: Chunk[] = []) {
+  constructor(
+    private readonly shape: ValueShape,
+    private chunks: Chunk[] = [],
+  ) {
     this.rebuildHeads();
   }
 
@@ -98,7 +102,7 @@ export class SortedRangeArrays {
       chunk.count = end - start;
       chunks.push(chunk);
     }
-    return new SortedRangeArrays(chunks);
+    return new SortedRangeArrays(input.shape, chunks);
   }
 
   private rebuildHeads(): void {
@@ -137,7 +141,7 @@ export class SortedRangeArrays {
     const at = this.floor(index);
     if (at === undefined) return undefined;
     const chunk = this.chunks[at[0]]!;
-    return chunk.lasts[at[1]]! >= index ? chunk.value(at[1]) : undefined;
+    return chunk.lasts[at[1]]! >= index ? chunk.value(at[1], this.shape) : undefined;
   }
 
   /** Visits ranges intersecting [from, to] ascending until `visit` returns false. */
@@ -154,7 +158,7 @@ export class SortedRangeArrays {
 
   ranges(from: number, to: number, visit: RangeVisitor): void {
     this.scan(from, to, (first, last, chunk, at) => {
-      visit(first, last, chunk.value(at));
+      visit(first, last, chunk.value(at, this.shape));
       return true;
     });
   }
@@ -171,11 +175,11 @@ export class SortedRangeArrays {
     // Entries low..high (inclusive) intersect [first, last], if any.
     const intersects = lowChunk !== undefined && low[1] < lowChunk.count && high !== undefined && comparePositions(high, low) >= 0;
     const pieces: [number, number, RangeValue][] = [];
-    if (intersects && lowChunk.firsts[low[1]]! < first) pieces.push([lowChunk.firsts[low[1]]!, first - 1, lowChunk.value(low[1])]);
+    if (intersects && lowChunk.firsts[low[1]]! < first) pieces.push([lowChunk.firsts[low[1]]!, first - 1, lowChunk.value(low[1], this.shape)]);
     if (value !== undefined) pieces.push([first, last, value]);
     if (intersects) {
       const highChunk = this.chunks[high[0]]!;
-      if (highChunk.lasts[high[1]]! > last) pieces.push([last + 1, highChunk.lasts[high[1]]!, highChunk.value(high[1])]);
+      if (highChunk.lasts[high[1]]! > last) pieces.push([last + 1, highChunk.lasts[high[1]]!, highChunk.value(high[1], this.shape)]);
       this.removeSpan(low, high);
     }
     const chunksBefore = this.chunks.length;
@@ -212,12 +216,12 @@ export class SortedRangeArrays {
       }
     }
     chunk.shift(at, at + pieces.length);
-    pieces.forEach(([first, last, value], k) => chunk.set(at + k, first, last, value));
+    pieces.forEach(([first, last, value], k) => chunk.set(at + k, first, last, value, this.shape));
   }
 
   /** An independent copy (a snapshot must not see later writes). */
   copy(): SortedRangeArrays {
-    return new SortedRangeArrays(this.chunks.map((chunk) => chunk.copy()));
+    return new SortedRangeArrays(this.shape, this.chunks.map((chunk) => chunk.copy()));
   }
 }
 
@@ -290,11 +294,11 @@ export function createReferenceFactory(): EngineFactory {
   return {
     name: 'reference',
     inMemory: true,
-    describe: () => `in-memory sorted typed arrays (Float64Array firsts/lasts/ids, Uint8Array prots) in ${CHUNK_RANGES}-range chunks, binary search; no file, no I/O`,
+    describe: () => `in-memory sorted typed arrays (Float64Array firsts/lasts/ids, Uint8Array prots) in ${CHUNK_RANGES}-range chunks, binary search; a load makes the value from (id, prot) (no decoding); no file, no I/O`,
     open: async (spec: OpenSpec) => {
       let holder = holders.get(spec.dir);
       if (holder === undefined) {
-        holder = { data: new SortedRangeArrays() };
+        holder = { data: new SortedRangeArrays(spec.shape) };
         holders.set(spec.dir, holder);
       }
       return new ReferenceEngine(holder);

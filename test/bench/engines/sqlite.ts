@@ -150,9 +150,10 @@ class SqliteEngine implements Engine {
   bulkLoad(input: SortedRanges): void {
     // Ascending rowids: SQLite appends to the rightmost leaf without searching.
     const insert = this.insert;
+    const shape = input.shape;
     this.db.transaction(() => {
       for (let i = 0; i < input.count; i++) {
-        insert.run(input.firsts[i]!, input.lasts[i]!, codec.pack({ id: input.ids[i]!, prot: input.prots[i]! }));
+        insert.run(input.firsts[i]!, input.lasts[i]!, codec.pack(shape.make(input.ids[i]!, input.prots[i]!)));
       }
     })();
   }

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { open } from '../../../src/index.js';
 import { type FileIO, NodeFileIO } from '../../../storage/io/fileIO.js';
 import { type RangeData, generateRanges } from '../data.js';
+import { shapeNamed } from '../values.js';
 
 export interface Timed {
   writes: number;
@@ -45,12 +46,13 @@ export function tempDir(name: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `maple-probe-${name}-`));
 }
 
-/** Writes the bench's data set (seed 1) into a new store at `file` and returns the data. */
-export function buildBenchStore(file: string, ranges: number): RangeData {
-  const data = generateRanges(ranges, 1);
+/** Writes the bench's data set (seed 1) into a new store at `file`, values of the named shape (values.ts, `{ id, prot }` by default), and returns the data. */
+export function buildBenchStore(file: string, ranges: number, shapeName = 'inline'): RangeData {
+  const shape = shapeNamed(shapeName);
+  const data = generateRanges(ranges, 1, shape);
   const store = open(file);
   store.transaction((txn) => {
-    for (let i = 0; i < data.count; i++) txn.store(data.firsts[i]!, data.lasts[i]!, { id: data.ids[i]!, prot: data.prots[i]! });
+    for (let i = 0; i < data.count; i++) txn.store(data.firsts[i]!, data.lasts[i]!, shape.make(data.ids[i]!, data.prots[i]!));
   });
   store.close();
   return data;

@@ -1,0 +1,48 @@
+// What a durable single-store commit writes, by value shape (docs/benchmarks.md, issue 11's
+// durable-commit target): distinct 4 KiB pages written, write calls, their time, the fdatasync's
+// time and the rest (the commit's CPU: planning, allocation, encoding) per commit.
+//
+//   node dist/test/bench/probes/commitPages.js [ranges=1000000] [commits=1000] [shapes=inline,10B,120B]
+//
+// Bulk-loads the bench's data set of each shape, reopens it, then commits `commits` single stores
+// of a random range each (a new value of the same shape), sync 'full'.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { storeOps } from '../data.js';
+import { shapeNamed } from '../values.js';
+import { TimedFileIO, arg, buildBenchStore, tempDir } from './common.js';
+import { openWith } from '../../../src/api/open.js';
+
+const ranges = arg(0, 1_000_000);
+const commits = arg(1, 1000);
+const shapes = (process.argv[4] ?? 'inline,10B,120B').split(',');
+const dir = tempDir('commit-pages');
+try {
+  for (const name of shapes) {
+    const shape = shapeNamed(name);
+    const file = path.join(dir, `${name}.maple`);
+    const data = buildBenchStore(file, ranges, name);
+    const io = new TimedFileIO(file, 'r+');
+    const store = openWith(file, { sync: 'full', cacheSize: 256 * 2 ** 20 }, { fileIO: io });
+    const ops = storeOps(data, commits, 77, 30_000_000);
+    let pages = 0;
+    io.reset();
+    const start = performance.now();
+    for (let k = 0; k < commits; k++) {
+      store.store(ops.firsts[k]!, ops.lasts[k]!, shape.make(ops.ids[k]!, ops.prots[k]!));
+      pages += io.t.pages.size;
+      io.t.pages.clear();
+    }
+    const ms = performance.now() - start;
+    const per = (x: number, digits = 2): string => (x / commits).toFixed(digits);
+    console.log(
+      `${name}: ${per(pages)} pages, ${per(io.t.writes)} writes (${per(io.t.writeMs, 3)} ms), ${per(io.t.syncs)} fdatasyncs (${per(io.t.syncMs, 3)} ms), ` +
+        `the rest ${per(ms - io.t.writeMs - io.t.syncMs, 3)} ms per commit; ${Math.round((commits * 1000) / ms)} commits/s`,
+    );
+    store.close();
+    fs.rmSync(file, { force: true });
+  }
+} finally {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
