@@ -83,4 +83,67 @@ console.log(JSON.stringify({ images: images.length, before, after }));
       fs.rmSync(project, { recursive: true, force: true });
     }
   });
+
+  it('README: at most 15,000 bytes, and its Quick start and Testing examples run as written', () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    expect(Buffer.byteLength(readme)).toBeLessThanOrEqual(15_000);
+    const block = (heading: string): string => {
+      const section = readme.split(/^## /m).find((s) => s.startsWith(`${heading}\n`));
+      const code = section === undefined ? null : /```js\n([\s\S]*?)```/.exec(section);
+      if (code === null) throw new Error(`README has no js block under "## ${heading}"`);
+      return code[1]!;
+    };
+    // A line `expr; // result` whose comment is a JavaScript value becomes an assertion of it.
+    let asserted = 0;
+    const quickStart = block('Quick start')
+      .split('\n')
+      .map((line) => {
+        const m = /^(.*?);\s+\/\/ (.*)$/.exec(line);
+        if (m === null) return line;
+        try {
+          new Function(`return (${m[2]});`)();
+        } catch {
+          return line; // prose, not a value
+        }
+        asserted++;
+        return `assert.deepStrictEqual(${m[1]}, (${m[2]}));`;
+      })
+      .join('\n');
+    expect(asserted).toBeGreaterThanOrEqual(2);
+    const project = fs.mkdtempSync(path.join(os.tmpdir(), 'maple-readme-'));
+    try {
+      fs.mkdirSync(path.join(project, 'node_modules'));
+      fs.symlinkSync(ROOT, path.join(project, 'node_modules', 'maple-store'), 'dir');
+      fs.writeFileSync(path.join(project, 'package.json'), '{"type":"module"}\n');
+      fs.writeFileSync(path.join(project, 'quick.mjs'), `import assert from 'node:assert';\n${quickStart}`);
+      fs.writeFileSync(path.join(project, 'testing.mjs'), block('Testing'));
+      for (const script of ['quick.mjs', 'testing.mjs']) {
+        const r = spawnSync(process.execPath, [script], { cwd: project, encoding: 'utf8' });
+        expect(r.status, `${script}: ${r.stderr}`).toBe(0);
+      }
+    } finally {
+      fs.rmSync(project, { recursive: true, force: true });
+    }
+  });
+
+  it('builds with TypeScript alone: no benchmark engine (lmdb, better-sqlite3) is needed to build the library', () => {
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'maple-build-'));
+    try {
+      for (const entry of ['src', 'storage', 'recovery', 'examples', 'tsconfig.json', 'package.json']) {
+        fs.cpSync(path.join(ROOT, entry), path.join(copy, entry), { recursive: true });
+      }
+      fs.mkdirSync(path.join(copy, 'node_modules', '@types'), { recursive: true });
+      for (const dep of ['typescript', 'msgpackr', '@types/node']) {
+        fs.symlinkSync(path.join(ROOT, 'node_modules', dep), path.join(copy, 'node_modules', dep), 'dir');
+      }
+      const tsc = path.join(copy, 'node_modules', 'typescript', 'bin', 'tsc');
+      const r = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: copy, encoding: 'utf8' });
+      expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);
+      expect(fs.existsSync(path.join(copy, 'dist', 'src', 'index.js'))).toBe(true);
+      const modules = fs.readdirSync(path.join(copy, 'node_modules'));
+      expect(modules.filter((m) => m === 'lmdb' || m === 'better-sqlite3')).toEqual([]);
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+  });
 });
