@@ -6,8 +6,8 @@
  *
  * A SharedStore's own reads (load, ranges, …) read the newest published version: each call looks
  * at the publish count (one atomic load) and, when the writer has published since, pins the newer
- * version (src/read/sharedPins.ts) and drops the pages written in between from its pool
- * (storage/io/pageLog.ts). That pin lasts until the current synchronous run of code ends (a
+ * version (src/read/sharedPins.ts) and refreshes the pages written in between in its pool from the
+ * writer's page ring, or drops them where the ring no longer holds them (storage/io/pageLog.ts). That pin lasts until the current synchronous run of code ends (a
  * microtask releases it), so a thread that stops reading pins nothing; an iterator pins its version
  * until it finishes. snapshot() pins the newest version until closed: O(1), no file operation.
  */
@@ -17,7 +17,7 @@ import { BufferPool } from '../../storage/io/bufferPool.js';
 import { CellReader, loadCodec } from '../../storage/io/cellReader.js';
 import { NodeFileIO } from '../../storage/io/fileIO.js';
 import { PROC } from '../../storage/io/liveness.js';
-import { dropWrittenPages } from '../../storage/io/pageLog.js';
+import { dropWrittenPages, type PageRefresh } from '../../storage/io/pageLog.js';
 import { type PublishedRoot, publishCount, readPublished } from '../../storage/io/publishedRoot.js';
 import { ReaderTable, type SlotOwner } from '../../storage/io/readerTable.js';
 import { SharedArea } from '../../storage/io/sharedArea.js';
@@ -57,8 +57,10 @@ export interface SharedStats {
   cacheBytes: number;
   cacheHits: number;
   cacheMisses: number;
-  /** Pages this thread's pool dropped because commits wrote them since it read them. */
+  /** Pages commits wrote since this thread's pool caught up: refreshed from the page ring, or dropped. */
   pagesDropped: number;
+  /** Of those, pages the pool held and refreshed by a copy from the writer's page ring. */
+  pagesRefreshed: number;
   /** Times the pool was dropped whole (it fell more than the page log behind). */
   poolsDropped: number;
 }
@@ -74,7 +76,7 @@ export function openShared<V = unknown>(handle: SharedHandle, options?: SharedOp
 }
 
 /** openShared with test hooks. @internal */
-export function openSharedWith<V = unknown>(handle: SharedHandle, options: SharedOptions | undefined, hooks: PinHooks): SharedStore<V> {
+export function openSharedWith<V = unknown>(handle: SharedHandle, options: SharedOptions | undefined, hooks: SharedHooks): SharedStore<V> {
   if (typeof handle !== 'object' || handle === null || (handle as { kind?: unknown }).kind !== HANDLE_KIND) {
     throw invalid(`openShared needs the handle MapleStore.share() returned; got ${describe(handle)}`);
   }
@@ -113,6 +115,12 @@ export function openSharedWith<V = unknown>(handle: SharedHandle, options: Share
   }
 }
 
+/** Test hooks (never set in production). @internal */
+export interface SharedHooks extends PinHooks {
+  /** Runs as a copy from the page ring starts: a writer refilling the slot there (storage/io/pageRing.ts). */
+  duringRingCopy?: (position: number) => void;
+}
+
 /** A store shared by another thread's MapleStore, read in this thread. */
 export class SharedStore<V = unknown> extends ReadViewBase<V> {
   private readonly pins: SharedPins;
@@ -130,6 +138,7 @@ export class SharedStore<V = unknown> extends ReadViewBase<V> {
   private releaseQueued = false;
   private pagesDropped = 0;
   private poolsDropped = 0;
+  private readonly refresh: PageRefresh;
 
   /** @internal use openShared() */
   constructor(
@@ -138,9 +147,10 @@ export class SharedStore<V = unknown> extends ReadViewBase<V> {
     private readonly io: NodeFileIO,
     private readonly pool: BufferPool,
     owner: SlotOwner,
-    hooks: PinHooks,
+    hooks: SharedHooks,
   ) {
     super();
+    this.refresh = { scratch: new Uint8Array(PAGE_BYTES), copied: 0, duringCopy: hooks.duringRingCopy };
     this.pins = new SharedPins(area, new ReaderTable(area), owner, hooks);
     this.pager = new CellReader(io, pool);
   }
@@ -184,7 +194,7 @@ export class SharedStore<V = unknown> extends ReadViewBase<V> {
   private readerOf(root: PublishedRoot): TreeReader {
     if (this.logPosition === -1) this.logPosition = root.logEnd;
     else if (root.logEnd !== this.logPosition) {
-      const dropped = dropWrittenPages(this.area, this.pool, this.logPosition, root.logEnd);
+      const dropped = dropWrittenPages(this.area, this.pool, this.logPosition, root.logEnd, this.refresh);
       if (dropped < 0) this.poolsDropped++;
       else this.pagesDropped += dropped;
       this.logPosition = root.logEnd;
@@ -242,6 +252,7 @@ export class SharedStore<V = unknown> extends ReadViewBase<V> {
       cacheHits: this.pool.hits,
       cacheMisses: this.pool.misses,
       pagesDropped: this.pagesDropped,
+      pagesRefreshed: this.refresh.copied,
       poolsDropped: this.poolsDropped,
     };
   }

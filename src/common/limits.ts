@@ -145,6 +145,12 @@ export const SHARED_READER_SLOTS = 128;
  * writes a few pages, so this covers hundreds of commits.
  */
 export const PAGE_LOG_ENTRIES = 4096;
+/**
+ * Slots of the shared page ring (a power of two, at most PAGE_LOG_ENTRIES): the bytes of the last
+ * pages the writer wrote, so a worker refreshes a stale frame by a copy instead of a pread
+ * (storage/io/pageRing.ts). 4 KiB each: 1 MiB covers the last ~30 small commits.
+ */
+export const PAGE_RING_SLOTS = 256;
 /** Retries of a lock-free read of the published root or of a slot's re-check before giving up (EBUSY). */
 export const SHARED_READ_RETRIES = 10_000;
 /** Claimed idle slots a thread keeps for its next versions instead of handing them back. */
@@ -175,6 +181,7 @@ must(2 * LEAF_MIN <= LEAF_SLOTS + 1 && 2 * INTERNAL_MIN <= INTERNAL_SLOTS + 1, '
 must(MAX_INLINE_BYTES < 8, 'an inline value and its length tag fit a slot of 8 bytes');
 must(MIN_FRAMES <= INITIAL_FRAMES, 'the pool starts at or above its minimum');
 must((PAGE_LOG_ENTRIES & (PAGE_LOG_ENTRIES - 1)) === 0, 'the page log has a power-of-two size (positions wrap at 2^32)');
+must((PAGE_RING_SLOTS & (PAGE_RING_SLOTS - 1)) === 0 && PAGE_RING_SLOTS <= PAGE_LOG_ENTRIES, 'the page ring has a power-of-two size within the page log\'s');
 must(Number.isSafeInteger(MAX_CELL * CELL_BYTES), 'every byte offset of a cell is an exact integer');
 must(LEAF_SLOTS * AREA_VALUE_MAX_BYTES < 0x1_0000, "a value area's offsets and lengths fit the 16-bit fields of a slot");
 must(Math.ceil((24 + LEAF_SLOTS * AREA_VALUE_MAX_BYTES) / CELL_BYTES) < 0x100, "a value area's cells fit the leaf's 8-bit count");

@@ -378,6 +378,11 @@ export class BufferPool {
     this.verified[frame] = 0;
   }
 
+  /** Whether `page` has a frame (whole, in part or stale). */
+  holds(page: number): boolean {
+    return this.lookup(page) !== undefined;
+  }
+
   /** Drops every frame (after a failed write, the file is suspect: re-read everything). */
   invalidateAll(): void {
     this.table.clear();

@@ -20,10 +20,16 @@
  * its whole pool instead — as it does when it is more than a ring behind.
  *
  * Pages of the header and the commit ring are not noted: workers never read them.
+ *
+ * With each note the writer puts the bytes it writes in the page in the page ring
+ * (storage/io/pageRing.ts): a worker catching up refreshes a page it holds from there — a copy,
+ * its written cells checksummed again on first use — and marks it stale only when the ring no
+ * longer holds those bytes (a ring of notes later, or refilled while it copied).
  */
 import { CELL_BASE, CELLS_PER_PAGE, PAGE_BYTES } from '../../src/common/limits.js';
 import type { BufferPool } from './bufferPool.js';
 import type { FileIO } from './fileIO.js';
+import { putPage, takePage } from './pageRing.js';
 import { type SharedArea, W_LOG_RESERVE } from './sharedArea.js';
 
 const FIRST_CELL_PAGE = CELL_BASE / CELLS_PER_PAGE;
@@ -54,6 +60,28 @@ export class PageLogWriter {
       this.position = next;
     }
   }
+
+  /** Notes the pages `buf` (written at `positionBytes`) covers, and puts its bytes in the page ring. */
+  noteWrite(buf: Uint8Array, positionBytes: number): void {
+    const end = positionBytes + buf.length;
+    for (let page = Math.max(Math.floor(positionBytes / PAGE_BYTES), FIRST_CELL_PAGE); page * PAGE_BYTES < end; page++) {
+      const from = Math.max(positionBytes, page * PAGE_BYTES);
+      const to = Math.min(end, (page + 1) * PAGE_BYTES);
+      const at = this.position;
+      this.note(page, page);
+      putPage(this.area, at, page, from - page * PAGE_BYTES, buf.subarray(from - positionBytes, to - positionBytes));
+    }
+  }
+}
+
+/** A worker's refreshing of stale pages from the page ring (dropWrittenPages). */
+export interface PageRefresh {
+  /** One page of scratch (ring bytes are validated there before they reach a frame). */
+  readonly scratch: Uint8Array;
+  /** Pages refreshed from the ring so far. */
+  copied: number;
+  /** Test hook: runs as a copy from the ring starts (storage/io/pageRing.ts takePage). */
+  duringCopy?: (position: number) => void;
 }
 
 /** The writer's file: every write notes its pages in the log first. */
@@ -73,7 +101,7 @@ export class LoggingFileIO implements FileIO {
   }
 
   private note(buf: Uint8Array, positionBytes: number): void {
-    if (buf.length > 0) this.log.note(Math.floor(positionBytes / PAGE_BYTES), Math.floor((positionBytes + buf.length - 1) / PAGE_BYTES));
+    if (buf.length > 0) this.log.noteWrite(buf, positionBytes);
   }
 
   /** write() off the calling thread when the file can (asynchronous commits): noted when issued. */
@@ -110,9 +138,10 @@ export class LoggingFileIO implements FileIO {
 /**
  * A worker catching its pool up from log position `from` to `to` (a published root's logEnd):
  * drops every page noted in between, or the whole pool when the ring no longer holds them all.
- * Returns the pages dropped one by one (−1: the whole pool).
+ * With `refresh`, a page the pool holds is refreshed from the page ring instead where it can be.
+ * Returns the pages noted in between (−1: the whole pool was dropped).
  */
-export function dropWrittenPages(area: SharedArea, pool: BufferPool, from: number, to: number): number {
+export function dropWrittenPages(area: SharedArea, pool: BufferPool, from: number, to: number, refresh?: PageRefresh): number {
   const behind = (to - from) >>> 0;
   if (behind === 0) return 0;
   const entries = area.logEntries;
@@ -122,7 +151,22 @@ export function dropWrittenPages(area: SharedArea, pool: BufferPool, from: numbe
   }
   const w = area.words;
   const mask = entries - 1;
-  for (let i = 0; i < behind; i++) pool.forget(Atomics.load(w, area.logWord + (((from + i) >>> 0) & mask)) >>> 0);
+  for (let i = 0; i < behind; i++) {
+    const position = (from + i) >>> 0;
+    const page = Atomics.load(w, area.logWord + (position & mask)) >>> 0;
+    if (refresh === undefined || !pool.holds(page)) {
+      pool.forget(page);
+      continue;
+    }
+    const span = takePage(area, position, page, refresh.scratch, refresh.duringCopy);
+    if (span < 0) {
+      pool.forget(page);
+      continue;
+    }
+    const offset = span >>> 16;
+    pool.update(page, offset, refresh.scratch.subarray(offset, offset + (span & 0xffff)));
+    refresh.copied++;
+  }
   // The writer stores the reserve before overwriting an entry: if it reached a ring past `from`,
   // an entry read above may be a newer note than the one wanted.
   if (((Atomics.load(w, W_LOG_RESERVE) >>> 0) - from) >>> 0 > entries) {

@@ -4,13 +4,15 @@
  * workerData) is shared, not copied, so every thread of the process sees the same bytes; all of
  * them are read and written with Atomics only (sequentially consistent), never plainly.
  *
- * Three parts, each owned by its module, which describes its words:
+ * Four parts, each owned by its module, which describes its words:
  *   - the published root (storage/io/publishedRoot.ts): what a reader needs to read the newest
  *     version, readable without a lock;
  *   - the reader table (storage/io/readerTable.ts): the versions worker threads read, so the
  *     writer keeps what they reach;
  *   - the page log (storage/io/pageLog.ts): the pages commits wrote, so a worker's own buffer pool
- *     drops what changed under it.
+ *     drops what changed under it;
+ *   - the page ring (storage/io/pageRing.ts): the bytes of the last pages written, so a worker
+ *     refreshes what changed by a copy instead of a read of the file.
  *
  *   byte offset        size            meaning
  *   0                  4               magic "MSA1"
@@ -20,12 +22,16 @@
  *   16                 4               publish count (publishedRoot.ts)
  *   20                 4               page-log reserve position (pageLog.ts)
  *   24                 4               slot high-water: slots ever claimed (readerTable.ts)
- *   28                 4               zero
+ *   28                 4               slots in the page ring (a power of two, ≤ log entries)
  *   32                 2 × 64          published root, two copies (publishedRoot.ts)
  *   160                slots × 32      reader slots (readerTable.ts)
  *   160 + slots × 32   entries × 4     page-log ring (pageLog.ts)
+ *   L = that + entries × 4
+ *   L                  ring × 16       page-ring slot headers (pageRing.ts)
+ *   L + ring × 16      ring × 4096     page-ring slot bytes (pageRing.ts)
  */
 import { invalid } from '../../src/common/errors.js';
+import { PAGE_BYTES, PAGE_RING_SLOTS } from '../../src/common/limits.js';
 
 const MAGIC = 0x3141_534d; // "MSA1" little-endian
 
@@ -37,6 +43,7 @@ export const W_CLOSED = 3;
 export const W_PUBLISH_COUNT = 4;
 export const W_LOG_RESERVE = 5;
 export const W_SLOT_HIGH_WATER = 6;
+export const W_RING_SLOTS = 7;
 
 /** Bytes of one published-root copy. */
 export const ROOT_COPY_BYTES = 64;
@@ -44,6 +51,12 @@ const ROOT_AT_BYTES = 32;
 /** Bytes of one reader slot. */
 export const SLOT_BYTES = 32;
 const SLOTS_AT_BYTES = ROOT_AT_BYTES + 2 * ROOT_COPY_BYTES;
+/** Words of one page-ring slot header (storage/io/pageRing.ts). */
+export const RING_HEADER_WORDS = 4;
+
+function areaBytes(slots: number, logEntries: number, ringSlots: number): number {
+  return SLOTS_AT_BYTES + slots * SLOT_BYTES + logEntries * 4 + ringSlots * (RING_HEADER_WORDS * 4 + PAGE_BYTES);
+}
 
 export class SharedArea {
   /** The whole area as 32-bit words. */
@@ -58,6 +71,11 @@ export class SharedArea {
   readonly slotsAtBytes = SLOTS_AT_BYTES;
   /** Word index of the page-log ring. */
   readonly logWord: number;
+  readonly ringSlots: number;
+  /** Word index of the page ring's slot headers. */
+  readonly ringWord: number;
+  /** The page ring's slot bytes (ringSlots × PAGE_BYTES). */
+  readonly ringBytes: Uint8Array;
 
   private constructor(readonly buffer: SharedArrayBuffer) {
     this.words = new Int32Array(buffer);
@@ -65,14 +83,18 @@ export class SharedArea {
     this.slots = Atomics.load(this.words, W_SLOTS);
     this.logEntries = Atomics.load(this.words, W_LOG_ENTRIES);
     this.logWord = (SLOTS_AT_BYTES + this.slots * SLOT_BYTES) / 4;
+    this.ringSlots = Atomics.load(this.words, W_RING_SLOTS);
+    this.ringWord = this.logWord + this.logEntries;
+    this.ringBytes = new Uint8Array(buffer, (this.ringWord + this.ringSlots * RING_HEADER_WORDS) * 4, this.ringSlots * PAGE_BYTES);
   }
 
   /** A new area (zeroed: no version published, every slot free). */
-  static create(slots: number, logEntries: number): SharedArea {
-    const buffer = new SharedArrayBuffer(SLOTS_AT_BYTES + slots * SLOT_BYTES + logEntries * 4);
+  static create(slots: number, logEntries: number, ringSlots = Math.min(PAGE_RING_SLOTS, logEntries)): SharedArea {
+    const buffer = new SharedArrayBuffer(areaBytes(slots, logEntries, ringSlots));
     const words = new Int32Array(buffer);
     words[W_SLOTS] = slots;
     words[W_LOG_ENTRIES] = logEntries;
+    words[W_RING_SLOTS] = ringSlots;
     Atomics.store(words, W_MAGIC, MAGIC);
     return new SharedArea(buffer);
   }
@@ -85,12 +107,16 @@ export class SharedArea {
     const words = new Int32Array(buffer);
     const slots = Atomics.load(words, W_SLOTS);
     const entries = Atomics.load(words, W_LOG_ENTRIES);
+    const ring = Atomics.load(words, W_RING_SLOTS);
     if (
       Atomics.load(words, W_MAGIC) !== MAGIC ||
       slots <= 0 ||
       entries <= 0 ||
       (entries & (entries - 1)) !== 0 ||
-      buffer.byteLength !== SLOTS_AT_BYTES + slots * SLOT_BYTES + entries * 4
+      ring <= 0 ||
+      (ring & (ring - 1)) !== 0 ||
+      ring > entries ||
+      buffer.byteLength !== areaBytes(slots, entries, ring)
     ) {
       throw invalid('the shared handle\'s buffer is not a shared area of this version of maple-store (made by MapleStore.share() of the same package)');
     }
