@@ -24,10 +24,10 @@ export interface OpenOptions {
   /** 'one-sync' (default): one fdatasync per commit, validated at open. 'two-sync': cells, sync, record, sync. */
   commitProtocol?: CommitProtocol;
   /**
-   * Pack small values (8..224 msgpack bytes) of one commit into shared 256-byte blocks instead of
-   * a record each (default true): bulk loads take ~4× less file. Survivors of a block down to four
-   * references are relocated so they do not pin it (README, design notes); false gives a record
-   * per value.
+   * Keep values of 8..512 msgpack bytes in their leaf's value area (default true): cells owned by
+   * that leaf alone, written and freed with it, so a value costs its bytes, not a cell, whatever
+   * the commit's size (docs/design.md, section 4). false gives every value over 7 bytes a record
+   * of its own (whole 256-byte cells).
    */
   packValues?: boolean;
   /**
