@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
 import { MapleError, type MapleErrorCode } from '../src/common/errors.js';
+import type { FileIO } from '../storage/io/fileIO.js';
 
 export function tempDir(prefix = 'maple-test-'): { dir: string; file: (name?: string) => string; cleanup: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -53,4 +54,31 @@ export function expectMapleError(fn: () => unknown, code: MapleErrorCode, patter
   expect(err.code).toBe(code);
   if (pattern) expect(err.message).toMatch(pattern);
   return err;
+}
+
+/** An in-memory file: enough FileIO for the format and buffer-pool tests. */
+export class MemFile implements FileIO {
+  constructor(public bytes: Uint8Array) {}
+  read(buf: Uint8Array, positionBytes: number): number {
+    const n = Math.max(0, Math.min(buf.length, this.bytes.length - positionBytes));
+    buf.set(this.bytes.subarray(positionBytes, positionBytes + n));
+    return n;
+  }
+  write(buf: Uint8Array, positionBytes: number): void {
+    const end = positionBytes + buf.length;
+    if (end > this.bytes.length) {
+      const grown = new Uint8Array(end);
+      grown.set(this.bytes);
+      this.bytes = grown;
+    }
+    this.bytes.set(buf, positionBytes);
+  }
+  sync(): void {}
+  size(): number {
+    return this.bytes.length;
+  }
+  truncate(sizeBytes: number): void {
+    this.bytes = this.bytes.slice(0, sizeBytes);
+  }
+  close(): void {}
 }

@@ -5,36 +5,10 @@
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MapleError } from '../../src/common/errors.js';
-import type { FileIO } from '../../storage/io/fileIO.js';
+import { MemFile } from '../helpers.js';
 import { FORMAT_VERSION, cellOffsetBytes, encodeHeader, readHeader, ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
 import { CELL_BASE, CELL_BYTES, CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, PAGE_BYTES, RING_SLOTS } from '../../src/common/limits.js';
 
-/** A read-mostly in-memory file: enough FileIO for readHeader. */
-class MemFile implements FileIO {
-  constructor(public bytes: Uint8Array) {}
-  read(buf: Uint8Array, positionBytes: number): number {
-    const n = Math.max(0, Math.min(buf.length, this.bytes.length - positionBytes));
-    buf.set(this.bytes.subarray(positionBytes, positionBytes + n));
-    return n;
-  }
-  write(buf: Uint8Array, positionBytes: number): void {
-    const end = positionBytes + buf.length;
-    if (end > this.bytes.length) {
-      const grown = new Uint8Array(end);
-      grown.set(this.bytes);
-      this.bytes = grown;
-    }
-    this.bytes.set(buf, positionBytes);
-  }
-  sync(): void {}
-  size(): number {
-    return this.bytes.length;
-  }
-  truncate(sizeBytes: number): void {
-    this.bytes = this.bytes.slice(0, sizeBytes);
-  }
-  close(): void {}
-}
 
 const PATH = '/virtual/store.maple';
 

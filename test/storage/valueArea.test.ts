@@ -9,29 +9,10 @@ import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MapleError } from '../../src/common/errors.js';
 import { CELL_BASE, CELL_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
-import type { FileIO } from '../../storage/io/fileIO.js';
 import { BufferPool } from '../../storage/io/bufferPool.js';
 import { CellReader } from '../../storage/io/cellReader.js';
 import { AREA_HEADER_BYTES, AREA_TYPE, areaCells, sealAreaAt } from '../../storage/format/valueArea.js';
-import { expectMapleError, prng } from '../helpers.js';
-
-class MemFile implements FileIO {
-  constructor(public bytes: Uint8Array) {}
-  read(buf: Uint8Array, positionBytes: number): number {
-    const n = Math.max(0, Math.min(buf.length, this.bytes.length - positionBytes));
-    buf.set(this.bytes.subarray(positionBytes, positionBytes + n));
-    return n;
-  }
-  write(): void {
-    throw new Error('read only');
-  }
-  sync(): void {}
-  size(): number {
-    return this.bytes.length;
-  }
-  truncate(): void {}
-  close(): void {}
-}
+import { MemFile, expectMapleError, prng } from '../helpers.js';
 
 const LEAF = CELL_BASE + 1;
 
