@@ -78,7 +78,10 @@ export class MemFile implements FileIO {
     return this.bytes.length;
   }
   truncate(sizeBytes: number): void {
-    this.bytes = this.bytes.slice(0, sizeBytes);
+    // As ftruncate: shorter keeps the start, longer adds zeros.
+    const next = new Uint8Array(sizeBytes);
+    next.set(this.bytes.subarray(0, Math.min(sizeBytes, this.bytes.length)));
+    this.bytes = next;
   }
   close(): void {}
 }

@@ -6,48 +6,28 @@
 import { describe, expect, it } from 'vitest';
 import { MapleError, AssertionError } from '../../src/common/errors.js';
 import { BufferPool, INITIAL_FRAMES, INTERNAL_WEIGHT, MIN_FRAMES, READ_AHEAD_AFTER, READ_AHEAD_PAGES } from '../../storage/io/bufferPool.js';
-import type { FileIO } from '../../storage/io/fileIO.js';
+import { MemFile } from '../helpers.js';
 import { encodeNode, newInternal, newLeaf } from '../../storage/format/node.js';
 import { CellReader } from '../../storage/io/cellReader.js';
 import { CELLS_PER_PAGE, CELL_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
 
-/** A growable in-memory file that counts reads per page (to tell hits from misses independently). */
-class MemFile implements FileIO {
-  bytes = new Uint8Array(0);
+/** The shared in-memory file, counting reads per page (to tell hits from misses independently). */
+class CountingFile extends MemFile {
   readsByPage = new Map<number, number>();
   failReads = false;
   /** Bytes asked for by the last read. */
   lastReadLength = 0;
 
-  read(buf: Uint8Array, positionBytes: number): number {
+  constructor() {
+    super(new Uint8Array(0));
+  }
+
+  override read(buf: Uint8Array, positionBytes: number): number {
     if (this.failReads) throw new Error('injected read failure');
     this.lastReadLength = buf.length;
     this.count(positionBytes, buf.length);
-    const n = Math.max(0, Math.min(buf.length, this.bytes.length - positionBytes));
-    buf.set(this.bytes.subarray(positionBytes, positionBytes + n));
-    return n;
+    return super.read(buf, positionBytes);
   }
-
-  write(buf: Uint8Array, positionBytes: number): void {
-    const end = positionBytes + buf.length;
-    if (end > this.bytes.length) {
-      const grown = new Uint8Array(Math.max(end, this.bytes.length * 2));
-      grown.set(this.bytes);
-      this.bytes = grown.subarray(0, end);
-    }
-    this.bytes.set(buf, positionBytes);
-  }
-
-  sync(): void {}
-  size(): number {
-    return this.bytes.length;
-  }
-  truncate(sizeBytes: number): void {
-    const next = new Uint8Array(sizeBytes);
-    next.set(this.bytes.subarray(0, Math.min(sizeBytes, this.bytes.length)));
-    this.bytes = next;
-  }
-  close(): void {}
 
   reads(page: number): number {
     return this.readsByPage.get(page) ?? 0;
@@ -68,8 +48,8 @@ function pageContent(page: number, salt = 0): Uint8Array {
   return out;
 }
 
-function fileWithPages(pages: number): MemFile {
-  const file = new MemFile();
+function fileWithPages(pages: number): CountingFile {
+  const file = new CountingFile();
   for (let p = 0; p < pages; p++) file.write(pageContent(p), p * PAGE_BYTES);
   return file;
 }
@@ -84,7 +64,7 @@ function expectPage(pool: BufferPool, page: number, salt = 0): number {
   return frame;
 }
 
-function smallPool(file: MemFile): BufferPool {
+function smallPool(file: CountingFile): BufferPool {
   // Asking for less than the minimum still gives MIN_FRAMES frames.
   const pool = new BufferPool(file, PAGE_BYTES);
   expect(pool.frameCount).toBe(MIN_FRAMES);
@@ -94,7 +74,7 @@ function smallPool(file: MemFile): BufferPool {
 
 describe('sizing', () => {
   it('cuts the cache into whole 4 KiB frames, at least MIN_FRAMES', () => {
-    const file = new MemFile();
+    const file = new CountingFile();
     expect(new BufferPool(file, 0).maxFrames).toBe(MIN_FRAMES);
     expect(new BufferPool(file, 0).frameCount).toBe(MIN_FRAMES);
     expect(new BufferPool(file, 64 * PAGE_BYTES + 100).maxFrames).toBe(64);
@@ -390,7 +370,7 @@ describe('end of file and failures', () => {
 
 describe('page table', () => {
   /** A sparse file: page p reads as pageContent(p), whatever p, without storing anything. */
-  class SparseFile extends MemFile {
+  class SparseFile extends CountingFile {
     override read(buf: Uint8Array, positionBytes: number): number {
       this.count(positionBytes, buf.length);
       const page = Math.floor(positionBytes / PAGE_BYTES);
@@ -472,7 +452,7 @@ describe('growth', () => {
     // pager (which tells the pool a verified node's type), pages 0..7 are read once, then a
     // stream of leaf pages each read once must not push them out for many sweeps (a plain clock
     // evicts them on its second sweep), yet they do age out in the end.
-    const file = new MemFile();
+    const file = new CountingFile();
     const cell = new Uint8Array(CELL_BYTES);
     const LEAF_PAGES = 8 * (2 * INTERNAL_WEIGHT + 2);
     for (let p = 0; p < 8 + LEAF_PAGES; p++) {
@@ -506,7 +486,7 @@ describe('growth', () => {
   });
 
   it('a leaf page just read is left unreferenced: the next victim unless used again', () => {
-    const file = new MemFile();
+    const file = new CountingFile();
     const cell = new Uint8Array(CELL_BYTES);
     for (let p = 0; p < 20; p++) {
       cell.fill(0);
@@ -537,7 +517,7 @@ describe('frameForCell: reading one cell of a page', () => {
     return Buffer.from(pageContent(page).subarray(inPage * CELL_BYTES, (inPage + 1) * CELL_BYTES));
   }
   /** A 16-frame pool with pages 0..15 resident (full). */
-  function fullPool(file: MemFile): BufferPool {
+  function fullPool(file: CountingFile): BufferPool {
     const pool = smallPool(file);
     for (let p = 0; p < MIN_FRAMES; p++) pool.frame(p);
     expect(pool.residentPages).toBe(MIN_FRAMES);
@@ -635,7 +615,7 @@ describe('frameForCell: reading one cell of a page', () => {
 
 describe('fault-around', () => {
   /** A pool of `frames` that has already taken READ_AHEAD_AFTER misses on pages at and above `from`. */
-  function warmedPool(file: MemFile, frames: number, from: number): BufferPool {
+  function warmedPool(file: CountingFile, frames: number, from: number): BufferPool {
     const pool = new BufferPool(file, frames * PAGE_BYTES);
     for (let p = from; p < from + READ_AHEAD_AFTER; p++) expectPage(pool, p);
     expect(pool.readAhead).toBe(0);
