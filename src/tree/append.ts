@@ -23,7 +23,7 @@
  * left to writeRange. Nothing is allocated except the new nodes: no plan, entry lists or runs.
  */
 import { MAX_INDEX, INTERNAL_SLOTS, LEAF_SLOTS } from '../common/limits.js';
-import { type MemNode, type Ref, type Slot, NewValue, newInternal, newLeaf, nodeArray } from '../../storage/format/node.js';
+import { type MemNode, type Ref, type Slot, NewValue, newInternal, newLeaf, nodeArray, numberArray } from '../../storage/format/node.js';
 import type { WriteScratch } from './writeScratch.js';
 
 /** The tree fields the fast path reads and updates (src/tree/write.ts TreeState). */
@@ -172,19 +172,19 @@ export function appendInPlace(s: WriteScratch, tree: AppendTree, first: number, 
   let rSlots: (Slot | null)[];
   if (leadGap && base + 1 === LEAF_SLOTS) {
     // Entry LEAF_SLOTS−1 would be the gap before the range: the leaf ends at its last range.
-    rLasts = nodeArray(first - 1, last);
+    rLasts = numberArray(first - 1, last);
     rSlots = nodeArray<Slot | null>(null, slot);
   } else if (leadGap) {
     // base + 2 ≤ LEAF_SLOTS: the gap and the range fit; only the trailing gap moves over.
     lasts.push(first - 1, last);
     slots.push(null, slot);
-    rLasts = nodeArray();
+    rLasts = numberArray();
     rSlots = nodeArray();
   } else {
     // Adjacent to the last range: base + 1 ≤ LEAF_SLOTS always holds here.
     lasts.push(last);
     slots.push(slot);
-    rLasts = nodeArray();
+    rLasts = numberArray();
     rSlots = nodeArray();
   }
   if (tail) {
@@ -233,7 +233,7 @@ function pushRight(pathNodes: MemNode[], tree: AppendTree, level: number, closed
       return;
     }
     // p is full: it is closed as is, and the new node alone starts the next rightmost node.
-    const next = newInternal(nodeArray(MAX_INDEX), nodeArray<Ref>(right), nodeArray(rightGap), gen);
+    const next = newInternal(numberArray(MAX_INDEX), nodeArray<Ref>(right), numberArray(rightGap), gen);
     tree.nodes++;
     closedGap = internalGap(p);
     right = next;
@@ -241,7 +241,7 @@ function pushRight(pathNodes: MemNode[], tree: AppendTree, level: number, closed
   }
   // The root was closed: grow a new one.
   const oldRoot = pathNodes[0]!;
-  tree.root = newInternal(nodeArray(closedMax, MAX_INDEX), nodeArray<Ref>(oldRoot, right), nodeArray(closedGap, rightGap), gen);
+  tree.root = newInternal(numberArray(closedMax, MAX_INDEX), nodeArray<Ref>(oldRoot, right), numberArray(closedGap, rightGap), gen);
   tree.height++;
   tree.nodes++;
 }

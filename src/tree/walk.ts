@@ -58,8 +58,31 @@ function* walk(src: NodeSource, ref: Ref, min: number, max: number, from: number
   }
 }
 
-/** The first (or last, with `reverse`) non-empty range intersecting [from, to]. */
+/**
+ * The first (or last, with `reverse`) non-empty range intersecting [from, to]: the first entry
+ * iterate() would yield, found without a generator (commits ask the pending tree this once per
+ * value area they place; a generator per call was most of a bulk load's garbage after the values).
+ */
 export function findFirst(src: NodeSource, tree: TreeState, from: number, to: number, reverse: boolean): RawEntry | undefined {
-  for (const e of iterate(src, tree, from, to, reverse)) return e;
+  if (tree.root === null || from > to) return undefined;
+  return firstIn(src, tree.root, 0, MAX_INDEX, from, to, reverse);
+}
+
+function firstIn(src: NodeSource, ref: Ref, min: number, max: number, from: number, to: number, reverse: boolean): RawEntry | undefined {
+  const node = src.node(ref, max);
+  const n = node.lasts.length;
+  for (let k = 0; k < n; k++) {
+    const i = reverse ? n - 1 - k : k;
+    const lo = i === 0 ? min : node.lasts[i - 1]! + 1;
+    const hi = node.lasts[i]!;
+    if (hi < from || lo > to) continue;
+    if (node.leaf) {
+      const slot = node.slots[i] ?? null;
+      if (slot !== null) return { first: lo, last: hi, slot };
+    } else {
+      const found = firstIn(src, node.children[i]!, lo, hi, from, to, reverse);
+      if (found !== undefined) return found;
+    }
+  }
   return undefined;
 }

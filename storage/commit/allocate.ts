@@ -42,7 +42,8 @@ export class CellAllocation {
   /** Gives each object (a record or a value area) a contiguous run of its cells: from the free list, else from the space map. */
   private placeRuns(objects: readonly { cells: number; cell: number }[]): void {
     const rest: { cells: number; cell: number }[] = [];
-    for (const o of objects) {
+    for (let i = 0; i < objects.length; i++) {
+      const o = objects[i]!;
       const start = this.free.run(o.cells);
       if (start === undefined) rest.push(o);
       else o.cell = start;
@@ -53,7 +54,8 @@ export class CellAllocation {
   /** Places each new leaf's value area, and tells the leaf where it is. */
   placeAreas(areas: readonly LeafArea[]): void {
     this.placeRuns(areas);
-    for (const a of areas) {
+    for (let i = 0; i < areas.length; i++) {
+      const a = areas[i]!;
       a.leaf.area = a.cell;
       a.leaf.areaCells = a.cells;
     }

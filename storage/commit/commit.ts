@@ -140,9 +140,16 @@ function placeStructures(plan: CommitPlan, alloc: CellAllocation): { structures:
 /** The new cells other than nodes (records, the structures table, value areas), sorted by cell. */
 function extrasOf(plan: CommitPlan, table: NewValue | null, areas: LeafArea[]): Extra[] {
   const extras: Extra[] = [];
-  for (const r of plan.needed().records) extras.push({ cell: r.cell, cells: recordCells(r.bytes.length), record: r.bytes, area: null });
+  const records = plan.needed().records;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    extras.push({ cell: r.cell, cells: recordCells(r.bytes.length), record: r.bytes, area: null });
+  }
   if (table) extras.push({ cell: table.cell, cells: recordCells(table.bytes.length), record: table.bytes, area: null });
-  for (const a of areas) extras.push({ cell: a.cell, cells: a.cells, record: null, area: a });
+  for (let i = 0; i < areas.length; i++) {
+    const a = areas[i]!;
+    extras.push({ cell: a.cell, cells: a.cells, record: null, area: a });
+  }
   // Areas are placed in leaf order, mostly ascending: sorted only when they are not.
   let sorted = true;
   for (let i = 1; i < extras.length && sorted; i++) sorted = extras[i - 1]!.cell < extras[i]!.cell;

@@ -98,7 +98,7 @@ export function prepareCommit(
   options: { protocol: CommitProtocol; sync: boolean },
 ): PreparedCommit {
   let cellsWritten = nodes.length;
-  for (const e of extras) cellsWritten += e.cells;
+  for (let i = 0; i < extras.length; i++) cellsWritten += extras[i]!.cells;
   const large = cellsWritten * CELL_BYTES > SCRATCH_MAX_BYTES;
   const { buf, writes } = large ? { buf: new Uint8Array(0), writes: [] } : encodeCells(buffers, nodes, extras, sources, record.commit, record.nonce, null, null);
   const twoSync = options.sync && (options.protocol === 'two-sync' || cellsWritten >= ADAPTIVE_TWO_SYNC_CELLS);
@@ -180,7 +180,7 @@ function refreshRuns(pool: BufferPool, buf: Uint8Array, writes: CellWrite[]): vo
 function encodeCells(buffers: CommitBuffers, nodes: MemNode[], extras: Extra[], sources: ValueSources, commit: number, nonce: number, io: FileIO | null, pool: BufferPool | null): { buf: Uint8Array; writes: CellWrite[] } {
   const values = sources.values;
   let total = nodes.length * NODE_BYTES;
-  for (const e of extras) total += e.cells * CELL_BYTES;
+  for (let i = 0; i < extras.length; i++) total += extras[i]!.cells * CELL_BYTES;
   const buf = bufferFor(buffers, io === null ? total : Math.min(total, SCRATCH_MAX_BYTES));
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.length);
   const writes: CellWrite[] = [];

@@ -334,12 +334,27 @@ class Node implements MemNode {
 }
 
 /**
- * A new array for a node's lasts, slots, children or gaps. Not an array literal, for the reason
- * the nodes are built by a constructor: a literal's allocation site can be switched to the old
- * generation for good (a rest parameter has no allocation site).
+ * A new array for a node's slots or children. Not an array literal, for the reason the nodes are
+ * built by a constructor: a literal's allocation site can be switched to the old generation for
+ * good (a rest parameter has no allocation site).
  */
 export function nodeArray<T>(...items: T[]): T[] {
   return items;
+}
+
+/** An empty array of unboxed doubles, copied by numberArray. */
+const EMPTY_NUMBERS: number[] = [0.5];
+EMPTY_NUMBERS.pop();
+
+/**
+ * A new array for a node's lasts or gaps, without an allocation site either: a copy of an empty
+ * array of doubles, so the keys it holds stay unboxed (a rest parameter's array holds any value,
+ * and a key beyond 2^30 pushed onto it would be a heap object of its own).
+ */
+export function numberArray(...items: number[]): number[] {
+  const a = EMPTY_NUMBERS.slice();
+  for (let i = 0; i < items.length; i++) a.push(items[i]!);
+  return a;
 }
 
 export function newLeaf(lasts: number[], slots: (Slot | null)[], gen = 0): MemNode {
