@@ -13,6 +13,19 @@ import { orderByKey } from './sort.js';
  * so node cells are taken as contiguously as the loaded runs allow (`bestFit`, `takeRuns`).
  */
 
+/** Up to this many cells, takeRuns picks shortest runs by scanning rather than sorting. */
+const SELECT_SHORTEST_MAX = 32;
+
+/** The index of the shortest non-empty run (the first of equals), or −1 when all are empty. */
+function shortestRun(runs: readonly CellRun[]): number {
+  let best = -1;
+  for (let i = 0; i < runs.length; i++) {
+    const n = runs[i]!.count;
+    if (n > 0 && (best < 0 || n < runs[best]!.count)) best = i;
+  }
+  return best;
+}
+
 export class FreeList {
   private runs: CellRun[] = [];
   private loadedCells = 0;
@@ -164,10 +177,13 @@ export class FreeList {
     }
     if (taken < count && this.runs.length > 0) {
       const runs = this.runs;
-      // Shortest run first, ties in list order.
-      const order = orderByKey(runs.length, (k) => runs[k]!.count);
-      for (const i of order) {
-        if (taken >= count) break;
+      // Shortest run first, ties in list order: a commit's few missing cells are picked by
+      // scanning for the shortest run again (measured: sorting the ~200 loaded runs for 9 cells
+      // was a tenth of a 120-byte single commit's CPU); many are ordered by a sort.
+      const order = count - taken <= SELECT_SHORTEST_MAX ? null : orderByKey(runs.length, (k) => runs[k]!.count);
+      for (let o = 0; taken < count; o++) {
+        const i = order !== null ? order[o] : shortestRun(runs);
+        if (i === undefined || i < 0) break;
         const run = runs[i]!;
         const n = Math.min(count - taken, run.count);
         for (let c = 0; c < n; c++) out.push(run.start + c);

@@ -1,0 +1,72 @@
+/**
+ * FreeList.takeRuns (storage/commit/freeList.ts) against a plain statement of its policy: the
+ * longest loaded run first (the first of equals), then the shortest runs (ties in list order),
+ * each from its start — for small requests (picked by scanning) and large ones (by a sort) alike.
+ */
+import fc from 'fast-check';
+import { expect, test } from 'vitest';
+import type { CellRun } from '../../storage/format/pageFile.js';
+import { FreeList } from '../../storage/commit/freeList.js';
+
+/** The policy, spelled out on copies of the runs. */
+function expected(entries: CellRun[][], count: number): number[] {
+  const runs = entries.flat().map((r) => ({ ...r }));
+  const out: number[] = [];
+  const take = (r: CellRun, n: number): void => {
+    for (let c = 0; c < n; c++) out.push(r.start + c);
+    r.start += n;
+    r.count -= n;
+  };
+  let longest = -1;
+  runs.forEach((r, i) => {
+    if (longest < 0 || r.count > runs[longest]!.count) longest = i;
+  });
+  if (longest >= 0) take(runs[longest]!, Math.min(count, runs[longest]!.count));
+  const order = runs
+    .map((r, i) => ({ r, i }))
+    .filter(({ r }) => r.count > 0)
+    .sort((a, b) => a.r.count - b.r.count || a.i - b.i);
+  for (const { r } of order) {
+    if (out.length >= count) break;
+    take(r, Math.min(count - out.length, r.count));
+  }
+  return out;
+}
+
+/** Disjoint runs, in entries, from sizes and gaps. */
+const entriesArb = fc
+  .array(fc.array(fc.record({ size: fc.integer({ min: 1, max: 12 }), gap: fc.integer({ min: 1, max: 5 }) }), { minLength: 1, maxLength: 40 }), { minLength: 1, maxLength: 5 })
+  .map((lists) => {
+    let at = 100;
+    return lists.map((list) =>
+      list.map(({ size, gap }) => {
+        const run = { start: at, count: size };
+        at += size + gap;
+        return run;
+      }),
+    );
+  });
+
+test('takeRuns takes the longest run, then the shortest ones, for any request size', () => {
+  fc.assert(
+    fc.property(entriesArb, fc.integer({ min: 1, max: 400 }), (entries, count) => {
+      const want = expected(entries, count);
+      const pending = entries.map((list) => list.map((r) => ({ ...r })));
+      const free = new FreeList(() => pending.shift());
+      while (free.loadNext()) {
+        /* load every entry */
+      }
+      const total = entries.flat().reduce((n, r) => n + r.count, 0);
+      const out: number[] = [];
+      const got = free.takeRuns(count, out);
+      expect(out).toEqual(want);
+      expect(got).toBe(Math.min(count, total));
+      expect(free.available()).toBe(total - got);
+      // What is left is exactly the cells not taken.
+      const left = new Set(free.leftovers().flatMap((r) => Array.from({ length: r.count }, (_, k) => r.start + k)));
+      for (const c of out) expect(left.has(c)).toBe(false);
+      expect(left.size).toBe(total - got);
+    }),
+    { numRuns: 300, seed: 20261206 },
+  );
+});
