@@ -1,7 +1,8 @@
 // Shared set-up for the probes: a store holding the bench's data set (workload 1), built once per
-// run in a temp directory, and a FileIO that times writes and syncs.
+// run in a temp directory, a FileIO that times writes and syncs, and allocation sampling.
 
 import fs from 'node:fs';
+import inspector from 'node:inspector';
 import os from 'node:os';
 import path from 'node:path';
 import { open } from '../../../src/index.js';
@@ -64,3 +65,34 @@ export function arg(n: number, fallback: number): number {
 }
 
 export type { FileIO };
+
+interface ProfileNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: ProfileNode[];
+}
+
+/**
+ * Bytes `fn` allocates, by allocating site (V8's sampling heap profiler every `interval` bytes,
+ * keeping objects already collected): a built-in is named with the function that called it.
+ */
+export async function sampleAllocations(fn: () => void, interval: number): Promise<Map<string, number>> {
+  const session = new inspector.Session();
+  session.connect();
+  const post = <T>(method: string, params?: object): Promise<T> =>
+    new Promise((resolve, reject) => session.post(method, params, (err, result) => (err ? reject(err) : resolve(result as T))));
+  await post('HeapProfiler.enable');
+  await post('HeapProfiler.startSampling', { samplingInterval: interval, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  fn();
+  const { profile } = await post<{ profile: { head: ProfileNode } }>('HeapProfiler.stopSampling');
+  session.disconnect();
+  const name = (n: ProfileNode): string => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.split('/').slice(-2).join('/')}:${n.callFrame.lineNumber + 1}`;
+  const bytes = new Map<string, number>();
+  const walk = (n: ProfileNode, parent: ProfileNode | null): void => {
+    const key = n.callFrame.url === '' && parent !== null ? `${name(n)} <- ${name(parent)}` : name(n);
+    bytes.set(key, (bytes.get(key) ?? 0) + n.selfSize);
+    for (const c of n.children) walk(c, n);
+  };
+  walk(profile.head, null);
+  return bytes;
+}
