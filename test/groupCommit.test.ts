@@ -44,6 +44,8 @@ function contents(s: MapleStore<V>): Array<[number, number, unknown]> {
 class HeldIO implements FileIO {
   readonly held: Array<{ go: () => void }> = [];
   syncs = 0;
+  /** Every sync from now on fails with EIO. */
+  failSyncs = false;
   constructor(private readonly inner: FileIO) {}
   read(buf: Uint8Array, positionBytes: number): number {
     return this.inner.read(buf, positionBytes);
@@ -53,7 +55,11 @@ class HeldIO implements FileIO {
   }
   sync(): void {
     this.syncs++;
+    if (this.failSyncs) throw HeldIO.eio();
     this.inner.sync();
+  }
+  private static eio(): Error {
+    return Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
   }
   size(): number {
     return this.inner.size();
@@ -65,8 +71,8 @@ class HeldIO implements FileIO {
     this.inner.close();
   }
   syncAsync(): Promise<void> {
-    return new Promise((resolve) => {
-      this.held.push({ go: () => (this.inner.sync(), resolve()) });
+    return new Promise((resolve, reject) => {
+      this.held.push({ go: () => (this.failSyncs ? reject(HeldIO.eio()) : (this.inner.sync(), resolve())) });
     });
   }
   release(): void {
@@ -97,21 +103,35 @@ describe('group commit', () => {
     again.close();
   });
 
-  it('writes arriving while a commit is in flight form the next group', async () => {
+  it('writes arriving while a commit is in flight run ahead of it, and commit once it is durable', async () => {
     const disk = new SimulatedDisk();
     const io = new HeldIO(disk.fileIO());
     const s = openOnFile<V>(io, '/held/next-group');
     const first = s.storeAsync(1, 1, 'a');
     await turns();
     expect(io.held.length).toBe(1); // group 1's sync is in flight
-    const rest = [s.storeAsync(2, 2, 'b'), s.storeAsync(3, 3, 'c'), s.storeAsync(4, 4, 'd')];
+    const settled: string[] = [];
+    const rest = [s.storeAsync(2, 2, 'b'), s.storeAsync(3, 3, 'c'), s.write((t) => (t.store(4, 4, 'd'), t.load(1)))];
+    for (const p of [first, ...rest]) void p.then((v) => settled.push(String(v)));
+    const writesBefore = disk.counts.writes;
     await turns();
-    expect(s.stats().writesQueued).toBe(3);
-    for (let i = 0; i < 20 && (io.held.length > 0 || s.stats().writesQueued > 0); i++) {
-      io.release();
-      await turns();
-    }
-    await Promise.all([first, ...rest]);
+    // Run over group 1's version (the last function read 'a'), planned, and nothing of it
+    // written or published: no second sync, nothing settled, readers still see the empty store.
+    expect(s.stats().writesQueued).toBe(0);
+    expect(io.held.length).toBe(1);
+    expect(disk.counts.writes).toBe(writesBefore);
+    expect(settled).toEqual([]);
+    expect(s.count()).toBe(0);
+    io.release();
+    await turns();
+    // Group 1 is published and settled; group 2's I/O started only now.
+    expect(settled).toEqual(['undefined']);
+    expect(s.count()).toBe(1);
+    expect(io.held.length).toBe(1);
+    expect(disk.counts.writes).toBeGreaterThan(writesBefore);
+    io.release();
+    expect(await Promise.all(rest)).toEqual([undefined, undefined, 'a']);
+    expect(settled).toHaveLength(4);
     expect(s.stats().commits).toBe(2);
     expect(contents(s)).toEqual([
       [1, 1, 'a'],
@@ -119,7 +139,66 @@ describe('group commit', () => {
       [3, 3, 'c'],
       [4, 4, 'd'],
     ]);
+    s.check();
     s.close();
+  });
+
+  it('a group run ahead reuses no cell of the published version: a reader opened before the flight lands reads it whole', async () => {
+    const disk = new SimulatedDisk();
+    const io = new HeldIO(disk.fileIO());
+    const s = openOnFile<V>(io, '/held/ahead-readers');
+    const settle = async (p: Promise<unknown>): Promise<void> => {
+      for (let i = 0; i < 50 && io.held.length === 0; i++) await turns(1);
+      io.release();
+      await p;
+    };
+    const expected = new Map<number, string>();
+    for (let round = 0; round < 8; round++) {
+      // A version, durable and published.
+      await settle(Promise.all(Array.from({ length: 40 }, (_, i) => s.storeAsync(i * 10, i * 10 + 5, `v${round}-${i}-${'x'.repeat(i % 7 * 9)}`))));
+      for (let i = 0; i < 40; i++) expected.set(i * 10, `v${round}-${i}-${'x'.repeat(i % 7 * 9)}`);
+      // Its successor in flight (it frees the version's cells), and a group run ahead of it.
+      const flight = Promise.all(Array.from({ length: 40 }, (_, i) => s.storeAsync(i * 10, i * 10 + 5, `f${round}-${i}`)));
+      await turns();
+      expect(io.held.length).toBe(1);
+      const ahead = Promise.all(Array.from({ length: 40 }, (_, i) => s.storeAsync(i * 10 + 1, i * 10 + 3, `a${round}-${i}`)));
+      await turns();
+      // A reader opened now reads the published version, after the group ahead was planned.
+      const snap = s.snapshot();
+      io.release();
+      await flight;
+      await settle(ahead);
+      for (const [first, value] of expected) expect(snap.load(first + 4)).toBe(value);
+      snap.close();
+      s.check();
+    }
+    s.close();
+  });
+
+  it('a group run ahead is refused with its flight when the flight fails, and nothing of it lands', async () => {
+    const disk = new SimulatedDisk();
+    const io = new HeldIO(disk.fileIO());
+    const s = openOnFile<V>(io, '/held/ahead-fails');
+    const durable = s.storeAsync(1, 1, 'a');
+    await turns();
+    io.release();
+    await durable;
+    const flight = s.storeAsync(2, 2, 'b');
+    await turns();
+    expect(io.held.length).toBe(1);
+    const ahead = s.storeAsync(3, 3, 'c');
+    await turns();
+    expect(io.held.length).toBe(1); // the group ahead waits for the flight
+    io.failSyncs = true;
+    io.release();
+    expect(await outcome(flight)).toBe('EIO');
+    expect(await outcome(ahead)).toBe('EIO');
+    expect(await outcome(s.storeAsync(4, 4, 'd'))).toBe('EIO');
+    s.close();
+    const again = openOnDisk<V>(disk, '/held/ahead-fails');
+    expect(contents(again).filter(([first]) => first >= 3)).toEqual([]);
+    again.check();
+    again.close();
   });
 
   it('resolves with the function’s return value; write() runs read-write functions in call order', async () => {

@@ -153,6 +153,8 @@ export class SimulatedDisk {
   readonly counts = { reads: 0, writes: 0, truncates: 0, syncs: 0, bytesWritten: 0 };
   /** The lock files of the machine this disk is in, and its boot. */
   readonly locks: SimulatedLockDir;
+  /** Turns of the event loop an asynchronous sync (FileIO.syncAsync) takes before it happens: a slow disk when more than 1. */
+  syncAsyncTurns = 1;
 
   /**
    * A disk holding `image` durably (a fresh, empty file when omitted), on a machine holding the
@@ -361,7 +363,7 @@ class SimulatedFileIO implements FileIO {
    * any crash point) comes when the sync happens, not when it is asked for.
    */
   syncAsync(): Promise<void> {
-    return later(() => this.sync());
+    return later(() => this.sync(), this.disk.syncAsyncTurns);
   }
 
   private checkOpen(): void {
@@ -369,17 +371,22 @@ class SimulatedFileIO implements FileIO {
   }
 }
 
-/** Runs `op` at setImmediate; settles as it returns or throws. */
-function later(op: () => void): Promise<void> {
+/** Runs `op` after `turns` turns of the event loop (setImmediate); settles as it returns or throws. */
+function later(op: () => void, turns: number): Promise<void> {
   return new Promise((resolve, reject) => {
-    setImmediate(() => {
+    const step = (left: number): void => {
+      if (left > 1) {
+        setImmediate(() => step(left - 1));
+        return;
+      }
       try {
         op();
         resolve();
       } catch (err) {
         reject(err);
       }
-    });
+    };
+    setImmediate(() => step(turns));
   });
 }
 

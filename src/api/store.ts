@@ -8,7 +8,7 @@ import { checkStore } from '../../recovery/check.js';
 import type { BufferPool } from '../../storage/io/bufferPool.js';
 import { type CommitContext, type CommitInput, type CommitOptions, type CommitProtocol, type DurableState, pendingSplit, planCommit, treeOf, writeCommit } from '../../storage/commit/commit.js';
 import { AsyncCommitWrite } from '../../storage/commit/writeAsync.js';
-import { CommitBuffers, type PreparedCommit, refreshPool } from '../../storage/commit/writeCells.js';
+import { CommitBuffers, type PreparedCommit } from '../../storage/commit/writeCells.js';
 import { FLAG_CELLS_DURABLE } from '../../storage/format/commitRecord.js';
 import { WriteScratch } from '../tree/writeScratch.js';
 import type { FileIO } from '../../storage/io/fileIO.js';
@@ -76,6 +76,8 @@ export interface StoreStats {
   syncs: number;
   /** Asynchronous writes (`write()`, `storeAsync()`, …) not yet run: queued, or waiting for room in the queue. */
   writesQueued: number;
+  /** Write groups that ran, and had their commit planned, while the group before them was still syncing (src/api/writeQueue.ts). */
+  groupsAhead: number;
   /** 256-byte cells those commits wrote. */
   cellsWritten: number;
   /** The end of the cells ever allocated; the file beyond it is free. */
@@ -294,11 +296,17 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     this.publish(result.state, result.cellsWritten, this.opts.sync === 'full' ? ((flags & FLAG_CELLS_DURABLE) !== 0 ? 2 : 1) : 0);
   }
 
-  /** The commit of `changes`, encoded and not yet written (storage/commit/commit.ts planCommit). Fails as commit(). */
-  private plan(changes: CommitChanges): PreparedCommit {
-    const readers = this.readerSet();
+  /**
+   * The commit of `changes`, encoded and not yet written (storage/commit/commit.ts planCommit).
+   * Fails as commit(). With `after` (a commit prepared and not yet durable, src/api/writeQueue.ts),
+   * planned on top of it, the published version counted as a reader: a reader that opens before
+   * `after` is published reads that version, so the cells it reaches are not reused yet.
+   */
+  private plan(changes: CommitChanges, after?: DurableState): PreparedCommit {
+    let readers = this.readerSet();
+    if (after !== undefined) readers = mergeReaders([this.state.rec.commit], readers);
     try {
-      return planCommit(this.committer, this.state, this.commitInput(changes, readers), this.commitOptions());
+      return planCommit(this.committer, after ?? this.state, this.commitInput(changes, readers), this.commitOptions());
     } catch (err) {
       throw this.failCommit(err);
     }
@@ -341,19 +349,25 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private groupHost(): GroupHost<V, GroupCommit> {
     return {
       checkWritable: () => this.writable(),
-      inGroup: (body) => {
+      inGroup: (body, after) => {
         this.inTransaction = true;
         try {
-          return body(new WriteGroup<V>(this.pager, this.committer.scratch, this.tree, this.state.rec.commit, (this.arena ??= new ValueArena())));
+          const base = after === undefined ? this.tree : treeOf(after.io.prepared.rec.main, after.io.prepared.rec.ranges, after.io.prepared.rec.nodes);
+          const version = after === undefined ? this.state.rec.commit : after.io.prepared.rec.commit;
+          return body(new WriteGroup<V>(this.pager, this.committer.scratch, base, version, (this.arena ??= new ValueArena())));
         } finally {
           this.inTransaction = false;
         }
       },
-      prepare: (group) => ({ io: new AsyncCommitWrite(this.committer.io, this.pool, this.plan(group)) }),
+      prepare: (group, after) => {
+        const p = this.plan(group, after === undefined ? undefined : { rec: after.io.prepared.rec, slot: after.io.prepared.slot });
+        // The record is written after a sync in two-sync commits, when a commit planned ahead of
+        // this one has refilled the store's record page: it gets a copy of its own.
+        return { io: new AsyncCommitWrite(this.committer.io, this.pool, { ...p, recordPage: p.recordPage.slice() }) };
+      },
       commitSync: (group) => this.commit(group),
       publish: ({ io }) => {
         const p = io.prepared;
-        refreshPool(this.pool, p);
         this.publish({ rec: p.rec, slot: p.slot }, p.cellsWritten, io.syncs);
       },
       fail: (err) => this.failCommit(err),
@@ -469,6 +483,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       commits: this.commits,
       syncs: this.syncs,
       writesQueued: this.queue.pending,
+      groupsAhead: this.queue.groupsAhead,
       cellsWritten: this.cellsWritten,
       highWaterBytes: hwmBytes,
       spaceMapHeight: rec.space.height,

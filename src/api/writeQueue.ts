@@ -7,25 +7,32 @@
  * committed with its group → published (readers of the store see it) → its promise settles.
  *
  * Groups. The first write into an idle queue starts a group at setImmediate, so the writes of the
- * same event-loop turn join it; no timer waits for more. While a group is in flight, writes queue;
- * once it is published, the next group takes everything queued, up to `groupWrites` functions or
- * `groupBytes` bytes of stored values (a group stops after the function that reaches either). A
- * group's functions run in call order, in one turn of the event loop; its commit is prepared in
- * the next turn (the two halves of its work on the main thread, each bounded by the caps, never
- * block the loop together), then its writes go to the page cache and its fdatasync to the thread
- * pool (storage/commit/writeAsync.ts).
+ * same event-loop turn join it; no timer waits for more. A group takes everything queued, up to
+ * `groupWrites` functions or `groupBytes` bytes of stored values (a group stops after the
+ * function that reaches either). A group's functions run in call order, in one turn of the event
+ * loop; its commit is prepared in the next turn (the two halves of its work on the main thread,
+ * each bounded by the caps, never block the loop together), then its writes go to the page cache
+ * and its fdatasync to the thread pool (storage/commit/writeAsync.ts).
+ *
+ * Running ahead. While a group's fdatasync runs, the writes that arrive form the next group at
+ * once: its functions run over the version the group in flight makes (not yet durable), and its
+ * commit is planned on top of it, reusing no cell that the published version or the one in flight
+ * reaches (MapleStore.plan). Its I/O waits until the group in flight is published; its promises
+ * settle after that group's. So the main thread's work for one group overlaps the sync of the one
+ * before it, and the file still sees one commit at a time, each written after the one before it
+ * is durable. At most one group runs ahead; writes arriving meanwhile queue for the next.
  *
  * Failure isolation: a function that throws (EEXIST, EBUSY, its own error, a promise it returned)
  * rejects its own promise only; the rest of the group commits. A failed commit (I/O) rejects every
- * promise of its group and the store refuses writes from then on, as after a failed synchronous
- * commit; every write queued behind it is rejected with the same error.
+ * promise of its group and of the group ahead of it, and the store refuses writes from then on, as
+ * after a failed synchronous commit; every write queued behind it is rejected with the same error.
  *
  * Backpressure: at most `queuedWrites` writes are queued; calls beyond wait, in call order, for
  * room before they are queued. No caller is ever blocked in Atomics.wait: waiting is the promise.
  *
  * drainSync() is how a synchronous call keeps order: it takes the group in flight over (preparing
- * its commit, or finishing its I/O, synchronously) and commits every write queued before it,
- * synchronously, group by group.
+ * its commit, or finishing its I/O, synchronously), then the group ahead, and commits every write
+ * queued before it, synchronously, group by group.
  */
 import type { MapleError } from '../common/errors.js';
 import type { AsyncCommitWrite } from '../../storage/commit/writeAsync.js';
@@ -51,10 +58,17 @@ export interface PreparedGroup {
 export interface GroupHost<V, P extends PreparedGroup> {
   /** Throws the refusal (ECLOSED, EREADONLY, the EIO of a failed commit) when no write may run now. */
   checkWritable(): void;
-  /** Runs `body` on a new group over the published version (the store is in a transaction meanwhile). */
-  inGroup<T>(body: (group: WriteGroup<V>) => T): T;
-  /** The group's commit, its file operations captured (throws the store's refusal of a failed commit). */
-  prepare(group: WriteGroup<V>): P;
+  /**
+   * Runs `body` on a new group over the published version — or, given `after`, over the version
+   * that prepared commit makes, not yet durable (the store is in a transaction meanwhile).
+   */
+  inGroup<T>(body: (group: WriteGroup<V>) => T, after?: P): T;
+  /**
+   * The group's commit, its file operations captured (throws the store's refusal of a failed
+   * commit). Given `after` (the prepared commit the group ran over, still in flight), planned on
+   * top of it: its cells are then none that the published version, or `after`'s, reaches.
+   */
+  prepare(group: WriteGroup<V>, after?: P): P;
   /** The group's commit, performed synchronously and published (throws as prepare). */
   commitSync(group: WriteGroup<V>): void;
   /** Makes a prepared commit whose I/O has completed the store's current version. */
@@ -105,12 +119,24 @@ interface Flight<V, P> {
   prepared: P | null;
 }
 
+/**
+ * The group after the one in flight: its functions run, and its commit planned, over the flight's
+ * version while the flight's fdatasync runs; its I/O starts once the flight is published.
+ */
+interface Ahead<V, P> extends Flight<V, P> {
+  /** The flight it runs over. */
+  after: P;
+}
+
 export class WriteQueue<V, P extends PreparedGroup> {
   private readonly queued = new JobList<V>();
   /** Calls past `queuedWrites`, waiting for room. */
   private readonly waiting = new JobList<V>();
   private flight: Flight<V, P> | null = null;
+  private ahead: Ahead<V, P> | null = null;
   private scheduled = false;
+  /** Groups run ahead of a flight so far (stats().groupsAhead). */
+  groupsAhead = 0;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
@@ -130,7 +156,7 @@ export class WriteQueue<V, P extends PreparedGroup> {
 
   /** Whether any write is queued, waiting or in flight. */
   get busy(): boolean {
-    return this.flight !== null || this.pending > 0;
+    return this.flight !== null || this.ahead !== null || this.pending > 0;
   }
 
   /** Queues `fn`; the promise settles once its group is durable and published (or it is refused). */
@@ -156,8 +182,10 @@ export class WriteQueue<V, P extends PreparedGroup> {
    */
   drainSync(all = false): void {
     const flight = this.flight;
+    const ahead = this.ahead;
+    this.flight = null;
+    this.ahead = null;
     if (flight !== null) {
-      this.flight = null;
       const prepared = flight.prepared;
       if (prepared === null) {
         try {
@@ -172,12 +200,14 @@ export class WriteQueue<V, P extends PreparedGroup> {
         } catch (err) {
           const error = this.host.fail(err);
           this.rejectJobs(flight.jobs, error);
+          if (ahead !== null) this.rejectJobs(ahead.jobs, error);
           throw error;
         }
         this.host.publish(prepared);
       }
       this.settle(flight.jobs);
     }
+    if (ahead !== null) this.commitAheadSync(ahead);
     let left = this.pending;
     while ((all ? this.pending : left) > 0) {
       const jobs = this.runGroup(all ? Infinity : left);
@@ -197,6 +227,23 @@ export class WriteQueue<V, P extends PreparedGroup> {
     else this.wakeIdle();
   }
 
+  /** The group ahead, its flight published: committed synchronously (as planned, or planned now). */
+  private commitAheadSync(ahead: Ahead<V, P>): void {
+    if (ahead.group.changed) {
+      const prepared = ahead.prepared;
+      try {
+        if (prepared === null) this.host.commitSync(ahead.group);
+        else prepared.io.finishSync();
+      } catch (err) {
+        const error = prepared === null ? err : this.host.fail(err);
+        this.rejectJobs(ahead.jobs, error);
+        throw error;
+      }
+      if (prepared !== null) this.host.publish(prepared);
+    }
+    this.settle(ahead.jobs);
+  }
+
   /** Rejects every write not yet run with `err` (the store is closed). */
   refuseAll(err: unknown): void {
     for (let job = this.take(); job !== undefined; job = this.take()) job.reject(err);
@@ -204,7 +251,10 @@ export class WriteQueue<V, P extends PreparedGroup> {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.flight !== null) return;
+    if (this.scheduled) return;
+    // With a group in flight, the next one runs ahead of it once its I/O has started (one ahead).
+    const flight = this.flight;
+    if (flight !== null && (flight.prepared === null || this.ahead !== null)) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
@@ -212,9 +262,15 @@ export class WriteQueue<V, P extends PreparedGroup> {
     });
   }
 
-  /** Runs the next group's functions; its commit is prepared at the next turn (prepare()). */
+  /**
+   * Runs the next group's functions; its commit is prepared at the next turn (prepare()). With a
+   * group in flight, the group runs ahead of it (runAhead).
+   */
   private next(): void {
-    if (this.flight !== null) return;
+    if (this.flight !== null) {
+      this.runAhead();
+      return;
+    }
     if (this.pending === 0) {
       this.wakeIdle();
       return;
@@ -235,6 +291,34 @@ export class WriteQueue<V, P extends PreparedGroup> {
     setImmediate(() => this.prepare(flight));
   }
 
+  /**
+   * While the flight's fdatasync runs, the writes queued meanwhile run over its version, and their
+   * commit is planned at the next turn: the main thread's work for a group overlaps the sync of the
+   * one before it. Nothing of it reaches the file before the flight is published, and its promises
+   * settle after the flight's (its functions saw the flight's writes).
+   */
+  private runAhead(): void {
+    const flight = this.flight!;
+    const after = flight.prepared;
+    if (after === null || this.ahead !== null || this.pending === 0) return;
+    const run = this.runGroup(Infinity, after);
+    if (run === null) return;
+    const ahead: Ahead<V, P> = { jobs: run.jobs, group: run.group, prepared: null, after };
+    this.ahead = ahead;
+    this.groupsAhead++;
+    if (!run.group.changed) return;
+    setImmediate(() => {
+      if (this.ahead !== ahead) return; // its flight settled first: planned then, or taken over
+      try {
+        ahead.prepared = this.host.prepare(ahead.group, after);
+      } catch (err) {
+        // The store refuses writes from now on; the flight still settles as its I/O does.
+        this.ahead = null;
+        this.rejectJobs(ahead.jobs, err);
+      }
+    });
+  }
+
   /** Prepares the commit of the group in flight and performs its I/O (asynchronously). */
   private prepare(flight: Flight<V, P>): void {
     if (this.flight !== flight) return; // taken over by drainSync
@@ -250,30 +334,57 @@ export class WriteQueue<V, P extends PreparedGroup> {
       return;
     }
     flight.prepared = prepared;
+    this.perform(flight, prepared);
+  }
+
+  /** Performs the flight's I/O; once durable it is published and the group ahead takes its place. */
+  private perform(flight: Flight<V, P>, prepared: P): void {
     prepared.io.perform().then(
       () => {
         if (this.flight !== flight) return; // taken over by drainSync
         this.flight = null;
         this.host.publish(prepared);
-        this.settle(jobs);
-        this.schedule();
-        if (!this.busy) this.wakeIdle();
+        this.settle(flight.jobs);
+        this.advance();
       },
       (err: unknown) => {
         if (this.flight !== flight) return;
         this.flight = null;
-        this.rejectJobs(jobs, this.host.fail(err));
+        const error = this.host.fail(err);
+        this.rejectJobs(flight.jobs, error);
+        const ahead = this.ahead;
+        this.ahead = null;
+        if (ahead !== null) this.rejectJobs(ahead.jobs, error);
         this.schedule();
         if (!this.busy) this.wakeIdle();
       },
     );
+    // The next writes may run ahead of this flight now.
+    this.schedule();
+  }
+
+  /** The flight was published: the group ahead becomes the flight (its I/O starts now). */
+  private advance(): void {
+    const ahead = this.ahead;
+    this.ahead = null;
+    if (ahead !== null) {
+      if (!ahead.group.changed) this.settle(ahead.jobs);
+      else {
+        const flight: Flight<V, P> = { jobs: ahead.jobs, group: ahead.group, prepared: ahead.prepared };
+        this.flight = flight;
+        if (flight.prepared !== null) this.perform(flight, flight.prepared);
+        else this.prepare(flight); // not planned yet: planned now, over the version just published
+      }
+    }
+    this.schedule();
+    if (!this.busy) this.wakeIdle();
   }
 
   /**
    * Takes the next group's jobs (at most `max`) and runs their functions; null when the store
    * refuses writes (then every pending job has been rejected with the refusal).
    */
-  private runGroup(max: number): { jobs: Job<V>[]; group: WriteGroup<V> } | null {
+  private runGroup(max: number, after?: P): { jobs: Job<V>[]; group: WriteGroup<V> } | null {
     try {
       this.host.checkWritable();
     } catch (err) {
@@ -295,7 +406,7 @@ export class WriteQueue<V, P extends PreparedGroup> {
         }
       }
       return g;
-    });
+    }, after);
     return { jobs, group };
   }
 

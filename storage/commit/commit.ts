@@ -41,7 +41,7 @@ import { type LeafArea, settleValues } from './valueAreas.js';
 import { PendingChunks } from './pendingChunks.js';
 import { openFreeList } from './release.js';
 import { orderByKey } from './sort.js';
-import { type CommitBuffers, type CommitProtocol, type Extra, type PreparedCommit, type ValueSources, prepareCommit, refreshPool, writePrepared } from './writeCells.js';
+import { type CommitBuffers, type CommitProtocol, type Extra, type PreparedCommit, type ValueSources, prepareCommit, writePrepared } from './writeCells.js';
 
 export { treeOf } from './commitPlan.js';
 export { pendingSplit } from './release.js';
@@ -89,7 +89,6 @@ export interface CommitResult {
 export function writeCommit(ctx: CommitContext, state: DurableState, input: CommitInput, options: CommitOptions): CommitResult {
   const prepared = planCommit(ctx, state, input, options);
   writePrepared(ctx.io, ctx.pool, prepared);
-  refreshPool(ctx.pool, prepared);
   return { state: { rec: prepared.rec, slot: prepared.slot }, cellsWritten: prepared.cellsWritten };
 }
 

@@ -133,12 +133,18 @@ export function writePrepared(io: FileIO, pool: BufferPool, p: PreparedCommit): 
 /**
  * The first step of a commit's I/O, the same for the synchronous (writePrepared) and the
  * asynchronous (storage/commit/writeAsync.ts) paths: the cells, each contiguous run with one call
- * — a windowed commit's encoded window by window as they are written, and copied into `pool`.
+ * — a windowed commit's encoded window by window as they are written — each run copied into
+ * `pool` once written. No version a reader holds reaches them, so the pool can hold them before
+ * the commit is durable, and a commit planned on top of this one (src/api/writeQueue.ts) reads
+ * them there; the commit's buffers are free for the next one as soon as this returns.
  */
 export function writeCommitCells(io: FileIO, pool: BufferPool, p: PreparedCommit): void {
   const w = p.windowed;
   if (w !== null) encodeCells(w.buffers, w.nodes, w.extras, w.sources, p.rec.commit, p.rec.nonce, io, pool);
-  else writeRuns(io, p.buf, p.writes);
+  else {
+    writeRuns(io, p.buf, p.writes);
+    refreshRuns(pool, p.buf, p.writes);
+  }
 }
 
 /** Writes each run of `buf` with one call. */
@@ -147,11 +153,6 @@ function writeRuns(io: FileIO, buf: Uint8Array, writes: CellWrite[]): void {
     const w = writes[i]!;
     io.write(buf.subarray(w.at, w.at + w.length), w.cell * CELL_BYTES);
   }
-}
-
-/** Copies every cell the commit wrote into the buffer pool's cached pages (a windowed commit's went in as written). */
-export function refreshPool(pool: BufferPool, p: PreparedCommit): void {
-  refreshRuns(pool, p.buf, p.writes);
 }
 
 function refreshRuns(pool: BufferPool, buf: Uint8Array, writes: CellWrite[]): void {
@@ -164,7 +165,7 @@ function refreshRuns(pool: BufferPool, buf: Uint8Array, writes: CellWrite[]): vo
       const page = Math.floor(offset / PAGE_BYTES);
       const inPage = offset % PAGE_BYTES;
       const n = Math.min(PAGE_BYTES - inPage, end - at);
-      pool.update(page, inPage, buf.subarray(at, at + n));
+      pool.update(page, inPage, buf.subarray(at, at + n), true);
       at += n;
       offset += n;
     }

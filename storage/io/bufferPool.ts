@@ -332,10 +332,13 @@ export class BufferPool {
   /**
    * The writer wrote `bytes` at `offsetInPage` of `page`: refresh the frame if resident. A whole
    * page that is not resident is installed when a never-used frame is at hand (the pool is still
-   * filling), so reading what a commit just wrote costs no read; it is verified on first use like
-   * any page read from the file. No resident page is evicted for it.
+   * filling), so reading what a commit just wrote costs no read. The cells written are verified
+   * again on first use, like a page read from the file — unless `encodedHere`: the bytes are this
+   * process's own encoding of whole cells, checksummed as it wrote them (a commit refreshing the
+   * pool with its cells, storage/commit/writeCells.ts), so the cells they cover whole are marked
+   * verified instead; a cell covered in part is verified again. No resident page is evicted.
    */
-  update(page: number, offsetInPage: number, bytes: Uint8Array): void {
+  update(page: number, offsetInPage: number, bytes: Uint8Array, encodedHere = false): void {
     const frame = this.lookup(page);
     if (frame === undefined) {
       if (offsetInPage !== 0 || bytes.length !== PAGE_BYTES) return;
@@ -343,6 +346,7 @@ export class BufferPool {
       if (f < 0) return;
       this.slab.set(bytes, f * PAGE_BYTES);
       this.install(f, page, FULL);
+      if (encodedHere) this.verified[f] = FULL;
       // Not referenced: written, not read; the first read marks it.
       this.referenced[f] = 0;
       return;
@@ -351,17 +355,15 @@ export class BufferPool {
     const firstCell = Math.floor(offsetInPage / (PAGE_BYTES / CELLS_PER_PAGE));
     const lastCell = Math.floor((offsetInPage + bytes.length - 1) / (PAGE_BYTES / CELLS_PER_PAGE));
     let mask = 0;
-    for (let c = firstCell; c <= lastCell; c++) mask |= 1 << c;
-    this.verified[frame] = this.verified[frame]! & ~mask;
-    if (this.loaded[frame] !== FULL) {
-      // Cells the write covers whole now hold the file's bytes; a cell it covers in part and
-      // that was not read is still not loaded.
-      let whole = 0;
-      for (let c = firstCell; c <= lastCell; c++) {
-        if (c * CELL_BYTES >= offsetInPage && (c + 1) * CELL_BYTES <= offsetInPage + bytes.length) whole |= 1 << c;
-      }
-      this.loaded[frame] = this.loaded[frame]! | whole;
+    let whole = 0;
+    for (let c = firstCell; c <= lastCell; c++) {
+      mask |= 1 << c;
+      if (c * CELL_BYTES >= offsetInPage && (c + 1) * CELL_BYTES <= offsetInPage + bytes.length) whole |= 1 << c;
     }
+    this.verified[frame] = (this.verified[frame]! & ~mask) | (encodedHere ? whole : 0);
+    // Cells the write covers whole now hold the file's bytes; a cell it covers in part and that
+    // was not read is still not loaded.
+    if (this.loaded[frame] !== FULL) this.loaded[frame] = this.loaded[frame]! | whole;
   }
 
   /**

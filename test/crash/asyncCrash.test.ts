@@ -38,6 +38,10 @@ interface AsyncWorkload {
   /** Chance a function throws after its writes (nothing of it may reach the file). */
   failing: number;
   protocol?: 'one-sync' | 'two-sync';
+  /** Turns of the event loop a writer waits between writes, at most (0: none): writes then arrive while a group syncs, and run ahead of it. */
+  stagger?: number;
+  /** Turns of the event loop an asynchronous sync takes (SimulatedDisk.syncAsyncTurns; default 1). */
+  syncTurns?: number;
   seed: number;
 }
 
@@ -45,6 +49,8 @@ const WORKLOADS: AsyncWorkload[] = [
   { name: 'async-small-values', writers: 6, writesEach: 30, keys: 3000, bigValues: 0, syncWrites: 0, bursts: 0, failing: 0.1, seed: 1 },
   { name: 'async-mixed-with-sync-takeovers', writers: 8, writesEach: 25, keys: 2000, bigValues: 0.3, syncWrites: 0.06, bursts: 0.3, failing: 0.1, seed: 2 },
   { name: 'async-two-sync', writers: 5, writesEach: 20, keys: 5000, bigValues: 0.5, syncWrites: 0.05, bursts: 0.2, failing: 0.05, protocol: 'two-sync', seed: 3 },
+  { name: 'async-staggered-writers-run-ahead', writers: 6, writesEach: 25, keys: 3000, bigValues: 0.2, syncWrites: 0.04, bursts: 0.1, failing: 0.1, stagger: 3, syncTurns: 3, seed: 4 },
+  { name: 'async-staggered-two-sync', writers: 5, writesEach: 20, keys: 3000, bigValues: 0.4, syncWrites: 0, bursts: 0, failing: 0.05, protocol: 'two-sync', stagger: 3, syncTurns: 2, seed: 5 },
 ];
 
 /** A function that returned: its ops, in the order functions ran, and the version its group read. */
@@ -68,6 +74,8 @@ function randomOp(rng: Prng, w: AsyncWorkload, tag: string): Op {
 class AsyncCrashRun {
   readonly failures: string[] = [];
   states = 0;
+  /** Groups that ran ahead of a group in flight (stats().groupsAhead of the live store). */
+  groupsAhead = 0;
   recoveredTo = { acknowledged: 0, newer: 0 };
   private readonly log: Logged[] = [];
   /** Models after the first k logged functions, by k (the two or three newest are kept). */
@@ -80,6 +88,7 @@ class AsyncCrashRun {
   async run(): Promise<void> {
     const w = this.w;
     const disk = new SimulatedDisk();
+    disk.syncAsyncTurns = w.syncTurns ?? 1;
     const path = `/simulated/${w.name}.maple`;
     const live = openOn(disk, path, w.protocol ?? 'one-sync', 64 << 20);
     const rng = new Prng(w.seed);
@@ -122,6 +131,7 @@ class AsyncCrashRun {
     let snapshotWant: RangeModel | undefined;
     const writer = async (id: number): Promise<void> => {
       for (let i = 0; i < w.writesEach; i++) {
+        for (let k = w.stagger ? rng.below(w.stagger + 1) : 0; k > 0; k--) await new Promise<void>((resolve) => setImmediate(resolve));
         // The first op is a store, so a function that returns always changes something: its
         // group commits, and its promise resolving means that commit is durable.
         const ops: Op[] = [{ t: 'store', first: w.keys + 10 + id, last: w.keys + 10 + id, value: i }];
@@ -173,6 +183,7 @@ class AsyncCrashRun {
           applyToWriter(t as unknown as Writer, op);
           this.log.push({ base: t.version, ops: [op] });
         });
+      this.groupsAhead = live.stats().groupsAhead;
       const lastWrites = [last(9_000_000, 'queued at close'), last(9_000_001, 'also queued')];
       live.close();
       await Promise.all(lastWrites);
@@ -257,8 +268,9 @@ describe('crash suite: asynchronous writers, at every crash point', () => {
     it(w.name, async () => {
       const run = new AsyncCrashRun(w);
       await run.run();
-      console.log(`${w.name}: ${run.states} crash states (recovered to the acknowledged groups ${run.recoveredTo.acknowledged}, to a newer group ${run.recoveredTo.newer})`);
+      console.log(`${w.name}: ${run.states} crash states, ${run.groupsAhead} groups run ahead (recovered to the acknowledged groups ${run.recoveredTo.acknowledged}, to a newer group ${run.recoveredTo.newer})`);
       expect(run.failures).toEqual([]);
+      if (w.stagger) expect(run.groupsAhead).toBeGreaterThan(5);
       expect(run.recoveredTo.acknowledged).toBeGreaterThan(0);
       expect(run.recoveredTo.newer).toBeGreaterThan(0);
     }, 600_000);

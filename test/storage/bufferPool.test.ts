@@ -245,6 +245,24 @@ describe('update and verified bits', () => {
     for (let c = 0; c < CELLS_PER_PAGE; c++) expect(pool.isVerified(f, c)).toBe(false);
   });
 
+  it("a commit's own cells (encodedHere) are marked verified where covered whole; a cell covered in part is verified again", () => {
+    const file = fileWithPages(5);
+    const pool = smallPool(file);
+    const f = pool.frame(1);
+    pool.setVerified(f, 6);
+    // Cells 3 and 4 whole, then the first half of cell 5, then a whole cell 6 rewritten in part.
+    pool.update(1, 3 * CELL_BYTES, new Uint8Array(2 * CELL_BYTES + CELL_BYTES / 2).fill(1), true);
+    pool.update(1, 6 * CELL_BYTES + 8, new Uint8Array(16).fill(2), true);
+    const verified = Array.from({ length: CELLS_PER_PAGE }, (_, c) => pool.isVerified(f, c));
+    expect(verified).toEqual(verified.map((_, c) => c === 3 || c === 4));
+    // A whole page not resident, installed from the commit's own bytes: every cell verified.
+    const written = pageContent(4, 3);
+    file.write(written, 4 * PAGE_BYTES);
+    pool.update(4, 0, written, true);
+    const g = expectPage(pool, 4, 3);
+    for (let c = 0; c < CELLS_PER_PAGE; c++) expect(pool.isVerified(g, c)).toBe(true);
+  });
+
   it('updating a page that is not resident does nothing (no read, no frame)', () => {
     const file = fileWithPages(3);
     const pool = smallPool(file);
