@@ -56,7 +56,7 @@ try {
     ms.sort((a, b) => a - b);
     return ms[Math.floor(ms.length / 2)]!.toFixed(3);
   };
-  for (const pages of [1, 3, 10, 16]) {
+  for (const pages of [1, 3, 10, 16, 40]) {
     console.log(
       `fdatasync after ${pages} page(s): scattered ${median(pages, false, 0)} ms, contiguous ${median(pages, true, 0)} ms; ` +
         `with 1 KiB appended: scattered ${median(pages, false, 1024)} ms, contiguous ${median(pages, true, 1024)} ms`,
