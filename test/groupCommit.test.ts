@@ -118,6 +118,7 @@ describe('group commit', () => {
     // Run over group 1's version (the last function read 'a'), planned, and nothing of it
     // written or published: no second sync, nothing settled, readers still see the empty store.
     expect(s.stats().writesQueued).toBe(0);
+    expect(s.stats().groupsAhead).toBe(1);
     expect(io.held.length).toBe(1);
     expect(disk.counts.writes).toBe(writesBefore);
     expect(settled).toEqual([]);
