@@ -29,6 +29,13 @@ function shortestRun(runs: readonly CellRun[]): number {
 export class FreeList {
   private runs: CellRun[] = [];
   private loadedCells = 0;
+  /** Every entry is loaded: the runs only shrink from now on. */
+  private exhausted = false;
+  /**
+   * Once exhausted, the shortest length run() found no run or chain for: no longer one is found
+   * either, so it answers at once (a bulk load asks for tens of thousands of areas' runs).
+   */
+  private failedAt = Infinity;
 
   /**
    * @param take loads the next releasable pending entry's runs (new objects, which the list
@@ -38,8 +45,12 @@ export class FreeList {
 
   /** Loads the next releasable entry; false when none is left. */
   loadNext(): boolean {
+    if (this.exhausted) return false;
     const runs = this.take();
-    if (runs === undefined) return false;
+    if (runs === undefined) {
+      this.exhausted = true;
+      return false;
+    }
     for (const run of runs) {
       if (run.count > 0) {
         this.runs.push(run);
@@ -75,6 +86,7 @@ export class FreeList {
    * once everything is loaded, a chain of adjacent runs (spanningRun).
    */
   run(count: number): number | undefined {
+    if (count >= this.failedAt) return undefined;
     for (;;) {
       for (let i = this.runs.length - 1; i >= 0; i--) {
         const run = this.runs[i]!;
@@ -83,7 +95,11 @@ export class FreeList {
         this.takeFrom(i, count);
         return start;
       }
-      if (!this.loadNext()) return this.spanningRun(count);
+      if (!this.loadNext()) {
+        const start = this.spanningRun(count);
+        if (start === undefined) this.failedAt = count;
+        return start;
+      }
     }
   }
 

@@ -70,3 +70,42 @@ test('takeRuns takes the longest run, then the shortest ones, for any request si
     { numRuns: 300, seed: 20261206 },
   );
 });
+
+/** Whether `set` holds `count` consecutive cells. */
+function hasRun(set: Set<number>, count: number): boolean {
+  const cells = [...set].sort((a, b) => a - b);
+  let length = 0;
+  for (let i = 0; i < cells.length; i++) {
+    length = i > 0 && cells[i] === cells[i - 1]! + 1 ? length + 1 : 1;
+    if (length >= count) return true;
+  }
+  return false;
+}
+
+test('run finds count free cells in a row exactly when there are, across requests of any sizes', () => {
+  fc.assert(
+    fc.property(entriesArb, fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 40 }), (entries, requests) => {
+      const free = new Set(entries.flat().flatMap((r) => Array.from({ length: r.count }, (_, k) => r.start + k)));
+      const pending = entries.map((l) => l.map((r) => ({ ...r })));
+      const fresh = new FreeList(() => pending.shift());
+      for (const count of requests) {
+        const possible = hasRun(free, count);
+        const start = fresh.run(count);
+        if (start === undefined) {
+          // A failure is remembered for longer requests: it must be right, before and after.
+          expect(possible).toBe(false);
+          continue;
+        }
+        for (let c = start; c < start + count; c++) {
+          expect(free.has(c)).toBe(true);
+          free.delete(c);
+        }
+      }
+      while (fresh.loadNext()) {
+        /* what is left, loaded */
+      }
+      expect(fresh.available()).toBe(free.size);
+    }),
+    { numRuns: 300, seed: 20261207 },
+  );
+});
