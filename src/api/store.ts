@@ -361,9 +361,10 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       },
       prepare: (group, after) => {
         const p = this.plan(group, after === undefined ? undefined : { rec: after.io.prepared.rec, slot: after.io.prepared.slot });
-        // The record is written after a sync in two-sync commits, when a commit planned ahead of
-        // this one has refilled the store's record page: it gets a copy of its own.
-        return { io: new AsyncCommitWrite(this.committer.io, this.pool, { ...p, recordPage: p.recordPage.slice() }) };
+        // A two-sync commit writes its record after a sync, when a commit planned ahead of this
+        // one may have refilled the store's record page: it gets a copy of its own. (A one-sync
+        // commit writes its record as its I/O starts, before anything else runs.)
+        return { io: new AsyncCommitWrite(this.committer.io, this.pool, p.twoSync ? { ...p, recordPage: p.recordPage.slice() } : p) };
       },
       commitSync: (group) => this.commit(group),
       publish: ({ io }) => {

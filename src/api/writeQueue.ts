@@ -119,21 +119,16 @@ interface Flight<V, P> {
   prepared: P | null;
 }
 
-/**
- * The group after the one in flight: its functions run, and its commit planned, over the flight's
- * version while the flight's fdatasync runs; its I/O starts once the flight is published.
- */
-interface Ahead<V, P> extends Flight<V, P> {
-  /** The flight it runs over. */
-  after: P;
-}
-
 export class WriteQueue<V, P extends PreparedGroup> {
   private readonly queued = new JobList<V>();
   /** Calls past `queuedWrites`, waiting for room. */
   private readonly waiting = new JobList<V>();
   private flight: Flight<V, P> | null = null;
-  private ahead: Ahead<V, P> | null = null;
+  /**
+   * The group after the one in flight: its functions run, and its commit planned, over the
+   * flight's version while the flight's fdatasync runs; its I/O starts once the flight is published.
+   */
+  private ahead: Flight<V, P> | null = null;
   private scheduled = false;
   /** Groups run ahead of a flight so far (stats().groupsAhead). */
   groupsAhead = 0;
@@ -228,7 +223,7 @@ export class WriteQueue<V, P extends PreparedGroup> {
   }
 
   /** The group ahead, its flight published: committed synchronously (as planned, or planned now). */
-  private commitAheadSync(ahead: Ahead<V, P>): void {
+  private commitAheadSync(ahead: Flight<V, P>): void {
     if (ahead.group.changed) {
       const prepared = ahead.prepared;
       try {
@@ -303,7 +298,7 @@ export class WriteQueue<V, P extends PreparedGroup> {
     if (after === null || this.ahead !== null || this.pending === 0) return;
     const run = this.runGroup(Infinity, after);
     if (run === null) return;
-    const ahead: Ahead<V, P> = { jobs: run.jobs, group: run.group, prepared: null, after };
+    const ahead: Flight<V, P> = { jobs: run.jobs, group: run.group, prepared: null };
     this.ahead = ahead;
     this.groupsAhead++;
     if (!run.group.changed) return;
