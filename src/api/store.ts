@@ -9,6 +9,7 @@ import type { BufferPool } from '../../storage/io/bufferPool.js';
 import { type CommitContext, type CommitInput, type CommitOptions, type CommitProtocol, type DurableState, pendingSplit, planCommit, treeOf, writeCommit } from '../../storage/commit/commit.js';
 import { AsyncCommitWrite } from '../../storage/commit/writeAsync.js';
 import { CommitBuffers, type PreparedCommit } from '../../storage/commit/writeCells.js';
+import { RunHints } from '../../storage/commit/runHints.js';
 import { FLAG_CELLS_DURABLE } from '../../storage/format/commitRecord.js';
 import { WriteScratch } from '../tree/writeScratch.js';
 import type { FileIO } from '../../storage/io/fileIO.js';
@@ -144,7 +145,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     // file implementation (OpenHooks.fileIO) has no other processes.
     this.otherReaders = lock !== undefined && ownsFile ? new OtherReaders(readersDir(path), lock.self) : undefined;
     this.pager = new CellReader(io, pool);
-    this.committer = { io, pager: this.pager, pool, scratch: new WriteScratch(), buffers: new CommitBuffers() };
+    this.committer = { io, pager: this.pager, pool, scratch: new WriteScratch(), buffers: new CommitBuffers(), hints: new RunHints() };
     this.pager.codec = loadCodec(this.pager, state.rec.structures, state.rec.commit, opts.sharedStructures);
     this.state = state;
     this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);

@@ -40,6 +40,7 @@ import { byCell, handOut } from './handOut.js';
 import { type LeafArea, settleValues } from './valueAreas.js';
 import { PendingChunks } from './pendingChunks.js';
 import { openFreeList } from './release.js';
+import type { RunHints } from './runHints.js';
 import { orderByKey } from './sort.js';
 import { type CommitBuffers, type CommitProtocol, type Extra, type PreparedCommit, type ValueSources, prepareCommit, writePrepared } from './writeCells.js';
 
@@ -61,6 +62,8 @@ export interface CommitContext {
   /** The store's write-path scratch (the space-map and pending-tree writes use it too). */
   scratch: WriteScratch;
   buffers: CommitBuffers;
+  /** Which pending entries hold long runs (storage/commit/runHints.ts); null: none kept. */
+  hints: RunHints | null;
 }
 
 export interface CommitInput {
@@ -102,7 +105,7 @@ export function writeCommit(ctx: CommitContext, state: DurableState, input: Comm
 export function planCommit(ctx: CommitContext, state: DurableState, input: CommitInput, options: CommitOptions): PreparedCommit {
   const plan = new CommitPlan(ctx.pager, ctx.scratch, state.rec, input.main, input.frees, input.readers);
   // 1. The free list.
-  const { free, sources } = openFreeList(plan);
+  const { free, sources } = openFreeList(plan, ctx.hints);
   // 2. Value areas, records, the structures table.
   plan.collectMain();
   const areas = settleValues(plan.mainOrdered, input.values, options.packValues ? AREA_VALUE_MAX_BYTES : MAX_INLINE_BYTES, plan.mainRecords);
@@ -111,7 +114,7 @@ export function planCommit(ctx: CommitContext, state: DurableState, input: Commi
   alloc.placeRecords(plan.needed().records);
   const { structures, table } = placeStructures(plan, alloc);
   // 3. Nodes and the pending list.
-  const list = new PendingChunks(plan, free, sources);
+  const list = new PendingChunks(plan, free, sources, ctx.hints);
   allocateCells(alloc, list);
   const nodes = alloc.nodes;
   const { order, spare } = handOut(alloc.cells, nodes.length + list.chunkCount());

@@ -40,8 +40,13 @@ export class FreeList {
   /**
    * @param take loads the next releasable pending entry's runs (new objects, which the list
    *   then changes) and removes the entry from the pending tree; undefined when none is left
+   * @param seek takes an entry holding a run of at least `count` cells, when one is known
+   *   (storage/commit/runHints.ts), the same way; undefined when none is
    */
-  constructor(private readonly take: () => CellRun[] | undefined) {}
+  constructor(
+    private readonly take: () => CellRun[] | undefined,
+    private readonly seek: (count: number) => CellRun[] | undefined = () => undefined,
+  ) {}
 
   /** Loads the next releasable entry; false when none is left. */
   loadNext(): boolean {
@@ -51,13 +56,17 @@ export class FreeList {
       this.exhausted = true;
       return false;
     }
+    this.add(runs);
+    return true;
+  }
+
+  private add(runs: CellRun[]): void {
     for (const run of runs) {
       if (run.count > 0) {
         this.runs.push(run);
         this.loadedCells += run.count;
       }
     }
-    return true;
   }
 
   /** Cells loaded and not taken yet. */
@@ -87,6 +96,7 @@ export class FreeList {
    */
   run(count: number): number | undefined {
     if (count >= this.failedAt) return undefined;
+    let seeking = !this.exhausted;
     for (;;) {
       for (let i = this.runs.length - 1; i >= 0; i--) {
         const run = this.runs[i]!;
@@ -94,6 +104,15 @@ export class FreeList {
         const start = run.start;
         this.takeFrom(i, count);
         return start;
+      }
+      if (seeking) {
+        // An entry hinted to hold such a run, before loading entries newest first.
+        const runs = this.seek(count);
+        if (runs !== undefined) {
+          this.add(runs);
+          continue;
+        }
+        seeking = false;
       }
       if (!this.loadNext()) {
         const start = this.spanningRun(count);

@@ -21,13 +21,14 @@ import { findFirst } from '../../src/tree/walk.js';
 import { writeRange } from '../../src/tree/write.js';
 import { NewValue, RecordSlot } from '../format/node.js';
 import type { CellRun } from '../format/pageFile.js';
-import { BY_COMMIT_CHUNK_RUNS, CHUNK_PLACEHOLDER, PENDING_KEYS_PER_COMMIT, WINDOWED_CHUNK_RUNS, byCommitKey, decodePendingEntry, encodeChunk, type PendingRun, windowedKey } from '../format/pendingList.js';
+import { BY_COMMIT_CHUNK_RUNS, CHUNK_PLACEHOLDER, PENDING_KEYS_PER_COMMIT, WINDOWED_CHUNK_RUNS, byCommitKey, decodePendingEntry, encodeChunk, freedByOf, type PendingRun, windowedKey } from '../format/pendingList.js';
 import { recordCells } from '../format/valueRecord.js';
 import { BirthBands, readerInWindow } from '../io/readerSet.js';
 import type { CommitPlan } from './commitPlan.js';
 import type { FreeList } from './freeList.js';
 import { handOut } from './handOut.js';
 import type { PendingSource } from './release.js';
+import type { RunHints } from './runHints.js';
 import { orderByKey } from './sort.js';
 
 /** Chunks per kind: by-commit, and windowed (all groups together). */
@@ -56,6 +57,7 @@ export class PendingChunks {
     private readonly plan: CommitPlan,
     private readonly free: FreeList,
     private readonly sources: PendingSource[],
+    private readonly hints: RunHints | null = null,
   ) {
     assert(recordCells(CHUNK_PLACEHOLDER.length) === 1, 'a pending-list chunk is one cell');
     this.bands = new BirthBands(plan.readers, plan.prev.commit);
@@ -153,11 +155,12 @@ export class PendingChunks {
     for (const chunk of windowedChunks) chunk.cell = order[at++]!;
     for (const chunk of sourceChunks.values()) chunk.cell = order[at++]!;
     const lists = this.groupLists(spare, true);
+    const commit = this.plan.commit;
     let next = 0;
-    for (const chunk of byCommitChunks) {
+    for (let i = 0; i < byCommitChunks.length; i++) {
       const mine = lists[0]!.slice(next, next + BY_COMMIT_CHUNK_RUNS);
       next += mine.length;
-      this.fill(chunk, mine, undefined);
+      this.fill(byCommitChunks[i]!, byCommitKey(commit, i), mine, undefined);
     }
     assert(next === lists[0]!.length, 'every by-commit run is in the pending list');
     // Windowed chunks in key order: any not needed (the lists shrank as they coalesced) list nothing,
@@ -166,10 +169,10 @@ export class PendingChunks {
     let windowedNeeded = 0;
     for (let g = 1; g <= bands.groups; g++) windowedNeeded += Math.ceil(lists[g]!.length / WINDOWED_CHUNK_RUNS);
     let w = 0;
-    for (; w < windowedChunks.length - windowedNeeded; w++) this.fill(windowedChunks[w]!, [], this.plan.commit);
+    for (; w < windowedChunks.length - windowedNeeded; w++) this.fill(windowedChunks[w]!, windowedKey(commit, w), [], commit);
     for (let g = 1; g <= bands.groups; g++) {
       const list = lists[g]!;
-      for (let i = 0; i < list.length; i += WINDOWED_CHUNK_RUNS) this.fill(windowedChunks[w++]!, list.slice(i, i + WINDOWED_CHUNK_RUNS), this.lowBirths[g - 1]!);
+      for (let i = 0; i < list.length; i += WINDOWED_CHUNK_RUNS, w++) this.fill(windowedChunks[w]!, windowedKey(commit, w), list.slice(i, i + WINDOWED_CHUNK_RUNS), this.lowBirths[g - 1]!);
     }
     assert(w === windowedChunks.length, 'every windowed run is in the pending list');
     // Leftovers under their source's key: runs only shrink as cells are taken from their start, so
@@ -179,13 +182,15 @@ export class PendingChunks {
       const { windowed, freedBy, key } = this.sources[source]!;
       const list = lists[bands.groups + 1 + source]!;
       assert(list.length <= (windowed ? WINDOWED_CHUNK_RUNS : BY_COMMIT_CHUNK_RUNS), `the leftovers of pending entry ${key} fit its chunk`);
-      this.fill(chunk, list, windowed ? freedBy : undefined);
+      this.fill(chunk, key, list, windowed ? freedBy : undefined);
     }
   }
 
-  private fill(chunk: NewValue, runs: CellRun[], lowBirth: number | undefined): void {
+  /** Encodes `runs` into `chunk`, listed under `key` (`lowBirth` for a windowed chunk). */
+  private fill(chunk: NewValue, key: number, runs: CellRun[], lowBirth: number | undefined): void {
     for (const run of runs) this.plan.pendingCells += run.count;
     chunk.bytes = encodeChunk(runs, lowBirth);
+    this.hints?.note(key, runs, lowBirth === undefined ? undefined : { lowBirth, freedBy: freedByOf(key) });
   }
 
   /** A reader band with fewer cells than BAND_MIN_CELLS joins the by-commit list (which is safe). */
@@ -283,6 +288,7 @@ export class PendingChunks {
     for (const g of this.freeGroups) if (this.effective(g) === -1) runs++;
     if (runs > BY_COMMIT_CHUNK_RUNS - PENDING_SLACK_RUNS) return;
     plan.takeEntry(entry.first, entry.last, e.runs);
+    this.hints?.forget(entry.first);
     this.classify(); // the entry's chunk cell, freed just now
     for (const run of e.runs) {
       plan.frees.push(run);

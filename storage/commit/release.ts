@@ -36,6 +36,10 @@ import type { CellReader } from '../io/cellReader.js';
 import { type ReaderSet, readerInWindow } from '../io/readerSet.js';
 import { type CommitPlan, treeOf } from './commitPlan.js';
 import { FreeList } from './freeList.js';
+import type { Hint, RunHints } from './runHints.js';
+
+/** Hinted entries a commit reads at most per run it seeks (each a pending-tree descent and a record read). */
+const SEEK_CANDIDATES = 4;
 
 /** A pending entry the free list took: where its leftovers go back (storage/commit/pendingChunks.ts). */
 export interface PendingSource {
@@ -52,16 +56,54 @@ class ReleasableEntries {
   private readonly releaseLimit: number;
   /** Windowed entries at or below this key are reusable whatever their window. */
   private readonly windowedFloor: number;
+  /** The highest windowed key this commit may take. */
+  private readonly windowedLimit: number;
   private windowedCursor: number;
   private byCommitCursor: number;
   private pinnedSkipped = 0;
 
-  constructor(private readonly plan: CommitPlan) {
+  constructor(
+    private readonly plan: CommitPlan,
+    private readonly hints: RunHints | null,
+  ) {
     const { prev, releaseUpTo } = plan;
     this.releaseLimit = byCommitKey(releaseUpTo + 1, 0) - 1;
     this.windowedFloor = windowedKey(releaseUpTo + 1, 0) - 1;
-    this.windowedCursor = plan.readers.any ? this.windowedFloor : windowedKey(prev.commit + 1, 0) - 1;
+    this.windowedLimit = plan.readers.any ? this.windowedFloor : windowedKey(prev.commit + 1, 0) - 1;
+    this.windowedCursor = this.windowedLimit;
     this.byCommitCursor = this.releaseLimit;
+  }
+
+  /**
+   * Takes a releasable entry the run hints (storage/commit/runHints.ts) say holds a run of at
+   * least `count` cells, checked against the version this commit builds on: its runs, or
+   * undefined when no hinted entry does. A hint found wrong is dropped or corrected.
+   */
+  seek(count: number): CellRun[] | undefined {
+    const hints = this.hints;
+    if (hints === null || hints.size === 0) return undefined;
+    const { sink, pending, pager, prev, readers } = this.plan;
+    // By key and the window noted with it: a pinned entry is not read.
+    const usable = (key: number, hint: Hint): boolean => {
+      if (!isWindowedKey(key)) return key <= this.releaseLimit;
+      return key <= this.windowedLimit && (key <= this.windowedFloor || hint.freedBy < 0 || !readerInWindow(readers, hint.lowBirth, hint.freedBy));
+    };
+    for (const key of hints.candidates(count, usable, SEEK_CANDIDATES)) {
+      const entry = findFirst(sink, pending, key, key, false);
+      if (entry === undefined || entry.first !== key || !(entry.slot instanceof RecordSlot)) {
+        hints.forget(key);
+        continue;
+      }
+      const e = decodePendingEntry(entry.first, pager.recordBytes(entry.slot.cell, prev.commit));
+      if (e === undefined) throw corruptCell(entry.slot.cell, `windowed pending entry ${entry.first} is too short to hold its lowest birth`);
+      hints.note(key, e.runs, isWindowedKey(key) ? { lowBirth: e.lowBirth, freedBy: e.freedBy } : undefined);
+      let longest = 0;
+      for (const r of e.runs) if (r.count > longest) longest = r.count;
+      if (longest < count) continue;
+      if (isWindowedKey(key) && key > this.windowedFloor && readerInWindow(readers, e.lowBirth, e.freedBy)) continue;
+      return this.load(entry.first, entry.last, e);
+    }
+    return undefined;
   }
 
   /** Takes the next releasable entry out of the pending tree: its runs, or undefined when none is left. */
@@ -101,6 +143,7 @@ class ReleasableEntries {
   }
 
   private load(first: number, last: number, e: PendingEntry): CellRun[] {
+    this.hints?.forget(first);
     const source = this.sources.length;
     this.sources.push({ key: first, freedBy: e.freedBy, windowed: isWindowedKey(first) });
     for (const run of e.runs) run.source = source;
@@ -109,9 +152,9 @@ class ReleasableEntries {
 }
 
 /** The commit's free list over its releasable pending entries, and the list of entries it takes. */
-export function openFreeList(plan: CommitPlan): { free: FreeList; sources: PendingSource[] } {
-  const entries = new ReleasableEntries(plan);
-  return { free: new FreeList(() => entries.next()), sources: entries.sources };
+export function openFreeList(plan: CommitPlan, hints: RunHints | null = null): { free: FreeList; sources: PendingSource[] } {
+  const entries = new ReleasableEntries(plan, hints);
+  return { free: new FreeList(() => entries.next(), (count) => entries.seek(count)), sources: entries.sources };
 }
 
 /**

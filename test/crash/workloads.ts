@@ -301,6 +301,33 @@ function valueAreas(): Workload {
   return { name: 'value-areas', steps };
 }
 
+/**
+ * Single-store commits that rewrite leaves and their value areas with values of 40–300 bytes, so
+ * area sizes change from commit to commit and each area is placed in a run some earlier commit
+ * freed — found through the run hints (storage/commit/runHints.ts) — with a snapshot held across
+ * part of them (windowed entries, sought under its window).
+ */
+function areaChurn(): Workload {
+  const n = 120;
+  const load: Op[] = [];
+  for (let i = 0; i < n; i++) load.push(sStore(i * 10, i * 10 + 4, sized(120, i)));
+  const steps: Step[] = [txn(load)];
+  // `spread` leaves in turn: 1, the same leaf again and again (each commit frees the area the
+  // one before wrote: under the snapshot, a young windowed entry).
+  const churn = (from: number, count: number, spread: number): void => {
+    for (let k = from; k < from + count; k++) {
+      const i = ((k % spread) * 53 + 7) % n;
+      steps.push(store(i * 10, i * 10 + 4, sized(40 + ((k * 97) % 261), 2000 + k)));
+    }
+  };
+  churn(0, 10, n);
+  steps.push({ kind: 'snapshot-open', name: 'held' });
+  churn(10, 8, 2);
+  steps.push({ kind: 'snapshot-close', name: 'held' });
+  churn(18, 10, n);
+  return { name: 'area-churn', steps };
+}
+
 function fileGrowth(): Workload {
   const steps: Step[] = [];
   for (let i = 0; i < 12; i++) steps.push(store(i * 10, i * 10 + 1, bigValue(64 * 1024 + i * 512, 100 + i)));
@@ -379,6 +406,7 @@ export function allWorkloads(): Workload[] {
     allocRanges(),
     allocationChurn(),
     valueAreas(),
+    areaChurn(),
     fileGrowth(),
     ringWrap(),
     snapshotsHeld(),

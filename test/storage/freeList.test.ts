@@ -109,3 +109,71 @@ test('run finds count free cells in a row exactly when there are, across request
     { numRuns: 300, seed: 20261207 },
   );
 });
+
+test('run with a seek that takes entries out of order: the same answers, every cell once', () => {
+  fc.assert(
+    fc.property(entriesArb, fc.array(fc.integer({ min: 1, max: 30 }), { minLength: 1, maxLength: 40 }), fc.array(fc.boolean(), { minLength: 1, maxLength: 20 }), (entries, requests, knows) => {
+      const free = new Set(entries.flat().flatMap((r) => Array.from({ length: r.count }, (_, k) => r.start + k)));
+      const pending: (CellRun[] | null)[] = entries.map((l) => l.map((r) => ({ ...r })));
+      const takeAt = (i: number): CellRun[] => {
+        const runs = pending[i]!;
+        pending[i] = null;
+        return runs;
+      };
+      // Newest first, as the pending tree is read; the seek, like the run hints, knows only some
+      // entries (and may not know of one that would do).
+      const list = new FreeList(
+        () => {
+          for (let i = pending.length - 1; i >= 0; i--) if (pending[i] !== null) return takeAt(i);
+          return undefined;
+        },
+        (count) => {
+          for (let i = 0; i < pending.length; i++) {
+            if (pending[i] !== null && knows[i % knows.length] && pending[i]!.some((r) => r.count >= count)) {
+              return takeAt(i);
+            }
+          }
+          return undefined;
+        },
+      );
+      for (const count of requests) {
+        const possible = hasRun(free, count);
+        const start = list.run(count);
+        if (start === undefined) {
+          expect(possible).toBe(false);
+          continue;
+        }
+        for (let c = start; c < start + count; c++) {
+          expect(free.has(c)).toBe(true);
+          free.delete(c);
+        }
+      }
+      while (list.loadNext()) {
+        /* what is left, loaded */
+      }
+      expect(list.available()).toBe(free.size);
+      const left = list.leftovers().flatMap((r) => Array.from({ length: r.count }, (_, k) => r.start + k));
+      expect(new Set(left)).toEqual(free);
+      expect(left.length).toBe(free.size);
+    }),
+    { numRuns: 300, seed: 20261208 },
+  );
+});
+
+test('run asks the seek before loading entries newest first, and loads nothing when it answers', () => {
+  const loaded: number[] = [];
+  const entries = [[{ start: 100, count: 9 }], [{ start: 200, count: 2 }], [{ start: 300, count: 1 }]];
+  const list = new FreeList(
+    () => {
+      const e = entries.pop();
+      if (e) loaded.push(e[0]!.start);
+      return e;
+    },
+    (count) => (count <= 9 && entries[0] !== undefined && entries[0]![0]!.count === 9 ? entries.shift() : undefined),
+  );
+  expect(list.run(5)).toBe(100);
+  expect(loaded).toEqual([]);
+  expect(list.run(4)).toBe(105); // the rest of the sought run, already loaded
+  expect(list.run(2)).toBe(200); // no hint: newest first, as before
+  expect(loaded).toEqual([300, 200]);
+});

@@ -1,0 +1,95 @@
+/**
+ * Placing leaves' value areas through the run hints (storage/commit/runHints.ts): single-store
+ * commits of values that live in value areas, checked against the reference and by check(), with
+ * the hints in use, and with hints that are stale or wrong — which must change nothing but speed.
+ */
+import { afterEach, expect, test } from 'vitest';
+import { openStore, type MapleStore } from './openStore.js';
+import { Reference } from './reference.js';
+import { prng, tempDir } from './helpers.js';
+import type { RunHints } from '../storage/commit/runHints.js';
+import { byCommitKey, windowedKey } from '../storage/format/pendingList.js';
+
+const dirs: Array<() => void> = [];
+afterEach(() => {
+  while (dirs.length) dirs.pop()!();
+});
+
+function hintsOf(db: MapleStore<unknown>): RunHints {
+  return (db as unknown as { committer: { hints: RunHints } }).committer.hints;
+}
+
+/** A value of about `bytes` msgpack bytes, distinct per seed. */
+function value(seed: number, bytes: number): { id: number; path: string } {
+  return { id: seed, path: 'p'.repeat(Math.max(1, bytes - 16)) };
+}
+
+function sameAsReference(db: MapleStore<unknown>, ref: Reference<unknown>): void {
+  const got = [...db.ranges()].map((r) => [r.first, r.last, r.value]);
+  const want = ref.all().map((r) => [r.first, r.last, r.value]);
+  expect(got).toEqual(want);
+}
+
+function churn(db: MapleStore<unknown>, ref: Reference<unknown>, rnd: () => number, commits: number, n: number): void {
+  for (let k = 0; k < commits; k++) {
+    const i = Math.floor(rnd() * n);
+    const v = value(10_000 + k, 40 + Math.floor(rnd() * 260));
+    db.store(i * 10, i * 10 + 4, v);
+    ref.store(i * 10, i * 10 + 4, v);
+  }
+}
+
+function loaded(n: number): { db: MapleStore<unknown>; ref: Reference<unknown>; file: string } {
+  const t = tempDir('maple-areas-');
+  dirs.push(t.cleanup);
+  const db = openStore(t.file());
+  const ref = new Reference<unknown>();
+  db.transaction((txn) => {
+    for (let i = 0; i < n; i++) {
+      const v = value(i, 120);
+      txn.store(i * 10, i * 10 + 4, v);
+      ref.store(i * 10, i * 10 + 4, v);
+    }
+  });
+  return { db, ref, file: t.file() };
+}
+
+test('single-store commits of 40–300-byte values: areas placed through the hints, answers and space exact', () => {
+  const n = 600;
+  const { db, ref, file } = loaded(n);
+  const rnd = prng(11);
+  churn(db, ref, rnd, 150, n);
+  expect(hintsOf(db).size).toBeGreaterThan(0);
+  // A reader held across commits: windowed entries, hinted and sought under its window.
+  const snap = db.snapshot();
+  const before = ref.clone();
+  churn(db, ref, rnd, 100, n);
+  expect([...snap.ranges()].map((r) => [r.first, r.last, r.value])).toEqual(before.all().map((r) => [r.first, r.last, r.value]));
+  snap.close();
+  churn(db, ref, rnd, 100, n);
+  sameAsReference(db, ref);
+  db.check();
+  db.close();
+  const again = openStore(file);
+  sameAsReference(again, ref);
+  again.check();
+  again.close();
+});
+
+test('stale and wrong hints change no answer and no space accounting, and are dropped when met', () => {
+  const n = 600;
+  const { db, ref } = loaded(n);
+  const rnd = prng(12);
+  churn(db, ref, rnd, 60, n);
+  const hints = hintsOf(db);
+  const version = db.version;
+  // Keys no entry has, claiming long runs; and every real hint claiming more than it holds.
+  const bogus = [byCommitKey(version - 1, 7), byCommitKey(3, 5), windowedKey(version - 2, 9), byCommitKey(version + 50, 0)];
+  const real = hints.candidates(1, () => true, 1_000);
+  for (const key of [...bogus, ...real]) hints.note(key, [{ start: 0, count: 200 }]);
+  churn(db, ref, rnd, 120, n);
+  for (const key of bogus) expect(hints.candidates(1, (k) => k === key, 1)).toEqual([]);
+  sameAsReference(db, ref);
+  db.check();
+  db.close();
+});

@@ -1,0 +1,56 @@
+/**
+ * RunHints (storage/commit/runHints.ts): what a commit listed under each key, and which keys it
+ * offers for a run of a given length.
+ */
+import { expect, test } from 'vitest';
+import { HINT_MIN_RUN, RunHints } from '../../storage/commit/runHints.js';
+
+const runs = (...counts: number[]) => counts.map((count, i) => ({ start: 1000 * (i + 1), count }));
+const all = (): boolean => true;
+
+test('candidates: entries with a long enough run, the shortest such run first, within the limit', () => {
+  const h = new RunHints();
+  h.note(10, runs(1, 9));
+  h.note(11, runs(5));
+  h.note(12, runs(3, 2, 12));
+  h.note(13, runs(5, 1));
+  expect(h.size).toBe(4);
+  expect(h.candidates(5, all, 10)).toEqual([13, 11, 10, 12]); // equal runs: the newer key first
+  expect(h.candidates(10, all, 10)).toEqual([12]);
+  expect(h.candidates(13, all, 10)).toEqual([]);
+  expect(h.candidates(1, all, 2)).toEqual([13, 11]);
+  expect(h.candidates(5, (key) => key % 2 === 0, 10)).toEqual([10, 12]);
+});
+
+test('a note replaces the last one; runs too short to hint, and forget, drop the key', () => {
+  const h = new RunHints();
+  h.note(7, runs(8));
+  h.note(7, runs(3));
+  expect(h.candidates(4, all, 10)).toEqual([]);
+  expect(h.candidates(3, all, 10)).toEqual([7]);
+  h.note(7, runs(HINT_MIN_RUN - 1, HINT_MIN_RUN - 1));
+  expect(h.size).toBe(0);
+  h.note(8, runs(4));
+  h.note(9, []);
+  expect(h.size).toBe(1);
+  h.forget(8);
+  h.forget(42);
+  expect(h.size).toBe(0);
+  expect(h.candidates(1, all, 10)).toEqual([]);
+});
+
+test("a windowed entry's window goes with its hint, for the caller to pass over a pinned one unread", () => {
+  const h = new RunHints();
+  h.note(5, runs(6), { lowBirth: 40, freedBy: 52 });
+  h.note(6, runs(6));
+  const seen: Array<[number, number, number]> = [];
+  const keys = h.candidates(6, (key, hint) => {
+    seen.push([key, hint.lowBirth, hint.freedBy]);
+    return hint.freedBy < 0;
+  }, 10);
+  expect(keys).toEqual([6]);
+  expect(seen.sort((a, b) => a[0] - b[0])).toEqual([
+    [5, 40, 52],
+    [6, -1, -1],
+  ]);
+});
