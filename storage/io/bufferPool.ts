@@ -16,10 +16,14 @@
  * in a page just read (markColdLeaf: the page is left unreferenced, the next victim unless used
  * again before the hand comes round). The hit paths are unchanged: a hit sets the reference bit.
  *
- * The slab starts at INITIAL_FRAMES and doubles, up to `cacheSize`, whenever a miss finds every
- * frame holding a page: open allocates 128 KiB instead of 64 MiB (measured on a 1,000,000-range
- * file right after loading it: open + first load 14–15 ms with the whole slab, 0.7–4.8 ms with 1 MiB;
- * 32 frames instead of 256 then took open + load + close from ~0.45 to ~0.32 ms in a loop).
+ * The slab starts at INITIAL_FRAMES and doubles whenever a miss finds every frame holding a page:
+ * open allocates 128 KiB instead of 64 MiB (measured on a 1,000,000-range file right after loading
+ * it: open + first load 14–15 ms with the whole slab, 0.7–4.8 ms with 1 MiB; 32 frames instead of
+ * 256 then took open + load + close from ~0.45 to ~0.32 ms in a loop). Past WHOLE_SLAB_AFTER frames
+ * it grows once more, to the whole `cacheSize`: each doubling copies every frame into memory the
+ * process has never touched, and the copies of a pool doubling to 256 MiB add up to the pool
+ * again — on a VM whose first touch of a page costs ~11 µs, a 300 ms stall for the last 64 MiB
+ * (docs/design.md, section 9). The whole slab costs only its address space until frames are used.
  * Growing replaces `slab` and `words` (frame numbers and offsets stay valid), so code that keeps
  * them in locals must fetch them again after any call that can read a page (a miss).
  */
@@ -30,6 +34,8 @@ import { CELL_BYTES, CELLS_PER_PAGE, PAGE_BYTES } from '../../src/common/limits.
 export const MIN_FRAMES = 16;
 /** Frames allocated at open; the slab doubles from here up to the cache budget. */
 export const INITIAL_FRAMES = 32;
+/** Frames past which the slab grows straight to the cache budget instead of doubling (1 MiB). */
+export const WHOLE_SLAB_AFTER = 256;
 /** Pages with a dense page-table entry: 2^22 pages = files up to 16 GiB, a 16 MiB table at most. */
 const DENSE_PAGES = 1 << 22;
 /** Every cell of a frame loaded. */
@@ -396,10 +402,13 @@ export class BufferPool {
     this.verified.fill(0);
   }
 
-  /** Doubles the frames (up to maxFrames), copying every frame and its state. */
+  /**
+   * Doubles the frames, or past WHOLE_SLAB_AFTER takes every frame the budget allows, copying
+   * every frame and its state.
+   */
   private grow(): void {
     const old = this.frameCount;
-    const count = Math.min(this.maxFrames, old * 2);
+    const count = old >= WHOLE_SLAB_AFTER ? this.maxFrames : Math.min(this.maxFrames, old * 2);
     const slab = new Uint8Array(count * PAGE_BYTES);
     slab.set(this.slab);
     this.slab = slab;

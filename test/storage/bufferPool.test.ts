@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MapleError, AssertionError } from '../../src/common/errors.js';
-import { BufferPool, INITIAL_FRAMES, INTERNAL_WEIGHT, MIN_FRAMES, READ_AHEAD_AFTER, READ_AHEAD_PAGES } from '../../storage/io/bufferPool.js';
+import { BufferPool, INITIAL_FRAMES, INTERNAL_WEIGHT, MIN_FRAMES, READ_AHEAD_AFTER, READ_AHEAD_PAGES, WHOLE_SLAB_AFTER } from '../../storage/io/bufferPool.js';
 import { MemFile } from '../helpers.js';
 import { encodeNode, newInternal, newLeaf } from '../../storage/format/node.js';
 import { CellReader } from '../../storage/io/cellReader.js';
@@ -452,6 +452,24 @@ describe('growth', () => {
     expect(pool.frameCount).toBe(budget);
     expect(pool.residentPages).toBe(budget);
     expect(pool.slab.length).toBe(budget * PAGE_BYTES);
+  });
+
+  it('doubles only up to WHOLE_SLAB_AFTER frames, then takes the whole budget in one step', () => {
+    const budget = 4 * WHOLE_SLAB_AFTER + 3;
+    const file = fileWithPages(budget + 10);
+    const pool = new BufferPool(file, budget * PAGE_BYTES, 1);
+    const sizes = [pool.frameCount];
+    for (let p = 0; p < budget + 10; p++) {
+      expectPage(pool, p);
+      if (pool.frameCount !== sizes[sizes.length - 1]) sizes.push(pool.frameCount);
+    }
+    const doublings: number[] = [];
+    for (let n = INITIAL_FRAMES; n <= WHOLE_SLAB_AFTER; n *= 2) doublings.push(n);
+    expect(sizes).toEqual([...doublings, budget]);
+    expect(pool.slab.length).toBe(budget * PAGE_BYTES);
+    expect(pool.residentPages).toBe(budget);
+    // Every page the pool still holds reads back right after the last step and the evictions.
+    for (let p = budget + 9; p > budget - 200; p--) expectPage(pool, p);
   });
 
   it('a budget below INITIAL_FRAMES is allocated whole and never grows', () => {
