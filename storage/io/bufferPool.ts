@@ -22,7 +22,7 @@
  * 256 then took open + load + close from ~0.45 to ~0.32 ms in a loop). Past WHOLE_SLAB_AFTER frames
  * it grows once more, to the whole `cacheSize`: each doubling copies every frame into memory the
  * process has never touched, and the copies of a pool doubling to 256 MiB add up to the pool
- * again — on a VM whose first touch of a page costs ~11 µs, a 300 ms stall for the last 64 MiB
+ * again — on a VM whose first touch of a page costs ~11 µs, a commit stalled 0.35–0.49 s for the step
  * (docs/design.md, section 9). The whole slab costs only its address space until frames are used.
  * Growing replaces `slab` and `words` (frame numbers and offsets stay valid), so code that keeps
  * them in locals must fetch them again after any call that can read a page (a miss).
