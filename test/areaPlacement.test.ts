@@ -9,6 +9,7 @@ import { Reference } from './reference.js';
 import { prng, tempDir } from './helpers.js';
 import type { RunHints } from '../storage/commit/runHints.js';
 import { byCommitKey, windowedKey } from '../storage/format/pendingList.js';
+import { FreeList } from '../storage/commit/freeList.js';
 
 const dirs: Array<() => void> = [];
 afterEach(() => {
@@ -92,4 +93,38 @@ test('stale and wrong hints change no answer and no space accounting, and are dr
   sameAsReference(db, ref);
   db.check();
   db.close();
+});
+
+test('a chain of runs found across entries is listed again as one run: far fewer commits load every entry for it', () => {
+  // Values of 240–360 bytes: areas of more cells than a single entry's run often holds, so some
+  // commits look for a chain of touching runs freed by different commits (FreeList spanningRun).
+  // Their leftovers go into the commit's own list, where the chain coalesces into one run a hint
+  // finds: with the leftovers kept under their old entries' keys, 364 of these 3,000 commits
+  // searched (12.1%); listed together, 279 (9.3%). Seeded: the counts do not vary between runs.
+  const proto = FreeList.prototype as unknown as { spanningRun: (count: number) => number | undefined };
+  const original = proto.spanningRun;
+  let searches = 0;
+  proto.spanningRun = function (this: unknown, count: number) {
+    searches++;
+    return original.call(this, count);
+  };
+  try {
+    const n = 600;
+    const { db, ref } = loaded(n);
+    const rnd = prng(3);
+    const commits = 3000;
+    for (let k = 0; k < commits; k++) {
+      const i = Math.floor(rnd() * n);
+      const v = value(20_000 + k, 240 + Math.floor(rnd() * 120));
+      db.store(i * 10, i * 10 + 4, v);
+      ref.store(i * 10, i * 10 + 4, v);
+    }
+    expect(searches).toBeGreaterThan(0);
+    expect(searches / commits).toBeLessThan(0.105);
+    sameAsReference(db, ref);
+    db.check();
+    db.close();
+  } finally {
+    proto.spanningRun = original;
+  }
 });

@@ -94,7 +94,8 @@ export const PENDING_SLACK_RUNS = 8;
  * of 10.5 (test/bench/probes/heldReaders.ts); with every leftover in the commit's own list, 3,000
  * small commits after clearing 4 MB carved every cell from the one large leftover run, never reused
  * the isolated cells they freed, and wrote 12.9 cells per commit instead of 8.6 (the pending tree
- * grew a level).
+ * grew a level). A commit that searched for a chain of runs across entries keeps no leftover under
+ * its source: see PendingChunks.addSourceChunks.
  */
 export const LEFTOVER_KEEP_CELLS = 64;
 /**

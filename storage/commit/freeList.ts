@@ -69,6 +69,12 @@ export class FreeList {
     }
   }
 
+  /**
+   * This commit looked for a chain of touching runs across the loaded entries (spanningRun): it
+   * loaded every entry to find contiguous cells that no single entry holds.
+   */
+  searchedChains = false;
+
   /** Cells loaded and not taken yet. */
   available(): number {
     return this.loadedCells;
@@ -130,6 +136,7 @@ export class FreeList {
    * free list fragmented under commits of areas of varying sizes (docs/benchmarks.md, workload 16).
    */
   private spanningRun(count: number): number | undefined {
+    this.searchedChains = true;
     const runs = this.runs;
     if (runs.length < 2) return undefined;
     const order = orderByKey(runs.length, (k) => runs[k]!.start);

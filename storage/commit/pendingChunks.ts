@@ -7,7 +7,8 @@
  * this commit took and does not use — spare cells and loaded runs left over — are reachable by no
  * version: a source entry's large leftover goes back under its key (LEFTOVER_KEEP_CELLS), the rest
  * joins the young group (whose window is empty when it holds nothing else), so that a reader held
- * across commits pins none of them. With no reader open everything is by-commit, as before
+ * across commits pins none of them — all of it after a search for a chain of runs across entries
+ * (addSourceChunks). With no reader open everything is by-commit, as before
  * windowed entries existed: the next commit reuses it anyway.
  *
  * Chunks are added until the lists fit; adding one can free a few space-map paths, hence the
@@ -109,8 +110,13 @@ export class PendingChunks {
   /**
    * Adds a chunk under the key of every source with more than LEFTOVER_KEEP_CELLS cells left over
    * (the others join this commit's list of cells no version reaches); true when it added one.
+   * None when the commit searched for a chain of touching runs across entries (FreeList
+   * searchedChains): every leftover then joins this commit's list, where the runs of different
+   * entries that touch coalesce into one run — which the next commit needing that many cells
+   * finds in one entry, by its run hint, instead of loading every entry to find the chain again.
    */
   addSourceChunks(): boolean {
+    if (this.free.searchedChains) return false;
     let added = false;
     const leftovers = this.free.leftovers() as PendingRun[];
     let total = 0;
