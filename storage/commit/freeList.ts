@@ -7,7 +7,8 @@ import { orderByKey } from './sort.js';
  * is what releasing them would cost. Entries are taken whole, newest reusable first
  * (storage/commit/release.ts says why); what a commit loads but does not use reaches no version, and is
  * listed again where no reader pins it (storage/format/pendingList.ts): a large leftover under the key of
- * the entry it came from, a small one with the cells of the commit that no reader reaches.
+ * the entry it came from, a small one with the cells of the commit that no reader reaches — every
+ * one of them there once the commit has searched for a chain across entries (searchedChains).
  *
  * Which loaded cells a commit takes decides how many separate writes (and dirty pages) it costs,
  * so node cells are taken as contiguously as the loaded runs allow (`bestFit`, `takeRuns`).
