@@ -70,11 +70,15 @@ export class FreeList {
     }
   }
 
+  private chainSearched = false;
+
   /**
    * This commit looked for a chain of touching runs across the loaded entries (spanningRun): it
    * loaded every entry to find contiguous cells that no single entry holds.
    */
-  searchedChains = false;
+  get searchedChains(): boolean {
+    return this.chainSearched;
+  }
 
   /** Cells loaded and not taken yet. */
   available(): number {
@@ -137,7 +141,7 @@ export class FreeList {
    * free list fragmented under commits of areas of varying sizes (docs/benchmarks.md, workload 16).
    */
   private spanningRun(count: number): number | undefined {
-    this.searchedChains = true;
+    this.chainSearched = true;
     const runs = this.runs;
     if (runs.length < 2) return undefined;
     const order = orderByKey(runs.length, (k) => runs[k]!.start);

@@ -8,8 +8,8 @@
  * version: a source entry's large leftover goes back under its key (LEFTOVER_KEEP_CELLS), the rest
  * joins the young group (whose window is empty when it holds nothing else), so that a reader held
  * across commits pins none of them — all of it after a search for a chain of runs across entries
- * (addSourceChunks). With no reader open everything is by-commit, as before
- * windowed entries existed: the next commit reuses it anyway.
+ * (addSourceChunks). With no reader open everything is by-commit, as before windowed entries
+ * existed: the next commit reuses it anyway.
  *
  * Chunks are added until the lists fit; adding one can free a few space-map paths, hence the
  * allocation rounds (storage/commit/allocate.ts). A chunk's cell is taken with the nodes' (the
