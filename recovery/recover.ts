@@ -6,10 +6,17 @@
  * each must carry that commit number and a valid checksum. If any fails, the commit never
  * completed: fall back to the next older record. Cost: O(cells written by the last commit),
  * independent of file size. The highest commit number seen in any record is never reused.
+ *
+ * Records written with `sync: 'none'` (VOLATILE) are trusted on the boot that wrote them only: on
+ * that boot the page cache holds every write, and the newest commit's cells are all that needs
+ * checking. After a reboot (a power loss, a kernel crash) the writes after the last sync may
+ * have reached the disk in any subset and order — the newest record without the cells of the
+ * commits before it — so only durable records are candidates: the checkpoints such a store makes
+ * (src/api/store.ts), whose cells no later commit reused.
  */
 import { MapleError, corrupt } from '../src/common/errors.js';
 import type { BufferPool } from '../storage/io/bufferPool.js';
-import { type CommitRecord, type TreeRoot, COMMIT_RECORD_BYTES, FLAG_CELLS_DURABLE, decodeCommitRecord } from '../storage/format/commitRecord.js';
+import { type CommitRecord, type TreeRoot, COMMIT_RECORD_BYTES, FLAG_CELLS_DURABLE, FLAG_VOLATILE, decodeCommitRecord } from '../storage/format/commitRecord.js';
 import type { DurableState } from '../storage/commit/commit.js';
 import type { FileIO } from '../storage/io/fileIO.js';
 import { NODE_LEAF, childAt, leafAreaAt, leafAreaCellsAt, nodeCountAt, nodeTypeAt, slotAt, slotTarget, nodeChecksumOk, nodeCommit, nodeNonce, pointerIsFresh } from '../storage/format/node.js';
@@ -54,10 +61,14 @@ export function readRing(io: FileIO): { rec: CommitRecord; slot: number }[] {
     const rec = decodeCommitRecord(span.subarray(at, at + COMMIT_RECORD_BYTES));
     if (rec) found.push({ rec, slot });
   }
-  return found.sort((a, b) => b.rec.commit - a.rec.commit);
+  // Newest first; of two records of one commit (a checkpoint wrote it again, durable), the durable one.
+  return found.sort((a, b) => b.rec.commit - a.rec.commit || (a.rec.flags & FLAG_VOLATILE) - (b.rec.flags & FLAG_VOLATILE));
 }
 
-export function recover(io: FileIO, pool: BufferPool, path: string, maxCommit = Infinity): Recovered {
+/**
+ * `boot`: this boot's tag (storage/io/bootTag.ts). `maxCommit`: open at no newer commit (tools).
+ */
+export function recover(io: FileIO, pool: BufferPool, path: string, boot: number, maxCommit = Infinity): Recovered {
   // process.hrtime, not performance.now(): the first performance.now() in a process loads the
   // perf_hooks internals, measured at 0.6–0.8 ms — most of a fresh process's open.
   const started = process.hrtime.bigint();
@@ -66,8 +77,14 @@ export function recover(io: FileIO, pool: BufferPool, path: string, maxCommit = 
   for (const { rec } of ring) highestCommit = Math.max(highestCommit, rec.commit, rec.highestCommit);
   const rejected: number[] = [];
   let cellsValidated = 0;
+  const newest = ring[0]?.rec;
+  const rebooted = newest !== undefined && (newest.flags & FLAG_VOLATILE) !== 0 && newest.boot !== boot;
   for (const candidate of ring) {
     if (candidate.rec.commit > maxCommit) continue;
+    if (rebooted && (candidate.rec.flags & FLAG_VOLATILE) !== 0) {
+      rejected.push(candidate.rec.commit);
+      continue;
+    }
     const counter = { cells: 0 };
     const ok = validateCommit(io, pool, candidate.rec, counter);
     cellsValidated += counter.cells;

@@ -90,6 +90,9 @@ describe('space reuse', () => {
     s.transaction((tx) => {
       for (let i = 0; i < 2000; i++) tx.store(i * 10, i * 10 + 4, `v${i}-${'x'.repeat(20)}`);
     });
+    // sync 'none': flush() makes the current version the durable base, so what is pending below is
+    // what the snapshot pins (the last durable version pins the rest until the next checkpoint).
+    s.flush();
     const snap = s.snapshot();
     const before = [...snap.ranges()];
     const atStart = s.stats();
@@ -104,6 +107,7 @@ describe('space reuse', () => {
     // Everything the snapshot can see is still pending (the first round replaced all of it), and
     // it still reads its version; what later rounds wrote and replaced it cannot see, and that
     // was reused instead of pinned (storage/io/readerSet.ts).
+    s.flush();
     const pinned = s.stats().pendingBytes;
     expect(pinned).toBeGreaterThanOrEqual(atStart.pendingBytes + reachableBytes);
     expect(pinned).toBeLessThanOrEqual(atStart.pendingBytes + reachableBytes + 16 * CELL_BYTES);
@@ -117,6 +121,7 @@ describe('space reuse', () => {
         for (let i = 0; i < 2000; i++) tx.store(i * 10, i * 10 + 4, `z${round}-${i}-${'w'.repeat(20)}`);
       });
     }
+    s.flush();
     expect(s.stats().pendingBytes).toBeLessThan(pinned / 2);
     // Reuse comes from the free list oldest-first; a commit may still take a cell or two at the tail.
     expect(s.stats().fileBytes).toBeLessThanOrEqual(grownTo + 4096);

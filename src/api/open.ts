@@ -7,6 +7,7 @@ import { MapleError, invalid, ioError, notFound } from '../common/errors.js';
 import { recover } from '../../recovery/recover.js';
 import { readHeader } from '../../storage/format/pageFile.js';
 import { BufferPool } from '../../storage/io/bufferPool.js';
+import { bootTag } from '../../storage/io/bootTag.js';
 import { createStoreFile, formatMedium, unfinishedMedium } from '../../storage/io/creation.js';
 import { type FileIO, NodeFileIO } from '../../storage/io/fileIO.js';
 import { WriterLock } from '../../storage/io/lockFile.js';
@@ -55,10 +56,13 @@ export function openWith<V = unknown>(path: string, options: OpenOptions | undef
     }
     readHeader(io, path);
     const pool = new BufferPool(io, opts.cacheSize);
-    const recovered = recover(io, pool, path);
+    const boot = bootTag(hooks.lockEnv);
+    const recovered = recover(io, pool, path, boot);
     const report = { ...recovered.report, lockTakenOver: lock && lock.takenOver.length > 0 ? lock.takenOver.join('; ') : null };
-    const store = new MapleStore<V>(path, io, pool, recovered.state, report, opts, hooks.fileIO === undefined, lock, readerFile);
+    const store = new MapleStore<V>(path, io, pool, recovered.state, report, opts, hooks.fileIO === undefined, lock, boot, readerFile);
     readerFile?.setVersion(recovered.state.rec.commit);
+    // A failure here is thrown as it is: the catch below releases the lock and the file.
+    store.settleOpen();
     return store;
   } catch (err) {
     lock?.release();

@@ -10,7 +10,8 @@ import { type CommitContext, type CommitInput, type CommitOptions, type CommitPr
 import { AsyncCommitWrite } from '../../storage/commit/writeAsync.js';
 import { CommitBuffers, type PreparedCommit } from '../../storage/commit/writeCells.js';
 import { RunHints } from '../../storage/commit/runHints.js';
-import { FLAG_CELLS_DURABLE } from '../../storage/format/commitRecord.js';
+import { type CommitRecord, FLAG_CELLS_DURABLE, FLAG_VOLATILE, encodeCommitRecord } from '../../storage/format/commitRecord.js';
+import { ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
 import { WriteScratch } from '../tree/writeScratch.js';
 import type { FileIO } from '../../storage/io/fileIO.js';
 import type { WriterLock } from '../../storage/io/lockFile.js';
@@ -29,7 +30,7 @@ import { Snapshot } from './snapshot.js';
 import type { TreeState } from '../tree/write.js';
 import { type SyncResult, type WriteTxn, WriteTxnImpl, isThenable, refuseThenable } from './txn.js';
 import { type Range, TreeReader } from '../read/treeReader.js';
-import { CELL_BASE, CELL_BYTES, PAGE_BYTES } from '../common/limits.js';
+import { CELL_BASE, CELL_BYTES, CHECKPOINT_FILE_SHARE, CHECKPOINT_MIN_CELLS, PAGE_BYTES, RING_SLOTS } from '../common/limits.js';
 import type { CheckedOptions } from './options.js';
 import { WriteGroup } from './writeGroup.js';
 import { type GroupHost, WriteQueue } from './writeQueue.js';
@@ -73,8 +74,14 @@ export interface StoreStats {
   cacheReadAhead: number;
   /** Commits this store object made. */
   commits: number;
-  /** fdatasync calls its commits made (one per commit with `sync: 'full'`; two for a commit synced in two steps). */
+  /** fdatasync calls its commits made (one per commit with `sync: 'full'`; two for a commit synced in two steps, and two per checkpoint with `sync: 'none'`). */
   syncs: number;
+  /**
+   * The newest version a power loss cannot take away: the current one with `sync: 'full'`; with
+   * `sync: 'none'`, the version of the last checkpoint (every CHECKPOINT_CELLS-odd cells written,
+   * and at close()). Until then the cells that version reaches are not reused.
+   */
+  durableVersion: number;
   /** Asynchronous writes (`write()`, `storeAsync()`, …) not yet run: queued, or waiting for room in the queue. */
   writesQueued: number;
   /** Write groups that ran, and had their commit planned, while the group before them was still syncing (src/api/writeQueue.ts). */
@@ -113,6 +120,16 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private commits = 0;
   private syncs = 0;
   private cellsWritten = 0;
+  /**
+   * The last version a power loss leaves (a durable base): the current one with `sync: 'full'`;
+   * with `sync: 'none'`, the last checkpoint's, whose record slot no later commit takes and whose
+   * cells stay unreused until the next checkpoint (checkpoint()).
+   */
+  private durable: DurableState;
+  /** cellsWritten at the last checkpoint. */
+  private cellsAtDurable = 0;
+  /** The ring slot of the newest commit prepared and not yet published (a write group's), or −1. */
+  private plannedSlot = -1;
   /** close() or closeAsync() has begun: new writes are refused, queued ones still commit. */
   private closing = false;
   private readonly queue: WriteQueue<V, GroupCommit>;
@@ -138,6 +155,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     /** False when the file is a test's FileIO: it has no path others could open, and is not ours to close. */
     private readonly ownsFile: boolean,
     private readonly lock: WriterLock | undefined,
+    /** This boot's tag (storage/io/bootTag.ts), for records no sync follows. */
+    private readonly boot: number,
     private readonly readerFile?: ReaderFile,
   ) {
     super();
@@ -148,6 +167,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     this.committer = { io, pager: this.pager, pool, scratch: new WriteScratch(), buffers: new CommitBuffers(), hints: new RunHints() };
     this.pager.codec = loadCodec(this.pager, state.rec.structures, state.rec.commit, opts.sharedStructures);
     this.state = state;
+    this.durable = state;
     this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);
     this.queue = new WriteQueue<V, GroupCommit>(this.groupHost(), { groupWrites: opts.maxGroupWrites, groupBytes: opts.maxGroupBytes, queuedWrites: opts.maxQueuedWrites });
   }
@@ -295,6 +315,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     }
     const flags = result.state.rec.flags;
     this.publish(result.state, result.cellsWritten, this.opts.sync === 'full' ? ((flags & FLAG_CELLS_DURABLE) !== 0 ? 2 : 1) : 0);
+    this.maybeCheckpoint();
   }
 
   /**
@@ -305,7 +326,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
    */
   private plan(changes: CommitChanges, after?: DurableState): PreparedCommit {
     let readers = this.readerSet();
-    if (after !== undefined) readers = mergeReaders([this.state.rec.commit], readers);
+    if (after !== undefined) readers = { ...mergeReaders([this.state.rec.commit], readers), durableBase: readers.durableBase };
     try {
       return planCommit(this.committer, after ?? this.state, this.commitInput(changes, readers), this.commitOptions());
     } catch (err) {
@@ -318,7 +339,64 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   }
 
   private commitOptions(): CommitOptions {
-    return { protocol: this.opts.commitProtocol, sync: this.opts.sync === 'full', packValues: this.opts.packValues };
+    const full = this.opts.sync === 'full';
+    return { protocol: this.opts.commitProtocol, sync: full, packValues: this.opts.packValues, boot: this.boot, keepSlot: full ? -1 : this.durable.slot };
+  }
+
+  /**
+   * Makes the current version a durable base (`sync: 'none'`): syncs every write so far, writes
+   * the current commit's record again — marked durable, its cells synced — into a slot that neither
+   * the last durable base, the newest record nor a commit prepared ahead (plannedSlot) holds, and
+   * syncs that. From then on recovery after a power loss opens at this version at least
+   * (recovery/recover.ts), so the cells only older versions reach may be reused.
+   */
+  private checkpoint(): void {
+    const rec: CommitRecord = { ...this.state.rec, flags: FLAG_CELLS_DURABLE, boot: 0 };
+    let slot = (this.state.slot + 1) % RING_SLOTS;
+    while (slot === this.durable.slot || slot === this.plannedSlot || slot === this.state.slot) slot = (slot + 1) % RING_SLOTS;
+    const page = new Uint8Array(PAGE_BYTES);
+    page.set(encodeCommitRecord(rec));
+    try {
+      this.io.sync();
+      this.io.write(page, ringSlotOffsetBytes(slot));
+      this.io.sync();
+    } catch (err) {
+      throw this.failCommit(err);
+    }
+    this.syncs += 2;
+    this.state = { rec, slot };
+    this.durable = this.state;
+    this.cellsAtDurable = this.cellsWritten;
+  }
+
+  /**
+   * Makes every commit so far durable. With `sync: 'full'` they already are; with `sync: 'none'`
+   * this is a checkpoint (two fdatasyncs): a power loss after it keeps the current version, and the
+   * cells older versions reach become reusable (stats().durableVersion). Asynchronous writes
+   * queued before it commit first.
+   */
+  flush(): void {
+    this.writable();
+    if (this.inTransaction) throw invalid('flush() inside a transaction function: call it after the function returns');
+    if (this.queue.busy) this.queue.drainSync();
+    if (this.durable.rec.commit < this.state.rec.commit) this.checkpoint();
+  }
+
+  /** After a commit with `sync: 'none'`: a checkpoint once enough cells were written since the last one. */
+  private maybeCheckpoint(): void {
+    if (this.opts.sync === 'full' || this.durable.rec.commit === this.state.rec.commit) return;
+    const due = Math.max(CHECKPOINT_MIN_CELLS, Math.floor(this.state.rec.allocatedCells / CHECKPOINT_FILE_SHARE));
+    if (this.cellsWritten - this.cellsAtDurable >= due) this.checkpoint();
+  }
+
+  /**
+   * At a writable open: a newest commit written without a sync (this boot's, so whole in the page
+   * cache) becomes a durable base before anything reuses a cell it reaches.
+   * @internal called by open()
+   */
+  settleOpen(): void {
+    if (this.opts.readOnly || (this.state.rec.flags & FLAG_VOLATILE) === 0) return;
+    this.checkpoint();
   }
 
   /** Makes a durable commit the current version. */
@@ -329,6 +407,11 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     this.commits++;
     this.cellsWritten += cellsWritten;
     this.syncs += syncs;
+    if (this.opts.sync === 'full') {
+      this.durable = state;
+      this.cellsAtDurable = this.cellsWritten;
+    }
+    if (state.slot === this.plannedSlot) this.plannedSlot = -1;
     this.sharing?.publish(state.rec);
   }
 
@@ -362,6 +445,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       },
       prepare: (group, after) => {
         const p = this.plan(group, after === undefined ? undefined : { rec: after.io.prepared.rec, slot: after.io.prepared.slot });
+        this.plannedSlot = p.slot;
         // A two-sync commit writes its record after a sync, when a commit planned ahead of this
         // one may have refilled the store's record page: it gets a copy of its own. (A one-sync
         // commit writes its record as its I/O starts, before anything else runs.)
@@ -371,6 +455,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       publish: ({ io }) => {
         const p = io.prepared;
         this.publish({ rec: p.rec, slot: p.slot }, p.cellsWritten, io.syncs);
+        this.maybeCheckpoint();
       },
       fail: (err) => this.failCommit(err),
     };
@@ -379,8 +464,12 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   /** Every version an open reader reads, here (worker threads too) or in another process: what they reach is kept. */
   private readerSet(): ReaderSet {
     let here: readonly number[] = this.readers.versions();
+    // With `sync: 'none'` the last durable base is what a power loss leaves: what it reaches is kept.
+    const base = this.durable.rec.commit;
+    if (base < this.state.rec.commit) here = mergeReaders([base], { versions: here, any: false }).versions;
     if (this.sharing !== undefined) here = mergeReaders(here, { versions: this.sharing.versions(), any: false }).versions;
-    return this.otherReaders === undefined ? { versions: here, any: false } : mergeReaders(here, this.otherReaders.list());
+    const set = this.otherReaders === undefined ? { versions: here, any: false } : mergeReaders(here, this.otherReaders.list());
+    return base < this.state.rec.commit ? { ...set, durableBase: base } : set;
   }
 
   /** One commit storing `value` over `[first, last]` (see WriteTxn.store). */
@@ -484,6 +573,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       cacheReadAhead: this.pool.readAhead,
       commits: this.commits,
       syncs: this.syncs,
+      durableVersion: this.durable.rec.commit,
       writesQueued: this.queue.pending,
       groupsAhead: this.queue.groupsAhead,
       cellsWritten: this.cellsWritten,
@@ -508,6 +598,14 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       if (this.queue.busy) this.queue.drainSync(true);
     } catch {
       // Any error: a commit failed; its callers got the error, and the writes behind it are refused below.
+    }
+    // With `sync: 'none'`, close() leaves the last version durable.
+    if (!this.opts.readOnly && this.poisoned === null && this.durable.rec.commit < this.state.rec.commit) {
+      try {
+        this.checkpoint();
+      } catch {
+        // The store is poisoned; the file keeps its last durable base.
+      }
     }
     this.closed = true;
     this.sharing?.close();

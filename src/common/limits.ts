@@ -120,6 +120,13 @@ export const SMALL_COMMIT_SLACK = 8;
  * bounded by this, whatever the size of the last commit. Small commits keep one fdatasync.
  */
 export const ADAPTIVE_TWO_SYNC_CELLS = 2048;
+/**
+ * `sync: 'none'`: a checkpoint (src/api/store.ts) once the commits since the last one wrote this
+ * many cells, or 1/CHECKPOINT_FILE_SHARE of the allocated cells if more. Until then the cells the
+ * last durable version reaches are not reused, so this bounds what the file holds beyond its data.
+ */
+export const CHECKPOINT_MIN_CELLS = 1024;
+export const CHECKPOINT_FILE_SHARE = 8;
 /** Rounds of taking cells before a commit's allocation must have converged (a bug otherwise). */
 export const MAX_ALLOCATION_ROUNDS = 64;
 /** A contiguous write grows while it is shorter than this (so one call writes at most a little more). */
@@ -177,7 +184,7 @@ function must(condition: boolean, relation: string): void {
 }
 must(CELLS_PER_PAGE === 1 << CELLS_PER_PAGE_SHIFT, 'CELLS_PER_PAGE = 2^CELLS_PER_PAGE_SHIFT');
 must(CELLS_PER_PAGE <= 16, 'a page has at most 16 cells (per-cell bit masks are 16 bits)');
-must(RING_SLOTS >= 2, 'the commit ring has a slot besides the last durable record');
+must(RING_SLOTS >= 3, 'the commit ring has a slot besides the last durable record and the newest one');
 must(2 * LEAF_MIN <= LEAF_SLOTS + 1 && 2 * INTERNAL_MIN <= INTERNAL_SLOTS + 1, 'an overfull node splits into two minimally full ones');
 must(MAX_INLINE_BYTES < 8, 'an inline value and its length tag fit a slot of 8 bytes');
 must(MIN_FRAMES <= INITIAL_FRAMES, 'the pool starts at or above its minimum');

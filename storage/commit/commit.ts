@@ -82,6 +82,13 @@ export interface CommitOptions {
   sync: boolean;
   /** Values of up to AREA_VALUE_MAX_BYTES in their leaf's value area (OpenOptions.packValues); false: a record each. */
   packValues: boolean;
+  /** This boot's tag (storage/io/bootTag.ts), written into a record that no sync follows. */
+  boot: number;
+  /**
+   * A ring slot the record must not take (−1: none): the last durable commit's while later commits
+   * are not synced (`sync: 'none'`), so recovery after a power loss still finds it.
+   */
+  keepSlot: number;
 }
 
 export interface CommitResult {
@@ -178,6 +185,7 @@ function prepare(ctx: CommitContext, plan: CommitPlan, state: DurableState, opti
       pendingCells: plan.pendingCells,
       highestCommit: commit,
       nonce: plan.nonce,
+      boot: 0,
       structures,
     },
     state.slot,

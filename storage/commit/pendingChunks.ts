@@ -199,9 +199,13 @@ export class PendingChunks {
     this.hints?.note(key, runs, lowBirth === undefined ? undefined : { lowBirth, freedBy: freedByOf(key) });
   }
 
-  /** A reader band with fewer cells than BAND_MIN_CELLS joins the by-commit list (which is safe). */
+  /**
+   * A reader band with fewer cells than BAND_MIN_CELLS joins the by-commit list (which is safe),
+   * but for the last durable version's (BirthBands.durableGroup): joined, its cells would wait for
+   * the oldest reader, however long that is held, instead of the next checkpoint.
+   */
   private effective(group: number): number {
-    return group >= 0 && group !== this.bands.unreachable && this.bandCells[group]! < BAND_MIN_CELLS ? -1 : group;
+    return group >= 0 && group !== this.bands.unreachable && group !== this.bands.durableGroup && this.bandCells[group]! < BAND_MIN_CELLS ? -1 : group;
   }
 
   /** Chunks needed for these runs per group (index 0 by-commit, g + 1 windowed group g). */

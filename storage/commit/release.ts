@@ -129,6 +129,14 @@ class ReleasableEntries {
       if (e === undefined) throw corruptCell(entry.slot.cell, `windowed pending entry ${entry.first} is too short to hold its lowest birth`);
       if (entry.first <= this.windowedFloor || !readerInWindow(readers, e.lowBirth, e.freedBy)) return this.load(entry.first, entry.last, e);
       this.windowedCursor = entry.first - 1;
+      const base = readers.durableBase;
+      if (base !== undefined && e.lowBirth <= base && base < e.freedBy) {
+        // Pinned by the last durable version (`sync: 'none'`): so is every entry freed after it but
+        // those no version reaches, which were taken first, being newest. The scan passes below
+        // them at once, and they do not count as skipped.
+        this.windowedCursor = Math.min(this.windowedCursor, windowedKey(base + 1, 0) - 1);
+        continue;
+      }
       if (++this.pinnedSkipped >= PINNED_SCAN_LIMIT && this.windowedCursor > this.windowedFloor) this.windowedCursor = this.windowedFloor;
     }
     for (;;) {

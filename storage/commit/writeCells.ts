@@ -17,7 +17,7 @@
  */
 import { assert } from '../../src/common/errors.js';
 import { ADAPTIVE_TWO_SYNC_CELLS, CELL_BYTES, MAX_WRITE_BYTES, NODE_BYTES, PAGE_BYTES, RING_SLOTS, SCRATCH_INITIAL_BYTES, SCRATCH_MAX_BYTES } from '../../src/common/limits.js';
-import { type CommitRecord, FLAG_CELLS_DURABLE, encodeCommitRecord } from '../format/commitRecord.js';
+import { type CommitRecord, FLAG_CELLS_DURABLE, FLAG_VOLATILE, encodeCommitRecord } from '../format/commitRecord.js';
 import { type MemNode, encodeNodeAt } from '../format/node.js';
 import { ringSlotOffsetBytes } from '../format/pageFile.js';
 import type { ValueArena } from '../format/valueArena.js';
@@ -95,18 +95,24 @@ export function prepareCommit(
   sources: ValueSources,
   record: Omit<CommitRecord, 'flags'>,
   prevSlot: number,
-  options: { protocol: CommitProtocol; sync: boolean },
+  options: { protocol: CommitProtocol; sync: boolean; boot: number; keepSlot: number },
 ): PreparedCommit {
   let cellsWritten = nodes.length;
   for (let i = 0; i < extras.length; i++) cellsWritten += extras[i]!.cells;
   const large = cellsWritten * CELL_BYTES > SCRATCH_MAX_BYTES;
   const { buf, writes } = large ? { buf: new Uint8Array(0), writes: [] } : encodeCells(buffers, nodes, extras, sources, record.commit, record.nonce, null, null);
   const twoSync = options.sync && (options.protocol === 'two-sync' || cellsWritten >= ADAPTIVE_TWO_SYNC_CELLS);
-  const rec: CommitRecord = { ...record, flags: twoSync ? FLAG_CELLS_DURABLE : 0 };
+  const rec: CommitRecord = options.sync ? { ...record, flags: twoSync ? FLAG_CELLS_DURABLE : 0, boot: 0 } : { ...record, flags: FLAG_VOLATILE, boot: options.boot };
   const recordPage = buffers.recordPage.fill(0);
   recordPage.set(encodeCommitRecord(rec));
   const windowed = large ? { buffers, nodes, extras, sources } : null;
-  return { buf, writes, windowed, cellsWritten, rec, recordPage, slot: (prevSlot + 1) % RING_SLOTS, sync: options.sync, twoSync };
+  return { buf, writes, windowed, cellsWritten, rec, recordPage, slot: nextSlot(prevSlot, options.keepSlot), sync: options.sync, twoSync };
+}
+
+/** The ring slot after `prev`, passing over `keep` (never `prev` itself: RING_SLOTS ≥ 3). */
+export function nextSlot(prev: number, keep: number): number {
+  const slot = (prev + 1) % RING_SLOTS;
+  return slot === keep ? (slot + 1) % RING_SLOTS : slot;
 }
 
 /**

@@ -10,12 +10,14 @@
  *   16      8     main tree root pointer (u32 cell, u32 flags: bit 0 FRESH) — 0 when empty
  *   24      4     main tree height (0 = empty)
  *   28      4     flags: bit 0 CELLS_DURABLE — every cell was synced before this record was written
- *                 (two-sync), so recovery need not validate them
+ *                 (two-sync), so recovery need not validate them; bit 1 VOLATILE — written with
+ *                 `sync: 'none'`: no sync follows, so after a power loss the record may sit on
+ *                 disk without the cells of the commits before it (recovery/recover.ts)
  *   32      8     range count
  *   40      8     main tree node count
  *   48      8     space-map root pointer
  *   56      4     space-map height
- *   60      4     zero
+ *   60      4     boot tag of a VOLATILE record's writer (storage/io/bootTag.ts); 0 otherwise
  *   64      8     pending-free tree root pointer
  *   72      4     pending-free tree height
  *   76      4     zero
@@ -44,6 +46,8 @@ export interface TreeRoot {
 }
 
 export const FLAG_CELLS_DURABLE = 1;
+/** Written without a sync after it (`sync: 'none'`): trusted only on the boot that wrote it. */
+export const FLAG_VOLATILE = 2;
 
 export interface CommitRecord {
   commit: number;
@@ -58,6 +62,8 @@ export interface CommitRecord {
   pendingCells: number;
   highestCommit: number;
   nonce: number;
+  /** The writer's boot tag on a VOLATILE record (storage/io/bootTag.ts), else 0. */
+  boot: number;
   /** The shared-structures table (a value record), or cell 0 when the store has none. */
   structures: StructuresRef;
 }
@@ -99,6 +105,7 @@ export function encodeCommitRecord(rec: CommitRecord): Uint8Array {
   u64(dv, 32, rec.ranges);
   u64(dv, 40, rec.nodes);
   putRoot(dv, 48, 56, rec.space);
+  dv.setUint32(60, rec.boot >>> 0, true);
   putRoot(dv, 64, 72, rec.pending);
   u64(dv, 80, rec.highWaterCell);
   u64(dv, 88, rec.allocatedCells);
@@ -131,6 +138,7 @@ export function decodeCommitRecord(bytes: Uint8Array): CommitRecord | undefined 
     pendingCells: r64(dv, 96),
     highestCommit: r64(dv, 104),
     nonce: dv.getUint32(112, true),
+    boot: dv.getUint32(60, true),
     structures: { cell: dv.getUint32(116, true), fresh: (dv.getUint32(120, true) & 1) !== 0, count: dv.getUint32(124, true) },
   };
 }

@@ -48,6 +48,7 @@ function firstRecordPage(): Uint8Array {
     highWaterCell: CELL_BASE,
     allocatedCells: 0,
     pendingCells: 0,
+    boot: 0,
     highestCommit: 0,
     nonce: 0,
     structures: NO_STRUCTURES,

@@ -112,14 +112,21 @@ export class ProcProbe {
     return 'text' in read ? startOfStat(read.text) : undefined;
   }
 
+  /** The boot read once per probe: a process never outlives its boot. */
+  private boot: { id: string | undefined } | undefined;
+
   bootId(): string | undefined {
+    if (this.boot !== undefined) return this.boot.id;
+    let id: string | undefined;
     try {
-      const id = readSmall(`${this.root}/sys/kernel/random/boot_id`).trim();
-      return isBootId(id) ? id : undefined;
+      const text = readSmall(`${this.root}/sys/kernel/random/boot_id`).trim();
+      id = isBootId(text) ? text : undefined;
     } catch {
       // No such file (not Linux, no /proc mounted, no permission): the boot is unknown.
-      return undefined;
+      id = undefined;
     }
+    this.boot = { id };
+    return id;
   }
 
   /**

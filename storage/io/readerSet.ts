@@ -20,6 +20,14 @@ export interface ReaderSet {
    * one, so it pins everything, as if it read them all.
    */
   readonly any: boolean;
+  /**
+   * With `sync: 'none'`, the last durable version (src/api/store.ts), also in `versions`: what a
+   * power loss leaves, so the cells it reaches are kept like any reader's until a checkpoint makes
+   * a newer version durable. Its cells get a band of their own (BirthBands.durableGroup), and the
+   * release scan passes over the entries it pins at once (storage/commit/release.ts). Undefined:
+   * the version a commit builds on is durable.
+   */
+  readonly durableBase?: number;
 }
 
 /** No reader at all (frozen: shared by every caller). */
@@ -92,6 +100,12 @@ export class BirthBands {
   readonly needsBirths: boolean;
   /** The group of cells no version reaches (a commit's unused cells): the young group, or −1 with no reader open. */
   readonly unreachable: number;
+  /**
+   * The band of the cells the last durable version reaches and no older reader does (ReaderSet
+   * durableBase), or −1: it gets a windowed entry of its own however few its cells (PendingChunks),
+   * released at the next checkpoint rather than with the oldest reader, however long that is held.
+   */
+  readonly durableGroup: number;
   private readonly firstBand: number;
 
   constructor(private readonly readers: ReaderSet, current: number) {
@@ -103,12 +117,19 @@ export class BirthBands {
       this.needsBirths = false;
       this.firstBand = k;
     } else {
+      // The last durable version's band is kept whatever MAX_READER_BANDS says (durableGroup).
+      const base = readers.durableBase;
+      const baseAt = base === undefined ? -1 : firstAtOrAbove(readers, base);
       this.firstBand = Math.max(1, k - MAX_READER_BANDS);
+      if (baseAt >= 1 && baseAt < this.firstBand) this.firstBand = baseAt;
       this.groups = k - this.firstBand + 1;
       // Every birth is ≤ current: when the oldest reader reads the current version, all are ≤ it.
       this.needsBirths = readers.versions[0]! < current;
     }
     this.unreachable = this.groups - 1;
+    const base = readers.durableBase;
+    const baseAt = base === undefined || this.groups === 0 ? -1 : firstAtOrAbove(readers, base);
+    this.durableGroup = baseAt >= this.firstBand && baseAt < k ? baseAt - this.firstBand : -1;
   }
 
   /** The group of a cell written by commit `birth` (0 when unknown: the oldest group). */

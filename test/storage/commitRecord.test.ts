@@ -3,7 +3,7 @@
  * decodeCommitRecord turns any damage (a flipped byte anywhere, a short read) into "no record".
  */
 import { describe, expect, it } from 'vitest';
-import { COMMIT_RECORD_BYTES, FLAG_CELLS_DURABLE, decodeCommitRecord, encodeCommitRecord, type CommitRecord } from '../../storage/format/commitRecord.js';
+import { COMMIT_RECORD_BYTES, FLAG_CELLS_DURABLE, FLAG_VOLATILE, decodeCommitRecord, encodeCommitRecord, type CommitRecord } from '../../storage/format/commitRecord.js';
 
 /** Every field distinct and most above 2^32, so a swapped or truncated field shows. */
 function sample(): CommitRecord {
@@ -20,6 +20,7 @@ function sample(): CommitRecord {
     pendingCells: 11,
     highestCommit: 2 ** 40 + 19,
     nonce: 0x9abc_def0,
+    boot: 0x1234_5678,
     structures: { cell: 0xabcd_0123, fresh: true, count: 31 },
   };
 }
@@ -46,6 +47,7 @@ describe('commit record', () => {
       pendingCells: 0,
       highestCommit: 1,
       nonce: 0,
+      boot: 0,
       structures: { cell: 0, fresh: false, count: 0 },
     };
     expect(decodeCommitRecord(encodeCommitRecord(empty))).toEqual(empty);
@@ -73,6 +75,13 @@ describe('commit record', () => {
     // Bytes 116..127 hold the structures reference: zero when there is no table.
     const none = encodeCommitRecord({ ...sample(), structures: { cell: 0, fresh: false, count: 0 } });
     expect(none.subarray(116, COMMIT_RECORD_BYTES).every((b) => b === 0)).toBe(true);
+  });
+
+  it('keeps the boot tag of a volatile record at byte 60, the flag as bit 1 of byte 28', () => {
+    const bytes = encodeCommitRecord({ ...sample(), flags: FLAG_VOLATILE, boot: 0xfeed_beef });
+    const dv = new DataView(bytes.buffer);
+    expect([dv.getUint32(28, true), dv.getUint32(60, true)]).toEqual([2, 0xfeed_beef]);
+    expect(decodeCommitRecord(bytes)).toMatchObject({ flags: FLAG_VOLATILE, boot: 0xfeed_beef });
   });
 
   it('starts with the magic "MCR1"', () => {

@@ -13,6 +13,8 @@ import * as fs from 'node:fs';
 import { Packr } from 'msgpackr';
 import { afterEach, describe, expect, test } from 'vitest';
 import { open } from '../../src/index.js';
+import { openWith } from '../../src/api/open.js';
+import { SimulatedDisk } from '../../recovery/testing/simulatedDisk.js';
 import { NODE_LEAF, OFF_AREA, OFF_COUNT, OFF_LEAF_SLOTS, SLOT_AREA, SLOT_RECORD, nodeChecksumOk } from '../../storage/format/node.js';
 import { AREA_HEADER_BYTES, AREA_TYPE } from '../../storage/format/valueArea.js';
 import { RECORD_HEADER_BYTES, RECORD_TYPE } from '../../storage/format/valueRecord.js';
@@ -28,6 +30,15 @@ function temp() {
 afterEach(() => {
   for (const d of dirs.splice(0)) d.cleanup();
 });
+
+/**
+ * A store on the simulated disk, every commit durable: the density of what commits allocate, with
+ * no checkpoint allowance (with `sync: 'none'` the last durable version's cells wait for the next
+ * checkpoint, test/crash/syncNone.test.ts) and no fdatasync to wait for.
+ */
+function openDurable<V>() {
+  return openWith<V>(`/simulated/areas-${Math.random()}`, { sync: 'full' }, { fileIO: new SimulatedDisk().fileIO() });
+}
 
 /** The store's encoding with sharedStructures: false, to size values exactly. */
 const packr = new Packr({ useRecords: false, moreTypes: true });
@@ -125,8 +136,7 @@ describe('values of real size through the public API', () => {
 
   test('single-store commits keep 120-byte values dense: under 230 bytes a range after 20,000 of them', () => {
     // A record per value (the layout before value areas) costs a whole cell each: 345 bytes a range here.
-    const t = temp();
-    const s = open<{ id: number; prot: string; path: string; gen: number }>(t.file(), { sync: 'none' });
+    const s = openDurable<{ id: number; prot: string; path: string; gen: number }>();
     const value = (i: number, gen: number) => ({ id: i, prot: 'r-x', path: `/usr/lib/x86_64-linux-gnu/libexample-${i}.so.${'0'.repeat(60)}`, gen });
     const N = 5000;
     s.transaction((tx) => {
@@ -147,8 +157,7 @@ describe('values of real size through the public API', () => {
     // Leaves of varying fill and values of 60-180 bytes need areas of varying cell counts; the
     // cells freed for them come back as separate runs (one per commit) that are often adjacent.
     // Taking only single runs sent every area longer than all of them to the end of the file.
-    const t = temp();
-    const s = open<{ id: number; prot: string; path: string; gen: number }>(t.file(), { sync: 'none' });
+    const s = openDurable<{ id: number; prot: string; path: string; gen: number }>();
     let x = 777;
     const rnd = (): number => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
     const N = 4000;
