@@ -11,7 +11,7 @@
 // group runs its functions in that order, so [0, 0] holds the newest counter committed, and the
 // promises resolve — and print — in counter order too.
 //
-//   node child-writer.mjs <compiled index.js path> <store path> [async]
+//   node child-writer.mjs <compiled index.js path> <store path> [async|none]
 import { pathToFileURL } from 'node:url';
 
 const [indexPath, storePath, mode] = process.argv.slice(2);
@@ -27,7 +27,9 @@ function valueOf(c) {
   return { c, pad: 'p'.repeat(c % 37) };
 }
 
-const store = open(storePath, { sync: 'full' });
+// With `none`, the synchronous loop on a store opened with sync: 'none' (a killed process loses
+// nothing: the page cache holds every write).
+const store = open(storePath, { sync: mode === 'none' ? 'none' : 'full' });
 let c = store.load(0) ?? 0;
 process.stdout.write(`ready ${c}\n`);
 if (mode === 'async') {

@@ -5,6 +5,9 @@
  * changed (the commit in flight may or may not be there). The child then restarts on the same
  * file and continues from the counter it finds.
  *
+ * The same with sync: 'none' (nothing synced but at checkpoints): the page cache holds every
+ * write of a killed process, so every reported commit must survive too.
+ *
  * The same with asynchronous writers (issue 12): 16 loops in the child await write() calls that
  * commit in groups; a counter is printed when its promise resolves. Every printed counter must
  * survive; the writes queued or in flight (at most 16) may or may not.
@@ -43,6 +46,9 @@ afterAll(() => {
   dir.cleanup();
 });
 
+/** sync: transactions with sync 'full'; async: awaited write() calls; none: transactions with sync 'none'. */
+type Mode = 'sync' | 'async' | 'none';
+
 interface Life {
   start: number;
   reported: number;
@@ -55,7 +61,7 @@ interface Life {
  * Runs the child and SIGKILLs it `killAfterMs` after its first line, or, with `fromSpawn`,
  * that long after it was spawned (possibly while it is still opening the store).
  */
-function live(storePath: string, killAfterMs: number, fromSpawn: boolean, mode: 'sync' | 'async'): Promise<Life> {
+function live(storePath: string, killAfterMs: number, fromSpawn: boolean, mode: Mode): Promise<Life> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CHILD, indexJs, storePath, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -123,9 +129,9 @@ function verify(storePath: string, reported: number, life: number, unreported: n
   }
 }
 
-async function killLoop(storePath: string, kills: number, mode: 'sync' | 'async', seed: number): Promise<void> {
+async function killLoop(storePath: string, kills: number, mode: Mode, seed: number): Promise<void> {
   const rng = new Prng(seed);
-  const unreported = mode === 'sync' ? 1 : ASYNC_WRITERS;
+  const unreported = mode === 'async' ? ASYNC_WRITERS : 1;
   let counter = 0;
   let inFlightSeen = 0;
   let commits = 0;
@@ -166,5 +172,9 @@ describe('SIGKILL of a committing child process', () => {
 
   it(`survives ${ASYNC_KILLS} kills of asynchronous writers with every resolved write intact`, async () => {
     await killLoop(dir.file('killed-async.maple'), ASYNC_KILLS, 'async', Number(process.env.MAPLE_KILL_SEED ?? 12345) + 1);
+  }, 120_000);
+
+  it(`survives ${ASYNC_KILLS} kills of a writer with sync: 'none' with every reported commit intact`, async () => {
+    await killLoop(dir.file('killed-none.maple'), ASYNC_KILLS, 'none', Number(process.env.MAPLE_KILL_SEED ?? 12345) + 2);
   }, 120_000);
 });
