@@ -77,11 +77,10 @@ export function recover(io: FileIO, pool: BufferPool, path: string, boot: number
   for (const { rec } of ring) highestCommit = Math.max(highestCommit, rec.commit, rec.highestCommit);
   const rejected: number[] = [];
   let cellsValidated = 0;
-  const newest = ring[0]?.rec;
-  const rebooted = newest !== undefined && (newest.flags & FLAG_VOLATILE) !== 0 && newest.boot !== boot;
   for (const candidate of ring) {
     if (candidate.rec.commit > maxCommit) continue;
-    if (rebooted && (candidate.rec.flags & FLAG_VOLATILE) !== 0) {
+    // Written without a sync on another boot: the disk may hold it without what it builds on.
+    if ((candidate.rec.flags & FLAG_VOLATILE) !== 0 && candidate.rec.boot !== boot) {
       rejected.push(candidate.rec.commit);
       continue;
     }
