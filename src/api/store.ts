@@ -78,8 +78,9 @@ export interface StoreStats {
   syncs: number;
   /**
    * The newest version a power loss cannot take away: the current one with `sync: 'full'`; with
-   * `sync: 'none'`, the version of the last checkpoint (every CHECKPOINT_CELLS-odd cells written,
-   * and at close()). Until then the cells that version reaches are not reused.
+   * `sync: 'none'`, the last checkpoint's (made once 1,024 cells, or 1/8 of the allocated ones, were
+   * written since the one before, and at flush(), close() and a writable open). The cells it
+   * reaches are not reused until the next checkpoint.
    */
   durableVersion: number;
   /** Asynchronous writes (`write()`, `storeAsync()`, …) not yet run: queued, or waiting for room in the queue. */

@@ -184,7 +184,7 @@ function must(condition: boolean, relation: string): void {
 }
 must(CELLS_PER_PAGE === 1 << CELLS_PER_PAGE_SHIFT, 'CELLS_PER_PAGE = 2^CELLS_PER_PAGE_SHIFT');
 must(CELLS_PER_PAGE <= 16, 'a page has at most 16 cells (per-cell bit masks are 16 bits)');
-must(RING_SLOTS >= 3, 'the commit ring has a slot besides the last durable record and the newest one');
+must(RING_SLOTS >= 4, 'the commit ring has a slot besides the last durable record, the newest one and one planned ahead (a checkpoint writes there)');
 must(2 * LEAF_MIN <= LEAF_SLOTS + 1 && 2 * INTERNAL_MIN <= INTERNAL_SLOTS + 1, 'an overfull node splits into two minimally full ones');
 must(MAX_INLINE_BYTES < 8, 'an inline value and its length tag fit a slot of 8 bytes');
 must(MIN_FRAMES <= INITIAL_FRAMES, 'the pool starts at or above its minimum');

@@ -191,6 +191,24 @@ describe("sync: 'none' and power loss", () => {
     rebooted.close();
   });
 
+  it('flush() refuses where it cannot write, and is a no-op with nothing to make durable', () => {
+    const disk = new SimulatedDisk();
+    const store = openNone(disk);
+    store.store(1, 2, 'a');
+    expect(() => store.transaction(() => store.flush())).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    const syncs = store.stats().syncs;
+    store.flush();
+    expect(store.stats().syncs).toBe(syncs + 2);
+    expect(store.stats().durableVersion).toBe(store.version);
+    store.flush();
+    expect(store.stats().syncs).toBe(syncs + 2);
+    store.close();
+    expect(() => store.flush()).toThrow(expect.objectContaining({ code: 'ECLOSED' }));
+    const reader = openWith<unknown>(PATH, { readOnly: true }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv() });
+    expect(() => reader.flush()).toThrow(expect.objectContaining({ code: 'EREADONLY' }));
+    reader.close();
+  });
+
   it('checkpoints bound the file: the cells the last durable version reaches are reused after the next one', () => {
     const disk = new SimulatedDisk();
     const store = openNone(disk);
