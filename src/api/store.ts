@@ -362,7 +362,10 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       this.io.write(page, ringSlotOffsetBytes(slot));
       this.io.sync();
     } catch (err) {
-      throw this.failCommit(err);
+      // The store refuses writes from now on; what it committed stays in the file, as after a
+      // killed process, and a reopen on this boot finds it.
+      this.poisoned = ioError(`the checkpoint of version ${rec.commit} (sync: 'none'; versions after ${this.durable.rec.commit} are committed, not durable)`, err);
+      throw this.poisoned;
     }
     this.syncs += 2;
     this.state = { rec, slot };

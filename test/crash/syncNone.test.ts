@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CRASH_MODES, type CrashChoice, SimulatedDisk } from '../../recovery/testing/simulatedDisk.js';
+import { FaultyIO } from '../../recovery/testing/faultyIO.js';
 import type { SimulatedLockState } from '../../recovery/testing/simulatedLocks.js';
 import { openWith } from '../../src/api/open.js';
 import type { MapleStore } from '../../src/api/store.js';
@@ -207,6 +208,23 @@ describe("sync: 'none' and power loss", () => {
     const reader = openWith<unknown>(PATH, { readOnly: true }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv() });
     expect(() => reader.flush()).toThrow(expect.objectContaining({ code: 'EREADONLY' }));
     reader.close();
+  });
+
+  it('a failed checkpoint refuses further writes and keeps what was committed', () => {
+    const disk = new SimulatedDisk();
+    openNone(disk, 'full').close();
+    const io = new FaultyIO(disk.fileIO(), undefined);
+    const store = openWith<unknown>(PATH, { sync: 'none' }, { fileIO: io, lockEnv: disk.lockEnv() });
+    store.store(1, 2, 'kept');
+    io.arm({ kind: 'EIO', at: io.calls + 1, counting: 'mutations' });
+    expect(() => store.flush()).toThrow(expect.objectContaining({ code: 'EIO', message: expect.stringMatching(/checkpoint of version 1 .*committed, not durable/) }));
+    expect(() => store.store(3, 4, 'refused')).toThrow(expect.objectContaining({ code: 'EIO' }));
+    store.close();
+    // The same boot: the page cache holds the commit.
+    const again = openNone(disk);
+    expect(again.load(1)).toBe('kept');
+    expect(again.load(3)).toBeUndefined();
+    again.close();
   });
 
   it('checkpoints bound the file: the cells the last durable version reaches are reused after the next one', () => {
