@@ -24,7 +24,10 @@ export type { FileIO } from '../../storage/io/fileIO.js';
 /**
  * Opens a store on a simulated disk: its file, and its lock directory (so the writer lock is taken
  * and, after a simulated crash, taken over like a real one). `path` names the store in messages
- * and locks; nothing is created on the real file system.
+ * and locks; nothing is created on the real file system. A disk made from a crash image with that
+ * crash's lock files (`SimulatedDisk.fromImage(image, disk.crashLockFiles(choice))`) runs on the
+ * next boot, as after a power loss: a store written with `sync: 'none'` opens there at its last
+ * checkpoint.
  */
 export function openOnDisk<V = unknown>(disk: SimulatedDisk, path: string, options?: OpenOptions): MapleStore<V> {
   return openWith<V>(path, options, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv() });
