@@ -8,7 +8,7 @@ import { checkStore } from '../../recovery/check.js';
 import type { BufferPool } from '../../storage/io/bufferPool.js';
 import { type CommitContext, type CommitInput, type CommitOptions, type CommitProtocol, type DurableState, pendingSplit, planCommit, treeOf, writeCommit } from '../../storage/commit/commit.js';
 import { AsyncCommitWrite } from '../../storage/commit/writeAsync.js';
-import { CommitBuffers, type PreparedCommit } from '../../storage/commit/writeCells.js';
+import { CommitBuffers, type PreparedCommit, nextSlot } from '../../storage/commit/writeCells.js';
 import { RunHints } from '../../storage/commit/runHints.js';
 import { type CommitRecord, FLAG_CELLS_DURABLE, FLAG_VOLATILE, encodeCommitRecord } from '../../storage/format/commitRecord.js';
 import { ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
@@ -30,7 +30,7 @@ import { Snapshot } from './snapshot.js';
 import type { TreeState } from '../tree/write.js';
 import { type SyncResult, type WriteTxn, WriteTxnImpl, isThenable, refuseThenable } from './txn.js';
 import { type Range, TreeReader } from '../read/treeReader.js';
-import { CELL_BASE, CELL_BYTES, CHECKPOINT_FILE_SHARE, CHECKPOINT_MIN_CELLS, PAGE_BYTES, RING_SLOTS } from '../common/limits.js';
+import { CELL_BASE, CELL_BYTES, CHECKPOINT_FILE_SHARE, CHECKPOINT_MIN_CELLS, PAGE_BYTES } from '../common/limits.js';
 import type { CheckedOptions } from './options.js';
 import { WriteGroup } from './writeGroup.js';
 import { type GroupHost, WriteQueue } from './writeQueue.js';
@@ -353,8 +353,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
    */
   private checkpoint(): void {
     const rec: CommitRecord = { ...this.state.rec, flags: FLAG_CELLS_DURABLE, boot: 0 };
-    let slot = (this.state.slot + 1) % RING_SLOTS;
-    while (slot === this.durable.slot || slot === this.plannedSlot || slot === this.state.slot) slot = (slot + 1) % RING_SLOTS;
+    const slot = nextSlot(this.state.slot, this.durable.slot, this.plannedSlot);
     const page = new Uint8Array(PAGE_BYTES);
     page.set(encodeCommitRecord(rec));
     try {

@@ -109,10 +109,14 @@ export function prepareCommit(
   return { buf, writes, windowed, cellsWritten, rec, recordPage, slot: nextSlot(prevSlot, options.keepSlot), sync: options.sync, twoSync };
 }
 
-/** The ring slot after `prev`, passing over `keep` (never `prev` itself: RING_SLOTS ≥ 3). */
-export function nextSlot(prev: number, keep: number): number {
-  const slot = (prev + 1) % RING_SLOTS;
-  return slot === keep ? (slot + 1) % RING_SLOTS : slot;
+/**
+ * The first ring slot after `prev` that is none of `keep` (slots to leave as they are: −1 is none);
+ * never `prev` itself. RING_SLOTS ≥ 4 leaves one whatever three slots are kept.
+ */
+export function nextSlot(prev: number, ...keep: number[]): number {
+  let slot = (prev + 1) % RING_SLOTS;
+  while (keep.includes(slot)) slot = (slot + 1) % RING_SLOTS;
+  return slot;
 }
 
 /**

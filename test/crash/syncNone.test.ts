@@ -42,6 +42,18 @@ interface Crash {
   event: number;
 }
 
+/** A disk holding RANGES ranges, loaded and closed durably; `states` gets that version's contents. */
+function loadedDisk(states: Map<number, string>): SimulatedDisk {
+  const disk = new SimulatedDisk();
+  const first = openNone(disk, 'full');
+  first.transaction((t) => {
+    for (let i = 0; i < RANGES; i++) t.store(i * 10, i * 10 + 5, `v${i}`);
+  });
+  states.set(first.version, JSON.stringify(readAll(first)));
+  first.close();
+  return disk;
+}
+
 /**
  * A store loaded durably, then reopened with `sync: 'none'` for `commits` single-store commits;
  * power-loss images taken at sampled disk events throughout. Returns the images and the contents
@@ -49,14 +61,8 @@ interface Crash {
  */
 function run(seed: number, commits: number, every: number): { crashes: Crash[]; states: Map<number, string> } {
   const next = stream(seed);
-  const disk = new SimulatedDisk();
   const states = new Map<number, string>();
-  const first = openNone(disk, 'full');
-  first.transaction((t) => {
-    for (let i = 0; i < RANGES; i++) t.store(i * 10, i * 10 + 5, `v${i}`);
-  });
-  states.set(first.version, JSON.stringify(readAll(first)));
-  first.close();
+  const disk = loadedDisk(states);
   const store = openNone(disk);
   const crashes: Crash[] = [];
   const off = disk.onEvent((event, d) => {
@@ -109,14 +115,8 @@ describe("sync: 'none' and power loss", () => {
     // version is then one of several readers (the snapshot's version is older), so what it pins
     // goes through the reader bands (storage/io/readerSet.ts) and the release scan's skip.
     const next = stream(4);
-    const disk = new SimulatedDisk();
     const states = new Map<number, string>();
-    const first = openNone(disk, 'full');
-    first.transaction((t) => {
-      for (let i = 0; i < RANGES; i++) t.store(i * 10, i * 10 + 5, `v${i}`);
-    });
-    states.set(first.version, JSON.stringify(readAll(first)));
-    first.close();
+    const disk = loadedDisk(states);
     const store = openNone(disk);
     let checked = 0;
     const failures: string[] = [];
