@@ -41,7 +41,7 @@ export function openWith<V = unknown>(path: string, options: OpenOptions | undef
       else readerFile = ReaderFile.register(path);
       // Created whole or not at all (storage/io/creation.ts). When a file appeared at `path` since the
       // check, it is opened below like any existing file: checked, never formatted.
-      if (!exists && !createStoreFile(path, opts.sync === 'full') && !fs.existsSync(path)) {
+      if (!exists && !createStoreFile(path) && !fs.existsSync(path)) {
         throw notFound(`${path} could not be created: something without a file behind it is at that path (a symbolic link to a missing file?); open() creates a store only where nothing exists`);
       }
       io = new NodeFileIO(path, opts.readOnly ? 'r' : 'r+');
@@ -52,7 +52,7 @@ export function openWith<V = unknown>(path: string, options: OpenOptions | undef
         lock.lockInode(path);
       }
       // A FileIO medium is the store's alone: with no header it is blank, or its creation crashed.
-      if (unfinishedMedium(io) && opts.create && !opts.readOnly) formatMedium(io, opts.sync === 'full');
+      if (unfinishedMedium(io) && opts.create && !opts.readOnly) formatMedium(io);
     }
     readHeader(io, path);
     const pool = new BufferPool(io, opts.cacheSize);
