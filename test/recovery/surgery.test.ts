@@ -4,7 +4,11 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { open } from '../../src/index.js';
 import { tempDir } from '../helpers.js';
-import { CELL_BASE, CELL_BYTES } from '../../src/common/limits.js';
+import { CELL_BASE, CELL_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
+import { NodeFileIO } from '../../storage/io/fileIO.js';
+import { readRing } from '../../recovery/recover.js';
+import { FLAG_VOLATILE, encodeCommitRecord } from '../../storage/format/commitRecord.js';
+import { ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
 
 const dirs: { cleanup: () => void }[] = [];
 afterEach(() => {
@@ -68,6 +72,32 @@ describe('maple recover --to-commit', () => {
     expect(r.code).toBe(1);
     expect(r.out).toMatch(/refused: .*commit 1 is not in the commit ring/);
     expect(fs.readFileSync(t.file()).equals(before)).toBe(true);
+  });
+
+  test("refuses a sync: 'none' commit written before the machine last booted", async () => {
+    const t = tempDir();
+    dirs.push(t);
+    const s = open<number>(t.file(), { sync: 'none' });
+    for (let i = 1; i <= 6; i++) s.store(i, i, i);
+    // The file as the page cache holds it, the writer still open: its newest records are volatile.
+    const image = fs.readFileSync(t.file());
+    s.close();
+    const copy = t.file('copy.maple');
+    fs.writeFileSync(copy, image);
+    const io = new NodeFileIO(copy, 'r+');
+    const ring = readRing(io);
+    const volatile = ring.find((r) => (r.rec.flags & FLAG_VOLATILE) !== 0)!;
+    expect(volatile).toBeDefined();
+    // As if written on another boot.
+    const page = new Uint8Array(PAGE_BYTES);
+    page.set(encodeCommitRecord({ ...volatile.rec, boot: (volatile.rec.boot ^ 1) || 2 }));
+    io.write(page, ringSlotOffsetBytes(volatile.slot));
+    io.close();
+    const before = fs.readFileSync(copy);
+    const r = await run('recover', copy, '--to-commit', String(volatile.rec.commit));
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(new RegExp(`refused: .*commit ${volatile.rec.commit} .* written with sync: 'none' before the machine last booted.*durable commits are 0`));
+    expect(fs.readFileSync(copy).equals(before)).toBe(true);
   });
 
   test('a rollback past reused cells is refused or yields exactly that version', async () => {
