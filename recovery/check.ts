@@ -11,6 +11,7 @@
  *  - values: inline, area and record values decode as msgpack; records pass their checksums with
  *    commit ≤ the version; a leaf's value area is written by the leaf's own commit, names the leaf
  *    as its owner, passes its checksum, and every area slot lies inside it;
+ *  - the commit log's run of cells (commitProtocol 'log') is allocated, and nothing else's;
  *  - the shared-structures table decodes, lists as many structures as the commit record says,
  *    and every value decodes through it;
  *  - the range and node counts in the commit record;
@@ -39,8 +40,9 @@ const enum Owner {
   PendingRecord,
   Pending,
   ValueArea,
+  Log,
 }
-const OWNER_NAMES = ['free', 'a main-tree node', 'a value record', 'a space-map node', 'a pending-tree node', 'a pending-free list', 'pending (freed, awaiting its grace period)', "a leaf's value area"];
+const OWNER_NAMES = ['free', 'a main-tree node', 'a value record', 'a space-map node', 'a pending-tree node', 'a pending-free list', 'pending (freed, awaiting its grace period)', "a leaf's value area", 'the commit log'];
 
 interface Entry {
   first: number;
@@ -80,6 +82,7 @@ export function checkStore(pager: CellReader, rec: CommitRecord): void {
   // Values decode through the table this version holds, not the store's newer in-memory one.
   const codec = loadCodec(pager, rec.structures, rec.commit, true);
   if (rec.structures.cell !== 0) mark(rec.structures.cell, pager.recordCellCount(rec.structures.cell), Owner.MainRecord, 'shared-structures table');
+  if (rec.log.cell !== 0) mark(rec.log.cell, rec.log.cells, Owner.Log, 'commit log');
   for (const a of main.areas) {
     // Written with its leaf, by the leaf's commit: an area has exactly one owner, and is freed with it.
     mark(a.area, a.cells, Owner.ValueArea, `value area of the leaf at cell ${a.leaf}`);

@@ -13,17 +13,25 @@
  * have reached the disk in any subset and order — the newest record without the cells of the
  * commits before it — so only durable records are candidates: the checkpoints such a store makes
  * (src/api/store.ts), whose cells no later commit reused.
+ *
+ * Records of a store keeping a commit log (LOGGED, storage/commit/commitLog.ts) are written home
+ * with no sync; each is durable through its log entry. On the boot that wrote them they are
+ * trusted as VOLATILE ones are. After a reboot, the pass of the newest durable record (the base)
+ * is replayed first — every whole entry of its salt, in commit order, written home again — and
+ * LOGGED records are trusted up to the last entry replayed. A read-only open cannot write, so it
+ * refuses (EBUSY) a store whose log has entries to replay, until a writable open has replayed them.
  */
-import { MapleError, corrupt } from '../src/common/errors.js';
+import { MapleError, busy, corrupt } from '../src/common/errors.js';
+import { decodeEntry } from '../storage/format/logEntry.js';
 import type { BufferPool } from '../storage/io/bufferPool.js';
-import { type CommitRecord, type TreeRoot, COMMIT_RECORD_BYTES, FLAG_CELLS_DURABLE, FLAG_VOLATILE, decodeCommitRecord } from '../storage/format/commitRecord.js';
+import { type CommitRecord, type TreeRoot, COMMIT_RECORD_MAX_BYTES, FLAG_CELLS_DURABLE, FLAG_LOGGED, FLAG_VOLATILE, decodeCommitRecord } from '../storage/format/commitRecord.js';
 import type { DurableState } from '../storage/commit/commit.js';
 import type { FileIO } from '../storage/io/fileIO.js';
 import { NODE_LEAF, childAt, leafAreaAt, leafAreaCellsAt, nodeCountAt, nodeTypeAt, slotAt, slotTarget, nodeChecksumOk, nodeCommit, nodeNonce, pointerIsFresh } from '../storage/format/node.js';
 import { AREA_HEADER_BYTES, AREA_TYPE, areaCells, areaChecksumAt, areaChecksumIn, areaCommitAt, areaLengthAt, areaNonceAt, areaOwnerAt } from '../storage/format/valueArea.js';
 import { ringSlotOffsetBytes } from '../storage/format/pageFile.js';
 import { RECORD_HEADER_BYTES, readRecordHeader, recordCells, verifyRecord } from '../storage/format/valueRecord.js';
-import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES, RING_SLOTS } from '../src/common/limits.js';
+import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BASE, CELL_BYTES, PAGE_BYTES, RING_SLOTS } from '../src/common/limits.js';
 
 export interface RecoveryReport {
   /** The commit the store opened at. */
@@ -47,6 +55,8 @@ export interface RecoveryReport {
 export interface Recovered {
   state: DurableState;
   highestCommit: number;
+  /** Ring slot of the newest durable record (a commit log's pass base), −1 if none: keep it until a newer one is durable. */
+  baseSlot: number;
   report: RecoveryReport;
 }
 
@@ -54,33 +64,91 @@ export function readRing(io: FileIO): { rec: CommitRecord; slot: number }[] {
   const found: { rec: CommitRecord; slot: number }[] = [];
   // The slots are consecutive pages: one read for all of them (zeros past the end of the file).
   const first = ringSlotOffsetBytes(0);
-  const span = new Uint8Array(ringSlotOffsetBytes(RING_SLOTS - 1) - first + COMMIT_RECORD_BYTES);
+  const span = new Uint8Array(ringSlotOffsetBytes(RING_SLOTS - 1) - first + COMMIT_RECORD_MAX_BYTES);
   io.read(span, first);
   for (let slot = 0; slot < RING_SLOTS; slot++) {
     const at = ringSlotOffsetBytes(slot) - first;
-    const rec = decodeCommitRecord(span.subarray(at, at + COMMIT_RECORD_BYTES));
+    const rec = decodeCommitRecord(span.subarray(at, at + COMMIT_RECORD_MAX_BYTES));
     if (rec) found.push({ rec, slot });
   }
   // Newest first; of two records of one commit (a checkpoint wrote it again, durable), the durable one.
-  return found.sort((a, b) => b.rec.commit - a.rec.commit || (a.rec.flags & FLAG_VOLATILE) - (b.rec.flags & FLAG_VOLATILE));
+  const unsynced = FLAG_VOLATILE | FLAG_LOGGED;
+  return found.sort((a, b) => b.rec.commit - a.rec.commit || (a.rec.flags & unsynced) - (b.rec.flags & unsynced));
+}
+
+/**
+ * Replays the commit log's pass that `base` starts (storage/commit/commitLog.ts): each whole entry
+ * of its salt, commit base+1, base+2, …, its cells and record written home (when `apply`).
+ * Returns the last commit reached (base.commit when no entry follows).
+ */
+function replayLog(io: FileIO, path: string, base: CommitRecord, apply: boolean): number {
+  const { cell, cells, salt, start } = base.log;
+  const log = new Uint8Array(cells * CELL_BYTES);
+  io.read(log, cell * CELL_BYTES);
+  const page = new Uint8Array(PAGE_BYTES);
+  let commit = base.commit;
+  for (let at = start; ; ) {
+    const e = decodeEntry(log, at, salt, commit + 1);
+    if (e === undefined) break;
+    // Whole and checksummed, so written by this code: an entry that still names a place it
+    // cannot have written is damage, not the end of the pass.
+    const rec = decodeCommitRecord(e.record);
+    const where = `commit log entry of commit ${e.commit} at byte ${at} of the log (cells ${cell}..${cell + cells - 1})`;
+    if (rec === undefined || rec.commit !== e.commit || rec.nonce !== e.nonce || e.slot >= RING_SLOTS) throw corrupt(`${path}: the ${where} holds no valid record of it`);
+    for (const r of e.runs) {
+      if (r.cell < CELL_BASE || (r.cell < cell + cells && r.cell + r.cells > cell)) throw corrupt(`${path}: the ${where} writes cells ${r.cell}..${r.cell + r.cells - 1}, outside the cell area or into the log`);
+    }
+    if (apply) {
+      for (const r of e.runs) io.write(log.subarray(r.at, r.at + r.cells * CELL_BYTES), r.cell * CELL_BYTES);
+      page.fill(0).set(e.record);
+      io.write(page, ringSlotOffsetBytes(e.slot));
+    }
+    commit = e.commit;
+    at += e.length;
+  }
+  return commit;
 }
 
 /**
  * `boot`: this boot's tag (storage/io/bootTag.ts). `maxCommit`: open at no newer commit (tools).
+ * `readOnly`: the caller cannot write (a log that needs replaying is refused).
  */
-export function recover(io: FileIO, pool: BufferPool, path: string, boot: number, maxCommit = Infinity): Recovered {
+export function recover(io: FileIO, pool: BufferPool, path: string, boot: number, maxCommit = Infinity, readOnly = false): Recovered {
   // process.hrtime, not performance.now(): the first performance.now() in a process loads the
   // perf_hooks internals, measured at 0.6–0.8 ms — most of a fresh process's open.
   const started = process.hrtime.bigint();
-  const ring = readRing(io);
+  const before = readRing(io);
+  let ring = before;
+  const base = ring.find((r) => (r.rec.flags & FLAG_LOGGED) === 0 && ((r.rec.flags & FLAG_VOLATILE) === 0 || r.rec.boot === boot));
+  // The last commit the log's replay reached (−1: none replayed).
+  let replayedTo = -1;
+  // On the boot that wrote the pass, the page cache holds every commit of it whole, its newest
+  // records among them: nothing to replay. Otherwise the records may be lost with their cells, and
+  // only the log tells which commits there were.
+  const thisBoot = base !== undefined && ring.some((r) => (r.rec.flags & FLAG_LOGGED) !== 0 && r.rec.boot === boot && r.rec.commit > base.rec.commit);
+  if (base !== undefined && base.rec.log.cell !== 0 && !thisBoot) {
+    replayedTo = replayLog(io, path, base.rec, !readOnly);
+    if (readOnly && replayedTo > base.rec.commit) {
+      throw busy(`${path}: the machine restarted since the store's last commits, which are in its commit log; a read-only open cannot write them back: open it once without readOnly`);
+    }
+    ring = readRing(io);
+  }
   let highestCommit = 0;
-  for (const { rec } of ring) highestCommit = Math.max(highestCommit, rec.commit, rec.highestCommit);
   const rejected: number[] = [];
+  // Records the replay wrote over (an older entry's record into their slot) count as seen: their
+  // numbers are never reused, and a newer one is a commit rejected.
+  for (const { rec } of replayedTo < 0 ? [] : before) {
+    highestCommit = Math.max(highestCommit, rec.commit, rec.highestCommit);
+    if (rec.commit > replayedTo && rec.commit <= maxCommit && !ring.some((r) => r.rec.commit === rec.commit)) rejected.push(rec.commit);
+  }
+  for (const { rec } of ring) highestCommit = Math.max(highestCommit, rec.commit, rec.highestCommit);
   let cellsValidated = 0;
   for (const candidate of ring) {
     if (candidate.rec.commit > maxCommit) continue;
-    // Written without a sync on another boot: the disk may hold it without what it builds on.
-    if ((candidate.rec.flags & FLAG_VOLATILE) !== 0 && candidate.rec.boot !== boot) {
+    // Written without a sync on another boot: the disk may hold it without what it builds on —
+    // unless it is a logged commit the replay reached.
+    const unsynced = (candidate.rec.flags & (FLAG_VOLATILE | FLAG_LOGGED)) !== 0 && candidate.rec.boot !== boot;
+    if (unsynced && !((candidate.rec.flags & FLAG_LOGGED) !== 0 && candidate.rec.commit <= replayedTo)) {
       rejected.push(candidate.rec.commit);
       continue;
     }
@@ -91,6 +159,7 @@ export function recover(io: FileIO, pool: BufferPool, path: string, boot: number
       return {
         state: { rec: { ...candidate.rec, highestCommit }, slot: candidate.slot },
         highestCommit,
+        baseSlot: base?.slot ?? -1,
         report: { commit: candidate.rec.commit, fellBack: rejected.length > 0, rejected, cellsValidated, ms: Number(process.hrtime.bigint() - started) / 1e6, lockTakenOver: null },
       };
     }

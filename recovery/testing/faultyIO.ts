@@ -9,7 +9,7 @@
  * of space), a short write on write only. Run a workload once with no plan to learn how many calls
  * it makes (`calls`), then once per N.
  */
-import type { FileIO } from '../../storage/io/fileIO.js';
+import { type FileIO, writeDurable } from '../../storage/io/fileIO.js';
 
 export type FaultKind = 'EIO' | 'ENOSPC' | 'short-write';
 export type FaultCounting = 'all' | 'mutations';
@@ -73,6 +73,15 @@ export class FaultyIO implements FileIO {
       if (half > 0) this.inner.write(buf.subarray(0, half), positionBytes);
     });
     this.inner.write(buf, positionBytes);
+  }
+
+  /** A write that is durable when it returns: fails (or writes half) as write(). */
+  writeDurable(buf: Uint8Array, positionBytes: number): void {
+    this.maybeFail('write', positionBytes, buf.length, () => {
+      const half = Math.floor(buf.length / 2);
+      if (half > 0) writeDurable(this.inner, buf.subarray(0, half), positionBytes);
+    });
+    writeDurable(this.inner, buf, positionBytes);
   }
 
   truncate(sizeBytes: number): void {

@@ -150,7 +150,7 @@ export class SimulatedDisk {
   crashAt: number | undefined;
   /** The event at which the disk crashed, if it has. */
   crashedAt: number | undefined;
-  readonly counts = { reads: 0, writes: 0, truncates: 0, syncs: 0, bytesWritten: 0 };
+  readonly counts = { reads: 0, writes: 0, durableWrites: 0, truncates: 0, syncs: 0, bytesWritten: 0 };
   /** The lock files of the machine this disk is in, and its boot. */
   readonly locks: SimulatedLockDir;
   /** Turns of the event loop an asynchronous sync (FileIO.syncAsync) takes before it happens: a slow disk when more than 1. */
@@ -248,6 +248,39 @@ export class SimulatedDisk {
     this.fire({ seq, kind: 'truncate', positionBytes: sizeBytes, lengthBytes: 0 });
   }
 
+  /**
+   * An `O_DSYNC` write (FileIO.writeDurable): an event like write() — a crash at it may lose or
+   * tear it — after which the 4 KiB pages it touches are durable, with every pending write's bytes
+   * in them (Linux flushes whole pages), and nothing else is. A pending truncate makes it a sync.
+   */
+  writeDurable(buf: Uint8Array, positionBytes: number): void {
+    this.write(buf, positionBytes);
+    this.counts.durableWrites++;
+    if (this.pending.some((op) => op.kind === 'truncate')) {
+      for (const op of this.pending) applyOp(this.durable, op);
+      this.pending = [];
+      return;
+    }
+    const from = Math.floor(positionBytes / BLOCK_BYTES) * BLOCK_BYTES;
+    const to = Math.ceil((positionBytes + buf.length) / BLOCK_BYTES) * BLOCK_BYTES;
+    const rest: PendingOp[] = [];
+    for (const op of this.pending) {
+      if (op.kind !== 'write') continue;
+      const end = op.positionBytes + op.bytes.length;
+      if (end <= from || op.positionBytes >= to) {
+        rest.push(op);
+        continue;
+      }
+      // The part in [from, to) reaches the durable image; the parts outside stay pending.
+      const a = Math.max(from, op.positionBytes);
+      const b = Math.min(to, end);
+      this.durable.write(a, op.bytes.subarray(a - op.positionBytes, b - op.positionBytes));
+      if (op.positionBytes < from) rest.push({ kind: 'write', seq: op.seq, positionBytes: op.positionBytes, bytes: op.bytes.subarray(0, from - op.positionBytes) });
+      if (end > to) rest.push({ kind: 'write', seq: op.seq, positionBytes: to, bytes: op.bytes.subarray(to - op.positionBytes) });
+    }
+    this.pending = rest;
+  }
+
   /** Makes every pending operation durable. A crash during the sync leaves them all pending. */
   sync(): void {
     this.checkAlive();
@@ -342,6 +375,11 @@ class SimulatedFileIO implements FileIO {
   sync(): void {
     this.checkOpen();
     this.disk.sync();
+  }
+
+  writeDurable(buf: Uint8Array, positionBytes: number): void {
+    this.checkOpen();
+    this.disk.writeDurable(buf, positionBytes);
   }
 
   size(): number {

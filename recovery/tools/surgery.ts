@@ -15,7 +15,7 @@ import { corrupt, invalid, MapleError, corruptCell } from '../../src/common/erro
 import { MAX_INDEX, CELL_BYTES, CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, PAGE_BYTES } from '../../src/common/limits.js';
 import { open } from '../../src/api/open.js';
 import { BufferPool } from '../../storage/io/bufferPool.js';
-import { type CommitRecord, FLAG_CELLS_DURABLE, FLAG_VOLATILE, encodeCommitRecord } from '../../storage/format/commitRecord.js';
+import { type CommitRecord, FLAG_CELLS_DURABLE, FLAG_LOGGED, FLAG_VOLATILE, encodeCommitRecord } from '../../storage/format/commitRecord.js';
 import { NodeFileIO } from '../../storage/io/fileIO.js';
 import { WriterLock } from '../../storage/io/lockFile.js';
 import { bootTag } from '../../storage/io/bootTag.js';
@@ -58,8 +58,8 @@ export function rollBack(path: string, toCommit: number): RollBackResult {
     // Written with sync: 'none' on an earlier boot: its cells may validate while a cell an earlier
     // unsynced commit reused holds older data (docs/design.md, section 5). Only durable records
     // and this boot's are candidates, as at open.
-    if ((target.rec.flags & FLAG_VOLATILE) !== 0 && target.rec.boot !== bootTag()) {
-      const durable = ring.filter((r) => (r.rec.flags & FLAG_VOLATILE) === 0).map((r) => r.rec.commit);
+    if ((target.rec.flags & (FLAG_VOLATILE | FLAG_LOGGED)) !== 0 && target.rec.boot !== bootTag()) {
+      const durable = ring.filter((r) => (r.rec.flags & (FLAG_VOLATILE | FLAG_LOGGED)) === 0).map((r) => r.rec.commit);
       throw invalid(`commit ${toCommit} of ${path} was written with sync: 'none' before the machine last booted, so the disk may hold it without cells it reads; the ring's durable commits are ${durable.join(', ') || 'none'}`);
     }
     const pool = new BufferPool(io, SURGERY_CACHE_BYTES);

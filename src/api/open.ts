@@ -57,12 +57,12 @@ export function openWith<V = unknown>(path: string, options: OpenOptions | undef
     readHeader(io, path);
     const pool = new BufferPool(io, opts.cacheSize);
     const boot = bootTag(hooks.lockEnv);
-    const recovered = recover(io, pool, path, boot);
+    const recovered = recover(io, pool, path, boot, Infinity, opts.readOnly);
     const report = { ...recovered.report, lockTakenOver: lock && lock.takenOver.length > 0 ? lock.takenOver.join('; ') : null };
     const store = new MapleStore<V>(path, io, pool, recovered.state, report, opts, hooks.fileIO === undefined, lock, boot, readerFile);
     readerFile?.setVersion(recovered.state.rec.commit);
     // A failure here is thrown as it is: the catch below releases the lock and the file.
-    store.settleOpen();
+    store.settleOpen(recovered.baseSlot);
     return store;
   } catch (err) {
     lock?.release();

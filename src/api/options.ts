@@ -21,7 +21,12 @@ export interface OpenOptions {
   sync?: 'full' | 'none';
   /** Buffer-pool budget in bytes (default 64 MiB). */
   cacheSize?: number;
-  /** 'one-sync' (default): one fdatasync per commit, validated at open. 'two-sync': cells, sync, record, sync. */
+  /**
+   * 'one-sync' (default): one fdatasync per commit, validated at open. 'two-sync': cells, sync,
+   * record, sync. 'log': a commit appends its cells and record to a commit log in the file with one
+   * durable (`O_DSYNC`) write instead of syncing its scattered pages; every so often a commit syncs
+   * everything and starts the log over (docs/design.md, section 5). Needs `sync: 'full'`.
+   */
   commitProtocol?: CommitProtocol;
   /**
    * Keep values of 8..512 msgpack bytes in their leaf's value area (default true): cells owned by
@@ -98,12 +103,15 @@ export function checkOptions(options: unknown): CheckedOptions {
   if (cache !== undefined && (typeof cache !== 'number' || !Number.isFinite(cache) || cache <= 0)) {
     throw invalid(`option cacheSize must be a positive number of bytes; got ${describe(cache)}`);
   }
+  const sync = oneOf('sync', ['full', 'none'] as const, 'full');
+  const commitProtocol = oneOf('commitProtocol', ['one-sync', 'two-sync', 'log'] as const, 'one-sync');
+  if (commitProtocol === 'log' && sync === 'none') throw invalid("option commitProtocol 'log' makes every commit durable, which sync: 'none' does not ask for: use one or the other");
   return {
     create: bool('create', true),
     readOnly: bool('readOnly', false),
-    sync: oneOf('sync', ['full', 'none'] as const, 'full'),
+    sync,
     cacheSize: (cache as number | undefined) ?? DEFAULT_CACHE_BYTES,
-    commitProtocol: oneOf('commitProtocol', ['one-sync', 'two-sync'] as const, 'one-sync'),
+    commitProtocol,
     packValues: bool('packValues', true),
     sharedStructures: bool('sharedStructures', true),
     maxGroupWrites: count('maxGroupWrites', DEFAULT_GROUP_WRITES),

@@ -9,8 +9,9 @@ import type { BufferPool } from '../../storage/io/bufferPool.js';
 import { type CommitContext, type CommitInput, type CommitOptions, type CommitProtocol, type DurableState, pendingSplit, planCommit, treeOf, writeCommit } from '../../storage/commit/commit.js';
 import { AsyncCommitWrite } from '../../storage/commit/writeAsync.js';
 import { CommitBuffers, type PreparedCommit, nextSlot } from '../../storage/commit/writeCells.js';
+import { CommitLog, newSalt } from '../../storage/commit/commitLog.js';
 import { RunHints } from '../../storage/commit/runHints.js';
-import { type CommitRecord, FLAG_CELLS_DURABLE, FLAG_VOLATILE, encodeCommitRecord } from '../../storage/format/commitRecord.js';
+import { type CommitRecord, FLAG_CELLS_DURABLE, FLAG_LOGGED, FLAG_VOLATILE, encodeCommitRecord } from '../../storage/format/commitRecord.js';
 import { ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
 import { WriteScratch } from '../tree/writeScratch.js';
 import type { FileIO } from '../../storage/io/fileIO.js';
@@ -144,6 +145,10 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private sharing: SharedWriter | undefined;
   /** What share() returns, made once with the shared area. */
   private sharedHandle: SharedHandle | undefined;
+  /** The ring slot of the newest durable record at open (settleOpen): a checkpoint leaves it. */
+  private logBaseSlot = -1;
+  /** The commit log (commitProtocol 'log', storage/commit/commitLog.ts); null otherwise. */
+  private readonly log: CommitLog | null;
 
   /** @internal use open() */
   constructor(
@@ -169,6 +174,9 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     this.pager.codec = loadCodec(this.pager, state.rec.structures, state.rec.commit, opts.sharedStructures);
     this.state = state;
     this.durable = state;
+    // No pass is open: the first commit starts one, with a fresh salt (entries a crash left of an
+    // earlier pass, under commit numbers this store will use again, can never be replayed).
+    this.log = opts.commitProtocol === 'log' && !opts.readOnly ? new CommitLog() : null;
     this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);
     this.queue = new WriteQueue<V, GroupCommit>(this.groupHost(), { groupWrites: opts.maxGroupWrites, groupBytes: opts.maxGroupBytes, queuedWrites: opts.maxQueuedWrites });
   }
@@ -341,7 +349,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
 
   private commitOptions(): CommitOptions {
     const full = this.opts.sync === 'full';
-    return { protocol: this.opts.commitProtocol, sync: full, packValues: this.opts.packValues, boot: this.boot, keepSlot: full ? -1 : this.durable.slot };
+    return { protocol: this.opts.commitProtocol, sync: full, packValues: this.opts.packValues, boot: this.boot, keepSlot: full ? -1 : this.durable.slot, log: this.log };
   }
 
   /**
@@ -352,8 +360,10 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
    * (recovery/recover.ts), so the cells only older versions reach may be reused.
    */
   private checkpoint(): void {
-    const rec: CommitRecord = { ...this.state.rec, flags: FLAG_CELLS_DURABLE, boot: 0 };
-    const slot = nextSlot(this.state.slot, this.durable.slot, this.plannedSlot);
+    // A store with a commit log: the copy names a new, empty pass, so no entry is replayed over it.
+    const log = this.state.rec.log.cell === 0 ? this.state.rec.log : { ...this.state.rec.log, salt: newSalt(), start: 0 };
+    const rec: CommitRecord = { ...this.state.rec, flags: FLAG_CELLS_DURABLE, boot: 0, log };
+    const slot = nextSlot(this.state.slot, this.durable.slot, this.plannedSlot, this.state.rec.log.cell === 0 ? -1 : this.logBaseSlot);
     const page = new Uint8Array(PAGE_BYTES);
     page.set(encodeCommitRecord(rec));
     try {
@@ -397,8 +407,16 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
    * cache) becomes a durable base before anything reuses a cell it reaches.
    * @internal called by open()
    */
-  settleOpen(): void {
-    if (this.opts.readOnly || (this.state.rec.flags & FLAG_VOLATILE) === 0) return;
+  settleOpen(baseSlot: number): void {
+    if (this.opts.readOnly) return;
+    // The newest durable record: with a commit log, what a power loss replays from until the next
+    // pass is durable, so no commit takes its slot before then (storage/commit/commitLog.ts).
+    this.logBaseSlot = baseSlot;
+    if (this.log !== null) this.log.baseSlot = baseSlot;
+    // A record durable through the log only (recovery replayed it, or it is this boot's): with
+    // no log kept from now on, it becomes a durable base before the log's cells are freed.
+    const logged = (this.state.rec.flags & FLAG_LOGGED) !== 0 && this.log === null;
+    if ((this.state.rec.flags & FLAG_VOLATILE) === 0 && !logged) return;
     this.checkpoint();
   }
 
@@ -420,6 +438,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
 
   /** A commit failed: the store refuses writes from now on. Returns the error its callers get. */
   private failCommit(err: unknown): MapleError | AssertionError {
+    this.log?.close();
     // The file is suspect: never reuse the commit number, re-read every page, refuse writes.
     this.state = { ...this.state, rec: { ...this.state.rec, highestCommit: this.state.rec.highestCommit + 1 } };
     this.pool.invalidateAll();
@@ -447,8 +466,11 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
         }
       },
       prepare: (group, after) => {
-        const p = this.plan(group, after === undefined ? undefined : { rec: after.io.prepared.rec, slot: after.io.prepared.slot });
+        let p = this.plan(group, after === undefined ? undefined : { rec: after.io.prepared.rec, slot: after.io.prepared.slot });
         this.plannedSlot = p.slot;
+        // Planned ahead of a commit in flight: its log entry gets a copy of its own (the log's
+        // buffer is the next commit's).
+        if (after !== undefined && p.logAppend !== null) p = { ...p, logAppend: { ...p.logAppend, bytes: p.logAppend.bytes.slice() } };
         // A two-sync commit writes its record after a sync, when a commit planned ahead of this
         // one may have refilled the store's record page: it gets a copy of its own. (A one-sync
         // commit writes its record as its I/O starts, before anything else runs.)

@@ -51,6 +51,13 @@ export class CellAllocation {
     this.plan.space.allocateRuns(rest);
   }
 
+  /** A contiguous run of `cells` cells (the commit log's): its first cell. */
+  placeRun(cells: number): number {
+    const run = { cells, cell: 0 };
+    this.placeRuns([run]);
+    return run.cell;
+  }
+
   /** Places each new leaf's value area, and tells the leaf where it is. */
   placeAreas(areas: readonly LeafArea[]): void {
     this.placeRuns(areas);

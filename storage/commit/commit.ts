@@ -23,7 +23,8 @@
  */
 import type { TreeState } from '../../src/tree/write.js';
 import type { WriteScratch } from '../../src/tree/writeScratch.js';
-import type { CommitRecord, StructuresRef } from '../format/commitRecord.js';
+import { type CommitRecord, type LogRef, type StructuresRef, NO_LOG } from '../format/commitRecord.js';
+import { type CommitLog, logCellsFor } from './commitLog.js';
 import { type MemNode, NewValue } from '../format/node.js';
 import { AREA_VALUE_MAX_BYTES, MAX_INLINE_BYTES } from '../../src/common/limits.js';
 import type { CellRun } from '../format/pageFile.js';
@@ -89,6 +90,8 @@ export interface CommitOptions {
    * are not synced (`sync: 'none'`), so recovery after a power loss still finds it.
    */
   keepSlot: number;
+  /** The store's commit log (commitProtocol 'log', storage/commit/commitLog.ts); null: none, and a log the file has is freed. */
+  log: CommitLog | null;
 }
 
 export interface CommitResult {
@@ -117,6 +120,7 @@ export function planCommit(ctx: CommitContext, state: DurableState, input: Commi
   plan.collectMain();
   const areas = settleValues(plan.mainOrdered, input.values, options.packValues ? AREA_VALUE_MAX_BYTES : MAX_INLINE_BYTES, plan.mainRecords);
   const alloc = new CellAllocation(plan, free);
+  const log = placeLog(plan, alloc, options.log);
   alloc.placeAreas(areas);
   alloc.placeRecords(plan.needed().records);
   const { structures, table } = placeStructures(plan, alloc);
@@ -129,7 +133,30 @@ export function planCommit(ctx: CommitContext, state: DurableState, input: Commi
   list.write(order, nodes.length, spare);
   // 4. Encode (the caller writes, syncs and publishes).
   const valueSources = { values: input.values, pager: ctx.pager, version: state.rec.commit };
-  return prepare(ctx, plan, state, options, byCell(nodes), extrasOf(plan, table, areas), valueSources, structures);
+  return prepare(ctx, plan, state, options, byCell(nodes), extrasOf(plan, table, areas), valueSources, structures, log);
+}
+
+/**
+ * The commit log's run of cells: kept, placed (the first commit of a store opened with
+ * commitProtocol 'log': logCellsFor its size, from the free list or the space map, like a value
+ * record), replaced by a larger one (the store grew to twice what its log was made for), or freed
+ * (a store no longer keeping one).
+ */
+function placeLog(plan: CommitPlan, alloc: CellAllocation, log: CommitLog | null): LogRef {
+  const prev = plan.prev.log;
+  if (log === null) {
+    if (prev.cell !== 0) plan.frees.push({ start: prev.cell, count: prev.cells });
+    return NO_LOG;
+  }
+  const cells = logCellsFor(plan.prev.allocatedCells);
+  if (prev.cell !== 0 && cells < 2 * prev.cells) return prev;
+  if (prev.cell !== 0) {
+    // The store outgrew its log: a larger one, from a new pass (this commit starts it), the old
+    // one freed by it — nothing replays the old one once this commit is durable.
+    plan.frees.push({ start: prev.cell, count: prev.cells });
+    log.close();
+  }
+  return { cell: alloc.placeRun(cells), cells, salt: 0, start: 0 };
 }
 
 /**
@@ -166,7 +193,7 @@ function extrasOf(plan: CommitPlan, table: NewValue | null, areas: LeafArea[]): 
 }
 
 /** The commit's cells (nodes sorted by cell, extras) and record, encoded for writing. */
-function prepare(ctx: CommitContext, plan: CommitPlan, state: DurableState, options: CommitOptions, nodes: MemNode[], extras: Extra[], sources: ValueSources, structures: StructuresRef): PreparedCommit {
+function prepare(ctx: CommitContext, plan: CommitPlan, state: DurableState, options: CommitOptions, nodes: MemNode[], extras: Extra[], sources: ValueSources, structures: StructuresRef, log: LogRef): PreparedCommit {
   const { commit, space, main } = plan;
   return prepareCommit(
     ctx.buffers,
@@ -187,6 +214,7 @@ function prepare(ctx: CommitContext, plan: CommitPlan, state: DurableState, opti
       nonce: plan.nonce,
       boot: 0,
       structures,
+      log,
     },
     state.slot,
     options,

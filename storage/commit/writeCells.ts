@@ -17,7 +17,9 @@
  */
 import { assert } from '../../src/common/errors.js';
 import { ADAPTIVE_TWO_SYNC_CELLS, CELL_BYTES, MAX_WRITE_BYTES, NODE_BYTES, PAGE_BYTES, RING_SLOTS, SCRATCH_INITIAL_BYTES, SCRATCH_MAX_BYTES } from '../../src/common/limits.js';
-import { type CommitRecord, FLAG_CELLS_DURABLE, FLAG_VOLATILE, encodeCommitRecord } from '../format/commitRecord.js';
+import { type CommitRecord, FLAG_CELLS_DURABLE, FLAG_LOGGED, FLAG_VOLATILE, encodeCommitRecord } from '../format/commitRecord.js';
+import type { EntryRun } from '../format/logEntry.js';
+import { type CommitLog, type LogAppend, newSalt } from './commitLog.js';
 import { type MemNode, encodeNodeAt } from '../format/node.js';
 import { ringSlotOffsetBytes } from '../format/pageFile.js';
 import type { ValueArena } from '../format/valueArena.js';
@@ -25,10 +27,13 @@ import type { CellReader } from '../io/cellReader.js';
 import { type LeafArea, encodeArea } from './valueAreas.js';
 import { encodeRecordAt } from '../format/valueRecord.js';
 import type { BufferPool } from '../io/bufferPool.js';
-import type { FileIO } from '../io/fileIO.js';
+import { type FileIO, writeDurable } from '../io/fileIO.js';
 
-/** 'one-sync': one fdatasync after the record; 'two-sync': one before it too (OpenOptions.commitProtocol). */
-export type CommitProtocol = 'one-sync' | 'two-sync';
+/**
+ * 'one-sync': one fdatasync after the record; 'two-sync': one before it too; 'log': a durable
+ * append to the commit log instead (storage/commit/commitLog.ts) (OpenOptions.commitProtocol).
+ */
+export type CommitProtocol = 'one-sync' | 'two-sync' | 'log';
 
 /**
  * The buffers a store's commits encode into, reused by every commit of that store (one at a
@@ -82,6 +87,8 @@ export interface PreparedCommit {
   sync: boolean;
   /** Sync the cells before writing the record (two-sync): the record is then CELLS_DURABLE. */
   twoSync: boolean;
+  /** A logged commit's entry, appended durably after the record (then `sync` is false). */
+  logAppend: LogAppend | null;
 }
 
 /**
@@ -95,18 +102,55 @@ export function prepareCommit(
   sources: ValueSources,
   record: Omit<CommitRecord, 'flags'>,
   prevSlot: number,
-  options: { protocol: CommitProtocol; sync: boolean; boot: number; keepSlot: number },
+  options: { protocol: CommitProtocol; sync: boolean; boot: number; keepSlot: number; log: CommitLog | null },
 ): PreparedCommit {
   let cellsWritten = nodes.length;
   for (let i = 0; i < extras.length; i++) cellsWritten += extras[i]!.cells;
   const large = cellsWritten * CELL_BYTES > SCRATCH_MAX_BYTES;
   const { buf, writes } = large ? { buf: new Uint8Array(0), writes: [] } : encodeCells(buffers, nodes, extras, sources, record.commit, record.nonce, null, null);
+  const windowed = large ? { buffers, nodes, extras, sources } : null;
+  const log = options.log;
+  if (log !== null) return prepareLogged(buffers, log, buf, writes, windowed, cellsWritten, record, prevSlot, options.boot);
   const twoSync = options.sync && (options.protocol === 'two-sync' || cellsWritten >= ADAPTIVE_TWO_SYNC_CELLS);
   const rec: CommitRecord = options.sync ? { ...record, flags: twoSync ? FLAG_CELLS_DURABLE : 0, boot: 0 } : { ...record, flags: FLAG_VOLATILE, boot: options.boot };
   const recordPage = buffers.recordPage.fill(0);
   recordPage.set(encodeCommitRecord(rec));
-  const windowed = large ? { buffers, nodes, extras, sources } : null;
-  return { buf, writes, windowed, cellsWritten, rec, recordPage, slot: nextSlot(prevSlot, options.keepSlot), sync: options.sync, twoSync };
+  return { buf, writes, windowed, cellsWritten, rec, recordPage, slot: nextSlot(prevSlot, options.keepSlot), sync: options.sync, twoSync, logAppend: null };
+}
+
+/**
+ * A commit of a store with a commit log (storage/commit/commitLog.ts): logged when its entry fits
+ * the open pass — LOGGED record, no sync, the entry appended durably — else the start of a pass:
+ * two-sync, CELLS_DURABLE, naming a new pass. Neither takes the open pass's base slot.
+ */
+function prepareLogged(
+  buffers: CommitBuffers,
+  log: CommitLog,
+  buf: Uint8Array,
+  writes: CellWrite[],
+  windowed: PreparedCommit['windowed'],
+  cellsWritten: number,
+  record: Omit<CommitRecord, 'flags'>,
+  prevSlot: number,
+  boot: number,
+): PreparedCommit {
+  assert(record.log.cell !== 0, 'a store keeping a commit log has one');
+  const slot = nextSlot(prevSlot, log.baseSlot);
+  const pass = log.open;
+  const recordPage = buffers.recordPage.fill(0);
+  if (pass !== null && windowed === null) {
+    const rec: CommitRecord = { ...record, log: pass, flags: FLAG_LOGGED, boot };
+    const encoded = encodeCommitRecord(rec);
+    recordPage.set(encoded);
+    const runs: EntryRun[] = writes.map((w) => ({ cell: w.cell, cells: w.length / CELL_BYTES, at: w.at }));
+    const logAppend = log.plan(rec.commit, rec.nonce, slot, encoded, runs, cellsWritten, buf);
+    if (logAppend !== undefined) return { buf, writes, windowed, cellsWritten, rec, recordPage, slot, sync: false, twoSync: false, logAppend };
+    recordPage.fill(0);
+  }
+  const rec: CommitRecord = { ...record, log: { ...record.log, salt: newSalt(), start: 0 }, flags: FLAG_CELLS_DURABLE, boot: 0 };
+  recordPage.set(encodeCommitRecord(rec));
+  log.startPass(rec.log, slot);
+  return { buf, writes, windowed, cellsWritten, rec, recordPage, slot, sync: true, twoSync: true, logAppend: null };
 }
 
 /**
@@ -126,18 +170,42 @@ export function nextSlot(prev: number, ...keep: number[]): number {
 export function writePrepared(io: FileIO, pool: BufferPool, p: PreparedCommit): void {
   writeCommitCells(io, pool, p);
   if (p.twoSync) io.sync();
+  writeRecord(io, p);
+  if (p.logAppend !== null) appendLog(io, p);
+  if (p.sync) io.sync();
+}
+
+/** The commit record into its ring slot. A failed write wipes the slot (part of it may have landed). */
+export function writeRecord(io: FileIO, p: PreparedCommit): void {
   try {
     io.write(p.recordPage, ringSlotOffsetBytes(p.slot));
   } catch (err) {
-    try {
-      io.write(new Uint8Array(PAGE_BYTES), ringSlotOffsetBytes(p.slot));
-      io.sync();
-    } catch {
-      /* the device is gone; reopen re-validates */
-    }
+    wipeSlot(io, p.slot, true);
     throw err;
   }
-  if (p.sync) io.sync();
+}
+
+/**
+ * A logged commit's entry, durably. A failed append wipes the record's slot: the page cache must
+ * not offer a record whose entry may be incomplete to a reader of this boot.
+ */
+export function appendLog(io: FileIO, p: PreparedCommit): void {
+  const a = p.logAppend!;
+  try {
+    writeDurable(io, a.bytes, a.position);
+  } catch (err) {
+    wipeSlot(io, p.slot, false);
+    throw err;
+  }
+}
+
+function wipeSlot(io: FileIO, slot: number, sync: boolean): void {
+  try {
+    io.write(new Uint8Array(PAGE_BYTES), ringSlotOffsetBytes(slot));
+    if (sync) io.sync();
+  } catch {
+    /* the device is gone; reopen re-validates */
+  }
 }
 
 /**

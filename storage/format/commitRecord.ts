@@ -30,11 +30,24 @@
  *   116     4     shared-structures table: record cell (0 = none; storage/format/structures.ts)
  *   120     4     its flags: bit 0 FRESH (written by this commit)
  *   124     4     structures in the table
+ *
+ * A store that keeps a commit log (commitProtocol 'log', storage/commit/commitLog.ts) writes the
+ * longer form, magic "MCR2", whose CRC covers bytes 8 .. COMMIT_RECORD_MAX_BYTES:
+ *   128     4     the log's first cell (an allocated run of cells, like a value record)
+ *   132     4     its length in cells
+ *   136     4     the log pass's salt: the entries that follow this record's pass carry it
+ *   140     4     byte offset in the log where the pass's first entry is
+ *   144     16    zero
+ * and flag bit 2 LOGGED: the record is durable through its log entry only (written home with no
+ * sync after it), so recovery trusts it once the log's replay reached it (recovery/recover.ts).
  */
 import { crc32 } from '../../src/common/checksum.js';
 
 export const COMMIT_RECORD_BYTES = 128;
+/** The longer form's size (a store with a commit log): read this many bytes to decode either. */
+export const COMMIT_RECORD_MAX_BYTES = 160;
 const MAGIC = 0x3152_434d; // "MCR1" little-endian
+const MAGIC_LOG = 0x3252_434d; // "MCR2" little-endian
 const TWO32 = 0x1_0000_0000;
 
 export interface TreeRoot {
@@ -48,6 +61,21 @@ export interface TreeRoot {
 export const FLAG_CELLS_DURABLE = 1;
 /** Written without a sync after it (`sync: 'none'`): trusted only on the boot that wrote it. */
 export const FLAG_VOLATILE = 2;
+/** Durable through its entry in the commit log (commitProtocol 'log'): trusted once replay reached it. */
+export const FLAG_LOGGED = 4;
+
+/** Where a store's commit log is, and which pass of it follows this record. */
+export interface LogRef {
+  /** First cell of the log's run (0: the store keeps no log). */
+  cell: number;
+  cells: number;
+  /** The pass's salt: its entries carry it (nonzero when cell is). */
+  salt: number;
+  /** Byte offset in the log of the pass's first entry. */
+  start: number;
+}
+
+export const NO_LOG: LogRef = Object.freeze({ cell: 0, cells: 0, salt: 0, start: 0 });
 
 export interface CommitRecord {
   commit: number;
@@ -66,6 +94,8 @@ export interface CommitRecord {
   boot: number;
   /** The shared-structures table (a value record), or cell 0 when the store has none. */
   structures: StructuresRef;
+  /** The commit log, or NO_LOG. */
+  log: LogRef;
 }
 
 export interface StructuresRef {
@@ -96,9 +126,11 @@ function getRoot(dv: DataView, at: number, heightAt: number): TreeRoot {
 }
 
 export function encodeCommitRecord(rec: CommitRecord): Uint8Array {
-  const out = new Uint8Array(COMMIT_RECORD_BYTES);
+  const logged = rec.log.cell !== 0;
+  const size = logged ? COMMIT_RECORD_MAX_BYTES : COMMIT_RECORD_BYTES;
+  const out = new Uint8Array(size);
   const dv = new DataView(out.buffer);
-  dv.setUint32(0, MAGIC, true);
+  dv.setUint32(0, logged ? MAGIC_LOG : MAGIC, true);
   u64(dv, 8, rec.commit);
   putRoot(dv, 16, 24, rec.main);
   dv.setUint32(28, rec.flags, true);
@@ -115,16 +147,26 @@ export function encodeCommitRecord(rec: CommitRecord): Uint8Array {
   dv.setUint32(116, rec.structures.cell, true);
   dv.setUint32(120, rec.structures.fresh ? 1 : 0, true);
   dv.setUint32(124, rec.structures.count, true);
-  dv.setUint32(4, crc32(out, 8, COMMIT_RECORD_BYTES), true);
+  if (logged) {
+    dv.setUint32(128, rec.log.cell, true);
+    dv.setUint32(132, rec.log.cells, true);
+    dv.setUint32(136, rec.log.salt >>> 0, true);
+    dv.setUint32(140, rec.log.start, true);
+  }
+  dv.setUint32(4, crc32(out, 8, size), true);
   return out;
 }
 
 /** Decodes a ring slot; undefined when it holds no valid record (never written, torn, garbage). */
 export function decodeCommitRecord(bytes: Uint8Array): CommitRecord | undefined {
   if (bytes.length < COMMIT_RECORD_BYTES) return undefined;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, COMMIT_RECORD_BYTES);
-  if (dv.getUint32(0, true) !== MAGIC) return undefined;
-  if (dv.getUint32(4, true) !== crc32(bytes, 8, COMMIT_RECORD_BYTES)) return undefined;
+  const magic = new DataView(bytes.buffer, bytes.byteOffset, 4).getUint32(0, true);
+  const size = magic === MAGIC ? COMMIT_RECORD_BYTES : magic === MAGIC_LOG ? COMMIT_RECORD_MAX_BYTES : 0;
+  if (size === 0 || bytes.length < size) return undefined;
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, size);
+  if (dv.getUint32(4, true) !== crc32(bytes, 8, size)) return undefined;
+  const log = size === COMMIT_RECORD_BYTES ? NO_LOG : { cell: dv.getUint32(128, true), cells: dv.getUint32(132, true), salt: dv.getUint32(136, true), start: dv.getUint32(140, true) };
+  if (log.cell === 0 && size !== COMMIT_RECORD_BYTES) return undefined;
   return {
     commit: r64(dv, 8),
     flags: dv.getUint32(28, true),
@@ -140,5 +182,6 @@ export function decodeCommitRecord(bytes: Uint8Array): CommitRecord | undefined 
     nonce: dv.getUint32(112, true),
     boot: dv.getUint32(60, true),
     structures: { cell: dv.getUint32(116, true), fresh: (dv.getUint32(120, true) & 1) !== 0, count: dv.getUint32(124, true) },
+    log,
   };
 }

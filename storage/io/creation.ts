@@ -27,7 +27,7 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { NO_STRUCTURES, encodeCommitRecord } from '../format/commitRecord.js';
+import { NO_LOG, NO_STRUCTURES, encodeCommitRecord } from '../format/commitRecord.js';
 import { type FileIO, NodeFileIO } from './fileIO.js';
 import { PROC } from './liveness.js';
 import { CELL_BASE, CELL_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
@@ -52,6 +52,7 @@ function firstRecordPage(): Uint8Array {
     highestCommit: 0,
     nonce: 0,
     structures: NO_STRUCTURES,
+    log: NO_LOG,
   });
   const page = new Uint8Array(PAGE_BYTES);
   page.set(rec);

@@ -20,15 +20,53 @@ export interface FileIO {
    * the call is durable. Optional: a FileIO without it is synced with sync() (storage/commit/writeAsync.ts).
    */
   syncAsync?(): Promise<void>;
+  /**
+   * Writes all of `buf` at `positionBytes` and returns once those bytes are durable — not
+   * necessarily any other write (an `O_DSYNC` write: Linux flushes the pages it touches and the
+   * device cache). The commit log's append (storage/commit/commitLog.ts). Optional: without it,
+   * write() then sync().
+   */
+  writeDurable?(buf: Uint8Array, positionBytes: number): void;
+}
+
+/** `io`'s writeDurable, else a write and a sync. */
+export function writeDurable(io: FileIO, buf: Uint8Array, positionBytes: number): void {
+  if (io.writeDurable !== undefined) io.writeDurable(buf, positionBytes);
+  else {
+    io.write(buf, positionBytes);
+    io.sync();
+  }
 }
 
 /** The real file, through synchronous fs calls. */
 export class NodeFileIO implements FileIO {
   private fd: number;
+  /** A second descriptor of the same file, opened O_DSYNC on the first writeDurable (−1: none yet). */
+  private dsyncFd = -1;
 
   /** flags as fs.open's: 'wx+' creates the file, failing if it exists. */
-  constructor(path: string, flags: 'r' | 'r+' | 'wx+') {
+  constructor(
+    private readonly path: string,
+    flags: 'r' | 'r+' | 'wx+',
+  ) {
     this.fd = fs.openSync(path, flags);
+  }
+
+  writeDurable(buf: Uint8Array, positionBytes: number): void {
+    // Opened through /proc/self/fd where it exists, so it is this file even if `path` was renamed
+    // or replaced since; the path otherwise.
+    if (this.dsyncFd < 0) {
+      const flags = fs.constants.O_WRONLY | fs.constants.O_DSYNC;
+      try {
+        this.dsyncFd = fs.openSync(`/proc/self/fd/${this.fd}`, flags);
+      } catch {
+        this.dsyncFd = fs.openSync(this.path, flags);
+      }
+    }
+    let done = 0;
+    while (done < buf.length) {
+      done += fs.writeSync(this.dsyncFd, buf, done, buf.length - done, positionBytes + done);
+    }
   }
 
   read(buf: Uint8Array, positionBytes: number): number {
@@ -67,6 +105,8 @@ export class NodeFileIO implements FileIO {
   }
 
   close(): void {
+    if (this.dsyncFd >= 0) fs.closeSync(this.dsyncFd);
+    this.dsyncFd = -1;
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;
   }

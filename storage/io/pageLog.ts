@@ -28,7 +28,7 @@
  */
 import { CELL_BASE, CELLS_PER_PAGE, PAGE_BYTES } from '../../src/common/limits.js';
 import type { BufferPool } from './bufferPool.js';
-import type { FileIO } from './fileIO.js';
+import { type FileIO, writeDurable } from './fileIO.js';
 import { putPage, takePage } from './pageRing.js';
 import { type SharedArea, W_LOG_RESERVE } from './sharedArea.js';
 
@@ -120,6 +120,11 @@ export class LoggingFileIO implements FileIO {
 
   sync(): void {
     this.inner.sync();
+  }
+
+  /** The commit log's appends: not pages a reader reads, so not noted. */
+  writeDurable(buf: Uint8Array, positionBytes: number): void {
+    writeDurable(this.inner, buf, positionBytes);
   }
 
   size(): number {

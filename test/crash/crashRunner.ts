@@ -20,7 +20,7 @@
  */
 import * as zlib from 'node:zlib';
 import { open, type MapleStore, type Snapshot } from '../../src/index.js';
-import { decodeCommitRecord, COMMIT_RECORD_BYTES } from '../../storage/format/commitRecord.js';
+import { decodeCommitRecord, COMMIT_RECORD_BYTES, COMMIT_RECORD_MAX_BYTES } from '../../storage/format/commitRecord.js';
 import { ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
 import { CRASH_MODES, Prng, SimulatedDisk, isSimulatedCrash, type CrashChoice, type CrashMode, type DiskEvent } from '../../recovery/testing/simulatedDisk.js';
 import type { SimulatedLockState } from '../../recovery/testing/simulatedLocks.js';
@@ -64,7 +64,7 @@ export interface RunResult {
  * thousands of times would dominate the run, and a small pool makes recovery and check() go
  * through eviction and re-reads too.
  */
-export function openOn(disk: SimulatedDisk, path: string, protocol: 'one-sync' | 'two-sync' = 'one-sync', cacheSize = 512 * 1024): Store {
+export function openOn(disk: SimulatedDisk, path: string, protocol: 'one-sync' | 'two-sync' | 'log' = 'one-sync', cacheSize = 512 * 1024): Store {
   // Small values are packed (an opt-in writer feature) so the crash suite covers blocks and records.
   return openWith<unknown>(path, { sync: 'full', commitProtocol: protocol, cacheSize, packValues: true }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv() });
 }
@@ -114,7 +114,7 @@ export function maxRecordedCommit(image: Uint8Array): number {
   for (let slot = 0; slot < RING_SLOTS; slot++) {
     const at = ringSlotOffsetBytes(slot);
     if (at + COMMIT_RECORD_BYTES > image.length) continue;
-    const rec = decodeCommitRecord(image.subarray(at, at + COMMIT_RECORD_BYTES));
+    const rec = decodeCommitRecord(image.subarray(at, at + COMMIT_RECORD_MAX_BYTES));
     if (rec) max = Math.max(max, rec.commit, rec.highestCommit);
   }
   return max;
@@ -131,7 +131,7 @@ function newestValidRecord(image: Uint8Array): number {
   for (let slot = 0; slot < RING_SLOTS; slot++) {
     const at = ringSlotOffsetBytes(slot);
     if (at + COMMIT_RECORD_BYTES > image.length) continue;
-    const rec = decodeCommitRecord(image.subarray(at, at + COMMIT_RECORD_BYTES));
+    const rec = decodeCommitRecord(image.subarray(at, at + COMMIT_RECORD_MAX_BYTES));
     if (rec) max = Math.max(max, rec.commit);
   }
   return max;
@@ -325,7 +325,7 @@ export class CrashRunner {
     before: RangeModel,
     after: RangeModel,
     beforeVersion: number,
-    protocol: 'one-sync' | 'two-sync',
+    protocol: 'one-sync' | 'two-sync' | 'log',
     where: string,
     choice: CrashChoice,
   ): { version?: number } | undefined {
@@ -395,7 +395,7 @@ export class CrashRunner {
   }
 
   /** (c): new commits succeed, get fresh numbers, and a second crash among them recovers. */
-  private afterRecovery(disk: SimulatedDisk, path: string, store: Store, model: RangeModel, floor: number, protocol: 'one-sync' | 'two-sync', where: string, rng: Prng): void {
+  private afterRecovery(disk: SimulatedDisk, path: string, store: Store, model: RangeModel, floor: number, protocol: 'one-sync' | 'two-sync' | 'log', where: string, rng: Prng): void {
     const steps = followUp(model, rng);
     const models = [model];
     for (const step of steps) {

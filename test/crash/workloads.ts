@@ -28,7 +28,7 @@ export type Step =
 export interface Workload {
   name: string;
   steps: Step[];
-  protocol?: 'one-sync' | 'two-sync';
+  protocol?: 'one-sync' | 'two-sync' | 'log';
 }
 
 /** What the store side of a step needs: the write surface shared by MapleStore and WriteTxn. */
@@ -395,6 +395,28 @@ function mixedTwoSync(): Workload {
   return { name: 'spanning-stores-two-sync', steps: w.steps, protocol: 'two-sync' };
 }
 
+/**
+ * A workload under commitProtocol 'log' (storage/commit/commitLog.ts): every step is acknowledged
+ * by its log entry, and passes start in between (the first commit, the log full, a commit too large
+ * to log, a larger log once the store grew).
+ */
+function logged(w: Workload): Workload {
+  return { name: `${w.name}-log`, steps: w.steps, protocol: 'log' };
+}
+
+/** Many single stores of values of every size class: the log fills and a new pass starts, several times. */
+function logPasses(): Workload {
+  const steps: Step[] = [];
+  for (let i = 0; i < 150; i++) {
+    const k = (i * 37) % 120;
+    if (i % 11 === 10) steps.push({ kind: 'op', op: { t: 'erase', index: ((i * 53) % 120) * 10 } });
+    else steps.push(store(k * 10, k * 10 + 4, i % 3 === 0 ? sized(40 + (i % 5) * 60, i) : i % 3 === 1 ? small(i) : rec(i)));
+    if (i === 60) steps.push({ kind: 'snapshot-open', name: 'p' });
+    if (i === 110) steps.push({ kind: 'snapshot-close', name: 'p' });
+  }
+  return { name: 'log-passes', steps, protocol: 'log' };
+}
+
 export function allWorkloads(): Workload[] {
   return [
     singleStores(),
@@ -413,5 +435,11 @@ export function allWorkloads(): Workload[] {
     readersHeldReuse(),
     ringWrap('two-sync'),
     mixedTwoSync(),
+    logged(singleStores()),
+    logged(bulkLoad()),
+    logged(areaChurn()),
+    logged(snapshotsHeld()),
+    logged(allocationChurn()),
+    logPasses(),
   ];
 }

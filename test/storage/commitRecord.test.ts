@@ -3,7 +3,7 @@
  * decodeCommitRecord turns any damage (a flipped byte anywhere, a short read) into "no record".
  */
 import { describe, expect, it } from 'vitest';
-import { COMMIT_RECORD_BYTES, FLAG_CELLS_DURABLE, FLAG_VOLATILE, decodeCommitRecord, encodeCommitRecord, type CommitRecord } from '../../storage/format/commitRecord.js';
+import { COMMIT_RECORD_BYTES, COMMIT_RECORD_MAX_BYTES, FLAG_CELLS_DURABLE, FLAG_LOGGED, FLAG_VOLATILE, NO_LOG, decodeCommitRecord, encodeCommitRecord, type CommitRecord } from '../../storage/format/commitRecord.js';
 
 /** Every field distinct and most above 2^32, so a swapped or truncated field shows. */
 function sample(): CommitRecord {
@@ -22,7 +22,13 @@ function sample(): CommitRecord {
     nonce: 0x9abc_def0,
     boot: 0x1234_5678,
     structures: { cell: 0xabcd_0123, fresh: true, count: 31 },
+    log: NO_LOG,
   };
+}
+
+/** A record of a store keeping a commit log: the longer form. */
+function logged(): CommitRecord {
+  return { ...sample(), flags: FLAG_LOGGED, log: { cell: 0x8765_4321, cells: 4096, salt: 0xdead_beef, start: 3_000_000 } };
 }
 
 describe('commit record', () => {
@@ -49,6 +55,7 @@ describe('commit record', () => {
       nonce: 0,
       boot: 0,
       structures: { cell: 0, fresh: false, count: 0 },
+      log: NO_LOG,
     };
     expect(decodeCommitRecord(encodeCommitRecord(empty))).toEqual(empty);
   });
@@ -88,22 +95,38 @@ describe('commit record', () => {
     expect(Buffer.from(encodeCommitRecord(sample()).subarray(0, 4)).toString('latin1')).toBe('MCR1');
   });
 
-  it('any single flipped byte makes the record undefined', () => {
-    const good = encodeCommitRecord(sample());
-    for (let i = 0; i < COMMIT_RECORD_BYTES; i++) {
-      for (const mask of [0x01, 0x80, 0xff]) {
-        const bad = good.slice();
-        bad[i] = bad[i]! ^ mask;
-        expect(decodeCommitRecord(bad), `byte ${i} ^ ${mask}`).toBeUndefined();
+  it('any single flipped byte makes the record undefined, in either form', () => {
+    for (const good of [encodeCommitRecord(sample()), encodeCommitRecord(logged())]) {
+      for (let i = 0; i < good.length; i++) {
+        for (const mask of [0x01, 0x80, 0xff]) {
+          const bad = good.slice();
+          bad[i] = bad[i]! ^ mask;
+          expect(decodeCommitRecord(bad), `byte ${i} ^ ${mask}`).toBeUndefined();
+        }
       }
     }
   });
 
-  it('a truncated record is undefined', () => {
-    const good = encodeCommitRecord(sample());
-    for (const length of [0, 1, 4, 8, 64, COMMIT_RECORD_BYTES - 1]) {
-      expect(decodeCommitRecord(good.subarray(0, length))).toBeUndefined();
+  it('a truncated record is undefined, in either form', () => {
+    for (const good of [encodeCommitRecord(sample()), encodeCommitRecord(logged())]) {
+      for (const length of [0, 1, 4, 8, 64, COMMIT_RECORD_BYTES - 1, good.length - 1]) {
+        expect(decodeCommitRecord(good.subarray(0, length))).toBeUndefined();
+      }
     }
+  });
+
+  it('a store keeping a commit log writes the longer form "MCR2": the log at bytes 128..143', () => {
+    const bytes = encodeCommitRecord(logged());
+    expect(bytes.length).toBe(COMMIT_RECORD_MAX_BYTES);
+    expect(Buffer.from(bytes.subarray(0, 4)).toString('latin1')).toBe('MCR2');
+    const dv = new DataView(bytes.buffer);
+    expect([128, 132, 136, 140].map((at) => dv.getUint32(at, true))).toEqual([0x8765_4321, 4096, 0xdead_beef, 3_000_000]);
+    expect(dv.getUint32(28, true)).toBe(4);
+    expect(decodeCommitRecord(bytes)).toEqual(logged());
+    // Read from a whole ring-slot page, as recovery does.
+    const page = new Uint8Array(4096);
+    page.set(bytes);
+    expect(decodeCommitRecord(page)).toEqual(logged());
   });
 
   it('a never-written (all zero) slot is undefined', () => {
