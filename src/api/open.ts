@@ -59,7 +59,7 @@ export function openWith<V = unknown>(path: string, options: OpenOptions | undef
     const boot = bootTag(hooks.lockEnv);
     const recovered = recover(io, pool, path, boot, Infinity, opts.readOnly);
     const report = { ...recovered.report, lockTakenOver: lock && lock.takenOver.length > 0 ? lock.takenOver.join('; ') : null };
-    const store = new MapleStore<V>(path, io, pool, recovered.state, report, opts, hooks.fileIO === undefined, lock, boot, readerFile);
+    const store = new MapleStore<V>(path, io, pool, recovered.state, report, opts, hooks.fileIO === undefined, lock, boot, readerFile, hooks.logCells);
     readerFile?.setVersion(recovered.state.rec.commit);
     // A failure here is thrown as it is: the catch below releases the lock and the file.
     store.settleOpen(recovered.baseSlot);

@@ -71,6 +71,8 @@ export interface OpenHooks {
    * and /proc: the crash simulator's lock directory, or a machine without /proc.
    */
   lockEnv?: LockEnv;
+  /** The size in cells of a commit log the store makes (commitProtocol 'log'): tests fill small ones. */
+  logCells?: number;
 }
 
 /** The options with their defaults, each checked (EINVAL names the option and the value). */

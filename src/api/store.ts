@@ -164,6 +164,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     /** This boot's tag (storage/io/bootTag.ts), for records no sync follows. */
     private readonly boot: number,
     private readonly readerFile?: ReaderFile,
+    logCells?: number,
   ) {
     super();
     // The writer keeps what readers in other processes read (storage/io/readerFiles.ts); a test's
@@ -176,7 +177,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     this.durable = state;
     // No pass is open: the first commit starts one, with a fresh salt (entries a crash left of an
     // earlier pass, under commit numbers this store will use again, can never be replayed).
-    this.log = opts.commitProtocol === 'log' && !opts.readOnly ? new CommitLog() : null;
+    this.log = opts.commitProtocol === 'log' && !opts.readOnly ? new CommitLog(logCells) : null;
     this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);
     this.queue = new WriteQueue<V, GroupCommit>(this.groupHost(), { groupWrites: opts.maxGroupWrites, groupBytes: opts.maxGroupBytes, queuedWrites: opts.maxQueuedWrites });
   }

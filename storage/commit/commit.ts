@@ -24,7 +24,7 @@
 import type { TreeState } from '../../src/tree/write.js';
 import type { WriteScratch } from '../../src/tree/writeScratch.js';
 import { type CommitRecord, type LogRef, type StructuresRef, NO_LOG } from '../format/commitRecord.js';
-import { type CommitLog, logCellsFor } from './commitLog.js';
+import type { CommitLog } from './commitLog.js';
 import { type MemNode, NewValue } from '../format/node.js';
 import { AREA_VALUE_MAX_BYTES, MAX_INLINE_BYTES } from '../../src/common/limits.js';
 import type { CellRun } from '../format/pageFile.js';
@@ -138,9 +138,8 @@ export function planCommit(ctx: CommitContext, state: DurableState, input: Commi
 
 /**
  * The commit log's run of cells: kept, placed (the first commit of a store opened with
- * commitProtocol 'log': logCellsFor its size, from the free list or the space map, like a value
- * record), replaced by a larger one (the store grew to twice what its log was made for), or freed
- * (a store no longer keeping one).
+ * commitProtocol 'log', from the free list or the space map, like a value record), replaced (a
+ * store opened to keep a log of another size), or freed (a store no longer keeping one).
  */
 function placeLog(plan: CommitPlan, alloc: CellAllocation, log: CommitLog | null): LogRef {
   const prev = plan.prev.log;
@@ -148,11 +147,11 @@ function placeLog(plan: CommitPlan, alloc: CellAllocation, log: CommitLog | null
     if (prev.cell !== 0) plan.frees.push({ start: prev.cell, count: prev.cells });
     return NO_LOG;
   }
-  const cells = logCellsFor(plan.prev.allocatedCells);
-  if (prev.cell !== 0 && cells < 2 * prev.cells) return prev;
+  const cells = log.cells;
+  if (prev.cell !== 0 && cells === prev.cells) return prev;
   if (prev.cell !== 0) {
-    // The store outgrew its log: a larger one, from a new pass (this commit starts it), the old
-    // one freed by it — nothing replays the old one once this commit is durable.
+    // A log of another size: a new one, from a new pass (this commit starts it), the old one freed
+    // by it — nothing replays the old one once this commit is durable.
     plan.frees.push({ start: prev.cell, count: prev.cells });
     log.close();
   }

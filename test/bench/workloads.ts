@@ -707,7 +707,7 @@ export async function runWorkloads(ctx: BenchContext, selected: ReadonlySet<Work
 }
 
 /** The bench engine each engine of workload 12 stands for (it runs when that one is chosen). */
-const CONCURRENT_BASE: Record<ConcurrentEngine, string> = { 'maple-sync': 'maple', 'maple-async': 'maple', 'lmdb-async': 'lmdb', 'sqlite-full': 'sqlite' };
+const CONCURRENT_BASE: Record<ConcurrentEngine, string> = { 'maple-sync': 'maple', 'maple-async': 'maple', 'maple-log-sync': 'maple', 'maple-log-async': 'maple', 'lmdb-async': 'lmdb', 'sqlite-full': 'sqlite' };
 
 async function concurrent(ctx: BenchContext): Promise<WorkloadResult> {
   const chosen = new Set(ctx.slots.map((slot) => slot.name));

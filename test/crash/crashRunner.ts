@@ -64,9 +64,13 @@ export interface RunResult {
  * thousands of times would dominate the run, and a small pool makes recovery and check() go
  * through eviction and re-reads too.
  */
+/** The commit log of the crash suite's stores: 64 KiB, a few single stores' entries to a pass. */
+export const CRASH_LOG_CELLS = 256;
+
 export function openOn(disk: SimulatedDisk, path: string, protocol: 'one-sync' | 'two-sync' | 'log' = 'one-sync', cacheSize = 512 * 1024): Store {
   // Small values are packed (an opt-in writer feature) so the crash suite covers blocks and records.
-  return openWith<unknown>(path, { sync: 'full', commitProtocol: protocol, cacheSize, packValues: true }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv() });
+  // A small commit log, so the workloads fill it and start passes often (storage/commit/commitLog.ts).
+  return openWith<unknown>(path, { sync: 'full', commitProtocol: protocol, cacheSize, packValues: true }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv(), logCells: CRASH_LOG_CELLS });
 }
 
 /**
