@@ -15,11 +15,12 @@
  * (src/api/store.ts), whose cells no later commit reused.
  *
  * Records of a store keeping a commit log (LOGGED, storage/commit/commitLog.ts) are written home
- * with no sync; each is durable through its log entry. On the boot that wrote them they are
- * trusted as VOLATILE ones are. After a reboot, the pass of the newest durable record (the base)
- * is replayed first — every whole entry of its salt, in commit order, written home again — and
- * LOGGED records are trusted up to the last entry replayed. A read-only open cannot write, so it
- * refuses (EBUSY) a store whose log has entries to replay, until a writable open has replayed them.
+ * with no sync, after their entry in the log is durable. A writable open first replays the pass of
+ * the newest durable record (the base) — every whole entry of its salt, in commit order, written
+ * home again — and trusts LOGGED records up to the last entry replayed. A read-only open cannot
+ * write: it trusts the LOGGED records of the boot that began the pass (the page cache holds them
+ * whole), and refuses (EBUSY) a store whose log has entries to replay from an earlier boot, until
+ * a writable open has replayed them.
  */
 import { MapleError, busy, corrupt } from '../src/common/errors.js';
 import { decodeEntry } from '../storage/format/logEntry.js';
@@ -122,16 +123,21 @@ export function recover(io: FileIO, pool: BufferPool, path: string, boot: number
   const base = ring.find((r) => (r.rec.flags & FLAG_LOGGED) === 0 && ((r.rec.flags & FLAG_VOLATILE) === 0 || r.rec.boot === boot));
   // The last commit the log's replay reached (−1: none replayed).
   let replayedTo = -1;
-  // On the boot that wrote the pass, the page cache holds every commit of it whole, its newest
-  // records among them: nothing to replay. Otherwise the records may be lost with their cells, and
-  // only the log tells which commits there were.
-  const thisBoot = base !== undefined && ring.some((r) => (r.rec.flags & FLAG_LOGGED) !== 0 && r.rec.boot === boot && r.rec.commit > base.rec.commit);
-  if (base !== undefined && base.rec.log.cell !== 0 && !thisBoot) {
-    replayedTo = replayLog(io, path, base.rec, !readOnly);
-    if (readOnly && replayedTo > base.rec.commit) {
+  // A writable open replays the pass of the newest durable record, whatever the boot (after a
+  // failed sync even this boot's page cache may have lost writes): LOGGED records are trusted up
+  // to the last entry replayed. A read-only open cannot write: on the boot the pass began, the page
+  // cache holds every record a reader can see whole (each is written after its entry is durable);
+  // on another boot it refuses a log with entries to replay.
+  let trustLogged = false;
+  if (base !== undefined && base.rec.log.cell !== 0) {
+    if (!readOnly) {
+      replayedTo = replayLog(io, path, base.rec, true);
+      ring = readRing(io);
+    } else if (base.rec.boot === boot) {
+      trustLogged = true;
+    } else if (replayLog(io, path, base.rec, false) > base.rec.commit) {
       throw busy(`${path}: the machine restarted since the store's last commits, which are in its commit log; a read-only open cannot write them back: open it once without readOnly`);
     }
-    ring = readRing(io);
   }
   let highestCommit = 0;
   const rejected: number[] = [];
@@ -147,8 +153,9 @@ export function recover(io: FileIO, pool: BufferPool, path: string, boot: number
     if (candidate.rec.commit > maxCommit) continue;
     // Written without a sync on another boot: the disk may hold it without what it builds on —
     // unless it is a logged commit the replay reached.
-    const unsynced = (candidate.rec.flags & (FLAG_VOLATILE | FLAG_LOGGED)) !== 0 && candidate.rec.boot !== boot;
-    if (unsynced && !((candidate.rec.flags & FLAG_LOGGED) !== 0 && candidate.rec.commit <= replayedTo)) {
+    const logged = (candidate.rec.flags & FLAG_LOGGED) !== 0;
+    const untrusted = logged ? !(candidate.rec.commit <= replayedTo || (trustLogged && candidate.rec.boot === boot)) : (candidate.rec.flags & FLAG_VOLATILE) !== 0 && candidate.rec.boot !== boot;
+    if (untrusted) {
       rejected.push(candidate.rec.commit);
       continue;
     }

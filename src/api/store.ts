@@ -363,7 +363,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private checkpoint(): void {
     // A store with a commit log: the copy names a new, empty pass, so no entry is replayed over it.
     const log = this.state.rec.log.cell === 0 ? this.state.rec.log : { ...this.state.rec.log, salt: newSalt(), start: 0 };
-    const rec: CommitRecord = { ...this.state.rec, flags: FLAG_CELLS_DURABLE, boot: 0, log };
+    // The writer's boot: with a log, a read-only open of this boot need not replay the new pass.
+    const rec: CommitRecord = { ...this.state.rec, flags: FLAG_CELLS_DURABLE, boot: log.cell === 0 ? 0 : this.boot, log };
     const slot = nextSlot(this.state.slot, this.durable.slot, this.plannedSlot, this.state.rec.log.cell === 0 ? -1 : this.logBaseSlot);
     const page = new Uint8Array(PAGE_BYTES);
     page.set(encodeCommitRecord(rec));
@@ -380,6 +381,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     this.syncs += 2;
     this.state = { rec, slot };
     this.durable = this.state;
+    // With a commit log, the copy begins a pass: the next commits are logged after it.
+    if (this.log !== null && rec.log.cell !== 0) this.log.startPass(rec.log, slot);
     this.cellsAtDurable = this.cellsWritten;
   }
 
@@ -414,9 +417,9 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     // pass is durable, so no commit takes its slot before then (storage/commit/commitLog.ts).
     this.logBaseSlot = baseSlot;
     if (this.log !== null) this.log.baseSlot = baseSlot;
-    // A record durable through the log only (recovery replayed it, or it is this boot's): with
-    // no log kept from now on, it becomes a durable base before the log's cells are freed.
-    const logged = (this.state.rec.flags & FLAG_LOGGED) !== 0 && this.log === null;
+    // A record durable through the log only (recovery replayed it): it becomes a durable base,
+    // so that a read-only open need not replay, and before the log's cells are freed.
+    const logged = (this.state.rec.flags & FLAG_LOGGED) !== 0;
     if ((this.state.rec.flags & FLAG_VOLATILE) === 0 && !logged) return;
     this.checkpoint();
   }

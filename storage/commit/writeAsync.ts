@@ -26,9 +26,9 @@ import { type PreparedCommit, appendLog, writeCommitCells, writeRecord } from '.
 /** The steps of a commit's I/O, in order. */
 const CELLS = 0;
 const CELLS_SYNC = 1;
-const RECORD = 2;
-/** A logged commit's durable append (storage/commit/commitLog.ts): synchronous, like the writes. */
-const LOG = 3;
+/** A logged commit's durable append (storage/commit/commitLog.ts): synchronous, like the writes, and before the record. */
+const LOG = 2;
+const RECORD = 3;
 const RECORD_SYNC = 4;
 const DONE = 5;
 

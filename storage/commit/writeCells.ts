@@ -18,7 +18,7 @@
 import { assert } from '../../src/common/errors.js';
 import { ADAPTIVE_TWO_SYNC_CELLS, CELL_BYTES, MAX_WRITE_BYTES, NODE_BYTES, PAGE_BYTES, RING_SLOTS, SCRATCH_INITIAL_BYTES, SCRATCH_MAX_BYTES } from '../../src/common/limits.js';
 import { type CommitRecord, FLAG_CELLS_DURABLE, FLAG_LOGGED, FLAG_VOLATILE, encodeCommitRecord } from '../format/commitRecord.js';
-import type { EntryRun } from '../format/logEntry.js';
+import { ENTRY_HEADER_BYTES, type EntryRun } from '../format/logEntry.js';
 import { type CommitLog, type LogAppend, newSalt } from './commitLog.js';
 import { type MemNode, encodeNodeAt } from '../format/node.js';
 import { ringSlotOffsetBytes } from '../format/pageFile.js';
@@ -147,7 +147,8 @@ function prepareLogged(
     if (logAppend !== undefined) return { buf, writes, windowed, cellsWritten, rec, recordPage, slot, sync: false, twoSync: false, logAppend };
     recordPage.fill(0);
   }
-  const rec: CommitRecord = { ...record, log: { ...record.log, salt: newSalt(), start: 0 }, flags: FLAG_CELLS_DURABLE, boot: 0 };
+  // The writer's boot: a read-only open on this boot reads the pass's records from the page cache.
+  const rec: CommitRecord = { ...record, log: { ...record.log, salt: newSalt(), start: 0 }, flags: FLAG_CELLS_DURABLE, boot };
   recordPage.set(encodeCommitRecord(rec));
   log.startPass(rec.log, slot);
   return { buf, writes, windowed, cellsWritten, rec, recordPage, slot, sync: true, twoSync: true, logAppend: null };
@@ -170,42 +171,38 @@ export function nextSlot(prev: number, ...keep: number[]): number {
 export function writePrepared(io: FileIO, pool: BufferPool, p: PreparedCommit): void {
   writeCommitCells(io, pool, p);
   if (p.twoSync) io.sync();
-  writeRecord(io, p);
   if (p.logAppend !== null) appendLog(io, p);
+  writeRecord(io, p);
   if (p.sync) io.sync();
 }
 
-/** The commit record into its ring slot. A failed write wipes the slot (part of it may have landed). */
+/**
+ * The commit record into its ring slot. A failed write wipes the slot (part of it may have landed),
+ * and a logged commit's entry: the failed commit must not come back.
+ */
 export function writeRecord(io: FileIO, p: PreparedCommit): void {
   try {
     io.write(p.recordPage, ringSlotOffsetBytes(p.slot));
   } catch (err) {
-    wipeSlot(io, p.slot, true);
+    try {
+      io.write(new Uint8Array(PAGE_BYTES), ringSlotOffsetBytes(p.slot));
+      if (p.logAppend !== null) writeDurable(io, new Uint8Array(ENTRY_HEADER_BYTES), p.logAppend.position);
+      io.sync();
+    } catch {
+      /* the device is gone; reopen re-validates */
+    }
     throw err;
   }
 }
 
 /**
- * A logged commit's entry, durably. A failed append wipes the record's slot: the page cache must
- * not offer a record whose entry may be incomplete to a reader of this boot.
+ * A logged commit's entry, durably — before its record is written home, so a record any reader of
+ * this boot can see is one whose entry is durable. A failed append leaves nothing to undo: no
+ * record names the commit, and replay stops at an entry that is not whole.
  */
 export function appendLog(io: FileIO, p: PreparedCommit): void {
   const a = p.logAppend!;
-  try {
-    writeDurable(io, a.bytes, a.position);
-  } catch (err) {
-    wipeSlot(io, p.slot, false);
-    throw err;
-  }
-}
-
-function wipeSlot(io: FileIO, slot: number, sync: boolean): void {
-  try {
-    io.write(new Uint8Array(PAGE_BYTES), ringSlotOffsetBytes(slot));
-    if (sync) io.sync();
-  } catch {
-    /* the device is gone; reopen re-validates */
-  }
+  writeDurable(io, a.bytes, a.position);
 }
 
 /**

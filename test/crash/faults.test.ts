@@ -16,7 +16,7 @@ import { RangeModel, diffRanges } from './rangeModel.js';
 import { bigValue, describeStep, modelStates, type Op, type Step } from './workloads.js';
 import { openWith as openStoreWith } from '../../src/api/open.js';
 
-type Protocol = 'one-sync' | 'two-sync';
+type Protocol = 'one-sync' | 'two-sync' | 'log';
 
 /** A workload touching each commit path: inline and record values, splits, a large value, frees. */
 function faultSteps(): Step[] {
@@ -37,7 +37,8 @@ const STEPS = faultSteps();
 const MODELS = modelStates(STEPS);
 
 function openWith(io: FileIO, protocol: Protocol, cacheSize: number): Store {
-  return openStoreWith<unknown>('/simulated/faults.maple', { sync: 'full', commitProtocol: protocol, cacheSize }, { fileIO: io });
+  // A small commit log: the workload fills it and starts passes (storage/commit/commitLog.ts).
+  return openStoreWith<unknown>('/simulated/faults.maple', { sync: 'full', commitProtocol: protocol, cacheSize }, { fileIO: io, logCells: 256 });
 }
 
 /** A fresh store file on a disk, created without faults. */
@@ -184,6 +185,7 @@ describe('injected I/O faults on every call of a workload', () => {
     ['one-sync', 64 << 20],
     ['one-sync', 64 << 10], // a small pool: commits and reads go back to the file
     ['two-sync', 64 << 20],
+    ['log', 64 << 20],
   ];
   for (const kind of ['EIO', 'ENOSPC', 'short-write'] as const) {
     for (const [protocol, cacheSize] of configs) {
