@@ -11,7 +11,10 @@
 // group runs its functions in that order, so [0, 0] holds the newest counter committed, and the
 // promises resolve — and print — in counter order too.
 //
-//   node child-writer.mjs <compiled index.js path> <store path> [async|none]
+// With `log` and `log-async`, the same loops on a store opened with commitProtocol 'log' (each
+// commit's durable write is an append to its commit log).
+//
+//   node child-writer.mjs <compiled index.js path> <store path> [async|none|log|log-async]
 import { pathToFileURL } from 'node:url';
 
 const [indexPath, storePath, mode] = process.argv.slice(2);
@@ -29,10 +32,10 @@ function valueOf(c) {
 
 // With `none`, the synchronous loop on a store opened with sync: 'none' (a killed process loses
 // nothing: the page cache holds every write).
-const store = open(storePath, { sync: mode === 'none' ? 'none' : 'full' });
+const store = open(storePath, { sync: mode === 'none' ? 'none' : 'full', commitProtocol: mode === 'log' || mode === 'log-async' ? 'log' : 'one-sync' });
 let c = store.load(0) ?? 0;
 process.stdout.write(`ready ${c}\n`);
-if (mode === 'async') {
+if (mode === 'async' || mode === 'log-async') {
   const writer = async () => {
     for (let i = 0; ; i++) {
       // Now and then a writer comes back a turn or two late, so writes arrive while a group

@@ -46,8 +46,8 @@ afterAll(() => {
   dir.cleanup();
 });
 
-/** sync: transactions with sync 'full'; async: awaited write() calls; none: transactions with sync 'none'. */
-type Mode = 'sync' | 'async' | 'none';
+/** sync: transactions with sync 'full'; async: awaited write() calls; none: transactions with sync 'none'; log, log-async: the same as sync and async with commitProtocol 'log'. */
+type Mode = 'sync' | 'async' | 'none' | 'log' | 'log-async';
 
 interface Life {
   start: number;
@@ -131,7 +131,7 @@ function verify(storePath: string, reported: number, life: number, unreported: n
 
 async function killLoop(storePath: string, kills: number, mode: Mode, seed: number): Promise<void> {
   const rng = new Prng(seed);
-  const unreported = mode === 'async' ? ASYNC_WRITERS : 1;
+  const unreported = mode === 'async' || mode === 'log-async' ? ASYNC_WRITERS : 1;
   let counter = 0;
   let inFlightSeen = 0;
   let commits = 0;
@@ -176,5 +176,10 @@ describe('SIGKILL of a committing child process', () => {
 
   it(`survives ${ASYNC_KILLS} kills of a writer with sync: 'none' with every reported commit intact`, async () => {
     await killLoop(dir.file('killed-none.maple'), ASYNC_KILLS, 'none', Number(process.env.MAPLE_KILL_SEED ?? 12345) + 2);
+  }, 120_000);
+
+  it(`survives ${ASYNC_KILLS} kills of a writer with commitProtocol 'log', synchronous and asynchronous, with every reported commit intact`, async () => {
+    await killLoop(dir.file('killed-log.maple'), ASYNC_KILLS / 2, 'log', Number(process.env.MAPLE_KILL_SEED ?? 12345) + 3);
+    await killLoop(dir.file('killed-log-async.maple'), ASYNC_KILLS / 2, 'log-async', Number(process.env.MAPLE_KILL_SEED ?? 12345) + 4);
   }, 120_000);
 });
