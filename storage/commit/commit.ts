@@ -138,8 +138,8 @@ export function planCommit(ctx: CommitContext, state: DurableState, input: Commi
 
 /**
  * The commit log's run of cells: kept, placed (the first commit of a store opened with
- * commitProtocol 'log', from the free list or the space map, like a value record), replaced (a
- * store opened to keep a log of another size), or freed (a store no longer keeping one).
+ * commitProtocol 'log', from the free list or the space map, like a value record), replaced by a
+ * larger one (CommitLog.cellsFor), or freed (a store no longer keeping one).
  */
 function placeLog(plan: CommitPlan, alloc: CellAllocation, log: CommitLog | null): LogRef {
   const prev = plan.prev.log;
@@ -147,11 +147,12 @@ function placeLog(plan: CommitPlan, alloc: CellAllocation, log: CommitLog | null
     if (prev.cell !== 0) plan.frees.push({ start: prev.cell, count: prev.cells });
     return NO_LOG;
   }
-  const cells = log.cells;
+  const cells = log.cellsFor(prev.cell === 0 ? 0 : prev.cells, plan.prev.allocatedCells);
   if (prev.cell !== 0 && cells === prev.cells) return prev;
   if (prev.cell !== 0) {
-    // A log of another size: a new one, from a new pass (this commit starts it), the old one freed
-    // by it — nothing replays the old one once this commit is durable.
+    // A log of another size (a larger one, storage/commit/commitLog.ts): a new one, from a new
+    // pass (this commit starts it), the old one freed by it — nothing replays the old one once
+    // this commit is durable.
     plan.frees.push({ start: prev.cell, count: prev.cells });
     log.close();
   }

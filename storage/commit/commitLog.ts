@@ -35,13 +35,24 @@ import type { LogRef } from '../format/commitRecord.js';
 import { type EntryRun, encodeEntry, entryBytes } from '../format/logEntry.js';
 
 /**
- * The log's size: 1 MiB. Measured on the machine of docs/benchmarks.md (single durable stores on
- * 1,000,000 ranges; 64 writers awaiting storeAsync): a 256 KiB log fills after about four groups
- * of 64 writes, and every pass start syncs the pages of the pass, so groups ran barely faster than
- * without a log; 1 MiB ran them 1.2–1.3× faster, and single stores 1.2–1.5×; 4 MiB was no faster
- * for single stores and made the file 4 MiB larger.
+ * The log's size: 1/64 of the store's allocated cells, a power of two from 64 KiB to 1 MiB — and
+ * twice its size, up to 1 MiB, when a pass fills after fewer than GROW_BELOW_ENTRIES entries
+ * (write groups make entries of tens of KiB). It never shrinks by itself. Measured on the machine
+ * of docs/benchmarks.md: single durable stores on 1,000,000 ranges took 535–660 µs with a 64 KiB
+ * log (each pass start syncs the pages of the pass, here after ~20 commits: no faster than without
+ * a log), 437–469 µs with 256 KiB, 401–462 µs with 1 MiB; 64 writers awaiting storeAsync ran 1.2–1.3×
+ * faster with 1 MiB and barely faster with 256 KiB (a pass every four groups); 4 MiB was no faster.
  */
-export const LOG_CELLS = 4096;
+export const LOG_MIN_CELLS = 256;
+export const LOG_MAX_CELLS = 4096;
+const GROW_BELOW_ENTRIES = 16;
+
+/** The log a store of `allocatedCells` cells starts with. */
+export function logCellsFor(allocatedCells: number): number {
+  let cells = LOG_MIN_CELLS;
+  while (cells < LOG_MAX_CELLS && cells * 64 < allocatedCells) cells *= 2;
+  return cells;
+}
 
 /** A fresh nonzero pass salt. */
 export function newSalt(): number {
@@ -55,8 +66,13 @@ export interface LogAppend {
 }
 
 export class CommitLog {
-  /** `cells`: the size of a log this store makes (tests make small ones, to fill it often). */
-  constructor(readonly cells: number = LOG_CELLS) {}
+  /** `fixedCells`: the size of every log this store makes (tests make small ones, to fill them often). */
+  constructor(private readonly fixedCells?: number) {}
+
+  /** Entries in the open pass. */
+  private entries = 0;
+  /** A pass filled with few entries: the next commit makes a log twice as large. */
+  private grow = false;
 
   /** The pass the next prepared commit joins; null: none open, the next commit starts one. */
   private pass: LogRef | null = null;
@@ -81,7 +97,11 @@ export class CommitLog {
     if (pass === null) return undefined;
     const bytes = entryBytes(runs.length, cells, record.length);
     const room = pass.cells * CELL_BYTES;
-    if (bytes > room / 4 || this.next + bytes > room) return undefined;
+    if (bytes > room / 4 || this.next + bytes > room) {
+      if (this.entries < GROW_BELOW_ENTRIES && pass.cells < LOG_MAX_CELLS) this.grow = true;
+      return undefined;
+    }
+    this.entries++;
     if (this.buf.length < bytes) this.buf = new Uint8Array(Math.max(bytes, 2 * this.buf.length));
     const length = encodeEntry(this.buf, pass.salt, commit, nonce, slot, record, runs, buf);
     const append = { bytes: this.buf.subarray(0, length), position: pass.cell * CELL_BYTES + this.next };
@@ -92,8 +112,22 @@ export class CommitLog {
   /** A commit written with `ref` (its record in `slot`) starts a pass: logged commits follow it. */
   startPass(ref: LogRef, slot: number): void {
     this.pass = ref;
+    this.entries = 0;
     this.next = ref.start;
     this.baseSlot = slot;
+  }
+
+  /**
+   * The size in cells the log of the next commit has, the store's being `current` cells (0: none)
+   * with `allocatedCells` allocated. Another size than `current`: that commit makes a new log (and
+   * starts its first pass).
+   */
+  cellsFor(current: number, allocatedCells: number): number {
+    if (this.fixedCells !== undefined) return this.fixedCells;
+    let cells = Math.max(current, logCellsFor(allocatedCells));
+    if (this.grow && cells < LOG_MAX_CELLS) cells = Math.min(LOG_MAX_CELLS, Math.max(cells, 2 * current));
+    this.grow = false;
+    return cells;
   }
 
   /** No pass is open (a commit failed, or the log was given up): the next commit starts one. */

@@ -9,6 +9,7 @@ const COLOURS: Record<string, string> = {
   reference: '#9e9e9e',
   maple: '#2e7d32',
   'maple-2sync': '#81c784',
+  'maple-log': '#1b5e20',
   lmdb: '#1565c0',
   sqlite: '#ef6c00',
 };

@@ -16,8 +16,9 @@ import { readAll } from './crashRunner.js';
 
 const PATH = '/simulated/commit-log';
 
-function openOn(disk: SimulatedDisk, options: OpenOptions = {}, logCells = 256): MapleStore<unknown> {
-  return openWith<unknown>(PATH, { commitProtocol: 'log', cacheSize: 512 * 1024, ...options }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv(), logCells });
+/** `logCells`: the size of the log the store makes; null: the store's own choice (storage/commit/commitLog.ts). */
+function openOn(disk: SimulatedDisk, options: OpenOptions = {}, logCells: number | null = 256): MapleStore<unknown> {
+  return openWith<unknown>(PATH, { commitProtocol: 'log', cacheSize: 512 * 1024, ...options }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv(), ...(logCells === null ? {} : { logCells }) });
 }
 
 /** A small deterministic random stream. */
@@ -94,6 +95,55 @@ describe("commitProtocol 'log' and power loss", () => {
     expect(checked).toBeGreaterThan(400);
     // The 64 KiB log filled several times: each new pass starts with a commit that syncs twice.
     expect(passes).toBeGreaterThan(8);
+  });
+
+  it('the log grows when write groups fill it in a few entries: every acknowledged group survives a power loss at every event', async () => {
+    const next = stream(12);
+    const disk = new SimulatedDisk();
+    const store = openOn(disk, {}, null);
+    const states = new Map<number, string>([[store.version, JSON.stringify(readAll(store))]]);
+    let acknowledged = store.version;
+    const images: { image: Uint8Array; locks: ReturnType<SimulatedDisk['crashLockFiles']>; acknowledged: number; where: string }[] = [];
+    const off = disk.onEvent((event, d) => {
+      if (event.seq % 3 !== 0) return;
+      const choice = { mode: CRASH_MODES[(event.seq / 3) % CRASH_MODES.length]!, seed: event.seq };
+      images.push({ image: d.crashImage(choice), locks: d.crashLockFiles(choice), acknowledged, where: `event ${event.seq} (${event.kind}, ${choice.mode})` });
+    });
+    const sizes = new Set<number>();
+    try {
+      for (let g = 0; g < 24; g++) {
+        const writes: Promise<unknown>[] = [];
+        for (let w = 0; w < 40; w++) {
+          const i = Math.floor(next() * 3000);
+          writes.push(store.storeAsync(i * 10, i * 10 + 3, `g${g}-${w}-${'z'.repeat(150 + Math.floor(next() * 250))}`));
+        }
+        await Promise.all(writes);
+        states.set(store.version, JSON.stringify(readAll(store)));
+        acknowledged = store.version;
+        sizes.add(readRing(disk.fileIO())[0]!.rec.log.cells);
+      }
+    } finally {
+      off();
+    }
+    store.check();
+    store.close();
+    // Started at 64 KiB (a small store), doubled while groups filled it.
+    expect(Math.min(...sizes)).toBe(256);
+    expect(Math.max(...sizes)).toBeGreaterThanOrEqual(1024);
+    const failures: string[] = [];
+    for (const { image, locks, acknowledged: ack, where } of images) {
+      const reopened = openOn(SimulatedDisk.fromImage(image, locks), {}, null);
+      try {
+        const contents = states.get(reopened.version);
+        if (reopened.version < ack) failures.push(`${where}: opened version ${reopened.version}, but ${ack} was acknowledged`);
+        else if (contents !== undefined && JSON.stringify(readAll(reopened)) !== contents) failures.push(`${where}: version ${reopened.version} reads wrong`);
+        reopened.check();
+      } finally {
+        reopened.close();
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(images.length).toBeGreaterThan(100);
   });
 
   it('a logged commit makes no fdatasync: its durable write is the log append', () => {

@@ -104,11 +104,11 @@ class MapleEngine implements Engine {
  */
 const WARM_CACHE_BYTES = 256 * 2 ** 20;
 
-function mapleFactory(name: string, commitProtocol: 'one-sync' | 'two-sync'): EngineFactory {
-  const twoSync = commitProtocol === 'two-sync';
+function mapleFactory(name: string, commitProtocol: 'one-sync' | 'two-sync' | 'log'): EngineFactory {
+  const variant = commitProtocol !== 'one-sync';
   return {
     name,
-    ...(twoSync ? { onlyWorkloads: ['durable'], cloneOf: 'maple' } : {}),
+    ...(variant ? { onlyWorkloads: ['durable'], cloneOf: 'maple' } : {}),
     describe: (durable, cacheBytes) =>
       `maple-store, values msgpack (its own codec); sync '${durable ? 'full' : 'none'}'` +
       (durable ? `, ${commitProtocol} commits` : '') +
@@ -126,6 +126,8 @@ function mapleFactory(name: string, commitProtocol: 'one-sync' | 'two-sync'): En
 
 export const mapleOneSyncFactory = mapleFactory('maple', 'one-sync');
 export const mapleTwoSyncFactory = mapleFactory('maple-2sync', 'two-sync');
+/** commitProtocol 'log': a commit's durable write is an append to the store's commit log. */
+export const mapleLogFactory = mapleFactory('maple-log', 'log');
 
 /** undefined when maple-store loads; otherwise why it doesn't (the core may not exist yet). */
 export async function mapleUnavailable(): Promise<string | undefined> {
