@@ -19,11 +19,10 @@
  * the newest durable record (the base) — every whole entry of its salt, in commit order, written
  * home again — and trusts LOGGED records up to the last entry replayed. A read-only open cannot
  * write: it trusts the LOGGED records of the boot that began the pass (the page cache holds them
- * whole), and refuses (EBUSY) a store whose log has entries to replay from an earlier boot, until
- * a writable open has replayed them.
+ * whole); on a later boot it reads the file through the entries replayed in memory (readerIO).
  */
-import { MapleError, busy, corrupt } from '../src/common/errors.js';
-import { decodeEntry } from '../storage/format/logEntry.js';
+import { MapleError, corrupt } from '../src/common/errors.js';
+import { ReplayOverlay, replayBase, replayLog } from './logReplay.js';
 import type { BufferPool } from '../storage/io/bufferPool.js';
 import { type CommitRecord, type TreeRoot, COMMIT_RECORD_MAX_BYTES, FLAG_CELLS_DURABLE, FLAG_LOGGED, FLAG_VOLATILE, decodeCommitRecord } from '../storage/format/commitRecord.js';
 import type { DurableState } from '../storage/commit/commit.js';
@@ -32,7 +31,7 @@ import { NODE_LEAF, childAt, leafAreaAt, leafAreaCellsAt, nodeCountAt, nodeTypeA
 import { AREA_HEADER_BYTES, AREA_TYPE, areaCells, areaChecksumAt, areaChecksumIn, areaCommitAt, areaLengthAt, areaNonceAt, areaOwnerAt } from '../storage/format/valueArea.js';
 import { ringSlotOffsetBytes } from '../storage/format/pageFile.js';
 import { RECORD_HEADER_BYTES, readRecordHeader, recordCells, verifyRecord } from '../storage/format/valueRecord.js';
-import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BASE, CELL_BYTES, PAGE_BYTES, RING_SLOTS } from '../src/common/limits.js';
+import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES, RING_SLOTS } from '../src/common/limits.js';
 
 export interface RecoveryReport {
   /** The commit the store opened at. */
@@ -78,41 +77,22 @@ export function readRing(io: FileIO): { rec: CommitRecord; slot: number }[] {
 }
 
 /**
- * Replays the commit log's pass that `base` starts (storage/commit/commitLog.ts): each whole entry
- * of its salt, commit base+1, base+2, …, its cells and record written home (when `apply`).
- * Returns the last commit reached (base.commit when no entry follows).
+ * The file a read-only open reads (src/api/open.ts): `io` itself, or — when the machine restarted
+ * since the pass of the newest durable record began and the log holds entries of it — `io` seen
+ * through those entries replayed in memory (recovery/logReplay.ts). A read-only open reads the
+ * version current at open only, and registers it before reading (storage/io/readerFiles.ts), so
+ * no writer reuses a cell it reaches: the replayed cells stay what it reads.
  */
-function replayLog(io: FileIO, path: string, base: CommitRecord, apply: boolean): number {
-  const { cell, cells, salt, start } = base.log;
-  const log = new Uint8Array(cells * CELL_BYTES);
-  io.read(log, cell * CELL_BYTES);
-  const page = new Uint8Array(PAGE_BYTES);
-  let commit = base.commit;
-  for (let at = start; ; ) {
-    const e = decodeEntry(log, at, salt, commit + 1);
-    if (e === undefined) break;
-    // Whole and checksummed, so written by this code: an entry that still names a place it
-    // cannot have written is damage, not the end of the pass.
-    const rec = decodeCommitRecord(e.record);
-    const where = `commit log entry of commit ${e.commit} at byte ${at} of the log (cells ${cell}..${cell + cells - 1})`;
-    if (rec === undefined || rec.commit !== e.commit || rec.nonce !== e.nonce || e.slot >= RING_SLOTS) throw corrupt(`${path}: the ${where} holds no valid record of it`);
-    for (const r of e.runs) {
-      if (r.cell < CELL_BASE || (r.cell < cell + cells && r.cell + r.cells > cell)) throw corrupt(`${path}: the ${where} writes cells ${r.cell}..${r.cell + r.cells - 1}, outside the cell area or into the log`);
-    }
-    if (apply) {
-      for (const r of e.runs) io.write(log.subarray(r.at, r.at + r.cells * CELL_BYTES), r.cell * CELL_BYTES);
-      page.fill(0).set(e.record);
-      io.write(page, ringSlotOffsetBytes(e.slot));
-    }
-    commit = e.commit;
-    at += e.length;
-  }
-  return commit;
+export function readerIO(io: FileIO, path: string, boot: number): FileIO {
+  const base = replayBase(readRing(io), boot);
+  if (base === undefined || base.rec.log.cell === 0 || base.rec.boot === boot) return io;
+  const overlay = new ReplayOverlay(io);
+  return replayLog(io, path, base.rec, (bytes, position) => overlay.hold(bytes, position)) > base.rec.commit ? overlay : io;
 }
 
 /**
  * `boot`: this boot's tag (storage/io/bootTag.ts). `maxCommit`: open at no newer commit (tools).
- * `readOnly`: the caller cannot write (a log that needs replaying is refused).
+ * `readOnly`: the caller cannot write: `io` must be readerIO's (a commit log is replayed in memory).
  */
 export function recover(io: FileIO, pool: BufferPool, path: string, boot: number, maxCommit = Infinity, readOnly = false): Recovered {
   // process.hrtime, not performance.now(): the first performance.now() in a process loads the
@@ -120,23 +100,23 @@ export function recover(io: FileIO, pool: BufferPool, path: string, boot: number
   const started = process.hrtime.bigint();
   const before = readRing(io);
   let ring = before;
-  const base = ring.find((r) => (r.rec.flags & FLAG_LOGGED) === 0 && ((r.rec.flags & FLAG_VOLATILE) === 0 || r.rec.boot === boot));
+  const base = replayBase(ring, boot);
   // The last commit the log's replay reached (−1: none replayed).
   let replayedTo = -1;
   // A writable open replays the pass of the newest durable record, whatever the boot (after a
   // failed sync even this boot's page cache may have lost writes): LOGGED records are trusted up
   // to the last entry replayed. A read-only open cannot write: on the boot the pass began, the page
   // cache holds every record a reader can see whole (each is written after its entry is durable);
-  // on another boot it refuses a log with entries to replay.
+  // on another boot it reads through the entries replayed in memory (readerIO, which open() gives it).
   let trustLogged = false;
   if (base !== undefined && base.rec.log.cell !== 0) {
     if (!readOnly) {
-      replayedTo = replayLog(io, path, base.rec, true);
+      replayedTo = replayLog(io, path, base.rec, (bytes, position) => io.write(bytes, position));
       ring = readRing(io);
     } else if (base.rec.boot === boot) {
       trustLogged = true;
-    } else if (replayLog(io, path, base.rec, false) > base.rec.commit) {
-      throw busy(`${path}: the machine restarted since the store's last commits, which are in its commit log; a read-only open cannot write them back: open it once without readOnly`);
+    } else {
+      replayedTo = replayLog(io, path, base.rec, null);
     }
   }
   let highestCommit = 0;

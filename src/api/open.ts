@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { MapleError, invalid, ioError, notFound } from '../common/errors.js';
-import { recover } from '../../recovery/recover.js';
+import { readerIO, recover } from '../../recovery/recover.js';
 import { readHeader } from '../../storage/format/pageFile.js';
 import { BufferPool } from '../../storage/io/bufferPool.js';
 import { bootTag } from '../../storage/io/bootTag.js';
@@ -55,8 +55,10 @@ export function openWith<V = unknown>(path: string, options: OpenOptions | undef
       if (unfinishedMedium(io) && opts.create && !opts.readOnly) formatMedium(io);
     }
     readHeader(io, path);
-    const pool = new BufferPool(io, opts.cacheSize);
     const boot = bootTag(hooks.lockEnv);
+    // A read-only open after a reboot reads a commit log's last commits replayed in memory.
+    if (opts.readOnly) io = readerIO(io, path, boot);
+    const pool = new BufferPool(io, opts.cacheSize);
     const recovered = recover(io, pool, path, boot, Infinity, opts.readOnly);
     const report = { ...recovered.report, lockTakenOver: lock && lock.takenOver.length > 0 ? lock.takenOver.join('; ') : null };
     const store = new MapleStore<V>(path, io, pool, recovered.state, report, opts, hooks.fileIO === undefined, lock, boot, readerFile, hooks.logCells);
