@@ -7,11 +7,22 @@
 import * as fs from 'node:fs';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MapleError, open, openShared, type MapleStore, type OpenOptions } from '../src/index.js';
+import { MapleError, open as openStore, openShared, type MapleStore, type OpenOptions } from '../src/index.js';
 import { FaultyIO, SimulatedDisk, openOnDisk, openOnFile, type FileIO } from '../recovery/testing/index.js';
 import { Reference, RefError } from './reference.js';
 import { tempDir } from './helpers.js';
 import { openWith } from '../src/api/open.js';
+
+/**
+ * These tests are about a group's fdatasync running off the main thread (held, failed, taken over):
+ * commits of the one-sync protocol. Logged groups (the default, commitProtocol 'log') have no sync
+ * in flight but at a pass start; test/crash/asyncCrash.test.ts and commitLog.test.ts run them.
+ */
+const ONE_SYNC: OpenOptions = { commitProtocol: 'one-sync' };
+
+function open<T>(path: string, options: OpenOptions = {}): MapleStore<T> {
+  return openStore<T>(path, { commitProtocol: 'one-sync', ...options });
+}
 
 type V = unknown;
 
@@ -106,7 +117,7 @@ describe('group commit', () => {
   it('writes arriving while a commit is in flight run ahead of it, and commit once it is durable', async () => {
     const disk = new SimulatedDisk();
     const io = new HeldIO(disk.fileIO());
-    const s = openOnFile<V>(io, '/held/next-group');
+    const s = openOnFile<V>(io, '/held/next-group', ONE_SYNC);
     const first = s.storeAsync(1, 1, 'a');
     await turns();
     expect(io.held.length).toBe(1); // group 1's sync is in flight
@@ -147,7 +158,7 @@ describe('group commit', () => {
   it('a group run ahead reuses no cell of the published version: a reader opened before the flight lands reads it whole', async () => {
     const disk = new SimulatedDisk();
     const io = new HeldIO(disk.fileIO());
-    const s = openOnFile<V>(io, '/held/ahead-readers');
+    const s = openOnFile<V>(io, '/held/ahead-readers', ONE_SYNC);
     const settle = async (p: Promise<unknown>): Promise<void> => {
       for (let i = 0; i < 50 && io.held.length === 0; i++) await turns(1);
       io.release();
@@ -179,7 +190,7 @@ describe('group commit', () => {
   it('a group run ahead is refused with its flight when the flight fails, and nothing of it lands', async () => {
     const disk = new SimulatedDisk();
     const io = new HeldIO(disk.fileIO());
-    const s = openOnFile<V>(io, '/held/ahead-fails');
+    const s = openOnFile<V>(io, '/held/ahead-fails', ONE_SYNC);
     const durable = s.storeAsync(1, 1, 'a');
     await turns();
     io.release();
@@ -196,7 +207,7 @@ describe('group commit', () => {
     expect(await outcome(ahead)).toBe('EIO');
     expect(await outcome(s.storeAsync(4, 4, 'd'))).toBe('EIO');
     s.close();
-    const again = openOnDisk<V>(disk, '/held/ahead-fails');
+    const again = openOnDisk<V>(disk, '/held/ahead-fails', ONE_SYNC);
     expect(contents(again).filter(([first]) => first >= 3)).toEqual([]);
     again.check();
     again.close();
@@ -310,7 +321,7 @@ describe('group commit', () => {
   it('a promise resolves only once its group is durable; readers see the group when it is published', async () => {
     const disk = new SimulatedDisk();
     const io = new HeldIO(disk.fileIO());
-    const s = openOnFile<V>(io, '/held/durable');
+    const s = openOnFile<V>(io, '/held/durable', ONE_SYNC);
     s.store(1, 1, 'old');
     let resolved = false;
     const p = s.storeAsync(1, 1, 'new').then(() => {
@@ -385,7 +396,7 @@ describe('group commit', () => {
   it('a synchronous write during a group’s fdatasync takes the group over: it is durable, published and resolved first', async () => {
     const disk = new SimulatedDisk();
     const io = new HeldIO(disk.fileIO());
-    const s = openOnFile<V>(io, '/held/takeover');
+    const s = openOnFile<V>(io, '/held/takeover', ONE_SYNC);
     const order: string[] = [];
     const p = s.storeAsync(1, 1, 'group').then(() => order.push('group resolved'));
     await turns();
@@ -479,7 +490,7 @@ describe('group commit', () => {
     const disk = new SimulatedDisk();
     const io = new HeldIO(disk.fileIO());
     const path = '/held/close';
-    const s = openWith<V>(path, { packValues: false }, { fileIO: io, lockEnv: disk.lockEnv() });
+    const s = openWith<V>(path, { packValues: false, commitProtocol: 'one-sync' }, { fileIO: io, lockEnv: disk.lockEnv() });
     const p = s.storeAsync(1, 1, 'x'.repeat(1000));
     await turns();
     const q = s.storeAsync(2, 2, 'queued behind');
@@ -487,7 +498,7 @@ describe('group commit', () => {
     s.close();
     expect(await outcome(p)).toBe('resolved');
     expect(await outcome(q)).toBe('resolved');
-    const next = openWith<V>(path, {}, { fileIO: SimulatedDisk.fromImage(disk.durableImage()).fileIO(), lockEnv: disk.lockEnv() });
+    const next = openWith<V>(path, { commitProtocol: 'one-sync' }, { fileIO: SimulatedDisk.fromImage(disk.durableImage()).fileIO(), lockEnv: disk.lockEnv() });
     expect(next.load(1)).toBe('x'.repeat(1000));
     expect(next.load(2)).toBe('queued behind');
     next.close();

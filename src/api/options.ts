@@ -106,7 +106,7 @@ export function checkOptions(options: unknown): CheckedOptions {
     throw invalid(`option cacheSize must be a positive number of bytes; got ${describe(cache)}`);
   }
   const sync = oneOf('sync', ['full', 'none'] as const, 'full');
-  const commitProtocol = oneOf('commitProtocol', ['one-sync', 'two-sync', 'log'] as const, 'one-sync');
+  const commitProtocol = oneOf('commitProtocol', ['one-sync', 'two-sync', 'log'] as const, sync === 'none' ? 'one-sync' : 'log');
   if (commitProtocol === 'log' && sync === 'none') throw invalid("option commitProtocol 'log' makes every commit durable, which sync: 'none' does not ask for: use one or the other");
   return {
     create: bool('create', true),

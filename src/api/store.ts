@@ -75,7 +75,7 @@ export interface StoreStats {
   cacheReadAhead: number;
   /** Commits this store object made. */
   commits: number;
-  /** fdatasync calls its commits made (one per commit with `sync: 'full'`; two for a commit synced in two steps, and two per checkpoint with `sync: 'none'`). */
+  /** Durable writes its commits made: a commit-log append or an fdatasync per commit with `sync: 'full'` (two for a commit synced in two steps, as a log pass's first commit is), and two per checkpoint with `sync: 'none'`. */
   syncs: number;
   /**
    * The newest version a power loss cannot take away: the current one with `sync: 'full'`; with

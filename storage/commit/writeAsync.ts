@@ -36,7 +36,7 @@ export class AsyncCommitWrite {
   /** The first step not known to have completed. */
   private step = CELLS;
   private takenOver = false;
-  /** fdatasyncs performed (the store counts them). */
+  /** Durable writes performed: fdatasyncs and a logged commit's append (the store counts them). */
   syncs = 0;
 
   /** `pool`: where a windowed commit's cells are copied as they are written (writeCommitCells). */
@@ -91,6 +91,7 @@ export class AsyncCommitWrite {
       writeRecord(this.io, p);
     } else if (step === LOG && p.logAppend !== null) {
       appendLog(this.io, p);
+      this.syncs++;
     }
   }
 }

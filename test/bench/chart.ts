@@ -9,7 +9,7 @@ const COLOURS: Record<string, string> = {
   reference: '#9e9e9e',
   maple: '#2e7d32',
   'maple-2sync': '#81c784',
-  'maple-log': '#1b5e20',
+  'maple-1sync': '#1b5e20',
   lmdb: '#1565c0',
   sqlite: '#ef6c00',
 };
@@ -52,7 +52,7 @@ export function renderChart(report: BenchReport): string {
   const highDecade = Math.floor(topLog);
   const y = (value: number): number => TOP + PLOT_HEIGHT - ((Math.log10(value) - lowDecade) / (topLog - lowDecade)) * PLOT_HEIGHT;
 
-  // Each group holds only the engines that ran that workload (maple-2sync runs in one).
+  // Each group holds only the engines that ran that workload (maple-1sync and maple-2sync run in one).
   const groupWidths = workloads.map((workload) => workload.rows.length * (BAR_WIDTH + BAR_GAP) + GROUP_GAP);
   const groupStarts = groupWidths.map((_, at) => LEFT + GROUP_GAP / 2 + groupWidths.slice(0, at).reduce((sum, w) => sum + w, 0));
   const width = Math.max(760, LEFT + groupWidths.reduce((sum, w) => sum + w, 0) + 20);

@@ -2,9 +2,10 @@
 // each awaiting its write before the next (a closed loop, like request handlers), small values:
 //
 //   maple-sync     store() per op (one durable commit each); writers take turns at setImmediate
-//   maple-async    await storeAsync() (group commit: one commit and one fdatasync per group)
-//   maple-log-sync, maple-log-async   the same with commitProtocol 'log' (a commit's durable
-//                  write is one O_DSYNC append to the store's commit log, not an fdatasync)
+//   maple-async    await storeAsync() (group commit: one commit per group, its durable write one
+//                  O_DSYNC append to the store's commit log — the default commitProtocol, 'log')
+//   maple-1sync-async   the same with commitProtocol 'one-sync' (one fdatasync per group, off the
+//                  main thread)
 //   lmdb-async     await put() with overlappingSync off (the promise resolves once the batch's
 //                  commit is synced — durable, as maple's)
 //   sqlite-full    an autocommit INSERT per op, WAL with synchronous=FULL (an fsync per commit)
@@ -30,7 +31,7 @@ import { open as openLmdb } from 'lmdb';
 import { Packr } from 'msgpackr';
 import { open as openMaple } from '../../src/index.js';
 
-export const CONCURRENT_ENGINES = ['maple-sync', 'maple-async', 'maple-log-sync', 'maple-log-async', 'lmdb-async', 'sqlite-full'] as const;
+export const CONCURRENT_ENGINES = ['maple-sync', 'maple-async', 'maple-1sync-async', 'lmdb-async', 'sqlite-full'] as const;
 export type ConcurrentEngine = (typeof CONCURRENT_ENGINES)[number];
 export const WRITER_COUNTS = [1, 8, 64, 256] as const;
 
@@ -57,10 +58,8 @@ async function openTarget(engine: ConcurrentEngine, dir: string): Promise<Target
   switch (engine) {
     case 'maple-sync':
     case 'maple-async':
-    case 'maple-log-sync':
-    case 'maple-log-async': {
-      const logged = engine.startsWith('maple-log');
-      const store = openMaple<Value>(path.join(dir, 'store.maple'), { sync: 'full', commitProtocol: logged ? 'log' : 'one-sync' });
+    case 'maple-1sync-async': {
+      const store = openMaple<Value>(path.join(dir, 'store.maple'), { sync: 'full', commitProtocol: engine === 'maple-1sync-async' ? 'one-sync' : 'log' });
       const async = engine.endsWith('-async');
       return {
         write: (key, value) => (async ? store.storeAsync(key, key, value) : (store.store(key, key, value), undefined)),
@@ -127,7 +126,7 @@ const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(reso
  */
 export async function runCell(engine: ConcurrentEngine, writers: number, dir: string, limit: { seconds?: number; ops?: number }): Promise<CellResult> {
   const target = await openTarget(engine, dir);
-  const synchronous = engine === 'maple-sync' || engine === 'maple-log-sync' || engine === 'sqlite-full';
+  const synchronous = engine === 'maple-sync' || engine === 'sqlite-full';
   const latencies: number[] = [];
   const syncsBefore = target.syncs();
   const monitor = monitorEventLoopDelay({ resolution: 1 });

@@ -585,7 +585,7 @@ async function durable(state: RunState): Promise<WorkloadResult> {
     `${commits.toLocaleString('en-US')} single-store durable commits (an fsync each)`,
     'commit',
     rows,
-    ['maple: one-sync (cells + commit record, one fdatasync) and two-sync (cells, sync, record, sync); the reference does no I/O'],
+    ['maple: commit log (cells + record home unsynced, then one O_DSYNC append to the log; the default), maple-1sync: one-sync (cells + commit record, one fdatasync), maple-2sync: two-sync (cells, sync, record, sync); the reference does no I/O'],
   );
 }
 
@@ -707,7 +707,7 @@ export async function runWorkloads(ctx: BenchContext, selected: ReadonlySet<Work
 }
 
 /** The bench engine each engine of workload 12 stands for (it runs when that one is chosen). */
-const CONCURRENT_BASE: Record<ConcurrentEngine, string> = { 'maple-sync': 'maple', 'maple-async': 'maple', 'maple-log-sync': 'maple', 'maple-log-async': 'maple', 'lmdb-async': 'lmdb', 'sqlite-full': 'sqlite' };
+const CONCURRENT_BASE: Record<ConcurrentEngine, string> = { 'maple-sync': 'maple', 'maple-async': 'maple', 'maple-1sync-async': 'maple', 'lmdb-async': 'lmdb', 'sqlite-full': 'sqlite' };
 
 async function concurrent(ctx: BenchContext): Promise<WorkloadResult> {
   const chosen = new Set(ctx.slots.map((slot) => slot.name));
@@ -759,7 +759,7 @@ async function concurrent(ctx: BenchContext): Promise<WorkloadResult> {
   const notes = [
     `each cell: C writers on a fresh store, each awaiting its write before the next, for ${seconds} s; keys distinct, values { id, prot }; every acknowledged write checked present afterwards; the repetition with the median ops/s of ${ctx.reps}`,
     'latency: from the writer being ready to issue the op to its acknowledgement (synchronous engines: writers take turns, one op per turn of the event loop)',
-    'fsyncs/op: fsync + fdatasync + msync calls counted by strace -f in an untimed child run of the same cell; "stats" is maple\'s own count (stats().syncs)',
+    'fsyncs/op: fsync + fdatasync + msync calls counted by strace -f in an untimed child run of the same cell; "stats" is maple\'s own count of durable writes (stats().syncs: fdatasyncs, and with its commit log — maple-sync, maple-async — the O_DSYNC appends, which strace does not count as syncs)',
     'vs sqlite-full / vs lmdb-async: ops/s ÷ theirs at the same C; busy: event-loop utilization (the share of the run the main thread was working)',
   ];
   notes.push(`the event loop's delay p99 with nothing to do, before and after the cells: ${idleBefore.toFixed(2)} ms, ${idleAfter.toFixed(2)} ms (what other work on the machine adds to every loop p99)`);

@@ -219,7 +219,7 @@ describe("commitProtocol 'log': moving a store in and out", () => {
       store.check();
     };
     const logOf = (): number => readRing(disk.fileIO())[0]!.rec.log.cells;
-    let s = openWith<unknown>(PATH, {}, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv() });
+    let s = openWith<unknown>(PATH, { commitProtocol: 'one-sync' }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv() });
     round(s, 'a');
     s.close();
     expect(logOf()).toBe(0);

@@ -15,7 +15,8 @@ type Model = Map<number, number>;
 const RING_END = (1 + RING_SLOTS) * PAGE_BYTES;
 
 function openDisk(disk: SimulatedDisk, sync: 'full' | 'none' = 'full'): MapleStore<number> {
-  return openWith<number>(`/simulated/${Math.random()}`, { sync, cacheSize: 4 << 20 }, { fileIO: disk.fileIO() });
+  // The one-sync protocol's writes (a logged commit also appends its cells to the commit log).
+  return openWith<number>(`/simulated/${Math.random()}`, { sync, cacheSize: 4 << 20, commitProtocol: 'one-sync' }, { fileIO: disk.fileIO() });
 }
 
 /** Stores key i → value i·10+1 for single-index ranges, the model alongside. */

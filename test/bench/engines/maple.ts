@@ -1,5 +1,5 @@
-// maple-store itself, through its public API (API.md) plus the internal `commitProtocol` option used
-// to A/B the one-sync commit against the classic two-sync one.
+// maple-store itself, through its public API (API.md); its `commitProtocol` option A/Bs the default
+// commit log against one fdatasync per commit (one-sync) and the classic two-sync commit.
 //
 // The module is imported at run time, so that the other engines still run (`--engines lmdb,sqlite`)
 // when the core fails to load.
@@ -105,7 +105,7 @@ class MapleEngine implements Engine {
 const WARM_CACHE_BYTES = 256 * 2 ** 20;
 
 function mapleFactory(name: string, commitProtocol: 'one-sync' | 'two-sync' | 'log'): EngineFactory {
-  const variant = commitProtocol !== 'one-sync';
+  const variant = commitProtocol !== 'log';
   return {
     name,
     ...(variant ? { onlyWorkloads: ['durable'], cloneOf: 'maple' } : {}),
@@ -124,10 +124,11 @@ function mapleFactory(name: string, commitProtocol: 'one-sync' | 'two-sync' | 'l
   };
 }
 
-export const mapleOneSyncFactory = mapleFactory('maple', 'one-sync');
+/** The default commitProtocol, 'log': a commit's durable write is an append to the store's commit log. */
+export const mapleFactoryDefault = mapleFactory('maple', 'log');
+/** commitProtocol 'one-sync' (one fdatasync per commit) and 'two-sync', for the durable workload. */
+export const mapleOneSyncFactory = mapleFactory('maple-1sync', 'one-sync');
 export const mapleTwoSyncFactory = mapleFactory('maple-2sync', 'two-sync');
-/** commitProtocol 'log': a commit's durable write is an append to the store's commit log. */
-export const mapleLogFactory = mapleFactory('maple-log', 'log');
 
 /** undefined when maple-store loads; otherwise why it doesn't (the core may not exist yet). */
 export async function mapleUnavailable(): Promise<string | undefined> {

@@ -2,13 +2,13 @@
 
 import type { EngineFactory } from './engine.js';
 import { lmdbFactory } from './lmdb.js';
-import { mapleLogFactory, mapleOneSyncFactory, mapleTwoSyncFactory } from './maple.js';
+import { mapleFactoryDefault, mapleOneSyncFactory, mapleTwoSyncFactory } from './maple.js';
 import { createReferenceFactory } from './reference.js';
 import { sqliteFactory } from './sqlite.js';
 
-export const ENGINE_NAMES = ['reference', 'maple', 'maple-2sync', 'maple-log', 'lmdb', 'sqlite'] as const;
+export const ENGINE_NAMES = ['reference', 'maple', 'maple-1sync', 'maple-2sync', 'lmdb', 'sqlite'] as const;
 
 /** Fresh factories for one run (the reference keeps its in-memory "files" per run). */
 export function createFactories(): EngineFactory[] {
-  return [createReferenceFactory(), mapleOneSyncFactory, mapleTwoSyncFactory, mapleLogFactory, lmdbFactory, sqliteFactory];
+  return [createReferenceFactory(), mapleFactoryDefault, mapleOneSyncFactory, mapleTwoSyncFactory, lmdbFactory, sqliteFactory];
 }
