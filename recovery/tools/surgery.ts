@@ -10,13 +10,13 @@
  *    counted.
  */
 import { checkStore } from '../check.js';
-import { readRing, validateCommit } from '../recover.js';
+import { readRing, readerIO, validateCommit } from '../recover.js';
 import { corrupt, invalid, MapleError, corruptCell } from '../../src/common/errors.js';
 import { MAX_INDEX, CELL_BYTES, CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, PAGE_BYTES } from '../../src/common/limits.js';
 import { open } from '../../src/api/open.js';
 import { BufferPool } from '../../storage/io/bufferPool.js';
 import { type CommitRecord, FLAG_CELLS_DURABLE, FLAG_LOGGED, FLAG_VOLATILE, encodeCommitRecord } from '../../storage/format/commitRecord.js';
-import { NodeFileIO } from '../../storage/io/fileIO.js';
+import { type FileIO, NodeFileIO } from '../../storage/io/fileIO.js';
 import { WriterLock } from '../../storage/io/lockFile.js';
 import { bootTag } from '../../storage/io/bootTag.js';
 import { type Ref, AreaSlot, InlineSlot, NewValue, nodeCommit, nodeNonce, pointerIsFresh } from '../../storage/format/node.js';
@@ -96,7 +96,15 @@ export interface SalvageResult {
 }
 
 export function salvage(path: string, outPath: string): SalvageResult {
-  const io = new NodeFileIO(path, 'r');
+  const file = new NodeFileIO(path, 'r');
+  // A commit log's last commits, after a reboot, replayed in memory first (as a read-only open
+  // does); a log too damaged to replay is left out: salvage copies what the file itself holds.
+  let io: FileIO = file;
+  try {
+    io = readerIO(file, path, bootTag());
+  } catch (err) {
+    if (!(err instanceof MapleError)) throw err;
+  }
   try {
     readHeader(io, path);
     const pool = new BufferPool(io, SURGERY_CACHE_BYTES);
