@@ -11,26 +11,13 @@ import type { OpenOptions } from '../../src/api/options.js';
 import type { MapleStore } from '../../src/api/store.js';
 import { readRing } from '../../recovery/recover.js';
 import { FLAG_LOGGED } from '../../storage/format/commitRecord.js';
-import { readAll } from './crashRunner.js';
+import { readAll, stream } from './crashRunner.js';
 
 const PATH = '/simulated/commit-log';
 
 /** `logCells`: the size of the log the store makes; null: the store's own choice (storage/commit/commitLog.ts). */
 function openOn(disk: SimulatedDisk, options: OpenOptions = {}, logCells: number | null = 256): MapleStore<unknown> {
   return openWith<unknown>(PATH, { commitProtocol: 'log', cacheSize: 512 * 1024, ...options }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv(), ...(logCells === null ? {} : { logCells }) });
-}
-
-/** A small deterministic random stream. */
-function stream(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
 }
 
 describe("commitProtocol 'log' and power loss", () => {

@@ -87,6 +87,19 @@ export function lockTakeoverProblem(disk: SimulatedDisk, path: string, locks: Si
   return missing.length === 0 ? undefined : `stats().recovery.lockTakenOver (${taken}) does not name ${missing.join(', ')}`;
 }
 
+/** A small deterministic random stream in [0, 1) (xorshift32). */
+export function stream(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 0x1_0000_0000;
+  };
+}
+
 export function readAll(view: { ranges(): IterableIterator<{ first: number; last: number; value: unknown }> }): ModelRange[] {
   const out: ModelRange[] = [];
   for (const r of view.ranges()) out.push({ first: r.first, last: r.last, value: r.value });

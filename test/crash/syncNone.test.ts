@@ -11,26 +11,13 @@ import { FaultyIO } from '../../recovery/testing/faultyIO.js';
 import type { SimulatedLockState } from '../../recovery/testing/simulatedLocks.js';
 import { openWith } from '../../src/api/open.js';
 import type { MapleStore } from '../../src/api/store.js';
-import { readAll } from './crashRunner.js';
+import { readAll, stream } from './crashRunner.js';
 
 const PATH = '/simulated/sync-none';
 const RANGES = 300;
 
 function openNone(disk: SimulatedDisk, sync: 'none' | 'full' = 'none'): MapleStore<unknown> {
   return openWith<unknown>(PATH, { sync, cacheSize: 512 * 1024 }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv() });
-}
-
-/** A small deterministic random stream. */
-function stream(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
 }
 
 interface Crash {
