@@ -628,8 +628,11 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     } catch {
       // Any error: a commit failed; its callers got the error, and the writes behind it are refused below.
     }
-    // With `sync: 'none'`, close() leaves the last version durable.
-    if (!this.opts.readOnly && this.poisoned === null && this.durable.rec.commit < this.state.rec.commit) {
+    // With `sync: 'none'`, close() leaves the last version durable. With a commit log, durable
+    // already, it leaves it durable without the log: the next open has nothing to replay, on this
+    // boot or after a reboot.
+    const logged = this.log !== null && (this.state.rec.flags & FLAG_LOGGED) !== 0;
+    if (!this.opts.readOnly && this.poisoned === null && (this.durable.rec.commit < this.state.rec.commit || logged)) {
       try {
         this.checkpoint();
       } catch {

@@ -153,6 +153,31 @@ describe("commitProtocol 'log' and power loss", () => {
   });
 });
 
+describe("commitProtocol 'log': close()", () => {
+  it('leaves the last commit durable without the log: a power loss after it replays nothing', () => {
+    const disk = new SimulatedDisk();
+    const store = openOn(disk);
+    for (let i = 0; i < 20; i++) store.store(i, i, `v${i}`);
+    const version = store.version;
+    store.close();
+    const newest = readRing(disk.fileIO())[0]!.rec;
+    expect(newest.commit).toBe(version);
+    expect(newest.flags & FLAG_LOGGED).toBe(0);
+    const choice = { mode: 'drop-all' as const, seed: 9 };
+    const rebooted = SimulatedDisk.fromImage(disk.crashImage(choice), disk.crashLockFiles(choice));
+    const writes = rebooted.counts.writes;
+    const reader = openWith<unknown>(PATH, { readOnly: true }, { fileIO: rebooted.fileIO(), lockEnv: rebooted.lockEnv() });
+    expect(reader.version).toBe(version);
+    expect(reader.load(19)).toBe('v19');
+    reader.close();
+    const again = openOn(rebooted);
+    expect(again.version).toBe(version);
+    again.close();
+    // Neither open wrote anything back: there was no log to replay (the writer's close wrote nothing either, having nothing logged).
+    expect(rebooted.counts.writes).toBe(writes);
+  });
+});
+
 describe("commitProtocol 'log': read-only opens", () => {
   it('on the boot that wrote the log, a reader sees the newest commit while the writer runs', () => {
     const disk = new SimulatedDisk();
