@@ -117,7 +117,8 @@ function mapleFactory(name: string, commitProtocol: 'one-sync' | 'two-sync' | 'l
     open: async (spec: OpenSpec) => {
       const open = await loadMaple();
       const filePath = path.join(spec.dir, FILE_NAME);
-      const options: MapleOpenOptions = { sync: spec.durable ? 'full' : 'none', commitProtocol };
+      // Non-durable runs (sync 'none') keep no commit log: its protocol is one-sync.
+      const options: MapleOpenOptions = spec.durable ? { sync: 'full', commitProtocol } : { sync: 'none' };
       options.cacheSize = spec.cacheBytes ?? WARM_CACHE_BYTES;
       return new MapleEngine(name, open<RangeValue>(filePath, options), filePath);
     },
