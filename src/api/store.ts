@@ -94,6 +94,8 @@ export interface StoreStats {
   highWaterBytes: number;
   /** Levels of the space map (the maple tree of allocated cells). */
   spaceMapHeight: number;
+  /** Bytes of the file's commit log (commitProtocol 'log'), 0 without one; counted in fileBytes, not in freeBytes. */
+  logBytes: number;
   /** The `sync` option. */
   sync: 'full' | 'none';
   /** The `commitProtocol` option. */
@@ -608,6 +610,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       cellsWritten: this.cellsWritten,
       highWaterBytes: hwmBytes,
       spaceMapHeight: rec.space.height,
+      logBytes: rec.log.cells * CELL_BYTES,
       sync: this.opts.sync,
       commitProtocol: this.opts.commitProtocol,
       recovery: this.recovery,

@@ -233,6 +233,7 @@ describe("commitProtocol 'log': moving a store in and out", () => {
     const logOf = (): number => readRing(disk.fileIO())[0]!.rec.log.cells;
     let s = openWith<unknown>(PATH, { commitProtocol: 'one-sync' }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv() });
     round(s, 'a');
+    expect(s.stats().logBytes).toBe(0);
     s.close();
     expect(logOf()).toBe(0);
     s = openOn(disk, {}, 256);
@@ -242,6 +243,7 @@ describe("commitProtocol 'log': moving a store in and out", () => {
     s = openWith<unknown>(PATH, { commitProtocol: 'one-sync' }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv() });
     round(s, 'c');
     expect(s.stats().commitProtocol).toBe('one-sync');
+    expect(s.stats().logBytes).toBe(0);
     s.close();
     expect(logOf()).toBe(0);
     s = openOn(disk, {}, 256);
@@ -251,6 +253,9 @@ describe("commitProtocol 'log': moving a store in and out", () => {
     round(s, 'e');
     s.close();
     expect(logOf()).toBe(512);
+    const stats = openWith<unknown>(PATH, { readOnly: true }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv() });
+    expect(stats.stats().logBytes).toBe(512 * 256);
+    stats.close();
     // And a power loss now still opens at the last commit.
     const choice = { mode: 'drop-all' as const, seed: 5 };
     const last = openOn(SimulatedDisk.fromImage(disk.crashImage(choice), disk.crashLockFiles(choice)), {}, 512);
