@@ -5,7 +5,7 @@
  */
 import * as zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { crc32 } from '../../src/common/checksum.js';
+import { crc32, crc32Js } from '../../src/common/checksum.js';
 import { prng } from '../helpers.js';
 
 function randomBytes(rand: () => number, n: number): Uint8Array {
@@ -34,6 +34,19 @@ describe('crc32', () => {
         const initial = Math.floor(rand() * 0x1_0000_0000);
         expect(crc32(bytes, start, end, initial), `${start}..${end}`).toBe(zlib.crc32(bytes.subarray(start, end), initial) >>> 0);
       }
+    }
+  });
+
+  it('long spans: the JavaScript one and the one crc32 picks (native zlib from 4 KiB) agree with zlib', () => {
+    const rand = prng(14);
+    const bytes = randomBytes(rand, 70_000);
+    for (const n of [4095, 4096, 4097, 9000, 50_000, 70_000]) {
+      const start = Math.floor(rand() * 100);
+      const end = Math.min(bytes.length, start + n);
+      const initial = Math.floor(rand() * 0x1_0000_0000);
+      const expected = zlib.crc32(bytes.subarray(start, end), initial) >>> 0;
+      expect(crc32Js(bytes, start, end, initial), `js ${n}`).toBe(expected);
+      expect(crc32(bytes, start, end, initial), `crc32 ${n}`).toBe(expected);
     }
   });
 
