@@ -367,7 +367,10 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     const log = this.state.rec.log.cell === 0 ? this.state.rec.log : { ...this.state.rec.log, salt: newSalt(), start: 0 };
     // The writer's boot: with a log, a read-only open of this boot need not replay the new pass.
     const rec: CommitRecord = { ...this.state.rec, flags: FLAG_CELLS_DURABLE, boot: log.cell === 0 ? 0 : this.boot, log };
-    const slot = nextSlot(this.state.slot, this.durable.slot, this.plannedSlot, this.state.rec.log.cell === 0 ? -1 : this.logBaseSlot);
+    // With a commit log, the slot of the record its pass replays from (the open pass's, else the
+    // one recovery found) stays until this copy is durable.
+    const baseSlot = this.log?.open != null ? this.log.baseSlot : this.state.rec.log.cell === 0 ? -1 : this.logBaseSlot;
+    const slot = nextSlot(this.state.slot, this.durable.slot, this.plannedSlot, baseSlot);
     const page = new Uint8Array(PAGE_BYTES);
     page.set(encodeCommitRecord(rec));
     try {

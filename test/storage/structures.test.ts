@@ -200,7 +200,7 @@ describe('shared structures in a store', () => {
 
   test('a one-sync commit whose new table is torn never happened: open falls back', () => {
     const t = temp();
-    const s = open<unknown>(t.file(), { sync: 'full' });
+    const s = open<unknown>(t.file(), { sync: 'full', commitProtocol: 'one-sync' });
     s.store(0, 9, 'before');
     s.store(10, 19, { id: 1, prot: 3 });
     s.close();
