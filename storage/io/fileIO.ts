@@ -53,15 +53,32 @@ export class NodeFileIO implements FileIO {
   }
 
   writeDurable(buf: Uint8Array, positionBytes: number): void {
+    // A platform without O_DSYNC (Windows): the write, then a sync of the whole file.
+    if (fs.constants.O_DSYNC === undefined) {
+      this.write(buf, positionBytes);
+      this.sync();
+      return;
+    }
     // Opened through /proc/self/fd where it exists, so it is this file even if `path` was renamed
     // or replaced since; the path otherwise.
     if (this.dsyncFd < 0) {
       const flags = fs.constants.O_WRONLY | fs.constants.O_DSYNC;
+      let fd: number;
       try {
-        this.dsyncFd = fs.openSync(`/proc/self/fd/${this.fd}`, flags);
+        fd = fs.openSync(`/proc/self/fd/${this.fd}`, flags);
       } catch {
-        this.dsyncFd = fs.openSync(this.path, flags);
+        fd = fs.openSync(this.path, flags);
       }
+      // Only this very file will do (a path may name another one by now).
+      const a = fs.fstatSync(fd, { bigint: true });
+      const b = fs.fstatSync(this.fd, { bigint: true });
+      if (a.dev !== b.dev || a.ino !== b.ino) {
+        fs.closeSync(fd);
+        this.write(buf, positionBytes);
+        this.sync();
+        return;
+      }
+      this.dsyncFd = fd;
     }
     let done = 0;
     while (done < buf.length) {

@@ -4,7 +4,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ENTRY_ALIGN_BYTES, ENTRY_HEADER_BYTES, decodeEntry, encodeEntry, entryBytes } from '../../storage/format/logEntry.js';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { SimulatedDisk } from '../../recovery/testing/simulatedDisk.js';
+import { NodeFileIO } from '../../storage/io/fileIO.js';
+import { tempDir } from '../helpers.js';
 
 function entry(salt: number, commit: number): { log: Uint8Array; length: number; buf: Uint8Array; record: Uint8Array } {
   const buf = new Uint8Array(5 * 256).map((_, i) => (i * 7 + commit) & 0xff);
@@ -76,5 +80,29 @@ describe('SimulatedDisk.writeDurable', () => {
     expect([lost[2048], lost[4096], lost[4106], lost[8191], lost[8192]]).toEqual([1, 6, 5, 5, 1]);
     const kept = disk.crashImage({ mode: 'keep-all', seed: 1 });
     expect([kept[2048], kept[4096], kept[8192]]).toEqual([5, 6, 5]);
+  });
+});
+
+describe('NodeFileIO.writeDurable', () => {
+  it('writes into the open file (not whatever its path names by then), readable through the other descriptor', () => {
+    const t = tempDir();
+    try {
+      const file = t.file('a.bin');
+      fs.writeFileSync(file, new Uint8Array(8192));
+      const io = new NodeFileIO(file, 'r+');
+      // The path names another file before the first durable write opens its O_DSYNC descriptor:
+      // that descriptor is still the open file's.
+      fs.renameSync(file, path.join(path.dirname(file), 'moved.bin'));
+      fs.writeFileSync(file, new Uint8Array(8192));
+      io.writeDurable!(new Uint8Array(100).fill(9), 4000);
+      io.writeDurable!(new Uint8Array(10).fill(7), 100);
+      const back = new Uint8Array(8192);
+      io.read(back, 0);
+      expect([back[99], back[100], back[109], back[110], back[3999], back[4000], back[4099], back[4100]]).toEqual([0, 7, 7, 0, 0, 9, 9, 0]);
+      expect(fs.readFileSync(file).every((b) => b === 0)).toBe(true);
+      io.close();
+    } finally {
+      t.cleanup();
+    }
   });
 });
