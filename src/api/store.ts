@@ -356,11 +356,12 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   }
 
   /**
-   * Makes the current version a durable base (`sync: 'none'`): syncs every write so far, writes
-   * the current commit's record again — marked durable, its cells synced — into a slot that neither
-   * the last durable base, the newest record nor a commit prepared ahead (plannedSlot) holds, and
-   * syncs that. From then on recovery after a power loss opens at this version at least
-   * (recovery/recover.ts), so the cells only older versions reach may be reused.
+   * Makes the current version a durable base on its own: syncs every write so far, writes the
+   * current commit's record again — marked durable, its cells synced — into a slot that neither
+   * the last durable base, the newest record, a commit prepared ahead (plannedSlot) nor a commit
+   * log's pass base holds, and syncs that. With `sync: 'none'`, recovery after a power loss then
+   * opens at this version at least (recovery/recover.ts), so the cells only older versions reach
+   * may be reused; with a commit log, nothing before it needs replaying (a new, empty pass).
    */
   private checkpoint(): void {
     // A store with a commit log: the copy names a new, empty pass, so no entry is replayed over it.
@@ -380,7 +381,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     } catch (err) {
       // The store refuses writes from now on; what it committed stays in the file, as after a
       // killed process, and a reopen on this boot finds it.
-      this.poisoned = ioError(`the checkpoint of version ${rec.commit} (sync: 'none'; versions after ${this.durable.rec.commit} are committed, not durable)`, err);
+      const what = this.log !== null ? 'its commits stay durable in the commit log' : `sync: 'none'; versions after ${this.durable.rec.commit} are committed, not durable`;
+      this.poisoned = ioError(`the checkpoint of version ${rec.commit} (${what})`, err);
       throw this.poisoned;
     }
     this.syncs += 2;

@@ -13,10 +13,9 @@ const TABLES = makeTables();
 
 /**
  * zlib's own crc32 (Node 20.15 and later), for long spans — a commit-log entry of a write group is
- * tens of KiB: 50,000 bytes took 16 µs natively against 67 µs here (measured on the machine of
- * docs/benchmarks.md); 64 awaiting writers (the bench's workload-14 cell, 4 s) ran 0.98–1.15×,
- * median 1.05×, over four alternating pairs. Below NATIVE_MIN_BYTES the call costs more than it
- * saves.
+ * tens of KiB: 50,000 bytes took 12.3–12.5 µs natively against 38–41 µs here, 4,096 bytes 0.9 µs
+ * against 3.4–3.7 µs (`node dist/test/bench/probes/crcSpans.js`, two runs, on the machine of
+ * docs/benchmarks.md). Shorter spans — cells, checked inside the read path — stay here.
  */
 const NATIVE_CRC32: ((data: Uint8Array, value?: number) => number) | undefined = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 const NATIVE_MIN_BYTES = 4096;

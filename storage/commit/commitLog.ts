@@ -37,11 +37,10 @@ import { type EntryRun, encodeEntry, entryBytes } from '../format/logEntry.js';
 /**
  * The log's size: 1/64 of the store's allocated cells, a power of two from 64 KiB to 1 MiB — and
  * twice its size, up to 1 MiB, when a pass fills after fewer than GROW_BELOW_ENTRIES entries
- * (write groups make entries of tens of KiB). It never shrinks by itself. Measured on the machine
- * of docs/benchmarks.md: single durable stores on 1,000,000 ranges took 535–660 µs with a 64 KiB
- * log (each pass start syncs the pages of the pass, here after ~20 commits: no faster than without
- * a log), 437–469 µs with 256 KiB, 401–462 µs with 1 MiB; 64 writers awaiting storeAsync ran 1.2–1.3×
- * faster with 1 MiB and barely faster with 256 KiB (a pass every four groups); 4 MiB was no faster.
+ * (write groups make entries of tens of KiB, over a quarter of a small log). It never shrinks by
+ * itself. Measured (docs/design.md, section 5: `node dist/test/bench/probes/logSize.js`): single
+ * durable stores on 1,000,000 ranges were slowest with a 64 KiB log (each pass start syncs the
+ * pages of its pass, here after ~20 commits), and no faster with 4 MiB than with 256 KiB–1 MiB.
  */
 export const LOG_MIN_CELLS = 256;
 export const LOG_MAX_CELLS = 4096;

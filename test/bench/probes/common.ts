@@ -43,6 +43,18 @@ export class TimedFileIO extends NodeFileIO {
   }
 }
 
+/**
+ * A file of `bytes` bytes written and synced (so its blocks are allocated and a later write
+ * overwrites them), open read-write, and a second descriptor of it opened O_DSYNC.
+ */
+export function syncedFile(file: string, bytes: number): { fd: number; dsync: number } {
+  const fd = fs.openSync(file, 'w+');
+  const mib = Buffer.alloc(1 << 20, 2);
+  for (let at = 0; at < bytes; at += 1 << 20) fs.writeSync(fd, mib, 0, mib.length, at);
+  fs.fsyncSync(fd);
+  return { fd, dsync: fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_DSYNC) };
+}
+
 export function tempDir(name: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `maple-probe-${name}-`));
 }

@@ -17,7 +17,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { arg, tempDir } from './common.js';
+import { arg, syncedFile, tempDir } from './common.js';
 
 const scale = arg(0, 1);
 const SIZE = 64 << 20;
@@ -41,11 +41,7 @@ const SHAPES: Shape[] = [
 const dir = tempDir('logsync');
 const file = path.join(dir, 'log.bin');
 try {
-  const fd = fs.openSync(file, 'w+');
-  const mib = Buffer.alloc(1 << 20, 2);
-  for (let at = 0; at < SIZE; at += 1 << 20) fs.writeSync(fd, mib, 0, mib.length, at);
-  fs.fsyncSync(fd);
-  const dsync = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_DSYNC);
+  const { fd, dsync } = syncedFile(file, SIZE);
   const cells = Buffer.alloc(4096, 7);
   let logAt = 0;
 

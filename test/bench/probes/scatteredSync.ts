@@ -9,18 +9,14 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { arg, tempDir } from './common.js';
+import { arg, syncedFile, tempDir } from './common.js';
 
 const rounds = arg(0, 400);
 const SIZE = 64 << 20;
 const dir = tempDir('scattered-sync');
 try {
   const file = path.join(dir, 'f.bin');
-  const fd = fs.openSync(file, 'w+');
-  const mib = Buffer.alloc(1 << 20, 2);
-  for (let at = 0; at < SIZE; at += 1 << 20) fs.writeSync(fd, mib, 0, mib.length, at);
-  fs.fsyncSync(fd);
-  const dsync = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_DSYNC);
+  const { fd, dsync } = syncedFile(file, SIZE);
   const buf = Buffer.alloc(16384, 7);
   const pages = SIZE / 4096;
   const time = (name: string, f: () => void): void => {

@@ -1,0 +1,26 @@
+// The CRC-32 of long spans (src/common/checksum.ts): the JavaScript one against zlib's native
+// crc32, by span length — a cell (256 B), a page, a single store's log entry (~3 KB) and a write
+// group's (~50 KB).
+//
+//   node dist/test/bench/probes/crcSpans.js [rounds=2000]
+
+import * as zlib from 'node:zlib';
+import { arg } from './common.js';
+import { crc32Js } from '../../../src/common/checksum.js';
+
+const rounds = arg(0, 2000);
+const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+for (const bytes of [256, 3072, 4096, 50_000]) {
+  const buf = new Uint8Array(bytes).map((_, i) => (i * 31) & 0xff);
+  const time = (f: () => number): number => {
+    let x = 0;
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < rounds; i++) x ^= f();
+    const us = Number(process.hrtime.bigint() - t0) / rounds / 1000;
+    if (x === 0.5) console.log(x); // keeps the loop's result alive
+    return us;
+  };
+  const js = time(() => crc32Js(buf, 0, bytes));
+  const z = native === undefined ? NaN : time(() => native(buf));
+  console.log(`${String(bytes).padStart(6)} bytes: JavaScript ${js.toFixed(2)} µs, zlib ${z.toFixed(2)} µs`);
+}
