@@ -2,8 +2,8 @@
  * CRC-32 (zlib's polynomial, reflected 0xEDB88320) over byte ranges.
  *
  * Computed in JavaScript, eight bytes per step from eight lookup tables ("slicing by 8"): the
- * checksummed spans are single 256-byte cells, where a call into native zlib.crc32 (plus the
- * subarray it needs) costs more than the work (measured: ~170 ns per cell here against ~250 ns).
+ * checksummed spans are mostly single 256-byte cells, where a call into native zlib.crc32 (plus
+ * the subarray it needs) costs as much as the work; longer spans go to zlib (below).
  * The result is bit-for-bit zlib's, which the tests check against zlib.crc32.
  */
 
@@ -12,13 +12,15 @@ import * as zlib from 'node:zlib';
 const TABLES = makeTables();
 
 /**
- * zlib's own crc32 (Node 20.15 and later), for long spans — a commit-log entry of a write group is
- * tens of KiB: 50,000 bytes took 12.3–12.5 µs natively against 38–41 µs here, 4,096 bytes 0.9 µs
- * against 3.4–3.7 µs (`node dist/test/bench/probes/crcSpans.js`, two runs, on the machine of
- * docs/benchmarks.md). Shorter spans — cells, checked inside the read path — stay here.
+ * zlib's own crc32 (Node 20.15 and later), for spans of 512 bytes and more — value areas and log
+ * entries are kilobytes. Measured with the call as made here (a subarray, then zlib), after a
+ * warm-up (`node dist/test/bench/probes/crcSpans.js`, two runs, on the machine of
+ * docs/benchmarks.md): 256 bytes 0.22–0.33 µs natively against 0.24–0.27 µs here, 512 bytes
+ * 0.35–0.47 against 0.44–0.63, 3,072 bytes 0.80–1.18 against 2.37–3.38, 50,000 bytes 11.4–14.3
+ * against 44–48. Single cells, checked inside the read path, stay here.
  */
 const NATIVE_CRC32: ((data: Uint8Array, value?: number) => number) | undefined = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
-const NATIVE_MIN_BYTES = 4096;
+const NATIVE_MIN_BYTES = 512;
 
 function makeTables(): Int32Array {
   const t = new Int32Array(8 * 256);
