@@ -57,6 +57,12 @@ export interface Recovered {
   highestCommit: number;
   /** Ring slot of the newest durable record (a commit log's pass base), −1 if none: keep it until a newer one is durable. */
   baseSlot: number;
+  /**
+   * A writable open of a store with a commit log: the pass of the newest durable record held no
+   * entry to replay and no record was rejected, so that record is what the store opened at and
+   * its pass is empty — the writer may continue it (MapleStore.settleOpen).
+   */
+  emptyPass: boolean;
   report: RecoveryReport;
 }
 
@@ -147,6 +153,7 @@ export function recover(io: FileIO, pool: BufferPool, path: string, boot: number
         state: { rec: { ...candidate.rec, highestCommit }, slot: candidate.slot },
         highestCommit,
         baseSlot: base?.slot ?? -1,
+        emptyPass: base !== undefined && base.rec.log.cell !== 0 && replayedTo === base.rec.commit && rejected.length === 0 && candidate.slot === base.slot,
         report: { commit: candidate.rec.commit, fellBack: rejected.length > 0, rejected, cellsValidated, ms: Number(process.hrtime.bigint() - started) / 1e6, lockTakenOver: null },
       };
     }

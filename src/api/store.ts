@@ -178,7 +178,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     this.state = state;
     this.durable = state;
     // No pass is open: the first commit starts one, with a fresh salt (entries a crash left of an
-    // earlier pass, under commit numbers this store will use again, can never be replayed).
+    // earlier pass, under commit numbers this store will use again, can never be replayed) —
+    // unless open finds the newest record's pass empty and continues it (settleOpen).
     this.log = opts.commitProtocol === 'log' && !opts.readOnly ? new CommitLog(logCells) : null;
     this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);
     this.queue = new WriteQueue<V, GroupCommit>(this.groupHost(), { groupWrites: opts.maxGroupWrites, groupBytes: opts.maxGroupBytes, queuedWrites: opts.maxQueuedWrites });
@@ -415,10 +416,13 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
 
   /**
    * At a writable open: a newest commit written without a sync (this boot's, so whole in the page
-   * cache) becomes a durable base before anything reuses a cell it reaches.
+   * cache) becomes a durable base before anything reuses a cell it reaches. With a commit log,
+   * an `emptyPass` (recovery/recover.ts: the store opened at the newest durable record, whose pass
+   * has no entry — as close() leaves it) is continued: the first commit is logged, one durable
+   * write, instead of starting a pass with two syncs.
    * @internal called by open()
    */
-  settleOpen(baseSlot: number): void {
+  settleOpen(baseSlot: number, emptyPass = false): void {
     if (this.opts.readOnly) return;
     // The newest durable record: with a commit log, what a power loss replays from until the next
     // pass is durable, so no commit takes its slot before then (storage/commit/commitLog.ts).
@@ -427,7 +431,14 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     // A record durable through the log only (recovery replayed it): it becomes a durable base,
     // so that a read-only open need not replay, and before the log's cells are freed.
     const logged = (this.state.rec.flags & FLAG_LOGGED) !== 0;
-    if ((this.state.rec.flags & FLAG_VOLATILE) === 0 && !logged) return;
+    if ((this.state.rec.flags & FLAG_VOLATILE) === 0 && !logged) {
+      // The pass's salt is the record's own, and no entry of it follows the record (replay found
+      // none at its start, and entries of a pass are contiguous from there): an entry this store
+      // appends is the only one a replay can reach. A commit that needs a log of another size
+      // starts a new pass anyway (storage/commit/commit.ts, placeLog).
+      if (this.log !== null && emptyPass && this.state.rec.log.cell !== 0 && this.state.slot === baseSlot) this.log.startPass(this.state.rec.log, baseSlot);
+      return;
+    }
     this.checkpoint();
   }
 

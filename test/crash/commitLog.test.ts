@@ -179,6 +179,110 @@ describe("commitProtocol 'log': close()", () => {
   });
 });
 
+describe("commitProtocol 'log': a session after close()", () => {
+  it('continues the empty pass close() left: its first commit is one durable write, no fdatasync', () => {
+    const disk = new SimulatedDisk();
+    const store = openOn(disk);
+    for (let i = 0; i < 5; i++) store.store(i, i, `v${i}`);
+    store.close();
+    const again = openOn(disk);
+    const syncs = disk.counts.syncs;
+    const appends = disk.counts.durableWrites;
+    again.store(100, 100, 'after');
+    expect(disk.counts.syncs).toBe(syncs);
+    expect(disk.counts.durableWrites).toBe(appends + 1);
+    expect(again.stats().syncs).toBe(1);
+    // Durable through the log alone: a power loss now replays it.
+    const choice = { mode: 'drop-all' as const, seed: 4 };
+    const rebooted = openOn(SimulatedDisk.fromImage(disk.crashImage(choice), disk.crashLockFiles(choice)));
+    expect(rebooted.version).toBe(again.version);
+    expect(rebooted.load(100)).toBe('after');
+    rebooted.check();
+    rebooted.close();
+    again.close();
+  });
+
+  it('a store whose last open replayed entries starts a new pass (a checkpoint at open), not the replayed one', () => {
+    const disk = new SimulatedDisk();
+    const store = openOn(disk);
+    for (let i = 0; i < 5; i++) store.store(i, i, `v${i}`);
+    // A power loss with the commits in the log only.
+    const choice = { mode: 'drop-all' as const, seed: 5 };
+    const rebooted = SimulatedDisk.fromImage(disk.crashImage(choice), disk.crashLockFiles(choice));
+    store.close();
+    const syncs = rebooted.counts.syncs;
+    const reopened = openOn(rebooted);
+    expect(reopened.load(4)).toBe('v4');
+    expect(rebooted.counts.syncs).toBe(syncs + 2);
+    const newest = readRing(rebooted.fileIO())[0]!.rec;
+    expect(newest.flags & FLAG_LOGGED).toBe(0);
+    reopened.close();
+  });
+
+  it('at every disk event of reopen, commits, groups and close, and of a session after each crash: every acknowledged commit is there', async () => {
+    const next = stream(21);
+    const disk = new SimulatedDisk();
+    const first = openOn(disk);
+    for (let c = 0; c < 10; c++) first.store(c * 10, c * 10 + 5, `a${c}`);
+    first.close();
+    const states = new Map<number, string>();
+    let acknowledged = 0;
+    const images: { image: Uint8Array; locks: ReturnType<SimulatedDisk['crashLockFiles']>; acknowledged: number; where: string }[] = [];
+    const off = disk.onEvent((event, d) => {
+      const choice = { mode: CRASH_MODES[event.seq % CRASH_MODES.length]!, seed: event.seq };
+      images.push({ image: d.crashImage(choice), locks: d.crashLockFiles(choice), acknowledged, where: `event ${event.seq} (${event.kind}, ${choice.mode})` });
+    });
+    try {
+      // Two sessions, each continuing the pass the one before left.
+      for (let session = 0; session < 2; session++) {
+        const store = openOn(disk);
+        states.set(store.version, JSON.stringify(readAll(store)));
+        acknowledged = store.version;
+        for (let c = 0; c < 6; c++) {
+          const i = Math.floor(next() * 100);
+          store.store(i * 10, i * 10 + 5, `s${session}-${c}-${'x'.repeat(Math.floor(next() * 300))}`);
+          states.set(store.version, JSON.stringify(readAll(store)));
+          acknowledged = store.version;
+        }
+        const writes: Promise<unknown>[] = [];
+        for (let w = 0; w < 5; w++) writes.push(store.storeAsync(2000 + w, 2000 + w, `g${session}-${w}`));
+        await Promise.all(writes);
+        states.set(store.version, JSON.stringify(readAll(store)));
+        acknowledged = store.version;
+        store.close();
+      }
+    } finally {
+      off();
+    }
+    const failures: string[] = [];
+    for (const { image, locks, acknowledged: ack, where } of images) {
+      const rebooted = SimulatedDisk.fromImage(image, locks);
+      const reopened = openOn(rebooted);
+      try {
+        const contents = states.get(reopened.version);
+        if (reopened.version < ack) failures.push(`${where}: opened version ${reopened.version}, but ${ack} was acknowledged`);
+        else if (contents !== undefined && JSON.stringify(readAll(reopened)) !== contents) failures.push(`${where}: version ${reopened.version} reads wrong`);
+        reopened.check();
+        // The session after the crash continues (or starts) a pass over whatever the crash left in
+        // the log; its commits must survive the next power loss.
+        for (let k = 0; k < 3; k++) reopened.store(5000 + k, 5000 + k, `after-${k}`);
+        const version = reopened.version;
+        const expected = JSON.stringify(readAll(reopened));
+        const again = { mode: 'drop-all' as const, seed: 1 };
+        const third = openOn(SimulatedDisk.fromImage(rebooted.crashImage(again), rebooted.crashLockFiles(again)));
+        if (third.version !== version) failures.push(`${where}, then 3 commits and a power loss: opened ${third.version}, not ${version}`);
+        else if (JSON.stringify(readAll(third)) !== expected) failures.push(`${where}, then 3 commits and a power loss: reads wrong`);
+        third.check();
+        third.close();
+      } finally {
+        reopened.close();
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(images.length).toBeGreaterThan(60);
+  });
+});
+
 describe("commitProtocol 'log': close() under power loss", () => {
   it("close()'s checkpoint never takes the slot of the record the open pass replays from", () => {
     // Passes turn over after open, so the pass's first record is not the one open found; with the
