@@ -127,6 +127,11 @@ export function planCommit(ctx: CommitContext, state: DurableState, input: Commi
   // 3. Nodes and the pending list.
   const list = new PendingChunks(plan, free, sources, ctx.hints);
   allocateCells(alloc, list);
+  if (ctx.hints !== null) {
+    let freed = 0;
+    for (const run of plan.frees) freed += run.count;
+    ctx.hints.freed(freed);
+  }
   const nodes = alloc.nodes;
   const { order, spare } = handOut(alloc.cells, nodes.length + list.chunkCount());
   for (let i = 0; i < nodes.length; i++) nodes[i]!.cell = order[i]!;

@@ -44,9 +44,14 @@ export class FreeList {
    * @param seek takes an entry holding a run of at least `count` cells, when one is known
    *   (storage/commit/runHints.ts), the same way; undefined when none is
    */
+  /**
+   * @param search what earlier commits' searches of the whole list found (RunHints): whether to
+   *   skip one, and where to say one failed; none: always search
+   */
   constructor(
     private readonly take: () => CellRun[] | undefined,
     private readonly seek: (count: number) => CellRun[] | undefined = () => undefined,
+    private readonly search: { skipSearch(count: number): boolean; searchFailed(count: number, loadedCells: number): void } | null = null,
   ) {}
 
   /** Loads the next releasable entry; false when none is left. */
@@ -108,6 +113,8 @@ export class FreeList {
   run(count: number): number | undefined {
     if (count >= this.failedAt) return undefined;
     let seeking = !this.exhausted;
+    // Cells loaded when the search of the whole list began (this commit's loads, all of them).
+    let loadedBefore = -1;
     for (;;) {
       for (let i = this.runs.length - 1; i >= 0; i--) {
         const run = this.runs[i]!;
@@ -124,10 +131,17 @@ export class FreeList {
           continue;
         }
         seeking = false;
+        // A recent search for as many cells found nothing (storage/commit/runHints.ts): the space map.
+        if (this.search?.skipSearch(count)) return undefined;
+        loadedBefore = this.loadedCells;
       }
       if (!this.loadNext()) {
         const start = this.spanningRun(count);
-        if (start === undefined) this.failedAt = count;
+        if (start === undefined) {
+          this.failedAt = count;
+          // Told once per commit, by the search that loaded the list (a later failure here loads nothing).
+          if (loadedBefore >= 0) this.search?.searchFailed(count, this.loadedCells);
+        }
         return start;
       }
     }

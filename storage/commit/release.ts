@@ -162,7 +162,7 @@ class ReleasableEntries {
 /** The commit's free list over its releasable pending entries, and the list of entries it takes. */
 export function openFreeList(plan: CommitPlan, hints: RunHints | null = null): { free: FreeList; sources: PendingSource[] } {
   const entries = new ReleasableEntries(plan, hints);
-  return { free: new FreeList(() => entries.next(), (count) => entries.seek(count)), sources: entries.sources };
+  return { free: new FreeList(() => entries.next(), (count) => entries.seek(count), hints), sources: entries.sources };
 }
 
 /**

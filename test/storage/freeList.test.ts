@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { expect, test } from 'vitest';
 import type { CellRun } from '../../storage/format/pageFile.js';
 import { FreeList } from '../../storage/commit/freeList.js';
+import { RunHints, SEARCH_RETRY_MIN_CELLS } from '../../storage/commit/runHints.js';
 
 /** The policy, spelled out on copies of the runs. */
 function expected(entries: CellRun[][], count: number): number[] {
@@ -176,4 +177,52 @@ test('run asks the seek before loading entries newest first, and loads nothing w
   expect(list.run(4)).toBe(105); // the rest of the sought run, already loaded
   expect(list.run(2)).toBe(200); // no hint: newest first, as before
   expect(loaded).toEqual([300, 200]);
+});
+
+/** A free list over `entries` (each a list of runs), counting the entries it loads. */
+function listOver(entries: CellRun[][], hints: RunHints): { free: FreeList; loads: () => number } {
+  const left = entries.map((e) => e.map((r) => ({ ...r })));
+  let loads = 0;
+  const free = new FreeList(
+    () => {
+      const next = left.shift();
+      if (next !== undefined) loads++;
+      return next;
+    },
+    () => undefined,
+    hints,
+  );
+  return { free, loads: () => loads };
+}
+
+test('a search of the whole list that found nothing is not repeated until enough cells were freed since (RunHints)', () => {
+  // 30 entries of isolated 2-cell runs: no run, nor chain, of 8 cells.
+  const entries = Array.from({ length: 30 }, (_, e) => [{ start: 1000 + e * 10, count: 2 }, { start: 1005 + e * 10, count: 2 }]);
+  const hints = new RunHints();
+  const first = listOver(entries, hints);
+  expect(first.free.run(8)).toBeUndefined();
+  expect(first.loads()).toBe(30); // searched everything
+  expect(hints.skipSearch(8)).toBe(true);
+  // The next commit: no load at all for 8 cells or more…
+  const second = listOver(entries, hints);
+  expect(second.free.run(8)).toBeUndefined();
+  expect(second.free.run(12)).toBeUndefined();
+  expect(second.loads()).toBe(0);
+  // …while a shorter run is still looked for, and found.
+  expect(second.free.run(2)).toBe(1005);
+  // Once enough cells were freed since (at least SEARCH_RETRY_MIN_CELLS; half the list searched), it searches again.
+  hints.freed(SEARCH_RETRY_MIN_CELLS - 1);
+  expect(hints.skipSearch(8)).toBe(true);
+  hints.freed(1);
+  expect(hints.skipSearch(8)).toBe(false);
+  const third = listOver([...entries, [{ start: 5000, count: 9 }]], hints);
+  expect(third.free.run(8)).toBe(5000);
+  expect(third.loads()).toBe(31);
+});
+
+test('a search that finds its run arms nothing', () => {
+  const hints = new RunHints();
+  const { free } = listOver([[{ start: 100, count: 2 }], [{ start: 102, count: 6 }]], hints);
+  expect(free.run(8)).toBe(100); // a chain across the two entries
+  expect(hints.skipSearch(8)).toBe(false);
 });
