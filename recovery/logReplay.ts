@@ -15,17 +15,34 @@ export function replayBase<T extends { rec: CommitRecord }>(ring: readonly T[], 
   return ring.find((r) => (r.rec.flags & FLAG_LOGGED) === 0 && ((r.rec.flags & FLAG_VOLATILE) === 0 || r.rec.boot === boot));
 }
 
+/** Where a replay of a pass ended. */
+export interface ReplayEnd {
+  /** The last commit reached (the base's own when no entry follows it). */
+  commit: number;
+  /** Byte offset in the log just past the last entry replayed (the pass's start when none was). */
+  end: number;
+  /** Entries replayed. */
+  entries: number;
+}
+
 /**
  * Replays the pass that `base` starts: each whole entry of its salt, commit base+1, base+2, …, its
  * cells and its record given to `write` (bytes and the file position they belong at; null: only
  * count). Returns the last commit reached (base.commit when no entry follows).
  */
 export function replayLog(io: FileIO, path: string, base: CommitRecord, write: ((bytes: Uint8Array, position: number) => void) | null): number {
+  return replayPass(io, path, base, write).commit;
+}
+
+/** replayLog, saying also where in the log the pass's entries end and how many there were. */
+export function replayPass(io: FileIO, path: string, base: CommitRecord, write: ((bytes: Uint8Array, position: number) => void) | null): ReplayEnd {
   const { cell, cells, salt, start } = base.log;
   const log = new Uint8Array(cells * CELL_BYTES);
   io.read(log, cell * CELL_BYTES);
   let commit = base.commit;
-  for (let at = start; ; ) {
+  let entries = 0;
+  let at = start;
+  for (;;) {
     const e = decodeEntry(log, at, salt, commit + 1);
     if (e === undefined) break;
     // Whole and checksummed, so written by this code: an entry that still names a place it
@@ -43,9 +60,10 @@ export function replayLog(io: FileIO, path: string, base: CommitRecord, write: (
       write(page, ringSlotOffsetBytes(e.slot));
     }
     commit = e.commit;
+    entries++;
     at += e.length;
   }
-  return commit;
+  return { commit, end: at, entries };
 }
 
 /**

@@ -22,7 +22,7 @@
  * whole); on a later boot it reads the file through the entries replayed in memory (readerIO).
  */
 import { MapleError, corrupt } from '../src/common/errors.js';
-import { ReplayOverlay, replayBase, replayLog } from './logReplay.js';
+import { ReplayOverlay, type ReplayEnd, replayBase, replayLog, replayPass } from './logReplay.js';
 import type { BufferPool } from '../storage/io/bufferPool.js';
 import { type CommitRecord, type TreeRoot, COMMIT_RECORD_MAX_BYTES, FLAG_CELLS_DURABLE, FLAG_LOGGED, FLAG_VOLATILE, decodeCommitRecord } from '../storage/format/commitRecord.js';
 import type { DurableState } from '../storage/commit/commit.js';
@@ -58,11 +58,11 @@ export interface Recovered {
   /** Ring slot of the newest durable record (a commit log's pass base), −1 if none: keep it until a newer one is durable. */
   baseSlot: number;
   /**
-   * A writable open of a store with a commit log: the pass of the newest durable record held no
-   * entry to replay and no record was rejected, so that record is what the store opened at and
-   * its pass is empty — the writer may continue it (MapleStore.settleOpen).
+   * A writable open of a store with a commit log that opened at the last commit the replay of its
+   * pass reached, with no record rejected: where that pass's entries end and how many there are —
+   * the writer may append to it (MapleStore.settleOpen). Null otherwise.
    */
-  emptyPass: boolean;
+  pass: { end: number; entries: number } | null;
   report: RecoveryReport;
 }
 
@@ -109,6 +109,7 @@ export function recover(io: FileIO, pool: BufferPool, path: string, boot: number
   const base = replayBase(ring, boot);
   // The last commit the log's replay reached (−1: none replayed).
   let replayedTo = -1;
+  let replayed: ReplayEnd | null = null;
   // A writable open replays the pass of the newest durable record, whatever the boot (after a
   // failed sync even this boot's page cache may have lost writes): LOGGED records are trusted up
   // to the last entry replayed. A read-only open cannot write: on the boot the pass began, the page
@@ -117,7 +118,8 @@ export function recover(io: FileIO, pool: BufferPool, path: string, boot: number
   let trustLogged = false;
   if (base !== undefined && base.rec.log.cell !== 0) {
     if (!readOnly) {
-      replayedTo = replayLog(io, path, base.rec, (bytes, position) => io.write(bytes, position));
+      replayed = replayPass(io, path, base.rec, (bytes, position) => io.write(bytes, position));
+      replayedTo = replayed.commit;
       ring = readRing(io);
     } else if (base.rec.boot === boot) {
       trustLogged = true;
@@ -153,7 +155,7 @@ export function recover(io: FileIO, pool: BufferPool, path: string, boot: number
         state: { rec: { ...candidate.rec, highestCommit }, slot: candidate.slot },
         highestCommit,
         baseSlot: base?.slot ?? -1,
-        emptyPass: base !== undefined && base.rec.log.cell !== 0 && replayedTo === base.rec.commit && rejected.length === 0 && candidate.slot === base.slot,
+        pass: continuable(base, replayed, candidate, rejected) ? { end: replayed!.end, entries: replayed!.entries } : null,
         report: { commit: candidate.rec.commit, fellBack: rejected.length > 0, rejected, cellsValidated, ms: Number(process.hrtime.bigint() - started) / 1e6, lockTakenOver: null },
       };
     }
@@ -161,6 +163,22 @@ export function recover(io: FileIO, pool: BufferPool, path: string, boot: number
   }
   const what = ring.length === 0 ? 'no commit record has a valid checksum' : `no commit record validates (tried ${rejected.join(', ')})`;
   throw corrupt(`${path}: ${what} in the commit ring (pages 1..${RING_SLOTS})`);
+}
+
+/**
+ * Whether the writer may go on appending to the pass `base` starts: the replay reached the
+ * candidate the store opens at and rejected nothing, so every entry of the pass is replayed and the
+ * next goes just past them — the pass's salt is its own, and its entries are contiguous from its
+ * start, so no older entry can follow the new ones in a later replay.
+ */
+function continuable(base: { rec: CommitRecord; slot: number } | undefined, replayed: ReplayEnd | null, candidate: { rec: CommitRecord; slot: number }, rejected: readonly number[]): boolean {
+  if (base === undefined || replayed === null || rejected.length > 0 || base.rec.log.cell === 0) return false;
+  if (candidate.rec.commit !== replayed.commit) return false;
+  // No entry: the base itself. Else the last entry's record, of the same pass.
+  if (replayed.entries === 0) return candidate.slot === base.slot;
+  const a = candidate.rec.log;
+  const b = base.rec.log;
+  return (candidate.rec.flags & FLAG_LOGGED) !== 0 && a.cell === b.cell && a.cells === b.cells && a.salt === b.salt && a.start === b.start;
 }
 
 /** True when every cell written by `rec.commit` is intact. */

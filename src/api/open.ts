@@ -64,7 +64,7 @@ export function openWith<V = unknown>(path: string, options: OpenOptions | undef
     const store = new MapleStore<V>(path, io, pool, recovered.state, report, opts, hooks.fileIO === undefined, lock, boot, readerFile, hooks.logCells);
     readerFile?.setVersion(recovered.state.rec.commit);
     // A failure here is thrown as it is: the catch below releases the lock and the file.
-    store.settleOpen(recovered.baseSlot, recovered.emptyPass);
+    store.settleOpen(recovered.baseSlot, recovered.pass);
     return store;
   } catch (err) {
     lock?.release();

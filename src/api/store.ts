@@ -31,7 +31,7 @@ import { Snapshot } from './snapshot.js';
 import type { TreeState } from '../tree/write.js';
 import { type SyncResult, type WriteTxn, WriteTxnImpl, isThenable, refuseThenable } from './txn.js';
 import { type Range, TreeReader } from '../read/treeReader.js';
-import { CELL_BASE, CELL_BYTES, CHECKPOINT_FILE_SHARE, CHECKPOINT_MIN_CELLS, PAGE_BYTES } from '../common/limits.js';
+import { CELL_BASE, CELL_BYTES, CHECKPOINT_FILE_SHARE, CHECKPOINT_MIN_CELLS, CLOSE_KEEP_PASS_BYTES, PAGE_BYTES } from '../common/limits.js';
 import type { CheckedOptions } from './options.js';
 import { WriteGroup } from './writeGroup.js';
 import { type GroupHost, WriteQueue } from './writeQueue.js';
@@ -416,29 +416,32 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
 
   /**
    * At a writable open: a newest commit written without a sync (this boot's, so whole in the page
-   * cache) becomes a durable base before anything reuses a cell it reaches. With a commit log,
-   * an `emptyPass` (recovery/recover.ts: the store opened at the newest durable record, whose pass
-   * has no entry — as close() leaves it) is continued: the first commit is logged, one durable
-   * write, instead of starting a pass with two syncs.
+   * cache) becomes a durable base before anything reuses a cell it reaches. With a commit log, the
+   * pass recovery replayed (`pass`, recovery/recover.ts: the store opened at its last entry, or at
+   * its base when it has none) is continued: the next commit appends to it — one durable write —
+   * instead of starting a new pass with two syncs, as after close() (which leaves a short pass as
+   * it is) or a crash.
    * @internal called by open()
    */
-  settleOpen(baseSlot: number, emptyPass = false): void {
+  settleOpen(baseSlot: number, pass: { end: number; entries: number } | null = null): void {
     if (this.opts.readOnly) return;
     // The newest durable record: with a commit log, what a power loss replays from until the next
     // pass is durable, so no commit takes its slot before then (storage/commit/commitLog.ts).
     this.logBaseSlot = baseSlot;
     if (this.log !== null) this.log.baseSlot = baseSlot;
-    // A record durable through the log only (recovery replayed it): it becomes a durable base,
-    // so that a read-only open need not replay, and before the log's cells are freed.
-    const logged = (this.state.rec.flags & FLAG_LOGGED) !== 0;
-    if ((this.state.rec.flags & FLAG_VOLATILE) === 0 && !logged) {
-      // The pass's salt is the record's own, and no entry of it follows the record (replay found
-      // none at its start, and entries of a pass are contiguous from there): an entry this store
-      // appends is the only one a replay can reach. A commit that needs a log of another size
-      // starts a new pass anyway (storage/commit/commit.ts, placeLog).
-      if (this.log !== null && emptyPass && this.state.rec.log.cell !== 0 && this.state.slot === baseSlot) this.log.startPass(this.state.rec.log, baseSlot);
+    const volatile = (this.state.rec.flags & FLAG_VOLATILE) !== 0;
+    if (this.log !== null && pass !== null && !volatile && this.state.rec.log.cell !== 0) {
+      // The pass's entries were written home again by the replay, and stay in the log until the
+      // next pass's first commit has synced everything: the replayed commits are as durable as
+      // when they were first written. (A commit needing a log of another size starts a new pass
+      // anyway: storage/commit/commit.ts, placeLog.)
+      this.log.startPass(this.state.rec.log, baseSlot, pass.end, pass.entries);
       return;
     }
+    // A record durable through the log only (recovery replayed it), in a store opened without
+    // one: it becomes a durable base before the log's cells are freed.
+    const logged = (this.state.rec.flags & FLAG_LOGGED) !== 0;
+    if (!volatile && !logged) return;
     this.checkpoint();
   }
 
@@ -648,9 +651,11 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       // Any error: a commit failed; its callers got the error, and the writes behind it are refused below.
     }
     // With `sync: 'none'`, close() leaves the last version durable. With a commit log, durable
-    // already, it leaves it durable without the log: the next open has nothing to replay, on this
-    // boot or after a reboot.
-    const logged = this.log !== null && (this.state.rec.flags & FLAG_LOGGED) !== 0;
+    // already, it leaves it durable without the log when the pass holds more than
+    // CLOSE_KEEP_PASS_BYTES of entries, so the next open has little to replay; a shorter pass is
+    // left as it is, replayed and continued by the next writable open (settleOpen), read through
+    // by a read-only open after a reboot.
+    const logged = this.log !== null && (this.state.rec.flags & FLAG_LOGGED) !== 0 && !(this.log.open !== null && this.log.passBytes <= CLOSE_KEEP_PASS_BYTES);
     if (!this.opts.readOnly && this.poisoned === null && (this.durable.rec.commit < this.state.rec.commit || logged)) {
       try {
         this.checkpoint();

@@ -127,6 +127,12 @@ export const ADAPTIVE_TWO_SYNC_CELLS = 2048;
  */
 export const CHECKPOINT_MIN_CELLS = 1024;
 export const CHECKPOINT_FILE_SHARE = 8;
+/**
+ * close() of a store with a commit log leaves a pass of at most this many bytes of entries as it
+ * is (a few single-store commits): the next writable open replays and continues it, where a
+ * checkpoint at close would cost two syncs (src/api/store.ts).
+ */
+export const CLOSE_KEEP_PASS_BYTES = 32 * 1024;
 /** Rounds of taking cells before a commit's allocation must have converged (a bug otherwise). */
 export const MAX_ALLOCATION_ROUNDS = 64;
 /** A contiguous write grows while it is shorter than this (so one call writes at most a little more). */

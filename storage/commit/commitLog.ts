@@ -108,12 +108,21 @@ export class CommitLog {
     return append;
   }
 
-  /** A commit written with `ref` (its record in `slot`) starts a pass: logged commits follow it. */
-  startPass(ref: LogRef, slot: number): void {
+  /**
+   * A commit written with `ref` (its record in `slot`) starts a pass: logged commits follow it.
+   * A store opened on a pass that recovery replayed goes on with it: its `entries` entries end at
+   * byte `next` of the log.
+   */
+  startPass(ref: LogRef, slot: number, next = ref.start, entries = 0): void {
     this.pass = ref;
-    this.entries = 0;
-    this.next = ref.start;
+    this.entries = entries;
+    this.next = next;
     this.baseSlot = slot;
+  }
+
+  /** Bytes of entries in the open pass (0: none open, or none logged in it). */
+  get passBytes(): number {
+    return this.pass === null ? 0 : this.next - this.pass.start;
   }
 
   /**
