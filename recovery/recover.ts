@@ -118,7 +118,10 @@ export function recover(io: FileIO, pool: BufferPool, path: string, boot: number
   let trustLogged = false;
   if (base !== undefined && base.rec.log.cell !== 0) {
     if (!readOnly) {
-      replayed = replayPass(io, path, base.rec, (bytes, position) => io.write(bytes, position));
+      // Held, then written run by run: the same bytes as writing entry after entry, in fewer calls.
+      const image = new ReplayOverlay(io);
+      replayed = replayPass(io, path, base.rec, (bytes, position) => image.hold(bytes, position));
+      image.writeTo(io);
       replayedTo = replayed.commit;
       ring = readRing(io);
     } else if (base.rec.boot === boot) {

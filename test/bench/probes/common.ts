@@ -17,11 +17,14 @@ export interface Timed {
   syncMs: number;
   /** 4 KiB pages written since the last reset. */
   pages: Set<number>;
+  /** O_DSYNC writes (a commit log's appends) and their time. */
+  durableWrites: number;
+  durableMs: number;
 }
 
 /** NodeFileIO with counters. */
 export class TimedFileIO extends NodeFileIO {
-  readonly t: Timed = { writes: 0, writeMs: 0, syncs: 0, syncMs: 0, pages: new Set() };
+  readonly t: Timed = { writes: 0, writeMs: 0, syncs: 0, syncMs: 0, pages: new Set(), durableWrites: 0, durableMs: 0 };
 
   override write(buf: Uint8Array, positionBytes: number): void {
     const start = performance.now();
@@ -38,8 +41,16 @@ export class TimedFileIO extends NodeFileIO {
     this.t.syncs++;
   }
 
+  /** An O_DSYNC write (a commit log's append): counted and timed. */
+  override writeDurable(buf: Uint8Array, positionBytes: number): void {
+    const start = performance.now();
+    super.writeDurable(buf, positionBytes);
+    this.t.durableMs += performance.now() - start;
+    this.t.durableWrites++;
+  }
+
   reset(): void {
-    Object.assign(this.t, { writes: 0, writeMs: 0, syncs: 0, syncMs: 0, pages: new Set() });
+    Object.assign(this.t, { writes: 0, writeMs: 0, syncs: 0, syncMs: 0, pages: new Set(), durableWrites: 0, durableMs: 0 });
   }
 }
 
