@@ -4,7 +4,8 @@
 // the rate acknowledged during the run, p50/p99 latency from call to acknowledgement, and how
 // many groups ran ahead of the group in flight (stats().groupsAhead). A store that keeps up
 // acknowledges the rate asked for at low latency; one that does not falls behind, and its latency
-// grows with the queue.
+// grows with the queue. Also prints when the writes acknowledged after more than 50 ms were issued
+// (a backlog while the process warms up, or one that lasts).
 //
 //   node dist/test/bench/probes/openLoopWrites.js [rate=100000] [seconds=4]
 
@@ -19,6 +20,8 @@ const dir = tempDir('open-loop');
 try {
   const store = open<{ id: number; prot: number }>(path.join(dir, 'store.maple'), { sync: 'full', maxQueuedWrites: 1 << 22 });
   const latencies: number[] = [];
+  /** When (ms after the start) each write that waited over 50 ms was issued. */
+  const slowIssued: number[] = [];
   let issued = 0;
   let acknowledged = 0;
   const start = performance.now();
@@ -37,7 +40,9 @@ try {
         const called = performance.now();
         void store.storeAsync(key, key, { id: n, prot: n & 7 }).then(() => {
           acknowledged++;
-          latencies.push(performance.now() - called);
+          const ms = performance.now() - called;
+          latencies.push(ms);
+          if (ms > 50) slowIssued.push(called - start);
         });
       }
       setImmediate(tick);
@@ -52,6 +57,8 @@ try {
   latencies.sort((a, b) => a - b);
   const at = (q: number): string => (latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? NaN).toFixed(2);
   console.log(`asked ${rate}/s: acknowledged ${Math.round(during / elapsed)}/s during the run; latency p50 ${at(0.5)} ms, p99 ${at(0.99)} ms; ${commits} groups, ${ahead} run ahead`);
+  const slow = slowIssued.length === 0 ? 'none' : `${slowIssued.length}, issued ${Math.round(Math.min(...slowIssued))}–${Math.round(Math.max(...slowIssued))} ms after the start`;
+  console.log(`writes acknowledged after more than 50 ms: ${slow}`);
 } finally {
   fs.rmSync(dir, { recursive: true, force: true });
 }
