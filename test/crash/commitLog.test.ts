@@ -67,7 +67,7 @@ describe("commitProtocol 'log' and power loss", () => {
         acknowledged = store.version;
       }
       store.check();
-      // close() makes the last commit durable on its own (a checkpoint): its events too.
+      // close(): a checkpoint when the pass holds more than CLOSE_KEEP_PASS_BYTES of entries; its events too.
       store.close();
     } finally {
       off();
