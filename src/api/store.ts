@@ -179,7 +179,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     this.durable = state;
     // No pass is open: the first commit starts one, with a fresh salt (entries a crash left of an
     // earlier pass, under commit numbers this store will use again, can never be replayed) —
-    // unless open finds the newest record's pass empty and continues it (settleOpen).
+    // unless open continues the pass recovery replayed (settleOpen).
     this.log = opts.commitProtocol === 'log' && !opts.readOnly ? new CommitLog(logCells) : null;
     this.tree = treeOf(state.rec.main, state.rec.ranges, state.rec.nodes);
     this.queue = new WriteQueue<V, GroupCommit>(this.groupHost(), { groupWrites: opts.maxGroupWrites, groupBytes: opts.maxGroupBytes, queuedWrites: opts.maxQueuedWrites });
