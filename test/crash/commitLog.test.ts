@@ -4,6 +4,7 @@
  * a store into and out of the log. The crash suite (crash.test.ts, asyncCrash.test.ts,
  * faults.test.ts, kill.test.ts) runs its workloads under the log too.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CRASH_MODES, SimulatedDisk } from '../../recovery/testing/simulatedDisk.js';
 import { openWith } from '../../src/api/open.js';
@@ -318,6 +319,75 @@ describe("commitProtocol 'log': a session after close()", () => {
     }
     expect(failures).toEqual([]);
     expect(images.length).toBeGreaterThan(100);
+  });
+});
+
+describe("commitProtocol 'log': random sessions, a power loss anywhere", () => {
+  const sessionArb = fc.record({
+    writes: fc.integer({ min: 1, max: 6 }),
+    // Value sizes: small, a few KiB (close() checkpoints after enough of them), or over a quarter of
+    // the 64 KiB log (a commit that starts a pass).
+    size: fc.constantFrom(10, 200, 3000, 20_000),
+    async: fc.boolean(),
+  });
+  it('every acknowledged commit survives, and the session after the crash survives the next one', async () => {
+    let run = 0;
+    let crashed = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(sessionArb, { minLength: 1, maxLength: 6 }), fc.nat(), fc.constantFrom(...CRASH_MODES), async (sessions, at, mode) => {
+        const disk = new SimulatedDisk();
+        const states = new Map<number, string>();
+        let acknowledged = 0;
+        let image: { image: Uint8Array; locks: ReturnType<SimulatedDisk['crashLockFiles']>; acknowledged: number } | undefined;
+        const off = disk.onEvent((event, d) => {
+          if (image === undefined && event.seq >= at % 60) {
+            const choice = { mode, seed: event.seq + run };
+            image = { image: d.crashImage(choice), locks: d.crashLockFiles(choice), acknowledged };
+          }
+        });
+        try {
+          let k = 0;
+          for (const session of sessions) {
+            const store = openOn(disk);
+            states.set(store.version, JSON.stringify(readAll(store)));
+            acknowledged = store.version;
+            if (session.async) {
+              await Promise.all(Array.from({ length: session.writes }, () => store.storeAsync(k, k++, 'v'.repeat(session.size) + k)));
+            } else {
+              for (let w = 0; w < session.writes; w++, k++) store.store(k, k, 'w'.repeat(session.size) + k);
+            }
+            states.set(store.version, JSON.stringify(readAll(store)));
+            acknowledged = store.version;
+            store.close();
+          }
+        } finally {
+          off();
+        }
+        run++;
+        if (image === undefined) return; // the crash point lies past the last event
+        crashed++;
+        const rebooted = SimulatedDisk.fromImage(image.image, image.locks);
+        const reopened = openOn(rebooted);
+        try {
+          expect(reopened.version).toBeGreaterThanOrEqual(image.acknowledged);
+          const contents = states.get(reopened.version);
+          if (contents !== undefined) expect(JSON.stringify(readAll(reopened))).toBe(contents);
+          reopened.check();
+          reopened.store(1_000_000, 1_000_000, 'after');
+          const version = reopened.version;
+          const again = { mode: 'drop-all' as const, seed: 1 };
+          const third = openOn(SimulatedDisk.fromImage(rebooted.crashImage(again), rebooted.crashLockFiles(again)));
+          expect(third.version).toBe(version);
+          expect(third.load(1_000_000)).toBe('after');
+          third.check();
+          third.close();
+        } finally {
+          reopened.close();
+        }
+      }),
+      { numRuns: 100, seed: 20261207 },
+    );
+    expect(crashed).toBeGreaterThan(50);
   });
 });
 
