@@ -43,8 +43,6 @@ export class FreeList {
    *   then changes) and removes the entry from the pending tree; undefined when none is left
    * @param seek takes an entry holding a run of at least `count` cells, when one is known
    *   (storage/commit/runHints.ts), the same way; undefined when none is
-   */
-  /**
    * @param search what earlier commits' searches of the whole list found (RunHints): whether to
    *   skip one, and where to say one failed; none: always search
    */

@@ -29,6 +29,18 @@ function durableWrites(disk: SimulatedDisk, fn: () => void): { syncs: number; ap
   return { syncs: disk.counts.syncs - syncs, appends: disk.counts.durableWrites - appends };
 }
 
+/**
+ * Checks a store opened after a power loss: at least the version `acknowledged`, reading as that
+ * version read when it was acknowledged (versions inside a group were never read whole: only
+ * those awaited are in `states`), and passing check(). Failures are added to `failures`.
+ */
+function checkRecovered(reopened: MapleStore<unknown>, acknowledged: number, states: ReadonlyMap<number, string>, where: string, failures: string[]): void {
+  const contents = states.get(reopened.version);
+  if (reopened.version < acknowledged) failures.push(`${where}: opened version ${reopened.version}, but ${acknowledged} was acknowledged`);
+  else if (contents !== undefined && JSON.stringify(readAll(reopened)) !== contents) failures.push(`${where}: version ${reopened.version} reads wrong`);
+  reopened.check();
+}
+
 describe("commitProtocol 'log' and power loss", () => {
   it('at every disk event of 120 commits and 20 groups, a snapshot held: every acknowledged commit is there, exactly', async () => {
     const next = stream(11);
@@ -77,11 +89,7 @@ describe("commitProtocol 'log' and power loss", () => {
       // The machine that boots after the power loss.
       const reopened = openOn(SimulatedDisk.fromImage(image, locks));
       try {
-        const contents = states.get(reopened.version);
-        if (reopened.version < ack) failures.push(`${where}: opened version ${reopened.version}, but ${ack} was acknowledged`);
-        // Versions inside a group were never read whole: only the versions awaited are known.
-        else if (contents !== undefined && JSON.stringify(readAll(reopened)) !== contents) failures.push(`${where}: version ${reopened.version} reads wrong`);
-        reopened.check();
+        checkRecovered(reopened, ack, states, where, failures);
         checked++;
       } finally {
         reopened.close();
@@ -130,10 +138,7 @@ describe("commitProtocol 'log' and power loss", () => {
     for (const { image, locks, acknowledged: ack, where } of images) {
       const reopened = openOn(SimulatedDisk.fromImage(image, locks), {}, null);
       try {
-        const contents = states.get(reopened.version);
-        if (reopened.version < ack) failures.push(`${where}: opened version ${reopened.version}, but ${ack} was acknowledged`);
-        else if (contents !== undefined && JSON.stringify(readAll(reopened)) !== contents) failures.push(`${where}: version ${reopened.version} reads wrong`);
-        reopened.check();
+        checkRecovered(reopened, ack, states, where, failures);
       } finally {
         reopened.close();
       }
@@ -298,10 +303,7 @@ describe("commitProtocol 'log': a session after close()", () => {
       const rebooted = SimulatedDisk.fromImage(image, locks);
       const reopened = openOn(rebooted);
       try {
-        const contents = states.get(reopened.version);
-        if (reopened.version < ack) failures.push(`${where}: opened version ${reopened.version}, but ${ack} was acknowledged`);
-        else if (contents !== undefined && JSON.stringify(readAll(reopened)) !== contents) failures.push(`${where}: version ${reopened.version} reads wrong`);
-        reopened.check();
+        checkRecovered(reopened, ack, states, where, failures);
         // The session after the crash continues (or starts) a pass over whatever the crash left in
         // the log; its commits must survive the next power loss.
         for (let k = 0; k < 3; k++) reopened.store(5000 + k, 5000 + k, `after-${k}`);
