@@ -38,6 +38,22 @@ export function writeDurable(io: FileIO, buf: Uint8Array, positionBytes: number)
   }
 }
 
+/**
+ * The largest piece NodeFileIO.write hands the kernel in one call, never across a multiple of it
+ * in the file. Linux (ext4 since 6.16, XFS, others) caches a file in folios sized by the write or
+ * read that brought the bytes in, up to megabytes; a later small write into a large folio walks
+ * all of its blocks, so a 256-byte pwrite into a page a 2 MiB bulk-load write cached costs ~5×
+ * one into a page of a 64 KiB piece (`node dist/test/bench/probes/folioWrites.js`, on the machine
+ * of docs/benchmarks.md: 7.5–8.1 µs against 1.5–1.6 µs). Commits write scattered cells, so
+ * large writes are cut here; a bulk load makes a few more calls.
+ */
+export const WRITE_PIECE_BYTES = 64 * 1024;
+
+/** How many of `remaining` bytes to write at byte `at` in one call: up to the next WRITE_PIECE_BYTES boundary. */
+export function writePiece(at: number, remaining: number): number {
+  return Math.min(remaining, WRITE_PIECE_BYTES - (at % WRITE_PIECE_BYTES));
+}
+
 /** The real file, through synchronous fs calls. */
 export class NodeFileIO implements FileIO {
   private fd: number;
@@ -99,7 +115,8 @@ export class NodeFileIO implements FileIO {
   write(buf: Uint8Array, positionBytes: number): void {
     let done = 0;
     while (done < buf.length) {
-      done += fs.writeSync(this.fd, buf, done, buf.length - done, positionBytes + done);
+      const at = positionBytes + done;
+      done += fs.writeSync(this.fd, buf, done, writePiece(at, buf.length - done), at);
     }
   }
 

@@ -38,7 +38,8 @@ try {
     const per = (x: number, digits = 2): string => (x / commits).toFixed(digits);
     console.log(
       `${name}: ${per(pages)} pages, ${per(io.t.writes)} writes (${per(io.t.writeMs, 3)} ms), ${per(io.t.syncs)} fdatasyncs (${per(io.t.syncMs, 3)} ms), ` +
-        `the rest ${per(ms - io.t.writeMs - io.t.syncMs, 3)} ms per commit; ${Math.round((commits * 1000) / ms)} commits/s`,
+        `${per(io.t.durableWrites)} durable writes (${per(io.t.durableMs, 3)} ms), ` +
+        `the rest ${per(ms - io.t.writeMs - io.t.syncMs - io.t.durableMs, 3)} ms per commit; ${Math.round((commits * 1000) / ms)} commits/s`,
     );
     store.close();
     fs.rmSync(file, { force: true });
