@@ -40,11 +40,11 @@ export function writeDurable(io: FileIO, buf: Uint8Array, positionBytes: number)
 
 /**
  * The largest piece NodeFileIO.write hands the kernel in one call, never across a multiple of it
- * in the file. Linux (ext4 since 6.16, XFS, others) caches a file in folios sized by the write or
- * read that brought the bytes in, up to megabytes; a later small write into a large folio walks
- * all of its blocks, so a 256-byte pwrite into a page a 2 MiB bulk-load write cached costs ~5×
+ * in the file. Linux caches a file in folios sized by the write or read that brought the bytes in,
+ * up to megabytes, and ext4 (large folios since 6.16) walks every block of a folio on a small
+ * write into it, so a 256-byte pwrite into a page a 2 MiB bulk-load write cached costs 4–5×
  * one into a page of a 64 KiB piece (`node dist/test/bench/probes/folioWrites.js`, on the machine
- * of docs/benchmarks.md: 7.5–8.1 µs against 1.5–1.6 µs). Commits write scattered cells, so
+ * of docs/benchmarks.md: 5.5–8.1 µs against 1.3–1.8 µs). Commits write scattered cells, so
  * large writes are cut here; a bulk load makes a few more calls.
  */
 export const WRITE_PIECE_BYTES = 64 * 1024;
