@@ -3,6 +3,7 @@
  * never cross a WRITE_PIECE_BYTES boundary of the file, and land whole.
  */
 import * as fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -45,7 +46,47 @@ describe('writePiece', () => {
   });
 });
 
+/** The (position, length) of every fs.writeSync call `fn` makes, through Node's own fs module. */
+function writeCalls(fn: () => void): Array<[number, number]> {
+  const calls: Array<[number, number]> = [];
+  const cjs = (fs as unknown as { default: typeof fs }).default;
+  const real = cjs.writeSync;
+  cjs.writeSync = ((fd: number, buf: Uint8Array, offset: number, length: number, position: number) => {
+    calls.push([position, length]);
+    return real(fd, buf, offset, length, position);
+  }) as typeof fs.writeSync;
+  syncBuiltinESMExports();
+  try {
+    fn();
+  } finally {
+    cjs.writeSync = real;
+    syncBuiltinESMExports();
+  }
+  return calls;
+}
+
 describe('NodeFileIO.write', () => {
+  it('hands the kernel no write larger than a piece, nor across a piece boundary', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maple-fileio-'));
+    try {
+      const io = new NodeFileIO(path.join(dir, 'f'), 'wx+');
+      try {
+        const P = WRITE_PIECE_BYTES;
+        const calls = writeCalls(() => io.write(new Uint8Array(2 * P + 4096), P - 4096));
+        expect(calls).toEqual([
+          [P - 4096, 4096],
+          [P, P],
+          [2 * P, P],
+        ]);
+      } finally {
+        io.close();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+
   it('writes a buffer larger than a piece, at an unaligned position, byte for byte', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maple-fileio-'));
     try {
