@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, describe, expect, test } from 'vitest';
-import { HELD_LIMIT } from '../src/read/readerRegistry.js';
+import { HELD_LIMIT } from '../src/common/limits.js';
 import { NODE_LEAF, OFF_COUNT, OFF_LEAF_SLOTS, OFF_PIVOTS, nodeChecksumOk, nodeCommit, readU64 } from '../storage/format/node.js';
 import { expectMapleError, prng, tempDir } from './helpers.js';
 import { MapleError, type MapleStore, type OpenOptions, openStore } from './openStore.js';

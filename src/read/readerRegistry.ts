@@ -11,9 +11,10 @@
  * held iterator to a full registration (a token, watched by the FinalizationRegistry), so an
  * iterator that outlives a commit pins its version exactly as before, and an abandoned one is
  * released and counted once collected. The list is also promoted when it grows past
- * HELD_LIMIT, so iterators abandoned on a store that never commits cannot accumulate.
+ * HELD_LIMIT (src/common/limits.ts), so iterators abandoned on a store that never commits cannot
+ * accumulate.
  */
-export const HELD_LIMIT = 256;
+import { HELD_LIMIT } from '../common/limits.js';
 
 /** A reader's registration: releasing it (once) lets the writer reuse what only its version reaches. */
 export interface ReleasableToken {

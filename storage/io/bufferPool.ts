@@ -29,32 +29,15 @@
  */
 import { assert, ioFailed } from '../../src/common/errors.js';
 import type { FileIO } from './fileIO.js';
-import { CELL_BYTES, CELLS_PER_PAGE, PAGE_BYTES } from '../../src/common/limits.js';
+import { CELL_BYTES, CELLS_PER_PAGE, INITIAL_FRAMES, INTERNAL_WEIGHT, MIN_FRAMES, PAGE_BYTES, READ_AHEAD_AFTER, READ_AHEAD_PAGES, WHOLE_SLAB_AFTER } from '../../src/common/limits.js';
 
-export const MIN_FRAMES = 16;
-/** Frames allocated at open; the slab doubles from here up to the cache budget. */
-export const INITIAL_FRAMES = 32;
-/** Frames past which the slab grows straight to the cache budget instead of doubling (1 MiB). */
-export const WHOLE_SLAB_AFTER = 256;
+/** The pool's tuning constants live in src/common/limits.ts; tests read them here too. */
+export { INITIAL_FRAMES, INTERNAL_WEIGHT, MIN_FRAMES, READ_AHEAD_AFTER, READ_AHEAD_PAGES, WHOLE_SLAB_AFTER };
+
 /** Pages with a dense page-table entry: 2^22 pages = files up to 16 GiB, a 16 MiB table at most. */
 const DENSE_PAGES = 1 << 22;
 /** Every cell of a frame loaded. */
 const FULL = (1 << CELLS_PER_PAGE) - 1;
-/**
- * Clock sweeps a frame holding an internal node survives after its last use (other pages: 1).
- * Measured on a 1,000,000-range file (height 7) with a 244-frame pool and random loads, pool
- * misses per load: 1.94 with plain clock; weight 3: 1.70, 16: 1.62, 32: 1.60, 255: 1.60 — with
- * fresh leaves inserted unreferenced (markColdLeaf). The hand walks ~21 frames per miss at 32.
- */
-export const INTERNAL_WEIGHT = 32;
-/**
- * Fault-around window: a miss reads the 64 KiB-aligned window around its page while the pool has
- * room for it. Measured on this machine, preads from the OS page cache: 4 KiB 2.7 µs, 64 KiB
- * 4.9 µs, 128 KiB 8.4 µs — per page 2.7 against 0.31 µs.
- */
-export const READ_AHEAD_PAGES = 16;
-/** The pool's first misses read one page: open and a first load stay one small read per node. */
-export const READ_AHEAD_AFTER = 16;
 
 export class BufferPool {
   /** The frames; replaced (same offsets, same contents) when the pool grows. */

@@ -24,9 +24,8 @@ import { randomBytes } from 'node:crypto';
 import { canonicalPath } from './lockEnv.js';
 import { PROC, type ThreadIdentity, processAlive } from './liveness.js';
 import { NO_READERS, type ReaderSet } from './readerSet.js';
+import { START_CHECK_MS } from '../../src/common/limits.js';
 
-/** How long a reader's checked start time is trusted (OtherReaders.alive). */
-const START_CHECK_MS = 1000;
 
 /** The reader directory of the store at `storePath`. */
 export function readersDir(storePath: string): string {
