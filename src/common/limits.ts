@@ -57,6 +57,19 @@ export const ARENA_CHUNK_BYTES = 1024 * 1024;
 /** Chunks a transaction's values may take: 8 GiB (a longer value takes a chunk of its own). */
 export const ARENA_MAX_CHUNKS = 8192;
 
+// ── The file's I/O (storage/io/fileIO.ts) ──────────────────────────────────────────────────────
+
+/**
+ * The largest piece NodeFileIO.write hands the kernel in one call, never across a multiple of it
+ * in the file. Linux caches a file in folios sized by the write or read that brought the bytes in,
+ * up to megabytes, and ext4 (large folios since 6.16) walks every block of a folio on a small
+ * write into it, so a 256-byte pwrite into a page a 2 MiB bulk-load write cached costs 4–5× one
+ * into a page of a 64 KiB piece (`node dist/test/bench/probes/folioWrites.js`, on the machine of
+ * docs/benchmarks.md: 5.5–8.1 µs against 1.3–1.8 µs). Commits write scattered cells, so large
+ * writes are cut; a bulk load makes a few more calls. The commit log's `O_DSYNC` append is not cut.
+ */
+export const WRITE_PIECE_BYTES = 64 * 1024;
+
 // ── Buffer pool (storage/io/bufferPool.ts) ────────────────────────────────────────────────────
 
 /** The buffer pool's default budget (OpenOptions.cacheSize). */

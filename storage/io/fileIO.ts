@@ -3,6 +3,7 @@
  * fault injector (recovery/) can stand in for the real file.
  */
 import * as fs from 'node:fs';
+import { WRITE_PIECE_BYTES } from '../../src/common/limits.js';
 
 export interface FileIO {
   /** Reads up to `buf.length` bytes at `positionBytes`; returns the number read (short at EOF). */
@@ -38,18 +39,12 @@ export function writeDurable(io: FileIO, buf: Uint8Array, positionBytes: number)
   }
 }
 
-/**
- * The largest piece NodeFileIO.write hands the kernel in one call, never across a multiple of it
- * in the file. Linux caches a file in folios sized by the write or read that brought the bytes in,
- * up to megabytes, and ext4 (large folios since 6.16) walks every block of a folio on a small
- * write into it, so a 256-byte pwrite into a page a 2 MiB bulk-load write cached costs 4–5×
- * one into a page of a 64 KiB piece (`node dist/test/bench/probes/folioWrites.js`, on the machine
- * of docs/benchmarks.md: 5.5–8.1 µs against 1.3–1.8 µs). Commits write scattered cells, so
- * large writes are cut here; a bulk load makes a few more calls.
- */
-export const WRITE_PIECE_BYTES = 64 * 1024;
+export { WRITE_PIECE_BYTES };
 
-/** How many of `remaining` bytes to write at byte `at` in one call: up to the next WRITE_PIECE_BYTES boundary. */
+/**
+ * How many of `remaining` bytes to write at byte `at` in one call: up to the next WRITE_PIECE_BYTES
+ * boundary of the file (src/common/limits.ts says why).
+ */
 export function writePiece(at: number, remaining: number): number {
   return Math.min(remaining, WRITE_PIECE_BYTES - (at % WRITE_PIECE_BYTES));
 }
