@@ -3,17 +3,13 @@
  * thrown as itself — never reported as ECORRUPT by check, never turned into EIO by a commit,
  * never taken by recovery for an incomplete commit — and every MapleError is made by a factory.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { open } from '../../src/index.js';
 import { AssertionError, MapleError, assert, corruptCell, ioError } from '../../src/common/errors.js';
 import type { FileIO } from '../../storage/io/fileIO.js';
 import { SimulatedDisk } from '../../recovery/testing/simulatedDisk.js';
 import { openWith } from '../../src/api/open.js';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { LIBRARY, readSource, sources } from './sources.js';
 
 /** A FileIO that throws `make()` from its next write (after `armed` is set), or its next read. */
 class BuggyIO implements FileIO {
@@ -103,14 +99,9 @@ describe('assertions are bugs, not disk faults', () => {
 describe('MapleErrors are made in one module', () => {
   it('no library module but src/common/errors.ts constructs a MapleError', () => {
     const offenders: string[] = [];
-    const walk = (dir: string): void => {
-      for (const entry of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
-        const rel = `${dir}/${entry.name}`;
-        if (entry.isDirectory()) walk(rel);
-        else if (rel.endsWith('.ts') && rel !== 'src/common/errors.ts' && /new MapleError\(/.test(fs.readFileSync(path.join(ROOT, rel), 'utf8'))) offenders.push(rel);
-      }
-    };
-    for (const top of ['src', 'storage', 'recovery']) walk(top);
+    for (const top of LIBRARY) {
+      for (const file of sources(top)) if (file !== 'src/common/errors.ts' && /new MapleError\(/.test(readSource(file))) offenders.push(file);
+    }
     expect(offenders).toEqual([]);
   });
 });

@@ -9,12 +9,9 @@
  * allocator (storage/commit) and above the on-disk formats they decode.
  * Outside packages: the library (everything but examples) imports only node: built-ins and msgpackr.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { LIBRARY, readSource, sources } from './sources.js';
 
 /** Layers, lowest first: the folder (relative to the repo) and its rank. */
 export const LAYERS: ReadonlyArray<readonly [folder: string, rank: number]> = [
@@ -42,16 +39,6 @@ export function layerOf(file: string): { folder: string; rank: number } | undefi
   return best;
 }
 
-function sources(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
-    const rel = `${dir}/${entry.name}`;
-    if (entry.isDirectory()) out.push(...sources(rel));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) out.push(rel);
-  }
-  return out;
-}
-
 /** Every module specifier `file` imports or re-exports (static, dynamic, type-only). */
 export function importsOf(text: string): string[] {
   const specs: string[] = [];
@@ -60,7 +47,6 @@ export function importsOf(text: string): string[] {
   return specs;
 }
 
-const LIBRARY = ['src', 'storage', 'recovery'];
 const ALLOWED_PACKAGES = new Set(['msgpackr']);
 
 function violations(): string[] {
@@ -72,7 +58,7 @@ function violations(): string[] {
         found.push(`${file}: in no layer (add its folder to LAYERS)`);
         continue;
       }
-      for (const spec of importsOf(fs.readFileSync(path.join(ROOT, file), 'utf8'))) {
+      for (const spec of importsOf(readSource(file))) {
         if (spec.startsWith('node:')) continue;
         if (!spec.startsWith('.')) {
           if (top !== 'examples' && !ALLOWED_PACKAGES.has(spec)) found.push(`${file}: imports package ${spec} (the library's only runtime dependency is msgpackr)`);

@@ -6,23 +6,8 @@
  * object literal (a switch such as `export const pathWrite = { enabled: true }`).
  * Constant shared values (empty arrays never written, placeholders) are fine.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const LIBRARY = ['src', 'storage', 'recovery'];
-
-function sources(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
-    const rel = `${dir}/${entry.name}`;
-    if (entry.isDirectory()) out.push(...sources(rel));
-    else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts')) out.push(rel);
-  }
-  return out;
-}
+import { LIBRARY, readSource, sources } from './sources.js';
 
 /** Module-level mutable declarations of `text`: top-level let/var, exported object literals. */
 export function moduleState(text: string): string[] {
@@ -37,7 +22,7 @@ describe('module-level state', () => {
   it('no production module declares mutable module-level state', () => {
     const found: string[] = [];
     for (const top of LIBRARY) {
-      for (const file of sources(top)) for (const hit of moduleState(fs.readFileSync(path.join(ROOT, file), 'utf8'))) found.push(`${file}:${hit}`);
+      for (const file of sources(top)) for (const hit of moduleState(readSource(file))) found.push(`${file}:${hit}`);
     }
     expect(found).toEqual([]);
   });
