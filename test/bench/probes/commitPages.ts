@@ -2,10 +2,12 @@
 // durable-commit target): distinct 4 KiB pages written, write calls, their time, the fdatasync's
 // time and the rest (the commit's CPU: planning, allocation, encoding) per commit.
 //
-//   node dist/test/bench/probes/commitPages.js [ranges=1000000] [commits=1000] [shapes=inline,10B,120B]
+//   node dist/test/bench/probes/commitPages.js [ranges=1000000] [commits=1000] [shapes=inline,10B,120B] [aged=0]
 //
-// Bulk-loads the bench's data set of each shape, reopens it, then commits `commits` single stores
-// of a random range each (a new value of the same shape), sync 'full'.
+// Bulk-loads the bench's data set of each shape, ages it by `aged` transactions of 1,000 random
+// overwriting stores (as workloads 5 and 10 do before workload 6 in a full bench run; 0: none),
+// reopens it, then commits `commits` single stores of a random range each (a new value of the same
+// shape), sync 'full'.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,16 +15,28 @@ import { storeOps } from '../data.js';
 import { shapeNamed } from '../values.js';
 import { TimedFileIO, arg, buildBenchStore, tempDir } from './common.js';
 import { openWith } from '../../../src/api/open.js';
+import { open } from '../../../src/index.js';
 
 const ranges = arg(0, 1_000_000);
 const commits = arg(1, 1000);
 const shapes = (process.argv[4] ?? 'inline,10B,120B').split(',');
+const aged = arg(3, 0);
 const dir = tempDir('commit-pages');
 try {
   for (const name of shapes) {
     const shape = shapeNamed(name);
     const file = path.join(dir, `${name}.maple`);
     const data = buildBenchStore(file, ranges, name);
+    if (aged > 0) {
+      const ager = open(file, { cacheSize: 256 * 2 ** 20 });
+      const overwrites = storeOps(data, aged * 1000, 5, 30_000_000);
+      for (let t = 0; t < aged; t++) {
+        ager.transaction((txn) => {
+          for (let k = t * 1000; k < (t + 1) * 1000; k++) txn.store(overwrites.firsts[k]!, overwrites.lasts[k]!, shape.make(overwrites.ids[k]!, overwrites.prots[k]!));
+        });
+      }
+      ager.close();
+    }
     const io = new TimedFileIO(file, 'r+');
     const store = openWith(file, { sync: 'full', cacheSize: 256 * 2 ** 20 }, { fileIO: io });
     const ops = storeOps(data, commits, 77, 30_000_000);
@@ -37,7 +51,7 @@ try {
     const ms = performance.now() - start;
     const per = (x: number, digits = 2): string => (x / commits).toFixed(digits);
     console.log(
-      `${name}: ${per(pages)} pages, ${per(io.t.writes)} writes (${per(io.t.writeMs, 3)} ms), ${per(io.t.syncs)} fdatasyncs (${per(io.t.syncMs, 3)} ms), ` +
+      `${name}${aged > 0 ? ` (aged by ${aged * 1000} overwrites)` : ''}: ${per(pages)} pages, ${per(io.t.writes)} writes (${per(io.t.writeMs, 3)} ms), ${per(io.t.syncs)} fdatasyncs (${per(io.t.syncMs, 3)} ms), ` +
         `${per(io.t.durableWrites)} durable writes (${per(io.t.durableMs, 3)} ms), ` +
         `the rest ${per(ms - io.t.writeMs - io.t.syncMs - io.t.durableMs, 3)} ms per commit; ${Math.round((commits * 1000) / ms)} commits/s`,
     );
