@@ -7,7 +7,7 @@
  * against the reference model.
  */
 import { afterAll, describe, expect, test } from 'vitest';
-import { INITIAL_FRAMES, READ_AHEAD_PAGES } from '../storage/io/bufferPool.js';
+import { INITIAL_FRAMES, READ_AHEAD_PAGES } from '../src/common/limits.js';
 import { prng, tempDir } from './helpers.js';
 import { type MapleStore, openStore } from './openStore.js';
 import { Reference } from './reference.js';

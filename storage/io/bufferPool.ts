@@ -31,9 +31,6 @@ import { assert, ioFailed } from '../../src/common/errors.js';
 import type { FileIO } from './fileIO.js';
 import { CELL_BYTES, CELLS_PER_PAGE, INITIAL_FRAMES, INTERNAL_WEIGHT, MIN_FRAMES, PAGE_BYTES, READ_AHEAD_AFTER, READ_AHEAD_PAGES, WHOLE_SLAB_AFTER } from '../../src/common/limits.js';
 
-/** The pool's tuning constants live in src/common/limits.ts; tests read them here too. */
-export { INITIAL_FRAMES, INTERNAL_WEIGHT, MIN_FRAMES, READ_AHEAD_AFTER, READ_AHEAD_PAGES, WHOLE_SLAB_AFTER };
-
 /** Pages with a dense page-table entry: 2^22 pages = files up to 16 GiB, a 16 MiB table at most. */
 const DENSE_PAGES = 1 << 22;
 /** Every cell of a frame loaded. */

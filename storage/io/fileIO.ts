@@ -39,8 +39,6 @@ export function writeDurable(io: FileIO, buf: Uint8Array, positionBytes: number)
   }
 }
 
-export { WRITE_PIECE_BYTES };
-
 /**
  * How many of `remaining` bytes to write at byte `at` in one call: up to the next WRITE_PIECE_BYTES
  * boundary of the file (src/common/limits.ts says why).

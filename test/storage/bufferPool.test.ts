@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MapleError, AssertionError } from '../../src/common/errors.js';
-import { BufferPool, INITIAL_FRAMES, INTERNAL_WEIGHT, MIN_FRAMES, READ_AHEAD_AFTER, READ_AHEAD_PAGES, WHOLE_SLAB_AFTER } from '../../storage/io/bufferPool.js';
+import { BufferPool } from '../../storage/io/bufferPool.js';
+import { INITIAL_FRAMES, INTERNAL_WEIGHT, MIN_FRAMES, READ_AHEAD_AFTER, READ_AHEAD_PAGES, WHOLE_SLAB_AFTER } from '../../src/common/limits.js';
 import { MemFile } from '../helpers.js';
 import { encodeNode, newInternal, newLeaf } from '../../storage/format/node.js';
 import { CellReader } from '../../storage/io/cellReader.js';

@@ -7,7 +7,8 @@ import { syncBuiltinESMExports } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NodeFileIO, WRITE_PIECE_BYTES, writePiece } from '../../storage/io/fileIO.js';
+import { NodeFileIO, writePiece } from '../../storage/io/fileIO.js';
+import { WRITE_PIECE_BYTES } from '../../src/common/limits.js';
 
 /** The pieces NodeFileIO.write cuts a write of `length` bytes at `at` into, as [start, length]. */
 function pieces(at: number, length: number): Array<[number, number]> {
