@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CRASH_MODES, SimulatedDisk } from '../../recovery/testing/simulatedDisk.js';
+import { CRASH_MODES, type CrashChoice, SimulatedDisk } from '../../recovery/testing/simulatedDisk.js';
 import { openWith } from '../../src/api/open.js';
 import type { OpenOptions } from '../../src/api/options.js';
 import type { MapleStore } from '../../src/api/store.js';
@@ -19,6 +19,16 @@ const PATH = '/simulated/commit-log';
 /** `logCells`: the size of the log the store makes; null: the store's own choice (storage/commit/commitLog.ts). */
 function openOn(disk: SimulatedDisk, options: OpenOptions = {}, logCells: number | null = 256): MapleStore<unknown> {
   return openWith<unknown>(PATH, { commitProtocol: 'log', cacheSize: 512 * 1024, ...options }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv(), ...(logCells === null ? {} : { logCells }) });
+}
+
+/** The disk as the next boot finds it after a power loss of the kind `choice` names. */
+function rebootOf(disk: SimulatedDisk, choice: CrashChoice): SimulatedDisk {
+  return SimulatedDisk.fromImage(disk.crashImage(choice), disk.crashLockFiles(choice));
+}
+
+/** A read-only open of the store on `disk`. */
+function readOnlyOn(disk: SimulatedDisk): MapleStore<unknown> {
+  return openWith<unknown>(PATH, { readOnly: true }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv() });
 }
 
 /** The fdatasyncs and commit-log appends `fn` makes on `disk`. */
@@ -157,7 +167,7 @@ describe("commitProtocol 'log' and power loss", () => {
     // Written home, not synced: a power loss now leaves only the log to recover them from.
     const ring = readRing(disk.fileIO());
     expect(ring[0]!.rec.flags & FLAG_LOGGED).toBe(FLAG_LOGGED);
-    const reopened = openOn(SimulatedDisk.fromImage(disk.crashImage({ mode: 'drop-all', seed: 1 }), disk.crashLockFiles({ mode: 'drop-all', seed: 1 })));
+    const reopened = openOn(rebootOf(disk, { mode: 'drop-all', seed: 1 }));
     expect(reopened.version).toBe(store.version);
     expect(reopened.load(59)).toBe('v49');
     reopened.check();
@@ -177,9 +187,9 @@ describe("commitProtocol 'log': close()", () => {
     expect(newest.commit).toBe(version);
     expect(newest.flags & FLAG_LOGGED).toBe(0);
     const choice = { mode: 'drop-all' as const, seed: 9 };
-    const rebooted = SimulatedDisk.fromImage(disk.crashImage(choice), disk.crashLockFiles(choice));
+    const rebooted = rebootOf(disk, choice);
     const writes = rebooted.counts.writes;
-    const reader = openWith<unknown>(PATH, { readOnly: true }, { fileIO: rebooted.fileIO(), lockEnv: rebooted.lockEnv() });
+    const reader = readOnlyOn(rebooted);
     expect(reader.version).toBe(version);
     expect(reader.load(19)).toBe(`v19-${'x'.repeat(2000)}`);
     reader.close();
@@ -202,9 +212,9 @@ describe("commitProtocol 'log': close()", () => {
     const version = readRing(disk.fileIO())[0]!.rec.commit;
     expect(readRing(disk.fileIO())[0]!.rec.flags & FLAG_LOGGED).toBe(FLAG_LOGGED);
     const choice = { mode: 'drop-all' as const, seed: 3 };
-    const rebooted = SimulatedDisk.fromImage(disk.crashImage(choice), disk.crashLockFiles(choice));
+    const rebooted = rebootOf(disk, choice);
     const writes = rebooted.counts.writes;
-    const reader = openWith<unknown>(PATH, { readOnly: true }, { fileIO: rebooted.fileIO(), lockEnv: rebooted.lockEnv() });
+    const reader = readOnlyOn(rebooted);
     expect(reader.version).toBe(version);
     expect(reader.load(12)).toBe('v2');
     reader.close();
@@ -228,7 +238,7 @@ describe("commitProtocol 'log': a session after close()", () => {
     expect(again.stats().syncs).toBe(1);
     // Durable through the log alone: a power loss now replays it.
     const choice = { mode: 'drop-all' as const, seed: 4 };
-    const rebooted = openOn(SimulatedDisk.fromImage(disk.crashImage(choice), disk.crashLockFiles(choice)));
+    const rebooted = openOn(rebootOf(disk, choice));
     expect(rebooted.version).toBe(again.version);
     expect(rebooted.load(100)).toBe('after');
     rebooted.check();
@@ -242,7 +252,7 @@ describe("commitProtocol 'log': a session after close()", () => {
     for (let i = 0; i < 5; i++) store.store(i, i, `v${i}`);
     // A power loss with the commits in the log only.
     const choice = { mode: 'drop-all' as const, seed: 5 };
-    const rebooted = SimulatedDisk.fromImage(disk.crashImage(choice), disk.crashLockFiles(choice));
+    const rebooted = rebootOf(disk, choice);
     store.close();
     const syncs = rebooted.counts.syncs;
     const reopened = openOn(rebooted);
@@ -250,7 +260,7 @@ describe("commitProtocol 'log': a session after close()", () => {
     for (let i = 5; i < 8; i++) reopened.store(i, i, `v${i}`);
     expect(rebooted.counts.syncs).toBe(syncs);
     const version = reopened.version;
-    const again = openOn(SimulatedDisk.fromImage(rebooted.crashImage(choice), rebooted.crashLockFiles(choice)));
+    const again = openOn(rebootOf(rebooted, choice));
     expect(again.version).toBe(version);
     for (let i = 0; i < 8; i++) expect(again.load(i)).toBe(`v${i}`);
     again.check();
@@ -310,7 +320,7 @@ describe("commitProtocol 'log': a session after close()", () => {
         const version = reopened.version;
         const expected = JSON.stringify(readAll(reopened));
         const again = { mode: 'drop-all' as const, seed: 1 };
-        const third = openOn(SimulatedDisk.fromImage(rebooted.crashImage(again), rebooted.crashLockFiles(again)));
+        const third = openOn(rebootOf(rebooted, again));
         if (third.version !== version) failures.push(`${where}, then 3 commits and a power loss: opened ${third.version}, not ${version}`);
         else if (JSON.stringify(readAll(third)) !== expected) failures.push(`${where}, then 3 commits and a power loss: reads wrong`);
         third.check();
@@ -378,7 +388,7 @@ describe("commitProtocol 'log': random sessions, a power loss anywhere", () => {
           reopened.store(1_000_000, 1_000_000, 'after');
           const version = reopened.version;
           const again = { mode: 'drop-all' as const, seed: 1 };
-          const third = openOn(SimulatedDisk.fromImage(rebooted.crashImage(again), rebooted.crashLockFiles(again)));
+          const third = openOn(rebootOf(rebooted, again));
           expect(third.version).toBe(version);
           expect(third.load(1_000_000)).toBe('after');
           third.check();
@@ -414,7 +424,7 @@ describe("commitProtocol 'log': close() under power loss", () => {
             const choice = { mode, seed };
             images++;
             try {
-              const reopened = openOn(SimulatedDisk.fromImage(d.crashImage(choice), d.crashLockFiles(choice)));
+              const reopened = openOn(rebootOf(d, choice));
               if (reopened.version < version) failures.push(`${first}+${extra}, ${mode}/${seed}: opened ${reopened.version} < ${version}`);
               reopened.close();
             } catch (err) {
@@ -439,7 +449,7 @@ describe("commitProtocol 'log': read-only opens", () => {
     const disk = new SimulatedDisk();
     const writer = openOn(disk);
     for (let i = 0; i < 30; i++) writer.store(i, i, `v${i}`);
-    const reader = openWith<unknown>(PATH, { readOnly: true }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv() });
+    const reader = readOnlyOn(disk);
     expect(reader.version).toBe(writer.version);
     expect(reader.load(29)).toBe('v29');
     reader.close();
@@ -452,11 +462,11 @@ describe("commitProtocol 'log': read-only opens", () => {
     for (let i = 0; i < 30; i++) writer.store(i, i, `v${i}`);
     const version = writer.version;
     const choice = { mode: 'drop-all' as const, seed: 3 };
-    const rebooted = SimulatedDisk.fromImage(disk.crashImage(choice), disk.crashLockFiles(choice));
+    const rebooted = rebootOf(disk, choice);
     writer.close();
     const before = rebooted.currentImage();
     const writes = rebooted.counts.writes;
-    const reader = openWith<unknown>(PATH, { readOnly: true }, { fileIO: rebooted.fileIO(), lockEnv: rebooted.lockEnv() });
+    const reader = readOnlyOn(rebooted);
     expect(reader.version).toBe(version);
     for (let i = 0; i < 30; i++) expect(reader.load(i)).toBe(`v${i}`);
     reader.check();
@@ -509,12 +519,12 @@ describe("commitProtocol 'log': moving a store in and out", () => {
     round(s, 'e');
     s.close();
     expect(logOf()).toBe(512);
-    const stats = openWith<unknown>(PATH, { readOnly: true }, { fileIO: disk.fileIO(), lockEnv: disk.lockEnv() });
+    const stats = readOnlyOn(disk);
     expect(stats.stats().logBytes).toBe(512 * 256);
     stats.close();
     // And a power loss now still opens at the last commit.
     const choice = { mode: 'drop-all' as const, seed: 5 };
-    const last = openOn(SimulatedDisk.fromImage(disk.crashImage(choice), disk.crashLockFiles(choice)), {}, 512);
+    const last = openOn(rebootOf(disk, choice), {}, 512);
     for (const [k, v] of expected) expect(last.load(k)).toBe(v);
     last.check();
     last.close();
