@@ -12,7 +12,7 @@ import { open } from '../../../src/index.js';
 import type { CommitProtocol } from '../../../storage/commit/commit.js';
 import { storeOps } from '../data.js';
 import { shapeNamed } from '../values.js';
-import { arg, buildBenchStore, tempDir } from './common.js';
+import { arg, buildBenchStore, tempDir, timedStores } from './common.js';
 
 const ranges = arg(0, 1_000_000);
 const commits = arg(1, 2000);
@@ -29,14 +29,8 @@ try {
     store.store(1, 1, 'first');
     const before = store.stats().cellsWritten;
     const ops = storeOps(data, commits, 77 + round, 30_000_000);
-    const times = new Float64Array(commits);
-    const start = performance.now();
-    for (let k = 0; k < commits; k++) {
-      const t = performance.now();
-      store.store(ops.firsts[k]!, ops.lasts[k]!, shape.make(ops.ids[k]!, ops.prots[k]!));
-      times[k] = performance.now() - t;
-    }
-    const us = ((performance.now() - start) / commits) * 1000;
+    const { ms: times, totalMs } = timedStores(store, ops, shape, commits);
+    const us = (totalMs / commits) * 1000;
     times.sort();
     const s = store.stats();
     const cells = (s.cellsWritten - before) / commits;

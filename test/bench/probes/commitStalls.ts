@@ -12,7 +12,7 @@ import path from 'node:path';
 import { open } from '../../../src/index.js';
 import { storeOps } from '../data.js';
 import { shapeNamed } from '../values.js';
-import { arg, buildBenchStore, tempDir } from './common.js';
+import { arg, buildBenchStore, tempDir, timedStores } from './common.js';
 
 const ranges = arg(0, 1_000_000);
 const commits = arg(1, 3000);
@@ -25,14 +25,7 @@ try {
     const data = buildBenchStore(file, ranges, name);
     const store = open(file, { sync: 'none', cacheSize: 256 * 2 ** 20 });
     const ops = storeOps(data, commits, 77, 30_000_000);
-    const ms = new Float64Array(commits);
-    const start = performance.now();
-    for (let k = 0; k < commits; k++) {
-      const t = performance.now();
-      store.store(ops.firsts[k]!, ops.lasts[k]!, shape.make(ops.ids[k]!, ops.prots[k]!));
-      ms[k] = performance.now() - t;
-    }
-    const total = performance.now() - start;
+    const { ms, totalMs: total } = timedStores(store, ops, shape, commits);
     const sorted = Float64Array.from(ms).sort();
     const slowest = [...ms.keys()].sort((a, b) => ms[b]! - ms[a]!).slice(0, 4);
     console.log(

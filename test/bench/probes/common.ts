@@ -7,8 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { open } from '../../../src/index.js';
 import { type FileIO, NodeFileIO } from '../../../storage/io/fileIO.js';
-import { type RangeData, generateRanges } from '../data.js';
-import { shapeNamed } from '../values.js';
+import { type RangeData, type StoreOps, generateRanges } from '../data.js';
+import { type ValueShape, shapeNamed } from '../values.js';
 
 export interface Timed {
   writes: number;
@@ -80,6 +80,21 @@ export function buildBenchStore(file: string, ranges: number, shapeName = 'inlin
   });
   store.close();
   return data;
+}
+
+/**
+ * Commits `ops` one store each (`commits` of them, values of `shape`) on `store`; returns each
+ * commit's milliseconds and the whole loop's.
+ */
+export function timedStores(store: { store(first: number, last: number, value: unknown): void }, ops: StoreOps, shape: ValueShape, commits: number): { ms: Float64Array; totalMs: number } {
+  const ms = new Float64Array(commits);
+  const start = performance.now();
+  for (let k = 0; k < commits; k++) {
+    const t = performance.now();
+    store.store(ops.firsts[k]!, ops.lasts[k]!, shape.make(ops.ids[k]!, ops.prots[k]!));
+    ms[k] = performance.now() - t;
+  }
+  return { ms, totalMs: performance.now() - start };
 }
 
 export function arg(n: number, fallback: number): number {
