@@ -16,7 +16,12 @@ import { shapeNamed } from '../values.js';
 import { TimedFileIO, arg, buildBenchStore, tempDir } from './common.js';
 import { openWith } from '../../../src/api/open.js';
 import { open } from '../../../src/index.js';
+import { NODE_INTERNAL, NODE_LEAF } from '../../../storage/format/node.js';
+import { RECORD_TYPE } from '../../../storage/format/valueRecord.js';
+import { AREA_TYPE } from '../../../storage/format/valueArea.js';
 
+/** Cell type bytes (storage/format): nodes of any of the file's trees, value records (pending-list chunks among them), value areas. */
+const TYPE_NAMES = new Map([[NODE_LEAF, 'leaves'], [NODE_INTERNAL, 'internal nodes'], [RECORD_TYPE, 'records'], [AREA_TYPE, 'value areas']]);
 const ranges = arg(0, 1_000_000);
 const commits = arg(1, 1000);
 const shapes = (process.argv[4] ?? 'inline,10B,120B').split(',');
@@ -55,6 +60,8 @@ try {
         `${per(io.t.durableWrites)} durable writes (${per(io.t.durableMs, 3)} ms), ` +
         `the rest ${per(ms - io.t.writeMs - io.t.syncMs - io.t.durableMs, 3)} ms per commit; ${Math.round((commits * 1000) / ms)} commits/s`,
     );
+    const kinds = [...io.t.cellTypes].sort((a, b) => a[0] - b[0]).map(([type, n]) => `${TYPE_NAMES.get(type) ?? `type ${type}`} ${per(n)}`);
+    console.log(`  cells written home per commit, by type: ${kinds.join(', ')}`);
     store.close();
     fs.rmSync(file, { force: true });
   }

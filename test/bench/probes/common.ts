@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { open } from '../../../src/index.js';
 import { type FileIO, NodeFileIO } from '../../../storage/io/fileIO.js';
+import { CELL_BYTES } from '../../../src/common/limits.js';
 import { type RangeData, type StoreOps, generateRanges } from '../data.js';
 import { type ValueShape, shapeNamed } from '../values.js';
 
@@ -20,11 +21,13 @@ export interface Timed {
   /** O_DSYNC writes (a commit log's appends) and their time. */
   durableWrites: number;
   durableMs: number;
+  /** Cells written home (not through writeDurable) by the type byte of each 256-byte cell. */
+  cellTypes: Map<number, number>;
 }
 
 /** NodeFileIO with counters. */
 export class TimedFileIO extends NodeFileIO {
-  readonly t: Timed = { writes: 0, writeMs: 0, syncs: 0, syncMs: 0, pages: new Set(), durableWrites: 0, durableMs: 0 };
+  readonly t: Timed = { writes: 0, writeMs: 0, syncs: 0, syncMs: 0, pages: new Set(), durableWrites: 0, durableMs: 0, cellTypes: new Map() };
 
   override write(buf: Uint8Array, positionBytes: number): void {
     const start = performance.now();
@@ -32,6 +35,10 @@ export class TimedFileIO extends NodeFileIO {
     this.t.writeMs += performance.now() - start;
     this.t.writes++;
     for (let p = Math.floor(positionBytes / 4096); p <= Math.floor((positionBytes + buf.length - 1) / 4096); p++) this.t.pages.add(p);
+    if (positionBytes % CELL_BYTES === 0 && buf.length % CELL_BYTES === 0) {
+      const types = this.t.cellTypes;
+      for (let at = 0; at < buf.length; at += CELL_BYTES) types.set(buf[at]!, (types.get(buf[at]!) ?? 0) + 1);
+    }
   }
 
   override sync(): void {
@@ -50,7 +57,7 @@ export class TimedFileIO extends NodeFileIO {
   }
 
   reset(): void {
-    Object.assign(this.t, { writes: 0, writeMs: 0, syncs: 0, syncMs: 0, pages: new Set(), durableWrites: 0, durableMs: 0 });
+    Object.assign(this.t, { writes: 0, writeMs: 0, syncs: 0, syncMs: 0, pages: new Set(), durableWrites: 0, durableMs: 0, cellTypes: new Map() });
   }
 }
 
