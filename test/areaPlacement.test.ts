@@ -128,3 +128,55 @@ test('a chain of runs found across entries is listed again as one run: far fewer
     proto.spanningRun = original;
   }
 });
+
+test('after batched rewrites and a reopen, a run no hinted entry holds is found by reading entries, not by taking every entry above it', () => {
+  // Batched rewrites of unaligned ranges (each splits a full leaf) free isolated cells in entries
+  // of their own; after a reopen no entry is hinted. A commit whose area needs a run no hinted
+  // entry holds used to take entry after entry, newest first, and list again, on top, every cell
+  // it did not use, so the next such commit took the same entries again: here 0.89 entries taken
+  // a commit that way. Reading them without taking them (ReleasableEntries.peek) and taking only
+  // the one that holds the run: 0.05. Seeded: the counts do not vary between runs.
+  const proto = FreeList.prototype as unknown as { loadNext: () => boolean };
+  const original = proto.loadNext;
+  let loads = 0;
+  proto.loadNext = function (this: unknown) {
+    const loadedOne = original.call(this);
+    if (loadedOne) loads++;
+    return loadedOne;
+  };
+  try {
+    const n = 20_000;
+    const { db, ref, file } = loaded(n);
+    const rnd = prng(5);
+    const unaligned = (): [number, number] => {
+      const first = Math.floor(rnd() * n * 10);
+      return [first, first + Math.floor(rnd() ** 3 * 64)];
+    };
+    for (let t = 0; t < 10; t++) {
+      db.transaction((txn) => {
+        for (let k = 0; k < 1000; k++) {
+          const [first, last] = unaligned();
+          const v = value(30_000 + t * 1000 + k, 120);
+          txn.store(first, last, v);
+          ref.store(first, last, v);
+        }
+      });
+    }
+    db.close();
+    const again = openStore(file);
+    loads = 0;
+    const commits = 1000;
+    for (let k = 0; k < commits; k++) {
+      const [first, last] = unaligned();
+      const v = value(50_000 + k, 40 + Math.floor(rnd() * 260));
+      again.store(first, last, v);
+      ref.store(first, last, v);
+    }
+    expect(loads / commits).toBeLessThan(0.2);
+    sameAsReference(again, ref);
+    again.check();
+    again.close();
+  } finally {
+    proto.loadNext = original;
+  }
+});

@@ -136,6 +136,14 @@ export const LEFTOVER_KEEP_CELLS = 64;
 export const BAND_MIN_CELLS = 16;
 /** Pinned windowed entries a commit's free list looks past before it leaves the rest for later. */
 export const PINNED_SCAN_LIMIT = 16;
+/**
+ * Pending entries a commit reads, without taking them, looking for one that holds a run of free
+ * cells no hinted entry holds, before it loads entries one after another (storage/commit/release.ts,
+ * ReleasableEntries.peek).
+ */
+export const PEEK_LIMIT = 64;
+/** … and the entries it passes over unread (known to be too short, or listing nothing) at most. */
+export const PEEK_VISIT_LIMIT = 4096;
 /** A commit writing at most this many cells may take them as one run from the space map … */
 export const SMALL_COMMIT_CELLS = 64;
 /** … when all free cells (loaded or pending) exceed its need by at most this many. */

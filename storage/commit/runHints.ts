@@ -34,6 +34,11 @@ export interface Hint {
 
 export class RunHints {
   private readonly hints = new Map<number, Hint>();
+  /**
+   * The longest run of every entry a commit listed or read (hinted or not): an entry known to
+   * hold nothing as long as a request is passed over without being read (ReleasableEntries.peek).
+   */
+  private readonly longest = new Map<number, number>();
   /** The shortest run the last failed search of the whole free list did not find (Infinity: none failed). */
   private failedFor = Infinity;
   /** Cells commits freed since that search, and how many must be before the next. */
@@ -74,6 +79,7 @@ export class RunHints {
   note(key: number, runs: readonly CellRun[], window?: { lowBirth: number; freedBy: number }): void {
     let n = 0;
     for (const r of runs) if (r.count > n) n = r.count;
+    this.longest.set(key, n);
     if (n >= HINT_MIN_RUN) this.hints.set(key, { run: n, lowBirth: window?.lowBirth ?? -1, freedBy: window?.freedBy ?? -1 });
     else this.hints.delete(key);
   }
@@ -81,6 +87,13 @@ export class RunHints {
   /** The entry under `key` was taken (or holds a run shorter than any hint). */
   forget(key: number): void {
     this.hints.delete(key);
+    this.longest.delete(key);
+  }
+
+  /** Whether the entry under `key` is known to hold no run of `count` cells (if it was not changed since). */
+  knownShorter(key: number, count: number): boolean {
+    const n = this.longest.get(key);
+    return n !== undefined && n < count;
   }
 
   /** How many entries are hinted. */

@@ -54,3 +54,19 @@ test("a windowed entry's window goes with its hint, for the caller to pass over 
     [6, -1, -1],
   ]);
 });
+
+test('knownShorter: every key listed or read is known by its longest run, hinted or not, until forgotten', () => {
+  const h = new RunHints();
+  h.note(20, runs(1, 1, 1));
+  h.note(21, runs(2, 6));
+  expect(h.size).toBe(1); // a run of one cell is not hinted, but it is known
+  expect(h.knownShorter(20, 2)).toBe(true);
+  expect(h.knownShorter(20, 1)).toBe(false);
+  expect(h.knownShorter(21, 7)).toBe(true);
+  expect(h.knownShorter(21, 6)).toBe(false);
+  expect(h.knownShorter(22, 99)).toBe(false); // never seen: it must be read
+  h.note(21, runs(1));
+  expect(h.knownShorter(21, 2)).toBe(true);
+  h.forget(20);
+  expect(h.knownShorter(20, 2)).toBe(false);
+});

@@ -1,6 +1,7 @@
 // What a durable single-store commit writes, by value shape (docs/benchmarks.md, issue 11's
 // durable-commit target): distinct 4 KiB pages written, write calls, their time, the fdatasync's
-// time and the rest (the commit's CPU: planning, allocation, encoding) per commit.
+// time and the rest (the commit's CPU: planning, allocation, encoding) per commit; then the cells
+// written home per commit by type, and the file's size after.
 //
 //   node dist/test/bench/probes/commitPages.js [ranges=1000000] [commits=1000] [shapes=inline,10B,120B] [aged=0]
 //
@@ -20,7 +21,11 @@ import { NODE_INTERNAL, NODE_LEAF } from '../../../storage/format/node.js';
 import { RECORD_TYPE } from '../../../storage/format/valueRecord.js';
 import { AREA_TYPE } from '../../../storage/format/valueArea.js';
 
-/** Cell type bytes (storage/format): nodes of any of the file's trees, value records (pending-list chunks among them), value areas. */
+/**
+ * Cell type bytes (storage/format): nodes of any of the file's trees, value records (pending-list
+ * chunks among them), value areas. "Other" is the commit record's slot and the cells of a value
+ * area after its first, whose first byte is a value's (any of them may also read as a type).
+ */
 const TYPE_NAMES = new Map([[NODE_LEAF, 'leaves'], [NODE_INTERNAL, 'internal nodes'], [RECORD_TYPE, 'records'], [AREA_TYPE, 'value areas']]);
 const ranges = arg(0, 1_000_000);
 const commits = arg(1, 1000);
@@ -60,8 +65,12 @@ try {
         `${per(io.t.durableWrites)} durable writes (${per(io.t.durableMs, 3)} ms), ` +
         `the rest ${per(ms - io.t.writeMs - io.t.syncMs - io.t.durableMs, 3)} ms per commit; ${Math.round((commits * 1000) / ms)} commits/s`,
     );
-    const kinds = [...io.t.cellTypes].sort((a, b) => a[0] - b[0]).map(([type, n]) => `${TYPE_NAMES.get(type) ?? `type ${type}`} ${per(n)}`);
-    console.log(`  cells written home per commit, by type: ${kinds.join(', ')}`);
+    let other = 0;
+    const kinds: string[] = [];
+    for (const [type, name] of TYPE_NAMES) kinds.push(`${name} ${per(io.t.cellTypes.get(type) ?? 0)}`);
+    for (const [type, n] of io.t.cellTypes) if (!TYPE_NAMES.has(type)) other += n;
+    kinds.push(`other ${per(other)}`);
+    console.log(`  cells written home per commit, by type: ${kinds.join(', ')}; the file ${(store.stats().fileBytes / ranges).toFixed(1)} bytes a range after`);
     store.close();
     fs.rmSync(file, { force: true });
   }
