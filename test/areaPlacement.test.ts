@@ -31,6 +31,34 @@ function sameAsReference(db: MapleStore<unknown>, ref: Reference<unknown>): void
   expect(got).toEqual(want);
 }
 
+/** The store answers as the reference does and passes check(); then it is closed. */
+function endsAsReference(db: MapleStore<unknown>, ref: Reference<unknown>): void {
+  sameAsReference(db, ref);
+  db.check();
+  db.close();
+}
+
+/**
+ * Counts the calls of FreeList's `method` whose result `counts` accepts, until restore(): the
+ * method is wrapped on the prototype, so every commit's free list is counted.
+ */
+function countCalls(method: 'spanningRun' | 'loadNext', counts: (result: unknown) => boolean): { calls: number; restore(): void } {
+  const proto = FreeList.prototype as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const original = proto[method]!;
+  const counter = {
+    calls: 0,
+    restore: () => {
+      proto[method] = original;
+    },
+  };
+  proto[method] = function (this: unknown, ...args: unknown[]) {
+    const result = original.apply(this, args);
+    if (counts(result)) counter.calls++;
+    return result;
+  };
+  return counter;
+}
+
 function churn(db: MapleStore<unknown>, ref: Reference<unknown>, rnd: () => number, commits: number, n: number): void {
   for (let k = 0; k < commits; k++) {
     const i = Math.floor(rnd() * n);
@@ -68,13 +96,8 @@ test('single-store commits of 40–300-byte values: areas placed through the hin
   expect([...snap.ranges()].map((r) => [r.first, r.last, r.value])).toEqual(before.all().map((r) => [r.first, r.last, r.value]));
   snap.close();
   churn(db, ref, rnd, 100, n);
-  sameAsReference(db, ref);
-  db.check();
-  db.close();
-  const again = openStore(file);
-  sameAsReference(again, ref);
-  again.check();
-  again.close();
+  endsAsReference(db, ref);
+  endsAsReference(openStore(file), ref);
 });
 
 test('stale and wrong hints change no answer and no space accounting, and are dropped when met', () => {
@@ -90,9 +113,7 @@ test('stale and wrong hints change no answer and no space accounting, and are dr
   for (const key of [...bogus, ...real]) hints.note(key, [{ start: 0, count: 200 }]);
   churn(db, ref, rnd, 120, n);
   for (const key of bogus) expect(hints.candidates(1, (k) => k === key, 1)).toEqual([]);
-  sameAsReference(db, ref);
-  db.check();
-  db.close();
+  endsAsReference(db, ref);
 });
 
 test('a chain of runs found across entries is listed again as one run: far fewer commits load every entry for it', () => {
@@ -101,13 +122,7 @@ test('a chain of runs found across entries is listed again as one run: far fewer
   // Their leftovers go into the commit's own list, where the chain coalesces into one run a hint
   // finds: with the leftovers kept under their old entries' keys, 364 of these 3,000 commits
   // searched (12.1%); listed together, 279 (9.3%). Seeded: the counts do not vary between runs.
-  const proto = FreeList.prototype as unknown as { spanningRun: (count: number) => number | undefined };
-  const original = proto.spanningRun;
-  let searches = 0;
-  proto.spanningRun = function (this: unknown, count: number) {
-    searches++;
-    return original.call(this, count);
-  };
+  const searches = countCalls('spanningRun', () => true);
   try {
     const n = 600;
     const { db, ref } = loaded(n);
@@ -119,13 +134,11 @@ test('a chain of runs found across entries is listed again as one run: far fewer
       db.store(i * 10, i * 10 + 4, v);
       ref.store(i * 10, i * 10 + 4, v);
     }
-    expect(searches).toBeGreaterThan(0);
-    expect(searches / commits).toBeLessThan(0.105);
-    sameAsReference(db, ref);
-    db.check();
-    db.close();
+    expect(searches.calls).toBeGreaterThan(0);
+    expect(searches.calls / commits).toBeLessThan(0.105);
+    endsAsReference(db, ref);
   } finally {
-    proto.spanningRun = original;
+    searches.restore();
   }
 });
 
@@ -136,14 +149,7 @@ test('after batched rewrites and a reopen, a run no hinted entry holds is found 
   // it did not use, so the next such commit took the same entries again: here 0.89 entries taken
   // a commit that way. Reading them without taking them (ReleasableEntries.peek) and taking only
   // the one that holds the run: 0.05. Seeded: the counts do not vary between runs.
-  const proto = FreeList.prototype as unknown as { loadNext: () => boolean };
-  const original = proto.loadNext;
-  let loads = 0;
-  proto.loadNext = function (this: unknown) {
-    const loadedOne = original.call(this);
-    if (loadedOne) loads++;
-    return loadedOne;
-  };
+  const loads = countCalls('loadNext', (loadedOne) => loadedOne === true);
   try {
     const n = 20_000;
     const { db, ref, file } = loaded(n);
@@ -164,7 +170,7 @@ test('after batched rewrites and a reopen, a run no hinted entry holds is found 
     }
     db.close();
     const again = openStore(file);
-    loads = 0;
+    loads.calls = 0;
     const commits = 1000;
     for (let k = 0; k < commits; k++) {
       const [first, last] = unaligned();
@@ -172,11 +178,9 @@ test('after batched rewrites and a reopen, a run no hinted entry holds is found 
       again.store(first, last, v);
       ref.store(first, last, v);
     }
-    expect(loads / commits).toBeLessThan(0.2);
-    sameAsReference(again, ref);
-    again.check();
-    again.close();
+    expect(loads.calls / commits).toBeLessThan(0.2);
+    endsAsReference(again, ref);
   } finally {
-    proto.loadNext = original;
+    loads.restore();
   }
 });
