@@ -113,9 +113,9 @@ class ReleasableEntries {
   /**
    * Reads releasable entries newest first without taking them, looking for one that holds a run
    * of at least `count` cells, and takes that one: its runs, or undefined after PEEK_LIMIT reads
-   * or PEEK_VISIT_LIMIT entries passed over unread (or none left). Each entry read is noted in the run hints, so neither this commit nor a later
-   * one reads it again for as long a run; entries known to be shorter are passed over unread.
-   * Without it, a commit whose area found no hinted entry loaded entry after entry and listed
+   * or PEEK_VISIT_LIMIT entries passed over unread (or none left). Each entry read is noted in
+   * the run hints, so seek() offers it to later requests and no commit reads it again for as long
+   * a run; entries known to be shorter are passed over unread. Without it, a commit whose area found no hinted entry loaded entry after entry and listed
    * again, on top of the free list, every cell it loaded: on a file aged by batched overwrites,
    * 3% of 120-byte single commits loaded 10–120 entries of isolated cells each, and the next such
    * commit found them on top again (docs/design.md, section 6).
