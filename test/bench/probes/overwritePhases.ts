@@ -1,25 +1,30 @@
 // Where a batched-overwrite transaction's time goes (docs/design.md, "What bounds maple").
 //
-//   node dist/test/bench/probes/overwritePhases.js [ranges=1000000] [reps=5]
+//   node dist/test/bench/probes/overwritePhases.js [ranges=1000000] [reps=5] [shape=inline]
 //
-// Bulk-loads the bench's data set, reopens it (as the bench does before workload 5), then runs
+// Bulk-loads the bench's data set with values of `shape` (test/bench/values.ts: inline, 10B,
+// 120B, …), reopens it (as the bench does before workload 5), then runs
 // `reps` rounds of ten 1,000-store transactions of the bench's stores, printing per transaction:
 // the store phase (inside the callback), the commit's CPU, its pwrites and its fdatasync.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { storeOps } from '../data.js';
+import { shapeNamed } from '../values.js';
 import { TimedFileIO, arg, buildBenchStore, tempDir } from './common.js';
 import { openWith } from '../../../src/api/open.js';
 
 const ranges = arg(0, 1_000_000);
 const reps = arg(1, 5);
+const shapeName = process.argv[4] ?? 'inline';
+const shape = shapeNamed(shapeName);
 const dir = tempDir('overwrite');
 const file = path.join(dir, 's.maple');
 try {
-  const data = buildBenchStore(file, ranges);
+  const data = buildBenchStore(file, ranges, shapeName);
   const io = new TimedFileIO(file, 'r+');
-  const store = openWith(file, {}, { fileIO: io });
+  // The bench's cache for maple outside workload 3 (a million ranges of 120-byte values do not fit 64 MiB).
+  const store = openWith(file, { cacheSize: 256 * 2 ** 20 }, { fileIO: io });
   for (let rep = 0; rep < reps; rep++) {
     const ops = storeOps(data, 10_000, 500 + rep, 20_000_000 + rep * 100_000);
     io.reset();
@@ -30,7 +35,7 @@ try {
     for (let b = 0; b < 10; b++) {
       store.transaction((txn) => {
         const t = performance.now();
-        for (let k = b * 1000; k < (b + 1) * 1000; k++) txn.store(ops.firsts[k]!, ops.lasts[k]!, { id: ops.ids[k]!, prot: ops.prots[k]! });
+        for (let k = b * 1000; k < (b + 1) * 1000; k++) txn.store(ops.firsts[k]!, ops.lasts[k]!, shape.make(ops.ids[k]!, ops.prots[k]!));
         body += performance.now() - t;
       });
       pages += io.t.pages.size;
