@@ -83,7 +83,7 @@ class ReleasableEntries {
   seek(count: number): CellRun[] | undefined {
     const hints = this.hints;
     if (hints === null || hints.size === 0) return undefined;
-    const { sink, pending, pager, prev, readers } = this.plan;
+    const { sink, pending, readers } = this.plan;
     // By key and the window noted with it: a pinned entry is not read.
     const usable = (key: number, hint: Hint): boolean => {
       if (!isWindowedKey(key)) return key <= this.releaseLimit;
@@ -95,7 +95,7 @@ class ReleasableEntries {
         hints.forget(key);
         continue;
       }
-      const e = decodePendingEntry(entry.first, pager.recordBytes(entry.slot.cell, prev.commit));
+      const e = this.entryAt(entry.first, entry.slot.cell);
       if (e === undefined) throw corruptCell(entry.slot.cell, `windowed pending entry ${entry.first} is too short to hold its lowest birth`);
       hints.note(key, e.runs, isWindowedKey(key) ? { lowBirth: e.lowBirth, freedBy: e.freedBy } : undefined);
       let longest = 0;
@@ -109,6 +109,18 @@ class ReleasableEntries {
 
   /** The highest key peek() has not looked at yet. */
   private peekCursor: number;
+  /** Entries peek() read and did not take, by key: taken later (for cells), they are not decoded again. */
+  private readonly peeked = new Map<number, PendingEntry | undefined>();
+
+  /** The entry under `key` (its record at `cell`) as of the version this commit builds on. */
+  private entryAt(key: number, cell: number): PendingEntry | undefined {
+    const e = this.peeked.get(key);
+    if (e !== undefined) {
+      this.peeked.delete(key);
+      return e;
+    }
+    return decodePendingEntry(key, this.plan.pager.recordBytes(cell, this.plan.prev.commit));
+  }
 
   /**
    * Reads releasable entries newest first without taking them, looking for one that holds a run
@@ -123,7 +135,7 @@ class ReleasableEntries {
   peek(count: number): CellRun[] | undefined {
     const hints = this.hints;
     if (hints === null) return undefined;
-    const { sink, pending, pager, prev, readers } = this.plan;
+    const { sink, pending, readers } = this.plan;
     let reads = 0;
     let visits = 0;
     // Windowed keys, then the releasable by-commit ones (keys between them are this commit's own
@@ -140,14 +152,16 @@ class ReleasableEntries {
         // Resume at this entry next time: it is not read now.
         if (++reads > PEEK_LIMIT) return undefined;
         this.peekCursor = key - 1;
-        const e = decodePendingEntry(key, pager.recordBytes(entry.slot.cell, prev.commit));
+        const e = this.entryAt(key, entry.slot.cell);
         if (e === undefined) throw corruptCell(entry.slot.cell, `windowed pending entry ${key} is too short to hold its lowest birth`);
         const windowed = isWindowedKey(key);
         hints.note(key, e.runs, windowed ? { lowBirth: e.lowBirth, freedBy: e.freedBy } : undefined);
         let longest = 0;
         for (const r of e.runs) if (r.count > longest) longest = r.count;
-        if (longest < count) continue;
-        if (windowed && key > this.windowedFloor && readerInWindow(readers, e.lowBirth, e.freedBy)) continue;
+        if (longest < count || (windowed && key > this.windowedFloor && readerInWindow(readers, e.lowBirth, e.freedBy))) {
+          this.peeked.set(key, e);
+          continue;
+        }
         // Taking it changes the pending tree: the walk ends here.
         return this.load(key, entry.last, e);
       }
@@ -158,7 +172,7 @@ class ReleasableEntries {
 
   /** Takes the next releasable entry out of the pending tree: its runs, or undefined when none is left. */
   next(): CellRun[] | undefined {
-    const { sink, pending, pager, prev, readers } = this.plan;
+    const { sink, pending, readers } = this.plan;
     while (this.windowedCursor >= WINDOWED_KEY_BASE) {
       // The newest windowed entry, or (none left) the newest by-commit one: one descent when
       // there is no windowed entry, as with no reader open. (This commit's own by-commit chunks,
@@ -175,7 +189,7 @@ class ReleasableEntries {
         else this.windowedCursor = entry.first - 1;
         continue;
       }
-      const e = decodePendingEntry(entry.first, pager.recordBytes(entry.slot.cell, prev.commit));
+      const e = this.entryAt(entry.first, entry.slot.cell);
       if (e === undefined) throw corruptCell(entry.slot.cell, `windowed pending entry ${entry.first} is too short to hold its lowest birth`);
       if (entry.first <= this.windowedFloor || !readerInWindow(readers, e.lowBirth, e.freedBy)) return this.load(entry.first, entry.last, e);
       this.windowedCursor = entry.first - 1;
@@ -196,7 +210,7 @@ class ReleasableEntries {
         this.byCommitCursor = entry.first - 1;
         continue;
       }
-      return this.load(entry.first, entry.last, decodePendingEntry(entry.first, pager.recordBytes(entry.slot.cell, prev.commit))!);
+      return this.load(entry.first, entry.last, this.entryAt(entry.first, entry.slot.cell)!);
     }
   }
 
