@@ -110,7 +110,7 @@ class ReleasableEntries {
   /** The highest key peek() has not looked at yet. */
   private peekCursor: number;
   /** Entries peek() read and did not take, by key: taken later (for cells), they are not decoded again. */
-  private readonly peeked = new Map<number, PendingEntry | undefined>();
+  private readonly peeked = new Map<number, PendingEntry>();
 
   /** The entry under `key` (its record at `cell`) as of the version this commit builds on. */
   private entryAt(key: number, cell: number): PendingEntry | undefined {
@@ -127,10 +127,11 @@ class ReleasableEntries {
    * of at least `count` cells, and takes that one: its runs, or undefined after PEEK_LIMIT reads
    * or PEEK_VISIT_LIMIT entries passed over unread (or none left). Each entry read is noted in
    * the run hints, so seek() offers it to later requests and no commit reads it again for as long
-   * a run; entries known to be shorter are passed over unread. Without it, a commit whose area found no hinted entry loaded entry after entry and listed
-   * again, on top of the free list, every cell it loaded: on a file aged by batched overwrites,
-   * 3% of 120-byte single commits loaded 10–120 entries of isolated cells each, and the next such
-   * commit found them on top again (docs/design.md, section 6).
+   * a run; entries known to be shorter are passed over unread. Without it, a commit whose area
+   * found no hinted entry loaded entry after entry and listed again, on top of the free list,
+   * every cell it loaded: on a file aged by batched overwrites, 3% of 120-byte single commits
+   * loaded 10–120 entries of isolated cells each, and the next such commit found them on top
+   * again (docs/design.md, section 6).
    */
   peek(count: number): CellRun[] | undefined {
     const hints = this.hints;
