@@ -95,14 +95,8 @@ class ReleasableEntries {
         hints.forget(key);
         continue;
       }
-      const e = this.entryAt(entry.first, entry.slot.cell);
-      if (e === undefined) throw corruptCell(entry.slot.cell, `windowed pending entry ${entry.first} is too short to hold its lowest birth`);
-      hints.note(key, e.runs, isWindowedKey(key) ? { lowBirth: e.lowBirth, freedBy: e.freedBy } : undefined);
-      let longest = 0;
-      for (const r of e.runs) if (r.count > longest) longest = r.count;
-      if (longest < count) continue;
-      if (isWindowedKey(key) && key > this.windowedFloor && readerInWindow(readers, e.lowBirth, e.freedBy)) continue;
-      return this.load(entry.first, entry.last, e);
+      const { e, fits } = this.examine(hints, key, entry.slot.cell, count);
+      if (fits) return this.load(entry.first, entry.last, e);
     }
     return undefined;
   }
@@ -123,6 +117,22 @@ class ReleasableEntries {
   }
 
   /**
+   * Reads the entry under `key` (its record at `cell`) and notes it in the run hints: the entry,
+   * and whether this commit may take it for a run of `count` cells (it holds one, and no reader
+   * reads a version in its window).
+   */
+  private examine(hints: RunHints, key: number, cell: number, count: number): { e: PendingEntry; fits: boolean } {
+    const e = this.entryAt(key, cell);
+    if (e === undefined) throw corruptCell(cell, `windowed pending entry ${key} is too short to hold its lowest birth`);
+    const windowed = isWindowedKey(key);
+    hints.note(key, e.runs, windowed ? { lowBirth: e.lowBirth, freedBy: e.freedBy } : undefined);
+    let longest = 0;
+    for (const r of e.runs) if (r.count > longest) longest = r.count;
+    const pinned = windowed && key > this.windowedFloor && readerInWindow(this.plan.readers, e.lowBirth, e.freedBy);
+    return { e, fits: longest >= count && !pinned };
+  }
+
+  /**
    * Reads releasable entries newest first without taking them, looking for one that holds a run
    * of at least `count` cells, and takes that one: its runs, or undefined after PEEK_LIMIT reads
    * or PEEK_VISIT_LIMIT entries passed over unread (or none left). Each entry read is noted in
@@ -136,7 +146,7 @@ class ReleasableEntries {
   peek(count: number): CellRun[] | undefined {
     const hints = this.hints;
     if (hints === null) return undefined;
-    const { sink, pending, readers } = this.plan;
+    const { sink, pending } = this.plan;
     let reads = 0;
     let visits = 0;
     // Windowed keys, then the releasable by-commit ones (keys between them are this commit's own
@@ -153,13 +163,8 @@ class ReleasableEntries {
         // Resume at this entry next time: it is not read now.
         if (++reads > PEEK_LIMIT) return undefined;
         this.peekCursor = key - 1;
-        const e = this.entryAt(key, entry.slot.cell);
-        if (e === undefined) throw corruptCell(entry.slot.cell, `windowed pending entry ${key} is too short to hold its lowest birth`);
-        const windowed = isWindowedKey(key);
-        hints.note(key, e.runs, windowed ? { lowBirth: e.lowBirth, freedBy: e.freedBy } : undefined);
-        let longest = 0;
-        for (const r of e.runs) if (r.count > longest) longest = r.count;
-        if (longest < count || (windowed && key > this.windowedFloor && readerInWindow(readers, e.lowBirth, e.freedBy))) {
+        const { e, fits } = this.examine(hints, key, entry.slot.cell, count);
+        if (!fits) {
           this.peeked.set(key, e);
           continue;
         }

@@ -26,7 +26,6 @@ import { PROC, type ThreadIdentity, processAlive } from './liveness.js';
 import { NO_READERS, type ReaderSet } from './readerSet.js';
 import { START_CHECK_MS } from '../../src/common/limits.js';
 
-
 /** The reader directory of the store at `storePath`. */
 export function readersDir(storePath: string): string {
   return `${canonicalPath(storePath)}.readers`;

@@ -25,9 +25,14 @@ export interface Timed {
   cellTypes: Map<number, number>;
 }
 
+/** Counters at zero. */
+function zeroTimed(): Timed {
+  return { writes: 0, writeMs: 0, syncs: 0, syncMs: 0, pages: new Set(), durableWrites: 0, durableMs: 0, cellTypes: new Map() };
+}
+
 /** NodeFileIO with counters. */
 export class TimedFileIO extends NodeFileIO {
-  readonly t: Timed = { writes: 0, writeMs: 0, syncs: 0, syncMs: 0, pages: new Set(), durableWrites: 0, durableMs: 0, cellTypes: new Map() };
+  readonly t: Timed = zeroTimed();
 
   override write(buf: Uint8Array, positionBytes: number): void {
     const start = performance.now();
@@ -57,7 +62,7 @@ export class TimedFileIO extends NodeFileIO {
   }
 
   reset(): void {
-    Object.assign(this.t, { writes: 0, writeMs: 0, syncs: 0, syncMs: 0, pages: new Set(), durableWrites: 0, durableMs: 0, cellTypes: new Map() });
+    Object.assign(this.t, zeroTimed());
   }
 }
 
