@@ -29,8 +29,10 @@ import type { PendingChunks } from './pendingChunks.js';
 export class CellAllocation {
   /** Cells taken for the nodes and chunks, in the order taken. */
   readonly cells: number[] = [];
-  /** Every new node to place, as of the last round. */
+  /** Every new node to place, as of the last round (not the leaves placed with their areas). */
   nodes: MemNode[] = [];
+  /** Leaves given the cell before their value area (placeAreas): placed already. */
+  readonly placedLeaves: MemNode[] = [];
   /** This commit takes its node cells from the space map (a small commit, see above). */
   private fromSpaceMap = false;
 
@@ -58,14 +60,41 @@ export class CellAllocation {
     return run.cell;
   }
 
-  /** Places each new leaf's value area, and tells the leaf where it is. */
+  /**
+   * Places each new leaf's value area, and tells the leaf where it is. A leaf goes in the cell
+   * right before its area where it can: one run of cells for both, so a load reads one page and a
+   * commit writes the pair with one call (docs/design.md, section 6, "A leaf beside its area").
+   * The free list is searched for the area's cells as before, preferring a run that holds one
+   * cell more; when the run found holds only the area, the leaf gets a cell with the other nodes.
+   * What the free list cannot hold goes to the space map, leaf and area together.
+   */
   placeAreas(areas: readonly LeafArea[]): void {
-    this.placeRuns(areas);
+    const tail: LeafArea[] = [];
+    for (let i = 0; i < areas.length; i++) {
+      const a = areas[i]!;
+      const own = this.free.run(a.cells, a.cells + 1);
+      if (own === undefined) tail.push(a);
+      // A loaded run long enough for the pair: the leaf takes the area's first cell.
+      else if (this.free.takeCell(own + a.cells)) this.besideLeaf(a, own);
+      else a.cell = own;
+    }
+    if (tail.length > 0) {
+      const runs = tail.map((a) => ({ cells: a.cells + 1, cell: 0 }));
+      this.plan.space.allocateRuns(runs);
+      for (let i = 0; i < tail.length; i++) this.besideLeaf(tail[i]!, runs[i]!.cell);
+    }
     for (let i = 0; i < areas.length; i++) {
       const a = areas[i]!;
       a.leaf.area = a.cell;
       a.leaf.areaCells = a.cells;
     }
+  }
+
+  /** The leaf of `area` in cell `start`, the area right after it. */
+  private besideLeaf(area: LeafArea, start: number): void {
+    area.leaf.cell = start;
+    area.cell = start + 1;
+    this.placedLeaves.push(area.leaf);
   }
 
   /** Gives each record a contiguous run. */
@@ -81,7 +110,8 @@ export class CellAllocation {
   fill(chunks: number): void {
     for (let round = 0; ; round++) {
       assert(round < MAX_ALLOCATION_ROUNDS, 'commit allocation converges');
-      this.nodes = this.plan.needed(false).nodes;
+      const nodes = this.plan.needed(false).nodes;
+      this.nodes = this.placedLeaves.length === 0 ? nodes : nodes.filter((n) => n.cell === 0);
       const need = this.nodes.length + chunks;
       if (need <= this.cells.length) return;
       const missing = need - this.cells.length - this.takeCells(need, need - this.cells.length);

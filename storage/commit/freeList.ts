@@ -106,19 +106,28 @@ export class FreeList {
 
   /**
    * `count` contiguous cells, or undefined when no loaded or loadable run is long enough — nor,
-   * once everything is loaded, a chain of adjacent runs (spanningRun).
+   * once everything is loaded, a chain of adjacent runs (spanningRun). Of the loaded runs, the
+   * newest that holds `prefer` cells, else the newest that holds `count`; the cells are taken from
+   * its start (a caller that prefers more takes the next ones with takeCell).
    */
-  run(count: number): number | undefined {
+  run(count: number, prefer = count): number | undefined {
     if (count >= this.failedAt) return undefined;
     let seeking = !this.exhausted;
     // Cells loaded when the search of the whole list began (this commit's loads, all of them).
     let loadedBefore = -1;
     for (;;) {
+      let fit = -1;
       for (let i = this.runs.length - 1; i >= 0; i--) {
-        const run = this.runs[i]!;
-        if (run.count < count) continue;
-        const start = run.start;
-        this.takeFrom(i, count);
+        const n = this.runs[i]!.count;
+        if (n >= prefer) {
+          fit = i;
+          break;
+        }
+        if (fit < 0 && n >= count) fit = i;
+      }
+      if (fit >= 0) {
+        const start = this.runs[fit]!.start;
+        this.takeFrom(fit, count);
         return start;
       }
       if (seeking) {

@@ -72,7 +72,7 @@ export class CellReader {
 
   /**
    * verifiedNodeOffset for a node expected to be a leaf (the last level of a point lookup): a
-   * page not resident is not read whole, only the cell (see BufferPool.frameForCell).
+   * page not resident is not read whole, only from the cell on (see BufferPool.frameForCell).
    */
   verifiedLeafOffset(cell: number): number {
     const misses = this.pool.misses;
@@ -214,7 +214,8 @@ export class CellReader {
     const last = (area + cells - 1) >>> CELLS_PER_PAGE_SHIFT;
     if (cells < 1 || last - first >= MAX_AREA_PAGES) throw corruptCell(leaf, `value area of ${cells} cells at cell ${area}`);
     if (first === last) {
-      const frame = pool.frame(first);
+      // A leaf's area most often follows it in its page, which a load's frameForCell read from the leaf on.
+      const frame = pool.frameWithCells(first, inPage, inPage + cells);
       const at = frame * PAGE_BYTES + inPage * CELL_BYTES;
       const slab = pool.slab;
       const words = pool.words;
@@ -228,7 +229,7 @@ export class CellReader {
       return slab;
     }
     // Across pages: every page pinned while it is read, so one's miss cannot evict another.
-    const firstFrame = pool.frame(first);
+    const firstFrame = pool.frameWithCells(first, inPage, CELLS_PER_PAGE);
     pool.pin(firstFrame);
     const frames = this.areaFrames;
     const more = last - first;

@@ -546,7 +546,7 @@ describe('growth', () => {
   });
 });
 
-describe('frameForCell: reading one cell of a page', () => {
+describe('frameForCell: reading a page from one cell on', () => {
   function cellBytes(pool: BufferPool, frame: number, inPage: number): Buffer {
     return Buffer.from(pool.slab.subarray(frame * PAGE_BYTES + inPage * CELL_BYTES, frame * PAGE_BYTES + (inPage + 1) * CELL_BYTES));
   }
@@ -571,45 +571,75 @@ describe('frameForCell: reading one cell of a page', () => {
     expect(file.reads(2)).toBe(1);
   });
 
-  it('with the pool full, a page not resident is read one cell only; the next use of the page reads it whole', () => {
+  it('with the pool full, a page not resident is read from the cell on; a cell before it reads the page whole', () => {
     const file = fileWithPages(20);
     const pool = fullPool(file);
     const misses = pool.misses;
     const f = pool.frameForCell(17, 5);
     expect(pool.misses).toBe(misses + 1);
-    expect(file.lastReadLength).toBe(CELL_BYTES);
-    expect(cellBytes(pool, f, 5).equals(fileCell(17, 5))).toBe(true);
+    expect(file.lastReadLength).toBe(PAGE_BYTES - 5 * CELL_BYTES);
+    for (let c = 5; c < CELLS_PER_PAGE; c++) expect(cellBytes(pool, f, c).equals(fileCell(17, c)), `cell ${c}`).toBe(true);
     expect(pool.residentPages).toBe(MIN_FRAMES);
     pool.setVerified(f, 5);
     expect(pool.verifiedFrame(17, 5)).toBe(f);
     expect(file.reads(17)).toBe(1);
-    // Another cell of the page: the whole page is read, and verified afresh.
+    // A later cell of the page was read with it: a hit.
+    const hits = pool.hits;
     expect(pool.frameForCell(17, 9)).toBe(f);
+    expect(pool.hits).toBe(hits + 1);
+    expect(file.reads(17)).toBe(1);
+    // An earlier one: the whole page is read, and verified afresh.
+    expect(pool.frameForCell(17, 2)).toBe(f);
     expect(file.reads(17)).toBe(2);
     expect(file.lastReadLength).toBe(PAGE_BYTES);
     expect(Buffer.from(frameBytes(pool, f)).equals(Buffer.from(pageContent(17)))).toBe(true);
     expect(pool.isVerified(f, 5)).toBe(false);
     // Now whole: frame() is a hit.
-    const hits = pool.hits;
     expect(pool.frame(17)).toBe(f);
-    expect(pool.hits).toBe(hits + 1);
     expect(file.reads(17)).toBe(2);
   });
 
-  it('frame() of a page read one cell only reads the whole page (every other read path sees whole pages)', () => {
+  it('frameWithCells uses a page read in part when it holds the cells asked for, else reads it whole', () => {
     const file = fileWithPages(20);
     const pool = fullPool(file);
-    const f = pool.frameForCell(18, 0);
-    pool.setVerified(f, 0);
+    const f = pool.frameForCell(17, 6);
+    // A leaf in cell 6, its value area in cells 7..9: read with it.
+    expect(pool.frameWithCells(17, 7, 10)).toBe(f);
+    expect(pool.frameWithCells(17, 6, CELLS_PER_PAGE)).toBe(f);
+    expect(file.reads(17)).toBe(1);
+    // Cells 5..7: cell 5 was not read.
+    expect(pool.frameWithCells(17, 5, 8)).toBe(f);
+    expect(file.reads(17)).toBe(2);
+    expect(file.lastReadLength).toBe(PAGE_BYTES);
+    expect(Buffer.from(frameBytes(pool, f)).equals(Buffer.from(pageContent(17)))).toBe(true);
+    // A stale page (forget) holds none of its cells.
+    pool.forget(17);
+    expect(pool.frameWithCells(17, 7, 10)).toBe(f);
+    expect(file.reads(17)).toBe(3);
+    // A page not resident: read whole, as frame() does.
+    const g = pool.frameWithCells(18, 3, 4);
+    expect(file.lastReadLength).toBe(PAGE_BYTES);
+    expect(Buffer.from(frameBytes(pool, g)).equals(Buffer.from(pageContent(18)))).toBe(true);
+  });
+
+  it('frame() of a page read in part reads the whole page (every other read path sees whole pages)', () => {
+    const file = fileWithPages(20);
+    const pool = fullPool(file);
+    const f = pool.frameForCell(18, 1);
+    pool.setVerified(f, 1);
     const misses = pool.misses;
     expect(expectPage(pool, 18)).toBe(f);
     expect(pool.misses).toBe(misses + 1);
     expect(file.reads(18)).toBe(2);
-    expect(pool.isVerified(f, 0)).toBe(false);
-    expect(pool.verifiedFrame(18, 0)).toBe(-1);
+    expect(pool.isVerified(f, 1)).toBe(false);
+    expect(pool.verifiedFrame(18, 1)).toBe(-1);
+    // Read from its first cell on, a page is whole: frame() is a hit.
+    const g = pool.frameForCell(19, 0);
+    expect(expectPage(pool, 19)).toBe(g);
+    expect(file.reads(19)).toBe(1);
   });
 
-  it('a whole-page update of a page read one cell only makes it whole: no read later', () => {
+  it('a whole-page update of a page read in part makes it whole: no read later', () => {
     const file = fileWithPages(20);
     const pool = fullPool(file);
     const f = pool.frameForCell(19, 3);
@@ -618,7 +648,7 @@ describe('frameForCell: reading one cell of a page', () => {
     expect(expectPage(pool, 19, 7)).toBe(f);
     expect(file.reads(19)).toBe(1);
     // A cell-aligned update of a part leaves the rest unread: frame() still reads the page.
-    const g = pool.frameForCell(16, 3);
+    const g = pool.frameForCell(16, 12);
     const half = pageContent(16, 9).subarray(0, PAGE_BYTES / 2);
     file.write(half, 16 * PAGE_BYTES);
     pool.update(16, 0, half);
@@ -639,7 +669,7 @@ describe('frameForCell: reading one cell of a page', () => {
     const before = file.reads(31);
     pool.frameForCell(31, 2);
     expect(file.reads(31)).toBe(before + 1);
-    expect(file.lastReadLength).toBe(CELL_BYTES);
+    expect(file.lastReadLength).toBe(PAGE_BYTES - 2 * CELL_BYTES);
     // A failed whole-page read of a page held one cell only drops the page.
     file.failReads = true;
     expect(() => pool.frame(31)).toThrow(/EIO|reading page 31/);

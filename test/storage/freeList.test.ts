@@ -179,6 +179,19 @@ test('run asks the seek before loading entries newest first, and loads nothing w
   expect(loaded).toEqual([300, 200]);
 });
 
+test('run(count, prefer): the newest loaded run holding `prefer` cells, else the newest holding `count`', () => {
+  const entries = [[{ start: 10, count: 4 }, { start: 50, count: 3 }, { start: 90, count: 3 }]];
+  const list = new FreeList(() => entries.pop());
+  // Newest first is the end of the loaded runs: 90 holds 3, 50 holds 3, 10 holds 4.
+  expect(list.run(3, 4)).toBe(10);
+  expect(list.takeCell(13)).toBe(true); // the fourth cell of that run, for the caller's pair
+  expect(list.run(3, 4)).toBe(90); // none holds 4 any more: the newest holding 3
+  expect(list.run(3)).toBe(50);
+  expect(list.available()).toBe(0);
+  // Nothing loaded holds `count`: loaded, searched, and undefined as run(count) is.
+  expect(list.run(2, 3)).toBeUndefined();
+});
+
 /** A free list over `entries` (each a list of runs), counting the entries it loads. */
 function listOver(entries: CellRun[][], hints: RunHints): { free: FreeList; loads: () => number } {
   const left = entries.map((e) => e.map((r) => ({ ...r })));
