@@ -29,7 +29,7 @@ import type { PendingChunks } from './pendingChunks.js';
 export class CellAllocation {
   /** Cells taken for the nodes and chunks, in the order taken. */
   readonly cells: number[] = [];
-  /** Every new node to place, as of the last round (not the leaves placed with their areas). */
+  /** Every new node to place, as of the last round (not the leaves placed beside their areas). */
   nodes: MemNode[] = [];
   /** Leaves given the cell before their value area (placeAreas): placed already. */
   readonly placedLeaves: MemNode[] = [];
@@ -72,17 +72,17 @@ export class CellAllocation {
     const tail: LeafArea[] = [];
     for (let i = 0; i < areas.length; i++) {
       const a = areas[i]!;
-      const own = this.free.run(a.cells, a.cells + 1);
-      if (own === undefined) tail.push(a);
-      // A loaded run long enough for the pair: the leaf takes the area's first cell.
-      else if (this.free.takeCell(own + a.cells)) this.besideLeaf(a, own);
-      else a.cell = own;
+      const start = this.free.run(a.cells, a.cells + 1);
+      if (start === undefined) tail.push(a);
+      else if (this.free.taken > a.cells) this.besideLeaf(a, start);
+      else a.cell = start;
     }
     if (tail.length > 0) {
       const runs = tail.map((a) => ({ cells: a.cells + 1, cell: 0 }));
       this.plan.space.allocateRuns(runs);
       for (let i = 0; i < tail.length; i++) this.besideLeaf(tail[i]!, runs[i]!.cell);
     }
+    if (this.placedLeaves.length > 0) this.plan.placed();
     for (let i = 0; i < areas.length; i++) {
       const a = areas[i]!;
       a.leaf.area = a.cell;
@@ -110,8 +110,7 @@ export class CellAllocation {
   fill(chunks: number): void {
     for (let round = 0; ; round++) {
       assert(round < MAX_ALLOCATION_ROUNDS, 'commit allocation converges');
-      const nodes = this.plan.needed(false).nodes;
-      this.nodes = this.placedLeaves.length === 0 ? nodes : nodes.filter((n) => n.cell === 0);
+      this.nodes = this.plan.needed(false).nodes;
       const need = this.nodes.length + chunks;
       if (need <= this.cells.length) return;
       const missing = need - this.cells.length - this.takeCells(need, need - this.cells.length);

@@ -138,7 +138,8 @@ export function planCommit(ctx: CommitContext, state: DurableState, input: Commi
   list.write(order, nodes.length, spare);
   // 4. Encode (the caller writes, syncs and publishes).
   const valueSources = { values: input.values, pager: ctx.pager, version: state.rec.commit };
-  const all = alloc.placedLeaves.length === 0 ? nodes : nodes.concat(alloc.placedLeaves);
+  // Placed first, the leaves beside their areas come before the other nodes in address order (a bulk load needs no sort).
+  const all = alloc.placedLeaves.length === 0 ? nodes : alloc.placedLeaves.concat(nodes);
   return prepare(ctx, plan, state, options, byCell(all), extrasOf(plan, table, areas), valueSources, structures, log);
 }
 

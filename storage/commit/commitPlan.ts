@@ -100,6 +100,11 @@ export class CommitPlan {
     this.mainOrdered = byLevel(nodes, levels);
   }
 
+  /** Main-tree nodes that have their cells already (leaves placed beside their value areas) are not handed cells again. */
+  placed(): void {
+    this.mainOrdered = this.mainOrdered.filter((n) => n.cell === 0);
+  }
+
   /** Every new node still to place (main tree first, in hand-out order), and (when asked) every new value. */
   needed(withValues = true): { nodes: MemNode[]; records: NewValue[] } {
     const nodes: MemNode[] = this.mainOrdered.slice();

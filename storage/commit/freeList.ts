@@ -1,5 +1,6 @@
 import { type CellRun } from '../format/pageFile.js';
 import { orderByKey } from './sort.js';
+import { PREFER_SCAN_RUNS } from '../../src/common/limits.js';
 /**
  * The free list a commit allocates from first: the pending entries no open reader can reach
  * (LMDB reuses its freed pages the same way). Their cells are still allocated in the space map, so
@@ -75,6 +76,9 @@ export class FreeList {
 
   private chainSearched = false;
 
+  /** How many cells the last run() took: its `prefer`, or its `count`. */
+  taken = 0;
+
   /**
    * This commit looked for a chain of touching runs across the loaded entries (spanningRun): it
    * loaded every entry to find contiguous cells that no single entry holds.
@@ -107,27 +111,33 @@ export class FreeList {
   /**
    * `count` contiguous cells, or undefined when no loaded or loadable run is long enough — nor,
    * once everything is loaded, a chain of adjacent runs (spanningRun). Of the loaded runs, the
-   * newest that holds `prefer` cells, else the newest that holds `count`; the cells are taken from
-   * its start (a caller that prefers more takes the next ones with takeCell).
+   * newest that holds `prefer` cells among the newest that holds `count` and PREFER_SCAN_RUNS runs
+   * older, else that newest. Its first `prefer` cells are taken when it holds them, else `count`
+   * (`taken` says which).
    */
   run(count: number, prefer = count): number | undefined {
+    this.taken = count;
     if (count >= this.failedAt) return undefined;
     let seeking = !this.exhausted;
     // Cells loaded when the search of the whole list began (this commit's loads, all of them).
     let loadedBefore = -1;
     for (;;) {
       let fit = -1;
-      for (let i = this.runs.length - 1; i >= 0; i--) {
+      for (let i = this.runs.length - 1, past = 0; i >= 0; i--) {
         const n = this.runs[i]!.count;
         if (n >= prefer) {
           fit = i;
           break;
         }
-        if (fit < 0 && n >= count) fit = i;
+        if (fit >= 0) {
+          if (++past >= PREFER_SCAN_RUNS) break;
+        } else if (n >= count) fit = i;
       }
       if (fit >= 0) {
-        const start = this.runs[fit]!.start;
-        this.takeFrom(fit, count);
+        const run = this.runs[fit]!;
+        const start = run.start;
+        this.taken = run.count >= prefer ? prefer : count;
+        this.takeFrom(fit, this.taken);
         return start;
       }
       if (seeking) {

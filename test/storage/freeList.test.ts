@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { expect, test } from 'vitest';
 import type { CellRun } from '../../storage/format/pageFile.js';
+import { PREFER_SCAN_RUNS } from '../../src/common/limits.js';
 import { FreeList } from '../../storage/commit/freeList.js';
 import { RunHints, SEARCH_RETRY_MIN_CELLS } from '../../storage/commit/runHints.js';
 
@@ -179,17 +180,29 @@ test('run asks the seek before loading entries newest first, and loads nothing w
   expect(loaded).toEqual([300, 200]);
 });
 
-test('run(count, prefer): the newest loaded run holding `prefer` cells, else the newest holding `count`', () => {
+test('run(count, prefer): the newest loaded run holding `prefer` cells (taken whole), else the newest holding `count`', () => {
   const entries = [[{ start: 10, count: 4 }, { start: 50, count: 3 }, { start: 90, count: 3 }]];
   const list = new FreeList(() => entries.pop());
   // Newest first is the end of the loaded runs: 90 holds 3, 50 holds 3, 10 holds 4.
   expect(list.run(3, 4)).toBe(10);
-  expect(list.takeCell(13)).toBe(true); // the fourth cell of that run, for the caller's pair
+  expect(list.taken).toBe(4); // all four cells of that run
   expect(list.run(3, 4)).toBe(90); // none holds 4 any more: the newest holding 3
+  expect(list.taken).toBe(3);
   expect(list.run(3)).toBe(50);
   expect(list.available()).toBe(0);
   // Nothing loaded holds `count`: loaded, searched, and undefined as run(count) is.
   expect(list.run(2, 3)).toBeUndefined();
+  // A run holding `prefer` further back than PREFER_SCAN_RUNS runs past the first that holds `count` is not looked for.
+  const runs = [{ start: 1000, count: 5 }, ...Array.from({ length: PREFER_SCAN_RUNS + 1 }, (_, i) => ({ start: 2000 + 10 * i, count: 4 }))];
+  const far = new FreeList(() => undefined);
+  (far as unknown as { add(r: typeof runs): void }).add(runs);
+  expect(far.run(4, 5)).toBe(2000 + 10 * PREFER_SCAN_RUNS);
+  expect(far.taken).toBe(4);
+  runs.pop();
+  const near = new FreeList(() => undefined);
+  (near as unknown as { add(r: typeof runs): void }).add(runs.map((r) => ({ ...r })));
+  expect(near.run(4, 5)).toBe(1000);
+  expect(near.taken).toBe(5);
 });
 
 /** A free list over `entries` (each a list of runs), counting the entries it loads. */
