@@ -194,13 +194,16 @@ test('run(count, prefer): the newest loaded run holding `prefer` cells (taken wh
   expect(list.run(2, 3)).toBeUndefined();
   // A run holding `prefer` further back than PREFER_SCAN_RUNS runs past the first that holds `count` is not looked for.
   const runs = [{ start: 1000, count: 5 }, ...Array.from({ length: PREFER_SCAN_RUNS + 1 }, (_, i) => ({ start: 2000 + 10 * i, count: 4 }))];
-  const far = new FreeList(() => undefined);
-  (far as unknown as { add(r: typeof runs): void }).add(runs);
+  // One entry holding all of them, loaded by the first run().
+  const listOf = (entry: CellRun[]): FreeList => {
+    const entries = [entry];
+    return new FreeList(() => entries.pop());
+  };
+  const far = listOf(runs.map((r) => ({ ...r })));
   expect(far.run(4, 5)).toBe(2000 + 10 * PREFER_SCAN_RUNS);
   expect(far.taken).toBe(4);
   runs.pop();
-  const near = new FreeList(() => undefined);
-  (near as unknown as { add(r: typeof runs): void }).add(runs.map((r) => ({ ...r })));
+  const near = listOf(runs.map((r) => ({ ...r })));
   expect(near.run(4, 5)).toBe(1000);
   expect(near.taken).toBe(5);
 });
