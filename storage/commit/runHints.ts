@@ -32,8 +32,28 @@ export interface Hint {
   freedBy: number;
 }
 
+/** The index of the first element of ascending `a` that is at least `x` (a.length when none is). */
+function lowerBound(a: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 export class RunHints {
   private readonly hints = new Map<number, Hint>();
+  /**
+   * The hinted keys by their hint's run, each list ascending, and the runs that have one, ascending:
+   * candidates() visits only the keys of runs long enough, newest first, and stops at its limit.
+   * (Scanning every hint instead cost a tenth of a 120-byte single commit's CPU once a store had
+   * ~900 of them: `node dist/test/bench/probes/commitStalls.js`, docs/design.md section 6.)
+   */
+  private readonly keysByRun = new Map<number, number[]>();
+  private readonly runs: number[] = [];
   /**
    * The longest run of every entry a commit listed or read (hinted or not): an entry known to
    * hold nothing as long as a request is passed over without being read (ReleasableEntries.peek).
@@ -80,14 +100,42 @@ export class RunHints {
     let n = 0;
     for (const r of runs) if (r.count > n) n = r.count;
     this.longest.set(key, n);
-    if (n >= HINT_MIN_RUN) this.hints.set(key, { run: n, lowBirth: window?.lowBirth ?? -1, freedBy: window?.freedBy ?? -1 });
-    else this.hints.delete(key);
+    const lowBirth = window?.lowBirth ?? -1;
+    const freedBy = window?.freedBy ?? -1;
+    const hint = this.hints.get(key);
+    if (hint !== undefined && hint.run === n) {
+      hint.lowBirth = lowBirth;
+      hint.freedBy = freedBy;
+      return;
+    }
+    this.unhint(key);
+    if (n < HINT_MIN_RUN) return;
+    this.hints.set(key, { run: n, lowBirth, freedBy });
+    let keys = this.keysByRun.get(n);
+    if (keys === undefined) {
+      keys = [];
+      this.keysByRun.set(n, keys);
+      this.runs.splice(lowerBound(this.runs, n), 0, n);
+    }
+    keys.splice(lowerBound(keys, key), 0, key);
   }
 
   /** The entry under `key` was taken (or holds a run shorter than any hint). */
   forget(key: number): void {
-    this.hints.delete(key);
+    this.unhint(key);
     this.longest.delete(key);
+  }
+
+  private unhint(key: number): void {
+    const hint = this.hints.get(key);
+    if (hint === undefined) return;
+    this.hints.delete(key);
+    const keys = this.keysByRun.get(hint.run)!;
+    keys.splice(lowerBound(keys, key), 1);
+    if (keys.length === 0) {
+      this.keysByRun.delete(hint.run);
+      this.runs.splice(lowerBound(this.runs, hint.run), 1);
+    }
   }
 
   /** Whether the entry under `key` is known to hold no run of `count` cells (if it was not changed since). */
@@ -103,12 +151,19 @@ export class RunHints {
 
   /**
    * Keys hinted to hold a run of at least `count` cells among those `usable` accepts, the
-   * shortest such run first (longer runs stay whole for longer requests), at most `limit` of them.
+   * shortest such run first (longer runs stay whole for longer requests), of equal runs the
+   * newest (highest) key first, at most `limit` of them. `usable` is asked about keys in that
+   * order until `limit` are found.
    */
   candidates(count: number, usable: (key: number, hint: Hint) => boolean, limit: number): number[] {
-    const found: Array<{ key: number; run: number }> = [];
-    for (const [key, hint] of this.hints) if (hint.run >= count && usable(key, hint)) found.push({ key, run: hint.run });
-    found.sort((a, b) => a.run - b.run || b.key - a.key);
-    return found.slice(0, limit).map((f) => f.key);
+    const found: number[] = [];
+    for (let r = lowerBound(this.runs, count); r < this.runs.length && found.length < limit; r++) {
+      const keys = this.keysByRun.get(this.runs[r]!)!;
+      for (let i = keys.length - 1; i >= 0 && found.length < limit; i--) {
+        const key = keys[i]!;
+        if (usable(key, this.hints.get(key)!)) found.push(key);
+      }
+    }
+    return found;
   }
 }

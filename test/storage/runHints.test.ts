@@ -2,6 +2,7 @@
  * RunHints (storage/commit/runHints.ts): what a commit listed under each key, and which keys it
  * offers for a run of a given length.
  */
+import fc from 'fast-check';
 import { expect, test } from 'vitest';
 import { HINT_MIN_RUN, RunHints } from '../../storage/commit/runHints.js';
 
@@ -69,4 +70,40 @@ test('knownShorter: every key listed or read is known by its longest run, hinted
   expect(h.knownShorter(21, 2)).toBe(true);
   h.forget(20);
   expect(h.knownShorter(20, 2)).toBe(false);
+});
+
+test('candidates agree with a plain statement of the order (every hint sorted by run, then newest key) through any notes and forgets', () => {
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant('note' as const), key: fc.integer({ min: 0, max: 40 }), counts: fc.array(fc.integer({ min: 0, max: 12 }), { maxLength: 4 }) }),
+    fc.record({ kind: fc.constant('forget' as const), key: fc.integer({ min: 0, max: 40 }) }),
+    fc.record({ kind: fc.constant('ask' as const), count: fc.integer({ min: 1, max: 13 }), limit: fc.integer({ min: 1, max: 8 }), parity: fc.integer({ min: 0, max: 2 }) }),
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
+      const h = new RunHints();
+      const model = new Map<number, number>();
+      for (const o of ops) {
+        if (o.kind === 'note') {
+          const n = Math.max(0, ...o.counts);
+          h.note(o.key, runs(...o.counts));
+          if (n >= HINT_MIN_RUN) model.set(o.key, n);
+          else model.delete(o.key);
+        } else if (o.kind === 'forget') {
+          h.forget(o.key);
+          model.delete(o.key);
+        } else {
+          // parity 2: every key usable; else only keys of that parity.
+          const usable = (key: number): boolean => o.parity === 2 || key % 2 === o.parity;
+          const want = [...model]
+            .filter(([key, run]) => run >= o.count && usable(key))
+            .sort((a, b) => a[1] - b[1] || b[0] - a[0])
+            .slice(0, o.limit)
+            .map(([key]) => key);
+          expect(h.candidates(o.count, usable, o.limit)).toEqual(want);
+        }
+        expect(h.size).toBe(model.size);
+      }
+    }),
+    { numRuns: 300 },
+  );
 });
