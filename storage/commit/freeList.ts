@@ -121,9 +121,12 @@ export class FreeList {
     let seeking = !this.exhausted;
     // Cells loaded when the search of the whole list began (this commit's loads, all of them).
     let loadedBefore = -1;
+    // The runs below this index hold fewer than `count` cells: entries loaded since are appended
+    // above it, so each pass looks at the new runs only (a commit may load hundreds of runs).
+    let scanned = 0;
     for (;;) {
       let fit = -1;
-      for (let i = this.runs.length - 1, past = 0; i >= 0; i--) {
+      for (let i = this.runs.length - 1, past = 0; i >= scanned; i--) {
         const n = this.runs[i]!.count;
         if (n >= prefer) {
           fit = i;
@@ -140,6 +143,7 @@ export class FreeList {
         this.takeFrom(fit, this.taken);
         return start;
       }
+      scanned = this.runs.length;
       if (seeking) {
         // An entry hinted to hold such a run, before loading entries newest first.
         const runs = this.seek(count);

@@ -255,3 +255,48 @@ test('a search that finds its run arms nothing', () => {
   expect(free.run(8)).toBe(100); // a chain across the two entries
   expect(hints.skipSearch(8)).toBe(false);
 });
+
+test('run(count, prefer) over entries loaded one by one: the run a plain statement of the rule picks, every time', () => {
+  fc.assert(
+    fc.property(entriesArb, fc.array(fc.record({ count: fc.integer({ min: 1, max: 14 }), more: fc.integer({ min: 0, max: 2 }) }), { minLength: 1, maxLength: 40 }), (entries, requests) => {
+      // The reference: every loaded run, newest last; a request scans all of them from the newest
+      // for the first holding `count`, then up to PREFER_SCAN_RUNS older ones for one holding
+      // `prefer`, and loads the next entry while none holds `count` (runs never touch: no chains).
+      const source = entries.map((l) => l.map((r) => ({ ...r })));
+      const loaded: CellRun[] = [];
+      const pending = entries.map((l) => l.map((r) => ({ ...r })));
+      const list = new FreeList(() => pending.shift());
+      for (const { count, more } of requests) {
+        const prefer = count + more;
+        let want: { start: number; taken: number } | undefined;
+        for (;;) {
+          let fit = -1;
+          for (let i = loaded.length - 1, past = 0; i >= 0; i--) {
+            if (loaded[i]!.count >= prefer) {
+              fit = i;
+              break;
+            }
+            if (fit >= 0) {
+              if (++past >= PREFER_SCAN_RUNS) break;
+            } else if (loaded[i]!.count >= count) fit = i;
+          }
+          if (fit >= 0) {
+            const r = loaded[fit]!;
+            want = { start: r.start, taken: r.count >= prefer ? prefer : count };
+            r.start += want.taken;
+            r.count -= want.taken;
+            if (r.count === 0) loaded.splice(fit, 1);
+            break;
+          }
+          const next = source.shift();
+          if (next === undefined) break;
+          loaded.push(...next.filter((r) => r.count > 0));
+        }
+        const start = list.run(count, prefer);
+        expect(start).toBe(want?.start);
+        if (want !== undefined) expect(list.taken).toBe(want.taken);
+      }
+    }),
+    { numRuns: 300, seed: 20261209 },
+  );
+});
