@@ -73,7 +73,14 @@ class ReleasableEntries {
     this.windowedCursor = this.windowedLimit;
     this.byCommitCursor = this.releaseLimit;
     this.peekCursor = this.windowedLimit;
+    this.seekSpans = [
+      [WINDOWED_KEY_BASE, this.windowedLimit],
+      [0, this.releaseLimit],
+    ];
   }
+
+  /** The keys this commit may take, highest first: windowed ones up to its limit, by-commit ones up to the release limit. */
+  private readonly seekSpans: ReadonlyArray<readonly [number, number]>;
 
   /**
    * Takes a releasable entry the run hints (storage/commit/runHints.ts) say holds a run of at
@@ -89,7 +96,7 @@ class ReleasableEntries {
       if (!isWindowedKey(key)) return key <= this.releaseLimit;
       return key <= this.windowedLimit && (key <= this.windowedFloor || hint.freedBy < 0 || !readerInWindow(readers, hint.lowBirth, hint.freedBy));
     };
-    for (const key of hints.candidates(count, usable, SEEK_CANDIDATES)) {
+    for (const key of hints.candidates(count, usable, SEEK_CANDIDATES, this.seekSpans)) {
       const entry = findFirst(sink, pending, key, key, false);
       if (entry === undefined || entry.first !== key || !(entry.slot instanceof RecordSlot)) {
         hints.forget(key);

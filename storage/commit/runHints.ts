@@ -32,6 +32,9 @@ export interface Hint {
   freedBy: number;
 }
 
+/** candidates() looks at every key. */
+const ALL_KEYS: ReadonlyArray<readonly [number, number]> = [[-Infinity, Infinity]];
+
 /** The index of the first element of ascending `a` that is at least `x` (a.length when none is). */
 function lowerBound(a: readonly number[], x: number): number {
   let lo = 0;
@@ -153,15 +156,19 @@ export class RunHints {
    * Keys hinted to hold a run of at least `count` cells among those `usable` accepts, the
    * shortest such run first (longer runs stay whole for longer requests), of equal runs the
    * newest (highest) key first, at most `limit` of them. `usable` is asked about keys in that
-   * order until `limit` are found.
+   * order until `limit` are found. `spans` (lowest and highest key, the highest span first): the
+   * only keys that may be usable, so that a run's keys outside them are passed over unasked.
    */
-  candidates(count: number, usable: (key: number, hint: Hint) => boolean, limit: number): number[] {
+  candidates(count: number, usable: (key: number, hint: Hint) => boolean, limit: number, spans: ReadonlyArray<readonly [number, number]> = ALL_KEYS): number[] {
     const found: number[] = [];
     for (let r = lowerBound(this.runs, count); r < this.runs.length && found.length < limit; r++) {
       const keys = this.keysByRun.get(this.runs[r]!)!;
-      for (let i = keys.length - 1; i >= 0 && found.length < limit; i--) {
-        const key = keys[i]!;
-        if (usable(key, this.hints.get(key)!)) found.push(key);
+      for (let s = 0; s < spans.length && found.length < limit; s++) {
+        const [lo, hi] = spans[s]!;
+        for (let i = lowerBound(keys, hi + 1) - 1; i >= 0 && keys[i]! >= lo && found.length < limit; i--) {
+          const key = keys[i]!;
+          if (usable(key, this.hints.get(key)!)) found.push(key);
+        }
       }
     }
     return found;

@@ -72,11 +72,21 @@ test('knownShorter: every key listed or read is known by its longest run, hinted
   expect(h.knownShorter(20, 2)).toBe(false);
 });
 
-test('candidates agree with a plain statement of the order (every hint sorted by run, then newest key) through any notes and forgets', () => {
+test('candidates agree with a plain statement of the order (every hint in the spans sorted by run, then newest key) through any notes and forgets', () => {
   const op = fc.oneof(
     fc.record({ kind: fc.constant('note' as const), key: fc.integer({ min: 0, max: 40 }), counts: fc.array(fc.integer({ min: 0, max: 12 }), { maxLength: 4 }) }),
     fc.record({ kind: fc.constant('forget' as const), key: fc.integer({ min: 0, max: 40 }) }),
-    fc.record({ kind: fc.constant('ask' as const), count: fc.integer({ min: 1, max: 13 }), limit: fc.integer({ min: 1, max: 8 }), parity: fc.integer({ min: 0, max: 2 }) }),
+    fc.record({
+      kind: fc.constant('ask' as const),
+      count: fc.integer({ min: 1, max: 13 }),
+      limit: fc.integer({ min: 1, max: 8 }),
+      parity: fc.integer({ min: 0, max: 2 }),
+      // Two key spans, the higher first (as a commit passes its windowed and by-commit keys), or none.
+      spans: fc.option(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 40 })).map(([a, b, c]) => {
+        const [x, y, z] = [a, b, c].sort((p, q) => p - q);
+        return [[y + 1, 40], [x, z <= y ? z : y]] as [number, number][];
+      })),
+    }),
   );
   fc.assert(
     fc.property(fc.array(op, { maxLength: 120 }), (ops) => {
@@ -94,12 +104,13 @@ test('candidates agree with a plain statement of the order (every hint sorted by
         } else {
           // parity 2: every key usable; else only keys of that parity.
           const usable = (key: number): boolean => o.parity === 2 || key % 2 === o.parity;
+          const inSpans = (key: number): boolean => o.spans === null || o.spans.some(([lo, hi]) => lo <= key && key <= hi);
           const want = [...model]
-            .filter(([key, run]) => run >= o.count && usable(key))
+            .filter(([key, run]) => run >= o.count && usable(key) && inSpans(key))
             .sort((a, b) => a[1] - b[1] || b[0] - a[0])
             .slice(0, o.limit)
             .map(([key]) => key);
-          expect(h.candidates(o.count, usable, o.limit)).toEqual(want);
+          expect(o.spans === null ? h.candidates(o.count, usable, o.limit) : h.candidates(o.count, usable, o.limit, o.spans)).toEqual(want);
         }
         expect(h.size).toBe(model.size);
       }
