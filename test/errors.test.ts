@@ -133,6 +133,22 @@ const BAD_VALUES: Array<[string, unknown]> = [
   ['an object whose toJSON() returns undefined', new (class NoJson { toJSON() { return undefined; } })()],
   ['an object whose toJSON() returns null', new (class NullJson { toJSON() { return null; } })()],
   ['an object whose toJSON() returns a function', new (class FnJson { toJSON() { return () => 0; } })()],
+  // Maps load back as plain objects: a key that cannot be a property name would not decode.
+  ['new Map([[{ k: 1 }, 1]])', new Map([[{ k: 1 }, 1]])],
+  ['new Map([[[1, 2], 1]])', new Map([[[1, 2], 1]])],
+  ['[1, new Map([[{}, 1]])]', [1, new Map([[{}, 1]])]],
+  ['{ m: new Map([[1, new Map([[{}, 1]])]]) }', { m: new Map([[1, new Map([[{}, 1]])]]) }],
+  ['new Set([new Map([[{}, 1]])])', new Set([new Map([[{}, 1]])])],
+  ['a class instance holding such a Map', new (class Holder { m = new Map([[new Date(0), 1]]); })()],
+  // Packed as {} (or as their characters): they would load back as something else.
+  ['a Promise', Promise.resolve(1)],
+  ['{ p: a Promise }', { p: Promise.resolve(1) }],
+  ['[a WeakMap]', [new WeakMap()]],
+  ['new Set([a WeakSet])', new Set([new WeakSet()])],
+  ['a WeakRef', new WeakRef({})],
+  ['new Number(5)', new Number(5)],
+  ['{ s: new String("s") }', { s: new String('s') }],
+  ['new Boolean(false)', new Boolean(false)],
 ];
 
 type Call = [label: string, run: (v: Record<string, (...a: unknown[]) => unknown>) => unknown];
@@ -341,7 +357,7 @@ describe('EINVAL for open() options of the wrong type', () => {
 });
 
 describe('values next to the EINVAL ones are stored and load back', () => {
-  test('undefined and null members or elements, symbol keys, class instances: as msgpackr keeps them', () => {
+  test('undefined and null members or elements, symbol keys, class instances, Maps, -0, Buffers: as msgpackr keeps them', () => {
     const s = newStore();
     try {
       const sym = Symbol('key');
@@ -358,6 +374,17 @@ describe('values next to the EINVAL ones are stored and load back', () => {
         [false, false],
         [{ id: 7, prot: 3 }, { id: 7, prot: 3 }], // the fast record path (after the shape is known)
         [{ id: 8, prot: 4 }, { id: 8, prot: 4 }],
+        // Maps as plain objects: keys that are strings, numbers, booleans or null become property names.
+        [new Map<unknown, unknown>([['a', 1], [2, 'b'], [true, 3], [null, 4]]), { a: 1, 2: 'b', true: 3, null: 4 }],
+        [{ s: new Set([1, 'x', new Map([['k', [1]]])]) }, { s: new Set([1, 'x', { k: [1] }]) }],
+        [{ when: new Date(5), bytes: new Uint8Array([1, 2]) }, { when: new Date(5), bytes: new Uint8Array([1, 2]) }],
+        // What msgpackr changes on the way, as README.md says.
+        [-0, 0],
+        [Buffer.from([3, 4]), new Uint8Array([3, 4])],
+        [JSON.parse('{"__proto__": 1, "a": 2}'), { __proto_: 1, a: 2 }],
+        // eslint-disable-next-line no-sparse-arrays
+        [[1, , 3], [1, undefined, 3]],
+        [Object.assign([1, 2], { extra: 5 }), [1, 2]],
       ];
       cases.forEach(([value], i) => s.store(1000 + i, 1000 + i, value));
       cases.forEach(([, expected], i) => expect(s.load(1000 + i), `value #${i}`).toStrictEqual(expected));
@@ -803,6 +830,41 @@ describe('ENOTSTORE', () => {
     bad.writeUInt32LE(bad.readUInt32LE(8) + 100, 8);
     bad.writeUInt32LE(zlib.crc32(bad.subarray(0, 28)), 28);
     expectNotStore('format version + 100', bad);
+  });
+
+  test('a directory: ENOTSTORE for every kind of open, naming it, and nothing left beside it', () => {
+    const sub = path.join(dir, 'a-directory');
+    fs.mkdirSync(sub);
+    for (const options of [{}, { readOnly: true }, { sync: 'none' as const }]) {
+      let thrown: unknown;
+      try {
+        openStore(sub, options).close();
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown instanceof MapleError ? thrown.code : String(thrown), JSON.stringify(options)).toBe('ENOTSTORE');
+      expect((thrown as Error).message).toContain(`${sub} is a directory`);
+    }
+    expect(fs.readdirSync(dir)).toEqual(['a-directory']);
+    expect(fs.readdirSync(sub)).toEqual([]);
+  });
+});
+
+describe('ENOENT', () => {
+  test('a store in a directory that does not exist: ENOENT naming the store, not a lock file, and nothing created', () => {
+    const missing = path.join(dir, 'no-such-dir', 'x.maple');
+    for (const options of [{}, { create: true }, { readOnly: true }, { create: false }]) {
+      let thrown: unknown;
+      try {
+        openStore(missing, options).close();
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown instanceof MapleError ? thrown.code : String(thrown), JSON.stringify(options)).toBe('ENOENT');
+      expect((thrown as Error).message).toContain(missing);
+      expect((thrown as Error).message).not.toContain('.lock');
+    }
+    expect(fs.readdirSync(dir)).toEqual([]);
   });
 });
 

@@ -3,7 +3,8 @@
  * registration, the header, recovery — then a MapleStore.
  */
 import * as fs from 'node:fs';
-import { MapleError, invalid, ioError, notFound } from '../common/errors.js';
+import { dirname } from 'node:path';
+import { MapleError, invalid, ioError, notFound, notStore } from '../common/errors.js';
 import { readerIO, recover } from '../../recovery/recover.js';
 import { readHeader } from '../../storage/format/pageFile.js';
 import { BufferPool } from '../../storage/io/bufferPool.js';
@@ -36,6 +37,8 @@ export function openWith<V = unknown>(path: string, options: OpenOptions | undef
     if (!io) {
       const exists = fs.existsSync(path);
       if (!exists && (!opts.create || opts.readOnly)) throw notFound(`${path} does not exist${opts.readOnly ? ' (read-only open never creates)' : ' and create is false'}`);
+      if (exists && fs.statSync(path).isDirectory()) throw notStore(`${path} is a directory, not a store file`);
+      if (!exists && !fs.existsSync(dirname(path))) throw notFound(`the directory of ${path} does not exist (open() creates the store file, not its directory)`);
       if (!opts.readOnly) lock = WriterLock.acquire(path, hooks.lockEnv);
       // A reader registers before it reads which version is current (storage/io/readerFiles.ts).
       else readerFile = ReaderFile.register(path);

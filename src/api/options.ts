@@ -22,10 +22,11 @@ export interface OpenOptions {
   /** Buffer-pool budget in bytes (default 64 MiB). */
   cacheSize?: number;
   /**
-   * 'one-sync' (default): one fdatasync per commit, validated at open. 'two-sync': cells, sync,
-   * record, sync. 'log': a commit appends its cells and record to a commit log in the file with one
-   * durable (`O_DSYNC`) write instead of syncing its scattered pages; every so often a commit syncs
-   * everything and starts the log over (docs/design.md, section 5). Needs `sync: 'full'`.
+   * 'log' (the default with `sync: 'full'`): a commit appends its cells and record to a commit log
+   * in the file with one durable (`O_DSYNC`) write instead of syncing its scattered pages; every so
+   * often a commit syncs everything and starts the log over (docs/design.md, section 5). Needs
+   * `sync: 'full'`. 'one-sync' (the default with `sync: 'none'`): one fdatasync per commit,
+   * validated at open. 'two-sync': cells, sync, record, sync.
    */
   commitProtocol?: CommitProtocol;
   /**

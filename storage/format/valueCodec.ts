@@ -31,11 +31,17 @@
  *     null or undefined): such a value would load as nothing, indistinguishable from an empty index;
  *   - at any depth: a function (msgpackr would write undefined in its place, so `{ f() {} }` would
  *     load as `{ f: undefined }`) and a symbol (msgpackr cannot encode one).
+ *   - at any depth: a Map with an object or array as a key (maps decode as objects, and msgpackr's
+ *     decoder throws on such a key: the value could not be read back at all), and objects msgpackr
+ *     packs as `{}` or as their characters — a Promise, WeakMap, WeakSet, WeakRef, or a boxed
+ *     Number, String or Boolean (refuseUnloadable, below).
  * Kept as msgpackr keeps them: a member or element that is undefined or null (it loads as such),
  * and objects reduced to their own enumerable string-keyed properties (symbol keys, inherited
- * members and a class's prototype are not stored, as with JSON). The checks cost the hot path
- * nothing: functions meet msgpackr's writeFunction hook, which only functions reach; "encodes as
- * nothing" is a look at values of at most 3 bytes.
+ * members and a class's prototype are not stored, as with JSON); Maps load as plain objects, -0
+ * as 0, a Buffer as a Uint8Array, an own `__proto__` key as `__proto_` (msgpackr's guard against
+ * prototype pollution); an array's holes load as undefined, its extra properties not at all. Functions cost the hot path nothing
+ * (they meet msgpackr's writeFunction hook, which only functions reach); "encodes as nothing" is a
+ * look at values of at most 3 bytes; the rest is one walk of the value's objects after packing.
  */
 import { Packr, REUSE_BUFFER_MODE, RESERVE_START_SPACE } from 'msgpackr';
 import { MapleError, invalid, corrupt, cellPlace } from '../../src/common/errors.js';
@@ -71,6 +77,62 @@ function refuseFunction(): never {
 function encodesNothing(buf: Uint8Array, start: number, n: number): boolean {
   if (n === 1) return buf[start] === 0xc0;
   return n === 3 && buf[start] === 0xd4 && buf[start + 1] === 0 && buf[start + 2] === 0;
+}
+
+/** Objects msgpackr packs as `{}` (or as their characters), which would load back as something else. */
+const OPAQUE: ReadonlyArray<[new (...args: never[]) => object, string]> = [
+  [Promise, 'a Promise (a missing await?)'],
+  [WeakMap, 'a WeakMap (its entries cannot be listed)'],
+  [WeakSet, 'a WeakSet (its members cannot be listed)'],
+  [WeakRef, 'a WeakRef'],
+  [Number, 'a Number object (store the number itself)'],
+  [String, 'a String object (store the string itself)'],
+  [Boolean, 'a Boolean object (store the boolean itself)'],
+];
+
+/**
+ * Refuses what msgpackr packs without complaint but would not load back as itself: a Map with a
+ * key that cannot be a property name (an object or array: maps decode as objects, and the decoder
+ * throws on such a key — the value could not be read at all), and the OPAQUE objects. Called once
+ * msgpackr has packed the value (so it is finite and not too deep for msgpackr); it visits what
+ * msgpackr visits — arrays, plain and class objects' own enumerable properties, Sets and Maps —
+ * and nothing inside strings, numbers, typed arrays or Dates. Its cost is a walk of the value's
+ * objects: measured with `node dist/test/bench/probes/encodeShapes.js` (docs/design.md, section 4).
+ */
+function refuseUnloadable(value: object): void {
+  if (value.constructor === Object) {
+    for (const key in value) {
+      const x: unknown = (value as Record<string, unknown>)[key];
+      if (typeof x === 'object' && x !== null) refuseUnloadable(x);
+    }
+    return;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const x: unknown = value[i];
+      if (typeof x === 'object' && x !== null) refuseUnloadable(x);
+    }
+    return;
+  }
+  if (value instanceof Map) {
+    for (const [key, x] of value) {
+      if (typeof key === 'object' && key !== null) {
+        throw invalid(`value holds a Map with ${Array.isArray(key) ? 'an array' : 'an object'} as a key; maps load back as plain objects, whose keys are strings: use string or number keys`);
+      }
+      if (typeof x === 'object' && x !== null) refuseUnloadable(x);
+    }
+    return;
+  }
+  if (value instanceof Set) {
+    for (const x of value) if (typeof x === 'object' && x !== null) refuseUnloadable(x);
+    return;
+  }
+  if (ArrayBuffer.isView(value) || value instanceof Date || value instanceof RegExp || value instanceof ArrayBuffer) return;
+  for (const [type, what] of OPAQUE) if (value instanceof type) throw invalid(`value is or holds ${what}; it would load back as something else`);
+  for (const key in value) {
+    const x: unknown = (value as Record<string, unknown>)[key];
+    if (typeof x === 'object' && x !== null) refuseUnloadable(x);
+  }
 }
 
 /** What pack() returns in PACK_MODE: its buffer with the value's bounds, or a view of the value. */
@@ -153,6 +215,14 @@ export class ValueCodec {
       throw invalid(`value (${kind}) encodes as msgpack ${n === 1 ? 'nil' : 'undefined'} (a toJSON() returning nothing?): it would load as ${n === 1 ? 'null' : 'undefined'}, like an empty index`);
     }
     if (n > MAX_VALUE_BYTES) throw tooLarge(n);
+    if (typeof value === 'object') {
+      try {
+        refuseUnloadable(value);
+      } catch (err) {
+        if (err instanceof MapleError) throw err;
+        throw invalid(`value cannot be walked: ${(err as Error).message}`);
+      }
+    }
     if (inChunk) return arena.claim(start, end);
     return arena.copyIn(out, from, end);
   }
