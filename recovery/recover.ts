@@ -105,6 +105,7 @@ export function recover(io: FileIO, pool: BufferPool, path: string, boot: number
   // perf_hooks internals, measured at 0.6–0.8 ms — most of a fresh process's open.
   const started = process.hrtime.bigint();
   const before = readRing(io);
+  refuseTruncated(io, path, before);
   let ring = before;
   const base = replayBase(ring, boot);
   // The last commit the log's replay reached (−1: none replayed).
@@ -166,6 +167,27 @@ export function recover(io: FileIO, pool: BufferPool, path: string, boot: number
   }
   const what = ring.length === 0 ? 'no commit record has a valid checksum' : `no commit record validates (tried ${rejected.join(', ')})`;
   throw corrupt(`${path}: ${what} in the commit ring (pages 1..${RING_SLOTS})`);
+}
+
+/**
+ * ECORRUPT when the file is shorter than a commit record says it was at a sync before the record
+ * was written (its synced cells, storage/format/commitRecord.ts): no crash loses a size a sync
+ * made durable, and the store never shrinks its file — the file was truncated (a copy cut short,
+ * a full disk). Checked before the log's replay writes anything, so a refused open leaves the file
+ * as it was; without it, an open fell back to an older commit whose cells were gone too, or a
+ * writer's replay grew the file back with zeros between the replayed cells.
+ */
+function refuseTruncated(io: FileIO, path: string, ring: ReadonlyArray<{ rec: CommitRecord }>): void {
+  const size = io.size();
+  for (const { rec } of ring) {
+    const synced = rec.syncedCells * CELL_BYTES;
+    if (synced <= size) continue;
+    const page = Math.floor(size / PAGE_BYTES);
+    const where = size % PAGE_BYTES === 0 ? `page ${page} on is missing` : `it ends inside page ${page}`;
+    throw corrupt(
+      `${path}: the file is ${size} bytes, but commit ${rec.commit} was written after ${synced} bytes of it were on disk (${where}): the file was truncated. \`maple salvage\` copies what is left into a new store`,
+    );
+  }
 }
 
 /**

@@ -850,6 +850,36 @@ describe('ENOTSTORE', () => {
   });
 });
 
+describe('ECORRUPT at open', () => {
+  test('a truncated file: ECORRUPT naming the size and the page, for every kind of open, and the file left as it was', () => {
+    for (const options of [{}, { sync: 'none' as const }]) {
+      fs.rmSync(file, { force: true });
+      const s = openStore<V>(file, options);
+      for (let i = 0; i < 400; i++) s.store(i * 10, i * 10 + 5, { i, pad: 'v'.repeat(i % 50) });
+      s.close();
+      const whole = fs.statSync(file).size;
+      for (const cut of [Math.floor(whole / 2), whole - 4096, whole - 1]) {
+        const bytes = fs.readFileSync(file).subarray(0, cut);
+        const cutFile = `${file}.cut`;
+        fs.writeFileSync(cutFile, bytes);
+        for (const how of [{ readOnly: true }, {}, { sync: 'none' as const }]) {
+          let thrown: unknown;
+          try {
+            openStore(cutFile, how).close();
+          } catch (err) {
+            thrown = err;
+          }
+          const what = `written ${JSON.stringify(options)}, cut to ${cut} of ${whole} bytes, open(${JSON.stringify(how)})`;
+          expect(thrown instanceof MapleError ? thrown.code : String(thrown), what).toBe('ECORRUPT');
+          expect((thrown as Error).message, what).toMatch(new RegExp(`the file is ${cut} bytes.*page ${Math.floor(cut / 4096)}.*truncated`));
+          expect(fs.readFileSync(cutFile).equals(bytes), `${what}: the file was changed`).toBe(true);
+        }
+        fs.rmSync(cutFile);
+      }
+    }
+  });
+});
+
 describe('ENOENT', () => {
   test('a store in a directory that does not exist: ENOENT naming the store, not a lock file, and nothing created', () => {
     const missing = path.join(dir, 'no-such-dir', 'x.maple');

@@ -368,7 +368,9 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     // A store with a commit log: the copy names a new, empty pass, so no entry is replayed over it.
     const log = this.state.rec.log.cell === 0 ? this.state.rec.log : { ...this.state.rec.log, salt: newSalt(), start: 0 };
     // The writer's boot: with a log, a read-only open of this boot need not replay the new pass.
-    const rec: CommitRecord = { ...this.state.rec, flags: FLAG_CELLS_DURABLE, boot: log.cell === 0 ? 0 : this.boot, log };
+    // The sync below makes the file's size durable: every page it has now.
+    const syncedCells = Math.max(this.state.rec.syncedCells, Math.floor(this.io.size() / CELL_BYTES));
+    const rec: CommitRecord = { ...this.state.rec, flags: FLAG_CELLS_DURABLE, boot: log.cell === 0 ? 0 : this.boot, log, syncedCells };
     // With a commit log, the slot of the record its pass replays from (the open pass's, else the
     // one recovery found) stays until this copy is durable.
     const baseSlot = this.log?.open != null ? this.log.baseSlot : this.state.rec.log.cell === 0 ? -1 : this.logBaseSlot;

@@ -215,6 +215,7 @@ function prepare(ctx: CommitContext, plan: CommitPlan, state: DurableState, opti
       space: rootOf(space.tree),
       pending: rootOf(plan.pending),
       highWaterCell: space.highWaterCell,
+      syncedCells: state.rec.syncedCells,
       allocatedCells: space.allocatedCells,
       pendingCells: plan.pendingCells,
       highestCommit: commit,

@@ -110,9 +110,11 @@ export function prepareCommit(
   const { buf, writes } = large ? { buf: new Uint8Array(0), writes: [] } : encodeCells(buffers, nodes, extras, sources, record.commit, record.nonce, null, null);
   const windowed = large ? { buffers, nodes, extras, sources } : null;
   const log = options.log;
-  if (log !== null) return prepareLogged(buffers, log, buf, writes, windowed, cellsWritten, record, prevSlot, options.boot);
+  if (log !== null) return prepareLogged(buffers, log, buf, writes, windowed, cellsWritten, record, prevSlot, options.boot, syncedCellsAfter(record.syncedCells, nodes, extras));
   const twoSync = options.sync && (options.protocol === 'two-sync' || cellsWritten >= ADAPTIVE_TWO_SYNC_CELLS);
-  const rec: CommitRecord = options.sync ? { ...record, flags: twoSync ? FLAG_CELLS_DURABLE : 0, boot: 0 } : { ...record, flags: FLAG_VOLATILE, boot: options.boot };
+  const rec: CommitRecord = options.sync
+    ? { ...record, flags: twoSync ? FLAG_CELLS_DURABLE : 0, boot: 0, syncedCells: twoSync ? syncedCellsAfter(record.syncedCells, nodes, extras) : record.syncedCells }
+    : { ...record, flags: FLAG_VOLATILE, boot: options.boot };
   const recordPage = buffers.recordPage.fill(0);
   recordPage.set(encodeCommitRecord(rec));
   return { buf, writes, windowed, cellsWritten, rec, recordPage, slot: nextSlot(prevSlot, options.keepSlot), sync: options.sync, twoSync, logAppend: null };
@@ -133,6 +135,7 @@ function prepareLogged(
   record: Omit<CommitRecord, 'flags'>,
   prevSlot: number,
   boot: number,
+  durableCells: number,
 ): PreparedCommit {
   assert(record.log.cell !== 0, 'a store keeping a commit log has one');
   const slot = nextSlot(prevSlot, log.baseSlot);
@@ -148,10 +151,23 @@ function prepareLogged(
     recordPage.fill(0);
   }
   // The writer's boot: a read-only open on this boot reads the pass's records from the page cache.
-  const rec: CommitRecord = { ...record, log: { ...record.log, salt: newSalt(), start: 0 }, flags: FLAG_CELLS_DURABLE, boot };
+  const rec: CommitRecord = { ...record, log: { ...record.log, salt: newSalt(), start: 0 }, flags: FLAG_CELLS_DURABLE, boot, syncedCells: durableCells };
   recordPage.set(encodeCommitRecord(rec));
   log.startPass(rec.log, slot);
   return { buf, writes, windowed, cellsWritten, rec, recordPage, slot, sync: true, twoSync: true, logAppend: null };
+}
+
+/**
+ * A CELLS_DURABLE record's synced cells (storage/format/commitRecord.ts): its cells are synced
+ * before it is written, so the file then reaches at least the last of them — and what the record
+ * before it says.
+ */
+function syncedCellsAfter(before: number, nodes: MemNode[], extras: Extra[]): number {
+  // Both lists are in address order (encodeCells writes them so).
+  let end = nodes.length > 0 ? nodes[nodes.length - 1]!.cell + 1 : 0;
+  const last = extras[extras.length - 1];
+  if (last !== undefined) end = Math.max(end, last.cell + last.cells);
+  return Math.max(before, end);
 }
 
 /**

@@ -20,7 +20,11 @@
  *   60      4     boot tag of a VOLATILE record's writer (storage/io/bootTag.ts); 0 otherwise
  *   64      8     pending-free tree root pointer
  *   72      4     pending-free tree height
- *   76      4     zero
+ *   76      4     synced cells: the file held at least this many 256-byte cells (header and ring
+ *                 included) at a sync before this record was written — a CELLS_DURABLE record's own
+ *                 cells, a checkpoint, or carried from the record before; the store never shrinks its
+ *                 file, so a shorter file was truncated (recovery/recover.ts). 0 in files of earlier
+ *                 releases: not checked
  *   80      8     high-water mark: one past the largest cell ever allocated
  *   88      8     allocated cells (live + pending)
  *   96      8     pending cells
@@ -86,6 +90,8 @@ export interface CommitRecord {
   space: TreeRoot;
   pending: TreeRoot;
   highWaterCell: number;
+  /** The file's size in cells at a sync before this record (offset 76; 0: not known). */
+  syncedCells: number;
   allocatedCells: number;
   pendingCells: number;
   highestCommit: number;
@@ -139,6 +145,7 @@ export function encodeCommitRecord(rec: CommitRecord): Uint8Array {
   putRoot(dv, 48, 56, rec.space);
   dv.setUint32(60, rec.boot >>> 0, true);
   putRoot(dv, 64, 72, rec.pending);
+  dv.setUint32(76, rec.syncedCells, true);
   u64(dv, 80, rec.highWaterCell);
   u64(dv, 88, rec.allocatedCells);
   u64(dv, 96, rec.pendingCells);
@@ -176,6 +183,7 @@ export function decodeCommitRecord(bytes: Uint8Array): CommitRecord | undefined 
     space: getRoot(dv, 48, 56),
     pending: getRoot(dv, 64, 72),
     highWaterCell: r64(dv, 80),
+    syncedCells: dv.getUint32(76, true),
     allocatedCells: r64(dv, 88),
     pendingCells: r64(dv, 96),
     highestCommit: r64(dv, 104),

@@ -46,6 +46,7 @@ function firstRecordPage(): Uint8Array {
     space: { cell: 0, fresh: false, height: 0 },
     pending: { cell: 0, fresh: false, height: 0 },
     highWaterCell: CELL_BASE,
+    syncedCells: 0,
     allocatedCells: 0,
     pendingCells: 0,
     boot: 0,

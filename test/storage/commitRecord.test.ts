@@ -16,6 +16,7 @@ function sample(): CommitRecord {
     space: { cell: 1234, fresh: false, height: 2 },
     pending: { cell: 99, fresh: true, height: 1 },
     highWaterCell: 2 ** 32 + 80,
+    syncedCells: 0xffff_fff0,
     allocatedCells: 2 ** 32 + 60,
     pendingCells: 11,
     highestCommit: 2 ** 40 + 19,
@@ -49,6 +50,7 @@ describe('commit record', () => {
       space: { cell: 0, fresh: false, height: 0 },
       pending: { cell: 0, fresh: false, height: 0 },
       highWaterCell: 80,
+      syncedCells: 0,
       allocatedCells: 0,
       pendingCells: 0,
       highestCommit: 1,
@@ -58,6 +60,14 @@ describe('commit record', () => {
       log: NO_LOG,
     };
     expect(decodeCommitRecord(encodeCommitRecord(empty))).toEqual(empty);
+  });
+
+  it('keeps the synced cells at bytes 76..79; a record of an earlier release (zeros there) decodes with 0', () => {
+    const bytes = encodeCommitRecord({ ...sample(), syncedCells: 0x0102_0304 });
+    expect(new DataView(bytes.buffer).getUint32(76, true)).toBe(0x0102_0304);
+    const older = encodeCommitRecord({ ...sample(), syncedCells: 0 });
+    expect(Array.from(older.subarray(76, 80))).toEqual([0, 0, 0, 0]);
+    expect(decodeCommitRecord(older)!.syncedCells).toBe(0);
   });
 
   it('decodes from a larger ring-slot page at a non-zero byte offset', () => {

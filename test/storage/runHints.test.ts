@@ -83,7 +83,7 @@ test('candidates agree with a plain statement of the order (every hint in the sp
       parity: fc.integer({ min: 0, max: 2 }),
       // Two key spans, the higher first (as a commit passes its windowed and by-commit keys), or none.
       spans: fc.option(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 40 })).map(([a, b, c]) => {
-        const [x, y, z] = [a, b, c].sort((p, q) => p - q);
+        const [x, y, z] = [a, b, c].sort((p, q) => p - q) as [number, number, number];
         return [[y + 1, 40], [x, z <= y ? z : y]] as [number, number][];
       })),
     }),
