@@ -327,7 +327,7 @@ export function usage(): string {
     'commands:',
     ...rows.map(([left, summary]) => `  ${left.padEnd(width)}  ${summary}`),
     '',
-    'N may be decimal or 0x hex. Files are opened read-only.',
+    'N may be decimal or 0x hex. FILE is opened read-only, except by recover (which writes a commit record).',
     'exit status: 0 success, 1 corrupt or unreadable store, 2 usage error',
     '',
   ].join('\n');
