@@ -52,6 +52,14 @@ import { MAX_VALUE_BYTES } from '../../src/common/limits.js';
 /** One shared structure: the keys of an object shape, in order. */
 export type Structure = string[];
 
+/**
+ * Shared structures at most (msgpackr's maxSharedStructures, given explicitly): values refer to
+ * them by one-byte ids 0x40..0x5f, so the number is part of the file format. A newer shape is
+ * packed with its definition inline, and reading such a value makes msgpackr note the definition
+ * past the shared ones for the rest of that decode; those entries are not shared and never written.
+ */
+export const MAX_SHARED_STRUCTURES = 32;
+
 /** pack() in place into the buffer msgpackr is given, four bytes reserved in front for the length. */
 const PACK_MODE = REUSE_BUFFER_MODE | RESERVE_START_SPACE | ARENA_LENGTH_BYTES;
 /**
@@ -152,23 +160,30 @@ export class ValueCodec {
    *   already written with structures still decode through the table)
    */
   constructor(structures: Structure[] = [], readonly shared = true) {
-    const table = structures.map((s) => s.slice());
-    this.dec = new Packr({ structures: table, mapsAsObjects: true, moreTypes: true, copyBuffers: true, saveStructures: () => true, writeFunction: refuseFunction });
+    // A table longer than the shared limit (written by releases that also wrote the inline
+    // definitions a read had noted) holds nothing shared past it: msgpackr would refuse to encode.
+    const table = structures.slice(0, MAX_SHARED_STRUCTURES).map((s) => s.slice());
+    this.dec = new Packr({ structures: table, maxSharedStructures: MAX_SHARED_STRUCTURES, mapsAsObjects: true, moreTypes: true, copyBuffers: true, saveStructures: () => true, writeFunction: refuseFunction });
     this.enc = shared ? this.dec : new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: true, copyBuffers: true, writeFunction: refuseFunction });
   }
 
-  private get table(): Structure[] {
-    return (this.dec as unknown as { structures: Structure[] }).structures;
+  private get table(): Structure[] & { sharedLength?: number } {
+    return (this.dec as unknown as { structures: Structure[] & { sharedLength?: number } }).structures;
   }
 
-  /** The shared structures known now (durable or not). */
+  /**
+   * The shared structures known now (durable or not): msgpackr's shared length, not the table's —
+   * after reading a value of a shape past the shared limit, the table also holds that value's
+   * inline definition until the next encode or decode trims it.
+   */
   get structureCount(): number {
-    return this.table.length;
+    const t = this.table;
+    return Math.min(t.length, t.sharedLength ?? t.length);
   }
 
-  /** A copy of the table, to be written by a commit. */
+  /** A copy of the shared structures, to be written by a commit. */
   structures(): Structure[] {
-    return this.table.map((s) => [...s]);
+    return this.table.slice(0, this.structureCount).map((s) => [...s]);
   }
 
   /** Encodes `value` into `arena` and returns its handle (storage/format/valueArena.ts). */

@@ -11,7 +11,7 @@ import { ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
 import { decodeStructures, encodeStructures, readKeyLists } from '../../storage/format/structures.js';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
-import { ValueCodec } from '../../storage/format/valueCodec.js';
+import { MAX_SHARED_STRUCTURES, ValueCodec } from '../../storage/format/valueCodec.js';
 import { ValueArena } from '../../storage/format/valueArena.js';
 import { expectMapleError, tempDir } from '../helpers.js';
 import { CELL_BYTES, PAGE_BYTES, RING_SLOTS } from '../../src/common/limits.js';
@@ -215,5 +215,59 @@ describe('shared structures in a store', () => {
     expect(again.load(5)).toBe('before');
     expect(again.load(15)).toBeUndefined();
     again.close();
+  });
+
+  test('past 32 shapes: reading a self-described value between commits that write none never writes its shape to the table (every later write works, after reopen too)', () => {
+    const t = temp();
+    for (const [what, touch] of [
+      ['erase', (s: ReturnType<typeof open<unknown>>) => s.erase(100)],
+      [
+        'load, then clear',
+        (s: ReturnType<typeof open<unknown>>) => {
+          s.load(100);
+          s.clear(0, 0);
+        },
+      ],
+      [
+        'a scan, then erase',
+        (s: ReturnType<typeof open<unknown>>) => {
+          expect([...s.ranges()].length).toBe(MAX_SHARED_STRUCTURES + 1);
+          s.erase(5);
+        },
+      ],
+    ] as const) {
+      fs.rmSync(t.file(), { force: true });
+      let s = open<unknown>(t.file());
+      for (let i = 0; i < MAX_SHARED_STRUCTURES; i++) s.store(i, i, { [`k${i}`]: i });
+      s.store(100, 100, { other: 1 }); // the 33rd shape: packed with its definition inline
+      touch(s); // decodes it (its definition joins msgpackr's table until the next encode), then a commit of no value
+      expect(newestRecord(t.file()).structures.count, what).toBe(MAX_SHARED_STRUCTURES);
+      s.close();
+      s = open<unknown>(t.file());
+      s.store(300, 300, 42);
+      s.store(301, 301, { k3: 9 });
+      s.store(302, 302, { brandNew: true });
+      expect([s.load(300), s.load(301), s.load(302), s.load(7)], what).toEqual([42, { k3: 9 }, { brandNew: true }, { k7: 7 }]);
+      s.check();
+      s.close();
+    }
+  });
+
+  test('a table longer than 32 (written by an earlier release after such a read) opens, and every write works', () => {
+    const shapes = Array.from({ length: MAX_SHARED_STRUCTURES + 1 }, (_, i) => [`k${i}`]);
+    const writer = new ValueCodec(shapes.slice(0, MAX_SHARED_STRUCTURES));
+    const arena = new ValueArena();
+    const old = writer.decodeHandle(arena, writer.encode({ k31: 'shared id 31' }, arena));
+    expect(old).toEqual({ k31: 'shared id 31' });
+    const bytes = (() => {
+      const h = writer.encode({ k31: 'shared id 31' }, arena);
+      return arena.chunkOf(h).slice(arena.startOf(h), arena.startOf(h) + arena.lengthOf(h));
+    })();
+    const codec = new ValueCodec(shapes);
+    expect(codec.structureCount).toBe(MAX_SHARED_STRUCTURES);
+    expect(codec.decode(bytes)).toEqual({ k31: 'shared id 31' });
+    const again = new ValueArena();
+    expect(codec.decodeHandle(again, codec.encode({ k32: 1, fresh: 'shape' }, again))).toEqual({ k32: 1, fresh: 'shape' });
+    expect(codec.decodeHandle(again, codec.encode(42, again))).toBe(42);
   });
 });
