@@ -560,6 +560,36 @@ describe('group commit', () => {
     reopened.close();
   });
 
+  it('a synchronous write taking over a group whose commit fails: the writes queued behind it are rejected too, and closeAsync settles', async () => {
+    for (const commitProtocol of ['log', 'one-sync', 'two-sync'] as const) {
+      for (const kind of ['EIO', 'ENOSPC'] as const) {
+        for (const wait of [1, 2]) {
+          const what = `${commitProtocol}, ${kind}, group taken over after ${wait} turn(s)`;
+          const disk = new SimulatedDisk();
+          const faulty = new FaultyIO(disk.fileIO());
+          const s = openOnFile<V>(faulty, '/faulty/takeover', { commitProtocol });
+          s.store(1, 1, 'kept');
+          const first = outcome(s.storeAsync(10, 10, 'a'));
+          await turns(wait); // its functions have run; its commit is prepared, or not yet
+          const behind = [outcome(s.storeAsync(20, 20, 'b')), outcome(s.storeAsync(30, 30, 'c'))];
+          faulty.arm({ kind, at: faulty.calls + 1, counting: 'mutations' });
+          expect(() => s.store(40, 40, 'd'), what).toThrow(expect.objectContaining({ code: 'EIO' }));
+          await turns(3);
+          expect(s.stats().writesQueued, what).toBe(0);
+          expect(await Promise.all(behind), what).toEqual(['EIO', 'EIO']);
+          expect(['EIO', 'resolved'], what).toContain(await first);
+          expect(await outcome(s.storeAsync(50, 50, 'e')), what).toBe('EIO');
+          await s.closeAsync();
+          const reopened = openOnDisk<V>(SimulatedDisk.fromImage(disk.durableImage()), '/faulty/takeover-check');
+          expect(reopened.load(1), what).toBe('kept');
+          expect(reopened.load(40), what).toBeUndefined();
+          reopened.check();
+          reopened.close();
+        }
+      }
+    }
+  });
+
   it('refusals: async functions, read-only stores, nesting, closing inside a function', async () => {
     const s = open<V>(dir.file());
     expect(await outcome(s.write((async () => 1) as never))).toBe('EINVAL');

@@ -176,6 +176,18 @@ export class WriteQueue<V, P extends PreparedGroup> {
    * left). Throws the failure of a commit, after rejecting its callers.
    */
   drainSync(all = false): void {
+    try {
+      this.drain(all);
+    } catch (err) {
+      // A failed commit: the writes still queued settle too — at the next turn their group is
+      // refused as the store now refuses writes (runGroup), and idle() waiters are woken.
+      if (this.pending > 0) this.schedule();
+      else if (!this.busy) this.wakeIdle();
+      throw err;
+    }
+  }
+
+  private drain(all: boolean): void {
     const flight = this.flight;
     const ahead = this.ahead;
     this.flight = null;
