@@ -149,6 +149,10 @@ const BAD_VALUES: Array<[string, unknown]> = [
   ['new Number(5)', new Number(5)],
   ['{ s: new String("s") }', { s: new String('s') }],
   ['new Boolean(false)', new Boolean(false)],
+  // A subclass of Map is packed as {}; of a typed array, with a type msgpackr cannot read back.
+  ['a subclass of Map', new (class Registry extends Map<string, number> {})([['a', 1]])],
+  ['{ bytes: a subclass of Uint8Array }', { bytes: new (class Bytes extends Uint8Array {})([1, 2]) }],
+  ['a subclass of Float64Array', new (class Samples extends Float64Array {})(2)],
 ];
 
 type Call = [label: string, run: (v: Record<string, (...a: unknown[]) => unknown>) => unknown];
@@ -385,6 +389,9 @@ describe('values next to the EINVAL ones are stored and load back', () => {
         // eslint-disable-next-line no-sparse-arrays
         [[1, , 3], [1, undefined, 3]],
         [Object.assign([1, 2], { extra: 5 }), [1, 2]],
+        [new (class Tags extends Set<string> {})(['a']), new Set(['a'])], // a subclass of Set loads as a Set
+        [new (class Pair extends Array<number> {})(3, 4), [3, 4]],
+        [new DataView(new Uint8Array([7, 8]).buffer), new DataView(new Uint8Array([7, 8]).buffer)],
       ];
       cases.forEach(([value], i) => s.store(1000 + i, 1000 + i, value));
       cases.forEach(([, expected], i) => expect(s.load(1000 + i), `value #${i}`).toStrictEqual(expected));

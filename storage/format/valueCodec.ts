@@ -32,8 +32,9 @@
  *   - at any depth: a function (msgpackr would write undefined in its place, so `{ f() {} }` would
  *     load as `{ f: undefined }`) and a symbol (msgpackr cannot encode one).
  *   - at any depth: a Map with an object or array as a key (maps decode as objects, and msgpackr's
- *     decoder throws on such a key: the value could not be read back at all), and objects msgpackr
- *     packs as `{}` or as their characters — a Promise, WeakMap, WeakSet, WeakRef, or a boxed
+ *     decoder throws on such a key: the value could not be read back at all), a subclass of a
+ *     typed array (written with a type msgpackr cannot read), and objects msgpackr packs as `{}` or
+ *     as their characters — a subclass of Map, a Promise, WeakMap, WeakSet, WeakRef, or a boxed
  *     Number, String or Boolean (refuseUnloadable, below).
  * Kept as msgpackr keeps them: a member or element that is undefined or null (it loads as such),
  * and objects reduced to their own enumerable string-keyed properties (symbol keys, inherited
@@ -98,10 +99,29 @@ const OPAQUE: ReadonlyArray<[new (...args: never[]) => object, string]> = [
   [Boolean, 'a Boolean object (store the boolean itself)'],
 ];
 
+/** The views msgpackr writes and reads back (Buffer loads as a Uint8Array); a subclass of one it cannot read. */
+const BYTE_VIEWS: ReadonlySet<unknown> = new Set<unknown>([
+  Buffer,
+  DataView,
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+  BigInt64Array,
+  BigUint64Array,
+]);
+
 /**
  * Refuses what msgpackr packs without complaint but would not load back as itself: a Map with a
  * key that cannot be a property name (an object or array: maps decode as objects, and the decoder
- * throws on such a key — the value could not be read at all), and the OPAQUE objects. Called once
+ * throws on such a key — the value could not be read at all), a subclass of Map (packed as {}) or
+ * of a typed array (packed with a type the decoder does not know: unreadable), and the OPAQUE
+ * objects. Called once
  * msgpackr has packed the value (so it is finite and not too deep for msgpackr); it visits what
  * msgpackr visits — arrays, plain and class objects' own enumerable properties, Sets and Maps —
  * and nothing inside strings, numbers, typed arrays or Dates. Its cost is a walk of the value's
@@ -123,6 +143,7 @@ function refuseUnloadable(value: object): void {
     return;
   }
   if (value instanceof Map) {
+    if (value.constructor !== Map) throw invalid(`value is or holds a subclass of Map (${value.constructor?.name || 'anonymous'}); msgpackr would store it as {}: store a Map`);
     for (const [key, x] of value) {
       if (typeof key === 'object' && key !== null) {
         throw invalid(`value holds a Map with ${Array.isArray(key) ? 'an array' : 'an object'} as a key; maps load back as plain objects, whose keys are strings: use string or number keys`);
@@ -135,7 +156,11 @@ function refuseUnloadable(value: object): void {
     for (const x of value) if (typeof x === 'object' && x !== null) refuseUnloadable(x);
     return;
   }
-  if (ArrayBuffer.isView(value) || value instanceof Date || value instanceof RegExp || value instanceof ArrayBuffer) return;
+  if (ArrayBuffer.isView(value)) {
+    if (!BYTE_VIEWS.has(value.constructor)) throw invalid(`value is or holds a subclass of a typed array (${value.constructor?.name || 'anonymous'}); msgpackr would write it with a type it cannot read back: store a ${Object.getPrototypeOf(value.constructor)?.name || 'typed array'}`);
+    return;
+  }
+  if (value instanceof Date || value instanceof RegExp || value instanceof ArrayBuffer) return;
   for (const [type, what] of OPAQUE) if (value instanceof type) throw invalid(`value is or holds ${what}; it would load back as something else`);
   for (const key in value) {
     const x: unknown = (value as Record<string, unknown>)[key];
