@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
+import fc from 'fast-check';
 import { afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { MapleError, type MapleStore, openStore } from './openStore.js';
 import { MAX_INDEX } from '../src/common/limits.js';
@@ -399,6 +400,42 @@ describe('values next to the EINVAL ones are stored and load back', () => {
       s.check();
     } finally {
       s.close();
+    }
+  });
+
+  test('any value: EINVAL, or it loads back (after a reopen too) — never a stored value that cannot be read', () => {
+    const s = openStore<unknown>(file, { sync: 'none' });
+    const stored: number[] = [];
+    let at = 0;
+    try {
+      fc.assert(
+        fc.property(
+          fc.anything({ withMap: true, withSet: true, withTypedArray: true, withBigInt: true, withDate: true, withObjectString: true, withNullPrototype: true, withBoxedValues: true, withSparseArray: true, maxDepth: 3 }),
+          (value) => {
+            at += 10;
+            try {
+              s.store(at, at, value);
+            } catch (err) {
+              expect((err as MapleError).code).toBe('EINVAL');
+              return;
+            }
+            stored.push(at);
+            s.load(at);
+          },
+        ),
+        { numRuns: 3000, seed: 20261207 },
+      );
+    } finally {
+      s.close();
+    }
+    expect(stored.length).toBeGreaterThan(1000);
+    const again = openStore<unknown>(file, { sync: 'none' });
+    try {
+      for (const index of stored) again.load(index);
+      expect([...again.ranges()].length).toBe(stored.length);
+      again.check();
+    } finally {
+      again.close();
     }
   });
 
