@@ -33,6 +33,17 @@ afterEach(() => {
 type V = unknown;
 type Store = MapleStore<V>;
 
+/** The MapleError `fn` throws (anything else it throws is rethrown; throwing nothing fails). */
+function thrownBy(fn: () => unknown): MapleError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof MapleError) return err;
+    throw err;
+  }
+  throw new Error('expected a MapleError, and nothing was thrown');
+}
+
 function codeOf(fn: () => unknown): string {
   try {
     fn();
@@ -880,14 +891,9 @@ describe('ENOTSTORE', () => {
     const sub = path.join(dir, 'a-directory');
     fs.mkdirSync(sub);
     for (const options of [{}, { readOnly: true }, { sync: 'none' as const }]) {
-      let thrown: unknown;
-      try {
-        openStore(sub, options).close();
-      } catch (err) {
-        thrown = err;
-      }
-      expect(thrown instanceof MapleError ? thrown.code : String(thrown), JSON.stringify(options)).toBe('ENOTSTORE');
-      expect((thrown as Error).message).toContain(`${sub} is a directory`);
+      const err = thrownBy(() => openStore(sub, options).close());
+      expect(err.code, JSON.stringify(options)).toBe('ENOTSTORE');
+      expect(err.message).toContain(`${sub} is a directory`);
     }
     expect(fs.readdirSync(dir)).toEqual(['a-directory']);
     expect(fs.readdirSync(sub)).toEqual([]);
@@ -907,15 +913,10 @@ describe('ECORRUPT at open', () => {
         const cutFile = `${file}.cut`;
         fs.writeFileSync(cutFile, bytes);
         for (const how of [{ readOnly: true }, {}, { sync: 'none' as const }]) {
-          let thrown: unknown;
-          try {
-            openStore(cutFile, how).close();
-          } catch (err) {
-            thrown = err;
-          }
           const what = `written ${JSON.stringify(options)}, cut to ${cut} of ${whole} bytes, open(${JSON.stringify(how)})`;
-          expect(thrown instanceof MapleError ? thrown.code : String(thrown), what).toBe('ECORRUPT');
-          expect((thrown as Error).message, what).toMatch(new RegExp(`the file is ${cut} bytes.*page ${Math.floor(cut / 4096)}.*truncated`));
+          const err = thrownBy(() => openStore(cutFile, how).close());
+          expect(err.code, what).toBe('ECORRUPT');
+          expect(err.message, what).toMatch(new RegExp(`the file is ${cut} bytes.*page ${Math.floor(cut / 4096)}.*truncated`));
           expect(fs.readFileSync(cutFile).equals(bytes), `${what}: the file was changed`).toBe(true);
         }
         fs.rmSync(cutFile);
@@ -928,15 +929,10 @@ describe('ENOENT', () => {
   test('a store in a directory that does not exist: ENOENT naming the store, not a lock file, and nothing created', () => {
     const missing = path.join(dir, 'no-such-dir', 'x.maple');
     for (const options of [{}, { create: true }, { readOnly: true }, { create: false }]) {
-      let thrown: unknown;
-      try {
-        openStore(missing, options).close();
-      } catch (err) {
-        thrown = err;
-      }
-      expect(thrown instanceof MapleError ? thrown.code : String(thrown), JSON.stringify(options)).toBe('ENOENT');
-      expect((thrown as Error).message).toContain(missing);
-      expect((thrown as Error).message).not.toContain('.lock');
+      const err = thrownBy(() => openStore(missing, options).close());
+      expect(err.code, JSON.stringify(options)).toBe('ENOENT');
+      expect(err.message).toContain(missing);
+      expect(err.message).not.toContain('.lock');
     }
     expect(fs.readdirSync(dir)).toEqual([]);
   });

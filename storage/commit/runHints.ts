@@ -15,6 +15,7 @@
  * corrects a hint that was wrong. Correctness never depends on it.
  */
 import type { CellRun } from '../format/pageFile.js';
+import { lowerBound } from '../../src/common/lowerBound.js';
 
 /** Entries whose longest run is shorter than this are not hinted (any loaded run serves them). */
 export const HINT_MIN_RUN = 2;
@@ -34,18 +35,6 @@ export interface Hint {
 
 /** candidates() looks at every key. */
 const ALL_KEYS: ReadonlyArray<readonly [number, number]> = [[-Infinity, Infinity]];
-
-/** The index of the first element of ascending `a` that is at least `x` (a.length when none is). */
-function lowerBound(a: readonly number[], x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (a[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 export class RunHints {
   private readonly hints = new Map<number, Hint>();

@@ -10,6 +10,7 @@
  * freed by a durable commit before it); the one exception, a reader in another process that
  * registered just after a commit listed the readers, is seen by the next commit.
  */
+import { lowerBound } from '../../src/common/lowerBound.js';
 
 export interface ReaderSet {
   /** Distinct versions read, ascending. */
@@ -60,15 +61,7 @@ export function horizonOf(readers: ReaderSet, current: number): number {
 
 /** Position of the first version ≥ `version` (versions.length when none is). */
 export function firstAtOrAbove(readers: ReaderSet, version: number): number {
-  const v = readers.versions;
-  let lo = 0;
-  let hi = v.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (v[mid]! < version) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return lowerBound(readers.versions, version);
 }
 
 /** True when a reader may read a version in [low, high): the cells of that window are pinned. */
