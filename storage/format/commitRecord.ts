@@ -46,13 +46,13 @@
  * sync after it), so recovery trusts it once the log's replay reached it (recovery/recover.ts).
  */
 import { crc32 } from '../../src/common/checksum.js';
+import { highWord, joinU64 } from '../../src/common/u64.js';
 
 export const COMMIT_RECORD_BYTES = 128;
 /** The longer form's size (a store with a commit log): read this many bytes to decode either. */
 export const COMMIT_RECORD_MAX_BYTES = 160;
 const MAGIC = 0x3152_434d; // "MCR1" little-endian
 const MAGIC_LOG = 0x3252_434d; // "MCR2" little-endian
-const TWO32 = 0x1_0000_0000;
 
 export interface TreeRoot {
   /** Root cell address, 0 when the tree is empty. */
@@ -114,11 +114,11 @@ export const NO_STRUCTURES: StructuresRef = Object.freeze({ cell: 0, fresh: fals
 
 function u64(dv: DataView, at: number, v: number): void {
   dv.setUint32(at, v >>> 0, true);
-  dv.setUint32(at + 4, Math.floor(v / TWO32), true);
+  dv.setUint32(at + 4, highWord(v), true);
 }
 
 function r64(dv: DataView, at: number): number {
-  return dv.getUint32(at, true) + dv.getUint32(at + 4, true) * TWO32;
+  return joinU64(dv.getUint32(at, true), dv.getUint32(at + 4, true));
 }
 
 function putRoot(dv: DataView, at: number, heightAt: number, root: TreeRoot): void {

@@ -23,12 +23,12 @@
  */
 import { crc32 } from '../../src/common/checksum.js';
 import { CELL_BYTES } from '../../src/common/limits.js';
+import { TWO32 } from '../../src/common/u64.js';
 
 const MAGIC = 0x3145_4c4d; // "MLE1" little-endian
 export const ENTRY_HEADER_BYTES = 40;
 /** Entries start on these boundaries. */
 export const ENTRY_ALIGN_BYTES = 256;
-const TWO32 = 0x1_0000_0000;
 
 /** One contiguous run of a commit's cells: `cells` cells at byte `at` of `buf`. */
 export interface EntryRun {

@@ -41,6 +41,7 @@
 import { assert, corruptCell } from '../../src/common/errors.js';
 import { INTERNAL_SLOTS, LEAF_SLOTS, MAX_INLINE_BYTES, NODE_BYTES } from '../../src/common/limits.js';
 import { crc32 } from '../../src/common/checksum.js';
+import { TWO32, joinU64 } from '../../src/common/u64.js';
 
 export const NODE_LEAF = 1;
 export const NODE_INTERNAL = 2;
@@ -59,7 +60,6 @@ export const OFF_AREA = 252;
 export const SLOT_RECORD = 0x10;
 export const SLOT_AREA = 0x12;
 export const FLAG_FRESH = 1;
-const TWO32 = 0x1_0000_0000;
 
 /*
  * Accessors: the only code outside this module's codec that reads a node's bytes. The frame-direct
@@ -82,7 +82,7 @@ export function nodeCountAt(slab: Uint8Array, at: number): number {
 /** The number of the commit that wrote the node. */
 export function nodeCommitAt(words: Uint32Array, at: number): number {
   const w = (at + OFF_COMMIT) >>> 2;
-  return words[w]! + words[w + 1]! * TWO32;
+  return joinU64(words[w]!, words[w + 1]!);
 }
 
 /** Pivot `i`: the last index of slot/child `i` (i < count − 1; the last one is the node's max). */
@@ -376,7 +376,7 @@ export function copyNode(node: MemNode): MemNode {
 
 export function readU64(buf: Uint8Array, offset: number): number {
   const dv = new DataView(buf.buffer, buf.byteOffset);
-  return dv.getUint32(offset, true) + dv.getUint32(offset + 4, true) * TWO32;
+  return joinU64(dv.getUint32(offset, true), dv.getUint32(offset + 4, true));
 }
 
 /**
@@ -573,7 +573,7 @@ export function decodeNodeAt(buf: Uint8Array, at: number, address: number, max: 
     node = newInternal(lasts, sc.slice(0, count), sg.slice(0, count));
   }
   node.cell = address;
-  node.commit = u32(buf, at + OFF_COMMIT) + u32(buf, at + OFF_COMMIT + 4) * TWO32;
+  node.commit = joinU64(u32(buf, at + OFF_COMMIT), u32(buf, at + OFF_COMMIT + 4));
   return node;
 }
 

@@ -34,6 +34,7 @@
 import { CELL_BYTES } from '../../src/common/limits.js';
 import { RECORD_HEADER_BYTES } from './valueRecord.js';
 import { type CellRun } from './pageFile.js';
+import { TWO32, joinU64 } from '../../src/common/u64.js';
 
 /** Commit numbers stay below this (pending-list keys hold them with 16 chunk bits and a kind bit). */
 export const MAX_COMMITS = 2 ** 36;
@@ -50,7 +51,6 @@ export const WINDOWED_CHUNK_RUNS = BY_COMMIT_CHUNK_RUNS - 1;
 /** The bytes of a chunk until it is filled in (only its length is read: one cell). */
 export const CHUNK_PLACEHOLDER = new Uint8Array(CHUNK_BYTES);
 
-const TWO32 = 0x1_0000_0000;
 
 export function byCommitKey(commit: number, chunk: number): number {
   return commit * PENDING_KEYS_PER_COMMIT + chunk;
@@ -97,7 +97,7 @@ export function decodePendingEntry(key: number, bytes: Uint8Array): PendingEntry
   const freedBy = freedByOf(key);
   if (!isWindowedKey(key)) return { freedBy, lowBirth: 0, runs: pendingRuns(bytes) };
   if (bytes.length < 8) return undefined;
-  const lowBirth = getU32(bytes, 0) + getU32(bytes, 4) * TWO32;
+  const lowBirth = joinU64(getU32(bytes, 0), getU32(bytes, 4));
   return { freedBy, lowBirth, runs: pendingRuns(bytes, 8) };
 }
 

@@ -25,10 +25,10 @@
 import { corruptCell } from '../../src/common/errors.js';
 import { crc32, crc32Spread } from '../../src/common/checksum.js';
 import { CELL_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
+import { TWO32, joinU64 } from '../../src/common/u64.js';
 
 export const AREA_TYPE = 6;
 export const AREA_HEADER_BYTES = 24;
-const TWO32 = 0x1_0000_0000;
 
 /** Cells an area of `lengthBytes` value bytes takes. */
 export function areaCells(lengthBytes: number): number {
@@ -60,7 +60,7 @@ export function areaTypeAt(slab: Uint8Array, at: number): number {
 
 /** The number of the commit that wrote the area. */
 export function areaCommitAt(slab: Uint8Array, words: Uint32Array, at: number): number {
-  return words[(at + 8) >>> 2]! + (slab[at + 2]! | (slab[at + 3]! << 8)) * TWO32;
+  return joinU64(words[(at + 8) >>> 2]!, slab[at + 2]! | (slab[at + 3]! << 8));
 }
 
 /** The length of the area's value bytes (they start at at + AREA_HEADER_BYTES). */

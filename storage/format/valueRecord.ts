@@ -18,11 +18,11 @@
 import { MapleError, corruptCell, invalid } from '../../src/common/errors.js';
 import { crc32, crc32Spread } from '../../src/common/checksum.js';
 import { CELL_BYTES, MAX_VALUE_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
+import { TWO32, joinU64 } from '../../src/common/u64.js';
 
 export const RECORD_TYPE = 3;
 export const RECORD_HEADER_BYTES = 24;
 /** Largest msgpack encoding of one value. */
-const TWO32 = 0x1_0000_0000;
 
 /** Accessors for a record's header in place in the buffer pool (`at`: its first cell's byte offset). */
 export function recordTypeAt(slab: Uint8Array, at: number): number {
@@ -31,7 +31,7 @@ export function recordTypeAt(slab: Uint8Array, at: number): number {
 
 /** The number of the commit that wrote the record. */
 export function recordCommitAt(slab: Uint8Array, words: Uint32Array, at: number): number {
-  return words[(at + 8) >>> 2]! + (slab[at + 2]! | (slab[at + 3]! << 8)) * TWO32;
+  return joinU64(words[(at + 8) >>> 2]!, slab[at + 2]! | (slab[at + 3]! << 8));
 }
 
 /** The length of the record's msgpack bytes (they start at at + RECORD_HEADER_BYTES). */
@@ -88,7 +88,7 @@ export function readRecordHeader(firstCell: Uint8Array, address: number): Record
   if (firstCell[0] !== RECORD_TYPE) throw corruptCell(address, `expected a value record, found type ${firstCell[0]}`);
   const lengthBytes = dv.getUint32(12, true);
   if (lengthBytes > MAX_VALUE_BYTES) throw corruptCell(address, `value record length ${lengthBytes} exceeds the limit`);
-  return { lengthBytes, commit: dv.getUint32(8, true) + dv.getUint16(2, true) * TWO32, nonce: dv.getUint32(16, true) };
+  return { lengthBytes, commit: joinU64(dv.getUint32(8, true), dv.getUint16(2, true)), nonce: dv.getUint32(16, true) };
 }
 
 /** Verifies a whole record (header + data) and returns its msgpack bytes. */

@@ -28,8 +28,8 @@ import { busy } from '../../src/common/errors.js';
 import { SHARED_READ_RETRIES } from '../../src/common/limits.js';
 import type { CommitRecord } from '../format/commitRecord.js';
 import { ROOT_COPY_BYTES, type SharedArea, W_PUBLISH_COUNT } from './sharedArea.js';
+import { TWO32, joinU64 } from '../../src/common/u64.js';
 
-const TWO32 = 0x1_0000_0000;
 const COPY_WORDS = ROOT_COPY_BYTES / 4;
 
 /** A published version: what a reader needs to read it. */
@@ -84,11 +84,11 @@ export function readPublished(area: SharedArea): PublishedRoot | undefined {
     const at = area.rootWord + (count & 1) * COPY_WORDS;
     const root: PublishedRoot = {
       count,
-      commit: (Atomics.load(w, at) >>> 0) + (Atomics.load(w, at + 1) >>> 0) * TWO32,
+      commit: joinU64(Atomics.load(w, at) >>> 0, Atomics.load(w, at + 1) >>> 0),
       rootCell: Atomics.load(w, at + 2) >>> 0,
       height: Atomics.load(w, at + 3) >>> 0,
-      ranges: (Atomics.load(w, at + 4) >>> 0) + (Atomics.load(w, at + 5) >>> 0) * TWO32,
-      nodes: (Atomics.load(w, at + 6) >>> 0) + (Atomics.load(w, at + 7) >>> 0) * TWO32,
+      ranges: joinU64(Atomics.load(w, at + 4) >>> 0, Atomics.load(w, at + 5) >>> 0),
+      nodes: joinU64(Atomics.load(w, at + 6) >>> 0, Atomics.load(w, at + 7) >>> 0),
       structuresCell: Atomics.load(w, at + 8) >>> 0,
       structuresCount: Atomics.load(w, at + 9) >>> 0,
       logEnd: Atomics.load(w, at + 10) >>> 0,

@@ -29,8 +29,8 @@
 import { busy } from '../../src/common/errors.js';
 import type { ProcProbe } from './liveness.js';
 import { SLOT_BYTES, type SharedArea, W_SLOT_HIGH_WATER } from './sharedArea.js';
+import { TWO32, joinU64 } from '../../src/common/u64.js';
 
-const TWO32 = 0x1_0000_0000;
 const IDLE = -1n;
 const FREEING = -1;
 const SLOT_WORDS = SLOT_BYTES / 4;
@@ -165,7 +165,7 @@ export class ReaderTable {
       if (tag === 0 || tag === FREEING || tag === keep) continue;
       const tid = Atomics.load(w, at + 1) >>> 0;
       if (tid === 0) continue;
-      const start = (Atomics.load(w, at + 2) >>> 0) + (Atomics.load(w, at + 3) >>> 0) * TWO32;
+      const start = joinU64(Atomics.load(w, at + 2) >>> 0, Atomics.load(w, at + 3) >>> 0);
       let gone = verdicts.get(tag);
       if (gone === undefined) {
         gone = probe.whyGone({ pid: process.pid, threadId: tid, threadStart: String(start) }) !== undefined;
