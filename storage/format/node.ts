@@ -252,11 +252,15 @@ export function inArea(slot: Slot | null, values: ValueBytes | null): boolean {
  */
 export function sharedAreaSlot(slots: readonly (Slot | null)[], i: number): number {
   const s = slots[i];
-  for (let j = 0; j < i; j++) {
-    const t = slots[j];
-    if (t === s) return j;
-    if (s instanceof AreaSlot && t instanceof AreaSlot && t.area === s.area && t.offset === s.offset && t.length === s.length) return j;
+  if (s instanceof AreaSlot) {
+    for (let j = 0; j < i; j++) {
+      const t = slots[j];
+      if (t === s || (t instanceof AreaSlot && t.area === s.area && t.offset === s.offset && t.length === s.length)) return j;
+    }
+    return -1;
   }
+  // A handle (or any other slot): shared only by the identical slot.
+  for (let j = 0; j < i; j++) if (slots[j] === s) return j;
   return -1;
 }
 
