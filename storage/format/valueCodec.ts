@@ -125,7 +125,8 @@ const BYTE_VIEWS: ReadonlySet<unknown> = new Set<unknown>([
  * msgpackr has packed the value (so it is finite and not too deep for msgpackr); it visits what
  * msgpackr visits — arrays, plain and class objects' own enumerable properties, Sets and Maps —
  * and nothing inside strings, numbers, typed arrays or Dates. Its cost is a walk of the value's
- * objects: measured with `node dist/test/bench/probes/encodeShapes.js` (docs/design.md, section 4).
+ * objects, measured with `node dist/test/bench/probes/encodeShapes.js` (docs/design.md, section 4,
+ * "A value that would not load back as itself is refused").
  */
 function refuseUnloadable(value: object): void {
   if (value.constructor === Object) {
