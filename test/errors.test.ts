@@ -925,6 +925,59 @@ describe('ECORRUPT at open', () => {
   });
 });
 
+describe('ECORRUPT naming the page', () => {
+  test('an inline value that does not decode: every read and erase of it names its leaf\'s page, also through a transaction that copied the leaf', () => {
+    const s = openStore<V>(file);
+    s.transaction((t) => {
+      for (let i = 0; i < 300; i++) t.store(i * 10, i * 10 + 5, i);
+    });
+    s.close();
+    // Forge the slot of [500, 505] (the value 50: inline, msgpack 0x32) as 0xc1, which msgpack
+    // never uses, under a recomputed checksum, so only the value's decoder sees it.
+    const image = fs.readFileSync(file);
+    let leafCell = -1;
+    for (let at = 5 * 4096; at + 256 <= image.length && leafCell < 0; at += 256) {
+      const cell = image.subarray(at, at + 256);
+      if (cell[0] !== 1 || zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, 256))) !== cell.readUInt32LE(4)) continue;
+      const count = cell[1]!;
+      for (let i = 0; i < count; i++) {
+        const slot = 128 + 8 * i;
+        if (cell[slot + 7] === 1 && cell[slot] === 0x32) {
+          cell[slot] = 0xc1;
+          cell.writeUInt32LE(zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, 256))), 4);
+          leafCell = at / 256;
+          break;
+        }
+      }
+    }
+    expect(leafCell, 'a leaf holding the value 50 inline').toBeGreaterThan(0);
+    fs.writeFileSync(file, image);
+    const page = new RegExp(`cell ${leafCell} \\(page ${Math.floor(leafCell / 16)}\\)`);
+    const db = openStore<V>(file);
+    try {
+      const reads: [string, () => unknown][] = [
+        ['load', () => db.load(502)],
+        ['entry', () => db.entry(502)],
+        ['ranges', () => [...db.ranges(490, 510)]],
+        ['erase', () => db.erase(502)],
+        ['a transaction\'s load after a write to the leaf', () => db.transaction((t) => (t.store(507, 507, 'x'), t.load(502)))],
+        ['a transaction\'s erase', () => db.transaction((t) => t.erase(502))],
+        ['a transaction\'s erase after a write to the leaf', () => db.transaction((t) => (t.store(507, 507, 'x'), t.erase(502)))],
+        ['a transaction\'s ranges after a write to the leaf', () => db.transaction((t) => (t.store(507, 507, 'x'), [...t.ranges(490, 510)]))],
+      ];
+      for (const [what, read] of reads) {
+        const err = thrownBy(read);
+        expect(err.code, what).toBe('ECORRUPT');
+        expect(err.message, what).toMatch(page);
+      }
+      expect(db.load(512)).toBe(51);
+      expect(db.load(507)).toBeUndefined();
+    } finally {
+      db.close();
+    }
+  });
+});
+
 describe('ENOENT', () => {
   test('a store in a directory that does not exist: ENOENT naming the store, not a lock file, and nothing created', () => {
     const missing = path.join(dir, 'no-such-dir', 'x.maple');

@@ -37,7 +37,7 @@ export class TreeReader implements NodeSource {
       const hi = slot.hi;
       const bytes = pager.inlineScratch;
       for (let i = 0; i < n; i++) bytes[i] = i < 4 ? lo >>> (8 * i) : hi >>> (8 * (i - 4));
-      return pager.codec.decodeAt(bytes, 0, n, 0);
+      return pager.codec.decodeAt(bytes, 0, n, slot.leaf);
     }
     if (slot instanceof AreaSlot) {
       const buf = pager.areaValue(slot.area, slot.cells, slot.leaf, this.version, slot.offset, slot.length);

@@ -168,7 +168,9 @@ export class InlineSlot {
   declare readonly low30: number;
   /** Bits 30..58 of the slot (byte 7, the length, is bits 26..28). */
   declare readonly high29: number;
-  constructor(bytes: Uint8Array, start = 0, end = bytes.length) {
+  /** The cell of the committed leaf it was read from (0: never written), which an error names. */
+  declare readonly leaf: number;
+  constructor(bytes: Uint8Array, start = 0, end = bytes.length, leaf = 0) {
     const n = end - start;
     let lo = 0; // bytes 0..3, as an int32
     let hi = n << 24; // bytes 4..7
@@ -181,6 +183,7 @@ export class InlineSlot {
     if (n > 6) hi |= bytes[start + 6]! << 16;
     this.low30 = lo & 0x3fff_ffff;
     this.high29 = (lo >>> 30) | (hi << 2);
+    this.leaf = leaf;
   }
   /** How many bytes. */
   get length(): number {
@@ -610,7 +613,7 @@ function u32(b: Uint8Array, at: number): number {
 function decodeSlot(cell: Uint8Array, at: number, address: number, area: number, areaCells: number): Slot | null {
   const tag = cell[at + 7]!;
   if (tag === 0) return null;
-  if (tag <= MAX_INLINE_BYTES) return new InlineSlot(cell, at, at + tag);
+  if (tag <= MAX_INLINE_BYTES) return new InlineSlot(cell, at, at + tag, address);
   if (tag === SLOT_RECORD) return new RecordSlot(u32(cell, at));
   if (tag === SLOT_AREA) {
     if (area === 0 || areaCells === 0) throw corruptCell(address, 'a slot names a value area the leaf does not have');

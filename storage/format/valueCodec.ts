@@ -44,7 +44,7 @@
  * (they meet msgpackr's writeFunction hook, which only functions reach); "encodes as nothing" is a
  * look at values of at most 3 bytes; the rest is one walk of the value's objects after packing.
  */
-import { Packr, REUSE_BUFFER_MODE, RESERVE_START_SPACE } from 'msgpackr';
+import { C1, Packr, REUSE_BUFFER_MODE, RESERVE_START_SPACE } from 'msgpackr';
 import { MapleError, invalid, corrupt, cellPlace } from '../../src/common/errors.js';
 import { ARENA_LENGTH_BYTES, type ValueArena } from './valueArena.js';
 import { tooLarge } from './valueRecord.js';
@@ -276,11 +276,14 @@ export class ValueCodec {
     const span = this.span;
     span.start = start;
     span.end = end;
+    let value: unknown;
     try {
-      return this.dec.unpack(buf, span);
+      value = this.dec.unpack(buf, span);
     } catch (err) {
       throw corrupt(`the value in ${cellPlace(cell)} does not decode as msgpack: ${(err as Error).message}`);
     }
+    if (value === C1) throw corrupt(`the value in ${cellPlace(cell)} is msgpack's never-used byte 0xc1`);
+    return value;
   }
 
   /** Decodes the value of `handle` in `arena` (a transaction's own value). */
@@ -293,11 +296,14 @@ export class ValueCodec {
 
   /** Decodes a value; bytes that are not valid msgpack are ECORRUPT naming `where`. */
   decode(bytes: Uint8Array, where = 'a value'): unknown {
+    let value: unknown;
     try {
-      return this.dec.unpack(bytes);
+      value = this.dec.unpack(bytes);
     } catch (err) {
       throw corrupt(`${where} does not decode as msgpack: ${(err as Error).message}`);
     }
+    if (value === C1) throw corrupt(`${where} is msgpack's never-used byte 0xc1`);
+    return value;
   }
 }
 
