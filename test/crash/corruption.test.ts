@@ -81,6 +81,8 @@ function badError(err: unknown, allowed: readonly string[]): string | undefined 
   if (!(err instanceof MapleError)) return `a non-MapleError: ${describeError(err)}`;
   if (!allowed.includes(err.code)) return `MapleError ${err.code} (allowed: ${allowed.join(', ')}): ${err.message}`;
   if (err.code === 'ECORRUPT' && !/\b(page|pages|cell)\s+\d/.test(err.message)) return `ECORRUPT without naming a page or cell: ${err.message}`;
+  // Cell 0 is in the header page: no node or value lives there, so naming it names nothing.
+  if (err.code === 'ECORRUPT' && /\bcell 0 \(/.test(err.message)) return `ECORRUPT naming cell 0: ${err.message}`;
   return undefined;
 }
 
@@ -152,6 +154,17 @@ function judge(image: Uint8Array, strict: boolean): string | undefined {
     } catch (err) {
       const bad = badError(err, ['ECORRUPT', 'EIO']);
       if (bad) return `a commit threw ${bad}`;
+    }
+    // Erases read the value through the write path's decoded nodes: right, or refused.
+    const erased = model?.clone();
+    for (const index of probes.slice(0, 12)) {
+      try {
+        const v = store.erase(index);
+        if (strict && erased && !sameValue(v, erased.erase(index))) return `version ${version}: erase(${index}) returned a wrong value`;
+      } catch (err) {
+        const bad = badError(err, ['ECORRUPT', 'EIO']);
+        if (bad) return `erase(${index}) threw ${bad}`;
+      }
     }
     return undefined;
   } catch (err) {
