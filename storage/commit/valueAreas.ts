@@ -46,9 +46,14 @@ export function settleValues(leaves: readonly MemNode[], arena: ValueArena | nul
     const slots = leaf.slots;
     // One pass: the bytes the area needs (each value once: slots sharing one value share its bytes).
     let bytes = 0;
+    // The largest handle of the slots before i: a handle above it is in no earlier slot, so it
+    // needs no search for one (a bulk load's handles ascend).
+    let newest = -1;
     for (let i = 0; i < slots.length; i++) {
       const s = slots[i]!;
       if (typeof s === 'number') {
+        const fresh = s > newest;
+        if (fresh) newest = s;
         const length = arena!.lengthOf(s);
         if (length <= MAX_INLINE_BYTES) continue;
         if (length > areaMaxBytes) {
@@ -57,7 +62,7 @@ export function settleValues(leaves: readonly MemNode[], arena: ValueArena | nul
           records.push(record);
           continue;
         }
-        if (sharedAreaSlot(slots, i) < 0) bytes += length;
+        if (fresh || sharedAreaSlot(slots, i) < 0) bytes += length;
       } else if (s instanceof AreaSlot) {
         if (sharedAreaSlot(slots, i) < 0) bytes += s.length;
       } else if (s instanceof NewValue) {
@@ -82,9 +87,12 @@ export function encodeArea(area: LeafArea, arena: ValueArena | null, pager: Cell
   const slots = leaf.slots;
   const base = at + AREA_HEADER_BYTES;
   let offset = 0;
+  let newest = -1; // as in settleValues
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i]!;
-    if (!inArea(s, arena) || sharedAreaSlot(slots, i) >= 0) continue;
+    const fresh = typeof s === 'number' && s > newest;
+    if (fresh) newest = s;
+    if (!inArea(s, arena) || (!fresh && sharedAreaSlot(slots, i) >= 0)) continue;
     if (typeof s === 'number') {
       offset += arena!.copyTo(s, buf, base + offset);
     } else {

@@ -267,18 +267,6 @@ export function sharedAreaSlot(slots: readonly (Slot | null)[], i: number): numb
   return -1;
 }
 
-/** The value bytes a leaf's area holds (0: it needs none). */
-export function areaBytesOf(leaf: MemNode, values: ValueBytes | null): number {
-  let n = 0;
-  const slots = leaf.slots;
-  for (let i = 0; i < slots.length; i++) {
-    const s = slots[i]!;
-    if (!inArea(s, values) || sharedAreaSlot(slots, i) >= 0) continue;
-    n += typeof s === 'number' ? values!.lengthOf(s) : (s as AreaSlot).length;
-  }
-  return n;
-}
-
 /** A child reference: a committed cell address, or a node built by the open transaction. */
 export type Ref = number | MemNode;
 
@@ -442,10 +430,14 @@ export function encodeNodeAt(node: MemNode, commit: number, buf: Uint8Array, dv:
     const slots = node.slots;
     // Offset of the next value in the leaf's area: values go there in slot order (inArea).
     let areaAt = 0;
+    // The largest handle of the slots before i: a handle above it shares no earlier slot's value.
+    let newest = -1;
     for (let i = 0; i < count; i++) {
       const slot = slots[i] ?? null;
       if (slot === null) continue;
       const s = at + OFF_LEAF_SLOTS + 8 * i;
+      const fresh = typeof slot === 'number' && slot > newest;
+      if (fresh) newest = slot;
       const handleLength = typeof slot === 'number' ? values!.lengthOf(slot) : 0;
       if (typeof slot === 'number' && handleLength <= MAX_INLINE_BYTES) {
         values!.copyTo(slot, buf, s);
@@ -453,7 +445,7 @@ export function encodeNodeAt(node: MemNode, commit: number, buf: Uint8Array, dv:
       } else if (typeof slot === 'number' || slot instanceof AreaSlot) {
         const length = typeof slot === 'number' ? handleLength : slot.length;
         if (!(length <= 0xffff)) assert(false, `an area value of ${length} bytes`);
-        const same = sharedAreaSlot(slots, i);
+        const same = fresh ? -1 : sharedAreaSlot(slots, i);
         if (same < 0) {
           areaAt = encodeAreaSlot(buf, s, areaAt, areaAt, length);
         } else {
