@@ -201,6 +201,45 @@ describe('values of real size through the public API', () => {
     expect(newest[0]!.offset).toBe(newest[1]!.offset);
   });
 
+  test("a range split by a later store of the same transaction: its halves share one copy", () => {
+    const t = temp();
+    const file = t.file();
+    const s = open<string>(file, { sync: 'none', sharedStructures: false });
+    const long = 'a value that lives in the area, not in the slot';
+    const other = 'another value that lives in the area';
+    const third = 'a third value that lives in the area';
+    // One transaction: each range's halves hold its value's handle on either side of another.
+    s.transaction((tx) => {
+      tx.store(100, 199, long);
+      tx.store(150, 150, other);
+      tx.store(300, 399, other);
+      tx.store(350, 350, long);
+      // Halves with nothing but a gap between them: the handle repeats the newest one before it.
+      tx.store(500, 599, third);
+      tx.clear(550, 550);
+    });
+    expect([s.load(120), s.load(150), s.load(180), s.load(320), s.load(350), s.load(380), s.load(520), s.load(550), s.load(580)]).toEqual([long, other, long, other, long, other, third, undefined, third]);
+    s.check();
+    s.close();
+    const slots = leafSlots(file).filter((x) => x.tag === SLOT_AREA);
+    const leaf = slots.at(-1)!.leaf;
+    const ofLeaf = slots.filter((x) => x.leaf === leaf);
+    const longs = ofLeaf.filter((x) => same(x.bytes, packr.pack(long)));
+    const others = ofLeaf.filter((x) => same(x.bytes, packr.pack(other)));
+    // In key order: long's halves share one copy, its later store ([350]) has its own; the same
+    // for other's first store ([150]) and the halves of its second.
+    expect(longs.length).toBe(3);
+    expect(others.length).toBe(3);
+    expect(longs[0]!.offset).toBe(longs[1]!.offset);
+    expect(longs[2]!.offset).not.toBe(longs[0]!.offset);
+    expect(others[1]!.offset).toBe(others[2]!.offset);
+    expect(others[0]!.offset).not.toBe(others[1]!.offset);
+    const thirds = leafSlots(file).filter((x) => x.tag === SLOT_AREA && same(x.bytes, packr.pack(third)));
+    const lastLeaf = thirds.filter((x) => x.leaf === thirds.at(-1)!.leaf);
+    expect(lastLeaf.length).toBe(2);
+    expect(lastLeaf[0]!.offset).toBe(lastLeaf[1]!.offset);
+  });
+
   test('an area goes with its leaf: rewrites, clears and reopens keep every cell accounted for', () => {
     const t = temp();
     const s = open<unknown>(t.file(), { sync: 'none' });
