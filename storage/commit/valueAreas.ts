@@ -17,10 +17,13 @@
  */
 import { assert } from '../../src/common/errors.js';
 import { MAX_INLINE_BYTES } from '../../src/common/limits.js';
-import { type MemNode, AreaSlot, NewValue, inArea, sharedAreaSlot } from '../format/node.js';
+import { type MemNode, AreaSharing, AreaSlot, NewValue, inArea } from '../format/node.js';
 import { AREA_HEADER_BYTES, areaCells, sealAreaAt } from '../format/valueArea.js';
 import type { ValueArena } from '../format/valueArena.js';
 import type { CellReader } from '../io/cellReader.js';
+
+/** The slots sharing an area value, leaf by leaf (settleValues and encodeArea do not nest). */
+const AREA_SHARING = new AreaSharing();
 
 /** A new leaf's value area, to be placed (`cell`) and written. */
 export interface LeafArea {
@@ -40,20 +43,17 @@ export interface LeafArea {
  */
 export function settleValues(leaves: readonly MemNode[], arena: ValueArena | null, areaMaxBytes: number, records: NewValue[]): LeafArea[] {
   const areas: LeafArea[] = [];
+  const sharing = AREA_SHARING;
   for (let k = 0; k < leaves.length; k++) {
     const leaf = leaves[k]!;
     if (!leaf.leaf) continue;
     const slots = leaf.slots;
     // One pass: the bytes the area needs (each value once: slots sharing one value share its bytes).
     let bytes = 0;
-    // The largest handle of the slots before i: a handle above it is in no earlier slot, so it
-    // needs no search for one (a bulk load's handles ascend).
-    let newest = -1;
+    sharing.reset();
     for (let i = 0; i < slots.length; i++) {
       const s = slots[i]!;
       if (typeof s === 'number') {
-        const fresh = s > newest;
-        if (fresh) newest = s;
         const length = arena!.lengthOf(s);
         if (length <= MAX_INLINE_BYTES) continue;
         if (length > areaMaxBytes) {
@@ -62,9 +62,9 @@ export function settleValues(leaves: readonly MemNode[], arena: ValueArena | nul
           records.push(record);
           continue;
         }
-        if (fresh || sharedAreaSlot(slots, i) < 0) bytes += length;
+        if (sharing.of(slots, i) < 0) bytes += length;
       } else if (s instanceof AreaSlot) {
-        if (sharedAreaSlot(slots, i) < 0) bytes += s.length;
+        if (sharing.of(slots, i) < 0) bytes += s.length;
       } else if (s instanceof NewValue) {
         records.push(s);
       }
@@ -87,12 +87,11 @@ export function encodeArea(area: LeafArea, arena: ValueArena | null, pager: Cell
   const slots = leaf.slots;
   const base = at + AREA_HEADER_BYTES;
   let offset = 0;
-  let newest = -1; // as in settleValues
+  const sharing = AREA_SHARING;
+  sharing.reset();
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i]!;
-    const fresh = typeof s === 'number' && s > newest;
-    if (fresh) newest = s;
-    if (!inArea(s, arena) || (!fresh && sharedAreaSlot(slots, i) >= 0)) continue;
+    if (!inArea(s, arena) || sharing.of(slots, i) >= 0) continue;
     if (typeof s === 'number') {
       offset += arena!.copyTo(s, buf, base + offset);
     } else {

@@ -249,6 +249,38 @@ export function inArea(slot: Slot | null, values: ValueBytes | null): boolean {
 }
 
 /**
+ * sharedAreaSlot for the area values of one leaf taken in slot order, searching for few of them:
+ * a handle above every earlier one, or a committed area value at an offset past every earlier
+ * one's, is in no earlier slot (a bulk load's handles ascend, and the values a leaf keeps come
+ * from its old area in slot order). Call reset() for each leaf, then of(slots, i) for each slot
+ * whose value goes to the area, in order.
+ */
+export class AreaSharing {
+  private handle = -1;
+  private offset = -1;
+
+  reset(): void {
+    this.handle = -1;
+    this.offset = -1;
+  }
+
+  /** The earlier slot whose value slot `i` shares (-1: none). */
+  of(slots: readonly (Slot | null)[], i: number): number {
+    const s = slots[i];
+    if (typeof s === 'number') {
+      if (s > this.handle) {
+        this.handle = s;
+        return -1;
+      }
+    } else if (s instanceof AreaSlot && s.offset > this.offset) {
+      this.offset = s.offset;
+      return -1;
+    }
+    return sharedAreaSlot(slots, i);
+  }
+}
+
+/**
  * The earlier slot of `slots` whose area value slot `i` shares (-1: none). Slots holding the same
  * value — the halves of a split range: one handle, or one committed area value — share its bytes
  * in the leaf's area, so a split costs a slot, not a copy.
@@ -407,6 +439,9 @@ export function encodeNode(node: MemNode, commit: number, out: Uint8Array, nonce
   encodeNodeAt(node, commit, out, new DataView(out.buffer, out.byteOffset, NODE_BYTES), 0, nonce, values);
 }
 
+/** encodeNodeAt's: it is not re-entered. */
+const ENCODE_SHARING = new AreaSharing();
+
 /**
  * encodeNode into the zeroed cell at byte `at` of `buf`; `dv` views the same bytes as `buf`
  * (commits encode all their cells into one buffer). `values` holds the bytes of the slots that
@@ -430,14 +465,12 @@ export function encodeNodeAt(node: MemNode, commit: number, buf: Uint8Array, dv:
     const slots = node.slots;
     // Offset of the next value in the leaf's area: values go there in slot order (inArea).
     let areaAt = 0;
-    // The largest handle of the slots before i: a handle above it shares no earlier slot's value.
-    let newest = -1;
+    const sharing = ENCODE_SHARING;
+    sharing.reset();
     for (let i = 0; i < count; i++) {
       const slot = slots[i] ?? null;
       if (slot === null) continue;
       const s = at + OFF_LEAF_SLOTS + 8 * i;
-      const fresh = typeof slot === 'number' && slot > newest;
-      if (fresh) newest = slot;
       const handleLength = typeof slot === 'number' ? values!.lengthOf(slot) : 0;
       if (typeof slot === 'number' && handleLength <= MAX_INLINE_BYTES) {
         values!.copyTo(slot, buf, s);
@@ -445,7 +478,7 @@ export function encodeNodeAt(node: MemNode, commit: number, buf: Uint8Array, dv:
       } else if (typeof slot === 'number' || slot instanceof AreaSlot) {
         const length = typeof slot === 'number' ? handleLength : slot.length;
         if (!(length <= 0xffff)) assert(false, `an area value of ${length} bytes`);
-        const same = fresh ? -1 : sharedAreaSlot(slots, i);
+        const same = sharing.of(slots, i);
         if (same < 0) {
           areaAt = encodeAreaSlot(buf, s, areaAt, areaAt, length);
         } else {
