@@ -23,7 +23,7 @@
  */
 import { crc32 } from '../../src/common/checksum.js';
 import { CELL_BYTES } from '../../src/common/limits.js';
-import { TWO32 } from '../../src/common/u64.js';
+import { highWord, joinU64 } from '../../src/common/u64.js';
 
 const MAGIC = 0x3145_4c4d; // "MLE1" little-endian
 export const ENTRY_HEADER_BYTES = 40;
@@ -66,7 +66,7 @@ export function encodeEntry(
   dv.setUint32(8, salt >>> 0, true);
   dv.setUint32(12, length, true);
   dv.setUint32(16, commit >>> 0, true);
-  dv.setUint32(20, Math.floor(commit / TWO32), true);
+  dv.setUint32(20, highWord(commit), true);
   dv.setUint32(24, nonce >>> 0, true);
   dv.setUint32(28, runs.length, true);
   dv.setUint32(32, slot, true);
@@ -109,7 +109,7 @@ export function decodeEntry(log: Uint8Array, at: number, salt: number, commit: n
   if (dv.getUint32(0, true) !== MAGIC || dv.getUint32(8, true) !== salt >>> 0) return undefined;
   const length = dv.getUint32(12, true);
   if (length < ENTRY_HEADER_BYTES || length % ENTRY_ALIGN_BYTES !== 0 || at + length > log.length) return undefined;
-  if (dv.getUint32(16, true) + dv.getUint32(20, true) * TWO32 !== commit) return undefined;
+  if (joinU64(dv.getUint32(16, true), dv.getUint32(20, true)) !== commit) return undefined;
   if (dv.getUint32(4, true) !== crc32(log, at + 8, at + length)) return undefined;
   const runCount = dv.getUint32(28, true);
   const recordBytes = dv.getUint32(36, true);

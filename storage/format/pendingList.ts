@@ -34,7 +34,7 @@
 import { CELL_BYTES } from '../../src/common/limits.js';
 import { RECORD_HEADER_BYTES } from './valueRecord.js';
 import { type CellRun } from './pageFile.js';
-import { TWO32, joinU64 } from '../../src/common/u64.js';
+import { TWO32, highWord, joinU64 } from '../../src/common/u64.js';
 
 /** Commit numbers stay below this (pending-list keys hold them with 16 chunk bits and a kind bit). */
 export const MAX_COMMITS = 2 ** 36;
@@ -50,7 +50,6 @@ export const BY_COMMIT_CHUNK_RUNS = Math.floor(CHUNK_BYTES / 8);
 export const WINDOWED_CHUNK_RUNS = BY_COMMIT_CHUNK_RUNS - 1;
 /** The bytes of a chunk until it is filled in (only its length is read: one cell). */
 export const CHUNK_PLACEHOLDER = new Uint8Array(CHUNK_BYTES);
-
 
 export function byCommitKey(commit: number, chunk: number): number {
   return commit * PENDING_KEYS_PER_COMMIT + chunk;
@@ -112,7 +111,7 @@ export function encodeChunk(runs: readonly CellRun[], lowBirth: number | undefin
   const words = new DataView(out.buffer);
   if (lowBirth !== undefined) {
     words.setUint32(0, lowBirth % TWO32, true);
-    words.setUint32(4, Math.floor(lowBirth / TWO32), true);
+    words.setUint32(4, highWord(lowBirth), true);
   }
   for (let i = 0; i < n; i++) {
     const run = runs[i]!;

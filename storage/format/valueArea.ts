@@ -25,7 +25,7 @@
 import { corruptCell } from '../../src/common/errors.js';
 import { crc32, crc32Spread } from '../../src/common/checksum.js';
 import { CELL_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
-import { TWO32, joinU64 } from '../../src/common/u64.js';
+import { highWord, joinU64 } from '../../src/common/u64.js';
 
 export const AREA_TYPE = 6;
 export const AREA_HEADER_BYTES = 24;
@@ -41,7 +41,7 @@ export function areaCells(lengthBytes: number): number {
  */
 export function sealAreaAt(buf: Uint8Array, dv: DataView, at: number, lengthBytes: number, commit: number, nonce: number, leafCell: number): void {
   buf[at] = AREA_TYPE;
-  dv.setUint16(at + 2, Math.floor(commit / TWO32), true);
+  dv.setUint16(at + 2, highWord(commit), true);
   dv.setUint32(at + 8, commit >>> 0, true);
   dv.setUint32(at + 12, lengthBytes, true);
   dv.setUint32(at + 16, nonce >>> 0, true);

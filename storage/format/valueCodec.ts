@@ -169,6 +169,15 @@ function refuseUnloadable(value: object): void {
   }
 }
 
+/**
+ * A decoded value, unless it is msgpackr's placeholder for the byte 0xc1, which msgpack never uses
+ * (msgpackr never writes it): ECORRUPT naming `where` (a cell, or a description).
+ */
+function loaded(value: unknown, where: number | string): unknown {
+  if (value === C1) throw corrupt(`${typeof where === 'number' ? `the value in ${cellPlace(where)}` : where} is msgpack's never-used byte 0xc1`);
+  return value;
+}
+
 /** What pack() returns in PACK_MODE: its buffer with the value's bounds, or a view of the value. */
 type PackResult = Uint8Array & { start?: number; end?: number };
 
@@ -282,8 +291,7 @@ export class ValueCodec {
     } catch (err) {
       throw corrupt(`the value in ${cellPlace(cell)} does not decode as msgpack: ${(err as Error).message}`);
     }
-    if (value === C1) throw corrupt(`the value in ${cellPlace(cell)} is msgpack's never-used byte 0xc1`);
-    return value;
+    return loaded(value, cell);
   }
 
   /** Decodes the value of `handle` in `arena` (a transaction's own value). */
@@ -302,8 +310,7 @@ export class ValueCodec {
     } catch (err) {
       throw corrupt(`${where} does not decode as msgpack: ${(err as Error).message}`);
     }
-    if (value === C1) throw corrupt(`${where} is msgpack's never-used byte 0xc1`);
-    return value;
+    return loaded(value, where);
   }
 }
 

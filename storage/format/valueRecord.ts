@@ -18,7 +18,7 @@
 import { MapleError, corruptCell, invalid } from '../../src/common/errors.js';
 import { crc32, crc32Spread } from '../../src/common/checksum.js';
 import { CELL_BYTES, MAX_VALUE_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
-import { TWO32, joinU64 } from '../../src/common/u64.js';
+import { highWord, joinU64 } from '../../src/common/u64.js';
 
 export const RECORD_TYPE = 3;
 export const RECORD_HEADER_BYTES = 24;
@@ -68,7 +68,7 @@ export function encodeRecord(bytes: Uint8Array, commit: number, nonce = 0): Uint
 export function encodeRecordAt(bytes: Uint8Array, commit: number, nonce: number, buf: Uint8Array, at: number): void {
   const dv = new DataView(buf.buffer, buf.byteOffset + at, RECORD_HEADER_BYTES);
   buf[at] = RECORD_TYPE;
-  dv.setUint16(2, Math.floor(commit / TWO32), true);
+  dv.setUint16(2, highWord(commit), true);
   dv.setUint32(8, commit >>> 0, true);
   dv.setUint32(12, bytes.length, true);
   dv.setUint32(16, nonce >>> 0, true);

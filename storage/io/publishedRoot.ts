@@ -28,7 +28,7 @@ import { busy } from '../../src/common/errors.js';
 import { SHARED_READ_RETRIES } from '../../src/common/limits.js';
 import type { CommitRecord } from '../format/commitRecord.js';
 import { ROOT_COPY_BYTES, type SharedArea, W_PUBLISH_COUNT } from './sharedArea.js';
-import { TWO32, joinU64 } from '../../src/common/u64.js';
+import { highWord, joinU64 } from '../../src/common/u64.js';
 
 const COPY_WORDS = ROOT_COPY_BYTES / 4;
 
@@ -55,13 +55,13 @@ export function publishRoot(area: SharedArea, rec: CommitRecord, logEnd: number)
   const next = (count + 1) >>> 0 === 0 ? 2 : (count + 1) >>> 0;
   const at = area.rootWord + (next & 1) * COPY_WORDS;
   Atomics.store(w, at, rec.commit >>> 0);
-  Atomics.store(w, at + 1, Math.floor(rec.commit / TWO32));
+  Atomics.store(w, at + 1, highWord(rec.commit));
   Atomics.store(w, at + 2, rec.main.cell);
   Atomics.store(w, at + 3, rec.main.height);
   Atomics.store(w, at + 4, rec.ranges >>> 0);
-  Atomics.store(w, at + 5, Math.floor(rec.ranges / TWO32));
+  Atomics.store(w, at + 5, highWord(rec.ranges));
   Atomics.store(w, at + 6, rec.nodes >>> 0);
-  Atomics.store(w, at + 7, Math.floor(rec.nodes / TWO32));
+  Atomics.store(w, at + 7, highWord(rec.nodes));
   Atomics.store(w, at + 8, rec.structures.cell);
   Atomics.store(w, at + 9, rec.structures.count);
   Atomics.store(w, at + 10, logEnd | 0);

@@ -29,7 +29,7 @@
 import { busy } from '../../src/common/errors.js';
 import type { ProcProbe } from './liveness.js';
 import { SLOT_BYTES, type SharedArea, W_SLOT_HIGH_WATER } from './sharedArea.js';
-import { TWO32, joinU64 } from '../../src/common/u64.js';
+import { highWord, joinU64 } from '../../src/common/u64.js';
 
 const IDLE = -1n;
 const FREEING = -1;
@@ -71,7 +71,7 @@ export class ReaderTable {
       if (Atomics.load(w, at) !== 0 || Atomics.compareExchange(w, at, 0, owner.tag) !== 0) continue;
       // Identity before anything else: the liveness check reads the thread id, then the start.
       Atomics.store(w, at + 2, owner.threadStart >>> 0);
-      Atomics.store(w, at + 3, Math.floor(owner.threadStart / TWO32));
+      Atomics.store(w, at + 3, highWord(owner.threadStart));
       Atomics.store(w, at + 1, owner.tid);
       // The writer lists slots below the high-water mark: raised before the slot holds a version.
       for (let tries = 0; tries < this.area.slots + 1; tries++) {
