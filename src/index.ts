@@ -1,6 +1,6 @@
 /**
  * maple-store: the Linux kernel's maple tree, made durable. The public surface, exactly the
- * contract of API.md; everything else is internal.
+ * contract of the README's API section and docs/api.md; everything else is internal.
  */
 export { open } from './api/open.js';
 export { MapleStore } from './api/store.js';

@@ -264,6 +264,19 @@ describe('EINVAL on the store', () => {
   }
 });
 
+describe('EINVAL for the exported classes made with new', () => {
+  test('MapleStore, Snapshot and SharedStore name the function that makes them', async () => {
+    const api = await import('../src/index.js');
+    const make = (C: unknown) => (): unknown => new (C as new () => unknown)();
+    expect(codeOf(make(api.MapleStore))).toBe('EINVAL');
+    expect(make(api.MapleStore)).toThrow(/made by open\(path, options\)/);
+    expect(codeOf(make(api.Snapshot))).toBe('EINVAL');
+    expect(make(api.Snapshot)).toThrow(/made by snapshot\(\) of a store/);
+    expect(codeOf(make(api.SharedStore))).toBe('EINVAL');
+    expect(make(api.SharedStore)).toThrow(/made by openShared\(handle\)/);
+  });
+});
+
 describe('EINVAL on a snapshot', () => {
   for (const [method, calls] of Object.entries(READ_CASES)) {
     test(`${method}`, () => {
@@ -343,7 +356,16 @@ describe('EINVAL for open() options of the wrong type', () => {
     ["{ cacheSize: '64MB' }", { cacheSize: '64MB' }],
     ['{ cacheSize: true }', { cacheSize: true }],
     ['{ cacheSize: null }', { cacheSize: null }],
+    // An unknown name: `readonly` would otherwise open for writing and take the lock.
+    ['{ readonly: true }', { readonly: true }],
+    ['{ cachesize: 1024 }', { cachesize: 1024 }],
+    ['{ bogus: 1 }', { bogus: 1 }],
   ];
+
+  test('an unknown option names itself, and the known one it differs from in case', () => {
+    expect(() => openStore(file, { readonly: true } as never)).toThrow(/unknown option "readonly" \(did you mean readOnly\?\)/);
+    expect(() => openStore(file, { bogus: 1 } as never)).toThrow(/unknown option "bogus"; the options are create, readOnly, /);
+  });
 
   test('on a missing path: refused and nothing is created', () => {
     for (const [label, options] of BAD_OPTIONS) {

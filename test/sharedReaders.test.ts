@@ -288,6 +288,7 @@ describe('share() and openShared() in one thread', () => {
     expectMapleError(() => openShared({} as never), 'EINVAL', /handle MapleStore.share\(\) returned/);
     expectMapleError(() => openShared({ ...handle, buffer: new SharedArrayBuffer(64) }), 'EINVAL', /shared area/);
     expectMapleError(() => openShared(handle, { cacheSize: -1 }), 'EINVAL', /cacheSize/);
+    expectMapleError(() => openShared(handle, { cachesize: 1 } as never), 'EINVAL', /unknown option "cachesize" \(did you mean cacheSize\?\)/);
     expectMapleError(() => s.share({} as never), 'EINVAL', /Worker/);
     // A file put at the path later is another file.
     const moved = t.file('moved.maple');

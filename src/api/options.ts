@@ -76,6 +76,21 @@ export interface OpenHooks {
   logCells?: number;
 }
 
+/** Every option open() knows. */
+const OPEN_OPTIONS: readonly (keyof OpenOptions)[] = ['create', 'readOnly', 'sync', 'cacheSize', 'commitProtocol', 'packValues', 'sharedStructures', 'maxGroupWrites', 'maxGroupBytes', 'maxQueuedWrites'];
+
+/**
+ * EINVAL for an option name not in `known`, naming the known one it differs from only in case
+ * (`readonly` would otherwise open for writing, silently).
+ */
+export function refuseUnknownOptions(o: object, known: readonly string[]): void {
+  for (const name of Object.keys(o)) {
+    if (known.includes(name)) continue;
+    const near = known.find((k) => k.toLowerCase() === name.toLowerCase());
+    throw invalid(`unknown option ${JSON.stringify(name)}${near === undefined ? `; the options are ${known.join(', ')}` : ` (did you mean ${near}?)`}`);
+  }
+}
+
 /** The options with their defaults, each checked (EINVAL names the option and the value). */
 export type CheckedOptions = Required<OpenOptions>;
 
@@ -84,6 +99,7 @@ export function checkOptions(options: unknown): CheckedOptions {
   if (options === undefined) options = {};
   if (typeof options !== 'object' || options === null) throw invalid(`options must be an object; got ${describe(options)}`);
   const o = options as Record<string, unknown>;
+  refuseUnknownOptions(o, OPEN_OPTIONS);
   const bool = (name: string, dflt: boolean): boolean => {
     const v = o[name];
     if (v === undefined) return dflt;

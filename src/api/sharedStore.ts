@@ -26,6 +26,7 @@ import { type PinHooks, type PinToken, SharedPins } from '../read/sharedPins.js'
 import { type Range, TreeReader } from '../read/treeReader.js';
 import { DEFAULT_CACHE_BYTES, PAGE_BYTES } from '../common/limits.js';
 import { describe } from './args.js';
+import { refuseUnknownOptions } from './options.js';
 import { ReadViewBase } from './readView.js';
 import { Snapshot } from './snapshot.js';
 
@@ -83,6 +84,7 @@ export function openSharedWith<V = unknown>(handle: SharedHandle, options: Share
   const { path, device, inode } = handle;
   if (typeof path !== 'string' || typeof device !== 'string' || typeof inode !== 'string') throw invalid('the shared handle is damaged: path, device and inode must be strings');
   if (options !== undefined && (typeof options !== 'object' || options === null)) throw invalid(`options must be an object; got ${describe(options)}`);
+  if (options !== undefined) refuseUnknownOptions(options, ['cacheSize']);
   const cache = options?.cacheSize;
   if (cache !== undefined && (typeof cache !== 'number' || !Number.isFinite(cache) || cache <= 0)) {
     throw invalid(`option cacheSize must be a positive number of bytes; got ${describe(cache)}`);
@@ -150,6 +152,7 @@ export class SharedStore<V = unknown> extends ReadViewBase<V> {
     hooks: SharedHooks,
   ) {
     super();
+    if (area === undefined) throw invalid('a SharedStore is made by openShared(handle), not by new SharedStore()');
     this.refresh = { scratch: new Uint8Array(PAGE_BYTES), copied: 0, duringCopy: hooks.duringRingCopy };
     this.pins = new SharedPins(area, new ReaderTable(area), owner, hooks);
     this.pager = new CellReader(io, pool);

@@ -3,7 +3,7 @@
  * Opening one is O(1) and takes no lock; it reads that version until closed, whatever is
  * committed later, and its cells are not reused while it is open.
  */
-import { closed } from '../common/errors.js';
+import { closed, invalid } from '../common/errors.js';
 import type { ReleasableToken } from '../read/readerRegistry.js';
 import { ReadViewBase } from './readView.js';
 import type { Range, TreeReader } from '../read/treeReader.js';
@@ -14,6 +14,7 @@ export class Snapshot<V = unknown> extends ReadViewBase<V> {
   /** @internal */
   constructor(private readonly treeReader: TreeReader, private readonly token: ReleasableToken, private readonly storeOpen: () => boolean) {
     super();
+    if (token === undefined) throw invalid('a Snapshot is made by snapshot() of a store, not by new Snapshot()');
   }
 
   /** The committed version this snapshot reads. */

@@ -169,6 +169,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     logCells?: number,
   ) {
     super();
+    if (state === undefined) throw invalid('a MapleStore is made by open(path, options), not by new MapleStore()');
     // The writer keeps what readers in other processes read (storage/io/readerFiles.ts); a test's
     // file implementation (OpenHooks.fileIO) has no other processes.
     this.otherReaders = lock !== undefined && ownsFile ? new OtherReaders(readersDir(path), lock.self) : undefined;

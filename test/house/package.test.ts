@@ -22,9 +22,12 @@ describe('the package', () => {
     const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const files = (JSON.parse(r.stdout) as [{ files: { path: string }[] }])[0].files.map((f) => f.path);
-    const outside = files.filter((f) => !/^dist\/(src|storage|recovery)\/.+\.(js|d\.ts)$/.test(f) && !['package.json', 'README.md', 'CHANGELOG.md'].includes(f) && !/^docs\/[\w-]+\.md$/.test(f));
+    const outside = files.filter((f) => !/^dist\/(src|storage|recovery)\/.+\.(js|d\.ts)$/.test(f) && !['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'].includes(f) && !/^docs\/[\w-]+\.md$/.test(f));
     expect(outside).toEqual([]);
     expect(files).toContain('dist/src/index.js');
+    expect(files).toContain('LICENSE');
+    // Source maps stay out of the package, so the code names none.
+    expect(fs.readFileSync(path.join(ROOT, 'dist/src/index.js'), 'utf8')).not.toMatch(/sourceMappingURL/);
     expect(files).toContain('dist/src/cli/main.js');
     expect(files).toContain('dist/recovery/testing/index.d.ts');
     expect(files.some((f) => f.startsWith('dist/test/') || f.startsWith('dist/examples/'))).toBe(false);
