@@ -131,6 +131,7 @@ export function recover(io: FileIO, pool: BufferPool, path: string, boot: number
       replayedTo = replayLog(io, path, base.rec, null);
     }
   }
+  if (base !== undefined && replayedTo >= 0) refuseDamagedLog(path, base, before, replayedTo, maxCommit);
   let highestCommit = 0;
   const rejected: number[] = [];
   // Records the replay wrote over (an older entry's record into their slot) count as seen: their
@@ -188,6 +189,24 @@ function refuseTruncated(io: FileIO, path: string, ring: ReadonlyArray<{ rec: Co
       `${path}: the file is ${size} bytes, but commit ${rec.commit} was written after ${synced} bytes of it were on disk (${where}): the file was truncated. \`maple salvage\` copies what is left into a new store`,
     );
   }
+}
+
+/**
+ * ECORRUPT when the replay of the pass `base` starts stopped at `replayedTo` although the ring holds
+ * a record of that pass for a later commit. A logged commit writes its record home only after its
+ * entry is durable, and entries are appended one after another, so that record proves the entry
+ * after `replayedTo` was durable: it no longer decodes because the log was damaged, not because a
+ * crash cut it short. Falling back would not do: the commits after it reused cells the older
+ * versions reach (written home before their entries), so the version the replay stopped at no
+ * longer reads, and writes on top of it turn the damage into wrong answers.
+ */
+function refuseDamagedLog(path: string, base: { rec: CommitRecord }, ring: ReadonlyArray<{ rec: CommitRecord; slot: number }>, replayedTo: number, maxCommit: number): void {
+  const log = base.rec.log;
+  const proof = ring.find(({ rec }) => (rec.flags & FLAG_LOGGED) !== 0 && rec.commit > replayedTo && rec.commit <= maxCommit && rec.log.cell === log.cell && rec.log.salt === log.salt);
+  if (proof === undefined) return;
+  throw corrupt(
+    `${path}: the commit log (cells ${log.cell}..${log.cell + log.cells - 1}, pages ${Math.floor((log.cell * CELL_BYTES) / PAGE_BYTES)}..${Math.floor(((log.cell + log.cells) * CELL_BYTES - 1) / PAGE_BYTES)}) replays only to commit ${replayedTo}, but the record of commit ${proof.rec.commit} (ring page ${proof.slot + 1}), written after its entry was durable, is in the ring: the entry of commit ${replayedTo + 1} is damaged`,
+  );
 }
 
 /**

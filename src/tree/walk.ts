@@ -4,7 +4,25 @@
  */
 import type { MemNode, Ref, Slot } from '../../storage/format/node.js';
 import { MAX_INDEX } from '../common/limits.js';
+import { corruptCell } from '../common/errors.js';
 import type { NodeSource, TreeState } from './write.js';
+
+/**
+ * The node behind `ref` at `depth` of a tree of `height`, with the checks the frame read paths make
+ * (src/read/frameNode.ts) on a committed node: a leaf exactly at the last level, an internal node
+ * above it, and its first slot starting inside the bounds its parent gives it (decodeNodeAt checks
+ * the rest: pivots ascend to `max`). Without them a cell from elsewhere in the file (a stale copy,
+ * a damaged pointer) sent the walks here and the write path into nodes with no children, bounds
+ * outside their parent's, or a cycle: a TypeError, an assertion, endless recursion.
+ */
+export function nodeAt(src: NodeSource, ref: Ref, min: number, max: number, depth: number, height: number): MemNode {
+  const node = src.node(ref, max);
+  if (typeof ref === 'number') {
+    if (node.leaf !== (depth === height - 1)) throw corruptCell(ref, `${node.leaf ? 'leaf' : 'internal node'} at depth ${depth} of a tree of height ${height}`);
+    if (node.lasts[0]! < min) throw corruptCell(ref, `slot 0 ends at ${node.lasts[0]}, below the node's min ${min}`);
+  }
+  return node;
+}
 
 export interface RawEntry {
   first: number;
@@ -18,8 +36,8 @@ export function lookup(src: NodeSource, tree: TreeState, index: number): RawEntr
   let ref: Ref = tree.root;
   let min = 0;
   let max = MAX_INDEX;
-  for (;;) {
-    const node: MemNode = src.node(ref, max);
+  for (let depth = 0; ; depth++) {
+    const node: MemNode = nodeAt(src, ref, min, max, depth, tree.height);
     const lasts = node.lasts;
     let i = 0;
     while (lasts[i]! < index) i++;
@@ -38,11 +56,11 @@ export function lookup(src: NodeSource, tree: TreeState, index: number): RawEntr
 /** Every non-empty range intersecting [from, to], ascending (or descending with `reverse`). */
 export function* iterate(src: NodeSource, tree: TreeState, from: number, to: number, reverse: boolean): Generator<RawEntry> {
   if (tree.root === null || from > to) return;
-  yield* walk(src, tree.root, 0, MAX_INDEX, from, to, reverse);
+  yield* walk(src, tree.root, 0, MAX_INDEX, from, to, reverse, 0, tree.height);
 }
 
-function* walk(src: NodeSource, ref: Ref, min: number, max: number, from: number, to: number, reverse: boolean): Generator<RawEntry> {
-  const node = src.node(ref, max);
+function* walk(src: NodeSource, ref: Ref, min: number, max: number, from: number, to: number, reverse: boolean, depth: number, height: number): Generator<RawEntry> {
+  const node = nodeAt(src, ref, min, max, depth, height);
   const n = node.lasts.length;
   for (let k = 0; k < n; k++) {
     const i = reverse ? n - 1 - k : k;
@@ -53,7 +71,7 @@ function* walk(src: NodeSource, ref: Ref, min: number, max: number, from: number
       const slot = node.slots[i] ?? null;
       if (slot !== null) yield { first: lo, last: hi, slot };
     } else {
-      yield* walk(src, node.children[i]!, lo, hi, from, to, reverse);
+      yield* walk(src, node.children[i]!, lo, hi, from, to, reverse, depth + 1, height);
     }
   }
 }
@@ -65,11 +83,11 @@ function* walk(src: NodeSource, ref: Ref, min: number, max: number, from: number
  */
 export function findFirst(src: NodeSource, tree: TreeState, from: number, to: number, reverse: boolean): RawEntry | undefined {
   if (tree.root === null || from > to) return undefined;
-  return firstIn(src, tree.root, 0, MAX_INDEX, from, to, reverse);
+  return firstIn(src, tree.root, 0, MAX_INDEX, from, to, reverse, 0, tree.height);
 }
 
-function firstIn(src: NodeSource, ref: Ref, min: number, max: number, from: number, to: number, reverse: boolean): RawEntry | undefined {
-  const node = src.node(ref, max);
+function firstIn(src: NodeSource, ref: Ref, min: number, max: number, from: number, to: number, reverse: boolean, depth: number, height: number): RawEntry | undefined {
+  const node = nodeAt(src, ref, min, max, depth, height);
   const n = node.lasts.length;
   for (let k = 0; k < n; k++) {
     const i = reverse ? n - 1 - k : k;
@@ -80,7 +98,7 @@ function firstIn(src: NodeSource, ref: Ref, min: number, max: number, from: numb
       const slot = node.slots[i] ?? null;
       if (slot !== null) return { first: lo, last: hi, slot };
     } else {
-      const found = firstIn(src, node.children[i]!, lo, hi, from, to, reverse);
+      const found = firstIn(src, node.children[i]!, lo, hi, from, to, reverse, depth + 1, height);
       if (found !== undefined) return found;
     }
   }

@@ -24,6 +24,7 @@
  * least minimally full.
  */
 import { appendInPlace } from './append.js';
+import { nodeAt } from './walk.js';
 import { type Entries, type RunNode, NO_CHILDREN, NO_GAPS, NO_SLOTS, type WriteScratch } from './writeScratch.js';
 import { assert, corruptCell } from '../common/errors.js';
 import { MAX_INDEX, INTERNAL_MIN, INTERNAL_SLOTS, LEAF_MIN, LEAF_SLOTS } from '../common/limits.js';
@@ -89,9 +90,9 @@ function isOwn(ref: Ref, gen: number): ref is MemNode {
  * The node behind `ref` as a write uses it: a committed node decoded (a new object), a frozen one
  * (an earlier generation's) copied, the generation's own node itself.
  */
-function nodeToWrite(src: NodeSource, ref: Ref, max: number, gen: number): MemNode {
+function nodeToWrite(src: NodeSource, ref: Ref, min: number, max: number, gen: number, depth: number, height: number): MemNode {
   if (typeof ref !== 'number' && ref.gen !== gen) return copyNode(ref);
-  return src.node(ref, max);
+  return nodeAt(src, ref, min, max, depth, height);
 }
 
 export function emptyTree(): TreeState {
@@ -142,7 +143,7 @@ function collect(s: WriteScratch, src: NodeSource, tree: TreeState, lo: number, 
   const runs: RunNode[][] = new Array(height);
   const root = tree.root!;
   s.runPoolUsed = 0;
-  runs[height - 1] = [runNode(s, root, nodeToWrite(src, root, MAX_INDEX, gen), 0, MAX_INDEX)];
+  runs[height - 1] = [runNode(s, root, nodeToWrite(src, root, 0, MAX_INDEX, gen, 0, height), 0, MAX_INDEX)];
   for (let level = height - 2; level >= 0; level--) {
     let run: RunNode[] | null = null;
     const parents = runs[level + 1]!;
@@ -155,7 +156,7 @@ function collect(s: WriteScratch, src: NodeSource, tree: TreeState, lo: number, 
         const cmax = lasts[i]!;
         if (cmax >= lo && cmin <= hi) {
           const ref = p.children[i]!;
-          const r = runNode(s, ref, nodeToWrite(src, ref, cmax, gen), cmin, cmax);
+          const r = runNode(s, ref, nodeToWrite(src, ref, cmin, cmax, gen, height - 1 - level, height), cmin, cmax);
           // Most runs are one node: an array literal of one, grown only when more follow.
           if (run === null) run = [r];
           else run.push(r);
@@ -600,7 +601,7 @@ function write(sink: WriteSink, tree: TreeState, first: number, last: number, sl
       root = rootNode.children[0]!;
       height--;
       removed++;
-      rootNode = sink.node(root, MAX_INDEX);
+      rootNode = nodeAt(sink, root, 0, MAX_INDEX, 0, height);
     }
     if (rootNode.leaf && rootNode.lasts.length === 1 && rootNode.slots[0] === null) {
       if (typeof root === 'number') throw corruptCell(root, 'a committed root leaf holds nothing (an empty tree has no root)');

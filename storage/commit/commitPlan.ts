@@ -4,7 +4,7 @@
  * the space map; the pending tree), the cells it frees and the count of pending cells. The steps
  * take it as an argument instead of closing over the locals of one long function.
  */
-import { assert } from '../../src/common/errors.js';
+import { assert, corruptCell } from '../../src/common/errors.js';
 import { type TreeState, type WriteSink, writeRange } from '../../src/tree/write.js';
 import type { WriteScratch } from '../../src/tree/writeScratch.js';
 import type { CommitRecord, TreeRoot } from '../format/commitRecord.js';
@@ -63,7 +63,12 @@ export class CommitPlan {
     this.nonce = randomNonce();
     this.frees = frees.slice();
     this.sink = {
-      node: (ref, max) => pager.node(ref, max, prev.commit),
+      node: (ref, max) => {
+        const node = pager.node(ref, max, prev.commit);
+        // Their leaves hold inline values only: a leaf with a value area is a cell of the main tree.
+        if (node.leaf && node.area !== 0 && typeof ref === 'number') throw corruptCell(ref, 'a node of the space map or pending tree names a value area');
+        return node;
+      },
       freeNode: (cell, node) => {
         assert(node.area === 0, 'the space map and pending trees hold no value areas');
         this.frees.push({ start: cell, count: 1 });
