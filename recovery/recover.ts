@@ -252,7 +252,7 @@ function validNode(io: FileIO, pool: BufferPool, cell: number, commit: number, n
   const offset = frame * PAGE_BYTES + (cell & (CELLS_PER_PAGE - 1)) * CELL_BYTES;
   const bytes = pool.slab.slice(offset, offset + CELL_BYTES);
   counter.cells++;
-  if (!nodeChecksumOk(bytes) || nodeCommit(bytes) !== commit || nodeNonce(bytes) !== nonce) return false;
+  if (!nodeChecksumOk(bytes, cell) || nodeCommit(bytes) !== commit || nodeNonce(bytes) !== nonce) return false;
   const leaf = nodeTypeAt(bytes, 0) === NODE_LEAF;
   const count = nodeCountAt(bytes, 0);
   const words = new Uint32Array(bytes.buffer, bytes.byteOffset, CELL_BYTES >>> 2);

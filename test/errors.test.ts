@@ -960,13 +960,14 @@ describe('ECORRUPT naming the page', () => {
     let leafCell = -1;
     for (let at = 5 * 4096; at + 256 <= image.length && leafCell < 0; at += 256) {
       const cell = image.subarray(at, at + 256);
-      if (cell[0] !== 1 || zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, 256))) !== cell.readUInt32LE(4)) continue;
+      // A leaf's checksum starts from its cell's address.
+      if (cell[0] !== 1 || zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, 256), at / 256)) !== cell.readUInt32LE(4)) continue;
       const count = cell[1]!;
       for (let i = 0; i < count; i++) {
         const slot = 128 + 8 * i;
         if (cell[slot + 7] === 1 && cell[slot] === 0x32) {
           cell[slot] = 0xc1;
-          cell.writeUInt32LE(zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, 256))), 4);
+          cell.writeUInt32LE(zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, 256), at / 256)), 4);
           leafCell = at / 256;
           break;
         }

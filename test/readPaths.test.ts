@@ -430,7 +430,7 @@ describe('damaged cells', () => {
     const leaves: Array<{ cell: number; pivot: number }> = [];
     for (let c = CELL_BASE; (c + 1) * CELL_BYTES <= image.length; c++) {
       const bytes = new Uint8Array(image.buffer, image.byteOffset + c * CELL_BYTES, CELL_BYTES);
-      if (bytes[0] !== NODE_LEAF || !nodeChecksumOk(bytes) || nodeCommit(bytes) !== 1) continue;
+      if (bytes[0] !== NODE_LEAF || !nodeChecksumOk(bytes, c) || nodeCommit(bytes) !== 1) continue;
       const count = bytes[OFF_COUNT]!;
       let holes = 0;
       for (let i = 0; i < count; i++) if (bytes[OFF_LEAF_SLOTS + 8 * i + 7] === 0) holes++;
@@ -449,7 +449,7 @@ describe('damaged cells', () => {
     } else {
       // A well-formed cell claiming a commit newer than the version read (its checksum recomputed).
       bytes[8] = 200;
-      const crc = zlib.crc32(bytes.subarray(0, 4), zlib.crc32(bytes.subarray(8, CELL_BYTES)));
+      const crc = zlib.crc32(bytes.subarray(0, 4), zlib.crc32(bytes.subarray(8, CELL_BYTES), cell));
       new DataView(bytes.buffer, bytes.byteOffset).setUint32(4, crc, true);
     }
     fs.writeFileSync(file, image);

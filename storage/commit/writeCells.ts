@@ -298,7 +298,7 @@ function encodeCells(buffers: CommitBuffers, nodes: MemNode[], extras: Extra[], 
     if (io !== null && bytes > buf.length) {
       const x = extras[e++]!;
       const own = new Uint8Array(bytes);
-      encodeRecordAt(x.record!, commit, nonce, own, 0);
+      encodeRecordAt(x.record!, commit, nonce, own, 0, cell);
       const single = [{ cell, at: 0, length: bytes }];
       writeRuns(io, own, single);
       refreshRuns(pool!, own, single);
@@ -313,7 +313,7 @@ function encodeCells(buffers: CommitBuffers, nodes: MemNode[], extras: Extra[], 
     } else {
       const x = extras[e++]!;
       if (x.area !== null) encodeArea(x.area, values, sources.pager, sources.version, commit, nonce, buf, dv, at);
-      else encodeRecordAt(x.record!, commit, nonce, buf, at);
+      else encodeRecordAt(x.record!, commit, nonce, buf, at, cell);
     }
     const r = run as CellWrite | null;
     if (r !== null && cell === end && r.length < MAX_WRITE_BYTES) {

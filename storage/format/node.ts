@@ -8,7 +8,8 @@
  *   1       1     count: slots in use (leaf 1..LEAF_SLOTS, internal 1..INTERNAL_SLOTS)
  *   2       1     leaf: cells of its value area (0: none); internal: zero
  *   3       1     zero
- *   4       4     CRC-32 of bytes 8..255 then bytes 0..3
+ *   4       4     CRC-32 of bytes 8..255 then bytes 0..3, started from the cell's own address:
+ *                 the same bytes at any other cell fail it (a misdirected write, a page copied)
  *   8       4     writing commit number, low 32 bits
  *   12      4     writing commit number, high bits
  *
@@ -428,9 +429,9 @@ function encodeAreaSlot(buf: Uint8Array, s: number, areaAt: number, offset: numb
   return offset === areaAt ? areaAt + length : areaAt;
 }
 
-/** CRC-32 of bytes 8..255 then 0..3 of the cell starting at byte `at` of `buf`. */
-function nodeCrcAt(buf: Uint8Array, at: number): number {
-  return crc32(buf, at, at + 4, crc32(buf, at + 8, at + NODE_BYTES));
+/** CRC-32 of bytes 8..255 then 0..3 of the node at byte `at` of `buf`, started from its address `cell`. */
+function nodeCrcAt(buf: Uint8Array, at: number, cell: number): number {
+  return crc32(buf, at, at + 4, crc32(buf, at + 8, at + NODE_BYTES, cell));
 }
 
 /** Encodes `node` into a zeroed 256-byte `out`, marking pointers to cells written by `commit`. */
@@ -522,18 +523,18 @@ export function encodeNodeAt(node: MemNode, commit: number, buf: Uint8Array, dv:
       writeU64(dv, at + OFF_GAPS + 8 * i, gaps[i]!);
     }
   }
-  dv.setUint32(at + OFF_CRC, nodeCrcAt(buf, at), true);
+  dv.setUint32(at + OFF_CRC, nodeCrcAt(buf, at, node.cell), true);
 }
 
-/** True when the cell's checksum holds. */
-export function nodeChecksumOk(cell: Uint8Array): boolean {
-  return cell.length >= NODE_BYTES && nodeChecksumOkAt(cell, 0);
+/** True when the checksum of the node `cell`, read from cell `address`, holds. */
+export function nodeChecksumOk(cell: Uint8Array, address: number): boolean {
+  return cell.length >= NODE_BYTES && nodeChecksumOkAt(cell, 0, address);
 }
 
-/** True when the checksum of the cell at byte `at` of `buf` holds. */
-export function nodeChecksumOkAt(buf: Uint8Array, at: number): boolean {
+/** True when the checksum of the node at byte `at` of `buf`, read from cell `address`, holds. */
+export function nodeChecksumOkAt(buf: Uint8Array, at: number, address: number): boolean {
   const stored = (buf[at + OFF_CRC]! | (buf[at + OFF_CRC + 1]! << 8) | (buf[at + OFF_CRC + 2]! << 16) | (buf[at + OFF_CRC + 3]! << 24)) >>> 0;
-  return stored === nodeCrcAt(buf, at);
+  return stored === nodeCrcAt(buf, at, address);
 }
 
 export function nodeNonce(cell: Uint8Array): number {
@@ -550,7 +551,7 @@ export function nodeCommit(cell: Uint8Array): number {
  * decodeNodeAt with a scratch of their own; this one makes one per call.)
  */
 export function decodeNode(cell: Uint8Array, address: number, max: number, verify = true): MemNode {
-  if (verify && !nodeChecksumOk(cell)) throw corruptCell(address, 'node checksum mismatch');
+  if (verify && !nodeChecksumOk(cell, address)) throw corruptCell(address, 'node checksum mismatch');
   if (cell.length < NODE_BYTES) {
     const type = cell[OFF_TYPE];
     const count = cell[OFF_COUNT]!;

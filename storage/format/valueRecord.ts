@@ -5,7 +5,8 @@
  *   0       1     type RECORD_TYPE (3)
  *   1       1     zero
  *   2       2     writing commit number, bits 32..47
- *   4       4     CRC-32 of bytes 8 .. 24+length, then bytes 0..3
+ *   4       4     CRC-32 of bytes 8 .. 24+length, then bytes 0..3, started from the record's first
+ *                 cell's address: the same bytes at any other cell fail it
  *   8       4     writing commit number, low 32 bits
  *   12      4     length of the msgpack bytes
  *   16      4     commit nonce: the writing commit's random number (recovery matches it)
@@ -46,10 +47,11 @@ export function recordChecksumAt(words: Uint32Array, at: number): number {
 
 /**
  * The checksum of a record spread over buffer-pool frames (its first `firstSpan` bytes at byte
- * `at` of `slab`, then a page from each of `frames[0 .. frameCount)`); compare with recordChecksumAt.
+ * `at` of `slab`, then a page from each of `frames[0 .. frameCount)`), read from cell `cell`;
+ * compare with recordChecksumAt.
  */
-export function recordChecksumIn(slab: Uint8Array, at: number, firstSpan: number, lengthBytes: number, frames: ArrayLike<number>, frameCount: number): number {
-  const c = crc32Spread(slab, at, firstSpan, PAGE_BYTES, frames, frameCount, 8, RECORD_HEADER_BYTES + lengthBytes);
+export function recordChecksumIn(slab: Uint8Array, at: number, firstSpan: number, lengthBytes: number, frames: ArrayLike<number>, frameCount: number, cell: number): number {
+  const c = crc32Spread(slab, at, firstSpan, PAGE_BYTES, frames, frameCount, 8, RECORD_HEADER_BYTES + lengthBytes, cell);
   return crc32(slab, at, at + 4, c) >>> 0;
 }
 
@@ -57,15 +59,15 @@ export function recordCells(lengthBytes: number): number {
   return Math.ceil((RECORD_HEADER_BYTES + lengthBytes) / CELL_BYTES);
 }
 
-/** The record's cells, ready to write. */
-export function encodeRecord(bytes: Uint8Array, commit: number, nonce = 0): Uint8Array {
+/** The cells of a record to be written at cell `cell`. */
+export function encodeRecord(bytes: Uint8Array, commit: number, nonce: number, cell: number): Uint8Array {
   const out = new Uint8Array(recordCells(bytes.length) * CELL_BYTES);
-  encodeRecordAt(bytes, commit, nonce, out, 0);
+  encodeRecordAt(bytes, commit, nonce, out, 0, cell);
   return out;
 }
 
 /** encodeRecord into the zeroed cells starting at byte `at` of `buf` (recordCells(length) of them). */
-export function encodeRecordAt(bytes: Uint8Array, commit: number, nonce: number, buf: Uint8Array, at: number): void {
+export function encodeRecordAt(bytes: Uint8Array, commit: number, nonce: number, buf: Uint8Array, at: number, cell: number): void {
   const dv = new DataView(buf.buffer, buf.byteOffset + at, RECORD_HEADER_BYTES);
   buf[at] = RECORD_TYPE;
   dv.setUint16(2, highWord(commit), true);
@@ -73,7 +75,7 @@ export function encodeRecordAt(bytes: Uint8Array, commit: number, nonce: number,
   dv.setUint32(12, bytes.length, true);
   dv.setUint32(16, nonce >>> 0, true);
   buf.set(bytes, at + RECORD_HEADER_BYTES);
-  dv.setUint32(4, crc32(buf, at, at + 4, crc32(buf, at + 8, at + RECORD_HEADER_BYTES + bytes.length)), true);
+  dv.setUint32(4, crc32(buf, at, at + 4, crc32(buf, at + 8, at + RECORD_HEADER_BYTES + bytes.length, cell)), true);
 }
 
 export interface RecordHeader {
@@ -91,13 +93,13 @@ export function readRecordHeader(firstCell: Uint8Array, address: number): Record
   return { lengthBytes, commit: joinU64(dv.getUint32(8, true), dv.getUint16(2, true)), nonce: dv.getUint32(16, true) };
 }
 
-/** Verifies a whole record (header + data) and returns its msgpack bytes. */
+/** Verifies a whole record (header + data) read from cell `address`, and returns its msgpack bytes. */
 export function verifyRecord(cells: Uint8Array, address: number): Uint8Array {
   const { lengthBytes } = readRecordHeader(cells, address);
   const end = RECORD_HEADER_BYTES + lengthBytes;
   if (cells.length < end) throw corruptCell(address, 'value record is truncated');
   const dv = new DataView(cells.buffer, cells.byteOffset, RECORD_HEADER_BYTES);
-  if (dv.getUint32(4, true) !== crc32(cells, 0, 4, crc32(cells, 8, end))) throw corruptCell(address, 'value record checksum mismatch');
+  if (dv.getUint32(4, true) !== crc32(cells, 0, 4, crc32(cells, 8, end, address))) throw corruptCell(address, 'value record checksum mismatch');
   return cells.subarray(RECORD_HEADER_BYTES, end);
 }
 

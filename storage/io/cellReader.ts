@@ -85,7 +85,7 @@ export class CellReader {
     const inPage = cell & (CELLS_PER_PAGE - 1);
     const offset = frame * PAGE_BYTES + inPage * CELL_BYTES;
     if (!pool.isVerified(frame, inPage)) {
-      if (!nodeChecksumOkAt(pool.slab, offset)) throw corruptCell(cell, 'checksum mismatch');
+      if (!nodeChecksumOkAt(pool.slab, offset, cell)) throw corruptCell(cell, 'checksum mismatch');
       pool.setVerified(frame, inPage);
       // Eviction weight by node type (storage/io/bufferPool.ts): internal nodes are kept longer, and
       // a leaf whose page this lookup just read is the next victim.
@@ -143,7 +143,7 @@ export class CellReader {
     this.valueLength = length;
     if (end <= firstSpan) {
       if (!pool.isVerified(frame, inPage)) {
-        if (recordChecksumAt(pool.words, at) !== recordChecksumIn(slab, at, firstSpan, length, this.areaFrames, 0)) throw corruptCell(cell, 'value record checksum mismatch');
+        if (recordChecksumAt(pool.words, at) !== recordChecksumIn(slab, at, firstSpan, length, this.areaFrames, 0, cell)) throw corruptCell(cell, 'value record checksum mismatch');
         pool.setVerified(frame, inPage);
       }
       this.valueStart = at + RECORD_HEADER_BYTES;
@@ -163,7 +163,7 @@ export class CellReader {
       let verified = pool.isVerified(frame, inPage);
       for (let k = 0; k < more && verified; k++) verified = pool.isVerified(frames[k]!, 0);
       if (!verified) {
-        if (recordChecksumAt(pool.words, at) !== recordChecksumIn(slab, at, firstSpan, length, frames, more)) throw corruptCell(cell, 'value record checksum mismatch');
+        if (recordChecksumAt(pool.words, at) !== recordChecksumIn(slab, at, firstSpan, length, frames, more, cell)) throw corruptCell(cell, 'value record checksum mismatch');
         pool.setVerified(frame, inPage);
         for (let k = 0; k < more; k++) pool.setVerified(frames[k]!, 0);
       }

@@ -272,7 +272,7 @@ describe('fuzzing', () => {
     const cells: Array<{ at: number; kind: 'node' | 'record' | 'area' }> = [];
     for (let at = CELL_BASE * CELL_BYTES; at + CELL_BYTES <= BASE.image.length; at += CELL_BYTES) {
       const cell = BASE.image.subarray(at, at + CELL_BYTES);
-      if ((cell[0] === NODE_LEAF || cell[0] === NODE_INTERNAL) && nodeChecksumOk(cell)) cells.push({ at, kind: 'node' });
+      if ((cell[0] === NODE_LEAF || cell[0] === NODE_INTERNAL) && nodeChecksumOk(cell, at / CELL_BYTES)) cells.push({ at, kind: 'node' });
       else if (cell[0] === RECORD_TYPE) cells.push({ at, kind: 'record' });
       else if (cell[0] === AREA_TYPE) cells.push({ at, kind: 'area' });
     }
@@ -305,10 +305,11 @@ describe('fuzzing', () => {
             // The nonce sits at the end of the node (bytes 248..251), inside the garbled span.
             if (from !== 0) cell.set(originalCell.subarray(OFF_NONCE, OFF_NONCE + 4), OFF_NONCE);
             if (round % 4 === 1) cell[1] = 1 + rng.below(15); // a plausible slot count
-            const crc = zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, CELL_BYTES)));
+            // A node's checksum starts from its cell's address.
+            const crc = zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, CELL_BYTES), at / CELL_BYTES));
             new DataView(cell.buffer, cell.byteOffset).setUint32(4, crc, true);
             if (from === 0 && cell[0] !== NODE_LEAF && cell[0] !== NODE_INTERNAL) cell[0] = round % 2 === 0 ? NODE_LEAF : NODE_INTERNAL;
-            const fixed = zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, CELL_BYTES)));
+            const fixed = zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, CELL_BYTES), at / CELL_BYTES));
             new DataView(cell.buffer, cell.byteOffset).setUint32(4, fixed, true);
           } else {
             // Keep the header (type, commit, length, nonce, and an area's owner) so the record or
@@ -321,15 +322,17 @@ describe('fuzzing', () => {
             const keepFrom = round % 2 === 0 ? 0 : rng.below(Math.max(1, length));
             rng.fill(data.subarray(keepFrom));
             if (round % 3 === 2 && length > 0) data[0] = [0x80, 0x90, 0xa0, 0xdc, 0xde, 0xc7, 0xd4][rng.below(7)] as number;
-            // The record CRC covers bytes 8 .. 24+length (nonce included), then bytes 0..3.
-            const crc = zlib.crc32(image.subarray(at, at + 4), zlib.crc32(image.subarray(at + 8, at + RECORD_HEADER_BYTES + length)));
+            // The CRC covers bytes 8 .. 24+length (nonce included), then bytes 0..3; a record's
+            // starts from its cell's address.
+            const seed = kind === 'record' ? at / CELL_BYTES : 0;
+            const crc = zlib.crc32(image.subarray(at, at + 4), zlib.crc32(image.subarray(at + 8, at + RECORD_HEADER_BYTES + length), seed));
             new DataView(cell.buffer, cell.byteOffset).setUint32(4, crc, true);
           }
           // Records and areas keep the nonce at bytes 16..19.
           const keptNonce = kind === 'node' ? from === 0 || nodeNonce(cell) === nodeNonce(originalCell) : cell.subarray(16, 20).every((b, i) => b === originalCell[16 + i]);
           if (!keptNonce) lostNonce.push(`${kind} cell at byte ${at}, round ${round}`);
           // The forgery must pass the store's own checksum test, or the decoders never see it.
-          const passes = kind === 'node' ? nodeChecksumOk(cell) : kind === 'record' ? verifies(image.subarray(at), at / CELL_BYTES) : areaChecksumHolds(image.subarray(at));
+          const passes = kind === 'node' ? nodeChecksumOk(cell, at / CELL_BYTES) : kind === 'record' ? verifies(image.subarray(at), at / CELL_BYTES) : areaChecksumHolds(image.subarray(at));
           if (!passes) unforged.push(`${kind} cell at byte ${at}, round ${round}`);
           yield [`${kind} cell at byte ${at}, round ${round}`, image];
         }
@@ -350,7 +353,7 @@ describe('fuzzing', () => {
     for (let c = CELL_BASE; (c + 1) * CELL_BYTES <= image.length; c++) {
       const cell = image.subarray(c * CELL_BYTES, (c + 1) * CELL_BYTES);
       if (cell[0] === AREA_TYPE && areaChecksumHolds(image.subarray(c * CELL_BYTES))) areas.push(c);
-      if (cell[0] !== NODE_LEAF || !nodeChecksumOk(cell)) continue;
+      if (cell[0] !== NODE_LEAF || !nodeChecksumOk(cell, c)) continue;
       for (const slot of decodeNode(cell, c, MAX_INDEX).slots) {
         if (!(slot instanceof AreaSlot)) continue;
         const list = referenced.get(slot.area) ?? [];

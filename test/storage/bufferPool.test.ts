@@ -496,6 +496,7 @@ describe('growth', () => {
       for (let c = 0; c < CELLS_PER_PAGE; c++) {
         cell.fill(0);
         const node = p < 8 ? newInternal([5], [1, 2], [0, 0]) : newLeaf([5], [null, null]);
+        node.cell = p * CELLS_PER_PAGE + c; // its checksum starts from its address
         encodeNode(node, 1, cell);
         file.write(cell, p * PAGE_BYTES + c * CELL_BYTES);
       }
@@ -527,7 +528,9 @@ describe('growth', () => {
     const cell = new Uint8Array(CELL_BYTES);
     for (let p = 0; p < 20; p++) {
       cell.fill(0);
-      encodeNode(newLeaf([5], [null, null]), 1, cell);
+      const leaf = newLeaf([5], [null, null]);
+      leaf.cell = p * CELLS_PER_PAGE;
+      encodeNode(leaf, 1, cell);
       file.write(cell, p * PAGE_BYTES);
     }
     const pool = smallPool(file);

@@ -30,16 +30,17 @@ function randomInt(rand: () => number, below: number): number {
   return Math.floor(rand() * below);
 }
 
-function fixNodeCrc(cell: Uint8Array): void {
-  const crc = zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, NODE_BYTES))) >>> 0;
+/** The checksum of the node `cell` at address `at` recomputed (CRC-32 from the address). */
+function fixNodeCrc(cell: Uint8Array, at: number): void {
+  const crc = zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, NODE_BYTES), at)) >>> 0;
   new DataView(cell.buffer, cell.byteOffset, NODE_BYTES).setUint32(OFF_CRC, crc, true);
 }
 
 /** The record CRC covers bytes 8 .. 24+length (nonce included), then bytes 0..3. */
-function fixRecordCrc(cells: Uint8Array): void {
+function fixRecordCrc(cells: Uint8Array, cell: number): void {
   const dv = new DataView(cells.buffer, cells.byteOffset, cells.length);
   const end = Math.min(cells.length, RECORD_HEADER_BYTES + dv.getUint32(12, true));
-  dv.setUint32(4, zlib.crc32(cells.subarray(0, 4), zlib.crc32(cells.subarray(8, end))) >>> 0, true);
+  dv.setUint32(4, zlib.crc32(cells.subarray(0, 4), zlib.crc32(cells.subarray(8, end), cell)) >>> 0, true);
 }
 
 /** Runs `fn`; returns a description of a forbidden outcome, or undefined when it was fine. */
@@ -125,6 +126,8 @@ function randomValidNode(rand: () => number): { cell: Uint8Array; max: number } 
     });
     node = newInternal(lasts, children, lasts.map(() => randomInt(rand, 2 ** 53)));
   }
+  // Encoded as the node at CELL_BASE: its checksum starts from its address.
+  node.cell = CELL_BASE;
   const cell = new Uint8Array(NODE_BYTES);
   encodeNode(node, 1 + randomInt(rand, 2 ** 40), cell, randomInt(rand, 0x1_0000_0000));
   return { cell, max: lasts[count - 1]! };
@@ -182,7 +185,7 @@ describe('decoder fuzz', () => {
       const { cell, max } = randomValidNode(rand);
       expect(decodeNode(cell, CELL_BASE, max).lasts.at(-1)).toBe(max);
       mutate(rand, cell);
-      fixNodeCrc(cell);
+      fixNodeCrc(cell, CELL_BASE + iter);
       let returned = false;
       const bad = outcome(
         () => decodeNode(cell, CELL_BASE + iter, max),
@@ -206,7 +209,7 @@ describe('decoder fuzz', () => {
       const cells = randomBytes(rand, CELL_BYTES);
       if (rand() < 0.5) cells[0] = RECORD_TYPE;
       if (rand() < 0.3) new DataView(cells.buffer).setUint32(12, randomInt(rand, 300), true);
-      if (rand() < 0.2) fixRecordCrc(cells);
+      if (rand() < 0.2) fixRecordCrc(cells, CELL_BASE + iter);
       const header = outcome(() => readRecordHeader(cells, CELL_BASE + iter), (h) =>
         Number.isInteger(h.lengthBytes) && h.lengthBytes >= 0 && Number.isInteger(h.commit) && Number.isInteger(h.nonce) && h.nonce >= 0 && h.nonce <= 0xffff_ffff
           ? undefined
@@ -223,9 +226,9 @@ describe('decoder fuzz', () => {
   it('mutated valid records (CRC recomputed) verify to their own bytes or are refused', () => {
     const rand = prng(0x5eed_0004);
     for (let iter = 0; iter < 5000; iter++) {
-      const cells = encodeRecord(randomBytes(rand, randomInt(rand, 700)), 1 + randomInt(rand, 2 ** 40), randomInt(rand, 0x1_0000_0000));
+      const cells = encodeRecord(randomBytes(rand, randomInt(rand, 700)), 1 + randomInt(rand, 2 ** 40), randomInt(rand, 0x1_0000_0000), CELL_BASE + iter);
       mutate(rand, cells);
-      if (rand() < 0.7) fixRecordCrc(cells);
+      if (rand() < 0.7) fixRecordCrc(cells, CELL_BASE + iter);
       const bad = outcome(() => verifyRecord(cells, CELL_BASE + iter), (bytes) => {
         const length = new DataView(cells.buffer).getUint32(12, true);
         return bytes.length === length && bytes.byteOffset === cells.byteOffset + RECORD_HEADER_BYTES ? undefined : 'wrong slice';

@@ -6,7 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MAX_INDEX, NODE_BYTES } from '../../src/common/limits.js';
-import { InlineSlot, OFF_GAPS, OFF_LEAF_SLOTS, OFF_PIVOTS, decodeNode, encodeNode, newInternal, newLeaf, readU64 } from '../../storage/format/node.js';
+import { InlineSlot, type MemNode, OFF_GAPS, OFF_LEAF_SLOTS, OFF_PIVOTS, decodeNode, encodeNode, newInternal, newLeaf, readU64 } from '../../storage/format/node.js';
+
+/** `node` as the node at cell `cell` (its checksum starts from its address). */
+function atCell(node: MemNode, cell: number): MemNode {
+  node.cell = cell;
+  return node;
+}
 
 /** lo/hi as the slot's bytes 0..3 and 4..6, little-endian. */
 function halves(bytes: Uint8Array): { lo: number; hi: number } {
@@ -39,7 +45,7 @@ describe('InlineSlot', () => {
       expect({ lo: slot.lo, hi: slot.hi }).toEqual(halves(bytes));
 
       const cell = new Uint8Array(NODE_BYTES);
-      encodeNode(newLeaf([7, 100], [null, slot]), 1, cell);
+      encodeNode(atCell(newLeaf([7, 100], [null, slot]), 3), 1, cell);
       const at = OFF_LEAF_SLOTS + 8;
       const expected = [...bytes, ...new Array(7 - bytes.length).fill(0), bytes.length];
       expect(Array.from(cell.subarray(at, at + 8))).toEqual(expected);
@@ -64,7 +70,7 @@ describe('u64 fields either side of 2^32', () => {
   it('keeps leaf pivots', () => {
     const lasts = [...values, MAX_INDEX];
     const cell = new Uint8Array(NODE_BYTES);
-    encodeNode(newLeaf(lasts, lasts.map(() => null)), 1, cell);
+    encodeNode(atCell(newLeaf(lasts, lasts.map(() => null)), 3), 1, cell);
     values.forEach((v, i) => expect(readU64(cell, OFF_PIVOTS + 8 * i)).toBe(v));
     expect(decodeNode(cell, 3, MAX_INDEX).lasts).toEqual(lasts);
   });
@@ -73,7 +79,7 @@ describe('u64 fields either side of 2^32', () => {
     const gaps = values.slice(0, 9).concat([MAX_INDEX]);
     const lasts = gaps.map((_, i) => 10 * i + 9);
     const cell = new Uint8Array(NODE_BYTES);
-    encodeNode(newInternal(lasts, lasts.map((_, i) => i + 1), gaps), 1, cell);
+    encodeNode(atCell(newInternal(lasts, lasts.map((_, i) => i + 1), gaps), 3), 1, cell);
     gaps.forEach((g, i) => expect(readU64(cell, OFF_GAPS + 8 * i)).toBe(g));
     expect(decodeNode(cell, 3, lasts[lasts.length - 1]!).gaps).toEqual(gaps);
   });

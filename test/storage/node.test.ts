@@ -14,16 +14,21 @@ import { ValueCodec } from '../../storage/format/valueCodec.js';
 
 const TWO32 = 0x1_0000_0000;
 
-function encode(node: MemNode, commit = 7, nonce?: number): Uint8Array {
+/** `node` encoded as the cell at address `at` (its checksum starts from the address). */
+function encode(node: MemNode, commit = 7, nonce?: number, at = CELL_BASE): Uint8Array {
+  node.cell = at;
   const out = new Uint8Array(NODE_BYTES);
   if (nonce === undefined) encodeNode(node, commit, out);
   else encodeNode(node, commit, out, nonce);
   return out;
 }
 
-/** Recomputes the checksum the way the header comment says: CRC-32 of bytes 8..255 then 0..3. */
-function fixCrc(cell: Uint8Array): void {
-  const crc = zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, NODE_BYTES))) >>> 0;
+/**
+ * Recomputes the checksum the way the header comment says: CRC-32 of bytes 8..255 then 0..3,
+ * started from the cell's address `at`.
+ */
+function fixCrc(cell: Uint8Array, at = CELL_BASE): void {
+  const crc = zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, NODE_BYTES), at)) >>> 0;
   new DataView(cell.buffer, cell.byteOffset, NODE_BYTES).setUint32(OFF_CRC, crc, true);
 }
 
@@ -57,8 +62,8 @@ function mixedLeaf(): { node: MemNode; fresh: NewValue } {
 describe('leaf round trip', () => {
   it('decodes what it encoded: empty, inline, record and fresh slots', () => {
     const { node } = mixedLeaf();
-    const cell = encode(node, 42);
-    expect(nodeChecksumOk(cell)).toBe(true);
+    const cell = encode(node, 42, undefined, CELL_BASE + 1);
+    expect(nodeChecksumOk(cell, CELL_BASE + 1)).toBe(true);
     const back = decodeNode(cell, CELL_BASE + 1, 1000);
     expect(back.leaf).toBe(true);
     expect(back.lasts).toEqual([9, 19, 29, 39, 49, 1000]);
@@ -86,6 +91,7 @@ describe('leaf round trip', () => {
     const node = newLeaf([10, 20, 30, 40], [short, ten, null, kept]);
     node.area = CELL_BASE + 90;
     node.areaCells = 1;
+    node.cell = CELL_BASE + 7;
     const out = new Uint8Array(NODE_BYTES);
     encodeNode(node, 5, out, 0, arena);
     // The handle of a short value is copied inline.
@@ -175,7 +181,7 @@ describe('leaf round trip', () => {
     for (const nonce of [0, 1, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff]) {
       const leaf = encode(newLeaf([5, 10], [new InlineSlot(Uint8Array.of(1)), null]), 3, nonce);
       expect(nodeNonce(leaf)).toBe(nonce);
-      expect(nodeChecksumOk(leaf)).toBe(true);
+      expect(nodeChecksumOk(leaf, CELL_BASE)).toBe(true);
       expect(decodeNode(leaf, CELL_BASE, 10).lasts).toEqual([5, 10]);
       const internal = encode(newInternal([5, 10], [CELL_BASE + 1, CELL_BASE + 2], [0, 0]), 3, nonce);
       expect(nodeNonce(internal)).toBe(nonce);
@@ -201,7 +207,7 @@ describe('internal round trip', () => {
     child.cell = CELL_BASE + 900;
     const gaps = [0, 1, 2 ** 32, 2 ** 53, 12345];
     const node = newInternal([99, 199, 2 ** 40, MAX_INDEX - 1, MAX_INDEX], [CELL_BASE + 1, child, CELL_BASE + 2, 0xffff_ffff, CELL_BASE + 3], gaps);
-    const cell = encode(node, 2 ** 33);
+    const cell = encode(node, 2 ** 33, undefined, CELL_BASE + 77);
     const back = decodeNode(cell, CELL_BASE + 77, MAX_INDEX);
     expect(back.leaf).toBe(false);
     expect(back.slots).toEqual([]);
@@ -249,9 +255,22 @@ describe('checksum', () => {
         for (const mask of [0x01, 0x80, 0xff]) {
           const bad = cell.slice();
           bad[i] = bad[i]! ^ mask;
-          expect(nodeChecksumOk(bad)).toBe(false);
+          expect(nodeChecksumOk(bad, CELL_BASE)).toBe(false);
           expectCorrupt(() => decodeNode(bad, 12345, max), /cell 12345\b.*checksum/);
         }
+      }
+    }
+  });
+
+  it('a whole node read from any other cell fails its checksum (a misdirected write, a copied page)', () => {
+    const leaf = encode(mixedLeaf().node, 7, 0xa5a5_5a5a, CELL_BASE + 100);
+    const internal = encode(newInternal([10, 20], [CELL_BASE + 1, CELL_BASE + 2], [1, 2]), 7, 1, CELL_BASE + 100);
+    for (const [cell, max] of [[leaf, 1000], [internal, 20]] as const) {
+      expect(nodeChecksumOk(cell, CELL_BASE + 100)).toBe(true);
+      expect(decodeNode(cell, CELL_BASE + 100, max).cell).toBe(CELL_BASE + 100);
+      for (const elsewhere of [0, 1, CELL_BASE, CELL_BASE + 99, CELL_BASE + 101, CELL_BASE + 116, CELL_BASE + 100 + 2 ** 31, 0xffff_ffff]) {
+        expect(nodeChecksumOk(cell, elsewhere)).toBe(false);
+        expectCorrupt(() => decodeNode(cell, elsewhere, max), new RegExp(`cell ${elsewhere}\\b.*checksum`));
       }
     }
   });
@@ -270,7 +289,7 @@ describe('structural refusals (under a valid checksum)', () => {
     for (const type of [0, 3, 0x10, 0xff]) {
       const cell = base();
       cell[OFF_TYPE] = type;
-      fixCrc(cell);
+      fixCrc(cell, 4242);
       expectCorrupt(() => decodeNode(cell, 4242, 15), new RegExp(`cell 4242\\b.*unknown node type ${type}`));
     }
   });
@@ -280,7 +299,7 @@ describe('structural refusals (under a valid checksum)', () => {
       const cell = base();
       cell[OFF_TYPE] = type;
       cell[OFF_COUNT] = count;
-      fixCrc(cell);
+      fixCrc(cell, 4243);
       expectCorrupt(() => decodeNode(cell, 4243, MAX_INDEX), new RegExp(`cell 4243\\b.*slot count ${count}`));
     }
   });
@@ -289,23 +308,23 @@ describe('structural refusals (under a valid checksum)', () => {
     const dv = (c: Uint8Array) => new DataView(c.buffer, c.byteOffset, NODE_BYTES);
     const descending = base();
     dv(descending).setUint32(OFF_PIVOTS + 8, 4, true); // pivot 1 = 4 < pivot 0 = 5
-    fixCrc(descending);
+    fixCrc(descending, 4244);
     expectCorrupt(() => decodeNode(descending, 4244, 15), /cell 4244\b.*pivot 1/);
 
     const equal = base();
     dv(equal).setUint32(OFF_PIVOTS + 8, 5, true);
-    fixCrc(equal);
+    fixCrc(equal, 4244);
     expectCorrupt(() => decodeNode(equal, 4244, 15), /pivot 1/);
 
     // The implied last pivot (the parent's max) must exceed the stored ones.
-    expectCorrupt(() => decodeNode(base(), 4244, 10), /pivot 2/);
+    expectCorrupt(() => decodeNode(base(), CELL_BASE, 10), /pivot 2/);
   });
 
   it('unknown slot tag', () => {
     for (const tag of [8, 0x0f, 0x11, 0x13, 0x20, 0xff]) {
       const cell = base();
       cell[OFF_LEAF_SLOTS + 8 + 7] = tag;
-      fixCrc(cell);
+      fixCrc(cell, 4245);
       expectCorrupt(() => decodeNode(cell, 4245, 15), new RegExp(`cell 4245\\b.*slot tag ${tag}`));
     }
   });
@@ -327,7 +346,7 @@ describe('documented byte offsets', () => {
     expect(cell[0]).toBe(1); // NODE_LEAF
     expect(cell[1]).toBe(3); // count
     expect([cell[2], cell[3]]).toEqual([0, 0]);
-    expect(u32(cell, 4)).toBe(zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, 256))) >>> 0);
+    expect(u32(cell, 4)).toBe(zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, 256), CELL_BASE)) >>> 0);
     expect(u32(cell, 8)).toBe(0x3456_789a);
     expect(u32(cell, 12)).toBe(0x12);
     // Pivots at 16 + 8i: only count − 1 are stored, the rest stay zero.
@@ -367,7 +386,7 @@ describe('documented byte offsets', () => {
     // Gaps at 168 + 8i: u64.
     expect(u64(cell, 168)).toBe(2 ** 53);
     expect(u64(cell, 176)).toBe(0x3_0000_0004);
-    expect(u32(cell, 4)).toBe(zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, 256))) >>> 0);
+    expect(u32(cell, 4)).toBe(zlib.crc32(cell.subarray(0, 4), zlib.crc32(cell.subarray(8, 256), CELL_BASE)) >>> 0);
     expect(cell.subarray(184, 248).every((b) => b === 0)).toBe(true); // unused gaps
     expect(u32(cell, 248)).toBe(0x8000_0001); // commit nonce
     expect(cell.subarray(252, 256).every((b) => b === 0)).toBe(true); // trailing zero

@@ -122,7 +122,7 @@ describe('check() and windowed entries', () => {
     const head = new Uint8Array(CELL_BYTES);
     fs.readSync(fd, head, 0, CELL_BYTES, cell * CELL_BYTES);
     const { commit, nonce } = readRecordHeader(head, cell);
-    fs.writeSync(fd, encodeRecord(encodeChunk(entry.runs, entry.freedBy + 1), commit, nonce), 0, CELL_BYTES, cell * CELL_BYTES);
+    fs.writeSync(fd, encodeRecord(encodeChunk(entry.runs, entry.freedBy + 1), commit, nonce, cell), 0, CELL_BYTES, cell * CELL_BYTES);
     fs.closeSync(fd);
     const again: MapleStore = open(file);
     expect(() => again.check()).toThrow(/lowest birth/);

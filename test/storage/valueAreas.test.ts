@@ -65,7 +65,7 @@ function leafSlots(file: string): LeafSlot[] {
   const out: LeafSlot[] = [];
   for (let c = CELL_BASE; (c + 1) * CELL_BYTES <= img.length; c++) {
     const cell = cellAt(img, c);
-    if (cell[0] !== NODE_LEAF || !nodeChecksumOk(cell)) continue;
+    if (cell[0] !== NODE_LEAF || !nodeChecksumOk(cell, c)) continue;
     const dv = new DataView(cell.buffer, cell.byteOffset);
     const area = dv.getUint32(OFF_AREA, true);
     for (let i = 0; i < Math.min(cell[OFF_COUNT]!, LEAF_SLOTS); i++) {
