@@ -301,7 +301,11 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     if (this.closing) throw closed(`store ${this.path} is closing`);
     if (this.inTransaction) throw invalid('transactions do not nest: a transaction is already open on this store');
     // Asynchronous writes called before this one commit before it, in order.
-    if (this.queue.busy) this.queue.drainSync();
+    if (this.queue.busy) {
+      this.queue.drainSync();
+      // A checkpoint after one of their groups may have failed (the groups stay committed).
+      this.writable();
+    }
     this.inTransaction = true;
     const arena = (this.arena ??= new ValueArena());
     arena.reset();
@@ -318,8 +322,12 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     }
   }
 
-  /** Commits `changes` synchronously and publishes it. A failure makes the store refuse writes, and is thrown. */
-  private commit(changes: CommitChanges): void {
+  /**
+   * Commits `changes` synchronously and publishes it. A failure makes the store refuse writes, and
+   * is thrown. `group`: a write group's commit (src/api/writeQueue.ts), whose writers' promises
+   * settle after it — a failed checkpoint after it is not thrown (checkpointAfterGroup).
+   */
+  private commit(changes: CommitChanges, group = false): void {
     const readers = this.readerSet();
     let result;
     try {
@@ -329,7 +337,24 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     }
     const flags = result.state.rec.flags;
     this.publish(result.state, result.cellsWritten, this.opts.sync === 'full' ? ((flags & FLAG_CELLS_DURABLE) !== 0 ? 2 : 1) : 0);
-    this.maybeCheckpoint();
+    if (group) this.checkpointAfterGroup();
+    else this.maybeCheckpoint();
+  }
+
+  /**
+   * maybeCheckpoint() after a write group's commit, which is published whatever happens here. A
+   * failed checkpoint makes the store refuse writes from then on (checkpoint() sets `poisoned`: the
+   * writes queued behind are refused with it), but it is not thrown: the queue settles the group's
+   * promises after publishing it, and an error thrown there left them pending forever and reached
+   * the event loop as an unhandled rejection (with `sync: 'none'`, a group resolves once committed,
+   * as a synchronous write returns once committed).
+   */
+  private checkpointAfterGroup(): void {
+    try {
+      this.maybeCheckpoint();
+    } catch {
+      // `poisoned` holds the error; the next write is refused with it.
+    }
   }
 
   /**
@@ -406,7 +431,10 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   flush(): void {
     this.writable();
     if (this.inTransaction) throw invalid('flush() inside a transaction function: call it after the function returns');
-    if (this.queue.busy) this.queue.drainSync();
+    if (this.queue.busy) {
+      this.queue.drainSync();
+      this.writable(); // a checkpoint after a group may have failed
+    }
     if (this.durable.rec.commit < this.state.rec.commit) this.checkpoint();
   }
 
@@ -428,6 +456,26 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
    */
   settleOpen(baseSlot: number, pass: { end: number; entries: number } | null = null): void {
     if (this.opts.readOnly) return;
+    // Recovery read the ring through this boot's page cache: the record it opens at (or the pass
+    // base it continues) may be there only — written by a process killed before the commit's
+    // fdatasync, or by a commit whose fdatasync failed (EIO: the store refused writes and was
+    // reopened). The next commit frees and reuses the cells only older versions reach, and a
+    // logged one appends to the pass that record began, so the record must be durable first: else
+    // a power loss falls back past it, to a version whose cells were reused (ECORRUPT, or an older
+    // commit still) or to a pass base that never reached the disk (every commit logged since is
+    // lost), though each was acknowledged. A record another boot wrote was read from the disk;
+    // commit 0 is the creation's, synced by it; a VOLATILE record is checkpointed below, which
+    // syncs first. A failed sync leaves the store readable and refusing writes, as after a failed
+    // commit.
+    const rec = this.state.rec;
+    if (rec.commit !== 0 && (rec.flags & FLAG_VOLATILE) === 0 && (rec.boot === 0 || rec.boot === this.boot)) {
+      try {
+        this.io.sync();
+      } catch (err) {
+        this.poisoned = ioError(`the sync at open (the version it opens at, ${this.state.rec.commit}, may not be durable)`, err);
+        return;
+      }
+    }
     // The newest durable record: with a commit log, what a power loss replays from until the next
     // pass is durable, so no commit takes its slot before then (storage/commit/commitLog.ts).
     this.logBaseSlot = baseSlot;
@@ -504,11 +552,11 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
         // commit writes its record as its I/O starts, before anything else runs.)
         return { io: new AsyncCommitWrite(this.committer.io, this.pool, p.twoSync ? { ...p, recordPage: p.recordPage.slice() } : p) };
       },
-      commitSync: (group) => this.commit(group),
+      commitSync: (group) => this.commit(group, true),
       publish: ({ io }) => {
         const p = io.prepared;
         this.publish({ rec: p.rec, slot: p.slot }, p.cellsWritten, io.syncs);
-        this.maybeCheckpoint();
+        this.checkpointAfterGroup();
       },
       fail: (err) => this.failCommit(err),
     };

@@ -36,6 +36,11 @@ export class AsyncCommitWrite {
   /** The first step not known to have completed. */
   private step = CELLS;
   private takenOver = false;
+  /**
+   * What a step of perform() threw: the commit failed (writeRecord has wiped its slot and its log
+   * entry). A takeover before the queue handles the rejection must not perform the steps again.
+   */
+  private failure: { err: unknown } | null = null;
   /** Durable writes performed: fdatasyncs and a logged commit's append (the store counts them). */
   syncs = 0;
 
@@ -48,20 +53,32 @@ export class AsyncCommitWrite {
 
   /** Performs the commit's I/O; settles once it is durable, or once finishSync() has taken it over. */
   async perform(): Promise<void> {
-    for (let step = this.step; step < DONE && !this.takenOver; step = this.step) {
-      if (this.needsSync(step)) {
-        const io = this.io;
-        if (io.syncAsync) await io.syncAsync();
-        else io.sync();
-        this.syncs++;
-        if (this.takenOver) return;
-      } else this.perform1(step);
-      this.step = step + 1;
+    try {
+      for (let step = this.step; step < DONE && !this.takenOver; step = this.step) {
+        if (this.needsSync(step)) {
+          const io = this.io;
+          if (io.syncAsync) await io.syncAsync();
+          else io.sync();
+          this.syncs++;
+          if (this.takenOver) return;
+        } else this.perform1(step);
+        this.step = step + 1;
+      }
+    } catch (err) {
+      // A late failure of a sync a takeover has already repeated changes nothing.
+      if (!this.takenOver) this.failure = { err };
+      throw err;
     }
   }
 
-  /** Takes the commit over: performs every step not known to have completed, synchronously. */
+  /**
+   * Takes the commit over: performs every step not known to have completed, synchronously; throws
+   * what perform() threw if it has failed already (its rejection not handled yet: a synchronous
+   * call in a promise callback that runs first). Performing the failed step again could succeed
+   * and publish a commit whose log entry the failure wiped (writeRecord): gone at the next open.
+   */
   finishSync(): void {
+    if (this.failure !== null) throw this.failure.err;
     this.takenOver = true;
     for (let step = this.step; step < DONE; step++) {
       if (this.needsSync(step)) {
