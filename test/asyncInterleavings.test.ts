@@ -39,6 +39,8 @@ import { MapleError, type MapleStore, type OpenOptions, type Snapshot } from '..
 import { openWith } from '../src/api/open.js';
 import { FaultyIO, SimulatedDisk, type FileIO } from '../recovery/testing/index.js';
 import { Reference, RefError } from './reference.js';
+import { ForwardingIO } from './helpers.js';
+import { later } from '../recovery/testing/simulatedDisk.js';
 
 type V = unknown;
 
@@ -52,50 +54,17 @@ function lcg(seed: number): () => number {
   };
 }
 
-class SlowSyncIO implements FileIO {
-  writeDurable?: (buf: Uint8Array, positionBytes: number) => void;
+/** A FileIO whose asynchronous syncs take 1..maxTurns turns of the event loop, at random. */
+class SlowSyncIO extends ForwardingIO {
   constructor(
-    private readonly inner: FileIO,
+    inner: FileIO,
     private readonly rng: () => number,
     private readonly maxTurns: number,
   ) {
-    if (inner.writeDurable) this.writeDurable = (buf, at) => inner.writeDurable!(buf, at);
-  }
-  read(buf: Uint8Array, positionBytes: number): number {
-    return this.inner.read(buf, positionBytes);
-  }
-  write(buf: Uint8Array, positionBytes: number): void {
-    this.inner.write(buf, positionBytes);
-  }
-  sync(): void {
-    this.inner.sync();
-  }
-  size(): number {
-    return this.inner.size();
-  }
-  truncate(sizeBytes: number): void {
-    this.inner.truncate(sizeBytes);
-  }
-  close(): void {
-    this.inner.close();
+    super(inner);
   }
   syncAsync(): Promise<void> {
-    const turns = 1 + Math.floor(this.rng() * this.maxTurns);
-    return new Promise((resolve, reject) => {
-      const step = (left: number): void => {
-        if (left > 1) {
-          setImmediate(() => step(left - 1));
-          return;
-        }
-        try {
-          this.inner.sync();
-          resolve();
-        } catch (err) {
-          reject(err);
-        }
-      };
-      setImmediate(() => step(turns));
-    });
+    return later(() => this.inner.sync(), 1 + Math.floor(this.rng() * this.maxTurns));
   }
 }
 

@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MapleError, open as openStore, openShared, type MapleStore, type OpenOptions } from '../src/index.js';
 import { FaultyIO, SimulatedDisk, openOnDisk, openOnFile, type FileIO } from '../recovery/testing/index.js';
 import { Reference, RefError } from './reference.js';
-import { tempDir } from './helpers.js';
+import { ForwardingIO, tempDir } from './helpers.js';
 import { openWith } from '../src/api/open.js';
 
 /**
@@ -52,34 +52,21 @@ function contents(s: MapleStore<V>): Array<[number, number, unknown]> {
  * A FileIO whose asynchronous syncs wait until the test lets them go: `release()` completes every
  * sync asked for so far, `held` lists what waits. `syncs` counts synchronous ones.
  */
-class HeldIO implements FileIO {
+class HeldIO extends ForwardingIO {
   readonly held: Array<{ go: () => void }> = [];
   syncs = 0;
   /** Every sync from now on fails with EIO. */
   failSyncs = false;
-  constructor(private readonly inner: FileIO) {}
-  read(buf: Uint8Array, positionBytes: number): number {
-    return this.inner.read(buf, positionBytes);
+  constructor(inner: FileIO) {
+    super(inner, false);
   }
-  write(buf: Uint8Array, positionBytes: number): void {
-    this.inner.write(buf, positionBytes);
-  }
-  sync(): void {
+  override sync(): void {
     this.syncs++;
     if (this.failSyncs) throw HeldIO.eio();
     this.inner.sync();
   }
   private static eio(): Error {
     return Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' });
-  }
-  size(): number {
-    return this.inner.size();
-  }
-  truncate(sizeBytes: number): void {
-    this.inner.truncate(sizeBytes);
-  }
-  close(): void {
-    this.inner.close();
   }
   syncAsync(): Promise<void> {
     return new Promise((resolve, reject) => {

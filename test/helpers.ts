@@ -57,6 +57,39 @@ export function expectMapleError(fn: () => unknown, code: MapleErrorCode, patter
 }
 
 /** An in-memory file: enough FileIO for the format and buffer-pool tests. */
+/**
+ * A FileIO passing every call to `inner` — and its O_DSYNC write when `inner` has one and
+ * `durable` is on; off, the store makes a commit log's appends with write() and sync(), which the
+ * wrapper then sees. The base of the tests' wrappers, which override the calls they change.
+ */
+export class ForwardingIO implements FileIO {
+  writeDurable?: (buf: Uint8Array, positionBytes: number) => void;
+  constructor(
+    protected readonly inner: FileIO,
+    durable = true,
+  ) {
+    if (durable && inner.writeDurable) this.writeDurable = (buf, at) => inner.writeDurable!(buf, at);
+  }
+  read(buf: Uint8Array, positionBytes: number): number {
+    return this.inner.read(buf, positionBytes);
+  }
+  write(buf: Uint8Array, positionBytes: number): void {
+    this.inner.write(buf, positionBytes);
+  }
+  sync(): void {
+    this.inner.sync();
+  }
+  size(): number {
+    return this.inner.size();
+  }
+  truncate(sizeBytes: number): void {
+    this.inner.truncate(sizeBytes);
+  }
+  close(): void {
+    this.inner.close();
+  }
+}
+
 export class MemFile implements FileIO {
   constructor(public bytes: Uint8Array) {}
   read(buf: Uint8Array, positionBytes: number): number {

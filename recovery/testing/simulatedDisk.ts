@@ -410,7 +410,7 @@ class SimulatedFileIO implements FileIO {
 }
 
 /** Runs `op` after `turns` turns of the event loop (setImmediate); settles as it returns or throws. */
-function later(op: () => void, turns: number): Promise<void> {
+export function later(op: () => void, turns: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const step = (left: number): void => {
       if (left > 1) {

@@ -10,31 +10,25 @@ import type { FileIO } from '../../storage/io/fileIO.js';
 import { SimulatedDisk } from '../../recovery/testing/simulatedDisk.js';
 import { openWith } from '../../src/api/open.js';
 import { LIBRARY, readSource, sources } from './sources.js';
+import { ForwardingIO } from '../helpers.js';
 
 /** A FileIO that throws `make()` from its next write (after `armed` is set), or its next read. */
-class BuggyIO implements FileIO {
+class BuggyIO extends ForwardingIO {
   failWrites = false;
   failReads = false;
-  constructor(private readonly inner: FileIO, private readonly make: () => Error) {}
-  read(buf: Uint8Array, positionBytes: number): number {
+  constructor(
+    inner: FileIO,
+    private readonly make: () => Error,
+  ) {
+    super(inner, false);
+  }
+  override read(buf: Uint8Array, positionBytes: number): number {
     if (this.failReads) throw this.make();
     return this.inner.read(buf, positionBytes);
   }
-  write(buf: Uint8Array, positionBytes: number): void {
+  override write(buf: Uint8Array, positionBytes: number): void {
     if (this.failWrites) throw this.make();
     this.inner.write(buf, positionBytes);
-  }
-  sync(): void {
-    this.inner.sync();
-  }
-  size(): number {
-    return this.inner.size();
-  }
-  truncate(sizeBytes: number): void {
-    this.inner.truncate(sizeBytes);
-  }
-  close(): void {
-    this.inner.close();
   }
 }
 
