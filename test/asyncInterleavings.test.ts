@@ -837,8 +837,9 @@ describe('regressions', () => {
     const disk = new SimulatedDisk();
     const faulty = new FaultyIO(disk.fileIO());
     const s = openWith<V>('/async/eio-log', {}, { fileIO: faulty, lockEnv: disk.lockEnv() });
-    // The first commit starts a pass (cells, sync, record, sync): its 4th mutation, the last sync, fails.
-    faulty.arm({ kind: 'EIO', at: faulty.calls + 4, counting: 'mutations' });
+    // The first commit sets the writer's open mark and starts a pass (cells, sync, record, sync):
+    // its 5th mutation, the last sync, fails.
+    faulty.arm({ kind: 'EIO', at: faulty.calls + 5, counting: 'mutations' });
     expect(() => s.store(1, 1, 'first')).toThrow(expect.objectContaining({ code: 'EIO' }));
     expect(faulty.fired.map((f) => f.op)).toEqual(['sync']);
     s.close();

@@ -12,7 +12,7 @@ import { CommitBuffers, type PreparedCommit, nextSlot } from '../../storage/comm
 import { CommitLog, newSalt } from '../../storage/commit/commitLog.js';
 import { RunHints } from '../../storage/commit/runHints.js';
 import { type CommitRecord, FLAG_CELLS_DURABLE, FLAG_LOGGED, FLAG_VOLATILE, encodeCommitRecord } from '../../storage/format/commitRecord.js';
-import { ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
+import { readOpenMark, ringSlotOffsetBytes, writeOpenMark } from '../../storage/format/pageFile.js';
 import { WriteScratch } from '../tree/writeScratch.js';
 import type { FileIO } from '../../storage/io/fileIO.js';
 import type { WriterLock } from '../../storage/io/lockFile.js';
@@ -151,6 +151,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   private logBaseSlot = -1;
   /** The commit log (commitProtocol 'log', storage/commit/commitLog.ts); null otherwise. */
   private readonly log: CommitLog | null;
+  /** This writer's open mark is set in the file (markOpen). */
+  private marked = false;
 
   /** @internal use open() */
   constructor(
@@ -331,6 +333,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     const readers = this.readerSet();
     let result;
     try {
+      this.markOpen();
       result = writeCommit(this.committer, this.state, this.commitInput(changes, readers), this.commitOptions());
     } catch (err) {
       throw this.failCommit(err);
@@ -367,6 +370,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     let readers = this.readerSet();
     if (after !== undefined) readers = { ...mergeReaders([this.state.rec.commit], readers), durableBase: readers.durableBase };
     try {
+      this.markOpen();
       return planCommit(this.committer, after ?? this.state, this.commitInput(changes, readers), this.commitOptions());
     } catch (err) {
       throw this.failCommit(err);
@@ -390,6 +394,17 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
    * opens at this version at least (recovery/recover.ts), so the cells only older versions reach
    * may be reused; with a commit log, nothing before it needs replaying (a new, empty pass).
    */
+  /**
+   * Sets this writer's open mark (storage/format/pageFile.ts) before its first write of a commit
+   * record: until a clean close clears it, a writable open of this boot syncs before it commits
+   * (settleOpen). A failed write fails the commit or checkpoint that asked for it.
+   */
+  private markOpen(): void {
+    if (this.marked) return;
+    writeOpenMark(this.io, this.boot);
+    this.marked = true;
+  }
+
   private checkpoint(): void {
     // A store with a commit log: the copy names a new, empty pass, so no entry is replayed over it.
     const log = this.state.rec.log.cell === 0 ? this.state.rec.log : { ...this.state.rec.log, salt: newSalt(), start: 0 };
@@ -404,6 +419,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     const page = new Uint8Array(PAGE_BYTES);
     page.set(encodeCommitRecord(rec));
     try {
+      this.markOpen();
       this.io.sync();
       this.io.write(page, ringSlotOffsetBytes(slot));
       this.io.sync();
@@ -463,18 +479,22 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     // logged one appends to the pass that record began, so the record must be durable first: else
     // a power loss falls back past it, to a version whose cells were reused (ECORRUPT, or an older
     // commit still) or to a pass base that never reached the disk (every commit logged since is
-    // lost), though each was acknowledged. A record another boot wrote was read from the disk;
-    // commit 0 is the creation's, synced by it; a VOLATILE record is checkpointed below, which
-    // syncs first. A failed sync leaves the store readable and refusing writes, as after a failed
-    // commit.
+    // lost), though each was acknowledged. That can be so only when a writer of this boot did not
+    // close cleanly: its open mark is still set (storage/format/pageFile.ts). A record another boot
+    // wrote was read from the disk; commit 0 is the creation's, synced by it; a VOLATILE record is
+    // checkpointed below, which syncs first. A failed sync leaves the store readable and refusing
+    // writes, as after a failed commit.
     const rec = this.state.rec;
-    if (rec.commit !== 0 && (rec.flags & FLAG_VOLATILE) === 0 && (rec.boot === 0 || rec.boot === this.boot)) {
-      try {
+    try {
+      if (rec.commit !== 0 && (rec.flags & FLAG_VOLATILE) === 0 && (rec.boot === 0 || rec.boot === this.boot) && readOpenMark(this.io) === this.boot) {
         this.io.sync();
-      } catch (err) {
-        this.poisoned = ioError(`the sync at open (the version it opens at, ${this.state.rec.commit}, may not be durable)`, err);
-        return;
+        // Everything that writer left is durable now: its mark goes (this writer sets its own
+        // before its first commit).
+        writeOpenMark(this.io, null);
       }
+    } catch (err) {
+      this.poisoned = ioError(`the sync at open (the version it opens at, ${this.state.rec.commit}, may not be durable)`, err);
+      return;
     }
     // The newest durable record: with a commit log, what a power loss replays from until the next
     // pass is durable, so no commit takes its slot before then (storage/commit/commitLog.ts).
@@ -707,11 +727,28 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     // left as it is, replayed and continued by the next writable open (settleOpen), read through
     // by a read-only open after a reboot.
     const logged = this.log !== null && (this.state.rec.flags & FLAG_LOGGED) !== 0 && !(this.log.open !== null && this.log.passBytes <= CLOSE_KEEP_PASS_BYTES);
+    // A clean close: everything committed is durable (after the checkpoint below, when one is
+    // made), so the next writer of this boot need not sync before its first commit (settleOpen).
+    // The mark is cleared first, so that the checkpoint's sync covers it; a failed checkpoint sets
+    // it again, and after a failed commit it stays.
+    if (this.marked && this.poisoned === null) {
+      try {
+        writeOpenMark(this.io, null);
+        this.marked = false;
+      } catch {
+        // The mark stays set: the next writable open syncs once, which is all it costs.
+      }
+    }
     if (!this.opts.readOnly && this.poisoned === null && (this.durable.rec.commit < this.state.rec.commit || logged)) {
       try {
         this.checkpoint();
       } catch {
         // The store is poisoned; the file keeps its last durable base.
+        try {
+          writeOpenMark(this.io, this.boot);
+        } catch {
+          // The device is failing: a write of 8 bytes failed too.
+        }
       }
     }
     this.closed = true;

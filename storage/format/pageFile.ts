@@ -18,6 +18,13 @@
  *   20      4     ring slots (4)
  *   24      4     random file salt
  *   28      4     CRC-32 of bytes 0..27
+ *   64      4     open mark: OPEN_MARK while a writer has the store open, zero after a clean close
+ *   68      4     the boot tag (storage/io/bootTag.ts) of the writer that set the mark
+ *
+ * The open mark is outside the checksum and written in place (8 bytes: a torn write tears only
+ * them). It is read only on the boot it names, through the page cache: set there, a writer of
+ * this boot did not close cleanly (killed, or a commit failed), so the record it left newest may be
+ * in the page cache only (MapleStore.settleOpen).
  */
 import { crc32 } from '../../src/common/checksum.js';
 import { corrupt, notStore } from '../../src/common/errors.js';
@@ -34,6 +41,35 @@ export function cellOffsetBytes(cellAddress: number): number {
 
 export function ringSlotOffsetBytes(slot: number): number {
   return (1 + slot) * PAGE_BYTES;
+}
+
+/** The open mark (above): "OPEN" little-endian. */
+const OPEN_MARK = 0x4e45504f;
+const OPEN_MARK_OFFSET = 64;
+
+/** Where writeOpenMark and readOpenMark do their I/O: a file (storage/io/fileIO.ts's FileIO is one). */
+export interface MarkFile {
+  read(buf: Uint8Array, positionBytes: number): number;
+  write(buf: Uint8Array, positionBytes: number): void;
+}
+
+/** Sets the open mark to `boot` (a writer opened on that boot), or clears it (`boot` null: a clean close). */
+export function writeOpenMark(io: MarkFile, boot: number | null): void {
+  const mark = new Uint8Array(8);
+  if (boot !== null) {
+    const dv = new DataView(mark.buffer);
+    dv.setUint32(0, OPEN_MARK, true);
+    dv.setUint32(4, boot >>> 0, true);
+  }
+  io.write(mark, OPEN_MARK_OFFSET);
+}
+
+/** The boot tag of the writer whose open mark is set, or undefined (clear, or not a mark). */
+export function readOpenMark(io: MarkFile): number | undefined {
+  const mark = new Uint8Array(8);
+  if (io.read(mark, OPEN_MARK_OFFSET) < 8) return undefined;
+  const dv = new DataView(mark.buffer);
+  return dv.getUint32(0, true) === OPEN_MARK ? dv.getUint32(4, true) : undefined;
 }
 
 export function encodeHeader(): Uint8Array {
