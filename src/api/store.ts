@@ -570,7 +570,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
         // A two-sync commit writes its record after a sync, when a commit planned ahead of this
         // one may have refilled the store's record page: it gets a copy of its own. (A one-sync
         // commit writes its record as its I/O starts, before anything else runs.)
-        return { io: new AsyncCommitWrite(this.committer.io, this.pool, p.twoSync ? { ...p, recordPage: p.recordPage.slice() } : p) };
+        return { io: new AsyncCommitWrite(this.committer, this.pool, p.twoSync ? { ...p, recordPage: p.recordPage.slice() } : p) };
       },
       commitSync: (group) => this.commit(group, true),
       publish: ({ io }) => {

@@ -13,7 +13,8 @@
  * Pins are released by their holder (close(), an iterator finishing) or, as a backstop, by a
  * FinalizationRegistry when the holder is garbage-collected unreleased (counted as leaked). The
  * last pin of a version idles its slot; a few idle slots are kept for the next versions, the rest
- * given back.
+ * given back. A kept slot may be taken by another thread that finds the table full
+ * (storage/io/readerTable.ts keepIdle): this thread then claims another.
  */
 import { assert, busy } from '../common/errors.js';
 import { IDLE_SLOTS_KEPT, SHARED_READ_RETRIES } from '../common/limits.js';
@@ -79,7 +80,7 @@ export class SharedPins implements HoldingRegistry {
     let root = this.published();
     const known = this.held.get(root.commit);
     if (known !== undefined) return { token: this.count(known, root.commit, kind), root };
-    const slot = this.idleSlots.pop() ?? this.table.claim(this.owner);
+    const slot = this.takeSlot();
     try {
       for (let attempt = 0; attempt < SHARED_READ_RETRIES; attempt++) {
         this.hooks.beforeSlotStore?.();
@@ -155,9 +156,17 @@ export class SharedPins implements HoldingRegistry {
     this.putBack(held.slot);
   }
 
+  /** A slot for a new version: one this thread kept idle, if no other thread took it meanwhile, else a new one. */
+  private takeSlot(): number {
+    for (let slot = this.idleSlots.pop(); slot !== undefined; slot = this.idleSlots.pop()) {
+      if (this.table.reclaim(slot, this.owner)) return slot;
+    }
+    return this.table.claim(this.owner);
+  }
+
   private putBack(slot: number): void {
     if (this.open && this.idleSlots.length < IDLE_SLOTS_KEPT) {
-      this.table.idle(slot);
+      this.table.keepIdle(slot, this.owner);
       this.idleSlots.push(slot);
     } else {
       this.table.free(slot);
@@ -169,7 +178,7 @@ export class SharedPins implements HoldingRegistry {
     this.open = false;
     for (const held of this.held.values()) this.table.free(held.slot);
     this.held.clear();
-    for (const slot of this.idleSlots) this.table.free(slot);
+    for (const slot of this.idleSlots) this.table.freeIdle(slot, this.owner);
     this.idleSlots.length = 0;
   }
 

@@ -44,12 +44,21 @@ export class AsyncCommitWrite {
   /** Durable writes performed: fdatasyncs and a logged commit's append (the store counts them). */
   syncs = 0;
 
-  /** `pool`: where a windowed commit's cells are copied as they are written (writeCommitCells). */
+  /**
+   * `file.io`: the store's file, read at each step rather than captured when the commit is
+   * prepared — MapleStore.share() replaces it with one noting every page written for worker
+   * threads (storage/io/pageLog.ts), and a group planned ahead before share() writes after it.
+   * `pool`: where a windowed commit's cells are copied as they are written (writeCommitCells).
+   */
   constructor(
-    private readonly io: FileIO,
+    private readonly file: { readonly io: FileIO },
     private readonly pool: BufferPool,
     readonly prepared: PreparedCommit,
   ) {}
+
+  private get io(): FileIO {
+    return this.file.io;
+  }
 
   /** Performs the commit's I/O; settles once it is durable, or once finishSync() has taken it over. */
   async perform(): Promise<void> {

@@ -17,6 +17,12 @@
  * Freeing a slot of another thread first moves its owner word to FREEING by compare-and-swap, so
  * a slot that changed hands in the meantime is never cleared by mistake.
  *
+ * An owner may keep a slot it no longer needs for its next version (idle: it pins nothing). Such a
+ * slot is marked in its owner word (IDLE_OWNER) with its thread id cleared, and any thread finding
+ * the table otherwise full takes it by compare-and-swap; the owner takes it back the same way
+ * before using it again, and claims another slot when it lost it. So the table is full only when
+ * its slots pin versions, never because idle readers keep slots.
+ *
  * One slot, 32 bytes (the version as a 64-bit word, the rest 32-bit):
  *   byte  meaning
  *   0     owner: 0 free, FREEING while another thread frees it, else the owner's Node threadId + 1
@@ -33,6 +39,8 @@ import { highWord, joinU64 } from '../../src/common/u64.js';
 
 const IDLE = -1n;
 const FREEING = -1;
+/** Owner-word bit of a slot its owner keeps idle: another thread may take it (tags stay below it). */
+const IDLE_OWNER = 0x4000_0000;
 const SLOT_WORDS = SLOT_BYTES / 4;
 
 /** Who holds a slot. */
@@ -69,10 +77,7 @@ export class ReaderTable {
     for (let slot = 0; slot < this.area.slots; slot++) {
       const at = this.ownerWord(slot);
       if (Atomics.load(w, at) !== 0 || Atomics.compareExchange(w, at, 0, owner.tag) !== 0) continue;
-      // Identity before anything else: the liveness check reads the thread id, then the start.
-      Atomics.store(w, at + 2, owner.threadStart >>> 0);
-      Atomics.store(w, at + 3, highWord(owner.threadStart));
-      Atomics.store(w, at + 1, owner.tid);
+      this.own(slot, owner);
       // The writer lists slots below the high-water mark: raised before the slot holds a version.
       for (let tries = 0; tries < this.area.slots + 1; tries++) {
         const hw = Atomics.load(w, W_SLOT_HIGH_WATER);
@@ -80,7 +85,52 @@ export class ReaderTable {
       }
       return slot;
     }
+    // No free slot: take one another thread keeps idle (below the high-water mark already).
+    const n = this.highWater;
+    for (let slot = 0; slot < n; slot++) {
+      const at = this.ownerWord(slot);
+      const word = Atomics.load(w, at);
+      if (word === FREEING || (word & IDLE_OWNER) === 0 || Atomics.compareExchange(w, at, word, owner.tag) !== word) continue;
+      this.own(slot, owner);
+      return slot;
+    }
     throw busy(`the shared reader table is full: all ${this.area.slots} slots hold versions open in worker threads; close snapshots or shared stores`);
+  }
+
+  /** Writes `owner`'s identity into a slot it just took (its version is idle). */
+  private own(slot: number, owner: SlotOwner): void {
+    const w = this.area.words;
+    const at = this.ownerWord(slot);
+    // Identity before anything else: the liveness check reads the thread id, then the start.
+    Atomics.store(w, at + 2, owner.threadStart >>> 0);
+    Atomics.store(w, at + 3, highWord(owner.threadStart));
+    Atomics.store(w, at + 1, owner.tid);
+  }
+
+  /**
+   * Its owner keeps `slot` idle for a later version: it pins nothing, and another thread finding
+   * the table full may take it. The thread id is cleared first, so the writer's liveness check
+   * never judges a thread that takes it by the idle owner's identity.
+   */
+  keepIdle(slot: number, owner: SlotOwner): void {
+    const w = this.area.words;
+    const at = this.ownerWord(slot);
+    this.idle(slot);
+    Atomics.store(w, at + 1, 0);
+    Atomics.store(w, at, owner.tag | IDLE_OWNER);
+  }
+
+  /** Takes back a slot `owner` kept idle (keepIdle); false when another thread took it meanwhile. */
+  reclaim(slot: number, owner: SlotOwner): boolean {
+    const at = this.ownerWord(slot);
+    if (Atomics.compareExchange(this.area.words, at, owner.tag | IDLE_OWNER, owner.tag) !== (owner.tag | IDLE_OWNER)) return false;
+    this.own(slot, owner);
+    return true;
+  }
+
+  /** Gives back a slot `owner` kept idle, unless another thread took it meanwhile. */
+  freeIdle(slot: number, owner: SlotOwner): void {
+    Atomics.compareExchange(this.area.words, this.ownerWord(slot), owner.tag | IDLE_OWNER, 0);
   }
 
   /** Publishes the version `slot` reads (its owner only). */
@@ -105,7 +155,8 @@ export class ReaderTable {
   private freeFor(slot: number, tag: number): boolean {
     const w = this.area.words;
     const at = this.ownerWord(slot);
-    if (Atomics.compareExchange(w, at, tag, FREEING) !== tag) return false;
+    // Kept idle (keepIdle) or in use: either way the owner's.
+    if (Atomics.compareExchange(w, at, tag | IDLE_OWNER, FREEING) !== (tag | IDLE_OWNER) && Atomics.compareExchange(w, at, tag, FREEING) !== tag) return false;
     this.idle(slot);
     Atomics.store(w, at + 1, 0);
     Atomics.store(w, at, 0);
@@ -144,7 +195,7 @@ export class ReaderTable {
     let freed = 0;
     const n = this.highWater;
     for (let slot = 0; slot < n; slot++) {
-      if (Atomics.load(this.area.words, this.ownerWord(slot)) === tag && this.freeFor(slot, tag)) freed++;
+      if ((Atomics.load(this.area.words, this.ownerWord(slot)) & ~IDLE_OWNER) === tag && this.freeFor(slot, tag)) freed++;
     }
     return freed;
   }
