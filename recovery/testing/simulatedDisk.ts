@@ -230,7 +230,8 @@ export class SimulatedDisk {
     this.checkAlive();
     checkPosition(positionBytes);
     const seq = ++this.events;
-    const bytes = buf.slice();
+    // A copy: the caller may reuse `buf`, and a Node Buffer's slice() is a view, not a copy.
+    const bytes = new Uint8Array(buf);
     this.pending.push({ kind: 'write', seq, positionBytes, bytes });
     this.cache.write(positionBytes, bytes);
     this.counts.writes++;
@@ -447,7 +448,7 @@ function applyTorn(image: Image, op: PendingWrite, granule: number, rng: Prng): 
   const start = op.positionBytes;
   const end = start + op.bytes.length;
   const old = image.slice(start, end);
-  const out = op.bytes.slice();
+  const out = new Uint8Array(op.bytes); // a copy: tearing must not change the pending write itself
   const pieces: Array<[number, number]> = [];
   for (let at = start; at < end; ) {
     const next = Math.min(end, (Math.floor(at / granule) + 1) * granule);

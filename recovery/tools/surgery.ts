@@ -117,10 +117,18 @@ export function salvage(path: string, outPath: string): SalvageResult {
     const chosen = ring[0]!;
     const version = chosen.rec.commit;
     const nonce = chosen.rec.nonce;
-    const ownCell = (cell: number): boolean => {
+    /**
+     * A FRESH pointer means "written by the same commit as the node holding it" — that node's
+     * commit, which for a node an older commit wrote (and this one kept) is not the one salvaged.
+     */
+    interface Writer {
+      commit: number;
+      nonce: number;
+    }
+    const writtenBy = (cell: number, by: Writer): boolean => {
       const at = pager.verifiedNodeOffset(cell);
       const bytes = pool.slab.subarray(at, at + CELL_BYTES);
-      return nodeCommit(bytes) === version && nodeNonce(bytes) === nonce;
+      return nodeCommit(bytes) === by.commit && nodeNonce(bytes) === by.nonce;
     };
     /** A value area is written with its leaf: a leaf of this commit has an area with its nonce. */
     const ownArea = (cell: number): boolean => {
@@ -142,14 +150,17 @@ export function salvage(path: string, outPath: string): SalvageResult {
     const out = open(outPath, { sync: 'full' });
     try {
       out.transaction((tx) => {
-        const walk = (ref: Ref, min: number, max: number, depth: number, fresh: boolean): void => {
+        /** `fresh`: the writer the node must have, its pointer being FRESH; null when it is not. */
+        const walk = (ref: Ref, min: number, max: number, depth: number, fresh: Writer | null): void => {
           let node;
           let raw: Uint8Array;
+          let self: Writer;
           try {
             node = pager.node(ref, max, version);
-            if (fresh && !ownCell(ref as number)) throw corruptCell(ref as number, 'a fresh pointer leads to a cell of another commit');
+            if (fresh !== null && !writtenBy(ref as number, fresh)) throw corruptCell(ref as number, 'a fresh pointer leads to a cell of another commit');
             const at = pager.verifiedNodeOffset(ref as number);
             raw = pool.slab.slice(at, at + CELL_BYTES);
+            self = { commit: nodeCommit(raw), nonce: nodeNonce(raw) };
           } catch (err) {
             if (!isDamage(err)) throw err;
             result.skippedNodes++;
@@ -164,7 +175,8 @@ export function salvage(path: string, outPath: string): SalvageResult {
                 try {
                   if (pointerIsFresh(raw, true, i)) {
                     const cell = (slot as { cell: number }).cell;
-                    if (readRecordHeader(pager.recordBytesRaw(cell), cell).nonce !== nonce) throw corruptCell(cell, 'a fresh pointer leads to a value of another commit');
+                    const header = readRecordHeader(pager.recordBytesRaw(cell), cell);
+                    if (header.nonce !== self.nonce || header.commit !== self.commit) throw corruptCell(cell, 'a fresh pointer leads to a value of another commit');
                   }
                   if (slot instanceof AreaSlot && node.commit === version && !ownArea(slot.area)) throw corruptCell(slot.area, 'a leaf of this commit points at a value area of another commit');
                   let bytes: Uint8Array;
@@ -184,12 +196,12 @@ export function salvage(path: string, outPath: string): SalvageResult {
                 }
               }
             } else if (depth < 64) {
-              walk(node.children[i]!, lo, hi, depth + 1, pointerIsFresh(raw, false, i));
+              walk(node.children[i]!, lo, hi, depth + 1, pointerIsFresh(raw, false, i) ? self : null);
             }
             lo = hi + 1;
           }
         };
-        if (chosen.rec.main.cell !== 0) walk(chosen.rec.main.cell, 0, MAX_INDEX, 0, chosen.rec.main.fresh);
+        if (chosen.rec.main.cell !== 0) walk(chosen.rec.main.cell, 0, MAX_INDEX, 0, chosen.rec.main.fresh ? { commit: version, nonce } : null);
       });
     } finally {
       out.close();

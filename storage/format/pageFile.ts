@@ -84,6 +84,16 @@ export function encodeHeader(): Uint8Array {
   return page;
 }
 
+/**
+ * Whether a header page was written whole: its checksum holds (whatever its version). A header
+ * torn while creation wrote it (old bytes, zeros or garbage in part of it) fails it.
+ */
+export function headerIsWhole(page: Uint8Array): boolean {
+  if (page.length < HEADER_CRC_OFFSET + 4) return false;
+  const stored = (page[HEADER_CRC_OFFSET]! | (page[HEADER_CRC_OFFSET + 1]! << 8) | (page[HEADER_CRC_OFFSET + 2]! << 16) | (page[HEADER_CRC_OFFSET + 3]! << 24)) >>> 0;
+  return stored === crc32(page, 0, HEADER_CRC_OFFSET);
+}
+
 /** What readHeader reads from: a file (storage/io/fileIO.ts's FileIO is one). */
 export interface HeaderSource {
   read(buf: Uint8Array, positionBytes: number): number;

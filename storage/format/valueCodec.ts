@@ -199,7 +199,12 @@ export class ValueCodec {
     // definitions a read had noted) holds nothing shared past it: msgpackr would refuse to encode.
     const table = structures.slice(0, MAX_SHARED_STRUCTURES).map((s) => s.slice());
     this.dec = new Packr({ structures: table, maxSharedStructures: MAX_SHARED_STRUCTURES, mapsAsObjects: true, moreTypes: true, copyBuffers: true, saveStructures: () => true, writeFunction: refuseFunction });
-    this.enc = shared ? this.dec : new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: true, copyBuffers: true, writeFunction: refuseFunction });
+    // Not `useRecords: false`: that packs the integers 64..127 as the one-byte fixints 0x40..0x7f,
+    // which this.dec reads as references to shared structures 0x40..0x5f once the table has them
+    // (written before, or by a later open with sharedStructures on): ECORRUPT, never the value.
+    // A function that declines every object packs objects self-described, and those integers as
+    // uint8 (0xcc), as the shared encoder does.
+    this.enc = shared ? this.dec : new Packr({ useRecords: () => false, mapsAsObjects: true, moreTypes: true, copyBuffers: true, writeFunction: refuseFunction });
   }
 
   private get table(): Structure[] & { sharedLength?: number } {

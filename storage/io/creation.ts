@@ -31,7 +31,7 @@ import { NO_LOG, NO_STRUCTURES, encodeCommitRecord } from '../format/commitRecor
 import { type FileIO, NodeFileIO } from './fileIO.js';
 import { PROC } from './liveness.js';
 import { CELL_BASE, CELL_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
-import { encodeHeader, ringSlotOffsetBytes } from '../format/pageFile.js';
+import { encodeHeader, headerIsWhole, ringSlotOffsetBytes } from '../format/pageFile.js';
 
 const TEMP_INFIX = '.creating-';
 
@@ -76,7 +76,7 @@ export function formatMedium(io: FileIO): void {
 
 /**
  * A FileIO medium whose creation never finished: no cells yet and a header page never written (all
- * zero, or nothing at all). Only for a FileIO given to open(): a file at a path is never this
+ * zero, or nothing at all) or torn as it was written. Only for a FileIO given to open(): a file at a path is never this
  * (creation publishes it whole), and an empty or zeroed file there is ENOTSTORE.
  */
 export function unfinishedMedium(io: FileIO): boolean {
@@ -85,7 +85,10 @@ export function unfinishedMedium(io: FileIO): boolean {
   if (sizeBytes > CELL_BASE * CELL_BYTES) return false;
   const page = new Uint8Array(PAGE_BYTES);
   io.read(page, 0);
-  return page.every((b) => b === 0);
+  // The header is written once, by creation, while nothing lies past the ring: one a power loss
+  // tore as it was written (its checksum fails) is a creation that never finished too. A whole
+  // header of another version stays a file that is not this store (ENOTSTORE).
+  return page.every((b) => b === 0) || !headerIsWhole(page);
 }
 
 /**
