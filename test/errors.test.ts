@@ -158,6 +158,8 @@ const BAD_VALUES: Array<[string, unknown]> = [
   ['[a WeakMap]', [new WeakMap()]],
   ['new Set([a WeakSet])', new Set([new WeakSet()])],
   ['a WeakRef', new WeakRef({})],
+  ['a SharedArrayBuffer', new SharedArrayBuffer(8)],
+  ['{ shared: a SharedArrayBuffer }', { shared: new SharedArrayBuffer(8) }],
   ['new Number(5)', new Number(5)],
   ['{ s: new String("s") }', { s: new String('s') }],
   ['new Boolean(false)', new Boolean(false)],

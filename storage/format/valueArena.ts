@@ -28,6 +28,12 @@ const CHUNK_SHIFT = Math.log2(UNITS_PER_CHUNK);
 
 export class ValueArena {
   private readonly chunks: Buffer[];
+  /**
+   * Each chunk's bytes as a plain Uint8Array (same memory), for decoding: msgpackr copies a bin
+   * with its source's slice(), so decoding from the Buffer itself would load a Buffer where
+   * committed reads load a Uint8Array (README.md: a Buffer loads as a Uint8Array).
+   */
+  private readonly plain: Uint8Array[];
   /** The chunk values are being encoded into, its index, and where its free space starts. */
   current: Buffer;
   private currentIndex = 0;
@@ -36,11 +42,13 @@ export class ValueArena {
   constructor() {
     this.current = Buffer.allocUnsafeSlow(ARENA_CHUNK_BYTES);
     this.chunks = [this.current];
+    this.plain = [plainView(this.current)];
   }
 
   /** Forgets every value: the first chunk is written over by the next ones. */
   reset(): void {
     this.chunks.length = 1;
+    this.plain.length = 1;
     this.current = this.chunks[0]!;
     this.currentIndex = 0;
     this.end = 0;
@@ -67,6 +75,7 @@ export class ValueArena {
     }
     const chunk = Buffer.allocUnsafeSlow(bytes);
     this.chunks.push(chunk);
+    this.plain.push(plainView(chunk));
     return chunk;
   }
 
@@ -110,6 +119,11 @@ export class ValueArena {
     return this.chunks[handle >>> CHUNK_SHIFT]!;
   }
 
+  /** The same chunk as a plain Uint8Array, to decode from (a bin then loads as a Uint8Array). */
+  bytesOf(handle: number): Uint8Array {
+    return this.plain[handle >>> CHUNK_SHIFT]!;
+  }
+
   /** Where the value's msgpack starts in its chunk. */
   startOf(handle: number): number {
     return ((handle & UNIT_MASK) << UNIT_SHIFT) + ARENA_LENGTH_BYTES;
@@ -141,4 +155,9 @@ export class ValueArena {
     const start = this.startOf(handle);
     return this.chunkOf(handle).subarray(start, start + this.lengthOf(handle));
   }
+}
+
+/** A Uint8Array over a Buffer's memory (one per chunk, made once). */
+function plainView(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.length);
 }

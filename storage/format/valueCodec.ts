@@ -88,12 +88,29 @@ function encodesNothing(buf: Uint8Array, start: number, n: number): boolean {
   return n === 3 && buf[start] === 0xd4 && buf[start + 1] === 0 && buf[start + 2] === 0;
 }
 
+/** A UTF-16 code unit that is half of no surrogate pair. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * msgpackr's shouldShareStructure hook: whether a new shape's keys may join the shared table. Not
+ * when a key holds a lone surrogate: msgpackr writes it as WTF-8, which reads back as U+FFFD, so a
+ * shared key would load as itself in the writing process (whose table holds the key as given) and
+ * as U+FFFD after a reopen, in a read-only open or in a worker (which read the table from the
+ * file). Declined, the shape is written with the value and loads as U+FFFD everywhere, as a Map
+ * key or a string does.
+ */
+function shareable(keys: string[]): boolean {
+  for (const k of keys) if (typeof k === 'string' && LONE_SURROGATE.test(k)) return false;
+  return true;
+}
+
 /** Objects msgpackr packs as `{}` (or as their characters), which would load back as something else. */
 const OPAQUE: ReadonlyArray<[new (...args: never[]) => object, string]> = [
   [Promise, 'a Promise (a missing await?)'],
   [WeakMap, 'a WeakMap (its entries cannot be listed)'],
   [WeakSet, 'a WeakSet (its members cannot be listed)'],
   [WeakRef, 'a WeakRef'],
+  [SharedArrayBuffer, 'a SharedArrayBuffer (it would load as {}; store a Uint8Array copy of its bytes)'],
   [Number, 'a Number object (store the number itself)'],
   [String, 'a String object (store the string itself)'],
   [Boolean, 'a Boolean object (store the boolean itself)'],
@@ -198,7 +215,7 @@ export class ValueCodec {
     // A table longer than the shared limit (written by releases that also wrote the inline
     // definitions a read had noted) holds nothing shared past it: msgpackr would refuse to encode.
     const table = structures.slice(0, MAX_SHARED_STRUCTURES).map((s) => s.slice());
-    this.dec = new Packr({ structures: table, maxSharedStructures: MAX_SHARED_STRUCTURES, mapsAsObjects: true, moreTypes: true, copyBuffers: true, saveStructures: () => true, writeFunction: refuseFunction });
+    this.dec = new Packr({ structures: table, maxSharedStructures: MAX_SHARED_STRUCTURES, mapsAsObjects: true, moreTypes: true, copyBuffers: true, saveStructures: () => true, shouldShareStructure: shareable, writeFunction: refuseFunction });
     // Not `useRecords: false`: that packs the integers 64..127 as the one-byte fixints 0x40..0x7f,
     // which this.dec reads as references to shared structures 0x40..0x5f once the table has them
     // (written before, or by a later open with sharedStructures on): ECORRUPT, never the value.
@@ -304,7 +321,7 @@ export class ValueCodec {
     const span = this.span;
     span.start = arena.startOf(handle);
     span.end = span.start + arena.lengthOf(handle);
-    return this.dec.unpack(arena.chunkOf(handle), span);
+    return this.dec.unpack(arena.bytesOf(handle), span);
   }
 
   /** Decodes a value; bytes that are not valid msgpack are ECORRUPT naming `where`. */
