@@ -10,20 +10,12 @@ import type { MapleStore } from '../src/api/store.js';
 import { MapleError } from '../src/index.js';
 import { Reference, RefError } from './reference.js';
 import { MAX_INDEX } from '../src/common/limits.js';
+import { stream } from './crash/crashRunner.js';
 
 export const PATH = '/simulated/switches';
 
-export function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
+/** The crash suite's xorshift32 stream in [0, 1). */
+export const rng = stream;
 
 type S = MapleStore<unknown>;
 
