@@ -48,8 +48,7 @@ const OPEN_MARK = 0x4e45504f;
 const OPEN_MARK_OFFSET = 64;
 
 /** Where writeOpenMark and readOpenMark do their I/O: a file (storage/io/fileIO.ts's FileIO is one). */
-export interface MarkFile {
-  read(buf: Uint8Array, positionBytes: number): number;
+export interface MarkFile extends HeaderSource {
   write(buf: Uint8Array, positionBytes: number): void;
 }
 
@@ -109,7 +108,7 @@ export function readHeader(io: HeaderSource, path: string): void {
   if (n < 32 || !page.subarray(0, 8).equals(MAGIC)) {
     throw notStore(`${path} exists but is not a maple-store file (bad magic in page 0); ${neverFormatted}`);
   }
-  if (page.readUInt32LE(HEADER_CRC_OFFSET) !== crc32(page, 0, HEADER_CRC_OFFSET)) {
+  if (!headerIsWhole(page)) {
     throw corrupt(`${path}: header page 0 fails its checksum`);
   }
   const version = page.readUInt32LE(8);
