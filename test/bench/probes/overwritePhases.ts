@@ -5,7 +5,8 @@
 // Bulk-loads the bench's data set with values of `shape` (test/bench/values.ts: inline, 10B,
 // 120B, …), reopens it (as the bench does before workload 5), then runs
 // `reps` rounds of ten 1,000-store transactions of the bench's stores, printing per transaction:
-// the store phase (inside the callback), the commit's CPU, its pwrites and its fdatasync.
+// the store phase (inside the callback), the commit's CPU, its pwrites and its fdatasync; and
+// after each round, the file's size and its free bytes.
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -43,8 +44,10 @@ try {
     }
     const ms = performance.now() - start;
     const per = (x: number): string => (x / 10).toFixed(1);
+    const after = store.stats();
+    const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
     console.log(
-      `round ${rep}: ${Math.round(10_000 / (ms / 1000))} stores/s; per transaction: ${per(ms)} ms = store phase ${per(body)} + commit CPU ${per(ms - body - io.t.writeMs - io.t.syncMs)} + ${per(io.t.writes)} pwrites ${per(io.t.writeMs)} + fdatasync ${per(io.t.syncMs)}; ${per(store.stats().cellsWritten - cells)} cells in ${per(pages)} pages`,
+      `round ${rep}: ${Math.round(10_000 / (ms / 1000))} stores/s; per transaction: ${per(ms)} ms = store phase ${per(body)} + commit CPU ${per(ms - body - io.t.writeMs - io.t.syncMs)} + ${per(io.t.writes)} pwrites ${per(io.t.writeMs)} + fdatasync ${per(io.t.syncMs)}; ${per(after.cellsWritten - cells)} cells in ${per(pages)} pages; file ${mib(after.fileBytes)} MiB, ${mib(after.freeBytes)} MiB free`,
     );
   }
   store.close();
