@@ -38,7 +38,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MapleError, type MapleStore, type OpenOptions, type Snapshot } from '../src/index.js';
 import { openWith } from '../src/api/open.js';
 import { FaultyIO, SimulatedDisk, type FileIO } from '../recovery/testing/index.js';
-import { Reference, RefError } from './reference.js';
+import { Reference, RefError, type WriteOp } from './reference.js';
 import { ForwardingIO } from './helpers.js';
 import { later } from '../recovery/testing/simulatedDisk.js';
 
@@ -70,11 +70,7 @@ class SlowSyncIO extends ForwardingIO {
 
 // ── Commands ───────────────────────────────────────────────────────────────────────────────────
 
-type Op =
-  | { op: 'store' | 'insert'; first: number; last: number; value: V }
-  | { op: 'clear'; first: number; last: number }
-  | { op: 'erase'; index: number }
-  | { op: 'allocRange' | 'allocRangeRev'; size: number; min: number; max: number; value: V };
+type Op = WriteOp<V>;
 
 interface Fn {
   ops: Op[];

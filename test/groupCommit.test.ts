@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MapleError, open as openStore, openShared, type MapleStore, type OpenOptions } from '../src/index.js';
 import { FaultyIO, SimulatedDisk, openOnDisk, openOnFile, type FileIO } from '../recovery/testing/index.js';
-import { Reference, RefError } from './reference.js';
+import { Reference, RefError, type WriteOp } from './reference.js';
 import { ForwardingIO, tempDir } from './helpers.js';
 import { openWith } from '../src/api/open.js';
 
@@ -613,11 +613,7 @@ describe('group commit', () => {
 
 // ── Random groups against the reference ───────────────────────────────────────────────────────
 
-type Op =
-  | { op: 'store' | 'insert'; first: number; last: number; value: V }
-  | { op: 'clear'; first: number; last: number }
-  | { op: 'erase'; index: number }
-  | { op: 'allocRange' | 'allocRangeRev'; size: number; min: number; max: number; value: V };
+type Op = WriteOp<V>;
 
 interface Fn {
   ops: Op[];

@@ -24,6 +24,13 @@
  * empty interval and return undefined (the kernel's mt_find returns NULL there), not EINVAL.
  */
 
+/** One write of the model tests that drive the store and this reference with the same operations. */
+export type WriteOp<V> =
+  | { op: 'store' | 'insert'; first: number; last: number; value: V }
+  | { op: 'clear'; first: number; last: number }
+  | { op: 'erase'; index: number }
+  | { op: 'allocRange' | 'allocRangeRev'; size: number; min: number; max: number; value: V };
+
 export const MAX_INDEX = Number.MAX_SAFE_INTEGER;
 /** One more than the number of indices: the largest size that can ever fit. */
 export const MAX_SIZE = MAX_INDEX + 1;
