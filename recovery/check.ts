@@ -24,7 +24,7 @@ import { corruptCell, corrupt, cellPlace } from '../src/common/errors.js';
 import { MAX_INDEX, INTERNAL_MIN, LEAF_MIN, CELL_BASE } from '../src/common/limits.js';
 import { decodePendingEntry, isWindowedKey } from '../storage/format/pendingList.js';
 import type { CommitRecord, TreeRoot } from '../storage/format/commitRecord.js';
-import { AreaSlot, InlineSlot, RecordSlot } from '../storage/format/node.js';
+import { AreaSlot, InlineSlot, RecordSlot, checkPointedCommit } from '../storage/format/node.js';
 import { areaCommitAt } from '../storage/format/valueArea.js';
 import { CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, CELL_BYTES, PAGE_BYTES } from '../src/common/limits.js';
 import { isAllocatedMarker } from '../storage/commit/spaceMap.js';
@@ -94,11 +94,11 @@ export function checkStore(pager: CellReader, rec: CommitRecord): void {
     if (e.slot instanceof InlineSlot) {
       codec.decode(e.slot.bytes, `the inline value of [${e.first}, ${e.last}]`);
     } else if (e.slot instanceof RecordSlot) {
-      codec.decode(pager.recordBytes(e.slot.cell, rec.commit), `the value record at ${cellPlace(e.slot.cell)}`);
+      codec.decode(pager.recordBytes(e.slot.cell, rec.commit, e.slot.commit), `the value record at ${cellPlace(e.slot.cell)}`);
       mark(e.slot.cell, pager.recordCellCount(e.slot.cell), Owner.MainRecord, `value of [${e.first}, ${e.last}]`);
     } else if (e.slot instanceof AreaSlot) {
       const s = e.slot;
-      const buf = pager.areaValue(s.area, s.cells, s.leaf, rec.commit, s.offset, s.length);
+      const buf = pager.areaValue(s.area, s.cells, s.leaf, s.leafCommit, s.offset, s.length);
       codec.decode(buf.subarray(pager.valueStart, pager.valueStart + s.length), `the value of [${e.first}, ${e.last}] in the value area at ${cellPlace(s.area)}, offset ${s.offset}`);
     }
   }
@@ -112,7 +112,7 @@ export function checkStore(pager: CellReader, rec: CommitRecord): void {
   let pendingCells = 0;
   for (const e of pending.entries) {
     if (!(e.slot instanceof RecordSlot) || e.first !== e.last) throw corrupt(`pending entry [${e.first}, ${e.last}] is not a single key holding a record`);
-    const entry = decodePendingEntry(e.first, pager.recordBytes(e.slot.cell, rec.commit).slice());
+    const entry = decodePendingEntry(e.first, pager.recordBytes(e.slot.cell, rec.commit, e.slot.commit).slice());
     if (entry === undefined) throw corruptCell(e.slot.cell, `windowed pending entry ${e.first} is too short to hold its lowest birth`);
     const { freedBy, lowBirth, runs } = entry;
     if (freedBy > rec.commit) throw corrupt(`pending entry for commit ${freedBy} is newer than commit ${rec.commit}`);
@@ -154,11 +154,12 @@ function walkTree(
     if (root.height !== 0) throw corrupt(`${name} of commit ${rec.commit} has no root but height ${root.height}`);
     return facts;
   }
-  const visit = (cell: number, min: number, max: number, depth: number, parentCommit: number): number => {
+  const visit = (cell: number, min: number, max: number, depth: number, parentCommit: number, pointed: number): number => {
     mark(cell, 1, who, name);
     facts.nodes++;
     const node = pager.node(cell, max, rec.commit);
     if (node.commit > parentCommit) throw corruptCell(cell, `written by commit ${node.commit}, newer than its parent (${parentCommit})`);
+    checkPointedCommit(cell, node.commit, pointed);
     const n = node.lasts.length;
     if (n > 1 && node.lasts[0]! < min) throw corruptCell(cell, `first pivot ${node.lasts[0]} is below the node's min ${min}`);
     if (n > 1 && node.lasts[n - 2]! >= max) throw corruptCell(cell, `last pivot ${node.lasts[n - 2]} is not below the node's max ${max}`);
@@ -195,13 +196,13 @@ function walkTree(
     for (let i = 0; i < n; i++) {
       const hi = node.lasts[i]!;
       const child = node.children[i]!;
-      const childGap = visit(child as number, lo, hi, depth + 1, node.commit);
+      const childGap = visit(child as number, lo, hi, depth + 1, node.commit, node.childCommits[i]!);
       if (childGap !== node.gaps[i]) throw corruptCell(cell, `gap field ${i} says ${node.gaps[i]}, the child's largest gap is ${childGap}`);
       gap = Math.max(gap, childGap);
       lo = hi + 1;
     }
     return gap;
   };
-  visit(root.cell, 0, MAX_INDEX, 0, rec.commit);
+  visit(root.cell, 0, MAX_INDEX, 0, rec.commit, -1);
   return facts;
 }

@@ -182,10 +182,10 @@ export function salvage(path: string, outPath: string): SalvageResult {
                   let bytes: Uint8Array;
                   if (slot instanceof InlineSlot || slot instanceof NewValue) bytes = slot.bytes;
                   else if (slot instanceof AreaSlot) {
-                    const buf = pager.areaValue(slot.area, slot.cells, slot.leaf, version, slot.offset, slot.length);
+                    const buf = pager.areaValue(slot.area, slot.cells, slot.leaf, slot.leafCommit, slot.offset, slot.length);
                     bytes = buf.subarray(pager.valueStart, pager.valueStart + slot.length);
                   } else if (typeof slot === 'number') throw corruptCell(ref as number, 'a committed leaf holds an unwritten value');
-                  else bytes = pager.recordBytes(slot.cell, version);
+                  else bytes = pager.recordBytes(slot.cell, version, slot.commit);
                   const value = codec.decode(bytes);
                   if (value === null || value === undefined) throw corruptCell(ref as number, `slot ${i} decodes to ${value}`);
                   tx.store(lo, hi, value);

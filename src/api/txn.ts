@@ -3,7 +3,7 @@
  * transaction's own writes; nothing reaches the file until the store commits it, and a throw
  * from the transaction's function discards it whole.
  */
-import type { MemNode, Ref, Slot } from '../../storage/format/node.js';
+import type { MemNode, RecordSlot, Ref, Slot } from '../../storage/format/node.js';
 import type { ValueArena } from '../../storage/format/valueArena.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
 import { checkIndex, checkRange, checkSize } from './args.js';
@@ -130,8 +130,8 @@ export class WriteTxnImpl<V> extends ReadViewBase<V> implements WriteTxn<V>, Wri
   freeRecord(cell: number): void {
     this.frees.push({ start: cell, count: this.pager.recordCellCount(cell) });
   }
-  copyRecord(cell: number): Slot {
-    const buf = this.pager.recordValue(cell, this.baseVersion);
+  copyRecord(slot: RecordSlot): Slot {
+    const buf = this.pager.recordValue(slot.cell, this.baseVersion, slot.commit);
     const start = this.pager.valueStart;
     return this.arena.copyIn(buf, start, start + this.pager.valueLength);
   }

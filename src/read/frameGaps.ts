@@ -3,7 +3,7 @@
  * src/read/frameLookup.ts does); the decoded-node search it mirrors is src/tree/gaps.ts, whose
  * header explains the algorithm.
  */
-import { childAt, gapAt, nodeCountAt, pivotAt, slotAt, slotTag } from '../../storage/format/node.js';
+import { childAt, childCommitAt, gapAt, nodeCountAt, pivotAt, slotAt, slotTag } from '../../storage/format/node.js';
 import { badBounds, enterNode } from './frameNode.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
 import { MAX_INDEX } from '../common/limits.js';
@@ -16,19 +16,19 @@ import { MAX_INDEX } from '../common/limits.js';
  */
 export function fastEmptyArea(pager: CellReader, rootCell: number, height: number, version: number, min: number, max: number, size: number, reverse: boolean): number | undefined {
   if (max - min + 1 < size) return undefined;
-  const found = searchCell(pager, rootCell, 0, height, version, 0, MAX_INDEX, min, max, size, reverse);
+  const found = searchCell(pager, rootCell, -1, 0, height, version, 0, MAX_INDEX, min, max, size, reverse);
   return found < 0 ? undefined : found;
 }
 
-/** The answer inside node `cell` (bounds [nodeMin, nodeMax]), or −1. */
-function searchCell(pager: CellReader, cell: number, depth: number, height: number, version: number, nodeMin: number, nodeMax: number, min: number, max: number, size: number, reverse: boolean): number {
+/** The answer inside node `cell` (bounds [nodeMin, nodeMax]; its pointer names commit bits `pointed`), or −1. */
+function searchCell(pager: CellReader, cell: number, pointed: number, depth: number, height: number, version: number, nodeMin: number, nodeMax: number, min: number, max: number, size: number, reverse: boolean): number {
   const pool = pager.pool;
   const off = pager.verifiedNodeOffset(cell);
   // Fetched after each read: a miss may have grown the pool (a new slab).
   let slab = pool.slab;
   let u32 = pool.words;
   let at = off;
-  const leaf = enterNode(slab, u32, at, cell, depth, height, version);
+  const leaf = enterNode(slab, u32, at, cell, depth, height, version, pointed);
   const count = nodeCountAt(slab, at);
   if (!reverse) {
     // Slot i covers [lo, hi]: lo follows the previous slot's hi.
@@ -44,7 +44,7 @@ function searchCell(pager: CellReader, cell: number, depth: number, height: numb
             if ((hi < max ? hi : max) - s + 1 >= size) return s;
           }
         } else if (gapAt(u32, at, i) >= size) {
-          const found = searchCell(pager, childAt(u32, at, i), depth + 1, height, version, lo, hi, min, max, size, false);
+          const found = searchCell(pager, childAt(u32, at, i), childCommitAt(u32, at, i), depth + 1, height, version, lo, hi, min, max, size, false);
           if (found >= 0) return found;
           // The child's walk may have evicted this node's frame or grown the pool: find it again.
           at = pager.verifiedNodeOffset(cell);
@@ -68,7 +68,7 @@ function searchCell(pager: CellReader, cell: number, depth: number, height: numb
             if (e - (lo > min ? lo : min) + 1 >= size) return e - size + 1;
           }
         } else if (gapAt(u32, at, i) >= size) {
-          const found = searchCell(pager, childAt(u32, at, i), depth + 1, height, version, lo, hi, min, max, size, true);
+          const found = searchCell(pager, childAt(u32, at, i), childCommitAt(u32, at, i), depth + 1, height, version, lo, hi, min, max, size, true);
           if (found >= 0) return found;
           at = pager.verifiedNodeOffset(cell);
           slab = pool.slab;

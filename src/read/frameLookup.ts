@@ -2,7 +2,7 @@
  * The read hot path: a point lookup on a committed version, reading node fields straight out of
  * buffer-pool frames — no object per visited node. Offsets are those of storage/format/node.ts.
  */
-import { SLOT_AREA, SLOT_RECORD, childAt, leafAreaAt, leafAreaCellsAt, nodeCountAt, pivotAt, slotAreaLength, slotAreaOffset, slotAt, slotTag, slotTarget } from '../../storage/format/node.js';
+import { SLOT_AREA, SLOT_RECORD, childAt, childCommitAt, leafAreaAt, nodeCommitAt, slotRecordCommit, leafAreaCellsAt, nodeCountAt, pivotAt, slotAreaLength, slotAreaOffset, slotAt, slotTag, slotTarget } from '../../storage/format/node.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
 import { enterNode } from './frameNode.js';
 import { MAX_INDEX, MAX_INLINE_BYTES, CELL_BYTES, CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, PAGE_BYTES } from '../common/limits.js';
@@ -24,6 +24,7 @@ export class Hit {
 export function fastLookup(pager: CellReader, rootCell: number, height: number, version: number, index: number, hit: Hit): boolean {
   const pool = pager.pool;
   let cell = rootCell;
+  let pointed = -1;
   let min = 0;
   let max = MAX_INDEX;
   for (let depth = 0; depth < height; depth++) {
@@ -36,7 +37,7 @@ export function fastLookup(pager: CellReader, rootCell: number, height: number, 
     // Fetched after the read: a miss may have grown the pool (a new slab).
     const slab = pool.slab;
     const u32 = pool.words;
-    const leaf = enterNode(slab, u32, off, cell, depth, height, version);
+    const leaf = enterNode(slab, u32, off, cell, depth, height, version, pointed);
     const count = nodeCountAt(slab, off);
     // Slot i covers (pivot i−1, pivot i]: the scan keeps the pivot before the one it stops at, so
     // the slot's bounds cost no second read.
@@ -66,6 +67,7 @@ export function fastLookup(pager: CellReader, rootCell: number, height: number, 
       return true;
     }
     cell = childAt(u32, off, i);
+    pointed = childCommitAt(u32, off, i);
     min = lo;
     max = hi;
   }
@@ -88,11 +90,11 @@ export function slotValue(pager: CellReader, version: number, s: number, tag: nu
     const cells = leafAreaCellsAt(slab, leafAt);
     if (area === 0 || cells === 0) throw corruptCell(cell, 'a slot names a value area the leaf does not have');
     const length = slotAreaLength(slab, s);
-    const buf = pager.areaValue(area, cells, cell, version, slotAreaOffset(slab, s), length);
+    const buf = pager.areaValue(area, cells, cell, nodeCommitAt(pool.words, leafAt), slotAreaOffset(slab, s), length);
     return pager.codec.decodeAt(buf, pager.valueStart, pager.valueStart + length, area);
   }
   if (tag !== SLOT_RECORD) throw corruptCell(cell, `unknown slot tag ${tag}`);
   const target = slotTarget(slab, s);
-  const buf = pager.recordValue(target, version);
+  const buf = pager.recordValue(target, version, slotRecordCommit(slab, s));
   return pager.codec.decodeAt(buf, pager.valueStart, pager.valueStart + pager.valueLength, target);
 }

@@ -10,7 +10,7 @@
  * type, slot count, commit number not newer than the version read, and leaves exactly at the
  * tree's height; every visited slot's bounds must ascend. Values decode lazily, one per next().
  */
-import { childAt, nodeCountAt, pivotAt, slotAt, slotTag } from '../../storage/format/node.js';
+import { childAt, childCommitAt, nodeCountAt, pivotAt, slotAt, slotTag } from '../../storage/format/node.js';
 import { badBounds, enterNode } from './frameNode.js';
 import type { CellReader } from '../../storage/io/cellReader.js';
 import { slotValue } from './frameLookup.js';
@@ -106,7 +106,7 @@ export class FrameRanges implements IterableIterator<Range<unknown>>, HeldReader
   private step(): Range<unknown> | null {
     if (this.depth === -1) {
       if (this.root === null || this.from > this.to) return null;
-      this.enter(this.root, 0, 0, MAX_INDEX);
+      this.enter(this.root, -1, 0, 0, MAX_INDEX);
     }
     const pager = this.pager;
     const pool = pager.pool;
@@ -148,19 +148,22 @@ export class FrameRanges implements IterableIterator<Range<unknown>>, HeldReader
         if (tag === 0) continue;
         return { first: lo, last: hi, value: slotValue(pager, this.version, s, tag, cell) };
       }
-      this.enter(childAt(u32, off, i), d + 1, lo, hi);
+      this.enter(childAt(u32, off, i), childCommitAt(u32, off, i), d + 1, lo, hi);
     }
     return null;
   }
 
-  /** Checks the node at `cell` and pushes it at level `d`, positioned at its first slot in the window. */
-  private enter(cell: number, d: number, min: number, max: number): void {
+  /**
+   * Checks the node at `cell` (its pointer naming commit bits `pointed`, −1 for the root) and
+   * pushes it at level `d`, positioned at its first slot in the window.
+   */
+  private enter(cell: number, pointed: number, d: number, min: number, max: number): void {
     const pager = this.pager;
     const pool = pager.pool;
     const off = pager.verifiedNodeOffset(cell);
     const slab = pool.slab;
     const u32 = pool.words;
-    enterNode(slab, u32, off, cell, d, this.height, this.version);
+    enterNode(slab, u32, off, cell, d, this.height, this.version, pointed);
     const count = nodeCountAt(slab, off);
     // The first slot whose range reaches the window: slot i ends at pivot i (the last at max).
     let i = 0;

@@ -40,11 +40,11 @@ export class TreeReader implements NodeSource {
       return pager.codec.decodeAt(bytes, 0, n, slot.leaf);
     }
     if (slot instanceof AreaSlot) {
-      const buf = pager.areaValue(slot.area, slot.cells, slot.leaf, this.version, slot.offset, slot.length);
+      const buf = pager.areaValue(slot.area, slot.cells, slot.leaf, slot.leafCommit, slot.offset, slot.length);
       return pager.codec.decodeAt(buf, pager.valueStart, pager.valueStart + slot.length, slot.area);
     }
     if (slot instanceof NewValue) return pager.codec.decode(slot.bytes, 'a new value');
-    const buf = pager.recordValue(slot.cell, this.version);
+    const buf = pager.recordValue(slot.cell, this.version, slot.commit);
     return pager.codec.decodeAt(buf, pager.valueStart, pager.valueStart + pager.valueLength, slot.cell);
   }
 

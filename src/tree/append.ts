@@ -228,12 +228,13 @@ function pushRight(pathNodes: MemNode[], tree: AppendTree, level: number, closed
     if (n < INTERNAL_SLOTS) {
       p.lasts.push(MAX_INDEX);
       p.children.push(right);
+      p.childCommits.push(0);
       p.gaps.push(rightGap);
       refreshGaps(pathNodes, d, internalGap(p));
       return;
     }
     // p is full: it is closed as is, and the new node alone starts the next rightmost node.
-    const next = newInternal(numberArray(MAX_INDEX), nodeArray<Ref>(right), numberArray(rightGap), gen);
+    const next = newInternal(numberArray(MAX_INDEX), nodeArray<Ref>(right), numberArray(rightGap), gen, nodeArray(0));
     tree.nodes++;
     closedGap = internalGap(p);
     right = next;
@@ -241,7 +242,7 @@ function pushRight(pathNodes: MemNode[], tree: AppendTree, level: number, closed
   }
   // The root was closed: grow a new one.
   const oldRoot = pathNodes[0]!;
-  tree.root = newInternal(numberArray(closedMax, MAX_INDEX), nodeArray<Ref>(oldRoot, right), numberArray(closedGap, rightGap), gen);
+  tree.root = newInternal(numberArray(closedMax, MAX_INDEX), nodeArray<Ref>(oldRoot, right), numberArray(closedGap, rightGap), gen, nodeArray(0, 0));
   tree.height++;
   tree.nodes++;
 }

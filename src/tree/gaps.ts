@@ -13,11 +13,11 @@ import { nodeAt } from './walk.js';
 export function emptyArea(src: NodeSource, tree: TreeState, min: number, max: number, size: number, reverse: boolean): number | undefined {
   if (max - min + 1 < size) return undefined;
   if (tree.root === null) return reverse ? max - size + 1 : min;
-  return search(src, tree.root, 0, MAX_INDEX, min, max, size, reverse, 0, tree.height);
+  return search(src, tree.root, 0, MAX_INDEX, min, max, size, reverse, 0, tree.height, -1);
 }
 
-function search(src: NodeSource, ref: Ref, nodeMin: number, nodeMax: number, min: number, max: number, size: number, reverse: boolean, depth: number, height: number): number | undefined {
-  const node = nodeAt(src, ref, nodeMin, nodeMax, depth, height);
+function search(src: NodeSource, ref: Ref, nodeMin: number, nodeMax: number, min: number, max: number, size: number, reverse: boolean, depth: number, height: number, pointed: number): number | undefined {
+  const node = nodeAt(src, ref, nodeMin, nodeMax, depth, height, pointed);
   const n = node.lasts.length;
   for (let k = 0; k < n; k++) {
     const i = reverse ? n - 1 - k : k;
@@ -31,7 +31,7 @@ function search(src: NodeSource, ref: Ref, nodeMin: number, nodeMax: number, min
       if (e - s + 1 >= size) return reverse ? e - size + 1 : s;
     } else {
       if (node.gaps[i]! < size) continue;
-      const found = search(src, node.children[i]!, lo, hi, min, max, size, reverse, depth + 1, height);
+      const found = search(src, node.children[i]!, lo, hi, min, max, size, reverse, depth + 1, height, node.childCommits[i]!);
       if (found !== undefined) return found;
     }
   }

@@ -25,7 +25,7 @@
  */
 import { appendInPlace } from './append.js';
 import { nodeAt } from './walk.js';
-import { type Entries, type RunNode, NO_CHILDREN, NO_GAPS, NO_SLOTS, type WriteScratch } from './writeScratch.js';
+import { type Entries, type RunNode, NO_CHILDREN, NO_COMMITS, NO_GAPS, NO_SLOTS, type WriteScratch } from './writeScratch.js';
 import { assert, corruptCell } from '../common/errors.js';
 import { MAX_INDEX, INTERNAL_MIN, INTERNAL_SLOTS, LEAF_MIN, LEAF_SLOTS } from '../common/limits.js';
 import { type MemNode, type Ref, type Slot, NewValue, RecordSlot, copyNode, newInternal, newLeaf } from '../../storage/format/node.js';
@@ -55,7 +55,7 @@ export interface WriteSink extends NodeSource {
    * A copy of the value of a committed record, for the second half of a range a store splits (a
    * record has exactly one referencing slot).
    */
-  copyRecord(cell: number): Slot;
+  copyRecord(slot: RecordSlot): Slot;
   /** The writer's working memory (src/tree/writeScratch.ts), reused by every write. */
   readonly scratch: WriteScratch;
 }
@@ -90,9 +90,9 @@ function isOwn(ref: Ref, gen: number): ref is MemNode {
  * The node behind `ref` as a write uses it: a committed node decoded (a new object), a frozen one
  * (an earlier generation's) copied, the generation's own node itself.
  */
-function nodeToWrite(src: NodeSource, ref: Ref, min: number, max: number, gen: number, depth: number, height: number): MemNode {
+function nodeToWrite(src: NodeSource, ref: Ref, min: number, max: number, gen: number, depth: number, height: number, pointed: number): MemNode {
   if (typeof ref !== 'number' && ref.gen !== gen) return copyNode(ref);
-  return nodeAt(src, ref, min, max, depth, height);
+  return nodeAt(src, ref, min, max, depth, height, pointed);
 }
 
 export function emptyTree(): TreeState {
@@ -143,7 +143,7 @@ function collect(s: WriteScratch, src: NodeSource, tree: TreeState, lo: number, 
   const runs: RunNode[][] = new Array(height);
   const root = tree.root!;
   s.runPoolUsed = 0;
-  runs[height - 1] = [runNode(s, root, nodeToWrite(src, root, 0, MAX_INDEX, gen, 0, height), 0, MAX_INDEX)];
+  runs[height - 1] = [runNode(s, root, nodeToWrite(src, root, 0, MAX_INDEX, gen, 0, height, -1), 0, MAX_INDEX)];
   for (let level = height - 2; level >= 0; level--) {
     let run: RunNode[] | null = null;
     const parents = runs[level + 1]!;
@@ -156,7 +156,7 @@ function collect(s: WriteScratch, src: NodeSource, tree: TreeState, lo: number, 
         const cmax = lasts[i]!;
         if (cmax >= lo && cmin <= hi) {
           const ref = p.children[i]!;
-          const r = runNode(s, ref, nodeToWrite(src, ref, cmin, cmax, gen, height - 1 - level, height), cmin, cmax);
+          const r = runNode(s, ref, nodeToWrite(src, ref, cmin, cmax, gen, height - 1 - level, height, p.childCommits[i]!), cmin, cmax);
           // Most runs are one node: an array literal of one, grown only when more follow.
           if (run === null) run = [r];
           else run.push(r);
@@ -188,17 +188,19 @@ function pushEntry(e: Entries, last: number, slot: Slot | null): void {
   e.n = n + 1;
 }
 
-/** Appends an internal entry. */
-function pushChild(e: Entries, last: number, child: Ref, gap: number): void {
+/** Appends an internal entry (`commit`: the low bits of a committed child's commit; 0 for a new one). */
+function pushChild(e: Entries, last: number, child: Ref, gap: number, commit: number): void {
   const n = e.n;
   if (n < e.lasts.length) {
     e.lasts[n] = last;
     e.children[n] = child;
     e.gaps[n] = gap;
+    e.childCommits[n] = commit;
   } else {
     e.lasts.push(last);
     e.children.push(child);
     e.gaps.push(gap);
+    e.childCommits.push(commit);
   }
   e.n = n + 1;
 }
@@ -241,7 +243,7 @@ function applyToLeaves(sink: WriteSink, tree: TreeState, run: RunNode[], first: 
             // The second half of a split range: a record has one referencing slot, so it is
             // copied; a value in the transaction's arena or in a leaf's area is shared (each
             // leaf copies its values into its own area at commit).
-            if (kept === 2 && s instanceof RecordSlot) right = sink.copyRecord(s.cell);
+            if (kept === 2 && s instanceof RecordSlot) right = sink.copyRecord(s);
             else if (kept === 2 && s instanceof NewValue) {
               right = new NewValue(s.bytes);
               tree.newValues++; // counted even if this attempt is dropped: the count only gates a search
@@ -331,7 +333,7 @@ function buildLevel(e: Entries, leaf: boolean, runMin: number, ends: number[], g
   let min = runMin;
   for (const end of ends) {
     const lasts = e.lasts.slice(start, end);
-    const node = leaf ? newLeaf(lasts, e.slots.slice(start, end), gen) : newInternal(lasts, e.children.slice(start, end), e.gaps.slice(start, end), gen);
+    const node = leaf ? newLeaf(lasts, e.slots.slice(start, end), gen) : newInternal(lasts, e.children.slice(start, end), e.gaps.slice(start, end), gen, e.childCommits.slice(start, end));
     nodes.push(node);
     mins.push(min);
     min = lasts[lasts.length - 1]! + 1;
@@ -341,10 +343,10 @@ function buildLevel(e: Entries, leaf: boolean, runMin: number, ends: number[], g
 }
 
 function entriesOf(level: LevelResult): Entries {
-  const e: Entries = { lasts: [], slots: NO_SLOTS, children: [], gaps: [], n: 0 };
+  const e: Entries = { lasts: [], slots: NO_SLOTS, children: [], gaps: [], childCommits: [], n: 0 };
   for (let i = 0; i < level.nodes.length; i++) {
     const node = level.nodes[i]!;
-    pushChild(e, node.lasts[node.lasts.length - 1]!, node, nodeMaxGap(node, level.mins[i]!));
+    pushChild(e, node.lasts[node.lasts.length - 1]!, node, nodeMaxGap(node, level.mins[i]!), 0);
   }
   return e;
 }
@@ -363,12 +365,12 @@ function replaceInParents(s: WriteScratch, parents: RunNode[], runMin: number, r
         if (!placed) {
           for (let j = 0; j < built.nodes.length; j++) {
             const node = built.nodes[j]!;
-            pushChild(e, node.lasts[node.lasts.length - 1]!, node, nodeMaxGap(node, built.mins[j]!));
+            pushChild(e, node.lasts[node.lasts.length - 1]!, node, nodeMaxGap(node, built.mins[j]!), 0);
           }
           placed = true;
         }
       } else {
-        pushChild(e, cmax, p.children[i]!, p.gaps[i]!);
+        pushChild(e, cmax, p.children[i]!, p.gaps[i]!, p.childCommits[i]!);
       }
       cmin = cmax + 1;
     }
@@ -466,6 +468,7 @@ function updatePath(sink: WriteSink, tree: TreeState, runs: RunNode[][], level: 
   else {
     node.children = entries.children.slice(0, n);
     node.gaps = entries.gaps.slice(0, n);
+    node.childCommits = entries.childCommits.slice(0, n);
   }
   let gap = nodeMaxGap(node, child.min);
   for (let l = level + 1; l < height; l++) {
@@ -509,7 +512,7 @@ function write(sink: WriteSink, tree: TreeState, first: number, last: number, sl
   const gen = tree.gen ?? 0;
   if (tree.root === null) {
     if (slot === null) return;
-    const e: Entries = { lasts: [], slots: [], children: NO_CHILDREN, gaps: NO_GAPS, n: 0 };
+    const e: Entries = { lasts: [], slots: [], children: NO_CHILDREN, gaps: NO_GAPS, childCommits: NO_COMMITS, n: 0 };
     if (first > 0) pushEntry(e, first - 1, null);
     pushEntry(e, last, slot);
     if (last < MAX_INDEX) pushEntry(e, MAX_INDEX, null);
@@ -599,9 +602,10 @@ function write(sink: WriteSink, tree: TreeState, first: number, last: number, sl
     let rootNode = top.nodes[0]!;
     while (!rootNode.leaf && rootNode.lasts.length === 1) {
       root = rootNode.children[0]!;
+      const pointed = rootNode.childCommits[0]!;
       height--;
       removed++;
-      rootNode = nodeAt(sink, root, 0, MAX_INDEX, 0, height);
+      rootNode = nodeAt(sink, root, 0, MAX_INDEX, 0, height, pointed);
     }
     if (rootNode.leaf && rootNode.lasts.length === 1 && rootNode.slots[0] === null) {
       if (typeof root === 'number') throw corruptCell(root, 'a committed root leaf holds nothing (an empty tree has no root)');

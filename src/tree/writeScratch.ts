@@ -27,6 +27,8 @@ export interface Entries {
   slots: (Slot | null)[];
   children: Ref[];
   gaps: number[];
+  /** An internal level's: the low bits of each committed child's commit (MemNode.childCommits). */
+  childCommits: number[];
   /** Entries in use: the arrays may be longer (the reused scratch lists). */
   n: number;
 }
@@ -35,6 +37,7 @@ export interface Entries {
 export const NO_SLOTS: (Slot | null)[] = [];
 export const NO_CHILDREN: Ref[] = [];
 export const NO_GAPS: number[] = [];
+export const NO_COMMITS: number[] = [];
 
 /**
  * Entries the scratch lists start with: longer than any node so they rarely grow; filled with
@@ -49,9 +52,9 @@ export class WriteScratch {
   appendPath = true;
 
   /** The leaf level's wide entry list (applyToLeaves). */
-  readonly leaf: Entries = { lasts: [], slots: [], children: NO_CHILDREN, gaps: NO_GAPS, n: 0 };
+  readonly leaf: Entries = { lasts: [], slots: [], children: NO_CHILDREN, gaps: NO_GAPS, childCommits: NO_COMMITS, n: 0 };
   /** The internal levels' wide entry list (replaceInParents). */
-  readonly inner: Entries = { lasts: [], slots: NO_SLOTS, children: [], gaps: [], n: 0 };
+  readonly inner: Entries = { lasts: [], slots: NO_SLOTS, children: [], gaps: [], childCommits: [], n: 0 };
   /** How far the scratch lists were filled since they were last cleared. */
   leafUsed = 0;
   innerUsed = 0;
@@ -69,6 +72,7 @@ export class WriteScratch {
       this.leaf.slots.push(null);
       this.inner.lasts.push(0.5);
       this.inner.children.push(0);
+      this.inner.childCommits.push(0);
       this.inner.gaps.push(0.5);
     }
   }

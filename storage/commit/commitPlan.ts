@@ -75,7 +75,7 @@ export class CommitPlan {
       },
       dropNew: (node) => assert(node.cell === 0, 'a node is replaced only before it has a cell'),
       freeRecord: (cell) => this.frees.push({ start: cell, count: pager.recordCellCount(cell) }),
-      copyRecord: (cell) => new NewValue(pager.recordBytes(cell, prev.commit).slice()),
+      copyRecord: (slot) => new NewValue(pager.recordBytes(slot.cell, prev.commit, slot.commit).slice()),
       scratch,
     };
     this.space = new SpaceMap(treeOf(prev.space), prev.highWaterCell, prev.allocatedCells, this.sink);

@@ -292,7 +292,7 @@ export class PendingChunks {
     if (releaseUpTo >= prev.commit || !this.freeGroups.some((g) => this.effective(g) === -1)) return;
     const entry = findFirst(plan.sink, plan.pending, 0, byCommitKey(prev.commit + 1, 0) - 1, true);
     if (entry === undefined || !(entry.slot instanceof RecordSlot)) return;
-    const e = decodePendingEntry(entry.first, plan.pager.recordBytes(entry.slot.cell, prev.commit))!;
+    const e = decodePendingEntry(entry.first, plan.pager.recordBytes(entry.slot.cell, prev.commit, entry.slot.commit))!;
     if (e.freedBy <= releaseUpTo || readerInWindow(readers, e.freedBy, plan.commit)) return;
     let runs = e.runs.length;
     for (const g of this.freeGroups) if (this.effective(g) === -1) runs++;

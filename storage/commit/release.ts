@@ -102,7 +102,7 @@ class ReleasableEntries {
         hints.forget(key);
         continue;
       }
-      const { e, fits } = this.examine(hints, key, entry.slot.cell, count);
+      const { e, fits } = this.examine(hints, key, entry.slot, count);
       if (fits) return this.load(entry.first, entry.last, e);
     }
     return undefined;
@@ -113,14 +113,14 @@ class ReleasableEntries {
   /** Entries peek() read and did not take, by key: taken later (for cells), they are not decoded again. */
   private readonly peeked = new Map<number, PendingEntry>();
 
-  /** The entry under `key` (its record at `cell`) as of the version this commit builds on. */
-  private entryAt(key: number, cell: number): PendingEntry | undefined {
+  /** The entry under `key` (its record named by `slot`) as of the version this commit builds on. */
+  private entryAt(key: number, slot: RecordSlot): PendingEntry | undefined {
     const e = this.peeked.get(key);
     if (e !== undefined) {
       this.peeked.delete(key);
       return e;
     }
-    return decodePendingEntry(key, this.plan.pager.recordBytes(cell, this.plan.prev.commit));
+    return decodePendingEntry(key, this.plan.pager.recordBytes(slot.cell, this.plan.prev.commit, slot.commit));
   }
 
   /**
@@ -128,9 +128,9 @@ class ReleasableEntries {
    * and whether this commit may take it for a run of `count` cells (it holds one, and no reader
    * reads a version in its window).
    */
-  private examine(hints: RunHints, key: number, cell: number, count: number): { e: PendingEntry; fits: boolean } {
-    const e = this.entryAt(key, cell);
-    if (e === undefined) throw corruptCell(cell, `windowed pending entry ${key} is too short to hold its lowest birth`);
+  private examine(hints: RunHints, key: number, slot: RecordSlot, count: number): { e: PendingEntry; fits: boolean } {
+    const e = this.entryAt(key, slot);
+    if (e === undefined) throw corruptCell(slot.cell, `windowed pending entry ${key} is too short to hold its lowest birth`);
     const windowed = isWindowedKey(key);
     hints.note(key, e.runs, windowed ? { lowBirth: e.lowBirth, freedBy: e.freedBy } : undefined);
     let longest = 0;
@@ -170,7 +170,7 @@ class ReleasableEntries {
         // Resume at this entry next time: it is not read now.
         if (++reads > PEEK_LIMIT) return undefined;
         this.peekCursor = key - 1;
-        const { e, fits } = this.examine(hints, key, entry.slot.cell, count);
+        const { e, fits } = this.examine(hints, key, entry.slot, count);
         if (!fits) {
           this.peeked.set(key, e);
           continue;
@@ -202,7 +202,7 @@ class ReleasableEntries {
         else this.windowedCursor = entry.first - 1;
         continue;
       }
-      const e = this.entryAt(entry.first, entry.slot.cell);
+      const e = this.entryAt(entry.first, entry.slot);
       if (e === undefined) throw corruptCell(entry.slot.cell, `windowed pending entry ${entry.first} is too short to hold its lowest birth`);
       if (entry.first <= this.windowedFloor || !readerInWindow(readers, e.lowBirth, e.freedBy)) return this.load(entry.first, entry.last, e);
       this.windowedCursor = entry.first - 1;
@@ -223,7 +223,7 @@ class ReleasableEntries {
         this.byCommitCursor = entry.first - 1;
         continue;
       }
-      return this.load(entry.first, entry.last, this.entryAt(entry.first, entry.slot.cell)!);
+      return this.load(entry.first, entry.last, this.entryAt(entry.first, entry.slot)!);
     }
   }
 
@@ -252,7 +252,7 @@ export function pendingSplit(src: NodeSource, pager: CellReader, rec: CommitReco
   const pending = treeOf(rec.pending);
   for (const entry of iterate(src, pending, 0, MAX_INDEX, false)) {
     if (!(entry.slot instanceof RecordSlot)) continue;
-    const e = decodePendingEntry(entry.first, pager.recordBytes(entry.slot.cell, rec.commit).slice());
+    const e = decodePendingEntry(entry.first, pager.recordBytes(entry.slot.cell, rec.commit, entry.slot.commit).slice());
     if (e === undefined) continue;
     let cells = 0;
     for (const run of e.runs) cells += run.count;

@@ -96,7 +96,7 @@ export function encodeArea(area: LeafArea, arena: ValueArena | null, pager: Cell
       offset += arena!.copyTo(s, buf, base + offset);
     } else {
       const old = s as AreaSlot;
-      const from = pager.areaValue(old.area, old.cells, old.leaf, version, old.offset, old.length);
+      const from = pager.areaValue(old.area, old.cells, old.leaf, old.leafCommit, old.offset, old.length);
       const start = pager.valueStart;
       const to = base + offset;
       for (let b = 0; b < old.length; b++) buf[to + b] = from[start + b]!;

@@ -23,13 +23,16 @@
  * Leaf slot (8 bytes), byte 7 is the tag:
  *   tag 0            empty (a gap); all 8 bytes zero
  *   tag 1..7         inline value: msgpack bytes 0..tag−1
- *   tag SLOT_RECORD  value record: bytes 0..3 cell address (u32), byte 4 flags (bit 0 FRESH)
+ *   tag SLOT_RECORD  value record: bytes 0..3 cell address (u32), byte 4 flags (bit 0 FRESH),
+ *                    bytes 5..6 the low 16 bits of the number of the commit that wrote the record
  *   tag SLOT_AREA    a value in the leaf's value area: bytes 0..1 its offset in the area's value
  *                    bytes (u16), bytes 2..3 its length (u16)
  *
  * Internal (kernel maple_arange_64): child i covers (pivot[i−1], pivot[i]].
  *   16      9×8   pivots
- *   88      10×8  children: u32 cell address, u32 flags (bit 0 FRESH)
+ *   88      10×8  children: u32 cell address, u32 flags: bit 0 FRESH, bits 8..31 the low 24 bits
+ *                 of the number of the commit that wrote the child (a lost write — an older cell
+ *                 left where a newer one was written — fails that check)
  *   168     10×8  largest empty run ("gap") anywhere below child i, u64
  *   248     4     commit nonce
  *   252     4     zero
@@ -61,6 +64,23 @@ export const OFF_AREA = 252;
 export const SLOT_RECORD = 0x10;
 export const SLOT_AREA = 0x12;
 export const FLAG_FRESH = 1;
+/** A child pointer's flags hold the low POINTER_COMMIT_BITS bits of the child's commit, from this bit on. */
+export const POINTER_COMMIT_SHIFT = 8;
+export const POINTER_COMMIT_BITS = 24;
+const POINTER_COMMIT_MOD = 2 ** POINTER_COMMIT_BITS;
+
+/** The low bits of commit number `commit` a pointer to a node it wrote carries. */
+export function pointerCommit(commit: number): number {
+  return commit % POINTER_COMMIT_MOD;
+}
+
+/** A leaf slot naming a value record holds the low RECORD_POINTER_BITS bits of the record's commit. */
+export const RECORD_POINTER_BITS = 16;
+
+/** The low bits of commit number `commit` a slot naming a record it wrote carries. */
+export function recordPointerCommit(commit: number): number {
+  return commit % 2 ** RECORD_POINTER_BITS;
+}
 
 /*
  * Accessors: the only code outside this module's codec that reads a node's bytes. The frame-direct
@@ -97,6 +117,22 @@ export function childAt(words: Uint32Array, at: number, i: number): number {
   return words[((at + OFF_CHILDREN) >>> 2) + 2 * i]!;
 }
 
+/** The low bits of the commit that wrote child `i` (internal nodes), as its pointer names them. */
+export function childCommitAt(words: Uint32Array, at: number, i: number): number {
+  return words[((at + OFF_CHILDREN) >>> 2) + 2 * i + 1]! >>> POINTER_COMMIT_SHIFT;
+}
+
+/**
+ * ECORRUPT unless the node at `cell`, written by commit `commit`, is the one its parent's pointer
+ * names (`expect`: the low bits of its commit; −1 for a root, whose pointer is not checked here):
+ * an older cell left where a newer one was written passes its own checksum, but not this.
+ */
+export function checkPointedCommit(cell: number, commit: number, expect: number): void {
+  if (expect >= 0 && pointerCommit(commit) !== expect) {
+    throw corruptCell(cell, `holds a node of commit ${commit}, but its parent's pointer names a commit ending in ${expect} (low ${POINTER_COMMIT_BITS} bits): an older cell where a newer one was written (a lost write)`);
+  }
+}
+
 /** The largest gap below child `i` (internal nodes). */
 export function gapAt(words: Uint32Array, at: number, i: number): number {
   const w = ((at + OFF_GAPS) >>> 2) + 2 * i;
@@ -121,6 +157,11 @@ export function slotTag(slab: Uint8Array, slot: number): number {
 /** The cell a record slot points at (bytes 0..3). */
 export function slotTarget(slab: Uint8Array, slot: number): number {
   return (slab[slot]! | (slab[slot + 1]! << 8) | (slab[slot + 2]! << 16)) + slab[slot + 3]! * 0x100_0000;
+}
+
+/** The low bits of the commit that wrote the record a record slot points at (bytes 5..6). */
+export function slotRecordCommit(slab: Uint8Array, slot: number): number {
+  return slab[slot + 5]! | (slab[slot + 6]! << 8);
 }
 
 /** An area slot's value: its offset in the area's value bytes (bytes 0..1). */
@@ -209,14 +250,22 @@ export class InlineSlot {
   }
 }
 
-/** A committed value record, by cell address. */
+/**
+ * A committed value record, by cell address, and the low RECORD_POINTER_BITS bits of the commit
+ * that wrote it, as its slot names them (an older record left where a newer one was written fails
+ * that check: storage/io/cellReader.ts, recordValue).
+ */
 export class RecordSlot {
-  constructor(readonly cell: number) {}
+  constructor(
+    readonly cell: number,
+    readonly commit: number,
+  ) {}
 }
 
 /**
  * A committed value in a leaf's value area: `length` bytes at `offset` of the area at cell `area`
- * (`cells` long) of the leaf at cell `leaf`. A new leaf that keeps it copies it into its own area.
+ * (`cells` long) of the leaf at cell `leaf`, written by commit `leafCommit` — the area's commit
+ * too (storage/format/valueArea.ts). A new leaf that keeps it copies it into its own area.
  */
 export class AreaSlot {
   constructor(
@@ -225,6 +274,7 @@ export class AreaSlot {
     readonly cells: number,
     readonly offset: number,
     readonly length: number,
+    readonly leafCommit: number,
   ) {}
 }
 
@@ -311,6 +361,12 @@ export interface MemNode {
   slots: (Slot | null)[];
   /** Internal children. Empty for leaves. */
   children: Ref[];
+  /**
+   * Internal: for each committed child (a cell address in `children`), the low bits of the
+   * commit that wrote it, as the pointer read names them (pointerCommit); unused for a new child.
+   * Empty for leaves.
+   */
+  childCommits: number[];
   /** Internal: largest gap below each child. */
   gaps: number[];
   /** Cell address: the committed address for decoded nodes, assigned at commit for new ones. */
@@ -336,6 +392,7 @@ export interface MemNode {
 const NO_SLOTS: (Slot | null)[] = [];
 const NO_CHILDREN: Ref[] = [];
 const NO_GAPS: number[] = [];
+const NO_COMMITS: number[] = [];
 
 /**
  * Nodes are built by a constructor, not an object literal: V8 tracks how long the objects of each
@@ -358,6 +415,7 @@ class Node implements MemNode {
     public children: Ref[],
     public gaps: number[],
     public gen: number,
+    public childCommits: number[],
   ) {}
 }
 
@@ -386,11 +444,12 @@ export function numberArray(...items: number[]): number[] {
 }
 
 export function newLeaf(lasts: number[], slots: (Slot | null)[], gen = 0): MemNode {
-  return new Node(true, lasts, slots, NO_CHILDREN, NO_GAPS, gen);
+  return new Node(true, lasts, slots, NO_CHILDREN, NO_GAPS, gen, NO_COMMITS);
 }
 
-export function newInternal(lasts: number[], children: Ref[], gaps: number[], gen = 0): MemNode {
-  return new Node(false, lasts, NO_SLOTS, children, gaps, gen);
+/** An internal node; `childCommits` as MemNode.childCommits, parallel to `children`. */
+export function newInternal(lasts: number[], children: Ref[], gaps: number[], gen: number, childCommits: number[]): MemNode {
+  return new Node(false, lasts, NO_SLOTS, children, gaps, gen, childCommits);
 }
 
 /**
@@ -399,7 +458,7 @@ export function newInternal(lasts: number[], children: Ref[], gaps: number[], ge
  * Only new nodes are copied (a frozen savepoint generation's): they have no value area yet.
  */
 export function copyNode(node: MemNode): MemNode {
-  return node.leaf ? newLeaf(node.lasts.slice(), node.slots.slice(), node.gen) : newInternal(node.lasts.slice(), node.children.slice(), node.gaps.slice(), node.gen);
+  return node.leaf ? newLeaf(node.lasts.slice(), node.slots.slice(), node.gen) : newInternal(node.lasts.slice(), node.children.slice(), node.gaps.slice(), node.gen, node.childCommits.slice());
 }
 
 export function readU64(buf: Uint8Array, offset: number): number {
@@ -493,11 +552,16 @@ export function encodeNodeAt(node: MemNode, commit: number, buf: Uint8Array, dv:
         dv.setUint32(s + 4, high >>> 2, true);
       } else if (slot instanceof RecordSlot) {
         dv.setUint32(s, slot.cell, true);
+        buf[s + 5] = slot.commit & 0xff;
+        buf[s + 6] = slot.commit >>> 8;
         buf[s + 7] = SLOT_RECORD;
       } else {
         assert(slot.cell !== 0, 'new value has a cell before encoding');
         dv.setUint32(s, slot.cell, true);
         buf[s + 4] = FLAG_FRESH;
+        const own = recordPointerCommit(commit);
+        buf[s + 5] = own & 0xff;
+        buf[s + 6] = own >>> 8;
         buf[s + 7] = SLOT_RECORD;
       }
     }
@@ -510,15 +574,20 @@ export function encodeNodeAt(node: MemNode, commit: number, buf: Uint8Array, dv:
     if (!(count >= 1 && count <= INTERNAL_SLOTS)) assert(false, `internal slot count ${count}`);
     const children = node.children;
     const gaps = node.gaps;
+    const childCommits = node.childCommits;
+    const own = pointerCommit(commit) << POINTER_COMMIT_SHIFT;
     for (let i = 0; i < count; i++) {
       const child = children[i]!;
       const c = at + OFF_CHILDREN + 8 * i;
       if (typeof child === 'number') {
+        const named = childCommits[i]!;
+        if (!(named >= 0 && named < POINTER_COMMIT_MOD)) assert(false, `child ${i} (cell ${child}) has its commit's low bits (${named})`);
         dv.setUint32(c, child, true);
+        dv.setUint32(c + 4, named << POINTER_COMMIT_SHIFT, true);
       } else {
         assert(child.cell !== 0, 'new child has a cell before encoding');
         dv.setUint32(c, child.cell, true);
-        dv.setUint32(c + 4, FLAG_FRESH, true);
+        dv.setUint32(c + 4, own | FLAG_FRESH, true);
       }
       writeU64(dv, at + OFF_GAPS + 8 * i, gaps[i]!);
     }
@@ -585,12 +654,13 @@ export function decodeNodeAt(buf: Uint8Array, at: number, address: number, max: 
     prev = last;
   }
   const lasts = sl.slice(0, count);
+  const commit = joinU64(u32(buf, at + OFF_COMMIT), u32(buf, at + OFF_COMMIT + 4));
   let node: MemNode;
   if (leaf) {
     const area = u32(buf, at + OFF_AREA);
     const areaCells = buf[at + OFF_AREA_CELLS]!;
     const ss = scratch.slots;
-    for (let i = 0; i < count; i++) ss[i] = decodeSlot(buf, at + OFF_LEAF_SLOTS + 8 * i, address, area, areaCells);
+    for (let i = 0; i < count; i++) ss[i] = decodeSlot(buf, at + OFF_LEAF_SLOTS + 8 * i, address, area, areaCells, commit);
     const slots = ss.slice(0, count);
     ss.fill(null, 0, count);
     node = newLeaf(lasts, slots);
@@ -599,14 +669,16 @@ export function decodeNodeAt(buf: Uint8Array, at: number, address: number, max: 
   } else {
     const sc = scratch.children;
     const sg = scratch.gaps;
+    const sb = scratch.childCommits;
     for (let i = 0; i < count; i++) {
       sc[i] = u32(buf, at + OFF_CHILDREN + 8 * i);
+      sb[i] = u32(buf, at + OFF_CHILDREN + 8 * i + 4) >>> POINTER_COMMIT_SHIFT;
       sg[i] = u32(buf, at + OFF_GAPS + 8 * i) + u32(buf, at + OFF_GAPS + 8 * i + 4) * TWO32;
     }
-    node = newInternal(lasts, sc.slice(0, count), sg.slice(0, count));
+    node = newInternal(lasts, sc.slice(0, count), sg.slice(0, count), 0, sb.slice(0, count));
   }
   node.cell = address;
-  node.commit = joinU64(u32(buf, at + OFF_COMMIT), u32(buf, at + OFF_COMMIT + 4));
+  node.commit = commit;
   return node;
 }
 
@@ -620,6 +692,7 @@ export class NodeDecodeScratch {
   readonly slots: (Slot | null)[] = [];
   readonly children: Ref[] = [];
   readonly gaps: number[] = [];
+  readonly childCommits: number[] = [];
 
   constructor() {
     for (let i = 0; i < LEAF_SLOTS; i++) {
@@ -627,7 +700,10 @@ export class NodeDecodeScratch {
       this.slots.push(null);
       this.gaps.push(0.5);
     }
-    for (let i = 0; i < INTERNAL_SLOTS; i++) this.children.push(0);
+    for (let i = 0; i < INTERNAL_SLOTS; i++) {
+      this.children.push(0);
+      this.childCommits.push(0);
+    }
   }
 }
 
@@ -636,14 +712,14 @@ function u32(b: Uint8Array, at: number): number {
   return (b[at]! | (b[at + 1]! << 8) | (b[at + 2]! << 16) | (b[at + 3]! << 24)) >>> 0;
 }
 
-function decodeSlot(cell: Uint8Array, at: number, address: number, area: number, areaCells: number): Slot | null {
+function decodeSlot(cell: Uint8Array, at: number, address: number, area: number, areaCells: number, commit: number): Slot | null {
   const tag = cell[at + 7]!;
   if (tag === 0) return null;
   if (tag <= MAX_INLINE_BYTES) return new InlineSlot(cell, at, at + tag, address);
-  if (tag === SLOT_RECORD) return new RecordSlot(u32(cell, at));
+  if (tag === SLOT_RECORD) return new RecordSlot(u32(cell, at), cell[at + 5]! | (cell[at + 6]! << 8));
   if (tag === SLOT_AREA) {
     if (area === 0 || areaCells === 0) throw corruptCell(address, 'a slot names a value area the leaf does not have');
-    return new AreaSlot(address, area, areaCells, cell[at]! | (cell[at + 1]! << 8), cell[at + 2]! | (cell[at + 3]! << 8));
+    return new AreaSlot(address, area, areaCells, cell[at]! | (cell[at + 1]! << 8), cell[at + 2]! | (cell[at + 3]! << 8), commit);
   }
   throw corruptCell(address, `unknown slot tag ${tag}`);
 }

@@ -30,7 +30,7 @@ import { crc32 } from '../../src/common/checksum.js';
 import { corrupt, notStore } from '../../src/common/errors.js';
 
 import { CELL_BYTES, PAGE_BYTES, RING_SLOTS } from '../../src/common/limits.js';
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 
 const MAGIC = Buffer.from('MAPLESTR', 'latin1');
 const HEADER_CRC_OFFSET = 28;
@@ -114,8 +114,9 @@ export function readHeader(io: HeaderSource, path: string): void {
   const version = page.readUInt32LE(8);
   if (version !== FORMAT_VERSION) {
     // Version 1 (maple-store 0.1.0) kept small values in shared blocks; version 2 (unreleased
-    // builds) in leaf value areas, its checksums not bound to the cell's address; version 3 binds them.
-    const what = version === 1 ? 'before leaf value areas' : 'before checksums bound to each cell\'s address';
+    // builds) in leaf value areas, its checksums not bound to the cell's address; version 3 binds
+    // them; version 4 adds the child's commit to each pointer of an internal node.
+    const what = version === 1 ? 'before leaf value areas' : version === 2 ? 'before checksums bound to each cell\'s address' : 'before pointers named their child\'s commit';
     const older = version >= 1 && version < FORMAT_VERSION ? `: it was written by an earlier release (${what}); read it with that release and copy its ranges into a new store` : '';
     throw notStore(`${path} has format version ${version}; this build reads version ${FORMAT_VERSION}${older}`);
   }

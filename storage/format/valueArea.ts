@@ -85,17 +85,18 @@ export function areaChecksumAt(words: Uint32Array, at: number): number {
 /**
  * Checks the header of the area `cell` found at byte `at` (its first cell, with at least its
  * header in `slab`) against what the leaf `leafCell` says of it: the type, the owner, a length
- * that fits the `cells` the leaf gives it, a writer no newer than `version`. Throws ECORRUPT
+ * that fits the `cells` the leaf gives it, the leaf's own commit `leafCommit` as its writer. Throws ECORRUPT
  * naming the cell; returns the length of the value bytes.
  */
-export function checkAreaHeader(slab: Uint8Array, words: Uint32Array, at: number, cell: number, cells: number, leafCell: number, version: number): number {
+export function checkAreaHeader(slab: Uint8Array, words: Uint32Array, at: number, cell: number, cells: number, leafCell: number, leafCommit: number): number {
   if (areaTypeAt(slab, at) !== AREA_TYPE) throw corruptCell(cell, `expected the value area of the leaf at cell ${leafCell}, found type ${areaTypeAt(slab, at)}`);
   const owner = areaOwnerAt(words, at);
   if (owner !== leafCell) throw corruptCell(cell, `value area belongs to the leaf at cell ${owner}, but the leaf at cell ${leafCell} points at it`);
   const length = areaLengthAt(words, at);
   if (areaCells(length) !== cells) throw corruptCell(cell, `value area of ${length} bytes does not take the ${cells} cells its leaf gives it`);
+  // The leaf's own commit wrote it: an older area of that leaf left in place (a lost write) fails this.
   const commit = areaCommitAt(slab, words, at);
-  if (commit > version) throw corruptCell(cell, `value area written by commit ${commit}, newer than the version ${version} being read`);
+  if (commit !== leafCommit) throw corruptCell(cell, `value area written by commit ${commit}, but its leaf at cell ${leafCell} by commit ${leafCommit}: an older area where a newer one was written (a lost write)`);
   return length;
 }
 

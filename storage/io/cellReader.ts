@@ -7,7 +7,7 @@
 import { corruptCell, corrupt, ioFailed } from '../../src/common/errors.js';
 import type { BufferPool } from './bufferPool.js';
 import type { FileIO } from './fileIO.js';
-import { type MemNode, type Ref, NODE_INTERNAL, NODE_LEAF, nodeCommitAt, nodeTypeAt, decodeNodeAt, nodeChecksumOkAt, NodeDecodeScratch } from '../format/node.js';
+import { type MemNode, type Ref, NODE_INTERNAL, NODE_LEAF, RECORD_POINTER_BITS, nodeCommitAt, nodeTypeAt, decodeNodeAt, nodeChecksumOkAt, NodeDecodeScratch, recordPointerCommit } from '../format/node.js';
 import { RECORD_HEADER_BYTES, RECORD_TYPE, readRecordHeader, recordCells, verifyRecord, recordChecksumAt, recordChecksumIn, recordCommitAt, recordLengthAt, recordTypeAt } from '../format/valueRecord.js';
 import { AREA_HEADER_BYTES, AREA_TYPE, areaChecksumAt, areaChecksumIn, areaCommitAt, checkAreaHeader } from '../format/valueArea.js';
 import { ValueCodec } from '../format/valueCodec.js';
@@ -112,9 +112,9 @@ export class CellReader {
     return this.pool.slab.subarray(offset, offset + CELL_BYTES);
   }
 
-  /** The record's msgpack bytes, verified; a view that is valid until the next read. */
-  recordBytes(cell: number, version: number): Uint8Array {
-    const buf = this.recordValue(cell, version);
+  /** The record's msgpack bytes, verified (as recordValue); a view that is valid until the next read. */
+  recordBytes(cell: number, version: number, pointed: number): Uint8Array {
+    const buf = this.recordValue(cell, version, pointed);
     return buf.subarray(this.valueStart, this.valueStart + this.valueLength);
   }
 
@@ -124,9 +124,10 @@ export class CellReader {
    * the next read). A record of up to MAX_SPAN_PAGES pages is read through the pool and checked
    * once per page load, like a node; a longer one is read from the file each time (it would push
    * the pool's pages out), into the scratch buffer. Allocates nothing once the scratch is large
-   * enough.
+   * enough. `pointed`: the low bits of the record's commit its slot names (RecordSlot.commit), −1
+   * where no slot names it (the structures table, which the commit record names).
    */
-  recordValue(cell: number, version: number): Uint8Array {
+  recordValue(cell: number, version: number, pointed: number): Uint8Array {
     const pool = this.pool;
     const first = cell >>> CELLS_PER_PAGE_SHIFT;
     const inPage = cell & (CELLS_PER_PAGE - 1);
@@ -136,6 +137,9 @@ export class CellReader {
     if (recordTypeAt(slab, at) !== RECORD_TYPE) throw corruptCell(cell, `expected a value record, found type ${recordTypeAt(slab, at)}`);
     const commit = recordCommitAt(slab, pool.words, at);
     if (commit > version) throw corruptCell(cell, `value record written by commit ${commit}, newer than the version ${version} being read`);
+    if (pointed >= 0 && recordPointerCommit(commit) !== pointed) {
+      throw corruptCell(cell, `holds a value record of commit ${commit}, but its slot names a commit ending in ${pointed} (low ${RECORD_POINTER_BITS} bits): an older record where a newer one was written (a lost write)`);
+    }
     const length = recordLengthAt(pool.words, at);
     if (length > MAX_VALUE_BYTES) throw corruptCell(cell, `value record length ${length} exceeds the limit`);
     const firstSpan = PAGE_BYTES - inPage * CELL_BYTES;
@@ -201,13 +205,13 @@ export class CellReader {
 
   /**
    * The `length` bytes at `offset` of the value area at cell `area` (`cells` long) of the leaf at
-   * `leaf`, read at `version`: returns the buffer holding them — the pool's slab, or a scratch
+   * `leaf`, which commit `leafCommit` wrote: returns the buffer holding them — the pool's slab, or a scratch
    * buffer when they lie across pages — and sets `valueStart` to where they start in it (valid
    * until the next read). Allocates nothing. The area is checked on every read (type, owner,
-   * size, writer not newer than `version`, the value inside it) and its checksum once per page
+   * size, the leaf's commit as its writer, the value inside it) and its checksum once per page
    * load, like a node's; ECORRUPT names the cell.
    */
-  areaValue(area: number, cells: number, leaf: number, version: number, offset: number, length: number): Uint8Array {
+  areaValue(area: number, cells: number, leaf: number, leafCommit: number, offset: number, length: number): Uint8Array {
     const pool = this.pool;
     const first = area >>> CELLS_PER_PAGE_SHIFT;
     const inPage = area & (CELLS_PER_PAGE - 1);
@@ -219,7 +223,7 @@ export class CellReader {
       const at = frame * PAGE_BYTES + inPage * CELL_BYTES;
       const slab = pool.slab;
       const words = pool.words;
-      const total = checkAreaHeader(slab, words, at, area, cells, leaf, version);
+      const total = checkAreaHeader(slab, words, at, area, cells, leaf, leafCommit);
       if (!pool.isVerified(frame, inPage)) {
         if (areaChecksumAt(words, at) !== areaChecksumIn(slab, at, PAGE_BYTES - inPage * CELL_BYTES, total, this.areaFrames, 0)) throw corruptCell(area, 'value area checksum mismatch');
         pool.setVerified(frame, inPage);
@@ -243,7 +247,7 @@ export class CellReader {
       const words = pool.words;
       const at = firstFrame * PAGE_BYTES + inPage * CELL_BYTES;
       const firstSpan = PAGE_BYTES - inPage * CELL_BYTES;
-      const total = checkAreaHeader(slab, words, at, area, cells, leaf, version);
+      const total = checkAreaHeader(slab, words, at, area, cells, leaf, leafCommit);
       // Verified once its first cell and the first cell of each later page are marked (a page
       // read again since clears its marks).
       let verified = pool.isVerified(firstFrame, inPage);
@@ -304,6 +308,6 @@ export function loadCodec(pager: CellReader, ref: StructuresRef, version: number
     if (ref.count !== 0) throw corrupt(`commit ${version} counts ${ref.count} shared structures but has no table`);
     return new ValueCodec([], shared);
   }
-  const table = decodeStructures(pager.recordBytes(ref.cell, version).slice(), ref.cell, ref.count);
+  const table = decodeStructures(pager.recordBytes(ref.cell, version, -1).slice(), ref.cell, ref.count);
   return new ValueCodec(table, shared);
 }

@@ -495,7 +495,7 @@ describe('growth', () => {
     for (let p = 0; p < 8 + LEAF_PAGES; p++) {
       for (let c = 0; c < CELLS_PER_PAGE; c++) {
         cell.fill(0);
-        const node = p < 8 ? newInternal([5], [1, 2], [0, 0]) : newLeaf([5], [null, null]);
+        const node = p < 8 ? newInternal([5], [1, 2], [0, 0], 0, [0, 0]) : newLeaf([5], [null, null]);
         node.cell = p * CELLS_PER_PAGE + c; // its checksum starts from its address
         encodeNode(node, 1, cell);
         file.write(cell, p * PAGE_BYTES + c * CELL_BYTES);

@@ -106,8 +106,8 @@ function randomValidNode(rand: () => number): { cell: Uint8Array; max: number } 
       const kind = randomInt(rand, 6);
       if (kind === 0) return null;
       if (kind === 1) return new InlineSlot(randomBytes(rand, 1 + randomInt(rand, MAX_INLINE_BYTES)));
-      if (kind === 2) return new RecordSlot(CELL_BASE + randomInt(rand, 1e6));
-      if (kind === 3 || kind === 5) return new AreaSlot(0, CELL_BASE, 1, randomInt(rand, 7000), 8 + randomInt(rand, 505));
+      if (kind === 2) return new RecordSlot(CELL_BASE + randomInt(rand, 1e6), randomInt(rand, 2 ** 16));
+      if (kind === 3 || kind === 5) return new AreaSlot(0, CELL_BASE, 1, randomInt(rand, 7000), 8 + randomInt(rand, 505), 1);
       const v = new NewValue(new Uint8Array(10));
       v.cell = CELL_BASE + randomInt(rand, 1e6);
       return v;
@@ -124,7 +124,7 @@ function randomValidNode(rand: () => number): { cell: Uint8Array; max: number } 
       child.cell = CELL_BASE + randomInt(rand, 1e6);
       return child;
     });
-    node = newInternal(lasts, children, lasts.map(() => randomInt(rand, 2 ** 53)));
+    node = newInternal(lasts, children, lasts.map(() => randomInt(rand, 2 ** 53)), 0, lasts.map(() => randomInt(rand, 2 ** 24)));
   }
   // Encoded as the node at CELL_BASE: its checksum starts from its address.
   node.cell = CELL_BASE;

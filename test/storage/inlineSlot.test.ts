@@ -79,7 +79,7 @@ describe('u64 fields either side of 2^32', () => {
     const gaps = values.slice(0, 9).concat([MAX_INDEX]);
     const lasts = gaps.map((_, i) => 10 * i + 9);
     const cell = new Uint8Array(NODE_BYTES);
-    encodeNode(atCell(newInternal(lasts, lasts.map((_, i) => i + 1), gaps), 3), 1, cell);
+    encodeNode(atCell(newInternal(lasts, lasts.map((_, i) => i + 1), gaps, 0, lasts.map(() => 0)), 3), 1, cell);
     gaps.forEach((g, i) => expect(readU64(cell, OFF_GAPS + 8 * i)).toBe(g));
     expect(decodeNode(cell, 3, lasts[lasts.length - 1]!).gaps).toEqual(gaps);
   });

@@ -52,7 +52,7 @@ function mixedLeaf(): { node: MemNode; fresh: NewValue } {
     null,
     new InlineSlot(Uint8Array.of(0x01)),
     new InlineSlot(Uint8Array.of(1, 2, 3, 4, 5, 6, 7)),
-    new RecordSlot(CELL_BASE + 5),
+    new RecordSlot(CELL_BASE + 5, 0xbeef),
     fresh,
     null,
   ];
@@ -77,9 +77,11 @@ describe('leaf round trip', () => {
     expect(Array.from((back.slots[2] as InlineSlot).bytes)).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(back.slots[3]).toBeInstanceOf(RecordSlot);
     expect((back.slots[3] as RecordSlot).cell).toBe(CELL_BASE + 5);
+    expect((back.slots[3] as RecordSlot).commit).toBe(0xbeef);
     // A NewValue decodes as a committed RecordSlot at the cell it was given.
     expect(back.slots[4]).toBeInstanceOf(RecordSlot);
     expect((back.slots[4] as RecordSlot).cell).toBe(CELL_BASE + 33);
+    expect((back.slots[4] as RecordSlot).commit).toBe(42); // a record of this commit
   });
 
   it('lays a leaf\'s area values out in slot order: area slots carry offset and length, the leaf its area', () => {
@@ -87,7 +89,7 @@ describe('leaf round trip', () => {
     const codec = new ValueCodec([], false);
     const short = codec.encode(5, arena); // 1 byte: inline
     const ten = codec.encode('0123456789', arena); // 11 bytes: to the area
-    const kept = new AreaSlot(CELL_BASE + 3, CELL_BASE + 40, 2, 100, 33); // a committed area value the leaf keeps
+    const kept = new AreaSlot(CELL_BASE + 3, CELL_BASE + 40, 2, 100, 33, 4); // a committed area value the leaf keeps
     const node = newLeaf([10, 20, 30, 40], [short, ten, null, kept]);
     node.area = CELL_BASE + 90;
     node.areaCells = 1;
@@ -105,8 +107,8 @@ describe('leaf round trip', () => {
     const back = decodeNode(out, CELL_BASE + 7, 40);
     expect(back.area).toBe(CELL_BASE + 90);
     expect(back.areaCells).toBe(1);
-    expect(back.slots[1]).toEqual(new AreaSlot(CELL_BASE + 7, CELL_BASE + 90, 1, 0, 11));
-    expect(back.slots[3]).toEqual(new AreaSlot(CELL_BASE + 7, CELL_BASE + 90, 1, 11, 33));
+    expect(back.slots[1]).toEqual(new AreaSlot(CELL_BASE + 7, CELL_BASE + 90, 1, 0, 11, 5));
+    expect(back.slots[3]).toEqual(new AreaSlot(CELL_BASE + 7, CELL_BASE + 90, 1, 11, 33, 5));
   });
 
   it('refuses to encode area values without an area, and decodes an area slot without one as ECORRUPT', () => {
@@ -125,7 +127,7 @@ describe('leaf round trip', () => {
     v.cell = CELL_BASE + 2;
     const cell = encode(newLeaf([1], [v]));
     expect(cell[OFF_LEAF_SLOTS + 7]).toBe(SLOT_RECORD);
-    expect(cell[OFF_LEAF_SLOTS + 5]).toBe(0);
+    expect(cell[OFF_LEAF_SLOTS + 5]).toBe(7); // the low bits of this commit (7), which writes the record
     expect(pointerIsFresh(cell, true, 0)).toBe(true);
     expect(decodeNode(cell, CELL_BASE, 1).slots[0]).toBeInstanceOf(RecordSlot);
   });
@@ -183,7 +185,7 @@ describe('leaf round trip', () => {
       expect(nodeNonce(leaf)).toBe(nonce);
       expect(nodeChecksumOk(leaf, CELL_BASE)).toBe(true);
       expect(decodeNode(leaf, CELL_BASE, 10).lasts).toEqual([5, 10]);
-      const internal = encode(newInternal([5, 10], [CELL_BASE + 1, CELL_BASE + 2], [0, 0]), 3, nonce);
+      const internal = encode(newInternal([5, 10], [CELL_BASE + 1, CELL_BASE + 2], [0, 0], 0, [0, 0]), 3, nonce);
       expect(nodeNonce(internal)).toBe(nonce);
       expect(decodeNode(internal, CELL_BASE, 10).children).toEqual([CELL_BASE + 1, CELL_BASE + 2]);
     }
@@ -202,11 +204,11 @@ describe('leaf round trip', () => {
 });
 
 describe('internal round trip', () => {
-  it('decodes children, gaps and pivots; MemNode children get FRESH', () => {
+  it('decodes children, gaps, pivots and the commits pointers name; MemNode children get FRESH and the commit', () => {
     const child = newLeaf([3], [null]);
     child.cell = CELL_BASE + 900;
     const gaps = [0, 1, 2 ** 32, 2 ** 53, 12345];
-    const node = newInternal([99, 199, 2 ** 40, MAX_INDEX - 1, MAX_INDEX], [CELL_BASE + 1, child, CELL_BASE + 2, 0xffff_ffff, CELL_BASE + 3], gaps);
+    const node = newInternal([99, 199, 2 ** 40, MAX_INDEX - 1, MAX_INDEX], [CELL_BASE + 1, child, CELL_BASE + 2, 0xffff_ffff, CELL_BASE + 3], gaps, 0, [1, 0, 2 ** 24 - 1, 0, 12345]);
     const cell = encode(node, 2 ** 33, undefined, CELL_BASE + 77);
     const back = decodeNode(cell, CELL_BASE + 77, MAX_INDEX);
     expect(back.leaf).toBe(false);
@@ -216,21 +218,25 @@ describe('internal round trip', () => {
     expect(back.gaps).toEqual(gaps);
     expect(back.commit).toBe(2 ** 33);
     expect([0, 1, 2, 3, 4].map((i) => pointerIsFresh(cell, false, i))).toEqual([false, true, false, false, false]);
+    // A new child is written by this commit (2^33: its low 24 bits are 0).
     expect(u32(cell, OFF_CHILDREN + 8 + 4)).toBe(FLAG_FRESH);
+    expect(back.childCommits).toEqual([1, 0, 2 ** 24 - 1, 0, 12345]);
+    const again = decodeNode(encode(newInternal([5, 10], [CELL_BASE + 1, child], [0, 0], 0, [7, 0]), 2 ** 33 + 0x12_3456, undefined, CELL_BASE + 77), CELL_BASE + 77, MAX_INDEX);
+    expect(again.childCommits).toEqual([7, 0x12_3456]);
   });
 
   it('round trips a full internal node of 10 children', () => {
     const lasts = Array.from({ length: INTERNAL_SLOTS }, (_, i) => (i + 1) * 1000 - 1);
     const children = lasts.map((_, i) => CELL_BASE + 16 * i);
     const gaps = lasts.map((_, i) => i * 7);
-    const back = decodeNode(encode(newInternal(lasts, children, gaps)), CELL_BASE, lasts[INTERNAL_SLOTS - 1]!);
+    const back = decodeNode(encode(newInternal(lasts, children, gaps, 0, children.map(() => 0))), CELL_BASE, lasts[INTERNAL_SLOTS - 1]!);
     expect(back.lasts).toEqual(lasts);
     expect(back.children).toEqual(children);
     expect(back.gaps).toEqual(gaps);
   });
 
   it('refuses to encode a MemNode child or NewValue with no cell yet', () => {
-    expect(() => encode(newInternal([1, 2], [CELL_BASE, newLeaf([1], [null])], [0, 0]))).toThrow(AssertionError);
+    expect(() => encode(newInternal([1, 2], [CELL_BASE, newLeaf([1], [null])], [0, 0], 0, [0, 0]))).toThrow(AssertionError);
     expect(() => encode(newLeaf([1], [new NewValue(new Uint8Array(30))]))).toThrow(AssertionError);
   });
 
@@ -238,7 +244,7 @@ describe('internal round trip', () => {
     expect(() => encode(newLeaf([], []))).toThrow(AssertionError);
     expect(() => encode(newLeaf(Array.from({ length: 16 }, (_, i) => i), new Array(16).fill(null)))).toThrow(AssertionError);
     const eleven = Array.from({ length: 11 }, (_, i) => i);
-    expect(() => encode(newInternal(eleven, eleven.map(() => CELL_BASE), eleven.map(() => 0)))).toThrow(AssertionError);
+    expect(() => encode(newInternal(eleven, eleven.map(() => CELL_BASE), eleven.map(() => 0), 0, eleven.map(() => 0)))).toThrow(AssertionError);
   });
 });
 
@@ -249,7 +255,7 @@ describe('checksum', () => {
     const leafCell = encode(node, 7, 0xa5a5_5a5a);
     const child = newLeaf([1], [null]);
     child.cell = CELL_BASE + 4;
-    const internalCell = encode(newInternal([10, 20, 30], [CELL_BASE + 1, child, CELL_BASE + 9], [1, 2, 3]), 7, 0x0102_0304);
+    const internalCell = encode(newInternal([10, 20, 30], [CELL_BASE + 1, child, CELL_BASE + 9], [1, 2, 3], 0, [0, 0, 0]), 7, 0x0102_0304);
     for (const [cell, max] of [[leafCell, 1000], [internalCell, 30]] as const) {
       for (let i = 0; i < NODE_BYTES; i++) {
         for (const mask of [0x01, 0x80, 0xff]) {
@@ -264,7 +270,7 @@ describe('checksum', () => {
 
   it('a whole node read from any other cell fails its checksum (a misdirected write, a copied page)', () => {
     const leaf = encode(mixedLeaf().node, 7, 0xa5a5_5a5a, CELL_BASE + 100);
-    const internal = encode(newInternal([10, 20], [CELL_BASE + 1, CELL_BASE + 2], [1, 2]), 7, 1, CELL_BASE + 100);
+    const internal = encode(newInternal([10, 20], [CELL_BASE + 1, CELL_BASE + 2], [1, 2], 0, [0, 0]), 7, 1, CELL_BASE + 100);
     for (const [cell, max] of [[leaf, 1000], [internal, 20]] as const) {
       expect(nodeChecksumOk(cell, CELL_BASE + 100)).toBe(true);
       expect(decodeNode(cell, CELL_BASE + 100, max).cell).toBe(CELL_BASE + 100);
@@ -342,7 +348,7 @@ describe('documented byte offsets', () => {
     const fresh = new NewValue(new Uint8Array(40));
     fresh.cell = 0x0a0b0c0d;
     const lasts = [0x1_2345_6789, 0x2_0000_0000, 300];
-    const cell = encode(newLeaf(lasts, [new InlineSlot(Uint8Array.of(0xaa, 0xbb, 0xcc)), new RecordSlot(0x01020304), fresh]), 0x12_3456_789a, 0xdead_beef);
+    const cell = encode(newLeaf(lasts, [new InlineSlot(Uint8Array.of(0xaa, 0xbb, 0xcc)), new RecordSlot(0x01020304, 0x1234), fresh]), 0x12_3456_789a, 0xdead_beef);
     expect(cell[0]).toBe(1); // NODE_LEAF
     expect(cell[1]).toBe(3); // count
     expect([cell[2], cell[3]]).toEqual([0, 0]);
@@ -356,10 +362,11 @@ describe('documented byte offsets', () => {
     expect(readU64(cell, 16)).toBe(0x1_2345_6789);
     // Slot 0 at 128: inline bytes then tag = length in byte 7.
     expect(Array.from(cell.subarray(128, 136))).toEqual([0xaa, 0xbb, 0xcc, 0, 0, 0, 0, 3]);
-    // Slot 1 at 136: u32 cell, flags byte 4 = 0, tag SLOT_RECORD in byte 7.
-    expect(Array.from(cell.subarray(136, 144))).toEqual([4, 3, 2, 1, 0, 0, 0, SLOT_RECORD]);
-    // Slot 2 at 144: FRESH in byte 4.
-    expect(Array.from(cell.subarray(144, 152))).toEqual([0x0d, 0x0c, 0x0b, 0x0a, FLAG_FRESH, 0, 0, SLOT_RECORD]);
+    // Slot 1 at 136: u32 cell, flags byte 4 = 0, the record's commit's low 16 bits in bytes 5..6,
+    // tag SLOT_RECORD in byte 7.
+    expect(Array.from(cell.subarray(136, 144))).toEqual([4, 3, 2, 1, 0, 0x34, 0x12, SLOT_RECORD]);
+    // Slot 2 at 144: FRESH in byte 4, this commit's low 16 bits (0x789a).
+    expect(Array.from(cell.subarray(144, 152))).toEqual([0x0d, 0x0c, 0x0b, 0x0a, FLAG_FRESH, 0x9a, 0x78, SLOT_RECORD]);
     // Unused slots are zero; the nonce at 248 (u32), then 4 zero bytes.
     expect(cell.subarray(152, 248).every((b) => b === 0)).toBe(true);
     expect(u32(cell, 248)).toBe(0xdead_beef);
@@ -370,7 +377,7 @@ describe('documented byte offsets', () => {
   it('internal fields sit where the comment says', () => {
     const child = newLeaf([1], [null]);
     child.cell = 0x0000_beef;
-    const cell = encode(newInternal([0x7_0000_0001, 500], [0x1111_2222, child], [2 ** 53, 0x3_0000_0004]), 9, 0x8000_0001);
+    const cell = encode(newInternal([0x7_0000_0001, 500], [0x1111_2222, child], [2 ** 53, 0x3_0000_0004], 0, [0x00ab_cdef, 0]), 9, 0x8000_0001);
     expect(cell[0]).toBe(2); // NODE_INTERNAL
     expect(cell[1]).toBe(2);
     expect(u32(cell, 8)).toBe(9);
@@ -378,10 +385,11 @@ describe('documented byte offsets', () => {
     expect(u64(cell, 16)).toBe(0x7_0000_0001);
     expect(cell.subarray(24, 88).every((b) => b === 0)).toBe(true); // unused pivots
     // Children at 88 + 8i: u32 cell, u32 flags.
+    // Flags: bit 0 FRESH, bits 8..31 the low 24 bits of the child's commit.
     expect(u32(cell, 88)).toBe(0x1111_2222);
-    expect(u32(cell, 92)).toBe(0);
+    expect(u32(cell, 92)).toBe(0xabcd_ef00);
     expect(u32(cell, 96)).toBe(0xbeef);
-    expect(u32(cell, 100)).toBe(FLAG_FRESH);
+    expect(u32(cell, 100)).toBe((9 << 8) | FLAG_FRESH);
     expect(cell.subarray(104, 168).every((b) => b === 0)).toBe(true); // unused children
     // Gaps at 168 + 8i: u64.
     expect(u64(cell, 168)).toBe(2 ** 53);

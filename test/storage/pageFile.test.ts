@@ -103,14 +103,17 @@ describe('header', () => {
     }
   });
 
-  it('a file of format version 1 or 2 (an earlier release) is ENOTSTORE saying how to bring its ranges over', () => {
-    expect(FORMAT_VERSION).toBe(3);
+  it('a file of format version 1, 2 or 3 (an earlier release) is ENOTSTORE saying how to bring its ranges over', () => {
+    expect(FORMAT_VERSION).toBe(4);
     const err = refusal(withField(8, 1));
     expect(err.code).toBe('ENOTSTORE');
-    expect(err.message).toMatch(/format version 1; this build reads version 3: it was written by an earlier release \(before leaf value areas\).*copy its ranges into a new store/);
+    expect(err.message).toMatch(/format version 1; this build reads version 4: it was written by an earlier release \(before leaf value areas\).*copy its ranges into a new store/);
     const two = refusal(withField(8, 2));
     expect(two.code).toBe('ENOTSTORE');
-    expect(two.message).toMatch(/format version 2; this build reads version 3: it was written by an earlier release \(before checksums bound to each cell's address\).*copy its ranges into a new store/);
+    expect(two.message).toMatch(/format version 2; this build reads version 4: it was written by an earlier release \(before checksums bound to each cell's address\).*copy its ranges into a new store/);
+    const three = refusal(withField(8, 3));
+    expect(three.code).toBe('ENOTSTORE');
+    expect(three.message).toMatch(/format version 3; this build reads version 4: it was written by an earlier release \(before pointers named their child's commit\).*copy its ranges into a new store/);
   });
 
   it('unsupported page, cell or ring size (under a valid CRC) is ENOTSTORE', () => {

@@ -108,13 +108,13 @@ describe('check() and windowed entries', () => {
     s.check();
     const inner = s as unknown as { pager: CellReader; state: DurableState; tree: never };
     const rec = inner.state.rec;
-    let found: { key: number; cell: number } | undefined;
+    let found: { key: number; cell: number; commit: number } | undefined;
     for (const e of iterate(new TreeReader(inner.pager, inner.tree, rec.commit), treeOf(rec.pending), WINDOWED_KEY_BASE, MAX_INDEX, false)) {
-      if (e.slot instanceof RecordSlot) found = { key: e.first, cell: e.slot.cell };
+      if (e.slot instanceof RecordSlot) found = { key: e.first, cell: e.slot.cell, commit: e.slot.commit };
     }
     expect(found, 'a windowed entry exists while the snapshot is held').toBeDefined();
-    const { key, cell } = found!;
-    const entry = decodePendingEntry(key, inner.pager.recordBytes(cell, rec.commit).slice())!;
+    const { key, cell, commit: named } = found!;
+    const entry = decodePendingEntry(key, inner.pager.recordBytes(cell, rec.commit, named).slice())!;
     snap.close();
     s.close();
     // Rewrite the chunk with a lowest birth after the commit that freed it (a valid record).

@@ -104,14 +104,16 @@ describe('reading area values through the pool', () => {
     expectMapleError(() => r.areaValue(cell, cells, LEAF, 9, 0, 100), 'ECORRUPT', /value area checksum mismatch/);
   });
 
-  it('refuses an area that does not match its leaf, its version or its slot', () => {
+  it('refuses an area that does not match its leaf, its leaf\'s commit or its slot', () => {
     const vals = [Uint8Array.from({ length: 30 }, (_, i) => i + 1)];
     const cell = CELL_BASE + 40;
     const { file, cells } = fileWithArea(cell, vals, 9);
     const r = reader(file);
     expectMapleError(() => r.areaValue(cell, cells, LEAF + 1, 9, 0, 30), 'ECORRUPT', /belongs to the leaf at cell/);
     expectMapleError(() => r.areaValue(cell, cells + 1, LEAF, 9, 0, 30), 'ECORRUPT', /does not take the 2 cells/);
-    expectMapleError(() => r.areaValue(cell, cells, LEAF, 8, 0, 30), 'ECORRUPT', /newer than the version 8/);
+    // Written by commit 9: a leaf of commit 8 or 10 (an older or newer area than the leaf's) is refused.
+    expectMapleError(() => r.areaValue(cell, cells, LEAF, 8, 0, 30), 'ECORRUPT', /written by commit 9, but its leaf at cell \d+ by commit 8: .*lost write/);
+    expectMapleError(() => r.areaValue(cell, cells, LEAF, 10, 0, 30), 'ECORRUPT', /written by commit 9, but its leaf at cell \d+ by commit 10/);
     expectMapleError(() => r.areaValue(cell, cells, LEAF, 9, 10, 30), 'ECORRUPT', /outside its value area of 30 bytes/);
     expectMapleError(() => r.areaValue(cell + 1, cells, LEAF, 9, 0, 30), 'ECORRUPT', /expected the value area/);
     expectMapleError(() => r.areaValue(cell, 60, LEAF, 9, 0, 30), "ECORRUPT", /value area of 60 cells/);
