@@ -145,6 +145,22 @@ describe('maple check', () => {
     expect(s.err).toContain('ENOTSTORE');
   });
 
+  it('refuses a FIFO at once (ENOTSTORE, exit 1) instead of waiting forever for a writer to it, in every command', () => {
+    if (process.platform === 'win32') return;
+    const fifo = path.join(dir, 'a-fifo');
+    if (spawnSync('mkfifo', [fifo]).status !== 0) return; // no mkfifo here
+    try {
+      for (const args of [['check', fifo], ['stats', fifo], ['dump', fifo], ['salvage', fifo, path.join(dir, 'from-fifo.maple')], ['recover', fifo, '--to-commit', '1']]) {
+        const res = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 15_000 });
+        expect(res.status, `maple ${args[0]} on a FIFO (${res.signal ?? 'exited'})`).toBe(1);
+        expect(`${res.stdout}${res.stderr}`, args[0]).toContain(`${fifo} is a FIFO`);
+      }
+      expect(fs.existsSync(path.join(dir, 'from-fifo.maple'))).toBe(false);
+    } finally {
+      fs.rmSync(fifo, { force: true });
+    }
+  });
+
   it('exits 1 without a verdict on the contents when the file does not exist', () => {
     const r = maple('check', path.join(dir, 'missing.maple'));
     expect(r.code).toBe(1);
@@ -173,6 +189,23 @@ describe('maple dump', () => {
     const none = maple('dump', file, '--from', '20', '--to', '99');
     expect(none.code).toBe(0);
     expect(none.out).toBe('');
+  });
+});
+
+describe('output that cannot be written', () => {
+  it('exits 1 with a one-line message, not a stack trace, when stdout fails (a full disk: /dev/full)', () => {
+    if (!fs.existsSync('/dev/full')) return;
+    for (const args of [['dump', file], ['stats', file], ['check', file]]) {
+      const full = fs.openSync('/dev/full', 'w');
+      try {
+        const res = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', full, 'pipe'], timeout: 60_000 });
+        expect(res.status, `maple ${args[0]} > /dev/full`).toBe(1);
+        expect(res.stderr, args[0]).toMatch(/^maple: cannot write the output: ENOSPC/);
+        expect(res.stderr, args[0]).not.toMatch(/\n\s+at /);
+      } finally {
+        fs.closeSync(full);
+      }
+    }
   });
 });
 

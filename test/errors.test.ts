@@ -10,6 +10,7 @@
  */
 import { type ChildProcessWithoutNullStreams, execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
@@ -491,6 +492,50 @@ describe('values next to the EINVAL ones are stored and load back', () => {
       again.close();
     }
   });
+
+  test('a value whose toJSON or getter stores a value while it is encoded: EINVAL, both stores as they were, never bytes that cannot be read', () => {
+    // msgpackr's encoder is one per process (its buffer and position are module-wide): a value
+    // packed from inside another's toJSON() or getter was written into the middle of the outer one.
+    const otherFile = path.join(dir, 'other.maple');
+    const s = newStore();
+    const other = openStore<V>(otherFile);
+    class Lazy {
+      constructor(private readonly make: () => unknown) {}
+      toJSON(): unknown {
+        return this.make();
+      }
+    }
+    const writesOnGet = { id: 1 } as Record<string, unknown>;
+    Object.defineProperty(writesOnGet, 'path', { enumerable: true, get: () => (other.store(9, 9, 'from a getter, long enough'), 'the outer value, long enough') });
+    try {
+      const before = observe(s);
+      const otherBefore = [...other.ranges()];
+      const writes: Array<[string, () => unknown]> = [
+        ['toJSON storing into another store', () => s.store(600, 600, new Lazy(() => (other.store(2, 2, { inner: 'i'.repeat(20) }), { outer: 'o'.repeat(30), n: [1, 2, 3] })))],
+        ['a getter storing into another store', () => s.store(601, 601, writesOnGet)],
+        [
+          'toJSON storing into its own transaction',
+          () =>
+            s.transaction((t) => {
+              t.store(602, 602, new Lazy(() => (t.store(603, 603, { inner: 'i'.repeat(20) }), { outer: 'o'.repeat(30) })));
+            }),
+        ],
+      ];
+      for (const [what, write] of writes) {
+        expect(codeOf(write), what).toBe('EINVAL');
+        expectUnchanged(s, before, what);
+        expect([...other.ranges()], what).toEqual(otherBefore);
+      }
+      // A value whose toJSON only reads is stored.
+      s.store(604, 604, new Lazy(() => ({ copy: s.load(30) })));
+      expect(s.load(604)).toEqual({ copy: { x: 1 } });
+      s.check();
+      other.check();
+    } finally {
+      s.close();
+      other.close();
+    }
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -542,6 +587,54 @@ describe('EINVAL for a transaction function that returns a promise', () => {
       }.bind(null);
       expectRefusal(s, 'EINVAL', 'transaction(bound async fn)', () => loose(s).transaction(bound));
       expect(ran, 'the bound async function body ran').toBe(false);
+      s.check();
+    } finally {
+      s.close();
+    }
+  });
+
+  test('a generator function (sync or async) is refused before it runs, by transaction() and write(): its body would run only when iterated, on an ended transaction', async () => {
+    const s = newStore();
+    try {
+      let ran = false;
+      const generators: Array<[string, (t: { store(first: number, last: number, value: unknown): void }) => unknown]> = [
+        [
+          'a generator function',
+          function* (t) {
+            ran = true;
+            t.store(100, 100, 'in a generator');
+            yield 1;
+          },
+        ],
+        [
+          'an async generator function',
+          async function* (t) {
+            ran = true;
+            t.store(100, 100, 'in an async generator');
+            yield 1;
+          },
+        ],
+        [
+          'a bound generator function',
+          function* (this: unknown, t: { store(first: number, last: number, value: unknown): void }) {
+            ran = true;
+            t.store(100, 100, 'in a bound generator');
+          }.bind(null),
+        ],
+      ];
+      for (const [what, fn] of generators) {
+        expectRefusal(s, 'EINVAL', `transaction(${what})`, () => loose(s).transaction(fn));
+        const before = observe(s);
+        const err = await (s.write as (f: unknown) => Promise<unknown>)(fn).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect((err as MapleError | null)?.code, `write(${what})`).toBe('EINVAL');
+        expect((err as MapleError).message, `write(${what})`).toMatch(/generator function/);
+        expectUnchanged(s, before, `write(${what})`);
+      }
+      expect(ran, 'a generator body ran').toBe(false);
+      expect(s.load(100)).toBeUndefined();
       s.check();
     } finally {
       s.close();
@@ -922,6 +1015,43 @@ describe('ENOTSTORE', () => {
     expect(fs.readdirSync(dir)).toEqual(['a-directory']);
     expect(fs.readdirSync(sub)).toEqual([]);
   });
+
+  test('a FIFO, a socket, a character device: ENOTSTORE at once for every kind of open, naming what it is, and nothing left beside it', async () => {
+    if (process.platform === 'win32') return;
+    const fifo = path.join(dir, 'a-fifo');
+    if (spawnSync('mkfifo', [fifo]).status !== 0) return; // no mkfifo here
+    // A writer end held open: a read-only open of the FIFO that got as far as opening it would
+    // otherwise block this thread forever, where it should be refused before opening it.
+    const writerEnd = fs.openSync(fifo, 'r+');
+    const sock = path.join(dir, 'a-socket');
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(sock, resolve));
+    try {
+      for (const [special, kind] of [
+        [fifo, 'a FIFO'],
+        [sock, 'a socket'],
+        ['/dev/null', 'a character device'],
+      ] as const) {
+        for (const options of [{}, { readOnly: true }, { sync: 'none' as const }, { create: false }]) {
+          const what = `${special} ${JSON.stringify(options)}`;
+          const err = thrownBy(() => openStore(special, options).close());
+          expect(err.code, what).toBe('ENOTSTORE');
+          expect(err.message, what).toContain(`${special} is ${kind}`);
+        }
+      }
+      expect(fs.readdirSync(dir).sort()).toEqual(['a-fifo', 'a-socket']);
+    } finally {
+      fs.closeSync(writerEnd);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  test('a path holding a NUL character: EINVAL saying so, not an I/O error', () => {
+    const err = thrownBy(() => openStore(`${file}\0x`).close());
+    expect(err.code).toBe('EINVAL');
+    expect(err.message).toContain('NUL');
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
 });
 
 describe('ECORRUPT at open', () => {
@@ -1013,6 +1143,26 @@ describe('ENOENT', () => {
       expect(err.message).not.toContain('.lock');
     }
     expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  test('a store under a file, or a path ending in a slash: ENOENT naming the store and what is wrong, not a lock file, and nothing created', () => {
+    const plain = path.join(dir, 'plain-file');
+    fs.writeFileSync(plain, 'not a directory');
+    for (const [at, says] of [
+      [path.join(plain, 'x.maple'), `${plain}, is not a directory`],
+      [path.join(dir, 'new-store') + '/', 'ending in a slash'],
+      [plain + '/', 'ending in a slash'],
+    ] as const) {
+      for (const options of [{}, { create: true }, { sync: 'none' as const }]) {
+        const what = `${at} ${JSON.stringify(options)}`;
+        const err = thrownBy(() => openStore(at, options).close());
+        expect(err.code, what).toBe('ENOENT');
+        expect(err.message, what).toContain(at);
+        expect(err.message, what).toContain(says);
+        expect(err.message, what).not.toContain('.lock');
+      }
+    }
+    expect(fs.readdirSync(dir)).toEqual(['plain-file']);
   });
 });
 

@@ -16,7 +16,7 @@ import { MAX_INDEX, CELL_BYTES, CELLS_PER_PAGE, CELLS_PER_PAGE_SHIFT, PAGE_BYTES
 import { open } from '../../src/api/open.js';
 import { BufferPool } from '../../storage/io/bufferPool.js';
 import { type CommitRecord, FLAG_CELLS_DURABLE, FLAG_LOGGED, FLAG_VOLATILE, encodeCommitRecord } from '../../storage/format/commitRecord.js';
-import { type FileIO, NodeFileIO } from '../../storage/io/fileIO.js';
+import { type FileIO, NodeFileIO, refuseNonRegularFile } from '../../storage/io/fileIO.js';
 import { WriterLock } from '../../storage/io/lockFile.js';
 import { bootTag } from '../../storage/io/bootTag.js';
 import { type Ref, AreaSlot, InlineSlot, NewValue, nodeCommit, nodeNonce, pointerIsFresh } from '../../storage/format/node.js';
@@ -37,6 +37,7 @@ export interface RollBackResult {
 }
 
 export function rollBack(path: string, toCommit: number): RollBackResult {
+  refuseNonRegularFile(path);
   const lock = WriterLock.acquire(path);
   let io: NodeFileIO;
   try {
@@ -96,6 +97,8 @@ export interface SalvageResult {
 }
 
 export function salvage(path: string, outPath: string): SalvageResult {
+  // A FIFO would block the read-only open below forever.
+  refuseNonRegularFile(path);
   const file = new NodeFileIO(path, 'r');
   // A commit log's last commits, after a reboot, replayed in memory first (as a read-only open
   // does); a log too damaged to replay is left out: salvage copies what the file itself holds.
@@ -144,7 +147,7 @@ export function salvage(path: string, outPath: string): SalvageResult {
     } catch (err) {
       // Only a damaged table is skipped (ECORRUPT); an I/O error or a bug stops the salvage.
       if (!isDamage(err)) throw err;
-      codec = new ValueCodec();
+      codec = ValueCodec.withDamagedTable(chosen.rec.structures.count);
     }
     const result: SalvageResult = { commit: version, ranges: 0, skippedNodes: 0, skippedValues: 0 };
     const out = open(outPath, { sync: 'full' });

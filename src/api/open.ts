@@ -3,14 +3,14 @@
  * registration, the header, recovery — then a MapleStore.
  */
 import * as fs from 'node:fs';
-import { dirname } from 'node:path';
-import { MapleError, invalid, ioError, notFound, notStore } from '../common/errors.js';
+import { dirname, sep } from 'node:path';
+import { MapleError, invalid, ioError, notFound } from '../common/errors.js';
 import { readerIO, recover } from '../../recovery/recover.js';
 import { readHeader } from '../../storage/format/pageFile.js';
 import { BufferPool } from '../../storage/io/bufferPool.js';
 import { bootTag } from '../../storage/io/bootTag.js';
 import { createStoreFile, formatMedium, unfinishedMedium } from '../../storage/io/creation.js';
-import { type FileIO, NodeFileIO } from '../../storage/io/fileIO.js';
+import { type FileIO, NodeFileIO, refuseNonRegularFile } from '../../storage/io/fileIO.js';
 import { WriterLock } from '../../storage/io/lockFile.js';
 import { ReaderFile } from '../../storage/io/readerFiles.js';
 import { describe } from './args.js';
@@ -28,6 +28,7 @@ export function open<V = unknown>(path: string, options?: OpenOptions): MapleSto
  */
 export function openWith<V = unknown>(path: string, options: OpenOptions | undefined, hooks: OpenHooks): MapleStore<V> {
   if (typeof path !== 'string' || path.length === 0) throw invalid(`path must be a non-empty string; got ${describe(path)}`);
+  if (path.includes('\0')) throw invalid(`path must not contain a NUL character; got ${JSON.stringify(path)}`);
   const opts = checkOptions(options);
   if (hooks.fileIO !== undefined && (typeof hooks.fileIO !== 'object' || typeof hooks.fileIO.read !== 'function')) throw invalid('fileIO must implement FileIO');
   let io: FileIO | undefined = hooks.fileIO;
@@ -37,8 +38,15 @@ export function openWith<V = unknown>(path: string, options: OpenOptions | undef
     if (!io) {
       const exists = fs.existsSync(path);
       if (!exists && (!opts.create || opts.readOnly)) throw notFound(`${path} does not exist${opts.readOnly ? ' (read-only open never creates)' : ' and create is false'}`);
-      if (exists && fs.statSync(path).isDirectory()) throw notStore(`${path} is a directory, not a store file`);
-      if (!exists && !fs.existsSync(dirname(path))) throw notFound(`the directory of ${path} does not exist (open() creates the store file, not its directory)`);
+      // A directory, FIFO, socket or device is ENOTSTORE before anything is made beside it (a
+      // read-only open of a FIFO would block forever).
+      if (exists) refuseNonRegularFile(path);
+      if (!exists) {
+        const parent = dirname(path);
+        if (!fs.existsSync(parent)) throw notFound(`the directory of ${path} does not exist (open() creates the store file, not its directory)`);
+        if (!fs.statSync(parent).isDirectory()) throw notFound(`the directory of ${path}, ${parent}, is not a directory`);
+        if (path.endsWith('/') || path.endsWith(sep)) throw notFound(`${path} could not be created: a path ending in a slash names a directory, and a store is a file`);
+      }
       if (!opts.readOnly) lock = WriterLock.acquire(path, hooks.lockEnv);
       // A reader registers before it reads which version is current (storage/io/readerFiles.ts).
       else readerFile = ReaderFile.register(path);

@@ -104,6 +104,23 @@ export interface StoreStats {
   recovery: RecoveryReport;
 }
 
+/**
+ * What a native function whose body does not run when called is ('an async function', 'a generator
+ * function', 'an async generator function'), known by its prototype's tag; null for any other.
+ */
+function deferredBody(fn: unknown): string | null {
+  switch ((fn as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag]) {
+    case 'AsyncFunction':
+      return 'an async function';
+    case 'GeneratorFunction':
+      return 'a generator function';
+    case 'AsyncGeneratorFunction':
+      return 'an async generator function';
+    default:
+      return null;
+  }
+}
+
 /** A group's commit, prepared (src/api/writeQueue.ts): its I/O, performed asynchronously. */
 interface GroupCommit {
   readonly io: AsyncCommitWrite;
@@ -232,11 +249,12 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   transaction<T>(fn: (txn: WriteTxn<V>) => SyncResult<T>): T {
     this.guard();
     if (typeof fn !== 'function') throw invalid(`transaction needs a function; got ${describe(fn)}`);
-    // A native async function is known by its prototype's tag (bound ones too): refused before
-    // it runs, so none of its body executes. A transpiled one is caught by its result in run().
-    if ((fn as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'AsyncFunction') {
-      throw invalid('transaction functions must be synchronous: an async function was passed; it was not run and nothing was committed');
-    }
+    // A native async or generator function is known by its prototype's tag (bound ones too):
+    // refused before it runs, so none of its body executes (a generator's body would run only when
+    // its result is iterated, on an ended transaction). A transpiled async one is caught by its
+    // result in run().
+    const kind = deferredBody(fn);
+    if (kind !== null) throw invalid(`transaction functions must be synchronous: ${kind} was passed; it was not run and nothing was committed`);
     return this.run(fn as (txn: WriteTxn<V>) => T);
   }
 
@@ -248,9 +266,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
    */
   write<T>(fn: (txn: WriteTxn<V>) => SyncResult<T>): Promise<T> {
     if (typeof fn !== 'function') return Promise.reject(invalid(`write needs a function; got ${describe(fn)}`));
-    if ((fn as { [Symbol.toStringTag]?: unknown })[Symbol.toStringTag] === 'AsyncFunction') {
-      return Promise.reject(invalid('transaction functions must be synchronous: an async function was passed to write(); it was not run and nothing was committed'));
-    }
+    const kind = deferredBody(fn);
+    if (kind !== null) return Promise.reject(invalid(`transaction functions must be synchronous: ${kind} was passed to write(); it was not run and nothing was committed`));
     return this.enqueue(fn as (txn: WriteTxn<V>) => T);
   }
 

@@ -381,9 +381,12 @@ function isMainModule(): boolean {
 
 if (isMainModule()) {
   // `maple dump FILE | head` closes the pipe early: that is not an error worth a stack trace.
+  // Any other failure to write the output (a full disk, `> /dev/full`) is exit 1 with a message,
+  // not a stack trace.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(EXIT_OK);
-    throw err;
+    process.stderr.write(`maple: cannot write the output: ${err.message}\n`);
+    process.exit(EXIT_FAILURE);
   });
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -195,6 +195,19 @@ function loaded(value: unknown, where: number | string): unknown {
   return value;
 }
 
+/** The refusal of a value whose toJSON() or getter stored a value while it was being encoded. */
+function nested(): MapleError {
+  return invalid("a toJSON() or getter of the value being stored stored a value while the value was being encoded: values are encoded one at a time (msgpackr's encoder is one per process); store it before or after");
+}
+
+/**
+ * Whether a value is being encoded (by any store's codec), from its packing to its claim in the
+ * arena, getters called by refuseUnloadable included. Process-wide on purpose, unlike every other
+ * piece of state (test/house/moduleState.test.ts): msgpackr's own buffer and position are
+ * module-wide, shared by every store and codec of the process.
+ */
+const ENCODE_GUARD = { active: false };
+
 /** What pack() returns in PACK_MODE: its buffer with the value's bounds, or a view of the value. */
 type PackResult = Uint8Array & { start?: number; end?: number };
 
@@ -224,6 +237,21 @@ export class ValueCodec {
     this.enc = shared ? this.dec : new Packr({ useRecords: () => false, mapsAsObjects: true, moreTypes: true, copyBuffers: true, writeFunction: refuseFunction });
   }
 
+  /**
+   * A codec for a store whose table of `count` structures cannot be read (salvage): a value that
+   * refers to one of them does not decode (ECORRUPT), where msgpackr without the structure would
+   * read its reference byte 0x40 + id as the integer 64 + id (`{}`, one byte, would load as 64).
+   * For decoding only.
+   */
+  static withDamagedTable(count: number): ValueCodec {
+    const codec = new ValueCodec(Array.from({ length: Math.min(count, MAX_SHARED_STRUCTURES) }, () => []), true);
+    const missing = (): never => {
+      throw new Error('it refers to a shared structure of a damaged table');
+    };
+    for (const s of codec.table) (s as Structure & { read?: () => never }).read = missing;
+    return codec;
+  }
+
   private get table(): Structure[] & { sharedLength?: number } {
     return (this.dec as unknown as { structures: Structure[] & { sharedLength?: number } }).structures;
   }
@@ -243,8 +271,23 @@ export class ValueCodec {
     return this.table.slice(0, this.structureCount).map((s) => [...s]);
   }
 
-  /** Encodes `value` into `arena` and returns its handle (storage/format/valueArena.ts). */
+  /**
+   * Encodes `value` into `arena` and returns its handle (storage/format/valueArena.ts). Not from
+   * inside another encode (a value's toJSON() or getter that stores a value, into any store):
+   * msgpackr's buffer and position are module-wide, so the inner value would be packed into the
+   * middle of the outer one, and the outer one's bytes over the inner one's (both unreadable).
+   */
   encode(value: unknown, arena: ValueArena): number {
+    if (ENCODE_GUARD.active) throw nested();
+    ENCODE_GUARD.active = true;
+    try {
+      return this.encodeOne(value, arena);
+    } finally {
+      ENCODE_GUARD.active = false;
+    }
+  }
+
+  private encodeOne(value: unknown, arena: ValueArena): number {
     if (value === null || value === undefined) throw invalid(`value is ${value}; store a value, or use clear()/erase() to make a range empty`);
     if (typeof value === 'function') throw invalid('value is a function; functions cannot be stored (msgpack has no encoding for them: it would load as undefined)');
     if (typeof value === 'symbol') throw invalid(`value is a symbol (${String(value)}); symbols cannot be stored`);

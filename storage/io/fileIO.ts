@@ -4,6 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { WRITE_PIECE_BYTES } from '../../src/common/limits.js';
+import { notStore } from '../../src/common/errors.js';
 
 export interface FileIO {
   /** Reads up to `buf.length` bytes at `positionBytes`; returns the number read (short at EOF). */
@@ -45,6 +46,34 @@ export function writeDurable(io: FileIO, buf: Uint8Array, positionBytes: number)
  */
 export function writePiece(at: number, remaining: number): number {
   return Math.min(remaining, WRITE_PIECE_BYTES - (at % WRITE_PIECE_BYTES));
+}
+
+/**
+ * ENOTSTORE when something other than a regular file is at `path` (followed through symbolic
+ * links): a directory, a FIFO, a socket, a device. Opening a FIFO for reading blocks until a writer
+ * comes (forever, in a synchronous open), a socket cannot be opened, reading a directory fails; a
+ * store is a regular file. Nothing at `path`: no refusal here (the caller decides).
+ */
+export function refuseNonRegularFile(path: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(path);
+  } catch {
+    return;
+  }
+  if (st.isFile()) return;
+  const kind = st.isDirectory()
+    ? 'a directory'
+    : st.isFIFO()
+      ? 'a FIFO (named pipe)'
+      : st.isSocket()
+        ? 'a socket'
+        : st.isCharacterDevice()
+          ? 'a character device'
+          : st.isBlockDevice()
+            ? 'a block device'
+            : 'not a regular file';
+  throw notStore(`${path} is ${kind}, not a store file`);
 }
 
 /** The real file, through synchronous fs calls. */
