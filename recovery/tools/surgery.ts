@@ -19,7 +19,7 @@ import { type CommitRecord, FLAG_CELLS_DURABLE, FLAG_LOGGED, FLAG_VOLATILE, enco
 import { type FileIO, NodeFileIO, refuseNonRegularFile } from '../../storage/io/fileIO.js';
 import { WriterLock } from '../../storage/io/lockFile.js';
 import { bootTag } from '../../storage/io/bootTag.js';
-import { type Ref, AreaSlot, InlineSlot, NewValue, nodeCommit, nodeNonce, pointerIsFresh } from '../../storage/format/node.js';
+import { type Ref, AreaSlot, InlineSlot, NewValue, checkPointedCommit, nodeCommit, nodeNonce, pointerIsFresh } from '../../storage/format/node.js';
 import { areaNonceAt } from '../../storage/format/valueArea.js';
 import { readRecordHeader } from '../../storage/format/valueRecord.js';
 import { readHeader, ringSlotOffsetBytes } from '../../storage/format/pageFile.js';
@@ -153,13 +153,18 @@ export function salvage(path: string, outPath: string): SalvageResult {
     const out = open(outPath, { sync: 'full' });
     try {
       out.transaction((tx) => {
-        /** `fresh`: the writer the node must have, its pointer being FRESH; null when it is not. */
-        const walk = (ref: Ref, min: number, max: number, depth: number, fresh: Writer | null): void => {
+        /**
+         * `fresh`: the writer the node must have, its pointer being FRESH; null when it is not.
+         * `pointed`: the low bits of its commit its parent's pointer names (−1 for the root): an
+         * older node left where a newer one was written (a lost write) is skipped, not copied.
+         */
+        const walk = (ref: Ref, min: number, max: number, depth: number, fresh: Writer | null, pointed: number): void => {
           let node;
           let raw: Uint8Array;
           let self: Writer;
           try {
             node = pager.node(ref, max, version);
+            checkPointedCommit(ref as number, node.commit, pointed);
             if (fresh !== null && !writtenBy(ref as number, fresh)) throw corruptCell(ref as number, 'a fresh pointer leads to a cell of another commit');
             const at = pager.verifiedNodeOffset(ref as number);
             raw = pool.slab.slice(at, at + CELL_BYTES);
@@ -199,12 +204,15 @@ export function salvage(path: string, outPath: string): SalvageResult {
                 }
               }
             } else if (depth < 64) {
-              walk(node.children[i]!, lo, hi, depth + 1, pointerIsFresh(raw, false, i) ? self : null);
+              walk(node.children[i]!, lo, hi, depth + 1, pointerIsFresh(raw, false, i) ? self : null, node.childCommits[i]!);
+            } else {
+              // Deeper than any tree of 2^32 cells: a cycle of damaged pointers, not a subtree.
+              result.skippedNodes++;
             }
             lo = hi + 1;
           }
         };
-        if (chosen.rec.main.cell !== 0) walk(chosen.rec.main.cell, 0, MAX_INDEX, 0, chosen.rec.main.fresh ? { commit: version, nonce } : null);
+        if (chosen.rec.main.cell !== 0) walk(chosen.rec.main.cell, 0, MAX_INDEX, 0, chosen.rec.main.fresh ? { commit: version, nonce } : null, -1);
       });
     } finally {
       out.close();
