@@ -203,6 +203,6 @@ function walkTree(
     }
     return gap;
   };
-  visit(root.cell, 0, MAX_INDEX, 0, rec.commit, -1);
+  visit(root.cell, 0, MAX_INDEX, 0, rec.commit, root.commit);
   return facts;
 }

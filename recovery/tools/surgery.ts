@@ -212,7 +212,7 @@ export function salvage(path: string, outPath: string): SalvageResult {
             lo = hi + 1;
           }
         };
-        if (chosen.rec.main.cell !== 0) walk(chosen.rec.main.cell, 0, MAX_INDEX, 0, chosen.rec.main.fresh ? { commit: version, nonce } : null, -1);
+        if (chosen.rec.main.cell !== 0) walk(chosen.rec.main.cell, 0, MAX_INDEX, 0, chosen.rec.main.fresh ? { commit: version, nonce } : null, chosen.rec.main.commit);
       });
     } finally {
       out.close();

@@ -204,12 +204,12 @@ export class SharedStore<V = unknown> extends ReadViewBase<V> {
     }
     if (root.structuresCount > this.structuresCount) {
       // The table only grows: the newest decodes every older version's values.
-      this.pager.codec = loadCodec(this.pager, { cell: root.structuresCell, fresh: false, count: root.structuresCount }, root.commit, true);
+      this.pager.codec = loadCodec(this.pager, { cell: root.structuresCell, fresh: false, count: root.structuresCount, commit: root.structuresCommit }, root.commit, true);
       this.structuresCount = root.structuresCount;
     }
     const last = this.last;
     if (last !== null && last.version === root.commit) return last;
-    const reader = new TreeReader(this.pager, treeOf({ cell: root.rootCell, fresh: false, height: root.height }, root.ranges, root.nodes), root.commit);
+    const reader = new TreeReader(this.pager, treeOf({ cell: root.rootCell, fresh: false, height: root.height, commit: root.rootCommit }, root.ranges, root.nodes), root.commit);
     this.last = reader;
     return reader;
   }

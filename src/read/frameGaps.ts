@@ -14,9 +14,9 @@ import { MAX_INDEX } from '../common/limits.js';
  * src/read/frameLookup.ts does): each visited node is checked as pager.node() would (checksum once per
  * page load, type, count, commit not newer than `version`, leaves at the tree's height).
  */
-export function fastEmptyArea(pager: CellReader, rootCell: number, height: number, version: number, min: number, max: number, size: number, reverse: boolean): number | undefined {
+export function fastEmptyArea(pager: CellReader, rootCell: number, rootCommit: number, height: number, version: number, min: number, max: number, size: number, reverse: boolean): number | undefined {
   if (max - min + 1 < size) return undefined;
-  const found = searchCell(pager, rootCell, -1, 0, height, version, 0, MAX_INDEX, min, max, size, reverse);
+  const found = searchCell(pager, rootCell, rootCommit, 0, height, version, 0, MAX_INDEX, min, max, size, reverse);
   return found < 0 ? undefined : found;
 }
 

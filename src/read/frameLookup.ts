@@ -20,11 +20,14 @@ export class Hit {
   cell = 0;
 }
 
-/** Finds the non-empty slot holding `index` in the committed tree at `rootCell`; false if empty. */
-export function fastLookup(pager: CellReader, rootCell: number, height: number, version: number, index: number, hit: Hit): boolean {
+/**
+ * Finds the non-empty slot holding `index` in the committed tree at `rootCell` (its commit's low
+ * bits `rootCommit`, as the commit record names them; −1: not checked); false if empty.
+ */
+export function fastLookup(pager: CellReader, rootCell: number, rootCommit: number, height: number, version: number, index: number, hit: Hit): boolean {
   const pool = pager.pool;
   let cell = rootCell;
-  let pointed = -1;
+  let pointed = rootCommit;
   let min = 0;
   let max = MAX_INDEX;
   for (let depth = 0; depth < height; depth++) {

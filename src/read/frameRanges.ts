@@ -53,6 +53,8 @@ export class FrameRanges implements IterableIterator<Range<unknown>>, HeldReader
   constructor(
     private readonly pager: CellReader,
     private readonly root: number | null,
+    /** The low bits of the root's commit, as the commit record names them (−1: not checked). */
+    private readonly rootCommit: number,
     private readonly height: number,
     readonly version: number,
     private readonly from: number,
@@ -106,7 +108,7 @@ export class FrameRanges implements IterableIterator<Range<unknown>>, HeldReader
   private step(): Range<unknown> | null {
     if (this.depth === -1) {
       if (this.root === null || this.from > this.to) return null;
-      this.enter(this.root, -1, 0, 0, MAX_INDEX);
+      this.enter(this.root, this.rootCommit, 0, 0, MAX_INDEX);
     }
     const pager = this.pager;
     const pool = pager.pool;

@@ -59,7 +59,7 @@ export class TreeReader implements NodeSource {
   frameRanges(from: number, to: number, reverse: boolean, check: (() => void) | null): FrameRanges | null {
     const root = this.tree.root;
     if (root !== null && typeof root !== 'number') return null;
-    return new FrameRanges(this.pager, root, this.tree.height, this.version, from, to, reverse, check);
+    return new FrameRanges(this.pager, root, this.tree.rootCommit, this.tree.height, this.version, from, to, reverse, check);
   }
 
   load(index: number): unknown {
@@ -67,7 +67,7 @@ export class TreeReader implements NodeSource {
     if (root === null) return undefined;
     if (typeof root === 'number') {
       const hit = (this.hit ??= new Hit());
-      return fastLookup(this.pager, root, this.tree.height, this.version, index, hit) ? this.fastSlotValue(hit) : undefined;
+      return fastLookup(this.pager, root, this.tree.rootCommit, this.tree.height, this.version, index, hit) ? this.fastSlotValue(hit) : undefined;
     }
     const e = lookup(this, this.tree, index);
     return e === undefined ? undefined : this.value(e.slot);
@@ -78,7 +78,7 @@ export class TreeReader implements NodeSource {
     if (root === null) return undefined;
     if (typeof root === 'number') {
       const hit = (this.hit ??= new Hit());
-      if (!fastLookup(this.pager, root, this.tree.height, this.version, index, hit)) return undefined;
+      if (!fastLookup(this.pager, root, this.tree.rootCommit, this.tree.height, this.version, index, hit)) return undefined;
       const { first, last } = hit;
       return { first, last, value: this.fastSlotValue(hit) };
     }
@@ -103,7 +103,7 @@ export class TreeReader implements NodeSource {
 
   emptyArea(min: number, max: number, size: number, reverse: boolean): number | undefined {
     const root = this.tree.root;
-    if (typeof root === 'number') return fastEmptyArea(this.pager, root, this.tree.height, this.version, min, max, size, reverse);
+    if (typeof root === 'number') return fastEmptyArea(this.pager, root, this.tree.rootCommit, this.tree.height, this.version, min, max, size, reverse);
     return emptyArea(this, this.tree, min, max, size, reverse);
   }
 }

@@ -13,7 +13,7 @@ import { nodeAt } from './walk.js';
 export function emptyArea(src: NodeSource, tree: TreeState, min: number, max: number, size: number, reverse: boolean): number | undefined {
   if (max - min + 1 < size) return undefined;
   if (tree.root === null) return reverse ? max - size + 1 : min;
-  return search(src, tree.root, 0, MAX_INDEX, min, max, size, reverse, 0, tree.height, -1);
+  return search(src, tree.root, 0, MAX_INDEX, min, max, size, reverse, 0, tree.height, tree.rootCommit);
 }
 
 function search(src: NodeSource, ref: Ref, nodeMin: number, nodeMax: number, min: number, max: number, size: number, reverse: boolean, depth: number, height: number, pointed: number): number | undefined {

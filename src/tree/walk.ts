@@ -37,7 +37,7 @@ export interface RawEntry {
 export function lookup(src: NodeSource, tree: TreeState, index: number): RawEntry | undefined {
   if (tree.root === null) return undefined;
   let ref: Ref = tree.root;
-  let pointed = -1;
+  let pointed = tree.rootCommit;
   let min = 0;
   let max = MAX_INDEX;
   for (let depth = 0; ; depth++) {
@@ -61,7 +61,7 @@ export function lookup(src: NodeSource, tree: TreeState, index: number): RawEntr
 /** Every non-empty range intersecting [from, to], ascending (or descending with `reverse`). */
 export function* iterate(src: NodeSource, tree: TreeState, from: number, to: number, reverse: boolean): Generator<RawEntry> {
   if (tree.root === null || from > to) return;
-  yield* walk(src, tree.root, 0, MAX_INDEX, from, to, reverse, 0, tree.height, -1);
+  yield* walk(src, tree.root, 0, MAX_INDEX, from, to, reverse, 0, tree.height, tree.rootCommit);
 }
 
 function* walk(src: NodeSource, ref: Ref, min: number, max: number, from: number, to: number, reverse: boolean, depth: number, height: number, pointed: number): Generator<RawEntry> {
@@ -88,7 +88,7 @@ function* walk(src: NodeSource, ref: Ref, min: number, max: number, from: number
  */
 export function findFirst(src: NodeSource, tree: TreeState, from: number, to: number, reverse: boolean): RawEntry | undefined {
   if (tree.root === null || from > to) return undefined;
-  return firstIn(src, tree.root, 0, MAX_INDEX, from, to, reverse, 0, tree.height, -1);
+  return firstIn(src, tree.root, 0, MAX_INDEX, from, to, reverse, 0, tree.height, tree.rootCommit);
 }
 
 function firstIn(src: NodeSource, ref: Ref, min: number, max: number, from: number, to: number, reverse: boolean, depth: number, height: number, pointed: number): RawEntry | undefined {

@@ -62,6 +62,12 @@ export interface WriteSink extends NodeSource {
 
 export interface TreeState {
   root: Ref | null;
+  /**
+   * A committed root's (a cell address's) commit, as the pointer to it names it: the low bits
+   * the commit record holds (pointerCommit, storage/format/node.ts), or −1 where they are not known
+   * (nothing checks it then). Unused while the root is a new node.
+   */
+  rootCommit: number;
   height: number;
   ranges: number;
   nodes: number;
@@ -96,7 +102,7 @@ function nodeToWrite(src: NodeSource, ref: Ref, min: number, max: number, gen: n
 }
 
 export function emptyTree(): TreeState {
-  return { root: null, height: 0, ranges: 0, nodes: 0, newValues: 0 };
+  return { root: null, rootCommit: 0, height: 0, ranges: 0, nodes: 0, newValues: 0 };
 }
 
 /** Placeholder for a pooled RunNode not in use (never read). */
@@ -143,7 +149,7 @@ function collect(s: WriteScratch, src: NodeSource, tree: TreeState, lo: number, 
   const runs: RunNode[][] = new Array(height);
   const root = tree.root!;
   s.runPoolUsed = 0;
-  runs[height - 1] = [runNode(s, root, nodeToWrite(src, root, 0, MAX_INDEX, gen, 0, height, -1), 0, MAX_INDEX)];
+  runs[height - 1] = [runNode(s, root, nodeToWrite(src, root, 0, MAX_INDEX, gen, 0, height, tree.rootCommit), 0, MAX_INDEX)];
   for (let level = height - 2; level >= 0; level--) {
     let run: RunNode[] | null = null;
     const parents = runs[level + 1]!;
@@ -600,12 +606,13 @@ function write(sink: WriteSink, tree: TreeState, first: number, last: number, sl
     }
     let root: Ref = top.nodes[0]!;
     let rootNode = top.nodes[0]!;
+    let rootCommit = 0;
     while (!rootNode.leaf && rootNode.lasts.length === 1) {
       root = rootNode.children[0]!;
-      const pointed = rootNode.childCommits[0]!;
+      rootCommit = rootNode.childCommits[0]!;
       height--;
       removed++;
-      rootNode = nodeAt(sink, root, 0, MAX_INDEX, 0, height, pointed);
+      rootNode = nodeAt(sink, root, 0, MAX_INDEX, 0, height, rootCommit);
     }
     if (rootNode.leaf && rootNode.lasts.length === 1 && rootNode.slots[0] === null) {
       if (typeof root === 'number') throw corruptCell(root, 'a committed root leaf holds nothing (an empty tree has no root)');
@@ -616,6 +623,7 @@ function write(sink: WriteSink, tree: TreeState, first: number, last: number, sl
       return;
     }
     tree.root = root;
+    tree.rootCommit = rootCommit;
     tree.height = height;
     tree.ranges += plan.rangeDelta;
     tree.nodes += created - removed;

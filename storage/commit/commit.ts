@@ -25,7 +25,7 @@ import type { TreeState } from '../../src/tree/write.js';
 import type { WriteScratch } from '../../src/tree/writeScratch.js';
 import { type CommitRecord, type LogRef, type StructuresRef, NO_LOG } from '../format/commitRecord.js';
 import type { CommitLog } from './commitLog.js';
-import { type MemNode, NewValue } from '../format/node.js';
+import { type MemNode, NewValue, recordPointerCommit } from '../format/node.js';
 import { AREA_VALUE_MAX_BYTES, MAX_INLINE_BYTES } from '../../src/common/limits.js';
 import type { CellRun } from '../format/pageFile.js';
 import { encodeStructures } from '../format/structures.js';
@@ -173,11 +173,11 @@ function placeLog(plan: CommitPlan, alloc: CellAllocation, log: CommitLog | null
 function placeStructures(plan: CommitPlan, alloc: CellAllocation): { structures: StructuresRef; table: NewValue | null } {
   const { prev, pager } = plan;
   const codec = pager.codec;
-  if (codec.structureCount <= prev.structures.count) return { structures: { cell: prev.structures.cell, fresh: false, count: prev.structures.count }, table: null };
+  if (codec.structureCount <= prev.structures.count) return { structures: { ...prev.structures, fresh: false }, table: null };
   const table = new NewValue(encodeStructures(codec.structures()));
   alloc.placeRecords([table]);
   if (prev.structures.cell !== 0) plan.frees.push({ start: prev.structures.cell, count: pager.recordCellCount(prev.structures.cell) });
-  return { structures: { cell: table.cell, fresh: true, count: codec.structureCount }, table };
+  return { structures: { cell: table.cell, fresh: true, count: codec.structureCount, commit: recordPointerCommit(plan.commit) }, table };
 }
 
 /** The new cells other than nodes (records, the structures table, value areas), sorted by cell. */
@@ -209,11 +209,11 @@ function prepare(ctx: CommitContext, plan: CommitPlan, state: DurableState, opti
     sources,
     {
       commit,
-      main: rootOf(main),
+      main: rootOf(main, plan.commit),
       ranges: main.ranges,
       nodes: main.nodes,
-      space: rootOf(space.tree),
-      pending: rootOf(plan.pending),
+      space: rootOf(space.tree, plan.commit),
+      pending: rootOf(plan.pending, plan.commit),
       highWaterCell: space.highWaterCell,
       syncedCells: state.rec.syncedCells,
       allocatedCells: space.allocatedCells,

@@ -8,7 +8,7 @@ import { assert, corruptCell } from '../../src/common/errors.js';
 import { type TreeState, type WriteSink, writeRange } from '../../src/tree/write.js';
 import type { WriteScratch } from '../../src/tree/writeScratch.js';
 import type { CommitRecord, TreeRoot } from '../format/commitRecord.js';
-import { type MemNode, type Ref, NewValue } from '../format/node.js';
+import { type MemNode, type Ref, NewValue, pointerCommit } from '../format/node.js';
 import type { CellRun } from '../format/pageFile.js';
 import { MAX_COMMITS } from '../format/pendingList.js';
 import type { CellReader } from '../io/cellReader.js';
@@ -19,17 +19,21 @@ import { SpaceMap } from './spaceMap.js';
 export function treeOf(root: TreeRoot, ranges = 0, nodes = 0): TreeState {
   // Built as null and then set: a literal holding either null or a number here kept V8
   // deoptimizing this function (measured ~1 µs per commit).
-  const tree: TreeState = { root: null, height: root.height, ranges, nodes, newValues: 0 };
+  const tree: TreeState = { root: null, rootCommit: root.commit, height: root.height, ranges, nodes, newValues: 0 };
   if (root.cell !== 0) tree.root = root.cell;
   return tree;
 }
 
-export function rootOf(tree: TreeState): TreeRoot {
+/** The commit record's pointer to the root of `tree`, written by commit `commit`. */
+export function rootOf(tree: TreeState, commit: number): TreeRoot {
   const r = tree.root;
-  if (r === null) return { cell: 0, fresh: false, height: 0 };
-  if (typeof r === 'number') return { cell: r, fresh: false, height: tree.height };
+  if (r === null) return { cell: 0, fresh: false, height: 0, commit: 0 };
+  if (typeof r === 'number') {
+    assert(tree.rootCommit >= 0, 'a committed root\'s commit is known');
+    return { cell: r, fresh: false, height: tree.height, commit: tree.rootCommit };
+  }
   assert(r.cell !== 0, 'root has a cell');
-  return { cell: r.cell, fresh: true, height: tree.height };
+  return { cell: r.cell, fresh: true, height: tree.height, commit: pointerCommit(commit) };
 }
 
 export class CommitPlan {

@@ -7,7 +7,9 @@
  *   0       4     magic "MCR1"
  *   4       4     CRC-32 of bytes 8 .. COMMIT_RECORD_BYTES
  *   8       8     commit number
- *   16      8     main tree root pointer (u32 cell, u32 flags: bit 0 FRESH) — 0 when empty
+ *   16      8     main tree root pointer (u32 cell, u32 flags: bit 0 FRESH, bits 8..31 the low 24
+ *                 bits of the root node's commit, as a child pointer's: storage/format/node.ts) — 0
+ *                 when empty
  *   24      4     main tree height (0 = empty)
  *   28      4     flags: bit 0 CELLS_DURABLE — every cell was synced before this record was written
  *                 (two-sync), so recovery need not validate them; bit 1 VOLATILE — written with
@@ -15,10 +17,10 @@
  *                 disk without the cells of the commits before it (recovery/recover.ts)
  *   32      8     range count
  *   40      8     main tree node count
- *   48      8     space-map root pointer
+ *   48      8     space-map root pointer (as the main tree's)
  *   56      4     space-map height
  *   60      4     boot tag of a VOLATILE record's writer (storage/io/bootTag.ts); 0 otherwise
- *   64      8     pending-free tree root pointer
+ *   64      8     pending-free tree root pointer (as the main tree's)
  *   72      4     pending-free tree height
  *   76      4     synced cells: the file held at least this many 256-byte cells (header and ring
  *                 included) at a sync before this record was written — a CELLS_DURABLE record's own
@@ -32,7 +34,8 @@
  *   112     4     commit nonce: random per commit, also written into every cell of this commit, so
  *                 cells of an abandoned attempt that reused this number never validate
  *   116     4     shared-structures table: record cell (0 = none; storage/format/structures.ts)
- *   120     4     its flags: bit 0 FRESH (written by this commit)
+ *   120     4     its flags: bit 0 FRESH (written by this commit), bits 8..23 the low 16 bits of
+ *                 the record's commit, as a record slot's
  *   124     4     structures in the table
  *
  * A store that keeps a commit log (commitProtocol 'log', storage/commit/commitLog.ts) writes the
@@ -60,6 +63,8 @@ export interface TreeRoot {
   /** The root was written by this commit. */
   fresh: boolean;
   height: number;
+  /** The low bits of the commit that wrote the root node (pointerCommit; 0 when empty). */
+  commit: number;
 }
 
 export const FLAG_CELLS_DURABLE = 1;
@@ -108,9 +113,11 @@ export interface StructuresRef {
   cell: number;
   fresh: boolean;
   count: number;
+  /** The low bits of the commit that wrote the table's record (recordPointerCommit; 0 when none). */
+  commit: number;
 }
 
-export const NO_STRUCTURES: StructuresRef = Object.freeze({ cell: 0, fresh: false, count: 0 });
+export const NO_STRUCTURES: StructuresRef = Object.freeze({ cell: 0, fresh: false, count: 0, commit: 0 });
 
 function u64(dv: DataView, at: number, v: number): void {
   dv.setUint32(at, v >>> 0, true);
@@ -123,12 +130,13 @@ function r64(dv: DataView, at: number): number {
 
 function putRoot(dv: DataView, at: number, heightAt: number, root: TreeRoot): void {
   dv.setUint32(at, root.cell, true);
-  dv.setUint32(at + 4, root.fresh ? 1 : 0, true);
+  dv.setUint32(at + 4, ((root.commit << 8) | (root.fresh ? 1 : 0)) >>> 0, true);
   dv.setUint32(heightAt, root.height, true);
 }
 
 function getRoot(dv: DataView, at: number, heightAt: number): TreeRoot {
-  return { cell: dv.getUint32(at, true), fresh: (dv.getUint32(at + 4, true) & 1) !== 0, height: dv.getUint32(heightAt, true) };
+  const flags = dv.getUint32(at + 4, true);
+  return { cell: dv.getUint32(at, true), fresh: (flags & 1) !== 0, height: dv.getUint32(heightAt, true), commit: flags >>> 8 };
 }
 
 export function encodeCommitRecord(rec: CommitRecord): Uint8Array {
@@ -152,7 +160,7 @@ export function encodeCommitRecord(rec: CommitRecord): Uint8Array {
   u64(dv, 104, rec.highestCommit);
   dv.setUint32(112, rec.nonce >>> 0, true);
   dv.setUint32(116, rec.structures.cell, true);
-  dv.setUint32(120, rec.structures.fresh ? 1 : 0, true);
+  dv.setUint32(120, (rec.structures.commit << 8) | (rec.structures.fresh ? 1 : 0), true);
   dv.setUint32(124, rec.structures.count, true);
   if (logged) {
     dv.setUint32(128, rec.log.cell, true);
@@ -189,7 +197,7 @@ export function decodeCommitRecord(bytes: Uint8Array): CommitRecord | undefined 
     highestCommit: r64(dv, 104),
     nonce: dv.getUint32(112, true),
     boot: dv.getUint32(60, true),
-    structures: { cell: dv.getUint32(116, true), fresh: (dv.getUint32(120, true) & 1) !== 0, count: dv.getUint32(124, true) },
+    structures: { cell: dv.getUint32(116, true), fresh: (dv.getUint32(120, true) & 1) !== 0, count: dv.getUint32(124, true), commit: (dv.getUint32(120, true) >>> 8) & 0xffff },
     log,
   };
 }

@@ -124,8 +124,8 @@ export class CellReader {
    * the next read). A record of up to MAX_SPAN_PAGES pages is read through the pool and checked
    * once per page load, like a node; a longer one is read from the file each time (it would push
    * the pool's pages out), into the scratch buffer. Allocates nothing once the scratch is large
-   * enough. `pointed`: the low bits of the record's commit its slot names (RecordSlot.commit), −1
-   * where no slot names it (the structures table, which the commit record names).
+   * enough. `pointed`: the low bits of the record's commit its slot (RecordSlot.commit) or the commit
+   * record (the structures table) names; −1: not checked.
    */
   recordValue(cell: number, version: number, pointed: number): Uint8Array {
     const pool = this.pool;
@@ -308,6 +308,6 @@ export function loadCodec(pager: CellReader, ref: StructuresRef, version: number
     if (ref.count !== 0) throw corrupt(`commit ${version} counts ${ref.count} shared structures but has no table`);
     return new ValueCodec([], shared);
   }
-  const table = decodeStructures(pager.recordBytes(ref.cell, version, -1).slice(), ref.cell, ref.count);
+  const table = decodeStructures(pager.recordBytes(ref.cell, version, ref.commit).slice(), ref.cell, ref.count);
   return new ValueCodec(table, shared);
 }

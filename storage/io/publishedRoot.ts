@@ -22,7 +22,9 @@
  *   8     shared-structures table: record cell (0: none)
  *   9     structures in the table
  *   10    page-log end after this commit's pages (storage/io/pageLog.ts; a position mod 2^32)
- *   11-15 zero
+ *   11    the main tree root's commit, as the commit record's pointer names it (its low 24 bits)
+ *   12    the structures table's commit, as the commit record names it (its low 16 bits)
+ *   13-15 zero
  */
 import { busy } from '../../src/common/errors.js';
 import { SHARED_READ_RETRIES } from '../../src/common/limits.js';
@@ -46,6 +48,9 @@ export interface PublishedRoot {
   readonly structuresCount: number;
   /** Page-log position after this commit's pages (storage/io/pageLog.ts). */
   readonly logEnd: number;
+  /** The low bits of the commits that wrote the root node and the structures table (commitRecord.ts). */
+  readonly rootCommit: number;
+  readonly structuresCommit: number;
 }
 
 /** Publishes `rec` (durable) as the newest version; `logEnd` is the page log's end after its pages. */
@@ -65,6 +70,8 @@ export function publishRoot(area: SharedArea, rec: CommitRecord, logEnd: number)
   Atomics.store(w, at + 8, rec.structures.cell);
   Atomics.store(w, at + 9, rec.structures.count);
   Atomics.store(w, at + 10, logEnd | 0);
+  Atomics.store(w, at + 11, rec.main.commit);
+  Atomics.store(w, at + 12, rec.structures.commit);
   // The copy is whole: readers move to it. (A count wrapping to 0 would read as "nothing
   // published", so it skips to 2, which names the same copy parity as 0.)
   Atomics.store(w, W_PUBLISH_COUNT, next | 0);
@@ -92,6 +99,8 @@ export function readPublished(area: SharedArea): PublishedRoot | undefined {
       structuresCell: Atomics.load(w, at + 8) >>> 0,
       structuresCount: Atomics.load(w, at + 9) >>> 0,
       logEnd: Atomics.load(w, at + 10) >>> 0,
+      rootCommit: Atomics.load(w, at + 11) >>> 0,
+      structuresCommit: Atomics.load(w, at + 12) >>> 0,
     };
     if (Atomics.load(w, W_PUBLISH_COUNT) >>> 0 === count) return root;
   }

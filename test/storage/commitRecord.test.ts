@@ -10,11 +10,11 @@ function sample(): CommitRecord {
   return {
     commit: 2 ** 40 + 17,
     flags: FLAG_CELLS_DURABLE,
-    main: { cell: 0xfedc_ba98, fresh: true, height: 7 },
+    main: { cell: 0xfedc_ba98, fresh: true, height: 7, commit: 0xff_ffff },
     ranges: 2 ** 45 + 3,
     nodes: 2 ** 33 + 5,
-    space: { cell: 1234, fresh: false, height: 2 },
-    pending: { cell: 99, fresh: true, height: 1 },
+    space: { cell: 1234, fresh: false, height: 2, commit: 0x12_3456 },
+    pending: { cell: 99, fresh: true, height: 1, commit: 17 },
     highWaterCell: 2 ** 32 + 80,
     syncedCells: 0xffff_fff0,
     allocatedCells: 2 ** 32 + 60,
@@ -22,7 +22,7 @@ function sample(): CommitRecord {
     highestCommit: 2 ** 40 + 19,
     nonce: 0x9abc_def0,
     boot: 0x1234_5678,
-    structures: { cell: 0xabcd_0123, fresh: true, count: 31 },
+    structures: { cell: 0xabcd_0123, fresh: true, count: 31, commit: 0xbeef },
     log: NO_LOG,
   };
 }
@@ -44,11 +44,11 @@ describe('commit record', () => {
     const empty: CommitRecord = {
       commit: 1,
       flags: 0,
-      main: { cell: 0, fresh: false, height: 0 },
+      main: { cell: 0, fresh: false, height: 0, commit: 0 },
       ranges: 0,
       nodes: 0,
-      space: { cell: 0, fresh: false, height: 0 },
-      pending: { cell: 0, fresh: false, height: 0 },
+      space: { cell: 0, fresh: false, height: 0, commit: 0 },
+      pending: { cell: 0, fresh: false, height: 0, commit: 0 },
       highWaterCell: 80,
       syncedCells: 0,
       allocatedCells: 0,
@@ -56,7 +56,7 @@ describe('commit record', () => {
       highestCommit: 1,
       nonce: 0,
       boot: 0,
-      structures: { cell: 0, fresh: false, count: 0 },
+      structures: { cell: 0, fresh: false, count: 0, commit: 0 },
       log: NO_LOG,
     };
     expect(decodeCommitRecord(encodeCommitRecord(empty))).toEqual(empty);
@@ -76,11 +76,17 @@ describe('commit record', () => {
     expect(decodeCommitRecord(page.subarray(64))).toEqual(sample());
   });
 
-  it('keeps the shared-structures reference at bytes 116..127, fresh as bit 0 of 120', () => {
-    const bytes = encodeCommitRecord({ ...sample(), structures: { cell: 300, fresh: false, count: 2 } });
+  it('keeps the shared-structures reference at bytes 116..127, fresh as bit 0 of 120, its commit\'s low 16 bits in bits 8..23', () => {
+    const bytes = encodeCommitRecord({ ...sample(), structures: { cell: 300, fresh: false, count: 2, commit: 0xabcd } });
     const dv = new DataView(bytes.buffer);
-    expect([dv.getUint32(116, true), dv.getUint32(120, true), dv.getUint32(124, true)]).toEqual([300, 0, 2]);
-    expect(decodeCommitRecord(bytes)!.structures).toEqual({ cell: 300, fresh: false, count: 2 });
+    expect([dv.getUint32(116, true), dv.getUint32(120, true), dv.getUint32(124, true)]).toEqual([300, 0xab_cd00, 2]);
+    expect(decodeCommitRecord(bytes)!.structures).toEqual({ cell: 300, fresh: false, count: 2, commit: 0xabcd });
+  });
+
+  it('keeps each root pointer\'s commit (low 24 bits) in bits 8..31 of its flags word, FRESH in bit 0', () => {
+    const bytes = encodeCommitRecord(sample());
+    const dv = new DataView(bytes.buffer);
+    expect([dv.getUint32(20, true), dv.getUint32(52, true), dv.getUint32(68, true)]).toEqual([0xffff_ff01, 0x1234_5600, (17 << 8) | 1]);
   });
 
   it('round trips the nonce across the u32 range, stored at byte 112', () => {
@@ -90,7 +96,7 @@ describe('commit record', () => {
       expect(decodeCommitRecord(bytes)?.nonce).toBe(nonce);
     }
     // Bytes 116..127 hold the structures reference: zero when there is no table.
-    const none = encodeCommitRecord({ ...sample(), structures: { cell: 0, fresh: false, count: 0 } });
+    const none = encodeCommitRecord({ ...sample(), structures: { cell: 0, fresh: false, count: 0, commit: 0 } });
     expect(none.subarray(116, COMMIT_RECORD_BYTES).every((b) => b === 0)).toBe(true);
   });
 

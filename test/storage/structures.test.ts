@@ -108,7 +108,7 @@ describe('shared structures in a store', () => {
     const t = temp();
     const s = open<unknown>(t.file(), { sync: 'none' });
     s.store(0, 9, 'no objects yet');
-    expect(newestRecord(t.file()).structures).toEqual({ cell: 0, fresh: false, count: 0 });
+    expect(newestRecord(t.file()).structures).toEqual({ cell: 0, fresh: false, count: 0, commit: 0 });
     s.store(10, 19, { id: 1, prot: 3 });
     const first = newestRecord(t.file()).structures;
     expect(first.count).toBe(1);
