@@ -67,11 +67,14 @@ export const FLAG_FRESH = 1;
 /** A child pointer's flags hold the low POINTER_COMMIT_BITS bits of the child's commit, from this bit on. */
 export const POINTER_COMMIT_SHIFT = 8;
 export const POINTER_COMMIT_BITS = 24;
-const POINTER_COMMIT_MOD = 2 ** POINTER_COMMIT_BITS;
 
-/** The low bits of commit number `commit` a pointer to a node it wrote carries. */
+/**
+ * The low bits of commit number `commit` a pointer to a node it wrote carries. A bitwise and, not
+ * `%`: ToInt32 keeps the low 32 bits of any integer up to 2^53, and the result stays a small
+ * integer for V8 (test/smallIntegers.test.ts).
+ */
 export function pointerCommit(commit: number): number {
-  return commit % POINTER_COMMIT_MOD;
+  return commit & 0xff_ffff;
 }
 
 /** A leaf slot naming a value record holds the low RECORD_POINTER_BITS bits of the record's commit. */
@@ -79,7 +82,7 @@ export const RECORD_POINTER_BITS = 16;
 
 /** The low bits of commit number `commit` a slot naming a record it wrote carries. */
 export function recordPointerCommit(commit: number): number {
-  return commit % 2 ** RECORD_POINTER_BITS;
+  return commit & 0xffff;
 }
 
 /*
@@ -581,7 +584,7 @@ export function encodeNodeAt(node: MemNode, commit: number, buf: Uint8Array, dv:
       const c = at + OFF_CHILDREN + 8 * i;
       if (typeof child === 'number') {
         const named = childCommits[i]!;
-        if (!(named >= 0 && named < POINTER_COMMIT_MOD)) assert(false, `child ${i} (cell ${child}) has its commit's low bits (${named})`);
+        if (!(named >= 0 && named <= 0xff_ffff)) assert(false, `child ${i} (cell ${child}) has its commit's low bits (${named})`);
         dv.setUint32(c, child, true);
         dv.setUint32(c + 4, named << POINTER_COMMIT_SHIFT, true);
       } else {
