@@ -125,15 +125,13 @@ export const PENDING_SLACK_RUNS = 8;
  */
 export const LEFTOVER_KEEP_CELLS = 64;
 /**
- * A reader band (cells only readers newer than the oldest reach, storage/io/readerSet.ts) gets
- * windowed chunks of its own only when it frees at least this many cells; a smaller one joins the
- * by-commit list. Readers that close oldest first release both together anyway: with two
- * snapshots reopened after random holds of up to 2,000 single-store commits on 20,000 ranges
- * (test/bench/probes/heldReaders.ts 20000 20000 2000), a chunk for every band wrote 13.8 cells per
- * commit and grew the file to 1.86 MiB, this 10.5 and 1.54 MiB. A large band (a bulk rewrite
- * under a newer snapshot, closed before an older one) is worth its chunk.
+ * Windowed pending entries, newest first below its own keys, a commit looks at for one the same
+ * readers pin as a reader band it lists (storage/commit/pendingChunks.ts carryPinnedBands). Two
+ * rotating snapshots over 10,000 single-store commits on 100,000 ranges
+ * (test/bench/probes/heldReaders.ts 100000 10000 2000): 17.5 cells per commit and a 6.58 MiB file
+ * looking at 1, 16.5 and 6.05 MiB at 2, 15.2 and 5.53 MiB at 4, the same at 8 and 16.
  */
-export const BAND_MIN_CELLS = 16;
+export const CARRY_SCAN_ENTRIES = 4;
 /** Pinned windowed entries a commit's free list looks past before it leaves the rest for later. */
 export const PINNED_SCAN_LIMIT = 16;
 /**

@@ -17,12 +17,12 @@
  * their run). Chunks are written as placeholders while cells are placed and encoded last.
  */
 import { assert, corruptCell } from '../../src/common/errors.js';
-import { BAND_MIN_CELLS, LEFTOVER_KEEP_CELLS, PENDING_SLACK_RUNS } from '../../src/common/limits.js';
-import { findFirst } from '../../src/tree/walk.js';
+import { CARRY_SCAN_ENTRIES, LEFTOVER_KEEP_CELLS, PENDING_SLACK_RUNS } from '../../src/common/limits.js';
+import { findFirst, iterate } from '../../src/tree/walk.js';
 import { writeRange } from '../../src/tree/write.js';
 import { NewValue, RecordSlot } from '../format/node.js';
 import type { CellRun } from '../format/pageFile.js';
-import { BY_COMMIT_CHUNK_RUNS, CHUNK_PLACEHOLDER, PENDING_KEYS_PER_COMMIT, WINDOWED_CHUNK_RUNS, byCommitKey, decodePendingEntry, encodeChunk, freedByOf, type PendingRun, windowedKey } from '../format/pendingList.js';
+import { BY_COMMIT_CHUNK_RUNS, CHUNK_PLACEHOLDER, PENDING_KEYS_PER_COMMIT, WINDOWED_CHUNK_RUNS, WINDOWED_KEY_BASE, byCommitKey, decodePendingEntry, encodeChunk, freedByOf, type PendingEntry, type PendingRun, windowedKey } from '../format/pendingList.js';
 import { recordCells } from '../format/valueRecord.js';
 import { BirthBands, readerInWindow } from '../io/readerSet.js';
 import type { CommitPlan } from './commitPlan.js';
@@ -44,8 +44,6 @@ export class PendingChunks {
   private readonly freeGroups: number[] = [];
   /** The lowest birth in each windowed group; the commit's number (an empty window) while it has none. */
   private readonly lowBirths: number[];
-  /** Cells freed in each windowed group. */
-  private readonly bandCells: number[];
   /** The chunk put back under each source's key (storage/commit/freeList.ts leftovers), when it left any. */
   private readonly sourceChunks = new Map<number, NewValue>();
   private readonly byCommitChunks: NewValue[] = [];
@@ -63,7 +61,6 @@ export class PendingChunks {
     assert(recordCells(CHUNK_PLACEHOLDER.length) === 1, 'a pending-list chunk is one cell');
     this.bands = new BirthBands(plan.readers, plan.prev.commit);
     this.lowBirths = new Array<number>(this.bands.groups).fill(plan.commit);
-    this.bandCells = new Array<number>(this.bands.groups).fill(0);
     this.countedRuns = new Array<number>(this.bands.groups + 1).fill(0);
   }
 
@@ -71,11 +68,12 @@ export class PendingChunks {
   start(): void {
     this.classify();
     this.carryPinnedList();
+    this.carryPinnedBands();
     // Sized from the coalesced lists: a bulk rewrite frees thousands of neighbouring cells that
     // coalesce into a few runs (sized uncoalesced, such a commit wrote dozens of empty chunks).
     const frees = this.plan.frees;
     if (frees.length > BY_COMMIT_CHUNK_RUNS) {
-      this.countedRuns = this.groupLists([], false, false).slice(0, this.bands.groups + 1).map((list) => list.length);
+      this.countedRuns = this.groupLists([], false).slice(0, this.bands.groups + 1).map((list) => list.length);
       this.countedFrees = frees.length;
     }
     const initial = this.runCounts(0);
@@ -98,10 +96,7 @@ export class PendingChunks {
         const birth = pager.cellCommit(frees[i]!.start);
         // A birth outside [1, prev.commit] is a damaged header: the oldest group, which is safe.
         group = bands.groupOf(birth >= 1 && birth <= prev.commit ? birth : 0);
-        if (group >= 0) {
-          if (birth < this.lowBirths[group]!) this.lowBirths[group] = birth;
-          this.bandCells[group]! += frees[i]!.count;
-        }
+        if (group >= 0 && birth < this.lowBirths[group]!) this.lowBirths[group] = birth;
       }
       this.freeGroups.push(group);
     }
@@ -144,7 +139,7 @@ export class PendingChunks {
     const unused = cells.length - nodeCount - this.chunkCount() + this.unplacedLeftovers();
     if (this.fits(this.chunksFor(this.runCounts(unused)))) return true;
     const { spare } = handOut(cells, nodeCount + this.chunkCount());
-    const need = this.chunksFor(this.groupLists(spare, true).slice(0, this.bands.groups + 1).map((list) => list.length));
+    const need = this.chunksFor(this.groupLists(spare).slice(0, this.bands.groups + 1).map((list) => list.length));
     if (this.fits(need)) return true;
     this.addChunks(need);
     return false;
@@ -160,7 +155,7 @@ export class PendingChunks {
     for (const chunk of byCommitChunks) chunk.cell = order[at++]!;
     for (const chunk of windowedChunks) chunk.cell = order[at++]!;
     for (const chunk of sourceChunks.values()) chunk.cell = order[at++]!;
-    const lists = this.groupLists(spare, true);
+    const lists = this.groupLists(spare);
     const commit = this.plan.commit;
     let next = 0;
     for (let i = 0; i < byCommitChunks.length; i++) {
@@ -199,15 +194,6 @@ export class PendingChunks {
     this.hints?.note(key, runs, lowBirth === undefined ? undefined : { lowBirth, freedBy: freedByOf(key) });
   }
 
-  /**
-   * A reader band with fewer cells than BAND_MIN_CELLS joins the by-commit list (which is safe),
-   * but for the last durable version's (BirthBands.durableGroup): joined, its cells would wait for
-   * the oldest reader, however long that is held, instead of the next checkpoint.
-   */
-  private effective(group: number): number {
-    return group >= 0 && group !== this.bands.unreachable && group !== this.bands.durableGroup && this.bandCells[group]! < BAND_MIN_CELLS ? -1 : group;
-  }
-
   /** Chunks needed for these runs per group (index 0 by-commit, g + 1 windowed group g). */
   private chunksFor(runsPerGroup: number[]): ChunkNeed {
     let windowed = 0;
@@ -221,11 +207,6 @@ export class PendingChunks {
     const counts = this.countedRuns.slice();
     for (let i = this.countedFrees; i < this.freeGroups.length; i++) counts[this.freeGroups[i]! + 1]!++;
     counts[bands.unreachable + 1]! += unusedRuns;
-    for (let g = 0; g < bands.groups; g++) {
-      if (this.effective(g) !== -1) continue;
-      counts[0]! += counts[g + 1]!;
-      counts[g + 1] = 0;
-    }
     return counts;
   }
 
@@ -239,14 +220,14 @@ export class PendingChunks {
 
   /**
    * The lists per group (index as in chunksFor), coalesced: the frees, `spare` (cells taken and
-   * not used) and the leftovers of sources without a chunk in the unreachable group; small reader
-   * bands joined to the by-commit list when `join`; then each source's list (bands.groups + 1 +
-   * source), its leftovers when it has a chunk. Without `withLeftovers`, the frees and `spare` only.
+   * not used) and the leftovers of sources without a chunk in the unreachable group; then each
+   * source's list (bands.groups + 1 + source), its leftovers when it has a chunk. Without
+   * `withLeftovers`, the frees and `spare` only.
    */
-  private groupLists(spare: number[], join: boolean, withLeftovers = true): CellRun[][] {
+  private groupLists(spare: number[], withLeftovers = true): CellRun[][] {
     const bands = this.bands;
     const runs = this.plan.frees.slice();
-    const groups = join && bands.groups > 1 ? this.freeGroups.map((g) => this.effective(g)) : this.freeGroups.slice();
+    const groups = this.freeGroups.slice();
     for (const c of spare) {
       runs.push({ start: c, count: 1 });
       groups.push(bands.unreachable);
@@ -289,20 +270,65 @@ export class PendingChunks {
   private carryPinnedList(): void {
     const plan = this.plan;
     const { prev, releaseUpTo, readers } = plan;
-    if (releaseUpTo >= prev.commit || !this.freeGroups.some((g) => this.effective(g) === -1)) return;
+    if (releaseUpTo >= prev.commit || !this.freeGroups.includes(-1)) return;
     const entry = findFirst(plan.sink, plan.pending, 0, byCommitKey(prev.commit + 1, 0) - 1, true);
     if (entry === undefined || !(entry.slot instanceof RecordSlot)) return;
     const e = decodePendingEntry(entry.first, plan.pager.recordBytes(entry.slot.cell, prev.commit, entry.slot.commit))!;
     if (e.freedBy <= releaseUpTo || readerInWindow(readers, e.freedBy, plan.commit)) return;
-    let runs = e.runs.length;
-    for (const g of this.freeGroups) if (this.effective(g) === -1) runs++;
-    if (runs > BY_COMMIT_CHUNK_RUNS - PENDING_SLACK_RUNS) return;
-    plan.takeEntry(entry.first, entry.last, e.runs);
-    this.hints?.forget(entry.first);
+    if (this.runsIn(-1) + e.runs.length > BY_COMMIT_CHUNK_RUNS - PENDING_SLACK_RUNS) return;
+    this.carry(entry.first, entry.last, e, -1);
+  }
+
+  /**
+   * The same for the reader bands' windowed entries. Every band gets chunks of its own, however
+   * few its cells (small bands joined the by-commit list before, and so waited for the oldest
+   * reader: an old snapshot held while newer ones opened and closed kept, for as long as it stayed
+   * open, every cell only the newer ones had reached). So that a band held across commits does not
+   * leave a chunk per commit, a commit that writes a band's chunk anyway takes into it a pinned
+   * windowed entry, among the CARRY_SCAN_ENTRIES newest below its own keys, that exactly the same
+   * readers pin — its lowest birth falls in the band, and no reader reads a version between the
+   * two commits — when both fit one chunk; the last durable version's band (`sync: 'none'`) too.
+   * Measured in docs/design.md, section 6 ("Reader bands").
+   */
+  private carryPinnedBands(): void {
+    const { plan, bands } = this;
+    const { prev, releaseUpTo, readers } = plan;
+    // No band below the young group (whose cells no reader reaches): nothing to carry.
+    if (releaseUpTo >= prev.commit || !bands.needsBirths || bands.groups < 2) return;
+    const found: { first: number; last: number; e: PendingEntry; group: number }[] = [];
+    let seen = 0;
+    for (const entry of iterate(plan.sink, plan.pending, WINDOWED_KEY_BASE, windowedKey(prev.commit + 1, 0) - 1, true)) {
+      if (++seen > CARRY_SCAN_ENTRIES) break;
+      if (!(entry.slot instanceof RecordSlot)) continue;
+      const e = decodePendingEntry(entry.first, plan.pager.recordBytes(entry.slot.cell, prev.commit, entry.slot.commit));
+      if (e === undefined || !readerInWindow(readers, e.lowBirth, e.freedBy) || readerInWindow(readers, e.freedBy, plan.commit)) continue;
+      const group = bands.groupOf(e.lowBirth);
+      if (group < 0 || found.some((f) => f.group === group) || !this.freeGroups.includes(group)) continue;
+      if (this.runsIn(group) + e.runs.length > WINDOWED_CHUNK_RUNS - PENDING_SLACK_RUNS) continue;
+      found.push({ first: entry.first, last: entry.last, e, group });
+    }
+    // Taken once the walk is over: taking an entry changes the pending tree.
+    for (const { first, last, e, group } of found) {
+      this.carry(first, last, e, group);
+      if (e.lowBirth < this.lowBirths[group]!) this.lowBirths[group] = e.lowBirth;
+    }
+  }
+
+  /** Frees of this commit listed in `group` so far (runs, uncoalesced). */
+  private runsIn(group: number): number {
+    let n = 0;
+    for (const g of this.freeGroups) if (g === group) n++;
+    return n;
+  }
+
+  /** Takes the pending entry `first`..`last` (`e`) into this commit's list of `group`. */
+  private carry(first: number, last: number, e: PendingEntry, group: number): void {
+    this.plan.takeEntry(first, last, e.runs);
+    this.hints?.forget(first);
     this.classify(); // the entry's chunk cell, freed just now
     for (const run of e.runs) {
-      plan.frees.push(run);
-      this.freeGroups.push(-1);
+      this.plan.frees.push(run);
+      this.freeGroups.push(group);
     }
   }
 }

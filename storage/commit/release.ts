@@ -8,9 +8,13 @@
  *
  * Windowed entries are taken first, newest first: the young ones of the commit just before
  * (released now, unless a reader lies in their window) and the cells it left unused. A pinned one
- * is skipped; after PINNED_SCAN_LIMIT skipped, the rest of the windowed entries above the horizon
- * wait for it (those at or below it are reusable whatever their window): the scan costs at most
- * that many record reads per commit, however many entries a long-held reader pins.
+ * is skipped; after PINNED_SCAN_LIMIT skipped, each further pinned entry sends the scan below every
+ * entry freed after the newest reader that pins it (those freed by then wait for that reader to
+ * close; entries at or below the horizon are reusable whatever their window): the scan costs at
+ * most that many record reads per commit, and one per reader more, however many entries long-held
+ * readers pin. It used to pass at once to the horizon: under an old snapshot held throughout, the
+ * entries only newer readers had pinned waited, once those had closed, for the old one whenever
+ * more than PINNED_SCAN_LIMIT newer entries were pinned.
  * Then by-commit entries, the newest reusable first (found afresh each time, O(log n), as entries
  * are removed when taken). Newest first keeps small commits cycling through the few cells the
  * commits just before them freed, and touches one end of the pending tree instead of both:
@@ -33,7 +37,7 @@ import { RecordSlot } from '../format/node.js';
 import type { CellRun } from '../format/pageFile.js';
 import { WINDOWED_KEY_BASE, byCommitKey, decodePendingEntry, isWindowedKey, type PendingEntry, windowedKey } from '../format/pendingList.js';
 import type { CellReader } from '../io/cellReader.js';
-import { type ReaderSet, readerInWindow } from '../io/readerSet.js';
+import { type ReaderSet, firstAtOrAbove, readerInWindow } from '../io/readerSet.js';
 import { type CommitPlan, treeOf } from './commitPlan.js';
 import { FreeList } from './freeList.js';
 import type { Hint, RunHints } from './runHints.js';
@@ -214,7 +218,7 @@ class ReleasableEntries {
         this.windowedCursor = Math.min(this.windowedCursor, windowedKey(base + 1, 0) - 1);
         continue;
       }
-      if (++this.pinnedSkipped >= PINNED_SCAN_LIMIT && this.windowedCursor > this.windowedFloor) this.windowedCursor = this.windowedFloor;
+      if (++this.pinnedSkipped >= PINNED_SCAN_LIMIT) this.windowedCursor = Math.min(this.windowedCursor, this.passPinned(e.freedBy));
     }
     for (;;) {
       const entry = findFirst(sink, pending, 0, this.byCommitCursor, true);
@@ -225,6 +229,19 @@ class ReleasableEntries {
       }
       return this.load(entry.first, entry.last, this.entryAt(entry.first, entry.slot)!);
     }
+  }
+
+  /**
+   * Where the scan of windowed entries goes on once an entry freed by `freedBy` was found pinned
+   * past PINNED_SCAN_LIMIT: below every entry freed after the newest version read before
+   * `freedBy` (a version in the entry's window, as some reader's is, so that reader pins it), and
+   * never below the entries reusable whatever their window.
+   */
+  private passPinned(freedBy: number): number {
+    const readers = this.plan.readers;
+    const below = firstAtOrAbove(readers, freedBy) - 1;
+    if (readers.any || below < 0) return this.windowedFloor;
+    return Math.max(this.windowedFloor, windowedKey(readers.versions[below]! + 1, 0) - 1);
   }
 
   private load(first: number, last: number, e: PendingEntry): CellRun[] {

@@ -24,9 +24,9 @@ export interface ReaderSet {
   /**
    * With `sync: 'none'`, the last durable version (src/api/store.ts), also in `versions`: what a
    * power loss leaves, so the cells it reaches are kept like any reader's until a checkpoint makes
-   * a newer version durable. Its cells get a band of their own (BirthBands.durableGroup), and the
-   * release scan passes over the entries it pins at once (storage/commit/release.ts). Undefined:
-   * the version a commit builds on is durable.
+   * a newer version durable. Its cells get a band of their own (BirthBands), and the release scan
+   * passes over the entries it pins at once (storage/commit/release.ts). Undefined: the version a
+   * commit builds on is durable.
    */
   readonly durableBase?: number;
 }
@@ -73,7 +73,7 @@ export function readerInWindow(readers: ReaderSet, low: number, high: number): b
   return i < readers.versions.length && readers.versions[i]! < high;
 }
 
-/** Reader bands below the newest reader's that get windowed entries of their own (the rest wait for the horizon). */
+/** Reader bands of their own below the newest reader's (the readers beyond share one band). */
 export const MAX_READER_BANDS = 2;
 
 /**
@@ -84,7 +84,9 @@ export const MAX_READER_BANDS = 2;
  * newest on (k ≤ MAX_READER_BANDS), released as soon as those close; the last group, `young`, is
  * reached by no reader and is released by the next commit (unless a reader in another process
  * registered meanwhile at the version it replaced). Each group is at least one chunk cell, hence
- * the cap: lower bands join group −1, which is safe (they wait longer).
+ * the cap: the readers between the oldest and those share band 0, which is safe (its cells wait
+ * for all of them). They joined group −1 before, and so waited for the oldest reader: with an old
+ * snapshot held while newer ones came and went, for as long as it stayed open.
  */
 export class BirthBands {
   /** Windowed groups (the last is the young group); 0 when every freed cell is by-commit. */
@@ -93,13 +95,10 @@ export class BirthBands {
   readonly needsBirths: boolean;
   /** The group of cells no version reaches (a commit's unused cells): the young group, or −1 with no reader open. */
   readonly unreachable: number;
-  /**
-   * The band of the cells the last durable version reaches and no older reader does (ReaderSet
-   * durableBase), or −1: it gets a windowed entry of its own however few its cells (PendingChunks),
-   * released at the next checkpoint rather than with the oldest reader, however long that is held.
-   */
-  readonly durableGroup: number;
+  /** The position of the oldest reader with a band of its own. */
   private readonly firstBand: number;
+  /** 1 when the readers at positions 1 … firstBand − 1 share band 0, else 0. */
+  private readonly shared: number;
 
   constructor(private readonly readers: ReaderSet, current: number) {
     const k = readers.versions.length;
@@ -109,26 +108,27 @@ export class BirthBands {
       this.groups = readers.any ? 1 : 0;
       this.needsBirths = false;
       this.firstBand = k;
+      this.shared = 0;
     } else {
-      // The last durable version's band is kept whatever MAX_READER_BANDS says (durableGroup).
+      // The last durable version's band is kept whatever MAX_READER_BANDS says: its cells are
+      // released at the next checkpoint, not with the oldest reader, however long that is held.
       const base = readers.durableBase;
       const baseAt = base === undefined ? -1 : firstAtOrAbove(readers, base);
       this.firstBand = Math.max(1, k - MAX_READER_BANDS);
       if (baseAt >= 1 && baseAt < this.firstBand) this.firstBand = baseAt;
-      this.groups = k - this.firstBand + 1;
+      this.shared = this.firstBand > 1 ? 1 : 0;
+      this.groups = this.shared + k - this.firstBand + 1;
       // Every birth is ≤ current: when the oldest reader reads the current version, all are ≤ it.
       this.needsBirths = readers.versions[0]! < current;
     }
     this.unreachable = this.groups - 1;
-    const base = readers.durableBase;
-    const baseAt = base === undefined || this.groups === 0 ? -1 : firstAtOrAbove(readers, base);
-    this.durableGroup = baseAt >= this.firstBand && baseAt < k ? baseAt - this.firstBand : -1;
   }
 
   /** The group of a cell written by commit `birth` (0 when unknown: the oldest group). */
   groupOf(birth: number): number {
     if (!this.needsBirths) return -1;
     const i = firstAtOrAbove(this.readers, birth);
-    return i < this.firstBand ? -1 : i - this.firstBand;
+    if (i === 0) return -1;
+    return i < this.firstBand ? 0 : i - this.firstBand + this.shared;
   }
 }

@@ -137,7 +137,8 @@ describe("sync: 'none' and power loss", () => {
     store.check();
     store.close();
     expect(failures).toEqual([]);
-    expect(checked).toBeGreaterThan(800);
+    // 741 events (856 before the reader bands' pinned entries were carried: fewer chunk writes).
+    expect(checked).toBeGreaterThan(700);
   });
 
   it('a store created with sync: \'none\' is durable from its creation: a power loss at any event after opens it', () => {

@@ -80,13 +80,24 @@ describe('reader sets', () => {
     // Readers at 10, 20, 30, 40: a cell written at B is reached by the readers at versions ≥ B.
     const bands = new BirthBands({ versions: [10, 20, 30, 40], any: false }, 50);
     expect(bands.needsBirths).toBe(true);
-    expect(bands.groups).toBe(MAX_READER_BANDS + 1);
+    expect(bands.groups).toBe(MAX_READER_BANDS + 2);
     expect(bands.groupOf(5)).toBe(-1); // every reader: by-commit
-    expect(bands.groupOf(20)).toBe(-1); // beyond the band cap: by-commit, which is safe
-    expect(bands.groupOf(21)).toBe(0); // readers 30 and 40
-    expect(bands.groupOf(35)).toBe(1); // reader 40
-    expect(bands.groupOf(41)).toBe(2); // no reader: young
-    expect(bands.unreachable).toBe(2);
+    // Beyond the band cap, readers between the oldest and the newest MAX_READER_BANDS share a band
+    // (it waits for all of them), never the oldest reader's list: that one may be held for ever.
+    expect(bands.groupOf(11)).toBe(0);
+    expect(bands.groupOf(20)).toBe(0);
+    expect(bands.groupOf(21)).toBe(1); // readers 30 and 40
+    expect(bands.groupOf(35)).toBe(2); // reader 40
+    expect(bands.groupOf(41)).toBe(3); // no reader: young
+    expect(bands.unreachable).toBe(3);
+    // The last durable version keeps a band of its own whatever the cap: released at a checkpoint.
+    const durable = new BirthBands({ versions: [10, 20, 30, 40, 50], any: false, durableBase: 30 }, 60);
+    expect([15, 25, 35, 45, 55].map((b) => durable.groupOf(b))).toEqual([0, 1, 2, 3, 4]);
+    expect(durable.groupOf(10)).toBe(-1);
+    const lowDurable = new BirthBands({ versions: [10, 20, 30, 40], any: false, durableBase: 20 }, 50);
+    expect([15, 25, 35, 45].map((b) => lowDurable.groupOf(b))).toEqual([0, 1, 2, 3]);
+    // Two readers: the newer one's band and the young group.
+    expect(new BirthBands({ versions: [10, 20], any: false }, 50)).toMatchObject({ groups: 2, unreachable: 1 });
     // No reader: everything by-commit. Readers at the current version only: no birth matters.
     expect(new BirthBands(NO_READERS, 50)).toMatchObject({ groups: 0, needsBirths: false, unreachable: -1 });
     expect(new BirthBands({ versions: [50], any: false }, 50)).toMatchObject({ groups: 1, needsBirths: false, unreachable: 0 });
