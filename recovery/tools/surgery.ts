@@ -165,6 +165,8 @@ export function salvage(path: string, outPath: string): SalvageResult {
           try {
             node = pager.node(ref, max, version);
             checkPointedCommit(ref as number, node.commit, pointed);
+            // Its ranges inside the bounds its parent gives it (decoding checked they ascend to max).
+            if (node.lasts[0]! < min) throw corruptCell(ref as number, `slot 0 ends at ${node.lasts[0]}, below the node's min ${min}`);
             if (fresh !== null && !writtenBy(ref as number, fresh)) throw corruptCell(ref as number, 'a fresh pointer leads to a cell of another commit');
             const at = pager.verifiedNodeOffset(ref as number);
             raw = pool.slab.slice(at, at + CELL_BYTES);
