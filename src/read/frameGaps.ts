@@ -46,10 +46,12 @@ function searchCell(pager: CellReader, cell: number, pointed: number, depth: num
         } else if (gapAt(u32, at, i) >= size) {
           const found = searchCell(pager, childAt(u32, at, i), childCommitAt(u32, at, i), depth + 1, height, version, lo, hi, min, max, size, false);
           if (found >= 0) return found;
-          // The child's walk may have evicted this node's frame or grown the pool: find it again.
+          // The child's walk may have evicted this node's frame or grown the pool: find it again, and
+          // check it again (its page may have been read back from a file whose write of it was lost).
           at = pager.verifiedNodeOffset(cell);
           slab = pool.slab;
           u32 = pool.words;
+          enterNode(slab, u32, at, cell, depth, height, version, pointed);
         }
       }
       lo = hi + 1;
@@ -73,6 +75,7 @@ function searchCell(pager: CellReader, cell: number, pointed: number, depth: num
           at = pager.verifiedNodeOffset(cell);
           slab = pool.slab;
           u32 = pool.words;
+          enterNode(slab, u32, at, cell, depth, height, version, pointed);
         }
       }
       hi = lo - 1;

@@ -24,12 +24,14 @@ export interface Range<V> {
 }
 
 /**
- * Path entries per level: cell, next slot, node min, node max, and the cell's slab offset with the
- * pool's miss count when it was found. The buffer pool gives a frame to another page only in
- * frame() on a miss, which it counts, so the offset holds while the count is unchanged (and a cell
- * of a version being read is never rewritten, so its frame's bytes and checksum mark stay good).
+ * Path entries per level: cell, next slot, node min, node max, the cell's slab offset with the
+ * pool's miss count when it was found, and the commit bits its pointer names. The buffer pool gives
+ * a frame to another page only in frame() on a miss, which it counts, so the offset holds while the
+ * count is unchanged (and a cell of a version being read is never rewritten, so its frame's bytes
+ * and checksum mark stay good). A node found again after a miss is checked again (enterNode): the
+ * page may have been read back from a file whose write of it was lost.
  */
-const STRIDE = 6;
+const STRIDE = 7;
 
 /** The generators' shared prototype, so these iterators behave like the generators they replace. */
 const IteratorPrototype = Object.getPrototypeOf(Object.getPrototypeOf([][Symbol.iterator]())) as object;
@@ -125,6 +127,7 @@ export class FrameRanges implements IterableIterator<Range<unknown>>, HeldReader
       let off = path[at + 4]!;
       if (path[at + 5] !== pool.misses) {
         off = pager.verifiedNodeOffset(cell);
+        enterNode(pool.slab, pool.words, off, cell, d, this.height, this.version, path[at + 6]!);
         path[at + 4] = off;
         path[at + 5] = pool.misses;
       }
@@ -185,6 +188,7 @@ export class FrameRanges implements IterableIterator<Range<unknown>>, HeldReader
     path[at + 3] = max;
     path[at + 4] = off;
     path[at + 5] = pool.misses;
+    path[at + 6] = pointed;
     this.depth = d;
   }
 }
