@@ -41,12 +41,23 @@ export interface WriteTxn<V> extends ReadView<V> {
 }
 
 /**
- * What a transaction function may return: anything but a promise (or other thenable). The store
- * commits when the function returns, so an async function's work after its first `await` would
- * run on a transaction that has already ended: `transaction(async (t) => …)` does not compile, and
- * at run time it is refused with EINVAL before anything is committed (MapleStore.transaction).
+ * What a transaction function may return: anything but a promise (or other thenable) or a
+ * generator. The store commits when the function returns, so an async function's work after its
+ * first `await` would run on a transaction that has already ended, and a generator function's body
+ * runs only when its result is iterated: `transaction(async (t) => …)` and
+ * `transaction(function* (t) { … })` do not compile, and at run time both are refused with EINVAL
+ * before anything runs (MapleStore.transaction).
  */
-export type SyncResult<T> = T extends { then(...args: never[]): unknown } ? TransactionMustBeSynchronous : T;
+export type SyncResult<T> = T extends { then(...args: never[]): unknown }
+  ? TransactionMustBeSynchronous
+  : T extends Generator<unknown, unknown, never> | AsyncGenerator<unknown, unknown, never>
+    ? TransactionMustNotBeAGenerator
+    : T;
+
+/** The type a generator transaction function is told it should have returned instead. */
+export interface TransactionMustNotBeAGenerator {
+  'transaction functions must be synchronous: this one is a generator function, whose body would run only when its result is iterated, after the commit': never;
+}
 
 /** The type a promise-returning transaction function is told it should have returned instead. */
 export interface TransactionMustBeSynchronous {

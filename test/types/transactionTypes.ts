@@ -44,6 +44,23 @@ db.transaction(namedAsync);
 // @ts-expect-error an async function with its result type given explicitly
 db.transaction<Promise<number>>(async () => 1);
 
+// Nor do generator functions, whose bodies would run only when their results are iterated.
+// @ts-expect-error a generator function
+db.transaction(function* (t) {
+  t.store(1, 2, 'a');
+  yield 1;
+});
+// @ts-expect-error an async generator function
+db.transaction(async function* () {
+  yield 1;
+});
+// @ts-expect-error write() refuses a generator function too
+void db.write(function* () {
+  yield 1;
+});
+// A synchronous function may return an iterator that is not a generator.
+const iterator: IterableIterator<number> = db.transaction(() => [1, 2].values());
+
 // write() takes the same functions, its promise carrying their result type.
 const written: Promise<number> = db.write(() => 42);
 const erasedLater: Promise<string | undefined> = db.eraseAsync(3);
@@ -56,4 +73,4 @@ void db.write(async (t) => {
 // @ts-expect-error write() refuses a function returning a promise
 void db.write(() => Promise.resolve(1));
 
-export { allocated, answer, erased, erasedLater, nothing, record, start, storedLater, written };
+export { allocated, answer, erased, erasedLater, iterator, nothing, record, start, storedLater, written };
