@@ -9,6 +9,7 @@
  *    whose root is readable, into a new store; unreadable subtrees and values are skipped and
  *    counted.
  */
+import * as fs from 'node:fs';
 import { checkStore } from '../check.js';
 import { readRing, readerIO, validateCommit } from '../recover.js';
 import { corrupt, invalid, MapleError, corruptCell } from '../../src/common/errors.js';
@@ -150,7 +151,11 @@ export function salvage(path: string, outPath: string): SalvageResult {
       codec = ValueCodec.withDamagedTable(chosen.rec.structures.count);
     }
     const result: SalvageResult = { commit: version, ranges: 0, skippedNodes: 0, skippedValues: 0 };
+    // A salvage that stops (an I/O error, a bug) takes the store it created with it, so that it can
+    // be run again; a store that was there before is left as the failed transaction left it.
+    const created = !fs.existsSync(outPath);
     const out = open(outPath, { sync: 'full' });
+    let copied = false;
     try {
       out.transaction((tx) => {
         /**
@@ -216,8 +221,10 @@ export function salvage(path: string, outPath: string): SalvageResult {
         };
         if (chosen.rec.main.cell !== 0) walk(chosen.rec.main.cell, 0, MAX_INDEX, 0, chosen.rec.main.fresh ? { commit: version, nonce } : null, chosen.rec.main.commit);
       });
+      copied = true;
     } finally {
       out.close();
+      if (!copied && created) fs.rmSync(outPath, { force: true });
     }
     return result;
   } finally {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { expect, it } from 'vitest';
 import { open } from '../../src/index.js';
 import { salvage } from '../../recovery/tools/surgery.js';
+import { ValueCodec } from '../../storage/format/valueCodec.js';
 
 it('salvage of an intact store copies every range', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maple-salvage-'));
@@ -44,5 +45,31 @@ it('salvage of an intact store does not skip older subtrees under FRESH pointers
   const res = salvage(file, path.join(dir, 'out.maple'));
   expect(res.skippedNodes).toBe(0);
   expect(res.ranges).toBe(want);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+it('a salvage that stops (not on damage: an I/O error, a bug) removes the store it created, so it can run again', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'maple-salvage-'));
+  const file = path.join(dir, 's.maple');
+  const s = open<{ i: number }>(file);
+  s.transaction((t) => {
+    for (let i = 0; i < 100; i++) t.store(i * 10, i * 10 + 5, { i });
+  });
+  s.close();
+  const out = path.join(dir, 'out.maple');
+  // A decoder that fails as a bug would: not ECORRUPT, so salvage stops.
+  const decode = ValueCodec.prototype.decode;
+  ValueCodec.prototype.decode = function (this: ValueCodec, ...args: Parameters<ValueCodec['decode']>) {
+    if ((args[0] as Uint8Array).length > 0) throw new TypeError('a decoder bug');
+    return decode.apply(this, args);
+  };
+  try {
+    expect(() => salvage(file, out)).toThrow(/a decoder bug/);
+  } finally {
+    ValueCodec.prototype.decode = decode;
+  }
+  expect(fs.existsSync(out)).toBe(false);
+  const res = salvage(file, out);
+  expect(res.ranges).toBe(100);
   fs.rmSync(dir, { recursive: true, force: true });
 });
