@@ -4,7 +4,7 @@
  * and their owners claim other slots when they need one again.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { open, openShared, type SharedStore } from '../src/index.js';
+import { type MapleStore, open, openShared, type SharedHandle, type SharedStore } from '../src/index.js';
 import { SHARED_READER_SLOTS } from '../src/common/limits.js';
 import { tempDir } from './helpers.js';
 
@@ -13,14 +13,19 @@ afterEach(() => {
   for (const c of cleanups.splice(0).reverse()) c();
 });
 
+/** A new store holding [1, 1] = 'v0', and its handle for worker readers; closed after the test. */
+function sharingStore(): { s: MapleStore<string>; h: SharedHandle } {
+  const dir = tempDir('maple-idle-slots-');
+  cleanups.push(dir.cleanup);
+  const s = open<string>(dir.file(), { sync: 'none' });
+  cleanups.push(() => s.close());
+  s.store(1, 1, 'v0');
+  return { s, h: s.share() };
+}
+
 describe('idle reader slots', () => {
   test('readers that hold nothing do not make the table full; each still reads its own versions', () => {
-    const dir = tempDir('maple-idle-slots-');
-    cleanups.push(dir.cleanup);
-    const s = open<string>(dir.file(), { sync: 'none' });
-    cleanups.push(() => s.close());
-    s.store(1, 1, 'v0');
-    const h = s.share();
+    const { s, h } = sharingStore();
     const readers: SharedStore<string>[] = [];
     // Each reader held two versions at once, then closed both: two idle slots each fill the table.
     for (let i = 0; i < SHARED_READER_SLOTS / 2; i++) {
@@ -53,12 +58,7 @@ describe('idle reader slots', () => {
   });
 
   test('the table is full (EBUSY) when its slots pin versions', () => {
-    const dir = tempDir('maple-idle-slots-');
-    cleanups.push(dir.cleanup);
-    const s = open<string>(dir.file(), { sync: 'none' });
-    cleanups.push(() => s.close());
-    s.store(1, 1, 'v0');
-    const h = s.share();
+    const { s, h } = sharingStore();
     const r = openShared<string>(h);
     cleanups.push(() => r.close());
     const snaps = [];
