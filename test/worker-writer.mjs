@@ -4,7 +4,10 @@
 //
 //   open { path, noProc, barrier }  opens for writing (noProc: a lock environment without /proc;
 //                                   barrier: an Int32Array on shared memory to wait on first)
-//   store { first, last, value } / load { index } / lockTakenOver / close
+//   openReadOnly { path }            opens read-only (a registered reader of the version it reads)
+//   store { first, last, value } / load { index } / count / lockTakenOver / close
+//   fill { ranges, gen }             one transaction storing range i as [i·10, i·10+5] = { i, gen, pad }
+//   share                            the store's share() handle, for readers on the test's thread
 //   tid                              this thread's kernel id (/proc/thread-self), or null
 //   exit { code }                    process.exit in a Worker ends only the Worker
 //   crash                            an uncaught exception ends the Worker
@@ -32,9 +35,25 @@ const ops = {
     store = lockEnv ? openWith(file, { sync: 'full' }, { lockEnv }) : lib.open(file, { sync: 'full' });
     return store.version;
   },
+  openReadOnly({ path: file }) {
+    store = lib.open(file, { readOnly: true });
+    return store.version;
+  },
+  count() {
+    return store.count();
+  },
   store({ first, last, value }) {
     store.store(first, last, value);
     return store.version;
+  },
+  fill({ ranges, gen }) {
+    store.transaction((tx) => {
+      for (let i = 0; i < ranges; i++) tx.store(i * 10, i * 10 + 5, { i, gen, pad: 'w'.repeat(100) });
+    });
+    return store.version;
+  },
+  share() {
+    return store.share();
   },
   load({ index }) {
     return store.load(index);

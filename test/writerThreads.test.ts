@@ -12,8 +12,10 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
-import { open } from '../src/index.js';
+import { open, openShared, type SharedHandle } from '../src/index.js';
 import { PROC } from '../storage/io/liveness.js';
+import { readersDir } from '../storage/io/readerFiles.js';
+import { START_CHECK_MS } from '../src/common/limits.js';
 import { expectMapleError, privateBuild, tempDir } from './helpers.js';
 
 type Lib = typeof import('../src/index.js');
@@ -246,6 +248,86 @@ describe('writers in two threads of one process', () => {
       await winner.ok('close');
       for (const w of racers) await w.terminate();
       workers.splice(0);
+    }
+  });
+});
+
+describe('readers of a writer in a Worker that ended without closing the store', () => {
+  test.runIf(hasProc)('once another writer took the lock over and reused the space: ECLOSED, never ECORRUPT or a newer version\'s data', async () => {
+    type Value = { i: number; gen: number; pad: string };
+    const RANGES = 3000;
+    const w = await WriterWorker.start();
+    await w.ok('open', { path: file });
+    await w.ok('fill', { ranges: RANGES, gen: 0 });
+    const handle = (await w.ok('share')) as SharedHandle;
+    // A small pool: the snapshot's scan below reads most of its cells from the file.
+    const r = openShared<Value>(handle, { cacheSize: 128 * 1024 });
+    const snap = r.snapshot();
+    expect(snap.count()).toBe(RANGES);
+    await w.terminate();
+    const s = open<Value>(file, { sync: 'none' });
+    try {
+      expect(s.stats().recovery.lockTakenOver).toMatch(/has ended/);
+      // Every cell the Worker's last version reached is free to the new writer: it reuses them.
+      for (let gen = 1; gen <= 20; gen++) {
+        s.transaction((tx) => {
+          for (let i = 0; i < RANGES; i++) tx.store(i * 10, i * 10 + 5, { i, gen, pad: 'm'.repeat(100) });
+        });
+      }
+      // The old snapshot reads its version where its cells are still cached, else ECLOSED (before:
+      // ECORRUPT, "value area checksum mismatch" or a cell written by a newer commit).
+      let n = 0;
+      try {
+        for (const range of snap.ranges()) {
+          expect(range.value).toEqual({ i: n, gen: 0, pad: 'w'.repeat(100) });
+          n++;
+        }
+        expect(n).toBe(RANGES);
+      } catch (err) {
+        expect((err as { code?: string }).code, String(err)).toBe('ECLOSED');
+      }
+      expectMapleError(() => openShared(handle), 'ECLOSED', /ended without closing it/);
+      // The store's own reads check the writer's thread at most every START_CHECK_MS.
+      await new Promise((resolve) => setTimeout(resolve, START_CHECK_MS + 100));
+      expectMapleError(() => r.load(3), 'ECLOSED', /ended without closing it/);
+      expectMapleError(() => r.snapshot(), 'ECLOSED', /ended without closing it/);
+      snap.close();
+      r.close();
+      s.check();
+    } finally {
+      s.close();
+    }
+  });
+});
+
+describe('a read-only store in a Worker', () => {
+  test.runIf(hasProc)('pins its version while the Worker runs; once it is terminated the writer drops it and reuses the space', async () => {
+    const s = open<{ i: number; gen: number; pad: string }>(file, { sync: 'none' });
+    const overwrite = (gen: number) =>
+      s.transaction((tx) => {
+        for (let i = 0; i < 2000; i++) tx.store(i * 10, i * 10 + 5, { i, gen, pad: 'x'.repeat(100) });
+      });
+    try {
+      overwrite(0);
+      const w = await WriterWorker.start();
+      expect(await w.ok('openReadOnly', { path: file })).toBe(s.version);
+      expect(fs.readdirSync(readersDir(file))).toHaveLength(1);
+      for (let gen = 1; gen <= 3; gen++) overwrite(gen);
+      expect(await w.ok('count')).toBe(2000);
+      expect(s.stats().readOnlyReaders).toBe(1);
+      expect(s.stats().pendingBytes).toBeGreaterThan(0);
+      await w.terminate();
+      // The writer re-reads a live reader's thread at most every START_CHECK_MS. Before, the
+      // registration named only the process, which still runs: the version stayed pinned (and
+      // the file grew by every overwrite's cells) until the process exited.
+      await new Promise((resolve) => setTimeout(resolve, START_CHECK_MS + 100));
+      for (let gen = 4; gen <= 6; gen++) overwrite(gen);
+      expect(s.stats().readOnlyReaders).toBe(0);
+      expect(s.stats().pendingBytes).toBe(0);
+      expect(fs.existsSync(readersDir(file))).toBe(false);
+      s.check();
+    } finally {
+      s.close();
     }
   });
 });

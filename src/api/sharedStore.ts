@@ -15,6 +15,8 @@ import { threadId } from 'node:worker_threads';
 import { closed, invalid, ioError, MapleError, notFound, notStore } from '../common/errors.js';
 import { BufferPool } from '../../storage/io/bufferPool.js';
 import { CellReader, loadCodec } from '../../storage/io/cellReader.js';
+import type { FrameRanges } from '../read/frameRanges.js';
+import type { TreeState } from '../tree/write.js';
 import { NodeFileIO } from '../../storage/io/fileIO.js';
 import { PROC } from '../../storage/io/liveness.js';
 import { dropWrittenPages, type PageRefresh } from '../../storage/io/pageLog.js';
@@ -24,7 +26,7 @@ import { SharedArea } from '../../storage/io/sharedArea.js';
 import { treeOf } from '../../storage/commit/commit.js';
 import { type PinHooks, type PinToken, SharedPins } from '../read/sharedPins.js';
 import { type Range, TreeReader } from '../read/treeReader.js';
-import { DEFAULT_CACHE_BYTES, PAGE_BYTES } from '../common/limits.js';
+import { DEFAULT_CACHE_BYTES, PAGE_BYTES, START_CHECK_MS } from '../common/limits.js';
 import { describe } from './args.js';
 import { refuseUnknownOptions } from './options.js';
 import { ReadViewBase } from './readView.js';
@@ -90,7 +92,7 @@ export function openSharedWith<V = unknown>(handle: SharedHandle, options: Share
     throw invalid(`option cacheSize must be a positive number of bytes; got ${describe(cache)}`);
   }
   const area = SharedArea.attach(handle.buffer);
-  if (area.closed) throw closed(`the store ${path} that shared this handle is closed`);
+  if (area.checkWriter(PROC)) throw closedArea(area, path);
   let io: NodeFileIO;
   try {
     io = new NodeFileIO(path, 'r');
@@ -117,6 +119,64 @@ export function openSharedWith<V = unknown>(handle: SharedHandle, options: Share
   }
 }
 
+/** ECLOSED for a shared store whose writer closed the store, or whose writer's thread ended without closing it. */
+function closedArea(area: SharedArea, path: string): MapleError {
+  return closed(
+    area.writerEnded
+      ? `the store ${path} that shared this handle is closed: the thread that wrote it ended without closing it`
+      : `the store ${path} that shared this handle is closed`,
+  );
+}
+
+/**
+ * A shared store's reader of one version. Once the writer's thread has ended without closing the
+ * store, another writer may take its lock over and reuse the cells this version reaches: a read
+ * that then finds a cell it does not expect (ECORRUPT) is ECLOSED, as after the writer's close.
+ */
+class SharedTreeReader extends TreeReader {
+  constructor(pager: CellReader, tree: TreeState, version: number, private readonly failed: (err: unknown) => unknown) {
+    super(pager, tree, version);
+  }
+
+  override frameRanges(from: number, to: number, reverse: boolean, check: (() => void) | null): FrameRanges | null {
+    const it = super.frameRanges(from, to, reverse, check);
+    if (it !== null) it.failed = this.failed;
+    return it;
+  }
+
+  override load(index: number): unknown {
+    try {
+      return super.load(index);
+    } catch (err) {
+      throw this.failed(err);
+    }
+  }
+
+  override entry(index: number): Range<unknown> | undefined {
+    try {
+      return super.entry(index);
+    } catch (err) {
+      throw this.failed(err);
+    }
+  }
+
+  override find(from: number, to: number, reverse: boolean): Range<unknown> | undefined {
+    try {
+      return super.find(from, to, reverse);
+    } catch (err) {
+      throw this.failed(err);
+    }
+  }
+
+  override emptyArea(min: number, max: number, size: number, reverse: boolean): number | undefined {
+    try {
+      return super.emptyArea(min, max, size, reverse);
+    } catch (err) {
+      throw this.failed(err);
+    }
+  }
+}
+
 /** Test hooks (never set in production). @internal */
 export interface SharedHooks extends PinHooks {
   /** Runs as a copy from the page ring starts: a writer refilling the slot there (storage/io/pageRing.ts). */
@@ -140,6 +200,8 @@ export class SharedStore<V = unknown> extends ReadViewBase<V> {
   private releaseQueued = false;
   private pagesDropped = 0;
   private poolsDropped = 0;
+  /** When this thread last checked that the writer's thread runs (SharedArea.checkWriter). */
+  private writerCheckedAt = 0;
   private readonly refresh: PageRefresh;
 
   /** @internal use openShared() */
@@ -160,8 +222,22 @@ export class SharedStore<V = unknown> extends ReadViewBase<V> {
 
   private guard(): void {
     if (this.closed) throw closed(`shared store ${this.path} is closed`);
-    if (this.area.closed) throw closed(`the store ${this.path} that shared this handle is closed`);
+    if (this.area.closed) throw closedArea(this.area, this.path);
   }
+
+  /** Before pinning a version: at most every START_CHECK_MS, whether the writer's thread still runs (ECLOSED if not). */
+  private watchWriter(): void {
+    const now = Date.now();
+    if (now - this.writerCheckedAt < START_CHECK_MS) return;
+    this.writerCheckedAt = now;
+    if (this.area.checkWriter(PROC)) this.guard();
+  }
+
+  /** What a failed read throws: ECORRUPT found once the store is closed (its writer's thread ended) is ECLOSED. */
+  private readonly failed = (err: unknown): unknown => {
+    if (err instanceof MapleError && err.code === 'ECORRUPT' && this.area.checkWriter(PROC)) return closedArea(this.area, this.path);
+    return err;
+  };
 
   private isOpen(): boolean {
     return !this.closed && !this.area.closed;
@@ -170,8 +246,15 @@ export class SharedStore<V = unknown> extends ReadViewBase<V> {
   protected reader(): TreeReader {
     this.guard();
     if (this.viewReader !== null && publishCount(this.area) === this.viewCount) return this.viewReader;
+    this.watchWriter();
     const { token, root } = this.pins.pinNewest('view');
-    const reader = this.readerOf(root);
+    let reader: TreeReader;
+    try {
+      reader = this.readerOf(root);
+    } catch (err) {
+      token.release();
+      throw this.failed(err);
+    }
     const previous = this.view;
     this.view = token;
     this.viewCount = root.count;
@@ -209,7 +292,7 @@ export class SharedStore<V = unknown> extends ReadViewBase<V> {
     }
     const last = this.last;
     if (last !== null && last.version === root.commit) return last;
-    const reader = new TreeReader(this.pager, treeOf({ cell: root.rootCell, fresh: false, height: root.height, commit: root.rootCommit }, root.ranges, root.nodes), root.commit);
+    const reader = new SharedTreeReader(this.pager, treeOf({ cell: root.rootCell, fresh: false, height: root.height, commit: root.rootCommit }, root.ranges, root.nodes), root.commit, this.failed);
     this.last = reader;
     return reader;
   }
@@ -230,13 +313,14 @@ export class SharedStore<V = unknown> extends ReadViewBase<V> {
   /** An O(1) read-only view of the newest published version, kept until closed. */
   snapshot(): Snapshot<V> {
     this.guard();
+    this.watchWriter();
     const { token, root } = this.pins.pinNewest('snapshot');
     let reader: TreeReader;
     try {
       reader = this.readerOf(root);
     } catch (err) {
       token.release();
-      throw err;
+      throw this.failed(err);
     }
     const snap = new Snapshot<V>(reader, token, () => this.isOpen());
     this.pins.watch(snap, token);

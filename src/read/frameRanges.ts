@@ -51,6 +51,8 @@ export class FrameRanges implements IterableIterator<Range<unknown>>, HeldReader
   holdIndex = -1;
   holdToken: ReleasableToken | null = null;
   registry: HoldingRegistry | null = null;
+  /** What a failed step throws instead of its error (a shared store's: ECLOSED once its writer ended); null: the error. */
+  failed: ((err: unknown) => unknown) | null = null;
 
   constructor(
     private readonly pager: CellReader,
@@ -79,7 +81,7 @@ export class FrameRanges implements IterableIterator<Range<unknown>>, HeldReader
       range = this.step();
     } catch (err) {
       this.finish();
-      throw err;
+      throw this.failed === null ? err : this.failed(err);
     }
     if (range === null) {
       this.finish();

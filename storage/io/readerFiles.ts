@@ -2,7 +2,7 @@
  * Readers in other processes: a read-only open registers the version it reads as an empty file in
  * `<real path>.readers/`, named `<pid>.<random>.<version>` (the random part ends in `t<start>`, the
  * process's start time, and `b<boot>`, the first 16 hex digits of the boot id, where /proc gives
- * them), and the writer — in whatever process —
+ * them; a reader in a Worker adds `w<tid>s<thread start>`, its thread), and the writer — in whatever process —
  * keeps every cell that version can reach (storage/io/readerSet.ts; LMDB keeps a reader table in its lock file for the same reason). Names, not contents, carry
  * the version, so a rename changes it atomically and the writer only lists the directory.
  *
@@ -21,6 +21,7 @@
 import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { isMainThread } from 'node:worker_threads';
 import { canonicalPath } from './lockEnv.js';
 import { PROC, type ThreadIdentity, processAlive } from './liveness.js';
 import { NO_READERS, type ReaderSet } from './readerSet.js';
@@ -49,10 +50,13 @@ export class ReaderFile {
    */
   static register(storePath: string): ReaderFile | undefined {
     const dir = readersDir(storePath);
-    const self = PROC.selfProcess();
+    // A reader in a Worker names its thread too: a Worker ends (terminated, crashed) while its
+    // process lives on, and its registration must not pin its version until the process exits.
+    const self = isMainThread ? PROC.selfProcess() : PROC.self();
     const start = self.processStart;
     const boot = bootTag(self.bootId);
-    const stem = `${process.pid}.${randomBytes(6).toString('hex')}${start === undefined ? '' : `t${start}`}${start === undefined || boot === undefined ? '' : `b${boot}`}`;
+    const thread = start === undefined || isMainThread || self.threadId === undefined || self.threadStart === undefined ? '' : `w${self.threadId}s${self.threadStart}`;
+    const stem = `${process.pid}.${randomBytes(6).toString('hex')}${start === undefined ? '' : `t${start}`}${start === undefined || boot === undefined ? '' : `b${boot}`}${thread}`;
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
         fs.mkdirSync(dir, { recursive: true });
@@ -121,13 +125,14 @@ export class OtherReaders {
    * so within that time a cached answer errs only by keeping a reader that just exited — pinning
    * more, never less; `kill(pid, 0)` still runs every time.
    */
-  private alive(pid: number, start: string | undefined): boolean {
+  private alive(pid: number, start: string | undefined, thread: { id: number; start: string } | undefined): boolean {
     if (start === undefined) return processAlive(pid);
-    const key = `${pid}t${start}`;
+    const key = thread === undefined ? `${pid}t${start}` : `${pid}t${start}w${thread.id}s${thread.start}`;
     const at = this.checked.get(key);
     const now = Date.now();
     if (at !== undefined && now - at < START_CHECK_MS) return processAlive(pid);
-    const alive = PROC.whyGone({ pid, processStart: start }) === undefined;
+    const owner: ThreadIdentity = thread === undefined ? { pid, processStart: start } : { pid, processStart: start, threadId: thread.id, threadStart: thread.start };
+    const alive = PROC.whyGone(owner) === undefined;
     if (alive) this.checked.set(key, now);
     else this.checked.delete(key);
     if (this.checked.size > 1024) this.checked.clear();
@@ -165,14 +170,20 @@ export class OtherReaders {
       const pid = Number(parts[0]);
       const version = Number(parts[2]);
       if (!Number.isSafeInteger(pid) || !Number.isSafeInteger(version) || version < 0) continue;
-      const tags = /^[0-9a-f]+(?:t(\d+)(?:b([0-9a-f]{16}))?)?$/.exec(parts[1]!);
+      const tags = /^[0-9a-f]+(?:t(\d+)(?:b([0-9a-f]{16}))?(?:w(\d+)s(\d+))?)?$/.exec(parts[1]!);
       const start = tags?.[1];
       const boot = tags?.[2];
+      // A reader in a Worker: its thread may end while its process runs.
+      const thread = tags?.[3] === undefined ? undefined : { id: Number(tags[3]), start: tags[4]! };
       // Registered before a reboot: gone, whatever runs under that pid now.
       const earlierBoot = boot !== undefined && this.ownBoot !== undefined && boot !== this.ownBoot;
-      // This process's own readers are alive — unless the start says an earlier process with the same pid left it.
+      // This process's own readers are alive — unless the start says an earlier process with the
+      // same pid left it, or the Worker that registered has ended.
       const alive =
-        !earlierBoot && (pid === process.pid ? start === undefined || this.ownStart === undefined || start === this.ownStart : this.alive(pid, start));
+        !earlierBoot &&
+        (pid === process.pid
+          ? (start === undefined || this.ownStart === undefined || start === this.ownStart) && (thread === undefined || this.alive(pid, start, thread))
+          : this.alive(pid, start, thread));
       if (!alive) {
         try {
           fs.unlinkSync(nodePath.join(this.dir, name));

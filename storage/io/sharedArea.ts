@@ -18,22 +18,28 @@
  *   0                  4               magic "MSA1"
  *   4                  4               slots in the reader table
  *   8                  4               entries in the page log (a power of two)
- *   12                 4               closed: 1 once the store that shared the area is closed
+ *   12                 4               closed: 1 once the store that shared the area is closed, 2 once
+ *                                      a reader found its writer's thread ended without closing it
  *   16                 4               publish count (publishedRoot.ts)
  *   20                 4               page-log reserve position (pageLog.ts)
  *   24                 4               slot high-water: slots ever claimed (readerTable.ts)
  *   28                 4               slots in the page ring (a power of two, ≤ log entries)
- *   32                 2 × 64          published root, two copies (publishedRoot.ts)
- *   160                slots × 32      reader slots (readerTable.ts)
- *   160 + slots × 32   entries × 4     page-log ring (pageLog.ts)
+ *   32                 4               the writer's kernel thread id (0: unknown, then never judged ended)
+ *   36                 8               the writer's kernel thread start (clock ticks since boot), low, high
+ *   44                 4               zero
+ *   48                 2 × 64          published root, two copies (publishedRoot.ts)
+ *   176                slots × 32      reader slots (readerTable.ts)
+ *   176 + slots × 32   entries × 4     page-log ring (pageLog.ts)
  *   L = that + entries × 4
  *   L                  ring × 16       page-ring slot headers (pageRing.ts)
  *   L + ring × 16      ring × 4096     page-ring slot bytes (pageRing.ts)
  */
 import { invalid } from '../../src/common/errors.js';
 import { PAGE_BYTES, PAGE_RING_SLOTS } from '../../src/common/limits.js';
+import { highWord, joinU64 } from '../../src/common/u64.js';
+import type { ProcProbe } from './liveness.js';
 
-const MAGIC = 0x3141_534d; // "MSA1" little-endian
+const MAGIC = 0x3241_534d; // "MSA2" little-endian
 
 /** Word indexes of the header fields. */
 export const W_MAGIC = 0;
@@ -44,10 +50,16 @@ export const W_PUBLISH_COUNT = 4;
 export const W_LOG_RESERVE = 5;
 export const W_SLOT_HIGH_WATER = 6;
 export const W_RING_SLOTS = 7;
+const W_WRITER_TID = 8;
+const W_WRITER_START = 9;
+
+/** W_CLOSED: the writer closed the store; its thread ended without closing it. */
+const CLOSED_BY_WRITER = 1;
+const WRITER_ENDED = 2;
 
 /** Bytes of one published-root copy. */
 export const ROOT_COPY_BYTES = 64;
-const ROOT_AT_BYTES = 32;
+const ROOT_AT_BYTES = 48;
 /** Bytes of one reader slot. */
 export const SLOT_BYTES = 32;
 const SLOTS_AT_BYTES = ROOT_AT_BYTES + 2 * ROOT_COPY_BYTES;
@@ -127,7 +139,35 @@ export class SharedArea {
     return Atomics.load(this.words, W_CLOSED) !== 0;
   }
 
+  /** Closed because the writer's thread ended without closing the store (checkWriter). */
+  get writerEnded(): boolean {
+    return Atomics.load(this.words, W_CLOSED) === WRITER_ENDED;
+  }
+
   markClosed(): void {
-    Atomics.store(this.words, W_CLOSED, 1);
+    Atomics.store(this.words, W_CLOSED, CLOSED_BY_WRITER);
+  }
+
+  /** The writer's kernel thread (storage/io/liveness.ts), set once before the area is shared. */
+  setWriter(tid: number, start: number): void {
+    Atomics.store(this.words, W_WRITER_START, start >>> 0);
+    Atomics.store(this.words, W_WRITER_START + 1, highWord(start));
+    Atomics.store(this.words, W_WRITER_TID, tid);
+  }
+
+  /**
+   * Whether the area is closed, after checking (/proc) that the writer's thread still runs: a
+   * Worker that wrote the store may end (terminated, crashed) without closing it, and another
+   * writer may then take its lock over and reuse what this area's readers read. Its readers
+   * must stop (ECLOSED), as if it had closed: the area is marked closed for every thread.
+   */
+  checkWriter(probe: ProcProbe): boolean {
+    if (this.closed) return true;
+    const tid = Atomics.load(this.words, W_WRITER_TID) >>> 0;
+    if (tid === 0) return false;
+    const start = joinU64(Atomics.load(this.words, W_WRITER_START) >>> 0, Atomics.load(this.words, W_WRITER_START + 1) >>> 0);
+    if (probe.whyGone({ pid: process.pid, threadId: tid, threadStart: String(start) }) === undefined) return false;
+    Atomics.compareExchange(this.words, W_CLOSED, 0, WRITER_ENDED);
+    return true;
   }
 }

@@ -40,6 +40,9 @@ export class SharedWriter {
     logEntries = PAGE_LOG_ENTRIES,
   ) {
     this.area = SharedArea.create(slots, logEntries);
+    // Readers stop (ECLOSED) once this thread ends without closing the store (SharedArea.checkWriter).
+    const self = probe.self();
+    if (self.threadId !== undefined && self.threadStart !== undefined) this.area.setWriter(self.threadId, Number(self.threadStart));
     this.table = ReaderTable.format(this.area);
     this.log = new PageLogWriter(this.area);
     this.io = new LoggingFileIO(file, this.log);
