@@ -200,8 +200,15 @@ export function writeRecord(io: FileIO, p: PreparedCommit): void {
   try {
     io.write(p.recordPage, ringSlotOffsetBytes(p.slot));
   } catch (err) {
+    // Each step on its own: on a full disk the slot may be a hole of the file that the wipe cannot
+    // fill either (it still zeroes whatever part of the record landed), while the log entry, just
+    // written, is wiped in place — left whole, the next open would replay the failed commit.
     try {
       io.write(new Uint8Array(PAGE_BYTES), ringSlotOffsetBytes(p.slot));
+    } catch {
+      /* no room for the rest of the slot's page, or the device is gone */
+    }
+    try {
       if (p.logAppend !== null) writeDurable(io, new Uint8Array(ENTRY_HEADER_BYTES), p.logAppend.position);
       io.sync();
     } catch {
@@ -213,12 +220,23 @@ export function writeRecord(io: FileIO, p: PreparedCommit): void {
 
 /**
  * A logged commit's entry, durably — before its record is written home, so a record any reader of
- * this boot can see is one whose entry is durable. A failed append leaves nothing to undo: no
- * record names the commit, and replay stops at an entry that is not whole.
+ * this boot can see is one whose entry is durable. A failed append wipes the entry's header: no
+ * record names the commit, but the part that landed may read as a whole entry — a write cut short
+ * by a full disk lands its first blocks, and the rest of an entry may be zeros, as the log's run
+ * reads where it was never written — and replay would bring the failed commit back.
  */
 export function appendLog(io: FileIO, p: PreparedCommit): void {
   const a = p.logAppend!;
-  writeDurable(io, a.bytes, a.position);
+  try {
+    writeDurable(io, a.bytes, a.position);
+  } catch (err) {
+    try {
+      writeDurable(io, new Uint8Array(ENTRY_HEADER_BYTES), a.position);
+    } catch {
+      /* nothing of it landed (no room for its first block), or the device is gone; reopen re-validates */
+    }
+    throw err;
+  }
 }
 
 /**

@@ -196,12 +196,20 @@ export class WriterLock {
 /** Creates `path` holding `bytes`, atomically (temporary file + link); false when `path` exists. */
 function place(env: LockEnv, path: string, bytes: Uint8Array): boolean {
   const tmp = `${path}.${env.unique()}.tmp`;
-  if (!env.create(tmp, bytes)) throw ioFailed(`temporary lock file ${tmp} already exists`);
+  let created: boolean;
+  try {
+    created = env.create(tmp, bytes);
+  } catch (err) {
+    // A system error (a full disk, a quota, no permission) is named as the lock's; anything else passes as it is.
+    if (err instanceof MapleError || typeof (err as NodeJS.ErrnoException)?.code !== 'string') throw err;
+    throw ioFailed(`cannot create the lock file ${path} (writing ${tmp}): ${String(err)}`, err);
+  }
+  if (!created) throw ioFailed(`temporary lock file ${tmp} already exists`);
   try {
     return env.link(tmp, path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw ioFailed(`cannot create the lock file ${path}${code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' ? ' (the file system does not support hard links, which the writer lock needs)' : ''}: ${String(err)}`, { cause: err });
+    throw ioFailed(`cannot create the lock file ${path}${code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' ? ' (the file system does not support hard links, which the writer lock needs)' : ''}: ${String(err)}`, err);
   } finally {
     env.remove(tmp);
   }

@@ -15,6 +15,7 @@ import { MapleError } from '../../src/common/errors.js';
 import { crc32 } from '../../src/common/checksum.js';
 import { type LockEnv, NodeLockEnv } from '../../storage/io/lockEnv.js';
 import { WriterLock } from '../../storage/io/lockFile.js';
+import { openWith } from '../../src/api/open.js';
 import { type LockRecord, decodeLockRecord, describeOwner, encodeLockRecord } from '../../storage/io/lockRecord.js';
 import { PROC, ProcProbe, type ThreadIdentity, startOfStat, stateOfStat } from '../../storage/io/liveness.js';
 import { Prng } from '../../recovery/testing/simulatedDisk.js';
@@ -362,6 +363,22 @@ describe('WriterLock on this machine', () => {
     } finally {
       fs.rmSync(inodeLock, { force: true });
     }
+  });
+
+  it('a lock file that cannot be written (a full disk) is EIO naming the lock, with the system error as cause, and leaves no file', () => {
+    const noSpace = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', errno: -28, syscall: 'write' });
+    class FullDisk extends NodeLockEnv {
+      override create(): boolean {
+        throw noSpace;
+      }
+    }
+    const err = expectMapleError(() => openWith(storePath, {}, { lockEnv: new FullDisk() }), 'EIO', /cannot create the lock file .*store\.maple\.lock.*no space left on device/);
+    expect(err.cause).toBe(noSpace);
+    expect(fs.readdirSync(dir)).toEqual([]);
+    // Space again: nothing left behind stands in the way.
+    const db = openWith(storePath, {}, {});
+    db.close();
+    expect(fs.readdirSync(dir)).toEqual(['store.maple']);
   });
 
   it('leftover temporary files are never taken for the lock and are left alone', () => {
