@@ -134,6 +134,15 @@ export class ProcProbe {
    * another PID namespace (its `self` is not our pid) is no /proc at all: its pids name other processes.
    */
   selfProcess(): ThreadIdentity {
+    this.ownProcess ??= this.readSelfProcess();
+    return { ...this.ownProcess };
+  }
+
+  /** What selfProcess() and self() read, once per probe: a process's and a thread's identity never change while they run, and a probe lives in one thread. */
+  private ownProcess: ThreadIdentity | undefined;
+  private ownThread: ThreadIdentity | undefined;
+
+  private readSelfProcess(): ThreadIdentity {
     const id: ThreadIdentity = { pid: process.pid };
     try {
       if (fs.readlinkSync(`${this.root}/self`) !== String(process.pid)) return id;
@@ -156,6 +165,11 @@ export class ProcProbe {
    * process alone (selfProcess).
    */
   self(): ThreadIdentity {
+    this.ownThread ??= this.readSelf();
+    return { ...this.ownThread };
+  }
+
+  private readSelf(): ThreadIdentity {
     let link: string;
     try {
       link = fs.readlinkSync(`${this.root}/thread-self`);
