@@ -133,6 +133,32 @@ describe('readers in other processes', () => {
     store.close();
   });
 
+  test('a reader through a hard link, the store’s new name or its directory’s new name is a registered reader too', () => {
+    // Each is another path to the file the writer holds, so another `<path>.readers`: the writer
+    // must see the reader all the same, or it reuses what the reader reads (ECORRUPT on a healthy file).
+    for (const how of ['hard link', 'renamed file', 'renamed directory'] as const) {
+      const sub = dir.file(`moved-${how.replace(' ', '-')}`);
+      fs.mkdirSync(sub);
+      const file = path.join(sub, 'a.maple');
+      const store = open<Value>(file, { sync: 'none' });
+      overwriteAll(store, 0);
+      const seen = digest(store);
+      let other = path.join(sub, 'b.maple');
+      if (how === 'hard link') fs.linkSync(file, other);
+      else if (how === 'renamed file') fs.renameSync(file, other);
+      else {
+        fs.renameSync(sub, `${sub}-2`);
+        other = path.join(`${sub}-2`, 'a.maple');
+      }
+      const reader = open<Value>(other, { readOnly: true });
+      for (let gen = 1; gen <= 20; gen++) overwriteAll(store, gen);
+      expect(store.stats().readOnlyReaders, how).toBe(1);
+      expect(digest(reader), how).toBe(seen);
+      reader.close();
+      store.close();
+    }
+  });
+
   test('a reader whose process is gone is dropped by the writer', () => {
     const file = dir.file('dead.maple');
     const store = open<Value>(file, { sync: 'none' });

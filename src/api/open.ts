@@ -48,15 +48,16 @@ export function openWith<V = unknown>(path: string, options: OpenOptions | undef
         if (path.endsWith('/') || path.endsWith(sep)) throw notFound(`${path} could not be created: a path ending in a slash names a directory, and a store is a file`);
       }
       if (!opts.readOnly) lock = WriterLock.acquire(path, hooks.lockEnv);
-      // A reader registers before it reads which version is current (storage/io/readerFiles.ts).
-      else readerFile = ReaderFile.register(path);
       // Created whole or not at all (storage/io/creation.ts). When a file appeared at `path` since the
       // check, it is opened below like any existing file: checked, never formatted.
       if (!exists && !createStoreFile(path) && !fs.existsSync(path)) {
         throw notFound(`${path} could not be created: something without a file behind it is at that path (a symbolic link to a missing file?); open() creates a store only where nothing exists`);
       }
-      io = new NodeFileIO(path, opts.readOnly ? 'r' : 'r+');
+      const file = new NodeFileIO(path, opts.readOnly ? 'r' : 'r+');
+      io = file;
       lock?.lockInode(path);
+      // A reader registers before it reads which version is current (storage/io/readerFiles.ts).
+      if (opts.readOnly) readerFile = ReaderFile.register(path, file.identity());
     } else {
       if (hooks.lockEnv && !opts.readOnly) {
         lock = WriterLock.acquire(path, hooks.lockEnv);

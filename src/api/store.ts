@@ -16,7 +16,7 @@ import { readOpenMark, ringSlotOffsetBytes, writeOpenMark } from '../../storage/
 import { WriteScratch } from '../tree/writeScratch.js';
 import type { FileIO } from '../../storage/io/fileIO.js';
 import type { WriterLock } from '../../storage/io/lockFile.js';
-import { OtherReaders, type ReaderFile, readersDir } from '../../storage/io/readerFiles.js';
+import { OtherReaders, type ReaderFile, inodeReadersDir, readersDir } from '../../storage/io/readerFiles.js';
 import { CellReader, loadCodec } from '../../storage/io/cellReader.js';
 import { type ReaderSet, mergeReaders } from '../../storage/io/readerSet.js';
 import { type ExitingThread, SharedWriter } from '../../storage/io/sharedWriter.js';
@@ -191,7 +191,10 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     if (state === undefined) throw invalid('a MapleStore is made by open(path, options), not by new MapleStore()');
     // The writer keeps what readers in other processes read (storage/io/readerFiles.ts); a test's
     // file implementation (OpenHooks.fileIO) has no other processes.
-    this.otherReaders = lock !== undefined && ownsFile ? new OtherReaders(readersDir(path), lock.self) : undefined;
+    // Listed by path and by device and inode: a reader through a hard link, or through the path of
+    // the file or its directory after a rename, registers under another path.
+    this.otherReaders =
+      lock !== undefined && ownsFile && io instanceof NodeFileIO ? new OtherReaders([readersDir(path), inodeReadersDir(io.identity())], lock.self) : undefined;
     this.pager = new CellReader(io, pool);
     this.committer = { io, pager: this.pager, pool, scratch: new WriteScratch(), buffers: new CommitBuffers(), hints: new RunHints() };
     this.pager.codec = loadCodec(this.pager, state.rec.structures, state.rec.commit, opts.sharedStructures);

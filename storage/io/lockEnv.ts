@@ -56,6 +56,25 @@ export function canonicalPath(storePath: string): string {
   }
 }
 
+/**
+ * `<os temp dir>/maple-store-locks/`, where writers meet at device-and-inode locks and readers
+ * register by device and inode (storage/io/readerFiles.ts): made if missing, and writable by every
+ * user, sticky as the temp directory itself is — the user who happens to make it first must not
+ * leave every other user's writers unguarded against hard links. Throws when it cannot be made.
+ */
+export function sharedLockDir(): string {
+  const dir = nodePath.join(os.tmpdir(), 'maple-store-locks');
+  sharedDirectory(dir);
+  return dir;
+}
+
+/** Makes `dir` (its parent exists) if missing, mode 1777 when this user owns it (mkdir's mode is cut by the umask). */
+export function sharedDirectory(dir: string): void {
+  fs.mkdirSync(dir, { recursive: true, mode: 0o1777 });
+  const st = fs.statSync(dir);
+  if ((st.mode & 0o7777) !== 0o1777 && st.uid === process.getuid?.()) fs.chmodSync(dir, 0o1777);
+}
+
 function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException).code;
 }
@@ -84,9 +103,7 @@ export class NodeLockEnv implements LockEnv {
   inodeLockFile(storePath: string): string | undefined {
     try {
       const st = fs.statSync(storePath, { bigint: true });
-      const dir = nodePath.join(os.tmpdir(), 'maple-store-locks');
-      fs.mkdirSync(dir, { recursive: true });
-      return nodePath.join(dir, `${st.dev}-${st.ino}.lock`);
+      return nodePath.join(sharedLockDir(), `${st.dev}-${st.ino}.lock`);
     } catch {
       // The file cannot be stat'ed or the temp dir written: hard links go unguarded (README, Limits).
       return undefined;

@@ -22,7 +22,8 @@ import * as fs from 'node:fs';
 import * as nodePath from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isMainThread } from 'node:worker_threads';
-import { canonicalPath } from './lockEnv.js';
+import * as os from 'node:os';
+import { canonicalPath, sharedDirectory, sharedLockDir } from './lockEnv.js';
 import { PROC, type ThreadIdentity, processAlive } from './liveness.js';
 import { NO_READERS, type ReaderSet } from './readerSet.js';
 import { START_CHECK_MS } from '../../src/common/limits.js';
@@ -32,24 +33,40 @@ export function readersDir(storePath: string): string {
   return `${canonicalPath(storePath)}.readers`;
 }
 
+/**
+ * The reader directory of the store file with this device and inode, whatever its names: a hard
+ * link, or the file or a directory above it renamed while a writer has it open, gives the same file
+ * another path, and so another `readersDir`. Readers register in both; the writer lists both.
+ */
+export function inodeReadersDir(id: FileIdentity): string {
+  return nodePath.join(os.tmpdir(), 'maple-store-locks', `${id.device}-${id.inode}.readers`);
+}
+
+export interface FileIdentity {
+  device: bigint;
+  inode: bigint;
+}
+
 /** One registered reader (a read-only store). */
 export class ReaderFile {
   private released = false;
 
   private constructor(
-    private readonly dir: string,
+    /** The directories it is registered in (readersDir, then inodeReadersDir where it could be). */
+    private readonly dirs: string[],
     private readonly stem: string,
-    private version: number,
+    /** The version each directory's registration names (a failed rename leaves one behind). */
+    private readonly versions: number[],
   ) {}
 
   /**
-   * Registers a reader of the store at `storePath` that may read any version (0) until setVersion.
-   * Undefined when the directory cannot be written (a read-only file system, no permission): the
-   * reader then reads unregistered, as before this existed, and a writer elsewhere may reuse what
-   * it reads (it sees ECORRUPT then, never a wrong value).
+   * Registers a reader of the store file at `storePath` (device and inode `id`) that may read any
+   * version (0) until setVersion, in its path's and its inode's reader directories. Undefined when
+   * neither can be written (a read-only file system, no permission): the reader then reads
+   * unregistered, as before this existed, and a writer elsewhere may reuse what it reads (it sees
+   * ECORRUPT then, never a wrong value).
    */
-  static register(storePath: string): ReaderFile | undefined {
-    const dir = readersDir(storePath);
+  static register(storePath: string, id: FileIdentity): ReaderFile | undefined {
     // A reader in a Worker names its thread too: a Worker ends (terminated, crashed) while its
     // process lives on, and its registration must not pin its version until the process exits.
     const self = isMainThread ? PROC.selfProcess() : PROC.self();
@@ -57,44 +74,60 @@ export class ReaderFile {
     const boot = bootTag(self.bootId);
     const thread = start === undefined || isMainThread || self.threadId === undefined || self.threadStart === undefined ? '' : `w${self.threadId}s${self.threadStart}`;
     const stem = `${process.pid}.${randomBytes(6).toString('hex')}${start === undefined ? '' : `t${start}`}${start === undefined || boot === undefined ? '' : `b${boot}`}${thread}`;
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        fs.mkdirSync(dir, { recursive: true });
-        fs.closeSync(fs.openSync(nodePath.join(dir, `${stem}.0`), 'wx'));
-        return new ReaderFile(dir, stem, 0);
-      } catch (err) {
-        // ENOENT: the last reader removed the directory between our mkdir and create; retry.
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return undefined;
-      }
-    }
-    return undefined;
+    const dirs: string[] = [];
+    if (registerIn(readersDir(storePath), stem, () => undefined)) dirs.push(readersDir(storePath));
+    const byInode = inodeReadersDir(id);
+    // Other users' readers register there too (lockEnv.ts, sharedDirectory).
+    if (registerIn(byInode, stem, () => (sharedLockDir(), sharedDirectory(byInode)))) dirs.push(byInode);
+    return dirs.length === 0 ? undefined : new ReaderFile(dirs, stem, dirs.map(() => 0));
   }
 
   /** The version this reader reads (the writer may reuse what only older versions reach). */
   setVersion(version: number): void {
-    if (this.released || version === this.version) return;
-    try {
-      fs.renameSync(nodePath.join(this.dir, `${this.stem}.${this.version}`), nodePath.join(this.dir, `${this.stem}.${version}`));
-      this.version = version;
-    } catch {
-      /* the registration stays at the older version: it pins more than needed, never less */
-    }
+    if (this.released) return;
+    this.dirs.forEach((dir, i) => {
+      if (this.versions[i] === version) return;
+      try {
+        fs.renameSync(nodePath.join(dir, `${this.stem}.${this.versions[i]}`), nodePath.join(dir, `${this.stem}.${version}`));
+        this.versions[i] = version;
+      } catch {
+        /* this registration stays at the older version: it pins more than needed, never less */
+      }
+    });
   }
 
   release(): void {
     if (this.released) return;
     this.released = true;
+    this.dirs.forEach((dir, i) => {
+      try {
+        fs.unlinkSync(nodePath.join(dir, `${this.stem}.${this.versions[i]}`));
+      } catch {
+        /* a writer took it for a dead process's: nothing to do */
+      }
+      try {
+        fs.rmdirSync(dir);
+      } catch {
+        /* other readers are registered (ENOTEMPTY), or the directory is gone */
+      }
+    });
+  }
+}
+
+/** Creates `<dir>/<stem>.0` (making `dir` with `mkdir`); whether it did. */
+function registerIn(dir: string, stem: string, mkdir: () => void): boolean {
+  for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      fs.unlinkSync(nodePath.join(this.dir, `${this.stem}.${this.version}`));
-    } catch {
-      /* a writer took it for a dead process's: nothing to do */
-    }
-    try {
-      fs.rmdirSync(this.dir);
-    } catch {
-      /* other readers are registered (ENOTEMPTY), or the directory is gone */
+      mkdir();
+      fs.mkdirSync(dir, { recursive: true });
+      fs.closeSync(fs.openSync(nodePath.join(dir, `${stem}.0`), 'wx'));
+      return true;
+    } catch (err) {
+      // ENOENT: the last reader removed the directory between our mkdir and create; retry.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return false;
     }
   }
+  return false;
 }
 
 /**
@@ -107,9 +140,9 @@ export class OtherReaders {
   private readonly ownStart: string | undefined;
   private readonly ownBoot: string | undefined;
 
-  /** `self`: this process as the writer lock already probed it (saves reading /proc again). */
+  /** `dirs`: the store's reader directories (readersDir, inodeReadersDir); `self`: this process as the writer lock already probed it (saves reading /proc again). */
   constructor(
-    private readonly dir: string,
+    private readonly dirs: readonly string[],
     self: ThreadIdentity = PROC.selfProcess(),
   ) {
     this.ownStart = self.processStart;
@@ -154,14 +187,25 @@ export class OtherReaders {
    */
   list(): ReaderSet {
     this.count = 0;
-    if (fs.statSync(this.dir, { throwIfNoEntry: false }) === undefined) return NO_READERS;
+    const versions: number[] = [];
+    let any = false;
+    // A reader registers in each of the directories: counted once.
+    const seen = new Set<string>();
+    for (const dir of this.dirs) any = this.listDir(dir, versions, seen) || any;
+    this.count = seen.size;
+    if (versions.length > 1) versions.sort((a, b) => a - b);
+    return versions.length === 0 && !any ? NO_READERS : { versions, any };
+  }
+
+  /** Adds the versions of `dir`'s live readers to `versions` and their stems to `seen`; whether one is at version 0. */
+  private listDir(dir: string, versions: number[], seen: Set<string>): boolean {
+    if (fs.statSync(dir, { throwIfNoEntry: false }) === undefined) return false;
     let names: string[];
     try {
-      names = fs.readdirSync(this.dir);
+      names = fs.readdirSync(dir);
     } catch {
-      return NO_READERS; // the last reader removed it between the stat and the listing
+      return false; // the last reader removed it between the stat and the listing
     }
-    const versions: number[] = [];
     let any = false;
     let left = names.length;
     for (const name of names) {
@@ -186,7 +230,7 @@ export class OtherReaders {
           : this.alive(pid, start, thread));
       if (!alive) {
         try {
-          fs.unlinkSync(nodePath.join(this.dir, name));
+          fs.unlinkSync(nodePath.join(dir, name));
           left--;
         } catch {
           /* already gone */
@@ -195,17 +239,16 @@ export class OtherReaders {
       }
       if (version === 0) any = true;
       else if (!versions.includes(version)) versions.push(version);
-      this.count++;
+      seen.add(`${parts[0]}.${parts[1]}`);
     }
     if (left === 0) {
       try {
-        fs.rmdirSync(this.dir);
+        fs.rmdirSync(dir);
       } catch {
         /* a reader has just registered (ENOTEMPTY), or it is gone */
       }
     }
-    if (versions.length > 1) versions.sort((a, b) => a - b);
-    return { versions, any };
+    return any;
   }
 }
 

@@ -196,6 +196,29 @@ describe('liveness probes', () => {
 });
 
 describe('WriterLock on this machine', () => {
+  it('makes the shared device-and-inode lock directory writable by every user (sticky, as /tmp)', () => {
+    // The first user to make it must not leave every other user's writers unguarded against hard
+    // links (their inode lock silently skipped): two writers on one file.
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'maple-tmpdir-'));
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    const oldMask = process.umask(0o022);
+    try {
+      fs.writeFileSync(storePath, '');
+      const lock = acquire();
+      lock.lockInode(storePath);
+      const shared = path.join(tmp, 'maple-store-locks');
+      expect(fs.readdirSync(shared)).toHaveLength(1);
+      expect(fs.statSync(shared).mode & 0o7777).toBe(0o1777);
+      lock.release();
+    } finally {
+      process.umask(oldMask);
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
   it('creates <path>.lock holding a checksummed record naming this thread, and nothing else', () => {
     const lock = acquire();
     expect(lock.lockPath).toBe(lockPath);
