@@ -133,6 +133,33 @@ describe('readers in other processes', () => {
     store.close();
   });
 
+  test('a store whose directory was renamed while open leaves no lock or registration behind at the new path', () => {
+    // The lock file and `<path>.readers/` sit beside the store and move with its directory; closing
+    // must find them there, or the lock refuses this very thread (ELOCKED) and the registration
+    // pins its version for as long as the process runs.
+    const sub = dir.file('moved-while-open');
+    fs.mkdirSync(sub);
+    const file = path.join(sub, 'a.maple');
+    const writer = open<Value>(file, { sync: 'none' });
+    overwriteAll(writer, 0);
+    writer.close();
+    const reader = open<Value>(file, { readOnly: true });
+    const writer2 = open<Value>(file, { sync: 'none' });
+    fs.renameSync(sub, `${sub}-2`);
+    const moved = path.join(`${sub}-2`, 'a.maple');
+    reader.close();
+    writer2.close();
+    expect(fs.existsSync(`${moved}.lock`)).toBe(false);
+    expect(fs.existsSync(`${moved}.readers`)).toBe(false);
+    const again = open<Value>(moved, { sync: 'none' });
+    try {
+      overwriteAll(again, 1);
+      expect(again.stats().readOnlyReaders).toBe(0);
+    } finally {
+      again.close();
+    }
+  });
+
   test('a reader through a hard link, the store’s new name or its directory’s new name is a registered reader too', () => {
     // Each is another path to the file the writer holds, so another `<path>.readers`: the writer
     // must see the reader all the same, or it reuses what the reader reads (ECORRUPT on a healthy file).

@@ -774,11 +774,14 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     this.closed = true;
     this.sharing?.close();
     this.queue.refuseAll(closed(`store ${this.path} was closed after a failed commit, before this write could run`));
+    // Where the file is now: renamed while open (it or a directory above it), the lock and the
+    // registration beside it moved with it.
+    const moved = this.ownsFile && this.io instanceof NodeFileIO ? this.io.currentPath() : undefined;
     try {
       if (this.ownsFile) this.io.close();
     } finally {
-      this.lock?.release();
-      this.readerFile?.release();
+      this.lock?.release(moved);
+      this.readerFile?.release(moved);
     }
   }
 

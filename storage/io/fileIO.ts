@@ -154,6 +154,21 @@ export class NodeFileIO implements FileIO {
     fs.ftruncateSync(this.fd, sizeBytes);
   }
 
+  /**
+   * Where the open file is now (`/proc/self/fd`): another path than the one it was opened by when
+   * it or a directory above it was renamed since. Undefined where /proc does not say, or when the
+   * file was removed.
+   */
+  currentPath(): string | undefined {
+    if (this.fd < 0) return undefined;
+    try {
+      const now = fs.readlinkSync(`/proc/self/fd/${this.fd}`);
+      return now.startsWith('/') && !now.endsWith(' (deleted)') ? now : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Device and inode of the open file (to tell it from another file at the same path). */
   identity(): { device: bigint; inode: bigint } {
     const st = fs.fstatSync(this.fd, { bigint: true });

@@ -104,13 +104,21 @@ export class WriterLock {
     }
   }
 
-  /** Removes the lock files this holds, newest first. Best effort: a lock left behind is stale once we are gone. */
-  release(): void {
+  /**
+   * Removes the lock files this holds, newest first. Best effort: a lock left behind is stale once
+   * we are gone. `movedTo`: the store file's path now, when it (or a directory above it) was renamed
+   * while open — the path lock moved with it, and left there it would refuse this very thread.
+   */
+  release(movedTo?: string): void {
     if (this.released) return;
     this.released = true;
     for (const { path, bytes } of this.held.splice(0).reverse()) {
       try {
         removeIfMine(this.env, path, bytes);
+        if (path === this.lockPath && movedTo !== undefined) {
+          const moved = this.env.pathLockFile(movedTo);
+          if (moved !== path) removeIfMine(this.env, moved, bytes);
+        }
       } catch {
         /* left behind: stale once this thread ends */
       }

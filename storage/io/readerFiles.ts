@@ -96,12 +96,26 @@ export class ReaderFile {
     });
   }
 
-  release(): void {
+  /**
+   * Removes the registrations. `movedTo`: the store file's path now, when it (or a directory above
+   * it) was renamed while open — the path's registration moved with it, and left there it would pin
+   * its version for as long as this process runs.
+   */
+  release(movedTo?: string): void {
     if (this.released) return;
     this.released = true;
-    this.dirs.forEach((dir, i) => {
+    const dirs = [...this.dirs];
+    const versions = [...this.versions];
+    if (movedTo !== undefined && this.dirs.length > 0) {
+      const moved = readersDir(movedTo);
+      if (!dirs.includes(moved)) {
+        dirs.push(moved);
+        versions.push(this.versions[0]!);
+      }
+    }
+    dirs.forEach((dir, i) => {
       try {
-        fs.unlinkSync(nodePath.join(dir, `${this.stem}.${this.versions[i]}`));
+        fs.unlinkSync(nodePath.join(dir, `${this.stem}.${versions[i]}`));
       } catch {
         /* a writer took it for a dead process's: nothing to do */
       }
