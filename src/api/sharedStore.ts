@@ -246,15 +246,7 @@ export class SharedStore<V = unknown> extends ReadViewBase<V> {
   protected reader(): TreeReader {
     this.guard();
     if (this.viewReader !== null && publishCount(this.area) === this.viewCount) return this.viewReader;
-    this.watchWriter();
-    const { token, root } = this.pins.pinNewest('view');
-    let reader: TreeReader;
-    try {
-      reader = this.readerOf(root);
-    } catch (err) {
-      token.release();
-      throw this.failed(err);
-    }
+    const { token, root, reader } = this.pinNewest('view');
     const previous = this.view;
     this.view = token;
     this.viewCount = root.count;
@@ -265,6 +257,18 @@ export class SharedStore<V = unknown> extends ReadViewBase<V> {
       queueMicrotask(this.releaseView);
     }
     return reader;
+  }
+
+  /** Pins the newest published version (checking the writer's thread first) and its reader; the pin is released if the reader cannot be made. */
+  private pinNewest(kind: 'view' | 'snapshot'): { token: PinToken; root: PublishedRoot; reader: TreeReader } {
+    this.watchWriter();
+    const { token, root } = this.pins.pinNewest(kind);
+    try {
+      return { token, root, reader: this.readerOf(root) };
+    } catch (err) {
+      token.release();
+      throw this.failed(err);
+    }
   }
 
   private readonly releaseView = (): void => {
@@ -313,15 +317,7 @@ export class SharedStore<V = unknown> extends ReadViewBase<V> {
   /** An O(1) read-only view of the newest published version, kept until closed. */
   snapshot(): Snapshot<V> {
     this.guard();
-    this.watchWriter();
-    const { token, root } = this.pins.pinNewest('snapshot');
-    let reader: TreeReader;
-    try {
-      reader = this.readerOf(root);
-    } catch (err) {
-      token.release();
-      throw this.failed(err);
-    }
+    const { token, reader } = this.pinNewest('snapshot');
     const snap = new Snapshot<V>(reader, token, () => this.isOpen());
     this.pins.watch(snap, token);
     return snap;
