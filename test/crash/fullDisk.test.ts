@@ -19,12 +19,13 @@ import { systemError } from '../../recovery/testing/faultyIO.js';
 import { type FileIO, writeDurable } from '../../storage/io/fileIO.js';
 import { openWith } from '../../src/api/open.js';
 import { describeError, readAll, type Store } from './crashRunner.js';
+import { ForwardingIO } from '../helpers.js';
 import { RangeModel, diffRanges } from './rangeModel.js';
 
 const PATH = '/simulated/full-disk.maple';
 
 /** A file on a file system with `free` blocks left (Infinity: room for anything). */
-class FullDiskIO implements FileIO {
+class FullDiskIO extends ForwardingIO {
   /** Blocks the file holds. */
   private readonly blocks = new Set<number>();
   free = Infinity;
@@ -32,9 +33,11 @@ class FullDiskIO implements FileIO {
   refused = 0;
 
   constructor(
-    private readonly inner: FileIO,
+    inner: FileIO,
     private readonly blockBytes: number,
-  ) {}
+  ) {
+    super(inner, false);
+  }
 
   /** How many bytes of a write of `length` at `position` fit, taking the blocks they need. */
   private room(position: number, length: number): number {
@@ -61,33 +64,14 @@ class FullDiskIO implements FileIO {
     }
   }
 
-  write(buf: Uint8Array, position: number): void {
+  override write(buf: Uint8Array, position: number): void {
     this.writeWith(buf, position, (b, at) => this.inner.write(b, at));
   }
 
-  writeDurable(buf: Uint8Array, position: number): void {
+  // A field, not a method: ForwardingIO's optional writeDurable field would hide a method.
+  override writeDurable = (buf: Uint8Array, position: number): void => {
     this.writeWith(buf, position, (b, at) => writeDurable(this.inner, b, at));
-  }
-
-  read(buf: Uint8Array, position: number): number {
-    return this.inner.read(buf, position);
-  }
-
-  sync(): void {
-    this.inner.sync();
-  }
-
-  size(): number {
-    return this.inner.size();
-  }
-
-  truncate(sizeBytes: number): void {
-    this.inner.truncate(sizeBytes);
-  }
-
-  close(): void {
-    this.inner.close();
-  }
+  };
 }
 
 type Protocol = 'log' | 'one-sync' | 'two-sync';
