@@ -134,4 +134,9 @@ export class ReplayOverlay implements FileIO {
   close(): void {
     this.inner.close();
   }
+
+  /** The file's path now: a read-only store reading through this still names its registration by it (src/api/store.ts, close). */
+  currentPath(): string | undefined {
+    return this.inner.currentPath?.();
+  }
 }

@@ -776,7 +776,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     this.queue.refuseAll(closed(`store ${this.path} was closed after a failed commit, before this write could run`));
     // Where the file is now: renamed while open (it or a directory above it), the lock and the
     // registration beside it moved with it.
-    const moved = this.ownsFile && this.io instanceof NodeFileIO ? this.io.currentPath() : undefined;
+    // A read-only store after a reboot reads through the replayed log (recovery/logReplay.ts), which asks its file.
+    const moved = this.ownsFile ? this.io.currentPath?.() : undefined;
     try {
       if (this.ownsFile) this.io.close();
     } finally {

@@ -29,6 +29,11 @@ export interface FileIO {
    * write() then sync().
    */
   writeDurable?(buf: Uint8Array, positionBytes: number): void;
+  /**
+   * Where the open file is now (NodeFileIO.currentPath), for close() to find what sits beside it
+   * after a rename. Optional: a FileIO without it (a test's) is never renamed.
+   */
+  currentPath?(): string | undefined;
 }
 
 /** `io`'s writeDurable, else a write and a sync. */

@@ -134,11 +134,19 @@ export class ProcProbe {
    * another PID namespace (its `self` is not our pid) is no /proc at all: its pids name other processes.
    */
   selfProcess(): ThreadIdentity {
-    this.ownProcess ??= this.readSelfProcess();
-    return { ...this.ownProcess };
+    if (this.ownProcess !== undefined) return { ...this.ownProcess };
+    const id = this.readSelfProcess();
+    // Only a whole answer is kept: one cut short by a read that failed for a passing reason (EMFILE,
+    // ENOMEM) is read again next time, not kept for as long as the thread runs.
+    if (id.processStart !== undefined) this.ownProcess = id;
+    return { ...id };
   }
 
-  /** What selfProcess() and self() read, once per probe: a process's and a thread's identity never change while they run, and a probe lives in one thread. */
+  /**
+   * What selfProcess() and self() read, once per probe: a process's and a thread's identity never
+   * change while they run, and a probe lives in one thread. Where /proc cannot name them (none, or
+   * a read failed), they are read again at every call.
+   */
   private ownProcess: ThreadIdentity | undefined;
   private ownThread: ThreadIdentity | undefined;
 
@@ -165,8 +173,10 @@ export class ProcProbe {
    * process alone (selfProcess).
    */
   self(): ThreadIdentity {
-    this.ownThread ??= this.readSelf();
-    return { ...this.ownThread };
+    if (this.ownThread !== undefined) return { ...this.ownThread };
+    const id = this.readSelf();
+    if (id.threadStart !== undefined) this.ownThread = id;
+    return { ...id };
   }
 
   private readSelf(): ThreadIdentity {

@@ -68,11 +68,24 @@ export function sharedLockDir(): string {
   return dir;
 }
 
-/** Makes `dir` (its parent exists) if missing, mode 1777 when this user owns it (mkdir's mode is cut by the umask). */
+/**
+ * Makes `dir` (its parent exists) if missing, mode 1777 when this user owns it (mkdir's mode is cut
+ * by the umask). Throws when `dir` is a symbolic link: in a directory every user writes in, another
+ * user may put one there, pointing at a directory of ours, for us to make writable by everyone
+ * (and to register readers in).
+ */
 export function sharedDirectory(dir: string): void {
   fs.mkdirSync(dir, { recursive: true, mode: 0o1777 });
-  const st = fs.statSync(dir);
-  if ((st.mode & 0o7777) !== 0o1777 && st.uid === process.getuid?.()) fs.chmodSync(dir, 0o1777);
+  const { O_RDONLY, O_DIRECTORY, O_NOFOLLOW } = fs.constants;
+  // Where these are missing (Windows) there is neither a symbolic link to fear nor a mode to set.
+  if (O_DIRECTORY === undefined || O_NOFOLLOW === undefined) return;
+  const fd = fs.openSync(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  try {
+    const st = fs.fstatSync(fd);
+    if ((st.mode & 0o7777) !== 0o1777 && st.uid === process.getuid?.()) fs.fchmodSync(fd, 0o1777);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function errno(err: unknown): string | undefined {

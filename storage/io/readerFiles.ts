@@ -75,7 +75,9 @@ export class ReaderFile {
     const thread = start === undefined || isMainThread || self.threadId === undefined || self.threadStart === undefined ? '' : `w${self.threadId}s${self.threadStart}`;
     const stem = `${process.pid}.${randomBytes(6).toString('hex')}${start === undefined ? '' : `t${start}`}${start === undefined || boot === undefined ? '' : `b${boot}`}${thread}`;
     const dirs: string[] = [];
-    if (registerIn(readersDir(storePath), stem, () => undefined)) dirs.push(readersDir(storePath));
+    // Named once: the path may name another directory a moment later (a rename, a re-pointed link).
+    const byPath = readersDir(storePath);
+    if (registerIn(byPath, stem, () => undefined)) dirs.push(byPath);
     const byInode = inodeReadersDir(id);
     // Other users' readers register there too (lockEnv.ts, sharedDirectory).
     if (registerIn(byInode, stem, () => (sharedLockDir(), sharedDirectory(byInode)))) dirs.push(byInode);
@@ -213,7 +215,13 @@ export class OtherReaders {
 
   /** Adds the versions of `dir`'s live readers to `versions` and their stems to `seen`; whether one is at version 0. */
   private listDir(dir: string, versions: number[], seen: Set<string>): boolean {
-    if (fs.statSync(dir, { throwIfNoEntry: false }) === undefined) return false;
+    try {
+      if (fs.statSync(dir, { throwIfNoEntry: false }) === undefined) return false;
+    } catch {
+      // Not to be searched (EACCES: the shared lock directory made private by another user; ENOTDIR):
+      // the readers there go unseen, as readers that could not register — never a failed commit.
+      return false;
+    }
     let names: string[];
     try {
       names = fs.readdirSync(dir);
