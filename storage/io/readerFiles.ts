@@ -130,6 +130,22 @@ export class ReaderFile {
   }
 }
 
+/** This process's user and root; empty where there are no uids (every registration counts). */
+function trustedUsers(): number[] {
+  const uid = process.getuid?.();
+  return uid === undefined ? [] : [uid, 0];
+}
+
+/** Whether the file at `path` (not followed) belongs to one of `users`; true when `users` is empty (no uids). */
+function ownedBy(path: string, users: readonly number[]): boolean {
+  if (users.length === 0) return true;
+  try {
+    return users.includes(fs.lstatSync(path).uid);
+  } catch {
+    return false; // gone since the listing
+  }
+}
+
 /** Creates `<dir>/<stem>.0` (making `dir` with `mkdir`); whether it did. */
 function registerIn(dir: string, stem: string, mkdir: () => void): boolean {
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -156,10 +172,16 @@ export class OtherReaders {
   private readonly ownStart: string | undefined;
   private readonly ownBoot: string | undefined;
 
-  /** `dirs`: the store's reader directories (readersDir, inodeReadersDir); `self`: this process as the writer lock already probed it (saves reading /proc again). */
+  /**
+   * `dirs`: the store's reader directories — its path's (readersDir) first, then the shared ones
+   * (inodeReadersDir); `self`: this process as the writer lock already probed it (saves reading
+   * /proc again).
+   */
   constructor(
     private readonly dirs: readonly string[],
     self: ThreadIdentity = PROC.selfProcess(),
+    /** The users whose registrations count in a shared directory: this process's and root (tests name others). */
+    private readonly trusted: readonly number[] = trustedUsers(),
   ) {
     this.ownStart = self.processStart;
     this.ownBoot = bootTag(self.bootId);
@@ -207,14 +229,16 @@ export class OtherReaders {
     let any = false;
     // A reader registers in each of the directories: counted once.
     const seen = new Set<string>();
-    for (const dir of this.dirs) any = this.listDir(dir, versions, seen) || any;
+    this.dirs.forEach((dir, i) => {
+      any = this.listDir(dir, versions, seen, i > 0) || any;
+    });
     this.count = seen.size;
     if (versions.length > 1) versions.sort((a, b) => a - b);
     return versions.length === 0 && !any ? NO_READERS : { versions, any };
   }
 
   /** Adds the versions of `dir`'s live readers to `versions` and their stems to `seen`; whether one is at version 0. */
-  private listDir(dir: string, versions: number[], seen: Set<string>): boolean {
+  private listDir(dir: string, versions: number[], seen: Set<string>, shared: boolean): boolean {
     try {
       if (fs.statSync(dir, { throwIfNoEntry: false }) === undefined) return false;
     } catch {
@@ -259,6 +283,10 @@ export class OtherReaders {
         }
         continue;
       }
+      // In the shared directory (mode 1777) any user can make a file: only this user's and root's
+      // count, or anyone could pin the store's space for ever. Another user's reader is still seen
+      // through the store's own directory, which it registers in too.
+      if (shared && !ownedBy(nodePath.join(dir, name), this.trusted)) continue;
       if (version === 0) any = true;
       else if (!versions.includes(version)) versions.push(version);
       seen.add(`${parts[0]}.${parts[1]}`);

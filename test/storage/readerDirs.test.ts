@@ -43,3 +43,22 @@ test('a writer whose shared lock directory is unusable commits all the same', ()
     store.close();
   }
 });
+
+test('in the shared directory only registrations of trusted users count (any user can make a file there)', () => {
+  const own = dir.file('own.readers');
+  const shared = dir.file('shared.readers');
+  fs.mkdirSync(own);
+  fs.mkdirSync(shared);
+  // Live readers (this process) at versions 7 and 9: one in each directory.
+  const stem = `${process.pid}.abcdef`;
+  fs.writeFileSync(path.join(own, `${stem}1.7`), '');
+  fs.writeFileSync(path.join(shared, `${stem}2.9`), '');
+  const owner = fs.statSync(path.join(shared, `${stem}2.9`)).uid;
+  // The owner trusted: both count.
+  expect(new OtherReaders([own, shared], undefined, [owner]).list()).toEqual({ versions: [7, 9], any: false });
+  // Not trusted (another user's file, as far as the writer knows): the shared one does not count,
+  // the store's own directory's still does.
+  const stranger = new OtherReaders([own, shared], undefined, [owner + 1]);
+  expect(stranger.list()).toEqual({ versions: [7], any: false });
+  expect(stranger.count).toBe(1);
+});
