@@ -36,6 +36,25 @@ function reachableBytes(s: MapleStore<Value>): number {
   return st.fileBytes - CELL_BASE * CELL_BYTES - st.freeBytes - st.pendingBytes;
 }
 
+/**
+ * A store (`sync: 'none'`) of `ranges` ranges with values padded up to `padMod` bytes, then 500
+ * random overwrites, flushed — so a reader's version is a mix of old and recent cells; with the
+ * random stream the caller goes on with.
+ */
+function loadAged(file: string, ranges: number, seed: number, padMod: number): { s: MapleStore<Value>; rand: () => number } {
+  const s = open<Value>(file, { sync: 'none' });
+  const rand = prng(seed);
+  s.transaction((tx) => {
+    for (let i = 0; i < ranges; i++) tx.store(i * 10, i * 10 + 4, { i, gen: 0, pad: 'p'.repeat(i % padMod) });
+  });
+  for (let n = 0; n < 500; n++) {
+    const i = Math.floor(rand() * ranges);
+    s.store(i * 10, i * 10 + 4, { i, gen: 1, pad: 'q'.repeat((i + n) % padMod) });
+  }
+  s.flush();
+  return { s, rand };
+}
+
 function contents(r: Reader): string {
   let out = '';
   for (const x of r.ranges()) out += `${x.first}-${x.last}=${JSON.stringify(x.value)};`;
@@ -79,17 +98,7 @@ describe('a held reader pins only what it can reach', () => {
       const RANGES = 2000;
       /** Loads a store, overwrites a while, opens the reader (or not), then 10,000 single-store commits. */
       const run = (file: string, withReader: boolean) => {
-        const s = open<Value>(file, { sync: 'none' });
-        const rand = prng(7);
-        s.transaction((tx) => {
-          for (let i = 0; i < RANGES; i++) tx.store(i * 10, i * 10 + 4, { i, gen: 0, pad: 'p'.repeat(i % 300) });
-        });
-        // Overwrite a while first, so that the reader's version is a mix of old and recent cells.
-        for (let n = 0; n < 500; n++) {
-          const i = Math.floor(rand() * RANGES);
-          s.store(i * 10, i * 10 + 4, { i, gen: 1, pad: 'q'.repeat((i + n) % 300) });
-        }
-        s.flush();
+        const { s, rand } = loadAged(file, RANGES, 7, 300);
         const reach = reachableBytes(s);
         const reader = withReader ? openReader(s, file, kind) : undefined;
         const expected = new Map<number, unknown>();
@@ -172,16 +181,7 @@ describe('a held reader pins only what it can reach', () => {
      * snapshots each reopened every 60 commits, 30 apart.
      */
     const run = (file: string, withOld: boolean) => {
-      const s = open<Value>(file, { sync: 'none' });
-      const rand = prng(11);
-      s.transaction((tx) => {
-        for (let i = 0; i < RANGES; i++) tx.store(i * 10, i * 10 + 4, { i, gen: 0, pad: 'p'.repeat(i % 100) });
-      });
-      for (let n = 0; n < 500; n++) {
-        const i = Math.floor(rand() * RANGES);
-        s.store(i * 10, i * 10 + 4, { i, gen: 1, pad: 'q'.repeat((i + n) % 100) });
-      }
-      s.flush();
+      const { s, rand } = loadAged(file, RANGES, 11, 100);
       const reach = reachableBytes(s);
       const old = withOld ? s.snapshot() : undefined;
       const seen = old ? contents(old) : '';
