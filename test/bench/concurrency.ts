@@ -147,17 +147,25 @@ interface ReaderRun {
   commitsPerSec: number;
 }
 
+/** How a reader Worker reads: the store's own reads, one snapshot (maple), or no store at all. */
+type ReaderKind = 'newest' | 'pinned' | 'memory';
+
 /** R readers for `durationMs`, with the main thread committing single overwrites meanwhile or idle. */
-async function readersRun(store: ConcurrentStore, queries: Float64Array, expectedHits: number, readers: number, durationMs: number, withWriter: boolean, rng: Rng, count: number, pinned: boolean): Promise<ReaderRun> {
+async function readersRun(store: ConcurrentStore, queries: Float64Array, expectedHits: number, readers: number, durationMs: number, withWriter: boolean, rng: Rng, data: RangeData, kind: ReaderKind): Promise<ReaderRun> {
+  const count = data.count;
   const go = new Int32Array(new SharedArrayBuffer(4));
   const workers: Worker[] = [];
   try {
     const answers: Promise<Record<string, unknown>>[] = [];
     for (let r = 0; r < readers; r++) {
-      const worker = new Worker(WORKER, { workerData: { engine: store.engine, queries, expectedHits, go, durationMs, pinned, ...store.readerData() } });
+      const job =
+        kind === 'memory'
+          ? { engine: 'memory', firsts: data.firsts.subarray(0, count), lasts: data.lasts.subarray(0, count) }
+          : { engine: store.engine, pinned: kind === 'pinned', ...store.readerData() };
+      const worker = new Worker(WORKER, { workerData: { queries, expectedHits, go, durationMs, ...job } });
       workers.push(worker);
       // Watched only once the Worker exists (maple frees its slots at exit).
-      store.readerData(worker);
+      if (kind !== 'memory') store.readerData(worker);
       answers.push(nextMessage(worker));
     }
     for (const ready of await Promise.all(answers)) if (ready['ready'] !== true) throw new Error(`reader did not start: ${JSON.stringify(ready)}`);
@@ -221,10 +229,17 @@ export async function workerReaders(ctx: BenchContext, data: RangeData): Promise
   for (const engine of enginesOf(ctx)) {
     const store = await openStore(ctx, engine, data, count, 'workers');
     try {
-      // maple also runs one reader through a single snapshot (it never moves to newer versions): what
-      // the writer costs a reader that is not the renewal itself (the machine, the caches).
-      const variants = [...readerCounts.map((readers) => ({ readers, pinned: false })), ...(engine === 'maple' ? [{ readers: 1, pinned: true }] : [])];
-      for (const { readers, pinned } of variants) {
+      // maple also runs two controls of one reader, with the same writer: one through a single
+      // snapshot (it never moves to newer versions: what the writer costs a reader besides the
+      // renewal), and one that reads no store (a binary search in the Worker's own arrays: what the
+      // writer costs any reader on this machine — the cores, the caches, the writer's kernel and
+      // garbage-collector threads).
+      const controls: { readers: number; kind: ReaderKind }[] = [
+        { readers: 1, kind: 'pinned' },
+        { readers: 1, kind: 'memory' },
+      ];
+      const variants = [...readerCounts.map((readers) => ({ readers, kind: 'newest' as ReaderKind })), ...(engine === 'maple' ? controls : [])];
+      for (const { readers, kind } of variants) {
         // Pairs of runs, alone and with the writer, alternating which goes first: each pair sees
         // about the same load from whatever else runs on the machine; its ratio is what is kept.
         const alone: number[] = [];
@@ -236,8 +251,8 @@ export async function workerReaders(ctx: BenchContext, data: RangeData): Promise
         const histWriter: number[] = [];
         for (let pair = 0; pair < pairs; pair++) {
           const rng = new Rng(ctx.seed + 1300 + pair);
-          const runAlone = (): Promise<ReaderRun> => readersRun(store, queries, expectedHits, readers, durationMs, false, rng, count, pinned);
-          const runWith = (): Promise<ReaderRun> => readersRun(store, queries, expectedHits, readers, durationMs, true, rng, count, pinned);
+          const runAlone = (): Promise<ReaderRun> => readersRun(store, queries, expectedHits, readers, durationMs, false, rng, cut, kind);
+          const runWith = (): Promise<ReaderRun> => readersRun(store, queries, expectedHits, readers, durationMs, true, rng, cut, kind);
           let a: ReaderRun;
           let w: ReaderRun;
           if (pair % 2 === 0) {
@@ -257,10 +272,10 @@ export async function workerReaders(ctx: BenchContext, data: RangeData): Promise
         }
         const loadsWith = median(withWriter);
         const loadsAlone = median(alone);
-        const label = `${engine} ×${readers}${pinned ? ' (one snapshot)' : ''}`;
+        const label = kind === 'memory' ? 'no store ×1 (control)' : `${engine} ×${readers}${kind === 'pinned' ? ' (one snapshot)' : ''}`;
         ctx.log(`  ${label}: ${Math.round(loadsWith)} loads/s with the writer, ${Math.round(loadsAlone)} alone; kept ${median(kept).toFixed(1)}% (pairs: ${kept.map((k) => k.toFixed(0)).join(', ')}), per CPU-second ${median(keptCpu).toFixed(1)}%`);
         rows.push(
-          row(label, loadsWith, [1], `${readers} reader Worker(s)${pinned ? ' reading one snapshot' : ''}; writer: single-store durable commits on the main thread`, {
+          row(label, loadsWith, [1], `${readers} reader Worker(s)${kind === 'pinned' ? ' reading one snapshot' : kind === 'memory' ? ' reading no store (binary search in its own arrays)' : ''}; writer: ${engine}'s single-store durable commits on the main thread`, {
             alone: loadsAlone,
             kept: median(kept),
             keptCpu: median(keptCpu),
@@ -298,6 +313,7 @@ export async function workerReaders(ctx: BenchContext, data: RangeData): Promise
       'maple readers: openShared(handle) in each Worker, the store\'s own reads (newest published version); lmdb readers: the same environment opened in each Worker, implicit read transactions',
       'each reader yields to its event loop every 1,000 loads; the machine\'s cores are shared by the readers and the writer',
       'maple ×1 (one snapshot): a control, the reader loads through one snapshot opened before the run, so it never moves to the writer\'s new versions',
+      'no store ×1 (control): a reader Worker that reads no store — a binary search over the ranges\' bounds in its own arrays — while maple\'s writer commits: what the writer costs any reader on this machine, the bound of "% kept"',
       `${pairs} pairs of ${durationMs / 1000} s runs per row`,
     ],
     rows,

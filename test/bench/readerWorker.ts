@@ -7,6 +7,9 @@
 //   lmdb:  the same environment opened in this thread (lmdb-js shares one per process); a load is
 //          the reverse range read of limit 1 the lmdb engine uses, in lmdb-js's implicit read
 //          transaction (renewed once per event turn).
+//   memory: no store — a binary search over the ranges' bounds held in this thread's own arrays
+//          (workerData.firsts, lasts): a control for what the writer costs any reader on the
+//          machine (cores, caches, the writer's kernel and garbage-collector threads).
 //
 // Every BATCH loads the thread yields to its event loop (setImmediate) so both engines move to
 // newer versions as they would in a server. Messages: { ready } once warm, then { loads, seconds,
@@ -32,7 +35,7 @@ function cpuSeconds(): number {
 }
 
 interface Job {
-  readonly engine: 'maple' | 'lmdb';
+  readonly engine: 'maple' | 'lmdb' | 'memory';
   readonly handle?: unknown;
   readonly lmdbPath?: string;
   readonly queries: Float64Array;
@@ -44,6 +47,9 @@ interface Job {
   readonly hold?: boolean;
   /** maple: load through one snapshot opened before the start (a control: no move to newer versions). */
   readonly pinned?: boolean;
+  /** memory: the ranges' bounds, in order. */
+  readonly firsts?: Float64Array;
+  readonly lasts?: Float64Array;
 }
 
 const BATCH = 1000;
@@ -54,6 +60,24 @@ const job = workerData as Job;
 const port = parentPort!;
 
 async function openLoad(): Promise<{ load: Load; close: () => void; snapshot?: () => { version: number; close(): void } }> {
+  if (job.engine === 'memory') {
+    const firsts = job.firsts!;
+    const lasts = job.lasts!;
+    return {
+      load: (index) => {
+        let lo = 0;
+        let hi = firsts.length - 1;
+        while (lo <= hi) {
+          const mid = (lo + hi) >> 1;
+          if (lasts[mid]! < index) lo = mid + 1;
+          else if (firsts[mid]! > index) hi = mid - 1;
+          else return mid;
+        }
+        return undefined;
+      },
+      close: () => {},
+    };
+  }
   if (job.engine === 'maple') {
     const lib = (await import('../../src/index.js')) as typeof import('../../src/index.js');
     const store = lib.openShared(job.handle as import('../../src/index.js').SharedHandle);
