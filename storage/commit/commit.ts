@@ -140,7 +140,10 @@ export function planCommit(ctx: CommitContext, state: DurableState, input: Commi
   const valueSources = { values: input.values, pager: ctx.pager, version: state.rec.commit };
   // Placed first, the leaves beside their areas come before the other nodes in address order (a bulk load needs no sort).
   const all = alloc.placedLeaves.length === 0 ? nodes : alloc.placedLeaves.concat(nodes);
-  return prepare(ctx, plan, state, options, byCell(all), extrasOf(plan, table, areas), valueSources, structures, log);
+  const prepared = prepare(ctx, plan, state, options, byCell(all), extrasOf(plan, table, areas), valueSources, structures, log);
+  // A log run placed by this commit is written whole (zeros) with its cells: see PreparedCommit.fill.
+  if (log.cell !== 0 && log.cell !== plan.prev.log.cell) prepared.fill = { cell: log.cell, cells: log.cells };
+  return prepared;
 }
 
 /**

@@ -89,6 +89,12 @@ export interface PreparedCommit {
   twoSync: boolean;
   /** A logged commit's entry, appended durably after the record (then `sync` is false). */
   logAppend: LogAppend | null;
+  /**
+   * Cells to write as zeros before the commit's own (writeCommitCells): a commit log's run, when
+   * this commit places it. Appends then only ever overwrite blocks the file holds, so a full disk
+   * never stops a commit that reuses the store's own free cells (storage/commit/commitLog.ts).
+   */
+  fill: { cell: number; cells: number } | null;
 }
 
 /**
@@ -117,7 +123,7 @@ export function prepareCommit(
     : { ...record, flags: FLAG_VOLATILE, boot: options.boot };
   const recordPage = buffers.recordPage.fill(0);
   recordPage.set(encodeCommitRecord(rec));
-  return { buf, writes, windowed, cellsWritten, rec, recordPage, slot: nextSlot(prevSlot, options.keepSlot), sync: options.sync, twoSync, logAppend: null };
+  return { buf, writes, windowed, cellsWritten, rec, recordPage, slot: nextSlot(prevSlot, options.keepSlot), sync: options.sync, twoSync, logAppend: null, fill: null };
 }
 
 /**
@@ -147,14 +153,14 @@ function prepareLogged(
     recordPage.set(encoded);
     const runs: EntryRun[] = writes.map((w) => ({ cell: w.cell, cells: w.length / CELL_BYTES, at: w.at }));
     const logAppend = log.plan(rec.commit, rec.nonce, slot, encoded, runs, cellsWritten, buf);
-    if (logAppend !== undefined) return { buf, writes, windowed, cellsWritten, rec, recordPage, slot, sync: false, twoSync: false, logAppend };
+    if (logAppend !== undefined) return { buf, writes, windowed, cellsWritten, rec, recordPage, slot, sync: false, twoSync: false, logAppend, fill: null };
     recordPage.fill(0);
   }
   // The writer's boot: a read-only open on this boot reads the pass's records from the page cache.
   const rec: CommitRecord = { ...record, log: { ...record.log, salt: newSalt(), start: 0 }, flags: FLAG_CELLS_DURABLE, boot, syncedCells: durableCells };
   recordPage.set(encodeCommitRecord(rec));
   log.startPass(rec.log, slot);
-  return { buf, writes, windowed, cellsWritten, rec, recordPage, slot, sync: true, twoSync: true, logAppend: null };
+  return { buf, writes, windowed, cellsWritten, rec, recordPage, slot, sync: true, twoSync: true, logAppend: null, fill: null };
 }
 
 /**
@@ -248,6 +254,8 @@ export function appendLog(io: FileIO, p: PreparedCommit): void {
  * them there; the commit's buffers are free for the next one as soon as this returns.
  */
 export function writeCommitCells(io: FileIO, pool: BufferPool, p: PreparedCommit): void {
+  // Nothing reads these cells through the pool: the log is read from the file (recovery).
+  if (p.fill !== null) io.write(new Uint8Array(p.fill.cells * CELL_BYTES), p.fill.cell * CELL_BYTES);
   const w = p.windowed;
   if (w !== null) encodeCells(w.buffers, w.nodes, w.extras, w.sources, p.rec.commit, p.rec.nonce, io, pool);
   else {

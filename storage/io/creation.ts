@@ -30,7 +30,7 @@ import { randomBytes } from 'node:crypto';
 import { NO_LOG, NO_STRUCTURES, encodeCommitRecord } from '../format/commitRecord.js';
 import { type FileIO, NodeFileIO } from './fileIO.js';
 import { PROC } from './liveness.js';
-import { CELL_BASE, CELL_BYTES, PAGE_BYTES } from '../../src/common/limits.js';
+import { CELL_BASE, CELL_BYTES, PAGE_BYTES, RING_SLOTS } from '../../src/common/limits.js';
 import { encodeHeader, headerIsWhole, ringSlotOffsetBytes } from '../format/pageFile.js';
 
 const TEMP_INFIX = '.creating-';
@@ -61,6 +61,15 @@ function firstRecordPage(): Uint8Array {
 }
 
 /**
+ * The ring slots after the first, written as zeros (an empty slot): every slot is then a block the
+ * file holds, so no commit record ever needs new space — on a full disk a store still commits
+ * into its own free cells.
+ */
+function writeEmptySlots(io: FileIO): void {
+  io.write(new Uint8Array((RING_SLOTS - 1) * PAGE_BYTES), ringSlotOffsetBytes(1));
+}
+
+/**
  * Writes a new empty store into `io`: the commit record, then the header, with a sync after each
  * (a crash in between leaves a medium unfinishedMedium recognises). Always synced, whatever the
  * store's `sync` option: commit 0 is every store's first durable version (its first checkpoint
@@ -68,6 +77,7 @@ function firstRecordPage(): Uint8Array {
  * store.
  */
 export function formatMedium(io: FileIO): void {
+  writeEmptySlots(io);
   io.write(firstRecordPage(), ringSlotOffsetBytes(0));
   io.sync();
   io.write(encodeHeader(), 0);
@@ -105,7 +115,8 @@ export function createStoreFile(path: string): boolean {
   let published = false;
   try {
     try {
-      // Not visible under `path` yet: no ordering needed between the two pages, one sync.
+      // Not visible under `path` yet: no ordering needed between the pages, one sync.
+      writeEmptySlots(io);
       io.write(firstRecordPage(), ringSlotOffsetBytes(0));
       io.write(encodeHeader(), 0);
       io.sync();
