@@ -252,6 +252,48 @@ describe('share() and openShared() in one thread', () => {
     expect(s.stats().sharedReaders).toBe(0);
   });
 
+  test('a dropped snapshot and iterator are released even if no finalization callback ever runs', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    expect(typeof gc).toBe('function');
+    const t = temp();
+    const s = writer(t.file());
+    overwriteAll(s, 10, 0);
+    // The engine may never run finalization callbacks (src/read/holderWatch.ts): the shared store
+    // is opened with a FinalizationRegistry whose callbacks never run.
+    const Real = globalThis.FinalizationRegistry;
+    class Silent {
+      register(): void {}
+      unregister(): boolean {
+        return false;
+      }
+    }
+    (globalThis as { FinalizationRegistry: unknown }).FinalizationRegistry = Silent;
+    let r: SharedStore<Value>;
+    try {
+      r = reader(s);
+    } finally {
+      globalThis.FinalizationRegistry = Real;
+    }
+    (() => {
+      r.snapshot();
+      r.ranges()[Symbol.iterator]().next(); // unfinished
+    })();
+    await Promise.resolve();
+    expect(s.stats().sharedReaders).toBe(1);
+    // Each round: a new version, read by the shared store (its next pin).
+    for (let round = 0; round < 40 && r.stats().iteratorsLeaked + r.stats().snapshotsLeaked < 2; round++) {
+      gc!();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      overwriteAll(s, 10, round + 1);
+      expect(r.load(0)).toEqual({ i: 0, gen: round + 1, pad: 'p'.repeat(40) });
+    }
+    expect([r.stats().snapshotsLeaked, r.stats().iteratorsLeaked]).toEqual([1, 1]);
+    // Left: the version the shared store's own reads are on (the newest), not the dropped ones'.
+    expect(s.stats().sharedReaders).toBe(1);
+    r.close();
+    expect(s.stats().sharedReaders).toBe(0);
+  });
+
   test('closing the shared store gives its slots back; closing the writer makes every shared read ECLOSED', () => {
     const t = temp();
     const s = writer(t.file());

@@ -147,6 +147,55 @@ describe('space reuse', () => {
     expect(s.stats().snapshotsLeaked).toBe(1);
     s.close();
   });
+  test('readers garbage-collected unreleased are released even if no finalization callback ever runs', async () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    expect(gc, 'tests run with --expose-gc').toBeTypeOf('function');
+    const t = temp();
+    // The engine may never run finalization callbacks (src/read/holderWatch.ts): the store is
+    // opened with a FinalizationRegistry whose callbacks never run.
+    const Real = globalThis.FinalizationRegistry;
+    class Silent {
+      register(): void {}
+      unregister(): boolean {
+        return false;
+      }
+    }
+    (globalThis as { FinalizationRegistry: unknown }).FinalizationRegistry = Silent;
+    let s: MapleStore<string>;
+    try {
+      s = open<string>(t.file());
+    } finally {
+      globalThis.FinalizationRegistry = Real;
+    }
+    s.transaction((tx) => {
+      for (let i = 0; i < 200; i++) tx.store(i * 10, i * 10 + 5, `v${i}-${'x'.repeat(40)}`);
+    });
+    (() => {
+      s.snapshot();
+      const it = s.ranges(0, 500)[Symbol.iterator]();
+      it.next(); // unfinished: it holds its version
+    })();
+    // Rewritten while the two pin the version before: what that version alone reaches waits.
+    s.transaction((tx) => {
+      for (let i = 0; i < 200; i++) tx.store(i * 10, i * 10 + 5, `w${i}-${'y'.repeat(40)}`);
+    });
+    s.store(1, 1, 'one commit more: what the rewrite freed is pending for the two readers now');
+    const pinned = s.stats().pendingBytes;
+    expect(pinned).toBeGreaterThan(50_000);
+    for (let round = 0; round < 40 && (s.stats().snapshots > 0 || s.stats().iteratorsLeaked === 0); round++) {
+      gc!();
+      await new Promise((r) => setTimeout(r, 5));
+      s.store(5000 + round, 5000 + round, 'tick');
+    }
+    const st = s.stats();
+    expect([st.snapshots, st.snapshotsLeaked, st.iteratorsLeaked]).toEqual([0, 1, 1]);
+    // Nothing pins the old version now: two commits later, only what the last commit freed waits.
+    s.store(9000, 9000, 'a');
+    s.store(9001, 9001, 'b');
+    expect(s.stats().pendingBytes).toBeLessThan(pinned / 10);
+    s.check();
+    s.close();
+  });
 });
 
 describe('values', () => {

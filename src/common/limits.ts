@@ -102,6 +102,13 @@ export const READ_AHEAD_AFTER = 16;
 
 /** Store iterators held cheaply before they are promoted to full registrations. */
 export const HELD_LIMIT = 256;
+
+/**
+ * Ticks (commits' reader sets, a worker's new pins) between two sweeps for garbage-collected
+ * readers, at least (src/read/holderWatch.ts): a sweep of n watched readers runs once per
+ * max(this, n) ticks.
+ */
+export const LEAK_SWEEP_TICKS = 8;
 /** How long a reader process's checked start time is trusted. */
 export const START_CHECK_MS = 1000;
 

@@ -1,8 +1,8 @@
 /**
  * The reader registry: which versions open snapshots and live iterators still read. The writer
  * keeps every cell one of these versions reaches (RCU's grace period, on disk; storage/io/readerSet.ts). Registering is
- * O(1) and takes no lock. Readers garbage-collected while still registered are released by a
- * FinalizationRegistry and counted.
+ * O(1) and takes no lock. Readers garbage-collected while still registered are released and
+ * counted (src/read/holderWatch.ts).
  *
  * Store iterators are held more cheaply (most are created, drained and dropped between two
  * commits): `hold` appends the iterator to a plain list and `releaseHeld` swap-removes it, both
@@ -15,6 +15,7 @@
  * accumulate.
  */
 import { HELD_LIMIT } from '../common/limits.js';
+import { HolderWatch, type WatchedToken } from './holderWatch.js';
 
 /** A reader's registration: releasing it (once) lets the writer reuse what only its version reaches. */
 export interface ReleasableToken {
@@ -42,11 +43,9 @@ export class ReaderRegistry implements HoldingRegistry {
   private readonly held: HeldReader[] = [];
   /** Readers released by the garbage collector instead of close(), by kind. */
   readonly leaked = { snapshot: 0, iterator: 0 };
-  private readonly finalizer = new FinalizationRegistry<ReaderToken>((token) => {
-    if (!token.released) {
-      this.leaked[token.kind]++;
-      token.release();
-    }
+  private readonly holders = new HolderWatch<ReaderToken>((token) => {
+    this.leaked[token.kind]++;
+    token.release();
   });
   private snapshotsOpen = 0;
 
@@ -94,7 +93,7 @@ export class ReaderRegistry implements HoldingRegistry {
 
   /** Releases `token` if `holder` is garbage-collected before the token is released. */
   watch(holder: object, token: ReaderToken): void {
-    this.finalizer.register(holder, token, token);
+    this.holders.watch(holder, token);
   }
 
   register(version: number, kind: 'snapshot' | 'iterator', holder?: object): ReaderToken {
@@ -102,7 +101,7 @@ export class ReaderRegistry implements HoldingRegistry {
     this.open++;
     if (kind === 'snapshot') this.snapshotsOpen++;
     const token = new ReaderToken(this, version, kind);
-    if (holder) this.finalizer.register(holder, token, token);
+    if (holder) this.holders.watch(holder, token);
     return token;
   }
 
@@ -113,7 +112,7 @@ export class ReaderRegistry implements HoldingRegistry {
     else this.counts.set(token.version, n);
     this.open--;
     if (token.kind === 'snapshot') this.snapshotsOpen--;
-    this.finalizer.unregister(token);
+    this.holders.forget(token);
   }
 
   /** The oldest version any reader holds, or undefined when none (promotes held readers first). */
@@ -122,11 +121,13 @@ export class ReaderRegistry implements HoldingRegistry {
   }
 
   /**
-   * Every version a reader holds, distinct, ascending (promotes held readers first): a commit
-   * keeps what these versions reach (storage/io/readerSet.ts). O(distinct versions).
+   * Every version a reader holds, distinct, ascending (promotes held readers first, and now and
+   * then releases collected ones): a commit keeps what these versions reach
+   * (storage/io/readerSet.ts). O(distinct versions), amortised.
    */
   versions(): number[] {
     if (this.held.length > 0) this.promoteHeld();
+    this.holders.tick();
     const out: number[] = [];
     for (const v of this.counts.keys()) out.push(v);
     if (out.length > 1) out.sort((a, b) => a - b);
@@ -134,8 +135,11 @@ export class ReaderRegistry implements HoldingRegistry {
   }
 }
 
-export class ReaderToken implements ReleasableToken {
+export class ReaderToken implements ReleasableToken, WatchedToken {
   released = false;
+  watchIndex = -1;
+  watchStrong: object | null = null;
+  watchWeak: WeakRef<object> | null = null;
   constructor(private readonly registry: ReaderRegistry, readonly version: number, readonly kind: 'snapshot' | 'iterator') {}
 
   release(): void {

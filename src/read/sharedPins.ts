@@ -10,8 +10,8 @@
  * by counting alone. No step waits for the writer; a retry happens only when it published between
  * two loads.
  *
- * Pins are released by their holder (close(), an iterator finishing) or, as a backstop, by a
- * FinalizationRegistry when the holder is garbage-collected unreleased (counted as leaked). The
+ * Pins are released by their holder (close(), an iterator finishing) or, as a backstop, once the
+ * holder is garbage-collected unreleased (counted as leaked; src/read/holderWatch.ts). The
  * last pin of a version idles its slot; a few idle slots are kept for the next versions, the rest
  * given back. A kept slot may be taken by another thread that finds the table full
  * (storage/io/readerTable.ts keepIdle): this thread then claims another.
@@ -22,6 +22,7 @@ import { type PublishedRoot, readPublished } from '../../storage/io/publishedRoo
 import type { ReaderTable, SlotOwner } from '../../storage/io/readerTable.js';
 import type { SharedArea } from '../../storage/io/sharedArea.js';
 import type { HeldReader, HoldingRegistry, ReleasableToken } from './readerRegistry.js';
+import { HolderWatch, type WatchedToken } from './holderWatch.js';
 
 export type PinKind = 'snapshot' | 'iterator' | 'view';
 
@@ -33,8 +34,11 @@ export interface PinHooks {
   recheck?: boolean;
 }
 
-export class PinToken implements ReleasableToken {
+export class PinToken implements ReleasableToken, WatchedToken {
   released = false;
+  watchIndex = -1;
+  watchStrong: object | null = null;
+  watchWeak: WeakRef<object> | null = null;
   constructor(
     private readonly pins: SharedPins,
     readonly version: number,
@@ -61,11 +65,9 @@ export class SharedPins implements HoldingRegistry {
   snapshots = 0;
   /** Pins released by the garbage collector instead of their holder, by kind. */
   readonly leaked = { snapshot: 0, iterator: 0 };
-  private readonly finalizer = new FinalizationRegistry<PinToken>((token) => {
-    if (!token.released) {
-      if (token.kind !== 'view') this.leaked[token.kind]++;
-      token.release();
-    }
+  private readonly holders = new HolderWatch<PinToken>((token) => {
+    if (token.kind !== 'view') this.leaked[token.kind]++;
+    token.release();
   });
 
   constructor(
@@ -80,6 +82,8 @@ export class SharedPins implements HoldingRegistry {
     let root = this.published();
     const known = this.held.get(root.commit);
     if (known !== undefined) return { token: this.count(known, root.commit, kind), root };
+    // A version this thread does not pin yet: now and then, collected holders release theirs.
+    this.holders.tick();
     const slot = this.takeSlot();
     try {
       for (let attempt = 0; attempt < SHARED_READ_RETRIES; attempt++) {
@@ -128,14 +132,14 @@ export class SharedPins implements HoldingRegistry {
 
   /** Releases `token` if `holder` is garbage-collected before the token is released. */
   watch(holder: object, token: PinToken): void {
-    this.finalizer.register(holder, token, token);
+    this.holders.watch(holder, token);
   }
 
   /** Holds an iterator's version until it finishes (or is collected unfinished). */
   hold(reader: HeldReader): void {
     const token = this.pinHeld(reader.version, 'iterator');
     reader.holdToken = token;
-    this.finalizer.register(reader, token, token);
+    this.holders.watch(reader, token);
   }
 
   releaseHeld(reader: HeldReader): void {
@@ -147,7 +151,7 @@ export class SharedPins implements HoldingRegistry {
 
   /** @internal PinToken.release */
   unpin(token: PinToken): void {
-    this.finalizer.unregister(token);
+    this.holders.forget(token);
     if (token.kind === 'snapshot') this.snapshots--;
     const held = this.held.get(token.version);
     if (held === undefined) return; // released by closeAll
