@@ -33,6 +33,26 @@ export function privateBuild(prefix: string): { indexJs: string; cleanup: () => 
 }
 
 /** A small deterministic PRNG (LCG); returns floats in [0, 1). */
+/**
+ * What `open()` returns when it runs with a FinalizationRegistry whose callbacks never run (the
+ * engine gives no promise that they do: src/read/holderWatch.ts).
+ */
+export function withSilentFinalizers<T>(open: () => T): T {
+  const Real = globalThis.FinalizationRegistry;
+  class Silent {
+    register(): void {}
+    unregister(): boolean {
+      return false;
+    }
+  }
+  (globalThis as { FinalizationRegistry: unknown }).FinalizationRegistry = Silent;
+  try {
+    return open();
+  } finally {
+    globalThis.FinalizationRegistry = Real;
+  }
+}
+
 export function prng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {

@@ -16,7 +16,7 @@ import { SharedArea } from '../storage/io/sharedArea.js';
 import { putPage } from '../storage/io/pageRing.js';
 import { ReaderTable } from '../storage/io/readerTable.js';
 import { CELL_BASE, CELL_BYTES, PAGE_BYTES, SHARED_READER_SLOTS } from '../src/common/limits.js';
-import { expectMapleError, tempDir } from './helpers.js';
+import { expectMapleError, tempDir, withSilentFinalizers } from './helpers.js';
 
 const dirs: { cleanup: () => void }[] = [];
 const closers: { close(): void }[] = [];
@@ -258,22 +258,8 @@ describe('share() and openShared() in one thread', () => {
     const t = temp();
     const s = writer(t.file());
     overwriteAll(s, 10, 0);
-    // The engine may never run finalization callbacks (src/read/holderWatch.ts): the shared store
-    // is opened with a FinalizationRegistry whose callbacks never run.
-    const Real = globalThis.FinalizationRegistry;
-    class Silent {
-      register(): void {}
-      unregister(): boolean {
-        return false;
-      }
-    }
-    (globalThis as { FinalizationRegistry: unknown }).FinalizationRegistry = Silent;
-    let r: SharedStore<Value>;
-    try {
-      r = reader(s);
-    } finally {
-      globalThis.FinalizationRegistry = Real;
-    }
+    // The engine may never run finalization callbacks (src/read/holderWatch.ts).
+    const r = withSilentFinalizers(() => reader(s));
     (() => {
       r.snapshot();
       r.ranges()[Symbol.iterator]().next(); // unfinished

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
 import { MAX_INDEX, open } from '../src/index.js';
 import { CELL_BASE, CELL_BYTES } from '../src/common/limits.js';
-import { prng, tempDir } from './helpers.js';
+import { prng, tempDir, withSilentFinalizers } from './helpers.js';
 
 const dirs: { cleanup: () => void }[] = [];
 function temp() {
@@ -151,22 +151,8 @@ describe('space reuse', () => {
     const gc = (globalThis as { gc?: () => void }).gc;
     expect(gc, 'tests run with --expose-gc').toBeTypeOf('function');
     const t = temp();
-    // The engine may never run finalization callbacks (src/read/holderWatch.ts): the store is
-    // opened with a FinalizationRegistry whose callbacks never run.
-    const Real = globalThis.FinalizationRegistry;
-    class Silent {
-      register(): void {}
-      unregister(): boolean {
-        return false;
-      }
-    }
-    (globalThis as { FinalizationRegistry: unknown }).FinalizationRegistry = Silent;
-    let s: MapleStore<string>;
-    try {
-      s = open<string>(t.file());
-    } finally {
-      globalThis.FinalizationRegistry = Real;
-    }
+    // The engine may never run finalization callbacks (src/read/holderWatch.ts).
+    const s = withSilentFinalizers(() => open<string>(t.file()));
     s.transaction((tx) => {
       for (let i = 0; i < 200; i++) tx.store(i * 10, i * 10 + 5, `v${i}-${'x'.repeat(40)}`);
     });

@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { BenchContext } from './context.js';
-import { Rng, stabQueries, type RangeData } from './data.js';
+import { Rng, rangeAt, stabQueries, type RangeData } from './data.js';
 import { addHistogram, percentile } from './latency.js';
 import type { EngineRow, ExtraColumn, WorkloadResult } from './workloads.js';
 
@@ -320,17 +320,9 @@ export async function workerReaders(ctx: BenchContext, data: RangeData): Promise
   };
 }
 
-/** Whether `index` lies in one of the data's first `count` ranges (binary search). */
+/** Whether `index` lies in one of the data's first `count` ranges. */
 function hitsRange(data: RangeData, index: number): boolean {
-  let lo = 0;
-  let hi = data.count - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    if (data.lasts[mid]! < index) lo = mid + 1;
-    else if (data.firsts[mid]! > index) hi = mid - 1;
-    else return true;
-  }
-  return false;
+  return rangeAt(data.firsts, data.lasts, data.count, index) >= 0;
 }
 
 /** Workload 13. */

@@ -84,6 +84,22 @@ export function generateRanges(count: number, seed: number, shape: ValueShape): 
 }
 
 /** `count` stabbing points, half inside a range and half in a hole, shuffled. */
+/**
+ * The position of the range of `firsts`/`lasts` (sorted, not overlapping; the first `count`) that
+ * holds `index`, or −1: the in-memory lookup the concurrency workloads' controls use.
+ */
+export function rangeAt(firsts: ArrayLike<number>, lasts: ArrayLike<number>, count: number, index: number): number {
+  let lo = 0;
+  let hi = count - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (lasts[mid]! < index) lo = mid + 1;
+    else if (firsts[mid]! > index) hi = mid - 1;
+    else return mid;
+  }
+  return -1;
+}
+
 export function stabQueries(data: RangeData, count: number, seed: number): Float64Array {
   const rng = new Rng(seed);
   const queries = new Float64Array(count);

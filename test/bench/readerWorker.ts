@@ -20,6 +20,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import fs from 'node:fs';
 import { HISTOGRAM_BUCKETS, bucketOf } from './latency.js';
+import { rangeAt } from './data.js';
 
 /**
  * This thread's time on a CPU in seconds (/proc/thread-self/schedstat, nanoseconds), or NaN where
@@ -65,15 +66,8 @@ async function openLoad(): Promise<{ load: Load; close: () => void; snapshot?: (
     const lasts = job.lasts!;
     return {
       load: (index) => {
-        let lo = 0;
-        let hi = firsts.length - 1;
-        while (lo <= hi) {
-          const mid = (lo + hi) >> 1;
-          if (lasts[mid]! < index) lo = mid + 1;
-          else if (firsts[mid]! > index) hi = mid - 1;
-          else return mid;
-        }
-        return undefined;
+        const at = rangeAt(firsts, lasts, firsts.length, index);
+        return at < 0 ? undefined : at;
       },
       close: () => {},
     };

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { open, openShared, type SharedHandle } from '../../../src/index.js';
 import { arg, buildBenchStore, tempDir } from './common.js';
+import { rangeAt } from '../data.js';
 
 interface Job {
   handle: SharedHandle;
@@ -39,15 +40,8 @@ async function readerMain(job: Job): Promise<void> {
   } else if (job.reader === 'memory') {
     const { firsts, lasts } = job;
     load = (index) => {
-      let lo = 0;
-      let hi = firsts.length - 1;
-      while (lo <= hi) {
-        const mid = (lo + hi) >> 1;
-        if (lasts[mid]! < index) lo = mid + 1;
-        else if (firsts[mid]! > index) hi = mid - 1;
-        else return mid;
-      }
-      return undefined;
+      const at = rangeAt(firsts, lasts, firsts.length, index);
+      return at < 0 ? undefined : at;
     };
   }
   const points = job.points;
