@@ -181,6 +181,27 @@ describe('maple dump', () => {
     expect(lines.at(-1)).toBe(`${1_000_000 + (RANGES - 1) * 10}-${1_000_000 + (RANGES - 1) * 10 + 4} 0x${(1_000_000 + (RANGES - 1) * 10).toString(16)}-0x${(1_000_000 + (RANGES - 1) * 10 + 4).toString(16)} {"i":${RANGES - 1},"name":"range ${RANGES - 1}"}`);
   });
 
+  it('prints values JSON has no words for as tagged objects, not as null, 0, strings or numbered keys', () => {
+    const f = path.join(dir, 'kinds.maple');
+    const store = open(f);
+    const values: unknown[] = [NaN, -Infinity, new Date(5), new Float64Array([1.5, NaN]), [1, undefined], { a: undefined, n: Infinity }, /x+/g, new Int16Array([-3]), 12345678901234567890n];
+    store.transaction((txn) => values.forEach((v, i) => txn.store(i * 10, i * 10 + 1, v)));
+    store.close();
+    const r = maple('dump', f);
+    expect(r.code).toBe(0);
+    expect(r.out.trimEnd().split('\n').map((line) => line.split(' ').slice(2).join(' '))).toEqual([
+      '{"$number":"NaN"}',
+      '{"$number":"-Infinity"}',
+      '{"$date":"1970-01-01T00:00:00.005Z"}',
+      '{"$Float64Array":[1.5,{"$number":"NaN"}]}',
+      '[1,{"$undefined":true}]',
+      '{"a":{"$undefined":true},"n":{"$number":"Infinity"}}',
+      '{"$regexp":"/x+/g"}',
+      '{"$Int16Array":[-3]}',
+      '{"$bigint":"12345678901234567890"}',
+    ]);
+  });
+
   it('limits the dump to ranges intersecting --from/--to, in decimal or hex', () => {
     expect(maple('dump', file, '--from', '15', '--to', '100').out).toBe('10-19 0xa-0x13 {"name":"a"}\n100-100 0x64-0x64 {"$hex":"0102ff"}\n');
     expect(maple('dump', file, '--from=0x1fff', '--to=0x1fff').out).toBe('4096-8191 0x1000-0x1fff "page"\n');

@@ -140,6 +140,14 @@ export function valueToJson(value: unknown): string {
     if (raw instanceof Map) return { $map: [...raw.entries()] };
     if (raw instanceof Set) return { $set: [...raw] };
     if (typeof raw === 'bigint') return { $bigint: raw.toString() };
+    // JSON has no NaN, Infinity, -0, dates or other typed arrays: printed plainly they would read
+    // as null, 0, a string or an object of numbered keys.
+    if (typeof raw === 'number' && (!Number.isFinite(raw) || Object.is(raw, -0))) return { $number: Object.is(raw, -0) ? '-0' : String(raw) };
+    if (raw instanceof Date) return { $date: Number.isNaN(raw.getTime()) ? 'Invalid Date' : raw.toISOString() };
+    if (ArrayBuffer.isView(raw) && !(raw instanceof DataView)) return { [`$${raw.constructor.name}`]: Array.from(raw as unknown as ArrayLike<number | bigint>) };
+    if (raw instanceof RegExp) return { $regexp: String(raw) };
+    if (raw instanceof Error) return { $error: { name: raw.name, message: raw.message } };
+    if (raw === undefined && Object.prototype.hasOwnProperty.call(this, key)) return { $undefined: true };
     return v;
   }) ?? 'null';
 }
