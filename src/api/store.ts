@@ -773,7 +773,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
     }
     this.closed = true;
     this.sharing?.close();
-    this.queue.refuseAll(closed(`store ${this.path} was closed after a failed commit, before this write could run`));
+    this.queue.refuseAll(() => closed(`store ${this.path} was closed after a failed commit, before this write could run`));
     // Where the file is now: renamed while open (it or a directory above it), the lock and the
     // registration beside it moved with it.
     // A read-only store after a reboot reads through the replayed log (recovery/logReplay.ts), which asks its file.
