@@ -109,6 +109,12 @@ export const HELD_LIMIT = 256;
  * max(this, n) ticks.
  */
 export const LEAK_SWEEP_TICKS = 8;
+
+/**
+ * Readers watched in one turn of the event loop and held strongly until it ends, at most
+ * (src/read/holderWatch.ts): past this, those of the turn are watched by the finalizer alone.
+ */
+export const FRESH_HELD_LIMIT = 1024;
 /** How long a reader process's checked start time is trusted. */
 export const START_CHECK_MS = 1000;
 

@@ -16,20 +16,21 @@
  * close together (measured: 0.97 → 2.7 µs a snapshot opened, read once and closed, in a loop; the
  * engine keeps each new weak reference's target until the loop's turn ends), so a holder is held
  * strongly until the end of the event loop's turn it was watched in (setImmediate), and only then
- * weakly: a reader opened and closed within one turn — most of them — never gets one. The sweep
- * for collected holders visits every watched one once per max(LEAK_SWEEP_TICKS, watched) ticks,
- * so a tick costs O(1) amortised.
+ * weakly: a reader opened and closed within one turn — most of them — never gets one. At most
+ * FRESH_HELD_LIMIT are held so in a turn; past that, those of the turn are left to the finalizer
+ * alone. The sweep for collected holders visits every watched one once per
+ * max(LEAK_SWEEP_TICKS, watched) ticks, so a tick costs O(1) amortised.
  */
-import { LEAK_SWEEP_TICKS } from '../common/limits.js';
+import { FRESH_HELD_LIMIT, LEAK_SWEEP_TICKS } from '../common/limits.js';
 
 /** A registration a watched holder owns; the watch* fields belong to the HolderWatch. */
 export interface WatchedToken {
   readonly released: boolean;
   /** Position in the watch's list, −1 when not watched. */
   watchIndex: number;
-  /** The holder, held strongly until a sweep finds it still watched (then null). */
+  /** The holder, held strongly until the turn it was watched in ends (then null). */
   watchStrong: object | null;
-  /** The holder, held weakly after that sweep. */
+  /** The holder, held weakly from the turn after (null before, or when left to the finalizer). */
   watchWeak: WeakRef<object> | null;
 }
 
@@ -60,6 +61,13 @@ export class HolderWatch<T extends WatchedToken> {
     // Tokens released within the turn stay in `fresh` until weaken(): dropped now and then, so
     // a synchronous loop of short-lived readers keeps few.
     if (this.fresh.length >= 64 && this.fresh.length > 2 * this.list.length) this.fresh = this.fresh.filter((t) => t.watchStrong !== null);
+    // A turn that leaves many readers unreleased (a synchronous loop that drops unfinished
+    // iterators) must not keep them all alive: past FRESH_HELD_LIMIT, those of this turn are left
+    // to the finalizer alone, as before there was a sweep.
+    if (this.fresh.length >= FRESH_HELD_LIMIT) {
+      for (const t of this.fresh) t.watchStrong = null;
+      this.fresh = [];
+    }
     this.fresh.push(token);
     this.finalizer.register(holder, token, token);
     if (!this.weakenQueued) {
@@ -76,7 +84,7 @@ export class HolderWatch<T extends WatchedToken> {
     this.fresh = [];
     for (let i = 0; i < fresh.length; i++) {
       const token = fresh[i]!;
-      if (token.watchStrong === null) continue; // released, or weakened by a sweep
+      if (token.watchStrong === null) continue; // released, or left to the finalizer
       token.watchWeak = new WeakRef(token.watchStrong);
       token.watchStrong = null;
     }
@@ -102,7 +110,7 @@ export class HolderWatch<T extends WatchedToken> {
     // Backwards: a removal moves the last token into the place just visited.
     for (let i = list.length - 1; i >= 0; i--) {
       const token = list[i]!;
-      if (token.watchStrong === null && token.watchWeak!.deref() === undefined) {
+      if (token.watchWeak !== null && token.watchWeak.deref() === undefined) {
         this.remove(token);
         this.finalizer.unregister(token);
         if (!token.released) this.collected(token);
