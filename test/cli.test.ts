@@ -161,6 +161,17 @@ describe('maple check', () => {
     }
   });
 
+  it('salvage refuses an OUT that exists with exit 1, as a missing directory of OUT, and leaves it as it was', () => {
+    const out = path.join(dir, 'taken.maple');
+    fs.writeFileSync(out, 'not mine');
+    const r = maple('salvage', file, out);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain(`${out} exists`);
+    expect(r.err).not.toContain('usage:');
+    expect(fs.readFileSync(out, 'utf8')).toBe('not mine');
+    expect(maple('salvage', file, path.join(dir, 'no-such-dir', 'out.maple')).code).toBe(1);
+  });
+
   it('exits 1 without a verdict on the contents when the file does not exist', () => {
     const r = maple('check', path.join(dir, 'missing.maple'));
     expect(r.code).toBe(1);
@@ -200,6 +211,18 @@ describe('maple dump', () => {
       '{"$Int16Array":[-3]}',
       '{"$bigint":"12345678901234567890"}',
     ]);
+  });
+
+  it('prints an ArrayBuffer and a DataView as tagged bytes, not as {} (an empty object)', () => {
+    const f = path.join(dir, 'buffers.maple');
+    const store = open(f);
+    store.store(0, 0, new Uint8Array([1, 2, 0xff]).buffer);
+    store.store(1, 1, new DataView(new Uint8Array([9, 3, 4, 9]).buffer, 1, 2));
+    store.store(2, 2, { empty: new ArrayBuffer(0), obj: {} });
+    store.close();
+    const r = maple('dump', f);
+    expect(r.code).toBe(0);
+    expect(r.out).toBe('0-0 0x0-0x0 {"$ArrayBuffer":"0102ff"}\n1-1 0x1-0x1 {"$DataView":"0304"}\n2-2 0x2-0x2 {"empty":{"$ArrayBuffer":""},"obj":{}}\n');
   });
 
   it('limits the dump to ranges intersecting --from/--to, in decimal or hex', () => {

@@ -164,6 +164,8 @@ const BAD_VALUES: Array<[string, unknown]> = [
   ['new Number(5)', new Number(5)],
   ['{ s: new String("s") }', { s: new String('s') }],
   ['new Boolean(false)', new Boolean(false)],
+  ['Object(5n) (a boxed bigint)', Object(5n)],
+  ['{ s: Object(Symbol()) } (a boxed symbol)', { s: Object(Symbol('boxed')) }],
   // A subclass of Map is packed as {}; of a typed array, with a type msgpackr cannot read back.
   ['a subclass of Map', new (class Registry extends Map<string, number> {})([['a', 1]])],
   ['{ bytes: a subclass of Uint8Array }', { bytes: new (class Bytes extends Uint8Array {})([1, 2]) }],

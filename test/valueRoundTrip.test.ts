@@ -150,6 +150,37 @@ describe('values load back as README.md documents them', () => {
     }
   });
 
+  test('an Error loads, at any depth, as docs/api.md says: its name, message and cause, of the built-in class its name names', () => {
+    class Custom extends Error {
+      code = 7;
+      constructor(message: string) {
+        super(message);
+        this.name = 'Custom';
+      }
+    }
+    const shape = (e: unknown) => {
+      const err = e as Error;
+      return { proto: Object.getPrototypeOf(err), name: err.name, message: err.message, cause: err.cause, keys: Object.keys(err).filter((k) => k !== 'name') };
+    };
+    let s = openStore<unknown>(file, { sync: 'none' });
+    s.store(1, 1, new Error('plain', { cause: { id: 3 } }));
+    s.store(2, 2, new TypeError('typed'));
+    s.store(3, 3, new Custom('custom'));
+    s.store(4, 4, { e: new RangeError('in an object') });
+    s.store(5, 5, [new Error('in an array')]);
+    s.close();
+    s = openStore<unknown>(file, { readOnly: true });
+    try {
+      expect(shape(s.load(1))).toEqual({ proto: Error.prototype, name: 'Error', message: 'plain', cause: { id: 3 }, keys: [] });
+      expect(shape(s.load(2))).toEqual({ proto: TypeError.prototype, name: 'TypeError', message: 'typed', cause: undefined, keys: [] });
+      expect(shape(s.load(3))).toEqual({ proto: Error.prototype, name: 'Custom', message: 'custom', cause: undefined, keys: [] });
+      expect(shape((s.load(4) as { e: unknown }).e)).toEqual({ proto: RangeError.prototype, name: 'RangeError', message: 'in an object', cause: undefined, keys: [] });
+      expect(shape((s.load(5) as unknown[])[0])).toEqual({ proto: Error.prototype, name: 'Error', message: 'in an array', cause: undefined, keys: [] });
+    } finally {
+      s.close();
+    }
+  });
+
   test('any value of the documented domain, through store, transaction and async writes, split by later stores, switching options across reopens', async () => {
     const opts: OpenOptions[] = [
       { sync: 'none' },

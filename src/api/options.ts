@@ -19,7 +19,7 @@ export interface OpenOptions {
   readOnly?: boolean;
   /** 'full' (default): a commit returns once durable. 'none': no fsync. */
   sync?: 'full' | 'none';
-  /** Buffer-pool budget in bytes (default 64 MiB). */
+  /** Buffer-pool budget in bytes (default 64 MiB), in whole 4 KiB pages; less than 64 KiB is taken as 64 KiB (16 pages). */
   cacheSize?: number;
   /**
    * 'log' (the default with `sync: 'full'`): a commit appends its cells and record to a commit log

@@ -47,7 +47,7 @@ export interface SharedHandle {
 }
 
 export interface SharedOptions {
-  /** This thread's buffer-pool budget in bytes (default 64 MiB, as open()). */
+  /** This thread's buffer-pool budget in bytes (default 64 MiB; at least 64 KiB, as open()). */
   cacheSize?: number;
 }
 
@@ -340,6 +340,7 @@ export class SharedStore<V = unknown> extends ReadViewBase<V> {
     };
   }
 
+  /** Whether `close()` was called (not whether reads fail: once the writer closed the store they are `ECLOSED` either way). */
   get isClosed(): boolean {
     return this.closed;
   }

@@ -34,7 +34,7 @@ export class Snapshot<V = unknown> extends ReadViewBase<V> {
     return reader.frameRanges(from, to, reverse, () => void this.reader())! as IterableIterator<Range<V>>;
   }
 
-  /** Whether `close()` was called. */
+  /** Whether `close()` was called (not whether reads fail: once its store is closed they are `ECLOSED` either way). */
   get isClosed(): boolean {
     return this.closed;
   }

@@ -65,7 +65,7 @@ export interface StoreStats {
   snapshotsLeaked: number;
   /** Store iterators dropped unfinished and released by the garbage collector. */
   iteratorsLeaked: number;
-  /** The most the buffer pool grows to (the `cacheSize` option, in whole pages). */
+  /** The most the buffer pool grows to: the `cacheSize` option in whole 4 KiB pages, at least 16 (64 KiB). */
   cacheBytes: number;
   /** Page lookups the pool answered from memory. */
   cacheHits: number;

@@ -130,13 +130,17 @@ export function formatKeyValues(obj: object): string {
 }
 
 /**
- * JSON for any value msgpackr round-trips: bytes become {"$hex"}, Map {"$map": entries},
- * Set {"$set": items}, bigint {"$bigint": decimal}; Date keeps its ISO string.
+ * JSON for any value msgpackr round-trips: bytes become {"$hex"}, an ArrayBuffer or DataView
+ * {"$ArrayBuffer"} or {"$DataView"} of hex (JSON.stringify prints them as {}, an empty object),
+ * Set {"$set": items}, bigint {"$bigint": decimal}; Date keeps its ISO string. (Stored Maps load
+ * as plain objects and print as such; {"$map": entries} is for a Map handed in directly.)
  */
 export function valueToJson(value: unknown): string {
   return JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
     const raw = this[key]; // before toJSON: Buffer#toJSON would otherwise turn bytes into {type,data}
     if (raw instanceof Uint8Array) return { $hex: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('hex') };
+    if (raw instanceof ArrayBuffer) return { $ArrayBuffer: Buffer.from(raw).toString('hex') };
+    if (raw instanceof DataView) return { $DataView: Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('hex') };
     if (raw instanceof Map) return { $map: [...raw.entries()] };
     if (raw instanceof Set) return { $set: [...raw] };
     if (typeof raw === 'bigint') return { $bigint: raw.toString() };
@@ -291,7 +295,12 @@ const salvageCommand: Command = {
     const parsed = parseArgs(argv, {});
     if (parsed.positional.length !== 2) throw new UsageError('salvage needs FILE and OUT');
     const [file, out] = parsed.positional as [string, string];
-    if (fs.existsSync(out)) throw new UsageError(`${out} exists; salvage writes a new store`);
+    // A refusal (exit 1), not a usage error: the command line is right, the file system is not
+    // as it needs, as when OUT's directory is missing.
+    if (fs.existsSync(out)) {
+      io.err(`maple salvage: ${out} exists; salvage writes a new store\n`);
+      return EXIT_FAILURE;
+    }
     const r = salvage(file, out);
     io.out(`salvaged ${r.ranges} ranges from commit ${r.commit} into ${out}` + (r.skippedNodes || r.skippedValues ? ` (skipped ${r.skippedNodes} unreadable nodes, ${r.skippedValues} unreadable values)` : '') + '\n');
     return r.skippedNodes || r.skippedValues ? EXIT_FAILURE : EXIT_OK;
@@ -336,7 +345,7 @@ export function usage(): string {
     ...rows.map(([left, summary]) => `  ${left.padEnd(width)}  ${summary}`),
     '',
     'N may be decimal or 0x hex. FILE is opened read-only, except by recover (which writes a commit record).',
-    'exit status: 0 success, 1 corrupt or unreadable store, 2 usage error',
+    'exit status: 0 success, 1 corrupt or unreadable store or refused, 2 usage error',
     '',
   ].join('\n');
 }

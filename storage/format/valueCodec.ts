@@ -35,7 +35,7 @@
  *     decoder throws on such a key: the value could not be read back at all), a subclass of a
  *     typed array (written with a type msgpackr cannot read), and objects msgpackr packs as `{}` or
  *     as their characters — a subclass of Map, a Promise, WeakMap, WeakSet, WeakRef, or a boxed
- *     Number, String or Boolean (refuseUnloadable, below).
+ *     Number, String, Boolean, BigInt or Symbol (refuseUnloadable, below).
  * Kept as msgpackr keeps them: a member or element that is undefined or null (it loads as such),
  * and objects reduced to their own enumerable string-keyed properties (symbol keys, inherited
  * members and a class's prototype are not stored, as with JSON); Maps load as plain objects, -0
@@ -104,8 +104,12 @@ function shareable(keys: string[]): boolean {
   return true;
 }
 
-/** Objects msgpackr packs as `{}` (or as their characters), which would load back as something else. */
-const OPAQUE: ReadonlyArray<[new (...args: never[]) => object, string]> = [
+/**
+ * Objects msgpackr packs as `{}` (or as their characters), which would load back as something else.
+ * Matched with instanceof, so BigInt and Symbol, which are not constructors, are listed too: their
+ * boxed objects (`Object(5n)`, `Object(Symbol())`) are boxed primitives like `new Number(5)`.
+ */
+const OPAQUE: ReadonlyArray<[Function, string]> = [
   [Promise, 'a Promise (a missing await?)'],
   [WeakMap, 'a WeakMap (its entries cannot be listed)'],
   [WeakSet, 'a WeakSet (its members cannot be listed)'],
@@ -114,6 +118,8 @@ const OPAQUE: ReadonlyArray<[new (...args: never[]) => object, string]> = [
   [Number, 'a Number object (store the number itself)'],
   [String, 'a String object (store the string itself)'],
   [Boolean, 'a Boolean object (store the boolean itself)'],
+  [BigInt, 'a BigInt object (store the bigint itself)'],
+  [Symbol, 'a Symbol object (symbols cannot be stored)'],
 ];
 
 /** The views msgpackr writes and reads back (Buffer loads as a Uint8Array); a subclass of one it cannot read. */
