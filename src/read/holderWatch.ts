@@ -7,9 +7,9 @@
  * collection; and a sweep of weak references, run from the owner's regular work (a commit's
  * reader set, a worker thread's next pin, the next reader watched). The sweep is there because
  * finalization callbacks are only tasks the engine posts to the event loop, with no promise of
- * when, or that they run at all: in seeded fuzz runs under `--expose-gc` (about one run in three of
- * one seed), a collected iterator's callback never ran, nor did any later callback of any registry
- * in that process, while a weak reference to it was cleared. The collection itself clears a weak
+ * when, or that they run at all: in seeded fuzz runs under `--expose-gc` (again and again for one
+ * seed, not in every run), a collected iterator's callback never ran, nor did any later callback
+ * of any registry in that process, while a weak reference to it was cleared. The collection itself clears a weak
  * reference.
  *
  * A weak reference made in a synchronous loop costs more than the rest of a snapshot's open and
