@@ -115,6 +115,7 @@ export const LEAK_SWEEP_TICKS = 8;
  * (src/read/holderWatch.ts): past this, those of the turn are watched by the finalizer alone.
  */
 export const FRESH_HELD_LIMIT = 1024;
+
 /** How long a reader process's checked start time is trusted. */
 export const START_CHECK_MS = 1000;
 

@@ -9,8 +9,8 @@
  * finalization callbacks are only tasks the engine posts to the event loop, with no promise of
  * when, or that they run at all: in seeded fuzz runs under `--expose-gc` (again and again for one
  * seed, not in every run), a collected iterator's callback never ran, nor did any later callback
- * of any registry in that process, while a weak reference to it was cleared. The collection itself clears a weak
- * reference.
+ * of any registry in that process, while a weak reference to it was cleared. The collection
+ * itself clears a weak reference.
  *
  * A weak reference made in a synchronous loop costs more than the rest of a snapshot's open and
  * close together (measured: 0.97 → 2.7 µs a snapshot opened, read once and closed, in a loop; the
