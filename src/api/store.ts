@@ -730,7 +730,8 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
   /**
    * Releases the file, the writer lock or reader registration; idempotent; later use is `ECLOSED`.
    * Asynchronous writes still queued or in flight are committed first, synchronously, and their
-   * promises settle (closeAsync() does it without blocking the event loop).
+   * promises settle (closeAsync() does it without blocking the event loop). With `sync: 'none'`, a
+   * checkpoint that fails is `EIO`, thrown once the store is closed.
    */
   close(): void {
     if (this.closed) return;
@@ -759,10 +760,14 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
         // The mark stays set: the next writable open syncs once, which is all it costs.
       }
     }
+    // With `sync: 'none'`, a failed checkpoint leaves the versions since the last one committed but
+    // not durable: said once the store is closed (below). With a commit log they are durable in it.
+    let notDurable: MapleError | undefined;
     if (!this.opts.readOnly && this.poisoned === null && (this.durable.rec.commit < this.state.rec.commit || logged)) {
       try {
         this.checkpoint();
-      } catch {
+      } catch (err) {
+        if (this.opts.sync === 'none' && err instanceof MapleError) notDurable = err;
         // The store is poisoned; the file keeps its last durable base.
         try {
           writeOpenMark(this.io, this.boot);
@@ -784,6 +789,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       this.lock?.release(moved);
       this.readerFile?.release(moved);
     }
+    if (notDurable !== undefined) throw new MapleError('EIO', `the store is closed, but not every version is durable: ${notDurable.message.replace(/^EIO: /, '')}`, { cause: notDurable });
   }
 
   /**

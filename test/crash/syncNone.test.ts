@@ -305,6 +305,25 @@ describe("sync: 'none' and power loss", () => {
     again.close();
   });
 
+  it('a checkpoint at close() that fails is EIO once the store is closed, not a silent close', () => {
+    const disk = new SimulatedDisk();
+    openNone(disk, 'full').close();
+    const io = new FaultyIO(disk.fileIO(), undefined);
+    const store = openWith<unknown>(PATH, { sync: 'none' }, { fileIO: io, lockEnv: disk.lockEnv() });
+    store.store(1, 2, 'committed');
+    expect(store.stats().durableVersion).toBe(0);
+    // close() clears the open mark, the checkpoint sets it again, then syncs: that sync fails.
+    io.arm({ kind: 'EIO', at: io.calls + 3, counting: 'mutations' });
+    expect(() => store.close()).toThrow(expect.objectContaining({ code: 'EIO', message: expect.stringMatching(/^EIO: the store is closed, but not every version is durable: the checkpoint of version 1 .*versions after 0 are committed, not durable/) }));
+    expect(io.fired.map((f) => f.op)).toEqual(['sync']);
+    expect(() => store.load(1)).toThrow(expect.objectContaining({ code: 'ECLOSED' }));
+    store.close(); // closed already: nothing more to say
+    // Closed for real: the lock is free, and on the same boot the page cache holds the commit.
+    const again = openNone(disk);
+    expect(again.load(1)).toBe('committed');
+    again.close();
+  });
+
   it('checkpoints bound the file: the cells the last durable version reaches are reused after the next one', () => {
     const disk = new SimulatedDisk();
     const store = openNone(disk);
