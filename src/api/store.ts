@@ -789,7 +789,7 @@ export class MapleStore<V = unknown> extends ReadViewBase<V> {
       this.lock?.release(moved);
       this.readerFile?.release(moved);
     }
-    if (notDurable !== undefined) throw new MapleError('EIO', `the store is closed, but not every version is durable: ${notDurable.message.replace(/^EIO: /, '')}`, { cause: notDurable });
+    if (notDurable !== undefined) throw ioFailed(`the store is closed, but not every version is durable: ${notDurable.message.replace(/^EIO: /, '')}`, notDurable);
   }
 
   /**
