@@ -833,9 +833,9 @@ describe('regressions', () => {
     const disk = new SimulatedDisk();
     const faulty = new FaultyIO(disk.fileIO());
     const s = openWith<V>('/async/eio-log', {}, { fileIO: faulty, lockEnv: disk.lockEnv() });
-    // The first commit sets the writer's open mark and starts a pass (the log's run written whole,
-    // cells, sync, record, sync): its 6th mutation, the last sync, fails.
-    faulty.arm({ kind: 'EIO', at: faulty.calls + 6, counting: 'mutations' });
+    // The first commit sets the writer's open mark and starts a pass (cells, sync, record, sync;
+    // then the log's run written whole): its 5th mutation, the last sync, fails.
+    faulty.arm({ kind: 'EIO', at: faulty.calls + 5, counting: 'mutations' });
     expect(() => s.store(1, 1, 'first')).toThrow(expect.objectContaining({ code: 'EIO' }));
     expect(faulty.fired.map((f) => f.op)).toEqual(['sync']);
     s.close();

@@ -2,7 +2,7 @@
  * The asynchronous variant of a commit's I/O (writePrepared, storage/commit/writeCells.ts), for a
  * write group (src/api/writeQueue.ts): the same steps in the same order — the cells, a sync when
  * two-sync, the record, a sync — with each sync (the fdatasync, milliseconds) on Node's thread
- * pool, awaited before anything after it. The writes stay synchronous: each is a copy into the
+ * pool, awaited before anything after it; last, a placed log run's fill (writeCells.ts fillLogRun). The writes stay synchronous: each is a copy into the
  * page cache, microseconds for a group of small writes.
  *
  * Why not asynchronous writes too: a synchronous call may take the commit over at any await
@@ -21,7 +21,7 @@
  */
 import type { BufferPool } from '../io/bufferPool.js';
 import type { FileIO } from '../io/fileIO.js';
-import { type PreparedCommit, appendLog, writeCommitCells, writeRecord } from './writeCells.js';
+import { type PreparedCommit, appendLog, fillLogRun, writeCommitCells, writeRecord } from './writeCells.js';
 
 /** The steps of a commit's I/O, in order. */
 const CELLS = 0;
@@ -30,7 +30,9 @@ const CELLS_SYNC = 1;
 const LOG = 2;
 const RECORD = 3;
 const RECORD_SYNC = 4;
-const DONE = 5;
+/** A placed log run written whole, once the commit is durable (writeCells.ts fillLogRun). */
+const FILL = 5;
+const DONE = 6;
 
 export class AsyncCommitWrite {
   /** The first step not known to have completed. */
@@ -118,6 +120,8 @@ export class AsyncCommitWrite {
     } else if (step === LOG && p.logAppend !== null) {
       appendLog(this.io, p);
       this.syncs++;
+    } else if (step === FILL) {
+      fillLogRun(this.io, p);
     }
   }
 }

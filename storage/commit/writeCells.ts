@@ -90,9 +90,9 @@ export interface PreparedCommit {
   /** A logged commit's entry, appended durably after the record (then `sync` is false). */
   logAppend: LogAppend | null;
   /**
-   * Cells to write as zeros before the commit's own (writeCommitCells): a commit log's run, when
-   * this commit places it. Appends then only ever overwrite blocks the file holds, so a full disk
-   * never stops a commit that reuses the store's own free cells (storage/commit/commitLog.ts).
+   * Cells to write as zeros once the commit is durable (fillLogRun): a commit log's run, when this
+   * commit places it. Appends then only ever overwrite blocks the file holds, so a full disk never
+   * stops a commit that reuses the store's own free cells (storage/commit/commitLog.ts).
    */
   fill: { cell: number; cells: number } | null;
 }
@@ -196,6 +196,24 @@ export function writePrepared(io: FileIO, pool: BufferPool, p: PreparedCommit): 
   if (p.logAppend !== null) appendLog(io, p);
   writeRecord(io, p);
   if (p.sync) io.sync();
+  fillLogRun(io, p);
+}
+
+/**
+ * A log run this commit placed, written whole (zeros) once the commit is durable (PreparedCommit.fill):
+ * a buffered write reserves the blocks, so it needs no sync of its own (later syncs flush it), and
+ * the commit does not wait for 64 KiB–1 MiB more to reach the disk. Written after the last sync,
+ * before any later commit's append lands in the run. Nothing reads these cells through the pool.
+ * A failure (the disk is full already) fails nothing: the run stays as it was, and an append
+ * that needs a block then fails cleanly (EIO), as before there was a fill.
+ */
+export function fillLogRun(io: FileIO, p: PreparedCommit): void {
+  if (p.fill === null) return;
+  try {
+    io.write(new Uint8Array(p.fill.cells * CELL_BYTES), p.fill.cell * CELL_BYTES);
+  } catch {
+    /* see above */
+  }
 }
 
 /**
@@ -254,8 +272,6 @@ export function appendLog(io: FileIO, p: PreparedCommit): void {
  * them there; the commit's buffers are free for the next one as soon as this returns.
  */
 export function writeCommitCells(io: FileIO, pool: BufferPool, p: PreparedCommit): void {
-  // Nothing reads these cells through the pool: the log is read from the file (recovery).
-  if (p.fill !== null) io.write(new Uint8Array(p.fill.cells * CELL_BYTES), p.fill.cell * CELL_BYTES);
   const w = p.windowed;
   if (w !== null) encodeCells(w.buffers, w.nodes, w.extras, w.sources, p.rec.commit, p.rec.nonce, io, pool);
   else {
